@@ -1,0 +1,101 @@
+# edgehook build. Flavours share one rule set and differ in CC and flags:
+#   release  -O2, the binary ./edgehook
+#   asan     ASan + UBSan, used by `make test`
+#   static   musl-gcc -static, stripped
+# Third-party sources are fetched by vendor/fetch.sh into build/vendor.
+
+BUILD    := build
+VENDOR   := $(BUILD)/vendor
+FLAVOUR  ?= release
+VERSION  := 0.1.0
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
+BASEFLAGS := -std=c11 -D_GNU_SOURCE -DEDGEHOOK_VERSION='"$(VERSION)"' -fno-strict-aliasing
+CC_release := cc
+CF_release := -O2 -g
+LD_release :=
+CC_asan  := gcc
+CF_asan  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+LD_asan  := -fsanitize=address,undefined
+CC_static := musl-gcc
+CF_static := -Os -ffunction-sections -fdata-sections
+LD_static := -static -s -Wl,--gc-sections
+
+CC       := $(CC_$(FLAVOUR))
+OUT      := $(BUILD)/$(FLAVOUR)
+CFLAGS_ALL := $(BASEFLAGS) $(CF_$(FLAVOUR)) -Iinclude -I$(VENDOR)/bearssl/inc -I$(VENDOR)/jsmn
+BEARSSL_CFLAGS := $(CF_$(FLAVOUR)) -fno-strict-aliasing
+LDFLAGS_ALL := $(LD_$(FLAVOUR))
+
+SRCS     := $(wildcard src/*/*.c)
+OBJS     := $(patsubst src/%.c,$(OUT)/obj/%.o,$(SRCS))
+MAIN_OBJ := $(OUT)/obj/main.o
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
+REPLAY_BINS := $(patsubst fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
+LIBBEARSSL := $(OUT)/bearssl/libbearssl.a
+STAMP    := $(VENDOR)/.stamp
+
+.PHONY: all run test unit integration static fuzz bench valgrind clean flavour
+all: edgehook
+
+edgehook: $(BUILD)/release/edgehook
+	cp $< $@
+
+$(STAMP): vendor/fetch.sh vendor/SHA256SUMS
+	sh vendor/fetch.sh $(VENDOR)
+
+# Build one flavour: make flavour FLAVOUR=asan
+flavour: $(OUT)/edgehook $(UNIT_BINS) $(REPLAY_BINS)
+
+$(BUILD)/%/edgehook: $(STAMP) FORCE
+	@$(MAKE) --no-print-directory FLAVOUR=$* $(BUILD)/$*/edgehook.bin
+	@cp $(BUILD)/$*/edgehook.bin $@
+
+$(OUT)/edgehook.bin: $(OBJS) $(MAIN_OBJ) $(LIBBEARSSL)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(MAIN_OBJ) $(OBJS) $(LIBBEARSSL)
+
+$(LIBBEARSSL): $(STAMP)
+	@echo "building BearSSL ($(FLAVOUR))"
+	@$(MAKE) --no-print-directory -j2 -f mk/bearssl.mk SRC=$(VENDOR)/bearssl OUT=$(OUT)/bearssl CC="$(CC)" CFLAGS="$(BEARSSL_CFLAGS)"
+
+$(OUT)/obj/%.o: src/%.c $(STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(WARN) -MMD -MP -c -o $@ $<
+
+$(OUT)/tests/%: tests/unit/%.c $(OBJS) $(LIBBEARSSL) tests/unit/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(WARN) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(OBJS) $(LIBBEARSSL)
+
+# Corpus replay driver: the libFuzzer entry point fed by a plain main().
+$(OUT)/fuzz/%: fuzz/%.c fuzz/replay_main.c $(OBJS) $(LIBBEARSSL)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(WARN) $(LDFLAGS_ALL) -o $@ $< fuzz/replay_main.c $(OBJS) $(LIBBEARSSL)
+
+run: edgehook
+	./edgehook
+
+test: $(STAMP)
+	@$(MAKE) --no-print-directory FLAVOUR=release flavour
+	@$(MAKE) --no-print-directory FLAVOUR=asan flavour
+	@cp $(BUILD)/release/edgehook.bin edgehook
+	python3 tests/run.py --build $(BUILD) --flavours release,asan
+
+static: $(STAMP)
+	@command -v musl-gcc >/dev/null || apt-get install -y musl-tools
+	@$(MAKE) --no-print-directory FLAVOUR=static $(BUILD)/static/edgehook
+	@ls -l $(BUILD)/static/edgehook
+
+fuzz:
+	@sh fuzz/run.sh $(FUZZ_SECONDS)
+
+bench: edgehook
+	@sh bench/run.sh
+
+clean:
+	rm -rf $(BUILD)/release $(BUILD)/asan $(BUILD)/static $(BUILD)/fuzz edgehook
+
+FORCE:
+
+-include $(wildcard $(OUT)/obj/*/*.d $(OUT)/obj/*.d)

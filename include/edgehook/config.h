@@ -1,0 +1,129 @@
+/* config: loads, validates and owns one configuration.
+ *
+ * config_load reads YAML or JSON (tree.h), expands ${NAME} and
+ * ${NAME:-default} from the environment, checks the whole DESIGN.md
+ * schema and fills struct config with defaults applied. Every problem is
+ * reported as "FILE:LINE: message", one per line, into the errors buffer,
+ * and loading continues so a user sees all mistakes at once; the result
+ * is -1 when there was any. Everything hangs off the config's arena and
+ * is released by config_free. */
+#ifndef EDGEHOOK_CONFIG_H
+#define EDGEHOOK_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "edgehook/arena.h"
+#include "edgehook/buf.h"
+#include "edgehook/cidr.h"
+#include "edgehook/tree.h"
+#include "edgehook/url.h"
+
+struct listen_cfg {
+	const char *text; /* as written, "127.0.0.1:8080" */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	int tls;
+};
+
+struct header_cfg {
+	const char *name, *value;
+};
+
+struct endpoint_cfg {
+	const char *name;
+	const char *url_text;
+	struct url url;
+	struct header_cfg *headers;
+	size_t nheaders;
+	const char **events;
+	size_t nevents;
+	const char *secret; /* "whsec_..." or NULL */
+	int retries;        /* -1: webhook.retries */
+	uint64_t timeout_ms; /* 0: webhook.timeout */
+	unsigned max_in_flight;
+	int line;
+};
+
+enum trigger_kind { TRIGGER_GENERIC, TRIGGER_GITHUB, TRIGGER_GITLAB, TRIGGER_SLACK, TRIGGER_STANDARD };
+
+struct run_cfg {
+	const char *command;
+	const char **args;
+	size_t nargs;
+	uint64_t timeout_ms;
+	unsigned concurrency;
+	unsigned queue;
+	int allow_root;
+};
+
+struct trigger_cfg {
+	const char *id;
+	enum trigger_kind kind;
+	const char *secret;
+	struct cidr *allowed_ips;
+	size_t nallowed;
+	const char *event_source;
+	const char *path;
+	int enabled;
+	const char *description;
+	const char *metadata_json; /* the metadata map rendered as JSON, "{}" when absent */
+	const char *event;
+	int emit;
+	int allow_sha1;
+	struct run_cfg *run;
+	int line;
+};
+
+struct config {
+	struct arena arena;
+	const char *path;
+	struct {
+		struct listen_cfg *listen;
+		size_t nlisten;
+		const char *tls_cert, *tls_key;
+		size_t max_connections;
+		size_t max_header_bytes, max_body_bytes;
+		uint64_t header_timeout_ms, idle_timeout_ms, drain_timeout_ms;
+		struct cidr *trusted_proxies;
+		size_t ntrusted;
+		const char *user;
+		size_t dedupe;
+	} server;
+	struct {
+		const char *token; /* NULL: loopback peers only */
+	} api;
+	struct {
+		uint64_t timeout_ms;
+		int retries;
+		uint64_t backoff_ms, max_backoff_ms;
+		size_t queue;
+		const char *user_agent, *ca_file, *resolv_conf, *hosts_file;
+		int https_only;
+		struct endpoint_cfg *endpoints;
+		size_t nendpoints;
+	} webhook;
+	struct trigger_cfg *triggers;
+	size_t ntriggers;
+};
+
+/* The configuration used when no -c is given. */
+extern const char config_default_yaml[];
+
+int config_load_file(const char *path, struct config **out, struct buf *errors);
+int config_load_text(const char *name, const char *text, size_t len, struct config **out, struct buf *errors);
+void config_free(struct config *cfg);
+
+/* Parsers shared with the runtime trigger API; -1 on bad input. */
+int config_parse_duration(const char *s, uint64_t *ms);
+int config_parse_size(const char *s, size_t *out);
+int config_parse_listen(const char *s, struct listen_cfg *out);
+/* Validates one trigger map into out, allocating from a (the runtime
+ * trigger API gives each trigger its own arena); errors as in
+ * config_load, prefixed with file. 0 or -1. */
+int config_trigger_from_tree(struct arena *a, const char *file, const struct node *n, struct trigger_cfg *out,
+			     struct buf *errors);
+const char *config_kind_name(enum trigger_kind kind);
+
+#endif

@@ -1,0 +1,44 @@
+/* config_internal: the typed getters and checks shared by the config
+ * loader's files (config.c, config_get.c, config_trigger.c). Not for use
+ * outside src/config.
+ *
+ * Each get_* looks up key in map n; when the key is absent or null it
+ * leaves *out alone and returns 0; when present and valid it stores the
+ * value and returns 1; when invalid it reports "FILE:LINE: key: message"
+ * and returns -1. */
+#ifndef EDGEHOOK_CONFIG_INTERNAL_H
+#define EDGEHOOK_CONFIG_INTERNAL_H
+
+#include "edgehook/config.h"
+
+struct loader {
+	struct arena *a;
+	const char *file;
+	struct buf *errors;
+	int nerrors;
+};
+
+void err_at(struct loader *L, const struct node *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void oom(struct loader *L, const struct node *n);
+void check_keys(struct loader *L, const struct node *map, const char *const *allowed);
+void expand_env(struct loader *L, struct node *n);
+
+int get_str(struct loader *L, const struct node *n, const char *key, const char **out);
+int get_bool(struct loader *L, const struct node *n, const char *key, int *out);
+int get_int(struct loader *L, const struct node *n, const char *key, int *out, int min, int max);
+int get_size(struct loader *L, const struct node *n, const char *key, size_t *out, size_t min, size_t max);
+int get_duration(struct loader *L, const struct node *n, const char *key, uint64_t *out);
+int get_str_list(struct loader *L, const struct node *n, const char *key, const char ***out, size_t *count);
+int get_cidrs(struct loader *L, const struct node *n, const char *key, struct cidr **out, size_t *count);
+
+int load_listen(struct loader *L, const struct node *n, struct listen_cfg *out);
+int load_trigger(struct loader *L, const struct node *n, struct trigger_cfg *t);
+
+int valid_id(const char *s);
+int valid_pattern(const char *s);
+int valid_header(const char *name, const char *value);
+/* Decodes "whsec_BASE64" (or a plain string: its bytes) into out; returns
+ * the key length, -1 when malformed. out may be NULL to only check. */
+int secret_bytes(const char *secret, unsigned char *out, size_t cap);
+
+#endif

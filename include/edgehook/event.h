@@ -1,0 +1,31 @@
+/* event: identifiers, envelopes and JSON helpers for events.
+ *
+ * An event is a JSON object with at least a string "event" member. The
+ * builders here append to a caller buffer and fail with -1 when it is
+ * full; nothing else is allocated. */
+#ifndef EDGEHOOK_EVENT_H
+#define EDGEHOOK_EVENT_H
+
+#include <stddef.h>
+
+#include "edgehook/buf.h"
+
+enum { EVENT_ID_LEN = 32 };
+
+struct trigger_envelope {
+	const char *type;
+	const char *trigger_id;
+	const char *delivery_id;
+	const char *source_ip;
+	const char *data; /* JSON text (compacted), or NULL for null */
+	size_t data_len;
+};
+
+int event_trigger_envelope(struct buf *out, const struct trigger_envelope *env);
+/* Copies JSON text without insignificant whitespace, so it fits on one
+ * line (strings cannot hold raw newlines). The input must be valid. */
+int event_json_compact(struct buf *out, const char *json, size_t len);
+/* Appends the current time as "timestamp" member text. */
+int event_put_timestamp(struct buf *out);
+
+#endif

@@ -1,0 +1,58 @@
+/* json: strict JSON validation, token lookups (jsmn) and a writer.
+ *
+ * json_validate checks RFC 8259 grammar exactly (jsmn alone accepts
+ * trailing commas, bad literals and raw control bytes) with a nesting cap.
+ * json_parse tokenizes a validated text into a caller-freed doc; tokens
+ * are slices of the caller's text. Token 0 is the root value.
+ *
+ * Writer helpers append to a struct buf and fail with -1 when it is full. */
+#ifndef EDGEHOOK_JSON_H
+#define EDGEHOOK_JSON_H
+
+#include <stddef.h>
+
+#include "edgehook/buf.h"
+
+enum json_type { JSON_UNDEFINED, JSON_OBJECT, JSON_ARRAY, JSON_STRING, JSON_PRIMITIVE };
+
+struct json_tok {
+	enum json_type type;
+	int start, end; /* byte offsets; strings exclude the quotes */
+	int size;       /* children: members of an object, items of an array */
+};
+
+struct json_doc {
+	const char *text;
+	size_t len;
+	struct json_tok *toks;
+	int ntoks;
+};
+
+/* 0 when text is exactly one JSON value (surrounded by whitespace);
+ * -1 otherwise with *err_off at the first bad byte. */
+int json_validate(const char *text, size_t len, unsigned max_depth, size_t *err_off);
+/* Validates and tokenizes; -1 on invalid JSON or out of memory. */
+int json_parse(struct json_doc *doc, const char *text, size_t len, unsigned max_depth);
+void json_doc_free(struct json_doc *doc);
+
+/* Index of the token after the subtree rooted at i. */
+int json_skip(const struct json_doc *doc, int i);
+/* Value token of member `key` in object token obj, or -1. */
+int json_get(const struct json_doc *doc, int obj, const char *key);
+/* Dotted path from the root ("repository.full_name", "commits.0.id"). */
+int json_path(const struct json_doc *doc, const char *path);
+int json_tok_eq(const struct json_doc *doc, int i, const char *s);
+/* Unescapes string token i (or copies a primitive) into out; returns the
+ * length, or -1 when it does not fit (out is NUL-terminated). */
+int json_tok_copy(const struct json_doc *doc, int i, char *out, size_t cap);
+
+/* Unescapes a JSON string body (no quotes) in place into out (which may be
+ * the input); returns the length or -1 on a bad escape. */
+int json_unescape(const char *in, size_t len, char *out);
+
+int json_put_string(struct buf *b, const char *s, size_t len);
+int json_put_cstr(struct buf *b, const char *s);
+/* "key": "value", with a leading comma when `comma`. */
+int json_put_kv(struct buf *b, int comma, const char *key, const char *value);
+
+#endif

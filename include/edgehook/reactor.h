@@ -1,0 +1,60 @@
+/* reactor: one epoll loop, fd-indexed handlers, a timer min-heap, signals.
+ *
+ * Handlers are looked up by fd in a table; each registration gets a
+ * generation number carried in the epoll event, so an event that was
+ * already fetched for an fd that a handler closed (and maybe reused) in the
+ * same batch is dropped instead of being delivered to the wrong owner.
+ *
+ * Timers are caller-owned `struct timer`s kept in a binary min-heap: start,
+ * stop and restart are O(log n); expiry never scans idle entries. A timer
+ * callback may start or stop any timer, itself included.
+ *
+ * Signals are delivered through signalfd: reactor_signals blocks them and
+ * calls the handler from the loop, never from signal context.
+ *
+ * Writes are the caller's job: write first, and only on EAGAIN ask for
+ * EPOLLOUT with reactor_set_events. */
+#ifndef EDGEHOOK_REACTOR_H
+#define EDGEHOOK_REACTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+
+struct reactor;
+typedef void (*reactor_io_fn)(void *arg, int fd, uint32_t events);
+typedef void (*reactor_timer_fn)(void *arg);
+typedef void (*reactor_signal_fn)(void *arg, int signo);
+
+struct timer {
+	uint64_t deadline;
+	size_t slot; /* heap index + 1; 0 when not armed */
+	reactor_timer_fn fn;
+	void *arg;
+};
+
+struct reactor *reactor_new(void);
+void reactor_free(struct reactor *r);
+
+int reactor_add(struct reactor *r, int fd, uint32_t events, reactor_io_fn fn, void *arg);
+int reactor_set_events(struct reactor *r, int fd, uint32_t events);
+/* Unregisters fd; the caller still closes it. Safe inside any callback. */
+void reactor_del(struct reactor *r, int fd);
+
+void timer_init(struct timer *t, reactor_timer_fn fn, void *arg);
+/* (Re)arms t to fire delay_ms from the loop's current time. -1 on ENOMEM. */
+int timer_start(struct reactor *r, struct timer *t, uint64_t delay_ms);
+void timer_stop(struct reactor *r, struct timer *t);
+static inline int timer_armed(const struct timer *t) { return t->slot != 0; }
+
+/* Blocks the listed signals and routes them to fn through a signalfd. */
+int reactor_signals(struct reactor *r, const int *signals, size_t n, reactor_signal_fn fn, void *arg);
+
+/* Runs until reactor_stop; returns 0, or -1 if epoll itself fails. */
+int reactor_run(struct reactor *r);
+void reactor_stop(struct reactor *r);
+/* One iteration waiting at most max_wait_ms (-1 = until an event). */
+int reactor_poll(struct reactor *r, int max_wait_ms);
+size_t reactor_timer_count(const struct reactor *r);
+
+#endif

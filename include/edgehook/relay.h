@@ -1,0 +1,56 @@
+/* relay: the application behind the HTTP server.
+ *
+ * struct relay holds what the request handlers share: the live config,
+ * the dispatcher, the dedupe window and counters. relay_handle is the
+ * server's handler: it routes each request to triggers (trigger.c), the
+ * API (api.c), /healthz or /metrics (metrics.c). */
+#ifndef EDGEHOOK_RELAY_H
+#define EDGEHOOK_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edgehook/http_parser.h"
+
+struct reactor;
+struct config;
+struct dispatch;
+struct dedupe;
+struct http_server;
+struct http_conn;
+struct trigger_cfg;
+struct buf;
+
+struct trigger_stats {
+	uint64_t accepted, duplicates, rejected_auth, rejected_source, rejected_body, not_found, queue_full;
+};
+
+struct relay {
+	struct reactor *r;
+	struct config *cfg;
+	struct http_server *srv;
+	struct dispatch *disp;
+	struct dedupe *dedupe;
+	struct trigger_stats tstats;
+	uint64_t started_ms;
+};
+
+struct relay *relay_new(struct reactor *r, struct config *cfg);
+void relay_free(struct relay *rl);
+/* Takes ownership of cfg on success (the old one is freed). */
+int relay_reload(struct relay *rl, struct config *cfg);
+void relay_handle(void *arg, struct http_conn *c, const struct http_request *req, const char *body,
+		  size_t body_len);
+
+/* trigger.c */
+const struct trigger_cfg *trigger_by_id(const struct relay *rl, const char *id, size_t len);
+const struct trigger_cfg *trigger_by_path(const struct relay *rl, const char *path, size_t len);
+/* verify_as: the kind named in the route, or the trigger's own kind. */
+void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *body,
+		     size_t len, const struct trigger_cfg *t, int verify_as);
+void trigger_info(struct relay *rl, struct http_conn *c, const struct trigger_cfg *t);
+
+/* metrics.c */
+void metrics_render(struct relay *rl, struct http_conn *c);
+
+#endif

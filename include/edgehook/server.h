@@ -1,0 +1,76 @@
+/* server: HTTP/1.1 connections on top of the reactor and the parser.
+ *
+ * Each connection is an explicit state machine (enum conn_state in
+ * server.c): reading a head, reading a body, waiting for the application,
+ * closing. Requests on one connection are handled strictly one at a time,
+ * so pipelined responses always leave in request order. A read buffer is
+ * allocated when bytes arrive and freed when the connection is idle.
+ *
+ * The application gets each complete request through `handle` and answers
+ * with http_respond, either before returning or later (http_defer first;
+ * if the peer goes away meanwhile, the abort callback runs and the
+ * connection must not be used again).
+ *
+ * Limits and timeouts come from the config: oversized heads -> 431 (414
+ * for a request line), bodies -> 413, slow heads -> 408, and every error
+ * whose framing is unknown closes the connection after the answer. Past
+ * max_connections new peers get a canned 503 and are closed; EMFILE is
+ * absorbed with a reserve descriptor so the listener never spins. */
+#ifndef EDGEHOOK_SERVER_H
+#define EDGEHOOK_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "edgehook/http_parser.h"
+
+struct reactor;
+struct http_server;
+struct http_conn;
+
+struct http_server_limits {
+	size_t max_connections;
+	size_t max_header_bytes;
+	size_t max_body_bytes;
+	uint64_t header_timeout_ms;
+	uint64_t idle_timeout_ms;
+};
+
+typedef void (*http_handler_fn)(void *app, struct http_conn *c, const struct http_request *req,
+				const char *body, size_t body_len);
+
+struct http_server_stats {
+	uint64_t connections_total;
+	uint64_t connections_open;
+	uint64_t connections_rejected; /* max_connections or EMFILE */
+	uint64_t requests[6];          /* by status class: [1]=1xx .. [5]=5xx */
+	uint64_t parse_errors;
+	uint64_t timeouts;
+};
+
+struct http_server *http_server_new(struct reactor *r, const struct http_server_limits *limits,
+				    http_handler_fn handle, void *app);
+/* Opens a listening socket; -1 with errno on failure. */
+int http_server_listen(struct http_server *s, const struct sockaddr *addr, socklen_t len);
+/* New limits apply to new requests (SIGHUP reload keeps the listeners). */
+void http_server_set_limits(struct http_server *s, const struct http_server_limits *limits);
+/* Stops accepting and closes idle connections; busy ones close after
+ * their current response. on_empty runs once no connection is left. */
+void http_server_drain(struct http_server *s, void (*on_empty)(void *arg), void *arg);
+void http_server_free(struct http_server *s);
+const struct http_server_stats *http_server_stats(const struct http_server *s);
+size_t http_server_open_connections(const struct http_server *s);
+/* Bound address of listener i (for -l 127.0.0.1:0). */
+int http_server_local_addr(const struct http_server *s, size_t i, struct sockaddr_storage *out);
+
+const struct sockaddr *http_conn_peer(const struct http_conn *c);
+/* extra_headers: preformatted "Name: value\r\n" lines or NULL. */
+void http_respond(struct http_conn *c, int status, const char *content_type, const char *extra_headers,
+		  const char *body, size_t len);
+/* {"error":"msg"} with status. */
+void http_respond_error(struct http_conn *c, int status, const char *msg);
+void http_defer(struct http_conn *c, void (*abort_cb)(void *arg), void *arg);
+const char *http_status_reason(int status);
+
+#endif

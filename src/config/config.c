@@ -1,0 +1,420 @@
+#include "edgehook/config.h"
+#include "edgehook/config_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { MAX_CONFIG_BYTES = 4 << 20 };
+
+const char config_default_yaml[] =
+	"server:\n"
+	"  listen: 127.0.0.1:8080\n"
+	"webhook:\n"
+	"  endpoints:\n"
+	"    - url: \"stdout:\"\n"
+	"      name: stdout\n"
+	"triggers:\n"
+	"  - id: demo\n"
+	"    kind: generic\n"
+	"    allowed_ips: [127.0.0.1, \"::1\"]\n"
+	"    emit: true\n"
+	"    description: \"demo trigger: POST JSON here, the event prints on stdout\"\n";
+
+static const char *const top_keys[] = {"server", "api", "webhook", "triggers", NULL};
+static const char *const server_keys[] = {"listen", "tls", "max_connections", "max_header_bytes",
+	"max_body_bytes", "header_timeout", "idle_timeout", "drain_timeout", "trusted_proxies", "user",
+	"dedupe", NULL};
+static const char *const tls_keys[] = {"cert", "key", NULL};
+static const char *const listen_keys[] = {"address", "tls", NULL};
+static const char *const api_keys[] = {"token", NULL};
+static const char *const webhook_keys[] = {"timeout", "retries", "backoff", "max_backoff", "queue",
+	"user_agent", "ca_file", "endpoints", "https_only", "resolv_conf", "hosts_file", NULL};
+static const char *const endpoint_keys[] = {"url", "name", "headers", "events", "secret", "retries",
+	"timeout", "max_in_flight", NULL};
+
+static void load_server(struct loader *L, const struct node *n, struct config *c)
+{
+	const struct node *listen, *tls;
+	check_keys(L, n, server_keys);
+	listen = tree_get(n, "listen");
+	if (listen && listen->kind == NODE_SEQ) {
+		const struct node *it;
+		size_t i = 0;
+		if (listen->count == 0)
+			err_at(L, listen, "listen: at least one address is needed");
+		c->server.listen = arena_alloc(L->a, (listen->count + 1) * sizeof(struct listen_cfg));
+		if (!c->server.listen)
+			return oom(L, listen);
+		for (it = listen->child; it; it = it->next)
+			if (load_listen(L, it, &c->server.listen[i]) == 0)
+				i++;
+		c->server.nlisten = i;
+	} else if (listen && listen->kind != NODE_NULL) {
+		c->server.listen = arena_alloc(L->a, sizeof(struct listen_cfg));
+		if (!c->server.listen)
+			return oom(L, listen);
+		if (load_listen(L, listen, &c->server.listen[0]) == 0)
+			c->server.nlisten = 1;
+	}
+	tls = tree_get(n, "tls");
+	if (tls && tls->kind == NODE_MAP) {
+		check_keys(L, tls, tls_keys);
+		get_str(L, tls, "cert", &c->server.tls_cert);
+		get_str(L, tls, "key", &c->server.tls_key);
+		if (!c->server.tls_cert || !c->server.tls_key)
+			err_at(L, tls, "tls: both cert and key are required");
+	} else if (tls && tls->kind != NODE_NULL) {
+		err_at(L, tls, "tls: expected a map {cert: FILE, key: FILE}");
+	}
+	get_size(L, n, "max_connections", &c->server.max_connections, 1, 1000000);
+	get_size(L, n, "max_header_bytes", &c->server.max_header_bytes, 256, 1 << 20);
+	get_size(L, n, "max_body_bytes", &c->server.max_body_bytes, 0, (size_t)1 << 30);
+	get_duration(L, n, "header_timeout", &c->server.header_timeout_ms);
+	get_duration(L, n, "idle_timeout", &c->server.idle_timeout_ms);
+	get_duration(L, n, "drain_timeout", &c->server.drain_timeout_ms);
+	get_cidrs(L, n, "trusted_proxies", &c->server.trusted_proxies, &c->server.ntrusted);
+	get_str(L, n, "user", &c->server.user);
+	get_size(L, n, "dedupe", &c->server.dedupe, 0, 10000000);
+}
+
+int load_listen(struct loader *L, const struct node *n, struct listen_cfg *out)
+{
+	const struct node *addr = n;
+	int tls = -1;
+	if (n->kind == NODE_MAP) {
+		check_keys(L, n, listen_keys);
+		addr = tree_get(n, "address");
+		if (!addr)
+			return err_at(L, n, "listen: address is required"), -1;
+		get_bool(L, n, "tls", &tls);
+	}
+	if (addr->kind != NODE_SCALAR)
+		return err_at(L, addr, "listen: expected HOST:PORT"), -1;
+	if (config_parse_listen(addr->str, out) < 0)
+		return err_at(L, addr, "listen: bad address \"%s\" (expected HOST:PORT or [V6]:PORT)", addr->str), -1;
+	out->tls = tls;
+	return 0;
+}
+
+static void endpoint_name(struct loader *L, struct endpoint_cfg *e, struct config *c, size_t idx)
+{
+	char name[300];
+	size_t i, k;
+	snprintf(name, sizeof(name), "%s", e->url.scheme == URL_STDOUT ? "stdout" : e->url.host);
+	for (k = 2;; k++) {
+		int taken = 0;
+		for (i = 0; i < idx; i++)
+			if (strcmp(c->webhook.endpoints[i].name, name) == 0)
+				taken = 1;
+		if (!taken)
+			break;
+		snprintf(name, sizeof(name), "%s-%zu", e->url.scheme == URL_STDOUT ? "stdout" : e->url.host, k);
+	}
+	e->name = arena_strdup(L->a, name);
+}
+
+static void load_endpoint(struct loader *L, const struct node *n, struct config *c, size_t idx)
+{
+	struct endpoint_cfg *e = &c->webhook.endpoints[idx];
+	const struct node *url, *headers;
+	const char *why = NULL;
+	size_t i;
+	e->line = n->line;
+	e->retries = -1;
+	e->max_in_flight = 64;
+	if (n->kind != NODE_MAP)
+		return err_at(L, n, "endpoint: expected a map with url");
+	check_keys(L, n, endpoint_keys);
+	url = tree_get(n, "url");
+	if (!url || url->kind != NODE_SCALAR) {
+		err_at(L, url ? url : n, "endpoint: url is required");
+		e->url_text = "stdout:";
+		e->url.scheme = URL_STDOUT;
+	} else if (url_parse(url->str, &e->url, &why) < 0) {
+		err_at(L, url, "bad url \"%s\": %s", url->str, why);
+		e->url_text = url->str;
+	} else {
+		e->url_text = url->str;
+	}
+	get_str(L, n, "name", &e->name);
+	if (e->name) {
+		if (!valid_id(e->name))
+			err_at(L, tree_get(n, "name"), "endpoint name \"%s\": use letters, digits, '.', '_', '-'", e->name);
+		for (i = 0; i < idx; i++)
+			if (c->webhook.endpoints[i].name && strcmp(c->webhook.endpoints[i].name, e->name) == 0)
+				err_at(L, tree_get(n, "name"), "duplicate endpoint name \"%s\"", e->name);
+	} else {
+		endpoint_name(L, e, c, idx);
+	}
+	headers = tree_get(n, "headers");
+	if (headers && headers->kind == NODE_MAP) {
+		const struct node *h;
+		e->headers = arena_alloc(L->a, (headers->count + 1) * sizeof(*e->headers));
+		if (!e->headers)
+			return oom(L, headers);
+		for (h = headers->child; h; h = h->next) {
+			if (h->kind != NODE_SCALAR)
+				err_at(L, h, "header %s: expected a string", h->key);
+			else if (!valid_header(h->key, h->str))
+				err_at(L, h, "header %s: invalid name or value", h->key);
+			else {
+				e->headers[e->nheaders].name = h->key;
+				e->headers[e->nheaders++].value = h->str;
+			}
+		}
+	} else if (headers && headers->kind != NODE_NULL) {
+		err_at(L, headers, "headers: expected a map of name: value");
+	}
+	if (get_str_list(L, n, "events", &e->events, &e->nevents) == 0 && !tree_get(n, "events")) {
+		static const char *all[] = {"*"};
+		e->events = all;
+		e->nevents = 1;
+	}
+	for (i = 0; i < e->nevents; i++)
+		if (!valid_pattern(e->events[i]))
+			err_at(L, tree_get(n, "events"), "event pattern \"%s\": use \"*\", \"prefix.*\" or an exact name", e->events[i]);
+	get_str(L, n, "secret", &e->secret);
+	if (e->secret && secret_bytes(e->secret, NULL, 0) < 0)
+		err_at(L, tree_get(n, "secret"), "secret: expected whsec_ followed by base64");
+	get_int(L, n, "retries", &e->retries, 0, 100);
+	get_duration(L, n, "timeout", &e->timeout_ms);
+	{
+		size_t mif = e->max_in_flight;
+		get_size(L, n, "max_in_flight", &mif, 1, 4096);
+		e->max_in_flight = (unsigned)mif;
+	}
+	if (c->webhook.https_only && e->url.scheme == URL_HTTP)
+		err_at(L, url, "https_only: http:// endpoint \"%s\" is not allowed", e->url_text);
+}
+
+static void load_webhook(struct loader *L, const struct node *n, struct config *c)
+{
+	const struct node *eps;
+	check_keys(L, n, webhook_keys);
+	get_duration(L, n, "timeout", &c->webhook.timeout_ms);
+	get_int(L, n, "retries", &c->webhook.retries, 0, 100);
+	get_duration(L, n, "backoff", &c->webhook.backoff_ms);
+	get_duration(L, n, "max_backoff", &c->webhook.max_backoff_ms);
+	get_size(L, n, "queue", &c->webhook.queue, 1, 10000000);
+	get_str(L, n, "user_agent", &c->webhook.user_agent);
+	get_str(L, n, "ca_file", &c->webhook.ca_file);
+	get_str(L, n, "resolv_conf", &c->webhook.resolv_conf);
+	get_str(L, n, "hosts_file", &c->webhook.hosts_file);
+	get_bool(L, n, "https_only", &c->webhook.https_only);
+	eps = tree_get(n, "endpoints");
+	if (eps && eps->kind == NODE_SEQ) {
+		const struct node *it;
+		size_t i = 0;
+		c->webhook.endpoints = arena_alloc(L->a, (eps->count + 1) * sizeof(struct endpoint_cfg));
+		if (!c->webhook.endpoints)
+			return oom(L, eps);
+		memset(c->webhook.endpoints, 0, (eps->count + 1) * sizeof(struct endpoint_cfg));
+		for (it = eps->child; it; it = it->next)
+			load_endpoint(L, it, c, i++);
+		c->webhook.nendpoints = i;
+	} else if (eps && eps->kind != NODE_NULL) {
+		err_at(L, eps, "endpoints: expected a list");
+	}
+}
+
+static void load_triggers(struct loader *L, const struct node *n, struct config *c)
+{
+	const struct node *it;
+	size_t i = 0, j;
+	if (n->kind != NODE_SEQ)
+		return err_at(L, n, "triggers: expected a list");
+	c->triggers = arena_alloc(L->a, (n->count + 1) * sizeof(struct trigger_cfg));
+	if (!c->triggers)
+		return oom(L, n);
+	for (it = n->child; it; it = it->next) {
+		struct trigger_cfg *t = &c->triggers[i];
+		if (load_trigger(L, it, t) < 0)
+			continue;
+		for (j = 0; j < i; j++) {
+			if (strcmp(c->triggers[j].id, t->id) == 0)
+				err_at(L, it, "duplicate trigger id \"%s\"", t->id);
+			else if (t->path && c->triggers[j].path && strcmp(c->triggers[j].path, t->path) == 0)
+				err_at(L, it, "duplicate trigger path \"%s\"", t->path);
+		}
+		i++;
+	}
+	c->ntriggers = i;
+}
+
+static void set_defaults(struct config *c)
+{
+	c->server.max_connections = 10000;
+	c->server.max_header_bytes = 16 << 10;
+	c->server.max_body_bytes = 1 << 20;
+	c->server.header_timeout_ms = 10000;
+	c->server.idle_timeout_ms = 60000;
+	c->server.drain_timeout_ms = 10000;
+	c->server.dedupe = 10000;
+	c->webhook.timeout_ms = 10000;
+	c->webhook.retries = 0;
+	c->webhook.backoff_ms = 1000;
+	c->webhook.max_backoff_ms = 300000;
+	c->webhook.queue = 10000;
+	c->webhook.user_agent = "edgehook/" EDGEHOOK_VERSION;
+	c->webhook.ca_file = "/etc/ssl/certs/ca-certificates.crt";
+	c->webhook.resolv_conf = "/etc/resolv.conf";
+	c->webhook.hosts_file = "/etc/hosts";
+}
+
+int config_load_text(const char *name, const char *text, size_t len, struct config **out, struct buf *errors)
+{
+	struct config *c = calloc(1, sizeof(*c));
+	struct loader L;
+	struct node *root = NULL, *n;
+	char err[512];
+	*out = NULL;
+	if (!c)
+		return buf_puts(errors, "out of memory\n"), -1;
+	arena_init(&c->arena);
+	memset(&L, 0, sizeof(L));
+	L.a = &c->arena;
+	L.file = name;
+	L.errors = errors;
+	c->path = arena_strdup(&c->arena, name);
+	set_defaults(c);
+	if (tree_parse(&c->arena, text, len, &root, err, sizeof(err)) < 0) {
+		buf_printf(errors, "%s:%s\n", name, err);
+		config_free(c);
+		return -1;
+	}
+	expand_env(&L, root);
+	if (root->kind != NODE_MAP) {
+		err_at(&L, root, "expected a map at the top level");
+	} else {
+		check_keys(&L, root, top_keys);
+		/* webhook first: https_only is needed by endpoint checks */
+		if ((n = tree_get(root, "webhook")) && n->kind == NODE_MAP) {
+			const struct node *ho = tree_get(n, "https_only");
+			if (ho)
+				get_bool(&L, n, "https_only", &c->webhook.https_only);
+			load_webhook(&L, n, c);
+		} else if (n && n->kind != NODE_NULL) {
+			err_at(&L, n, "webhook: expected a map");
+		}
+		if ((n = tree_get(root, "server")) && n->kind == NODE_MAP)
+			load_server(&L, n, c);
+		else if (n && n->kind != NODE_NULL)
+			err_at(&L, n, "server: expected a map");
+		if ((n = tree_get(root, "api")) && n->kind == NODE_MAP) {
+			check_keys(&L, n, api_keys);
+			get_str(&L, n, "token", &c->api.token);
+			if (c->api.token && !*c->api.token)
+				c->api.token = NULL;
+		} else if (n && n->kind != NODE_NULL) {
+			err_at(&L, n, "api: expected a map");
+		}
+		if ((n = tree_get(root, "triggers")) && n->kind != NODE_NULL)
+			load_triggers(&L, n, c);
+	}
+	if (c->server.nlisten == 0) {
+		c->server.listen = arena_alloc(&c->arena, sizeof(struct listen_cfg));
+		if (!c->server.listen || config_parse_listen("127.0.0.1:8080", c->server.listen) < 0)
+			L.nerrors++;
+		else
+			c->server.nlisten = 1;
+	}
+	if (L.nerrors) {
+		config_free(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+int config_load_file(const char *path, struct config **out, struct buf *errors)
+{
+	struct stat st;
+	char *text;
+	ssize_t n;
+	size_t got = 0;
+	int fd, rc;
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return buf_printf(errors, "%s: %s\n", path, strerror(errno)), -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_CONFIG_BYTES) {
+		close(fd);
+		return buf_printf(errors, "%s: not a regular file of at most 4 MiB\n", path), -1;
+	}
+	text = malloc((size_t)st.st_size + 1);
+	if (!text) {
+		close(fd);
+		return buf_printf(errors, "%s: out of memory\n", path), -1;
+	}
+	while (got < (size_t)st.st_size && (n = read(fd, text + got, (size_t)st.st_size - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	text[got] = '\0';
+	rc = config_load_text(path, text, got, out, errors);
+	free(text);
+	return rc;
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	arena_free(&cfg->arena);
+	free(cfg);
+}
+
+int config_parse_listen(const char *s, struct listen_cfg *out)
+{
+	char host[64];
+	const char *colon;
+	char *end;
+	long port;
+	memset(out, 0, sizeof(*out));
+	out->text = s;
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close[1] != ':' || (size_t)(close - s - 1) >= sizeof(host))
+			return -1;
+		memcpy(host, s + 1, (size_t)(close - s - 1));
+		host[close - s - 1] = '\0';
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || (size_t)(colon - s) >= sizeof(host))
+			return -1;
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = '\0';
+	}
+	if (colon[1] < '0' || colon[1] > '9')
+		return -1;
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535)
+		return -1;
+	if (*host == '\0' || strcmp(host, "*") == 0)
+		snprintf(host, sizeof(host), "0.0.0.0");
+	else if (strcmp(host, "localhost") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (strchr(host, ':')) {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&out->addr;
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
+			return -1;
+		out->addrlen = sizeof(*a6);
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)&out->addr;
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+			return -1;
+		out->addrlen = sizeof(*a4);
+	}
+	return 0;
+}

@@ -1,0 +1,290 @@
+#include "edgehook/reactor.h"
+#include "edgehook/clock.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+struct handler {
+	reactor_io_fn fn;
+	void *arg;
+	uint32_t gen;
+	int active;
+};
+
+struct reactor {
+	int epfd;
+	int stopped;
+	struct handler *handlers;
+	size_t nhandlers;
+	uint32_t next_gen;
+	struct timer **heap;
+	size_t heap_len, heap_cap;
+	int sigfd;
+	reactor_signal_fn sig_fn;
+	void *sig_arg;
+};
+
+struct reactor *reactor_new(void)
+{
+	struct reactor *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (r->epfd < 0) {
+		free(r);
+		return NULL;
+	}
+	r->sigfd = -1;
+	clock_update();
+	return r;
+}
+
+void reactor_free(struct reactor *r)
+{
+	if (!r)
+		return;
+	if (r->sigfd >= 0)
+		close(r->sigfd);
+	close(r->epfd);
+	free(r->handlers);
+	free(r->heap);
+	free(r);
+}
+
+static int grow_handlers(struct reactor *r, size_t fd)
+{
+	size_t n = r->nhandlers ? r->nhandlers : 64;
+	struct handler *h;
+	while (n <= fd)
+		n *= 2;
+	h = realloc(r->handlers, n * sizeof(*h));
+	if (!h)
+		return -1;
+	memset(h + r->nhandlers, 0, (n - r->nhandlers) * sizeof(*h));
+	r->handlers = h;
+	r->nhandlers = n;
+	return 0;
+}
+
+static int ctl(struct reactor *r, int op, int fd, uint32_t events)
+{
+	struct epoll_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = events;
+	ev.data.u64 = (uint64_t)(uint32_t)fd | ((uint64_t)r->handlers[fd].gen << 32);
+	return epoll_ctl(r->epfd, op, fd, &ev);
+}
+
+int reactor_add(struct reactor *r, int fd, uint32_t events, reactor_io_fn fn, void *arg)
+{
+	struct handler *h;
+	if (fd < 0)
+		return -1;
+	if ((size_t)fd >= r->nhandlers && grow_handlers(r, (size_t)fd) < 0)
+		return -1;
+	h = &r->handlers[fd];
+	h->fn = fn;
+	h->arg = arg;
+	h->gen = ++r->next_gen;
+	h->active = 1;
+	if (ctl(r, EPOLL_CTL_ADD, fd, events) < 0) {
+		h->active = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int reactor_set_events(struct reactor *r, int fd, uint32_t events)
+{
+	if (fd < 0 || (size_t)fd >= r->nhandlers || !r->handlers[fd].active)
+		return -1;
+	return ctl(r, EPOLL_CTL_MOD, fd, events);
+}
+
+void reactor_del(struct reactor *r, int fd)
+{
+	if (fd < 0 || (size_t)fd >= r->nhandlers || !r->handlers[fd].active)
+		return;
+	epoll_ctl(r->epfd, EPOLL_CTL_DEL, fd, NULL);
+	r->handlers[fd].active = 0;
+	r->handlers[fd].fn = NULL;
+}
+
+/* ---- timers: binary min-heap on deadline ---- */
+
+static void heap_set(struct reactor *r, size_t i, struct timer *t)
+{
+	r->heap[i] = t;
+	t->slot = i + 1;
+}
+
+static void sift_up(struct reactor *r, size_t i)
+{
+	struct timer *t = r->heap[i];
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+		if (r->heap[parent]->deadline <= t->deadline)
+			break;
+		heap_set(r, i, r->heap[parent]);
+		i = parent;
+	}
+	heap_set(r, i, t);
+}
+
+static void sift_down(struct reactor *r, size_t i)
+{
+	struct timer *t = r->heap[i];
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= r->heap_len)
+			break;
+		if (c + 1 < r->heap_len && r->heap[c + 1]->deadline < r->heap[c]->deadline)
+			c++;
+		if (t->deadline <= r->heap[c]->deadline)
+			break;
+		heap_set(r, i, r->heap[c]);
+		i = c;
+	}
+	heap_set(r, i, t);
+}
+
+void timer_init(struct timer *t, reactor_timer_fn fn, void *arg)
+{
+	t->deadline = 0;
+	t->slot = 0;
+	t->fn = fn;
+	t->arg = arg;
+}
+
+void timer_stop(struct reactor *r, struct timer *t)
+{
+	size_t i;
+	struct timer *last;
+	if (!t->slot)
+		return;
+	i = t->slot - 1;
+	t->slot = 0;
+	last = r->heap[--r->heap_len];
+	if (i == r->heap_len)
+		return;
+	heap_set(r, i, last);
+	if (i > 0 && r->heap[(i - 1) / 2]->deadline > last->deadline)
+		sift_up(r, i);
+	else
+		sift_down(r, i);
+}
+
+int timer_start(struct reactor *r, struct timer *t, uint64_t delay_ms)
+{
+	timer_stop(r, t);
+	if (r->heap_len == r->heap_cap) {
+		size_t cap = r->heap_cap ? r->heap_cap * 2 : 64;
+		struct timer **h = realloc(r->heap, cap * sizeof(*h));
+		if (!h)
+			return -1;
+		r->heap = h;
+		r->heap_cap = cap;
+	}
+	t->deadline = clock_now_ms() + delay_ms;
+	heap_set(r, r->heap_len++, t);
+	sift_up(r, r->heap_len - 1);
+	return 0;
+}
+
+size_t reactor_timer_count(const struct reactor *r) { return r->heap_len; }
+
+static void run_timers(struct reactor *r)
+{
+	uint64_t now = clock_now_ms();
+	while (r->heap_len > 0 && r->heap[0]->deadline <= now) {
+		struct timer *t = r->heap[0];
+		timer_stop(r, t);
+		t->fn(t->arg);
+	}
+}
+
+static int next_timeout(struct reactor *r, int max_wait_ms)
+{
+	uint64_t now = clock_now_ms(), wait;
+	if (r->heap_len == 0)
+		return max_wait_ms;
+	wait = r->heap[0]->deadline > now ? r->heap[0]->deadline - now : 0;
+	if (max_wait_ms >= 0 && wait > (uint64_t)max_wait_ms)
+		return max_wait_ms;
+	return wait > 60000 ? 60000 : (int)wait;
+}
+
+/* ---- signals ---- */
+
+static void on_signalfd(void *arg, int fd, uint32_t events)
+{
+	struct reactor *r = arg;
+	struct signalfd_siginfo si[8];
+	ssize_t n;
+	(void)events;
+	while ((n = read(fd, si, sizeof(si))) > 0) {
+		size_t i;
+		for (i = 0; i < (size_t)n / sizeof(si[0]); i++)
+			r->sig_fn(r->sig_arg, (int)si[i].ssi_signo);
+	}
+}
+
+int reactor_signals(struct reactor *r, const int *signals, size_t n, reactor_signal_fn fn, void *arg)
+{
+	sigset_t set;
+	size_t i;
+	sigemptyset(&set);
+	for (i = 0; i < n; i++)
+		sigaddset(&set, signals[i]);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	r->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (r->sigfd < 0)
+		return -1;
+	r->sig_fn = fn;
+	r->sig_arg = arg;
+	return reactor_add(r, r->sigfd, EPOLLIN, on_signalfd, r);
+}
+
+/* ---- loop ---- */
+
+int reactor_poll(struct reactor *r, int max_wait_ms)
+{
+	struct epoll_event events[256];
+	int n, i;
+	n = epoll_wait(r->epfd, events, 256, next_timeout(r, max_wait_ms));
+	clock_update();
+	if (n < 0) {
+		if (errno == EINTR)
+			return 0;
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		int fd = (int)(uint32_t)events[i].data.u64;
+		uint32_t gen = (uint32_t)(events[i].data.u64 >> 32);
+		struct handler *h;
+		if ((size_t)fd >= r->nhandlers)
+			continue;
+		h = &r->handlers[fd];
+		if (!h->active || h->gen != gen)
+			continue;
+		h->fn(h->arg, fd, events[i].events);
+	}
+	run_timers(r);
+	return 0;
+}
+
+int reactor_run(struct reactor *r)
+{
+	r->stopped = 0;
+	while (!r->stopped)
+		if (reactor_poll(r, -1) < 0)
+			return -1;
+	return 0;
+}
+
+void reactor_stop(struct reactor *r) { r->stopped = 1; }

@@ -1,0 +1,584 @@
+#include "edgehook/http_parser.h"
+
+#include <string.h>
+
+/* tchar per RFC 9110 5.6.2 */
+static const unsigned char token_chars[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
+	['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,
+	['~'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
+	['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
+	['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+	['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
+	['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+	['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+	['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+	['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
+#define IS_TOKEN(c) (token_chars[(unsigned char)(c)])
+/* field-vchar / obs-text / SP / HTAB */
+#define IS_FIELD_CHAR(c) ((unsigned char)(c) >= 0x20 ? (unsigned char)(c) != 0x7f : (c) == '\t')
+
+enum { NEED_MORE = -2, BAD = -1 };
+
+struct cursor {
+	const char *p, *end;
+	int status;
+	const char *error;
+};
+
+static int fail(struct cursor *c, int status, const char *why)
+{
+	c->status = status;
+	c->error = why;
+	return BAD;
+}
+
+static int lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+
+int http_token_eq(const char *s, size_t len, const char *lit)
+{
+	size_t i;
+	for (i = 0; i < len; i++)
+		if (lit[i] == '\0' || lower((unsigned char)s[i]) != lower((unsigned char)lit[i]))
+			return 0;
+	return lit[len] == '\0';
+}
+
+const struct http_header *http_find_header(const struct http_header *h, size_t n, const char *name)
+{
+	size_t i;
+	for (i = 0; i < n; i++)
+		if (http_token_eq(h[i].name, h[i].name_len, name))
+			return &h[i];
+	return NULL;
+}
+
+/* Expects CRLF at the cursor. */
+static int expect_crlf(struct cursor *c)
+{
+	if (c->p == c->end)
+		return NEED_MORE;
+	if (*c->p != '\r')
+		return fail(c, 400, "expected CRLF");
+	if (c->p + 1 == c->end)
+		return NEED_MORE;
+	if (c->p[1] != '\n')
+		return fail(c, 400, "bare CR");
+	c->p += 2;
+	return 0;
+}
+
+/* HTTP/DIGIT.DIGIT; stores the minor version, 505 for unsupported ones. */
+static int parse_version(struct cursor *c, int *minor)
+{
+	static const char prefix[] = "HTTP/";
+	size_t i;
+	for (i = 0; i < 5; i++) {
+		if (c->p + i == c->end)
+			return NEED_MORE;
+		if (c->p[i] != prefix[i])
+			return fail(c, 400, "bad HTTP version");
+	}
+	if (c->end - c->p < 8)
+		return NEED_MORE;
+	if (c->p[5] < '0' || c->p[5] > '9' || c->p[6] != '.' || c->p[7] < '0' || c->p[7] > '9')
+		return fail(c, 400, "bad HTTP version");
+	if (c->p[5] != '1' || c->p[7] > '1')
+		return fail(c, c->p[5] == '0' ? 400 : 505, "HTTP version not supported");
+	*minor = c->p[7] - '0';
+	c->p += 8;
+	return 0;
+}
+
+/* Header lines up to and including the empty line. */
+static int parse_headers(struct cursor *c, struct http_header *h, size_t max, size_t *count)
+{
+	*count = 0;
+	for (;;) {
+		const char *name, *value, *vend;
+		int r;
+		if (c->p == c->end)
+			return NEED_MORE;
+		if (*c->p == '\r') {
+			r = expect_crlf(c);
+			return r;
+		}
+		if (*c->p == ' ' || *c->p == '\t')
+			return fail(c, 400, "obsolete line folding");
+		name = c->p;
+		while (c->p < c->end && IS_TOKEN(*c->p))
+			c->p++;
+		if (c->p == c->end)
+			return NEED_MORE;
+		if (*c->p != ':')
+			return fail(c, 400, c->p == name ? "empty header name" : "invalid header name");
+		if (c->p == name)
+			return fail(c, 400, "empty header name");
+		if (*count == max)
+			return fail(c, 431, "too many headers");
+		h[*count].name = name;
+		h[*count].name_len = (size_t)(c->p - name);
+		c->p++;
+		while (c->p < c->end && (*c->p == ' ' || *c->p == '\t'))
+			c->p++;
+		value = c->p;
+		while (c->p < c->end && IS_FIELD_CHAR(*c->p))
+			c->p++;
+		if (c->p == c->end)
+			return NEED_MORE;
+		if (*c->p != '\r')
+			return fail(c, 400, *c->p == '\n' ? "bare LF" : "invalid header value");
+		vend = c->p;
+		while (vend > value && (vend[-1] == ' ' || vend[-1] == '\t'))
+			vend--;
+		h[*count].value = value;
+		h[*count].value_len = (size_t)(vend - value);
+		(*count)++;
+		if ((r = expect_crlf(c)) != 0)
+			return r;
+	}
+}
+
+/* Content-Length: 1*DIGIT, at most 18 digits so it cannot overflow. */
+static int parse_content_length(const struct http_header *h, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+	if (h->value_len == 0 || h->value_len > 18)
+		return -1;
+	for (i = 0; i < h->value_len; i++) {
+		if (h->value[i] < '0' || h->value[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(h->value[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* Iterates comma-separated list elements, skipping empty ones and OWS. */
+static int next_list_item(const char **p, const char *end, const char **item, size_t *len)
+{
+	for (;;) {
+		const char *s, *e;
+		while (*p < end && (**p == ' ' || **p == '\t' || **p == ','))
+			(*p)++;
+		if (*p == end)
+			return 0;
+		s = *p;
+		while (*p < end && **p != ',')
+			(*p)++;
+		e = *p;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e > s) {
+			*item = s;
+			*len = (size_t)(e - s);
+			return 1;
+		}
+	}
+}
+
+struct framing {
+	int cl_seen, te_seen, chunked_count, other_coding, chunked_not_last, te_empty;
+	uint64_t cl;
+	int conn_close, conn_keep_alive;
+};
+
+static int scan_framing(struct cursor *c, const struct http_header *h, size_t n, struct framing *f)
+{
+	size_t i;
+	memset(f, 0, sizeof(*f));
+	for (i = 0; i < n; i++) {
+		const char *p = h[i].value, *end = h[i].value + h[i].value_len, *item;
+		size_t len;
+		if (http_token_eq(h[i].name, h[i].name_len, "content-length")) {
+			if (f->cl_seen)
+				return fail(c, 400, "duplicate Content-Length");
+			if (parse_content_length(&h[i], &f->cl) < 0)
+				return fail(c, 400, "invalid Content-Length");
+			f->cl_seen = 1;
+		} else if (http_token_eq(h[i].name, h[i].name_len, "transfer-encoding")) {
+			int any = 0;
+			f->te_seen = 1;
+			while (next_list_item(&p, end, &item, &len)) {
+				any = 1;
+				if (f->chunked_count)
+					f->chunked_not_last = 1;
+				if (http_token_eq(item, len, "chunked"))
+					f->chunked_count++;
+				else
+					f->other_coding = 1;
+			}
+			if (!any)
+				f->te_empty = 1;
+		} else if (http_token_eq(h[i].name, h[i].name_len, "connection")) {
+			while (next_list_item(&p, end, &item, &len)) {
+				if (http_token_eq(item, len, "close"))
+					f->conn_close = 1;
+				else if (http_token_eq(item, len, "keep-alive"))
+					f->conn_keep_alive = 1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int valid_host(const char *s, size_t len)
+{
+	size_t i;
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		      strchr("-._~!$&'()*+,;=:[]%", ch)))
+			return 0;
+	}
+	return 1;
+}
+
+static int request_semantics(struct cursor *c, struct http_request *req)
+{
+	struct framing f;
+	size_t i;
+	int hosts = 0;
+	if (scan_framing(c, req->headers, req->num_headers, &f) < 0)
+		return BAD;
+	for (i = 0; i < req->num_headers; i++) {
+		const struct http_header *h = &req->headers[i];
+		if (http_token_eq(h->name, h->name_len, "host")) {
+			if (++hosts > 1)
+				return fail(c, 400, "duplicate Host");
+			if (!valid_host(h->value, h->value_len))
+				return fail(c, 400, "invalid Host");
+			req->host = h->value;
+			req->host_len = h->value_len;
+		} else if (http_token_eq(h->name, h->name_len, "expect")) {
+			if (!http_token_eq(h->value, h->value_len, "100-continue"))
+				return fail(c, 417, "unsupported expectation");
+			req->expect_continue = req->minor_version == 1;
+		}
+	}
+	if (req->minor_version == 1 && hosts == 0)
+		return fail(c, 400, "missing Host");
+	if (f.te_seen) {
+		if (req->minor_version == 0)
+			return fail(c, 400, "Transfer-Encoding in HTTP/1.0");
+		if (f.cl_seen)
+			return fail(c, 400, "Content-Length with Transfer-Encoding");
+		if (f.te_empty)
+			return fail(c, 400, "empty Transfer-Encoding");
+		if (f.other_coding)
+			return fail(c, 501, "unsupported transfer coding");
+		if (f.chunked_count != 1 || f.chunked_not_last)
+			return fail(c, 400, "chunked must be applied once, last");
+		req->body = HTTP_BODY_CHUNKED;
+	} else if (f.cl_seen) {
+		req->content_length = f.cl;
+		req->body = f.cl ? HTTP_BODY_LENGTH : HTTP_BODY_NONE;
+	}
+	req->keep_alive = req->minor_version == 1 ? !f.conn_close : (f.conn_keep_alive && !f.conn_close);
+	return 0;
+}
+
+static int check_target(struct cursor *c, struct http_request *req)
+{
+	const char *t = req->target;
+	size_t n = req->target_len;
+	if (t[0] == '/')
+		return 0;
+	if (n == 1 && t[0] == '*')
+		return http_token_eq(req->method, req->method_len, "OPTIONS") ? 0 : fail(c, 400, "'*' target");
+	if (n > 7 && (http_token_eq(t, 7, "http://") || (n > 8 && http_token_eq(t, 8, "https://"))))
+		return 0;
+	if (http_token_eq(req->method, req->method_len, "CONNECT"))
+		return fail(c, 405, "CONNECT not supported");
+	return fail(c, 400, "invalid request target");
+}
+
+int http_parse_request(const char *buf, size_t len, struct http_request *req, size_t max_headers)
+{
+	struct cursor c = {buf, buf + len, 0, NULL};
+	struct http_header *headers = req->headers;
+	int r;
+
+	memset(req, 0, sizeof(*req));
+	req->headers = headers;
+	/* RFC 9112 2.2: ignore empty lines before the request line. */
+	while (c.p < c.end && *c.p == '\r') {
+		if ((r = expect_crlf(&c)) != 0)
+			goto out;
+	}
+	req->method = c.p;
+	while (c.p < c.end && IS_TOKEN(*c.p))
+		c.p++;
+	if (c.p == c.end) {
+		r = NEED_MORE;
+		goto out;
+	}
+	if (*c.p != ' ' || c.p == req->method) {
+		r = fail(&c, 400, "invalid method");
+		goto out;
+	}
+	req->method_len = (size_t)(c.p - req->method);
+	req->target = ++c.p;
+	while (c.p < c.end && (unsigned char)*c.p > 0x20 && (unsigned char)*c.p < 0x7f)
+		c.p++;
+	if (c.p == c.end) {
+		r = NEED_MORE;
+		goto out;
+	}
+	if (*c.p != ' ' || c.p == req->target) {
+		r = fail(&c, 400, "invalid request target");
+		goto out;
+	}
+	req->target_len = (size_t)(c.p - req->target);
+	c.p++;
+	if ((r = parse_version(&c, &req->minor_version)) != 0)
+		goto out;
+	if ((r = expect_crlf(&c)) != 0)
+		goto out;
+	if ((r = parse_headers(&c, headers, max_headers, &req->num_headers)) != 0)
+		goto out;
+	if ((r = check_target(&c, req)) != 0)
+		goto out;
+	if ((r = request_semantics(&c, req)) != 0)
+		goto out;
+	return (int)(c.p - buf);
+out:
+	if (r == BAD) {
+		req->error_status = c.status;
+		req->error = c.error;
+	}
+	return r;
+}
+
+int http_parse_response(const char *buf, size_t len, struct http_response *res, size_t max_headers,
+			int head_request)
+{
+	struct cursor c = {buf, buf + len, 0, NULL};
+	struct http_header *headers = res->headers;
+	struct framing f;
+	int r, i;
+
+	memset(res, 0, sizeof(*res));
+	res->headers = headers;
+	if ((r = parse_version(&c, &res->minor_version)) != 0)
+		goto out;
+	if (c.end - c.p < 4) {
+		r = NEED_MORE;
+		goto out;
+	}
+	if (c.p[0] != ' ') {
+		r = fail(&c, 400, "bad status line");
+		goto out;
+	}
+	for (i = 1; i <= 3; i++) {
+		if (c.p[i] < '0' || c.p[i] > '9') {
+			r = fail(&c, 400, "bad status code");
+			goto out;
+		}
+		res->status = res->status * 10 + (c.p[i] - '0');
+	}
+	c.p += 4;
+	if (res->status < 100) {
+		r = fail(&c, 400, "bad status code");
+		goto out;
+	}
+	if (c.p < c.end && *c.p == ' ')
+		c.p++;
+	res->reason = c.p;
+	while (c.p < c.end && IS_FIELD_CHAR(*c.p))
+		c.p++;
+	res->reason_len = (size_t)(c.p - res->reason);
+	if ((r = expect_crlf(&c)) != 0)
+		goto out;
+	if ((r = parse_headers(&c, headers, max_headers, &res->num_headers)) != 0)
+		goto out;
+	if ((r = scan_framing(&c, headers, res->num_headers, &f)) != 0)
+		goto out;
+	res->keep_alive = res->minor_version == 1 ? !f.conn_close : (f.conn_keep_alive && !f.conn_close);
+	if (head_request || res->status < 200 || res->status == 204 || res->status == 304) {
+		res->body = HTTP_BODY_NONE;
+	} else if (f.te_seen) {
+		/* RFC 9112 6.3: chunked last means chunked; otherwise the body
+		 * runs to the close. Both with CL smell of smuggling: never
+		 * reuse that connection. */
+		res->body = (f.chunked_count == 1 && !f.chunked_not_last && !f.other_coding)
+				    ? HTTP_BODY_CHUNKED
+				    : HTTP_BODY_UNTIL_CLOSE;
+		if (f.cl_seen || res->body == HTTP_BODY_UNTIL_CLOSE)
+			res->keep_alive = 0;
+	} else if (f.cl_seen) {
+		res->content_length = f.cl;
+		res->body = f.cl ? HTTP_BODY_LENGTH : HTTP_BODY_NONE;
+	} else {
+		res->body = HTTP_BODY_UNTIL_CLOSE;
+		res->keep_alive = 0;
+	}
+	return (int)(c.p - buf);
+out:
+	if (r == BAD)
+		res->error = c.error;
+	return r;
+}
+
+/* ---- chunked transfer coding ---- */
+
+enum chunk_state {
+	CH_SIZE_START,
+	CH_SIZE,
+	CH_EXT,
+	CH_SIZE_LF,
+	CH_DATA,
+	CH_DATA_CR,
+	CH_DATA_LF,
+	CH_TRAILER_START,
+	CH_TRAILER,
+	CH_TRAILER_LF,
+	CH_END_LF
+};
+
+void http_chunked_init(struct http_chunked *c, uint64_t max_body, size_t max_trailer)
+{
+	memset(c, 0, sizeof(*c));
+	c->state = CH_SIZE_START;
+	c->max_body = max_body;
+	c->max_trailer = max_trailer;
+}
+
+static ssize_t chunk_fail(struct http_chunked *c, int status, const char *why)
+{
+	c->error_status = status;
+	c->error = why;
+	return -1;
+}
+
+static int hex_value(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch = lower(ch);
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+/* One framing byte (anything outside chunk data); returns 1 when the
+ * message is complete, 0 to go on, -1 on error. */
+static int chunk_byte(struct http_chunked *c, unsigned char ch)
+{
+	int hv;
+	switch (c->state) {
+	case CH_SIZE_START:
+	case CH_SIZE:
+		hv = hex_value(ch);
+		if (hv >= 0) {
+			/* 15 hex digits keep the size far below overflow. */
+			if (++c->digits > 15)
+				return (int)chunk_fail(c, 400, "chunk size too long");
+			c->remaining = c->remaining * 16 + (uint64_t)hv;
+			c->state = CH_SIZE;
+			return 0;
+		}
+		if (c->state == CH_SIZE_START)
+			return (int)chunk_fail(c, 400, "invalid chunk size");
+		if (c->remaining > c->max_body || c->decoded > c->max_body - c->remaining)
+			return (int)chunk_fail(c, 413, "body too large");
+		if (ch == ';' || ch == ' ' || ch == '\t') {
+			c->state = CH_EXT;
+			return 0;
+		}
+		if (ch == '\r') {
+			c->state = CH_SIZE_LF;
+			return 0;
+		}
+		return (int)chunk_fail(c, 400, "invalid chunk size");
+	case CH_EXT:
+		if (ch == '\r')
+			c->state = CH_SIZE_LF;
+		else if (ch != '\t' && (ch < 0x20 || ch == 0x7f))
+			return (int)chunk_fail(c, 400, "invalid chunk extension");
+		else if (++c->trailer_bytes > c->max_trailer)
+			return (int)chunk_fail(c, 400, "chunk extension too long");
+		return 0;
+	case CH_SIZE_LF:
+		if (ch != '\n')
+			return (int)chunk_fail(c, 400, "bare CR in chunk size");
+		c->digits = 0;
+		c->state = c->remaining ? CH_DATA : CH_TRAILER_START;
+		return 0;
+	case CH_DATA_CR:
+		if (ch != '\r')
+			return (int)chunk_fail(c, 400, "chunk data not followed by CRLF");
+		c->state = CH_DATA_LF;
+		return 0;
+	case CH_DATA_LF:
+		if (ch != '\n')
+			return (int)chunk_fail(c, 400, "chunk data not followed by CRLF");
+		c->state = CH_SIZE_START;
+		return 0;
+	case CH_TRAILER_START:
+		if (ch == '\r') {
+			c->state = CH_END_LF;
+			return 0;
+		}
+		if (!IS_TOKEN(ch))
+			return (int)chunk_fail(c, 400, "invalid trailer");
+		c->state = CH_TRAILER;
+		/* fall through */
+	case CH_TRAILER:
+		if (++c->trailer_bytes > c->max_trailer)
+			return (int)chunk_fail(c, 400, "trailers too large");
+		if (ch == '\r')
+			c->state = CH_TRAILER_LF;
+		else if (!IS_FIELD_CHAR(ch))
+			return (int)chunk_fail(c, 400, "invalid trailer");
+		return 0;
+	case CH_TRAILER_LF:
+		if (ch != '\n')
+			return (int)chunk_fail(c, 400, "bare CR in trailer");
+		c->state = CH_TRAILER_START;
+		return 0;
+	case CH_END_LF:
+		if (ch != '\n')
+			return (int)chunk_fail(c, 400, "bare CR after trailers");
+		return 1;
+	}
+	return (int)chunk_fail(c, 400, "bad chunked state");
+}
+
+ssize_t http_chunked_decode(struct http_chunked *c, char *buf, size_t *len)
+{
+	size_t in = 0, out = 0, n = *len;
+	while (in < n) {
+		int r;
+		if (c->state == CH_DATA) {
+			size_t take = n - in;
+			if (take > c->remaining)
+				take = (size_t)c->remaining;
+			memmove(buf + out, buf + in, take);
+			in += take;
+			out += take;
+			c->remaining -= take;
+			c->decoded += take;
+			if (c->remaining == 0)
+				c->state = CH_DATA_CR;
+			continue;
+		}
+		r = chunk_byte(c, (unsigned char)buf[in++]);
+		if (r < 0) {
+			*len = out;
+			return -1;
+		}
+		if (r == 1) {
+			*len = out;
+			return (ssize_t)in;
+		}
+	}
+	*len = out;
+	return -2;
+}

@@ -1,0 +1,719 @@
+#include "edgehook/server.h"
+#include "edgehook/buf.h"
+#include "edgehook/clock.h"
+#include "edgehook/json.h"
+#include "edgehook/log.h"
+#include "edgehook/reactor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum {
+	MAX_HEADERS = 100,
+	MAX_LISTENERS = 16,
+	READ_CHUNK = 16384,
+	OUT_HIGH_WATER = 256 << 10, /* stop reading while this much is unsent */
+	OUT_MAX = 8 << 20,
+	LINGER_MS = 2000,
+	ACCEPT_BATCH = 64,
+	EMFILE_PAUSE_MS = 100,
+};
+
+enum conn_state {
+	CONN_HEAD,    /* waiting for (the rest of) a request head */
+	CONN_BODY,    /* head parsed, body incomplete */
+	CONN_APP,     /* request handed to the application, no answer yet */
+	CONN_CLOSING, /* last answer queued: flush, then linger */
+	CONN_LINGER,  /* write side shut: drain input until EOF or timeout */
+};
+
+struct http_conn {
+	struct http_server *srv;
+	int fd;
+	enum conn_state state;
+	struct sockaddr_storage peer;
+	struct buf in, out;
+	struct timer timer;
+	struct http_conn *prev, *next;
+	/* current request framing, offsets relative to in.data */
+	size_t head_len;
+	enum http_body body_kind;
+	uint64_t content_length;
+	struct http_chunked chunked;
+	size_t body_len;  /* decoded body bytes stored after the head */
+	size_t raw_off;   /* chunked: undecoded input starts here */
+	uint64_t started; /* first byte of the current request */
+	unsigned keep_alive : 1;
+	unsigned is_head : 1;
+	unsigned minor : 1;
+	unsigned sent_continue : 1;
+	unsigned want_out : 1;
+	unsigned in_process : 1;
+	unsigned closed : 1;
+	void (*abort_cb)(void *);
+	void *abort_arg;
+};
+
+struct http_server {
+	struct reactor *r;
+	struct http_server_limits lim;
+	http_handler_fn handle;
+	void *app;
+	int listeners[MAX_LISTENERS];
+	size_t nlisteners;
+	int reserve_fd;
+	struct timer accept_pause;
+	struct http_conn *conns;
+	size_t nconns;
+	struct http_server_stats stats;
+	struct http_header headers[MAX_HEADERS];
+	int draining;
+	void (*on_empty)(void *);
+	void *on_empty_arg;
+};
+
+static void conn_io(void *arg, int fd, uint32_t events);
+static void conn_process(struct http_conn *c);
+
+const char *http_status_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 417: return "Expectation Failed";
+	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Unknown";
+	}
+}
+
+/* ---- connection lifetime ---- */
+
+static void conn_destroy(struct http_conn *c)
+{
+	struct http_server *s = c->srv;
+	if (c->abort_cb) {
+		void (*cb)(void *) = c->abort_cb;
+		c->abort_cb = NULL;
+		cb(c->abort_arg);
+	}
+	reactor_del(s->r, c->fd);
+	timer_stop(s->r, &c->timer);
+	close(c->fd);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->nconns--;
+	s->stats.connections_open--;
+	free(c);
+	if (s->draining && s->nconns == 0 && s->on_empty) {
+		void (*cb)(void *) = s->on_empty;
+		s->on_empty = NULL;
+		cb(s->on_empty_arg);
+	}
+}
+
+/* Destroys c unless we are inside its own processing loop, which checks
+ * `closed` and destroys it on the way out. */
+static void conn_close(struct http_conn *c)
+{
+	c->closed = 1;
+	if (!c->in_process)
+		conn_destroy(c);
+}
+
+static void conn_on_timer(void *arg)
+{
+	struct http_conn *c = arg;
+	switch (c->state) {
+	case CONN_HEAD:
+		if (c->in.len == 0 && c->out.len == 0) {
+			conn_close(c); /* idle keep-alive */
+			return;
+		}
+		/* fall through */
+	case CONN_BODY:
+		c->srv->stats.timeouts++;
+		c->in.len = 0;
+		c->keep_alive = 0;
+		c->state = CONN_APP; /* so respond accepts it */
+		http_respond_error(c, 408, "request timeout");
+		return;
+	case CONN_APP:
+		return;
+	case CONN_CLOSING:
+	case CONN_LINGER:
+		conn_close(c);
+		return;
+	}
+}
+
+static void conn_arm_timer(struct http_conn *c)
+{
+	struct http_server *s = c->srv;
+	uint64_t ms;
+	switch (c->state) {
+	case CONN_HEAD:
+		if (c->in.len == 0 && c->out.len == 0) {
+			ms = s->lim.idle_timeout_ms;
+		} else {
+			uint64_t elapsed = clock_now_ms() - c->started;
+			ms = elapsed >= s->lim.header_timeout_ms ? 0 : s->lim.header_timeout_ms - elapsed;
+		}
+		break;
+	case CONN_BODY:
+		ms = s->lim.header_timeout_ms;
+		break;
+	case CONN_APP:
+		timer_stop(s->r, &c->timer);
+		return;
+	case CONN_CLOSING:
+		ms = s->lim.idle_timeout_ms;
+		break;
+	default:
+		ms = LINGER_MS;
+		break;
+	}
+	timer_start(s->r, &c->timer, ms);
+}
+
+static void conn_update_events(struct http_conn *c)
+{
+	uint32_t ev = 0;
+	if (c->state == CONN_LINGER || ((c->state == CONN_HEAD || c->state == CONN_BODY) && c->out.len < OUT_HIGH_WATER))
+		ev |= EPOLLIN;
+	if (c->want_out)
+		ev |= EPOLLOUT;
+	reactor_set_events(c->srv->r, c->fd, ev);
+}
+
+/* Writes what is queued; -1 when the connection died. */
+static int conn_flush(struct http_conn *c)
+{
+	while (c->out.len > 0) {
+		ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+		if (n > 0) {
+			buf_consume(&c->out, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->want_out = 1;
+			return 0;
+		}
+		return -1;
+	}
+	c->want_out = 0;
+	if (c->out.cap > READ_CHUNK)
+		buf_free(&c->out);
+	if (c->state == CONN_CLOSING && c->srv->draining) {
+		conn_close(c);
+		return 0;
+	}
+	if (c->state == CONN_CLOSING) {
+		/* Lingering close: a peer still sending must not get a RST
+		 * that would destroy the answer before it reads it. */
+		shutdown(c->fd, SHUT_WR);
+		c->state = CONN_LINGER;
+		c->in.len = 0;
+	}
+	return 0;
+}
+
+/* ---- responses ---- */
+
+void http_respond(struct http_conn *c, int status, const char *content_type, const char *extra_headers,
+		  const char *body, size_t len)
+{
+	struct http_server *s = c->srv;
+	int ok;
+	if (c->state != CONN_APP)
+		return;
+	c->abort_cb = NULL;
+	if (s->draining)
+		c->keep_alive = 0;
+	s->stats.requests[status / 100 <= 5 ? status / 100 : 5]++;
+	ok = buf_printf(&c->out, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s%s%s%s%s\r\n", status,
+			http_status_reason(status), len, content_type ? "Content-Type: " : "",
+			content_type ? content_type : "", content_type ? "\r\n" : "",
+			c->keep_alive ? (c->minor == 0 ? "Connection: keep-alive\r\n" : "")
+				      : "Connection: close\r\n",
+			extra_headers ? extra_headers : "") == 0;
+	if (ok && !c->is_head)
+		ok = buf_append(&c->out, body, len) == 0;
+	if (!ok) {
+		log_msg(LOG_WARN, "response dropped: output buffer full", NULL);
+		conn_close(c);
+		return;
+	}
+	c->state = c->keep_alive ? CONN_HEAD : CONN_CLOSING;
+	c->head_len = 0;
+	c->started = clock_now_ms();
+	if (!c->in_process) {
+		/* a deferred answer: resume the pipeline from the loop */
+		c->in_process = 1;
+		conn_process(c);
+		c->in_process = 0;
+		if (c->closed)
+			conn_destroy(c);
+	}
+}
+
+void http_respond_error(struct http_conn *c, int status, const char *msg)
+{
+	struct buf b;
+	char mem[256];
+	buf_init(&b, sizeof(mem));
+	b.data = mem;
+	b.cap = sizeof(mem);
+	buf_puts(&b, "{\"error\":");
+	json_put_cstr(&b, msg);
+	buf_puts(&b, "}");
+	http_respond(c, status, "application/json", status == 503 ? "Retry-After: 1\r\n" : NULL, b.data, b.len);
+}
+
+void http_defer(struct http_conn *c, void (*abort_cb)(void *), void *arg)
+{
+	c->abort_cb = abort_cb;
+	c->abort_arg = arg;
+}
+
+const struct sockaddr *http_conn_peer(const struct http_conn *c) { return (const struct sockaddr *)&c->peer; }
+
+/* Answers a request we could not frame and closes after it. */
+static void conn_reject(struct http_conn *c, int status, const char *why)
+{
+	c->srv->stats.parse_errors++;
+	c->keep_alive = 0;
+	c->is_head = 0;
+	c->state = CONN_APP;
+	http_respond_error(c, status, why);
+}
+
+/* ---- request processing ---- */
+
+static void dispatch(struct http_conn *c, const char *body, size_t body_len)
+{
+	struct http_server *s = c->srv;
+	struct http_request req;
+	req.headers = s->headers;
+	/* The head was validated when it arrived; parse it again here so the
+	 * slices point into the buffer as it is now (it may have moved). */
+	if (http_parse_request(c->in.data, c->head_len, &req, MAX_HEADERS) != (int)c->head_len) {
+		conn_reject(c, 400, "bad request");
+		return;
+	}
+	c->state = CONN_APP;
+	s->handle(s->app, c, &req, body, body_len);
+}
+
+/* Parses a head at in.data[0..]; 1 when the request can be dispatched or
+ * the body is next, 0 when more bytes are needed, -1 when rejected. */
+static int take_head(struct http_conn *c)
+{
+	struct http_server *s = c->srv;
+	struct http_request req;
+	int n;
+	req.headers = s->headers;
+	n = http_parse_request(c->in.data, c->in.len, &req, MAX_HEADERS);
+	if (n == -2) {
+		if (c->in.len > s->lim.max_header_bytes) {
+			int line_done = memchr(c->in.data, '\n', c->in.len) != NULL;
+			conn_reject(c, line_done ? 431 : 414, line_done ? "request head too large" : "request line too long");
+			return -1;
+		}
+		return 0;
+	}
+	if (n < 0) {
+		conn_reject(c, req.error_status, req.error);
+		return -1;
+	}
+	if ((size_t)n > s->lim.max_header_bytes) {
+		conn_reject(c, 431, "request head too large");
+		return -1;
+	}
+	c->head_len = (size_t)n;
+	c->body_kind = req.body;
+	c->content_length = req.content_length;
+	c->keep_alive = req.keep_alive;
+	c->minor = req.minor_version == 1;
+	c->is_head = http_token_eq(req.method, req.method_len, "HEAD");
+	c->body_len = 0;
+	c->sent_continue = 0;
+	if (req.body == HTTP_BODY_LENGTH && req.content_length > s->lim.max_body_bytes) {
+		conn_reject(c, 413, "request body too large");
+		return -1;
+	}
+	if (req.body == HTTP_BODY_CHUNKED) {
+		http_chunked_init(&c->chunked, s->lim.max_body_bytes, s->lim.max_header_bytes);
+		c->raw_off = c->head_len;
+	}
+	if (req.expect_continue && req.body != HTTP_BODY_NONE) {
+		size_t have = c->in.len - c->head_len;
+		if (req.body == HTTP_BODY_CHUNKED || have < req.content_length) {
+			buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+			c->sent_continue = 1;
+		}
+	}
+	c->state = CONN_BODY;
+	return 1;
+}
+
+/* Advances the body; returns the bytes the whole request occupies once it
+ * is complete, 0 when more are needed, -1 when rejected. */
+static size_t take_body(struct http_conn *c, int *rejected)
+{
+	ssize_t r;
+	size_t len;
+	*rejected = 0;
+	if (c->body_kind == HTTP_BODY_NONE)
+		return c->head_len;
+	if (c->body_kind == HTTP_BODY_LENGTH) {
+		c->body_len = (size_t)c->content_length;
+		return c->in.len - c->head_len >= c->content_length ? c->head_len + c->body_len : 0;
+	}
+	len = c->in.len - c->raw_off;
+	r = http_chunked_decode(&c->chunked, c->in.data + c->raw_off, &len);
+	memmove(c->in.data + c->head_len + c->body_len, c->in.data + c->raw_off, len);
+	c->body_len += len;
+	if (r == -1) {
+		*rejected = 1;
+		conn_reject(c, c->chunked.error_status, c->chunked.error);
+		return 0;
+	}
+	if (r == -2) {
+		/* all input consumed: drop the framing gap */
+		c->in.len = c->head_len + c->body_len;
+		c->raw_off = c->in.len;
+		return 0;
+	}
+	{
+		/* keep pipelined bytes that follow, right after the body */
+		size_t after = c->raw_off + (size_t)r;
+		size_t rest = c->in.len - after;
+		memmove(c->in.data + c->head_len + c->body_len, c->in.data + after, rest);
+		c->in.len = c->head_len + c->body_len + rest;
+	}
+	return c->head_len + c->body_len;
+}
+
+static void conn_process(struct http_conn *c)
+{
+	size_t consumed = 0;
+	while (!c->closed && (c->state == CONN_HEAD || c->state == CONN_BODY)) {
+		size_t total;
+		int rejected;
+		if (consumed) {
+			buf_consume(&c->in, consumed);
+			consumed = 0;
+		}
+		if (c->state == CONN_HEAD) {
+			if (c->in.len == 0 || take_head(c) <= 0)
+				break;
+		}
+		total = take_body(c, &rejected);
+		if (rejected || total == 0)
+			break;
+		dispatch(c, c->in.data + c->head_len, c->body_len);
+		consumed = total;
+		if (c->out.len >= OUT_HIGH_WATER)
+			break;
+	}
+	if (consumed && !c->closed)
+		buf_consume(&c->in, consumed);
+	if (c->closed)
+		return;
+	if (c->in.len == 0 && c->in.cap)
+		buf_free(&c->in);
+	if (c->out.len && conn_flush(c) < 0)
+		conn_close(c);
+	if (c->closed)
+		return;
+	conn_update_events(c);
+	conn_arm_timer(c);
+}
+
+/* Reads once (level-triggered epoll calls again if more is waiting). */
+static void conn_read(struct http_conn *c, uint32_t events)
+{
+	struct http_server *s = c->srv;
+	size_t room_max = s->lim.max_header_bytes + s->lim.max_body_bytes + READ_CHUNK;
+	ssize_t n;
+	if (c->state == CONN_LINGER) {
+		char sink[4096];
+		n = recv(c->fd, sink, sizeof(sink), 0);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			conn_close(c);
+		return;
+	}
+	c->in.max = room_max;
+	if (buf_reserve(&c->in, READ_CHUNK) < 0 && buf_reserve(&c->in, 1) < 0) {
+		conn_reject(c, c->state == CONN_BODY ? 413 : 431, "request too large");
+		return;
+	}
+	n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			conn_close(c);
+		return;
+	}
+	if (n == 0) {
+		/* A half-closed peer waiting on a deferred answer still gets
+		 * it; EPOLLHUP means both directions are gone. */
+		c->keep_alive = 0;
+		if (c->state != CONN_APP || (events & EPOLLHUP))
+			conn_close(c);
+		return;
+	}
+	if (c->state == CONN_HEAD && c->in.len == 0)
+		c->started = clock_now_ms();
+	c->in.len += (size_t)n;
+	conn_process(c);
+}
+
+static void conn_io(void *arg, int fd, uint32_t events)
+{
+	struct http_conn *c = arg;
+	(void)fd;
+	c->in_process = 1;
+	if ((events & EPOLLOUT) && conn_flush(c) < 0)
+		conn_close(c);
+	if (!c->closed && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		conn_read(c, events);
+	if (!c->closed && (events & EPOLLOUT) && c->state == CONN_HEAD && c->in.len)
+		conn_process(c);
+	if (!c->closed) {
+		conn_update_events(c);
+		if (c->state != CONN_APP)
+			conn_arm_timer(c);
+	}
+	c->in_process = 0;
+	if (c->closed)
+		conn_destroy(c);
+}
+
+/* ---- accepting ---- */
+
+static const char busy_response[] =
+	"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+	"Connection: close\r\nContent-Length: 34\r\n\r\n{\"error\":\"too many connections\"}\n";
+
+static void reject_fd(struct http_server *s, int fd)
+{
+	s->stats.connections_rejected++;
+	(void)!send(fd, busy_response, sizeof(busy_response) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+}
+
+static void listeners_set(struct http_server *s, uint32_t events)
+{
+	size_t i;
+	for (i = 0; i < s->nlisteners; i++)
+		reactor_set_events(s->r, s->listeners[i], events);
+}
+
+static void accept_resume(void *arg)
+{
+	struct http_server *s = arg;
+	if (!s->draining)
+		listeners_set(s, EPOLLIN);
+}
+
+/* Out of descriptors: spend the reserve one to accept and refuse a
+ * waiting peer, then pause accepting briefly so the loop cannot spin. */
+static void on_emfile(struct http_server *s, int lfd)
+{
+	int fd;
+	if (s->reserve_fd >= 0) {
+		close(s->reserve_fd);
+		s->reserve_fd = -1;
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0)
+			reject_fd(s, fd);
+		s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	log_msg(LOG_WARN, "out of file descriptors: refusing connections", NULL);
+	listeners_set(s, 0);
+	timer_start(s->r, &s->accept_pause, EMFILE_PAUSE_MS);
+}
+
+static void on_accept(void *arg, int lfd, uint32_t events)
+{
+	struct http_server *s = arg;
+	int i;
+	(void)events;
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		struct http_conn *c;
+		int one = 1;
+		int fd = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				on_emfile(s, lfd);
+			return;
+		}
+		s->stats.connections_total++;
+		if (s->nconns >= s->lim.max_connections || s->draining) {
+			reject_fd(s, fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			reject_fd(s, fd);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c->srv = s;
+		c->fd = fd;
+		c->peer = peer;
+		c->state = CONN_HEAD;
+		buf_init(&c->in, s->lim.max_header_bytes + s->lim.max_body_bytes + READ_CHUNK);
+		buf_init(&c->out, OUT_MAX);
+		timer_init(&c->timer, conn_on_timer, c);
+		if (reactor_add(s->r, fd, EPOLLIN, conn_io, c) < 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = s->conns;
+		if (s->conns)
+			s->conns->prev = c;
+		s->conns = c;
+		s->nconns++;
+		s->stats.connections_open++;
+		conn_arm_timer(c);
+	}
+}
+
+/* ---- server ---- */
+
+struct http_server *http_server_new(struct reactor *r, const struct http_server_limits *limits,
+				    http_handler_fn handle, void *app)
+{
+	struct http_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->r = r;
+	s->lim = *limits;
+	s->handle = handle;
+	s->app = app;
+	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	timer_init(&s->accept_pause, accept_resume, s);
+	return s;
+}
+
+void http_server_set_limits(struct http_server *s, const struct http_server_limits *limits) { s->lim = *limits; }
+
+int http_server_listen(struct http_server *s, const struct sockaddr *addr, socklen_t len)
+{
+	int one = 1, fd;
+	if (s->nlisteners == MAX_LISTENERS) {
+		errno = ENOSPC;
+		return -1;
+	}
+	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (addr->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, addr, len) < 0 || listen(fd, 4096) < 0 || reactor_add(s->r, fd, EPOLLIN, on_accept, s) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	s->listeners[s->nlisteners++] = fd;
+	return 0;
+}
+
+int http_server_local_addr(const struct http_server *s, size_t i, struct sockaddr_storage *out)
+{
+	socklen_t len = sizeof(*out);
+	if (i >= s->nlisteners)
+		return -1;
+	return getsockname(s->listeners[i], (struct sockaddr *)out, &len);
+}
+
+void http_server_drain(struct http_server *s, void (*on_empty)(void *), void *arg)
+{
+	struct http_conn *c, *next;
+	size_t i;
+	s->draining = 1;
+	s->on_empty = on_empty;
+	s->on_empty_arg = arg;
+	for (i = 0; i < s->nlisteners; i++) {
+		reactor_del(s->r, s->listeners[i]);
+		close(s->listeners[i]);
+	}
+	s->nlisteners = 0;
+	timer_stop(s->r, &s->accept_pause);
+	for (c = s->conns; c; c = next) {
+		next = c->next;
+		if (c->state == CONN_HEAD && c->in.len == 0 && c->out.len == 0)
+			conn_close(c);
+		else
+			c->keep_alive = 0;
+	}
+	if (s->nconns == 0 && s->on_empty) {
+		s->on_empty = NULL;
+		on_empty(arg);
+	}
+}
+
+void http_server_free(struct http_server *s)
+{
+	size_t i;
+	if (!s)
+		return;
+	s->on_empty = NULL;
+	while (s->conns)
+		conn_destroy(s->conns);
+	for (i = 0; i < s->nlisteners; i++) {
+		reactor_del(s->r, s->listeners[i]);
+		close(s->listeners[i]);
+	}
+	timer_stop(s->r, &s->accept_pause);
+	if (s->reserve_fd >= 0)
+		close(s->reserve_fd);
+	free(s);
+}
+
+const struct http_server_stats *http_server_stats(const struct http_server *s) { return &s->stats; }
+size_t http_server_open_connections(const struct http_server *s) { return s->nconns; }

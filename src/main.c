@@ -1,0 +1,248 @@
+/* edgehook: flags, config, signals, then the loop. */
+#include "edgehook/buf.h"
+#include "edgehook/clock.h"
+#include "edgehook/config.h"
+#include "edgehook/dispatch.h"
+#include "edgehook/log.h"
+#include "edgehook/reactor.h"
+#include "edgehook/relay.h"
+#include "edgehook/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+struct options {
+	const char *config;
+	const char *listen;
+	int check;
+};
+
+struct daemon {
+	struct reactor *r;
+	struct relay *rl;
+	struct http_server *srv;
+	const char *config_path;
+	struct timer drain_timer;
+	int draining;
+};
+
+static const char usage[] =
+	"usage: edgehook [-c FILE] [-l HOST:PORT] [--check] [--version] [--help]\n"
+	"  -c FILE       configuration (YAML or JSON); default: built-in demo config\n"
+	"  -l HOST:PORT  listen address, overrides server.listen\n"
+	"  --check       validate the configuration, print ok or the errors, exit\n"
+	"  --version     print the version\n"
+	"exit codes: 0 normal stop, 1 runtime failure, 2 usage or config error\n";
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	int i;
+	memset(o, 0, sizeof(*o));
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
+			o->config = argv[++i];
+		} else if ((strcmp(a, "-l") == 0 || strcmp(a, "--listen") == 0) && i + 1 < argc) {
+			o->listen = argv[++i];
+		} else if (strcmp(a, "--check") == 0) {
+			o->check = 1;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("edgehook %s\n", EDGEHOOK_VERSION);
+			exit(0);
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			fputs(usage, stdout);
+			exit(0);
+		} else {
+			fprintf(stderr, "edgehook: unknown or incomplete argument \"%s\"\n%s", a, usage);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int load(const char *path, struct config **cfg)
+{
+	struct buf errors;
+	int rc;
+	buf_init(&errors, 1 << 20);
+	if (path)
+		rc = config_load_file(path, cfg, &errors);
+	else
+		rc = config_load_text("<default>", config_default_yaml, strlen(config_default_yaml), cfg, &errors);
+	if (rc < 0 && errors.len)
+		fwrite(errors.data, 1, errors.len, stderr);
+	buf_free(&errors);
+	return rc;
+}
+
+static void limits_of(const struct config *cfg, struct http_server_limits *lim)
+{
+	lim->max_connections = cfg->server.max_connections;
+	lim->max_header_bytes = cfg->server.max_header_bytes;
+	lim->max_body_bytes = cfg->server.max_body_bytes;
+	lim->header_timeout_ms = cfg->server.header_timeout_ms;
+	lim->idle_timeout_ms = cfg->server.idle_timeout_ms;
+}
+
+static void addr_text(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+	char host[INET6_ADDRSTRLEN];
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		snprintf(out, cap, "[%s]:%u", host, ntohs(a->sin6_port));
+	} else {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		snprintf(out, cap, "%s:%u", host, ntohs(a->sin_port));
+	}
+}
+
+static void on_drained(void *arg)
+{
+	struct daemon *d = arg;
+	reactor_stop(d->r);
+}
+
+static void on_drain_timeout(void *arg)
+{
+	struct daemon *d = arg;
+	char n[32];
+	snprintf(n, sizeof(n), "%zu", http_server_open_connections(d->srv));
+	log_msg(LOG_WARN, "drain timeout: closing remaining connections", "connections", n, NULL);
+	reactor_stop(d->r);
+}
+
+static void reload(struct daemon *d)
+{
+	struct config *cfg;
+	struct http_server_limits lim;
+	if (!d->config_path) {
+		log_msg(LOG_INFO, "reload ignored: running on the built-in config", NULL);
+		return;
+	}
+	if (load(d->config_path, &cfg) < 0) {
+		log_msg(LOG_ERROR, "reload failed: keeping the running config", "file", d->config_path, NULL);
+		return;
+	}
+	limits_of(cfg, &lim);
+	if (relay_reload(d->rl, cfg) < 0) {
+		config_free(cfg);
+		log_msg(LOG_ERROR, "reload failed: out of memory", NULL);
+		return;
+	}
+	http_server_set_limits(d->srv, &lim);
+	log_msg(LOG_INFO, "config reloaded", "file", d->config_path, NULL);
+}
+
+static void on_signal(void *arg, int signo)
+{
+	struct daemon *d = arg;
+	if (signo == SIGHUP) {
+		reload(d);
+		return;
+	}
+	if (signo != SIGTERM && signo != SIGINT)
+		return;
+	if (d->draining) {
+		reactor_stop(d->r);
+		return;
+	}
+	d->draining = 1;
+	log_msg(LOG_INFO, "draining", "signal", signo == SIGTERM ? "TERM" : "INT", NULL);
+	timer_start(d->r, &d->drain_timer, d->rl->cfg->server.drain_timeout_ms);
+	http_server_drain(d->srv, on_drained, d);
+}
+
+static int start_listeners(struct daemon *d, const char *override)
+{
+	const struct config *cfg = d->rl->cfg;
+	struct listen_cfg one;
+	const struct listen_cfg *list = cfg->server.listen;
+	size_t n = cfg->server.nlisten, i;
+	if (override) {
+		if (config_parse_listen(override, &one) < 0) {
+			fprintf(stderr, "edgehook: -l %s: expected HOST:PORT\n", override);
+			return EXIT_USAGE;
+		}
+		list = &one;
+		n = 1;
+	}
+	for (i = 0; i < n; i++) {
+		struct sockaddr_storage bound;
+		char text[80];
+		if (list[i].tls > 0) {
+			fprintf(stderr, "edgehook: %s: TLS listeners are not available in this build\n", list[i].text);
+			return EXIT_USAGE;
+		}
+		if (http_server_listen(d->srv, (const struct sockaddr *)&list[i].addr, list[i].addrlen) < 0) {
+			fprintf(stderr, "edgehook: cannot listen on %s: %s\n", list[i].text, strerror(errno));
+			return EXIT_RUNTIME;
+		}
+		http_server_local_addr(d->srv, i, &bound);
+		addr_text(&bound, text, sizeof(text));
+		log_msg(LOG_INFO, "listening", "addr", text, NULL);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const int signals[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+	struct options o;
+	struct config *cfg;
+	struct http_server_limits lim;
+	struct daemon d;
+	int rc;
+
+	if (parse_args(argc, argv, &o) < 0)
+		return EXIT_USAGE;
+	if (load(o.config, &cfg) < 0)
+		return EXIT_USAGE;
+	if (o.check) {
+		puts("ok");
+		config_free(cfg);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	memset(&d, 0, sizeof(d));
+	d.config_path = o.config;
+	d.r = reactor_new();
+	d.rl = d.r ? relay_new(d.r, cfg) : NULL;
+	if (!d.rl) {
+		fprintf(stderr, "edgehook: out of memory\n");
+		return EXIT_RUNTIME;
+	}
+	limits_of(cfg, &lim);
+	d.srv = http_server_new(d.r, &lim, relay_handle, d.rl);
+	if (!d.srv || reactor_signals(d.r, signals, 4, on_signal, &d) < 0) {
+		fprintf(stderr, "edgehook: start-up failed: %s\n", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	d.rl->srv = d.srv;
+	timer_init(&d.drain_timer, on_drain_timeout, &d);
+	rc = start_listeners(&d, o.listen);
+	if (rc == 0) {
+		log_msg(LOG_INFO, "edgehook started", "version", EDGEHOOK_VERSION, NULL);
+		if (reactor_run(d.r) < 0) {
+			log_msg(LOG_ERROR, "event loop failed", NULL);
+			rc = EXIT_RUNTIME;
+		}
+	}
+	dispatch_flush(d.rl->disp);
+	timer_stop(d.r, &d.drain_timer);
+	http_server_free(d.srv);
+	relay_free(d.rl);
+	reactor_free(d.r);
+	if (rc == 0)
+		log_msg(LOG_INFO, "stopped", NULL);
+	return rc;
+}

@@ -1,0 +1,95 @@
+#include "edgehook/cidr.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cidr_parse(const char *s, struct cidr *out)
+{
+	char host[64];
+	const char *slash = strchr(s, '/');
+	size_t hlen = slash ? (size_t)(slash - s) : strlen(s);
+	int max;
+	memset(out, 0, sizeof(*out));
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -1;
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET, host, out->addr) == 1) {
+		out->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, host, out->addr) == 1) {
+		out->family = AF_INET6;
+		max = 128;
+	} else {
+		return -1;
+	}
+	out->prefix = max;
+	if (slash) {
+		char *end;
+		long v;
+		if (slash[1] < '0' || slash[1] > '9')
+			return -1;
+		v = strtol(slash + 1, &end, 10);
+		if (*end || v < 0 || v > max)
+			return -1;
+		out->prefix = (int)v;
+	}
+	return 0;
+}
+
+static int prefix_eq(const uint8_t *a, const uint8_t *b, int bits)
+{
+	int full = bits / 8, rest = bits % 8;
+	if (memcmp(a, b, (size_t)full) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	return ((a[full] ^ b[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+/* The peer as (family, bytes), unwrapping v4-mapped IPv6. */
+static int peer_bytes(const struct sockaddr *sa, uint8_t out[16])
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	if (sa->sa_family == AF_INET) {
+		memcpy(out, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+		return AF_INET;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const uint8_t *a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+		if (memcmp(a, mapped, 12) == 0) {
+			memcpy(out, a + 12, 4);
+			return AF_INET;
+		}
+		memcpy(out, a, 16);
+		return AF_INET6;
+	}
+	return -1;
+}
+
+int cidr_match(const struct cidr *c, const struct sockaddr *sa)
+{
+	uint8_t bytes[16];
+	int fam = peer_bytes(sa, bytes);
+	return fam == c->family && prefix_eq(bytes, c->addr, c->prefix);
+}
+
+int cidr_match_any(const struct cidr *list, size_t n, const struct sockaddr *sa)
+{
+	size_t i;
+	for (i = 0; i < n; i++)
+		if (cidr_match(&list[i], sa))
+			return 1;
+	return 0;
+}
+
+void cidr_addr_text(const struct sockaddr *sa, char *out, size_t cap)
+{
+	uint8_t bytes[16];
+	int fam = peer_bytes(sa, bytes);
+	if (fam < 0 || !inet_ntop(fam, bytes, out, (socklen_t)cap))
+		snprintf(out, cap, "unknown");
+}
