@@ -21,6 +21,10 @@ CC_static := musl-gcc
 CF_static := -Os -ffunction-sections -fdata-sections
 LD_static := -static -s -Wl,--gc-sections
 
+CC_fuzz  := clang
+CF_fuzz  := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
+LD_fuzz  := -fsanitize=address,undefined
+
 CC       := $(CC_$(FLAVOUR))
 OUT      := $(BUILD)/$(FLAVOUR)
 CFLAGS_ALL := $(BASEFLAGS) $(CF_$(FLAVOUR)) -Iinclude -I$(VENDOR)/bearssl/inc -I$(VENDOR)/jsmn
@@ -37,14 +41,16 @@ REPLAY_BINS := $(patsubst fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
 LIBBEARSSL := $(OUT)/bearssl/libbearssl.a
 STAMP    := $(VENDOR)/.stamp
 
-.PHONY: all run test unit integration static fuzz bench valgrind clean flavour
+.PHONY: all run test static fuzz fuzz-build bench valgrind clean flavour
 all: edgehook
 
 edgehook: $(BUILD)/release/edgehook
 	cp $< $@
 
 $(STAMP): vendor/fetch.sh vendor/SHA256SUMS
+	@if [ -f $@ ] && [ vendor/SHA256SUMS -nt $@ ]; then rm -f $@; fi
 	sh vendor/fetch.sh $(VENDOR)
+	@touch $@
 
 # Build one flavour: make flavour FLAVOUR=asan
 flavour: $(OUT)/edgehook $(UNIT_BINS) $(REPLAY_BINS)
@@ -73,12 +79,21 @@ $(OUT)/fuzz/%: fuzz/%.c fuzz/replay_main.c $(OBJS) $(LIBBEARSSL)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(WARN) $(LDFLAGS_ALL) -o $@ $< fuzz/replay_main.c $(OBJS) $(LIBBEARSSL)
 
+# libFuzzer binaries (clang): make fuzz FUZZ_SECONDS=60
+FUZZ_BINS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/bin/%,$(FUZZ_SRCS))
+fuzz-build: $(FUZZ_BINS)
+$(BUILD)/fuzz/bin/%: fuzz/%.c $(OBJS) $(LIBBEARSSL)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(WARN) -fsanitize=fuzzer $(LDFLAGS_ALL) -o $@ $< $(OBJS) $(LIBBEARSSL)
+
 run: edgehook
 	./edgehook
 
-test: $(STAMP)
-	@$(MAKE) --no-print-directory FLAVOUR=release flavour
-	@$(MAKE) --no-print-directory FLAVOUR=asan flavour
+test:
+	@sh tests/setup.sh
+	@$(MAKE) --no-print-directory $(STAMP)
+	@$(MAKE) --no-print-directory -j2 FLAVOUR=release flavour
+	@$(MAKE) --no-print-directory -j2 FLAVOUR=asan flavour
 	@cp $(BUILD)/release/edgehook.bin edgehook
 	python3 tests/run.py --build $(BUILD) --flavours release,asan
 
@@ -87,8 +102,10 @@ static: $(STAMP)
 	@$(MAKE) --no-print-directory FLAVOUR=static $(BUILD)/static/edgehook
 	@ls -l $(BUILD)/static/edgehook
 
-fuzz:
-	@sh fuzz/run.sh $(FUZZ_SECONDS)
+fuzz: $(STAMP)
+	@command -v clang >/dev/null || apt-get install -y clang
+	@$(MAKE) --no-print-directory FLAVOUR=fuzz fuzz-build
+	@sh fuzz/run.sh $(BUILD)/fuzz/bin $(or $(FUZZ_SECONDS),30)
 
 bench: edgehook
 	@sh bench/run.sh

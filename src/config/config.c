@@ -111,7 +111,7 @@ static void endpoint_name(struct loader *L, struct endpoint_cfg *e, struct confi
 	for (k = 2;; k++) {
 		int taken = 0;
 		for (i = 0; i < idx; i++)
-			if (strcmp(c->webhook.endpoints[i].name, name) == 0)
+			if (c->webhook.endpoints[i].name && strcmp(c->webhook.endpoints[i].name, name) == 0)
 				taken = 1;
 		if (!taken)
 			break;

@@ -358,6 +358,8 @@ static struct node *block_map(struct yaml *y, int indent)
 		v = *rest ? inline_value(y, l->lineno, rest) : nested_value(y, indent, l->lineno);
 		if (!v)
 			return NULL;
+		/* a nested block is reported at its key's line */
+		v->line = l->lineno;
 		v->key = key;
 		tree_append(map, v);
 	}

@@ -271,10 +271,10 @@ static int request_semantics(struct cursor *c, struct http_request *req)
 			return fail(c, 400, "Content-Length with Transfer-Encoding");
 		if (f.te_empty)
 			return fail(c, 400, "empty Transfer-Encoding");
+		if (f.chunked_count > 1 || f.chunked_not_last)
+			return fail(c, 400, "chunked must be applied once, last");
 		if (f.other_coding)
 			return fail(c, 501, "unsupported transfer coding");
-		if (f.chunked_count != 1 || f.chunked_not_last)
-			return fail(c, 400, "chunked must be applied once, last");
 		req->body = HTTP_BODY_CHUNKED;
 	} else if (f.cl_seen) {
 		req->content_length = f.cl;
@@ -431,6 +431,7 @@ out:
 enum chunk_state {
 	CH_SIZE_START,
 	CH_SIZE,
+	CH_SIZE_WS,
 	CH_EXT,
 	CH_SIZE_LF,
 	CH_DATA,
@@ -488,7 +489,14 @@ static int chunk_byte(struct http_chunked *c, unsigned char ch)
 			return (int)chunk_fail(c, 400, "invalid chunk size");
 		if (c->remaining > c->max_body || c->decoded > c->max_body - c->remaining)
 			return (int)chunk_fail(c, 413, "body too large");
-		if (ch == ';' || ch == ' ' || ch == '\t') {
+		/* fall through */
+	case CH_SIZE_WS:
+		if (ch == ' ' || ch == '\t') {
+			/* BWS before ';' only: "5 5" is not a size */
+			c->state = CH_SIZE_WS;
+			return ++c->trailer_bytes > c->max_trailer ? (int)chunk_fail(c, 400, "chunk line too long") : 0;
+		}
+		if (ch == ';') {
 			c->state = CH_EXT;
 			return 0;
 		}

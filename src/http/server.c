@@ -351,20 +351,19 @@ static int take_head(struct http_conn *c)
 	int n;
 	req.headers = s->headers;
 	n = http_parse_request(c->in.data, c->in.len, &req, MAX_HEADERS);
-	if (n == -2) {
-		if (c->in.len > s->lim.max_header_bytes) {
-			int line_done = memchr(c->in.data, '\n', c->in.len) != NULL;
-			conn_reject(c, line_done ? 431 : 414, line_done ? "request head too large" : "request line too long");
-			return -1;
-		}
+	if (n == -2 && c->in.len <= s->lim.max_header_bytes)
 		return 0;
-	}
-	if (n < 0) {
+	if (n == -1) {
 		conn_reject(c, req.error_status, req.error);
 		return -1;
 	}
-	if ((size_t)n > s->lim.max_header_bytes) {
-		conn_reject(c, 431, "request head too large");
+	if (n == -2 || (size_t)n > s->lim.max_header_bytes) {
+		const char *nl = memchr(c->in.data, '\n', c->in.len);
+		size_t line = nl ? (size_t)(nl - c->in.data) : c->in.len;
+		if (line >= s->lim.max_header_bytes)
+			conn_reject(c, 414, "request line too long");
+		else
+			conn_reject(c, 431, "request head too large");
 		return -1;
 	}
 	c->head_len = (size_t)n;
@@ -529,14 +528,17 @@ static void conn_io(void *arg, int fd, uint32_t events)
 
 /* ---- accepting ---- */
 
+#define BUSY_BODY "{\"error\":\"too many connections\"}"
 static const char busy_response[] =
 	"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
-	"Connection: close\r\nContent-Length: 34\r\n\r\n{\"error\":\"too many connections\"}\n";
+	"Connection: close\r\nContent-Length: %zu\r\n\r\n" BUSY_BODY;
 
 static void reject_fd(struct http_server *s, int fd)
 {
+	char msg[sizeof(busy_response) + 16];
+	int n = snprintf(msg, sizeof(msg), busy_response, sizeof(BUSY_BODY) - 1);
 	s->stats.connections_rejected++;
-	(void)!send(fd, busy_response, sizeof(busy_response) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)!send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
 }
 
@@ -686,7 +688,7 @@ void http_server_drain(struct http_server *s, void (*on_empty)(void *), void *ar
 	timer_stop(s->r, &s->accept_pause);
 	for (c = s->conns; c; c = next) {
 		next = c->next;
-		if (c->state == CONN_HEAD && c->in.len == 0 && c->out.len == 0)
+		if ((c->state == CONN_HEAD && c->in.len == 0 && c->out.len == 0) || c->state == CONN_LINGER)
 			conn_close(c);
 		else
 			c->keep_alive = 0;

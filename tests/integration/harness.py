@@ -1,0 +1,223 @@
+"""Helpers for integration tests: start the real binary, talk raw HTTP.
+
+Tests are plain functions named test_* in tests/integration/test_*.py;
+tests/run.py collects and runs them. A test fails by raising.
+"""
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+BIN = os.environ.get("EDGEHOOK_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "edgehook"))
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+class Edgehook:
+    """Runs edgehook on an ephemeral port; use as a context manager.
+
+    The port is read from the "listening" log line, so no port is ever
+    guessed. On exit the process gets SIGTERM and must exit 0 (under
+    ASan a leak makes that fail)."""
+
+    def __init__(self, config=None, args=(), env=None, listen="127.0.0.1:0", preexec_fn=None, expect_exit=0):
+        self.config = config
+        self.args = list(args)
+        self.env = dict(os.environ, **(env or {}))
+        self.listen = listen
+        self.preexec_fn = preexec_fn
+        self.expect_exit = expect_exit
+        self.stderr_lines = []
+        self.stdout_lines = []
+        self.ports = []
+        self._cond = threading.Condition()
+        self.dir = tempfile.mkdtemp(prefix="edgehook-test-")
+        self.config_path = None
+
+    def write_config(self, text):
+        path = os.path.join(self.dir, "config.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        self.config_path = path
+        return path
+
+    def _reader(self, stream, lines):
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            with self._cond:
+                lines.append(line)
+                m = re.search(r"msg=listening addr=(\S+)", line)
+                if m:
+                    self.ports.append(int(m.group(1).rsplit(":", 1)[1]))
+                self._cond.notify_all()
+
+    def start(self):
+        cmd = [BIN]
+        if self.config is not None:
+            cmd += ["-c", self.write_config(self.config)]
+        if self.listen:
+            cmd += ["-l", self.listen]
+        cmd += self.args
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env,
+                                     preexec_fn=self.preexec_fn)
+        self.threads = [threading.Thread(target=self._reader, args=(self.proc.stdout, self.stdout_lines), daemon=True),
+                        threading.Thread(target=self._reader, args=(self.proc.stderr, self.stderr_lines), daemon=True)]
+        for t in self.threads:
+            t.start()
+        self.wait_for(lambda: self.ports or self.proc.poll() is not None, 10, "listening line")
+        if not self.ports:
+            raise AssertionError("edgehook did not start: %s" % "\n".join(self.stderr_lines))
+        self.port = self.ports[0]
+        return self
+
+    def wait_for(self, pred, timeout=5.0, what="condition"):
+        deadline = time.time() + timeout
+        with self._cond:
+            while not pred():
+                left = deadline - time.time()
+                if left <= 0:
+                    raise AssertionError("timed out waiting for %s" % what)
+                self._cond.wait(min(left, 0.1))
+
+    def wait_stdout(self, n, timeout=5.0):
+        self.wait_for(lambda: len(self.stdout_lines) >= n, timeout, "%d stdout lines" % n)
+        return self.stdout_lines[:n]
+
+    def wait_log(self, pattern, timeout=5.0):
+        rx = re.compile(pattern)
+        self.wait_for(lambda: any(rx.search(l) for l in self.stderr_lines), timeout, "log " + pattern)
+        return [l for l in self.stderr_lines if rx.search(l)]
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("edgehook did not exit after SIGTERM")
+        for t in self.threads:
+            t.join(5)
+        return rc
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        rc = self.stop()
+        if exc_type is None and self.expect_exit is not None and rc != self.expect_exit:
+            raise AssertionError("edgehook exited %s (expected %s); stderr:\n%s" %
+                                 (rc, self.expect_exit, "\n".join(self.stderr_lines[-40:])))
+        return False
+
+    # ---- talking to it ----
+
+    def connect(self, timeout=5.0):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return s
+
+    def request(self, method, path, body=b"", headers=None, version="HTTP/1.1"):
+        """One request on a new connection; returns a Response."""
+        s = self.connect()
+        try:
+            s.sendall(build_request(method, path, body, headers, version))
+            return read_response(s)
+        finally:
+            s.close()
+
+
+def build_request(method, path, body=b"", headers=None, version="HTTP/1.1"):
+    if isinstance(body, str):
+        body = body.encode()
+    h = {"Host": "127.0.0.1"}
+    if body or method in ("POST", "PUT"):
+        h["Content-Length"] = str(len(body))
+    h.update(headers or {})
+    head = "%s %s %s\r\n" % (method, path, version)
+    head += "".join("%s: %s\r\n" % (k, v) for k, v in h.items() if v is not None)
+    return head.encode() + b"\r\n" + body
+
+
+class Response:
+    def __init__(self, status, headers, body, raw_head):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.raw_head = raw_head
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def json(self):
+        import json
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return "<Response %d %r>" % (self.status, self.body[:200])
+
+
+class Reader:
+    """Buffered reads from a socket, keeping leftovers between responses."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError("connection closed")
+        self.buf += data
+
+    def read_response(self, head_request=False):
+        while b"\r\n\r\n" not in self.buf:
+            self.fill()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ")[1])
+        headers = {}
+        for l in lines[1:]:
+            k, v = l.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+        n = 0 if head_request or status < 200 else int(headers.get("content-length", "0"))
+        while len(self.buf) < n:
+            self.fill()
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return Response(status, headers, body, head)
+
+
+def read_response(sock, head_request=False):
+    return Reader(sock).read_response(head_request)
+
+
+def is_closed(sock, timeout=3.0):
+    """True when the peer closes (EOF or reset) within timeout."""
+    sock.settimeout(timeout)
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+def assert_eq(a, b, what=""):
+    if a != b:
+        raise AssertionError("%s: %r != %r" % (what or "values differ", a, b))
+
+
+def assert_true(cond, what):
+    if not cond:
+        raise AssertionError(what)

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Installs what the build and tests use when it is missing (Debian).
+set -eu
+need=""
+command -v cc >/dev/null 2>&1 || need="$need gcc libc6-dev"
+command -v gcc >/dev/null 2>&1 || need="$need gcc"
+command -v python3 >/dev/null 2>&1 || need="$need python3"
+command -v curl >/dev/null 2>&1 || need="$need curl"
+command -v openssl >/dev/null 2>&1 || need="$need openssl"
+command -v xz >/dev/null 2>&1 || need="$need xz-utils"
+command -v dpkg-source >/dev/null 2>&1 || need="$need dpkg-dev"
+if [ -n "$need" ]; then
+	echo "installing:$need"
+	apt-get update -q >/dev/null
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null
+fi

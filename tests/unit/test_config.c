@@ -1,0 +1,299 @@
+/* Config: the YAML subset, JSON, the schema checks and their line
+ * numbers, ${ENV} expansion, defaults, the Agent Stack file verbatim. */
+#include "unit.h"
+
+#include "edgehook/config.h"
+
+#include <stdlib.h>
+
+static struct config *load(const char *text, struct buf *errs)
+{
+	struct config *c = NULL;
+	buf_init(errs, 1 << 16);
+	config_load_text("t.yaml", text, strlen(text), &c, errs);
+	if (errs->len)
+		buf_append(errs, "", 1);
+	return c;
+}
+
+/* Loads text expecting failure; checks the first error line. */
+static int fails_with(const char *text, const char *expect)
+{
+	struct buf errs;
+	struct config *c = load(text, &errs);
+	int ok = !c && errs.len && strstr(errs.data, expect) != NULL;
+	if (!ok)
+		fprintf(stderr, "expected error containing \"%s\", got: %s\n", expect, errs.len ? errs.data : "(none)");
+	config_free(c);
+	buf_free(&errs);
+	return ok;
+}
+
+TEST(defaults_and_default_config)
+{
+	struct buf errs;
+	struct config *c = load(config_default_yaml, &errs);
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	CHECK_EQ_INT(c->server.nlisten, 1);
+	CHECK_STR(c->server.listen[0].text, "127.0.0.1:8080");
+	CHECK_EQ_INT(c->server.max_header_bytes, 16384);
+	CHECK_EQ_INT(c->server.max_body_bytes, 1 << 20);
+	CHECK_EQ_INT(c->server.header_timeout_ms, 10000);
+	CHECK_EQ_INT(c->webhook.queue, 10000);
+	CHECK_EQ_INT(c->webhook.retries, 0);
+	CHECK_EQ_INT(c->ntriggers, 1);
+	CHECK_STR(c->triggers[0].id, "demo");
+	CHECK_EQ_INT(c->triggers[0].nallowed, 2);
+	CHECK(c->triggers[0].emit);
+	CHECK_EQ_INT(c->webhook.nendpoints, 1);
+	CHECK_EQ_INT(c->webhook.endpoints[0].url.scheme, URL_STDOUT);
+	config_free(c);
+	buf_free(&errs);
+}
+
+TEST(agentstack_config_verbatim)
+{
+	struct buf errs;
+	struct config *c = NULL;
+	buf_init(&errs, 4096);
+	CHECK_EQ_INT(config_load_file("../shared/testdata/agentstack-config.yaml", &c, &errs), 0);
+	if (!c)
+		return;
+	CHECK_EQ_INT(c->webhook.nendpoints, 2);
+	CHECK_STR(c->webhook.endpoints[0].url.host, "ci.example.com");
+	CHECK_STR(c->webhook.endpoints[0].url.path, "/hooks/agentstack");
+	CHECK_EQ_INT(c->webhook.endpoints[0].url.port, 443);
+	CHECK_STR(c->webhook.endpoints[0].headers[0].name, "Authorization");
+	CHECK_STR(c->webhook.endpoints[0].headers[0].value, "Bearer ci-token");
+	CHECK_STR(c->webhook.endpoints[0].events[0], "provider_build.*");
+	CHECK_STR(c->webhook.endpoints[1].events[0], "*");
+	CHECK_STR(c->webhook.endpoints[1].headers[0].name, "X-API-Key");
+	config_free(c);
+	buf_free(&errs);
+}
+
+TEST(full_schema_yaml)
+{
+	static const char text[] =
+		"# a comment\n"
+		"---\n"
+		"server:\n"
+		"  listen:\n"
+		"    - 127.0.0.1:0\n"
+		"    - \"[::1]:9000\"\n"
+		"  max_connections: 500\n"
+		"  max_header_bytes: 8KiB   # trailing comment\n"
+		"  max_body_bytes: 2MiB\n"
+		"  header_timeout: 250ms\n"
+		"  idle_timeout: 1m30s\n"
+		"  drain_timeout: 1h\n"
+		"  trusted_proxies: [10.0.0.0/8]\n"
+		"api:\n"
+		"  token: 'it''s secret'\n"
+		"webhook:\n"
+		"  timeout: 5s\n"
+		"  retries: 3\n"
+		"  backoff: 100ms\n"
+		"  endpoints:\n"
+		"  - url: http://127.0.0.1:9999/x?y=1\n"
+		"    name: sink\n"
+		"    events: [a.*, b]\n"
+		"    secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"
+		"    retries: 1\n"
+		"    max_in_flight: 4\n"
+		"triggers:\n"
+		"  - id: deploy\n"
+		"    kind: github\n"
+		"    secret: \"s3cr\\\"et\"\n"
+		"    allowed_ips: [192.0.2.0/24, \"2001:db8::/32\", 127.0.0.1]\n"
+		"    path: /agent-1/webhook\n"
+		"    metadata: {team: infra, n: 3, on: true}\n"
+		"    run:\n"
+		"      command: /bin/true\n"
+		"      args: [\"{event}\", x]\n"
+		"      timeout: 2s\n"
+		"      concurrency: 2\n";
+	struct buf errs;
+	struct config *c = load(text, &errs);
+	CHECK(c != NULL);
+	if (!c) {
+		fprintf(stderr, "%s", errs.data);
+		return;
+	}
+	CHECK_EQ_INT(c->server.nlisten, 2);
+	CHECK_EQ_INT(c->server.listen[1].addr.ss_family, 10);
+	CHECK_EQ_INT(c->server.max_connections, 500);
+	CHECK_EQ_INT(c->server.max_header_bytes, 8192);
+	CHECK_EQ_INT(c->server.max_body_bytes, 2 << 20);
+	CHECK_EQ_INT(c->server.header_timeout_ms, 250);
+	CHECK_EQ_INT(c->server.idle_timeout_ms, 90000);
+	CHECK_EQ_INT(c->server.drain_timeout_ms, 3600000);
+	CHECK_EQ_INT(c->server.ntrusted, 1);
+	CHECK_STR(c->api.token, "it's secret");
+	CHECK_EQ_INT(c->webhook.retries, 3);
+	CHECK_EQ_INT(c->webhook.endpoints[0].retries, 1);
+	CHECK_EQ_INT(c->webhook.endpoints[0].url.port, 9999);
+	CHECK_STR(c->webhook.endpoints[0].url.path, "/x?y=1");
+	CHECK_EQ_INT(c->webhook.endpoints[0].nevents, 2);
+	CHECK_EQ_INT(c->webhook.endpoints[0].max_in_flight, 4);
+	CHECK_STR(c->triggers[0].secret, "s3cr\"et");
+	CHECK_EQ_INT(c->triggers[0].kind, TRIGGER_GITHUB);
+	CHECK_EQ_INT(c->triggers[0].nallowed, 3);
+	CHECK_STR(c->triggers[0].path, "/agent-1/webhook");
+	CHECK_STR(c->triggers[0].metadata_json, "{\"team\":\"infra\",\"n\":3,\"on\":true}");
+	CHECK(c->triggers[0].run != NULL);
+	CHECK_EQ_INT(c->triggers[0].run->nargs, 2);
+	CHECK_EQ_INT(c->triggers[0].run->concurrency, 2);
+	config_free(c);
+	buf_free(&errs);
+}
+
+TEST(json_config)
+{
+	static const char text[] = "{\n \"server\": {\"listen\": \"127.0.0.1:1234\", \"max_connections\": 7},\n"
+				   " \"triggers\": [{\"id\": \"x\", \"emit\": true, \"enabled\": false}]\n}\n";
+	struct buf errs;
+	struct config *c = load(text, &errs);
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	CHECK_EQ_INT(c->server.max_connections, 7);
+	CHECK(c->triggers[0].emit);
+	CHECK(!c->triggers[0].enabled);
+	config_free(c);
+	buf_free(&errs);
+	CHECK(fails_with("{\n \"server\": {\n  \"bogus\": 1\n }\n}\n", "t.yaml:3: unknown key \"bogus\""));
+	CHECK(fails_with("{\n \"server\": {,}\n}\n", "t.yaml:2: invalid JSON"));
+	CHECK(fails_with("{\"a\": 1, \"a\": 2}", "duplicate key"));
+}
+
+TEST(errors_name_the_line)
+{
+	CHECK(fails_with("server:\n  listen: 127.0.0.1:8080\n  max_conections: 5\n", "t.yaml:3: unknown key \"max_conections\""));
+	CHECK(fails_with("server:\n  header_timeout: 10\n", "t.yaml:2: header_timeout: bad duration"));
+	CHECK(fails_with("server:\n  max_body_bytes: 1XB\n", "t.yaml:2: max_body_bytes: bad size"));
+	CHECK(fails_with("server:\n  max_connections: lots\n", "t.yaml:2: max_connections: bad size"));
+	CHECK(fails_with("server:\n  listen: nowhere\n", "t.yaml:2: listen: bad address"));
+	CHECK(fails_with("webhook:\n  endpoints:\n    - url: ftp://x/\n", "t.yaml:3: bad url \"ftp://x/\""));
+	CHECK(fails_with("webhook:\n  endpoints:\n    - url: http://a:99999/\n", "t.yaml:3: bad url"));
+	CHECK(fails_with("webhook:\n  endpoints:\n    - name: x\n", "t.yaml:3: endpoint: url is required"));
+	CHECK(fails_with("webhook:\n  retries: many\n", "t.yaml:2: retries: expected an integer"));
+	CHECK(fails_with("webhook:\n  https_only: yes\n", "t.yaml:2: https_only: expected true or false"));
+	CHECK(fails_with("webhook:\n  https_only: true\n  endpoints:\n    - url: http://a/\n", "t.yaml:4: https_only"));
+	CHECK(fails_with("triggers:\n  - id: a\n  - id: a\n", "t.yaml:3: duplicate trigger id \"a\""));
+	CHECK(fails_with("triggers:\n  - id: a\n    kind: github\n", "t.yaml:2: trigger a: kind github needs a secret"));
+	CHECK(fails_with("triggers:\n  - id: a\n    kind: bitbucket\n", "t.yaml:3: kind: \"bitbucket\""));
+	CHECK(fails_with("triggers:\n  - id: a\n    allowed_ips: [10.0.0.0/33]\n", "t.yaml:3: allowed_ips: bad address"));
+	CHECK(fails_with("triggers:\n  - id: a\n    allowed_ips: [not-an-ip]\n", "t.yaml:3"));
+	CHECK(fails_with("triggers:\n  - id: a\n    path: /api/v1/x\n", "t.yaml:3: path \"/api/v1/x\" collides"));
+	CHECK(fails_with("triggers:\n  - id: \"a b\"\n", "t.yaml:2: trigger id"));
+	CHECK(fails_with("triggers:\n  - id: a\n    run:\n      args: [x]\n", "t.yaml:3: run: command is required"));
+	CHECK(fails_with("triggers:\n  - id: a\n    run: {command: deploy.sh}\n", "absolute path"));
+	CHECK(fails_with("triggers:\n  - kind: generic\n", "t.yaml:2: trigger: id is required"));
+	CHECK(fails_with("server: [1, 2]\n", "t.yaml:1: server: expected a map"));
+}
+
+TEST(yaml_syntax_errors)
+{
+	CHECK(fails_with("server:\n\tlisten: x\n", "t.yaml:2: tab in indentation"));
+	CHECK(fails_with("server:\n  listen: 1\n    extra: 2\n", "t.yaml:3: unexpected indentation"));
+	CHECK(fails_with("a: 1\na: 2\n", "t.yaml:2: duplicate key \"a\""));
+	CHECK(fails_with("server:\n  listen: [1, 2\n", "t.yaml:2"));
+	CHECK(fails_with("server:\n  tls: |\n    x\n", "t.yaml:2: block scalars"));
+	CHECK(fails_with("x: &a 1\n", "t.yaml:1: anchors"));
+	CHECK(fails_with("server:\n  listen: \"unterminated\n", "t.yaml:2: unterminated"));
+	CHECK(fails_with("just a scalar line\n", "t.yaml:1: expected \"key: value\""));
+	CHECK(fails_with("a: 1\n---\nb: 2\n", "t.yaml:2: only one document"));
+	CHECK(fails_with("- 1\n- 2\n", "t.yaml:1: expected a map at the top level"));
+}
+
+TEST(env_expansion)
+{
+	struct buf errs;
+	struct config *c;
+	setenv("EH_TEST_TOKEN", "tok123", 1);
+	unsetenv("EH_TEST_MISSING");
+	c = load("api:\n  token: ${EH_TEST_TOKEN}\n", &errs);
+	CHECK(c && strcmp(c->api.token, "tok123") == 0);
+	config_free(c);
+	buf_free(&errs);
+	c = load("api:\n  token: \"Bearer ${EH_TEST_MISSING:-}\"\n", &errs);
+	CHECK(c && strcmp(c->api.token, "Bearer ") == 0);
+	config_free(c);
+	buf_free(&errs);
+	c = load("api:\n  token: ${EH_TEST_MISSING:-}\n", &errs);
+	CHECK(c && c->api.token == NULL);
+	config_free(c);
+	buf_free(&errs);
+	CHECK(fails_with("api:\n  token: ${EH_TEST_MISSING}\n", "t.yaml:2: environment variable EH_TEST_MISSING is not set"));
+}
+
+TEST(durations_and_sizes)
+{
+	uint64_t ms;
+	size_t sz;
+	CHECK(config_parse_duration("250ms", &ms) == 0 && ms == 250);
+	CHECK(config_parse_duration("10s", &ms) == 0 && ms == 10000);
+	CHECK(config_parse_duration("5m", &ms) == 0 && ms == 300000);
+	CHECK(config_parse_duration("1h", &ms) == 0 && ms == 3600000);
+	CHECK(config_parse_duration("0", &ms) == 0 && ms == 0);
+	CHECK(config_parse_duration("10", &ms) < 0);
+	CHECK(config_parse_duration("-1s", &ms) < 0);
+	CHECK(config_parse_duration("1d", &ms) < 0);
+	CHECK(config_parse_duration("", &ms) < 0);
+	CHECK(config_parse_duration("99999999999999999999s", &ms) < 0);
+	CHECK(config_parse_size("512", &sz) == 0 && sz == 512);
+	CHECK(config_parse_size("64KiB", &sz) == 0 && sz == 65536);
+	CHECK(config_parse_size("1MiB", &sz) == 0 && sz == 1048576);
+	CHECK(config_parse_size("1kib", &sz) < 0);
+	CHECK(config_parse_size("x", &sz) < 0);
+	CHECK(config_parse_size("99999999999999999999999", &sz) < 0);
+}
+
+TEST(endpoint_names_derived_and_unique)
+{
+	struct buf errs;
+	struct config *c = load("webhook:\n  endpoints:\n    - url: https://a.example/x\n    - url: https://a.example/y\n", &errs);
+	CHECK(c != NULL);
+	if (c) {
+		CHECK_STR(c->webhook.endpoints[0].name, "a.example");
+		CHECK_STR(c->webhook.endpoints[1].name, "a.example-2");
+	}
+	config_free(c);
+	buf_free(&errs);
+	CHECK(fails_with("webhook:\n  endpoints:\n    - {url: \"http://a/\", name: x}\n    - {url: \"http://b/\", name: x}\n",
+			 "t.yaml:4: duplicate endpoint name"));
+	/* regression (fuzz): a broken entry before one with a derived name */
+	CHECK(fails_with("webhook:\n  endpoints:\n    - nope\n    - url: https://a/\n", "t.yaml:3: endpoint: expected a map"));
+}
+
+TEST(sequence_at_key_indent_and_nested_items)
+{
+	struct buf errs;
+	struct config *c = load("triggers:\n- id: a\n  allowed_ips:\n  - 127.0.0.1\n  - ::1\n- id: b\n", &errs);
+	CHECK(c != NULL);
+	if (c) {
+		CHECK_EQ_INT(c->ntriggers, 2);
+		CHECK_EQ_INT(c->triggers[0].nallowed, 2);
+		CHECK_STR(c->triggers[1].id, "b");
+	}
+	config_free(c);
+	buf_free(&errs);
+}
+
+int main(void)
+{
+	RUN(defaults_and_default_config);
+	RUN(agentstack_config_verbatim);
+	RUN(full_schema_yaml);
+	RUN(json_config);
+	RUN(errors_name_the_line);
+	RUN(yaml_syntax_errors);
+	RUN(env_expansion);
+	RUN(durations_and_sizes);
+	RUN(endpoint_names_derived_and_unique);
+	RUN(sequence_at_key_indent_and_nested_items);
+	return unit_done();
+}

@@ -1,0 +1,99 @@
+/* JSON: strict validation, lookups, unescaping, the writer, compaction. */
+#include "unit.h"
+
+#include "edgehook/event.h"
+#include "edgehook/json.h"
+
+static int valid(const char *s) { return json_validate(s, strlen(s), 32, NULL) == 0; }
+
+TEST(validator_accepts)
+{
+	static const char *ok[] = {"{}", "[]", "0", "-1.5e+10", "\"\\u00e9\\n\"", "true", "null",
+		" {\"a\": [1, 2, {\"b\": null}], \"c\": \"d\"} ", "[-0, 0.0, 1E2]", "\"caf\xc3\xa9\""};
+	size_t i;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		if (!valid(ok[i]))
+			fprintf(stderr, "rejected: %s\n", ok[i]);
+		CHECK(valid(ok[i]));
+	}
+}
+
+TEST(validator_rejects)
+{
+	static const char *bad[] = {"", "{", "{\"a\":1,}", "[1,]", "[1 2]", "{\"a\" 1}", "{a:1}", "tru",
+		"nul", "01", "1.", ".5", "-", "\"\x01\"", "\"\\x\"", "\"\\u12\"", "{} {}", "[1]]", "'a'",
+		"NaN", "{\"a\":}", "\"unterminated", "+1"};
+	size_t i;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (valid(bad[i]))
+			fprintf(stderr, "accepted: %s\n", bad[i]);
+		CHECK(!valid(bad[i]));
+	}
+}
+
+TEST(depth_limit)
+{
+	char deep[200];
+	memset(deep, '[', 100);
+	memset(deep + 100, ']', 100);
+	CHECK(json_validate(deep, 200, 32, NULL) < 0);
+	CHECK(json_validate(deep + 80, 40, 32, NULL) == 0);
+}
+
+TEST(lookups)
+{
+	static const char text[] = "{\"repository\": {\"full_name\": \"o/r\", \"tags\": [\"a\", {\"x\": 5}]},"
+				   " \"esc\": \"l\\u00e9\\\"q\", \"n\": 42}";
+	struct json_doc doc;
+	char out[64];
+	int t;
+	CHECK_EQ_INT(json_parse(&doc, text, sizeof(text) - 1, 32), 0);
+	t = json_path(&doc, "repository.full_name");
+	CHECK(t > 0 && json_tok_copy(&doc, t, out, sizeof(out)) == 3 && strcmp(out, "o/r") == 0);
+	t = json_path(&doc, "repository.tags.1.x");
+	CHECK(t > 0 && json_tok_copy(&doc, t, out, sizeof(out)) == 1 && strcmp(out, "5") == 0);
+	CHECK_EQ_INT(json_path(&doc, "repository.tags.2"), -1);
+	CHECK_EQ_INT(json_path(&doc, "nope"), -1);
+	t = json_get(&doc, 0, "esc");
+	CHECK(t > 0 && json_tok_copy(&doc, t, out, sizeof(out)) > 0 && strcmp(out, "l\xc3\xa9\"q") == 0);
+	CHECK(json_get(&doc, 0, "n") > 0);
+	CHECK(json_tok_copy(&doc, json_get(&doc, 0, "esc"), out, 3) == -1);
+	json_doc_free(&doc);
+	CHECK_EQ_INT(json_parse(&doc, "{\"a\":1,}", 8, 32), -1);
+}
+
+TEST(writer_escapes)
+{
+	struct buf b;
+	buf_init(&b, 256);
+	CHECK_EQ_INT(json_put_string(&b, "a\"b\\c\n\x01", 7), 0);
+	CHECK_EQ_INT(b.len, strlen("\"a\\\"b\\\\c\\n\\u0001\""));
+	CHECK(memcmp(b.data, "\"a\\\"b\\\\c\\n\\u0001\"", b.len) == 0);
+	CHECK(valid(buf_append(&b, "", 1) == 0 ? b.data : ""));
+	buf_free(&b);
+	buf_init(&b, 4);
+	CHECK_EQ_INT(json_put_cstr(&b, "too long"), -1);
+	buf_free(&b);
+}
+
+TEST(compact_keeps_strings)
+{
+	static const char in[] = "{\n  \"a b\": [1, 2],\n  \"c\": \"x \\\" y\"\n}";
+	struct buf b;
+	buf_init(&b, 256);
+	CHECK_EQ_INT(event_json_compact(&b, in, sizeof(in) - 1), 0);
+	buf_append(&b, "", 1);
+	CHECK_STR(b.data, "{\"a b\":[1,2],\"c\":\"x \\\" y\"}");
+	buf_free(&b);
+}
+
+int main(void)
+{
+	RUN(validator_accepts);
+	RUN(validator_rejects);
+	RUN(depth_limit);
+	RUN(lookups);
+	RUN(writer_escapes);
+	RUN(compact_keeps_strings);
+	return unit_done();
+}

@@ -1,0 +1,283 @@
+/* Parser tests: the request corpus in tests/data (whole and one byte at a
+ * time), responses, chunked decoding split at every offset. */
+#include "unit.h"
+
+#include "edgehook/http_parser.h"
+
+#include <stdlib.h>
+
+enum { MAX_HEADERS = 100, MAX_CASE = 65536 };
+
+/* Decodes C escapes in place; returns the length. */
+static size_t unescape(char *s)
+{
+	char *in = s, *out = s;
+	while (*in) {
+		if (*in != '\\') {
+			*out++ = *in++;
+			continue;
+		}
+		in++;
+		switch (*in) {
+		case 'r': *out++ = '\r'; in++; break;
+		case 'n': *out++ = '\n'; in++; break;
+		case 't': *out++ = '\t'; in++; break;
+		case '\\': *out++ = '\\'; in++; break;
+		case 'x': {
+			char hex[3] = {in[1], in[2], 0};
+			*out++ = (char)strtol(hex, NULL, 16);
+			in += 3;
+			break;
+		}
+		default: *out++ = '\\'; break;
+		}
+	}
+	return (size_t)(out - s);
+}
+
+struct outcome {
+	int status; /* 0 ok, -2 incomplete, else HTTP status */
+	char body[4096];
+	size_t body_len;
+};
+
+/* Feeds raw to the parser the way the server does: the head from the
+ * start of the buffer, then the body. step = 0: all at once; step = 1:
+ * one byte more per call. */
+static void run_case(const char *raw, size_t len, size_t step, struct outcome *o)
+{
+	struct http_header headers[MAX_HEADERS];
+	struct http_request req;
+	size_t have = step ? 0 : len;
+	int head = -2;
+	memset(o, 0, sizeof(*o));
+	req.headers = headers;
+	for (;;) {
+		head = http_parse_request(raw, have, &req, MAX_HEADERS);
+		if (head != -2 || have == len)
+			break;
+		have += step;
+	}
+	if (head == -2) {
+		o->status = -2;
+		return;
+	}
+	if (head == -1) {
+		o->status = req.error_status;
+		return;
+	}
+	if (req.body == HTTP_BODY_LENGTH) {
+		if (len - (size_t)head < req.content_length) {
+			o->status = -2;
+			return;
+		}
+		memcpy(o->body, raw + head, (size_t)req.content_length);
+		o->body_len = (size_t)req.content_length;
+	} else if (req.body == HTTP_BODY_CHUNKED) {
+		struct http_chunked ch;
+		size_t off = (size_t)head;
+		ssize_t r = -2;
+		http_chunked_init(&ch, 1 << 20, 8192);
+		while (off < len) {
+			char piece[MAX_CASE];
+			size_t n = step ? 1 : len - off;
+			r = http_chunked_decode(&ch, memcpy(piece, raw + off, n), &n);
+			memcpy(o->body + o->body_len, piece, n);
+			o->body_len += n;
+			if (r != -2)
+				break;
+			off += step ? 1 : len - off;
+		}
+		if (r == -1)
+			o->status = ch.error_status;
+		else if (r == -2)
+			o->status = -2;
+	}
+}
+
+static int expected_status(const char *s)
+{
+	if (strcmp(s, "ok") == 0)
+		return 0;
+	if (strcmp(s, "incomplete") == 0)
+		return -2;
+	return atoi(s);
+}
+
+static void corpus(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[MAX_CASE];
+	int cases = 0;
+	if (!f) {
+		printf("FAIL corpus: cannot open %s\n", path);
+		unit_failed++;
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *expect, *name, *raw, *body, *sep;
+		size_t raw_len, body_len = 0;
+		struct outcome whole, bytewise;
+		int want, failed = 0;
+		char label[300];
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		expect = line;
+		sep = strstr(expect, " | ");
+		name = sep + 3;
+		*sep = '\0';
+		sep = strstr(name, " | ");
+		raw = sep + 3;
+		*sep = '\0';
+		body = NULL;
+		if ((sep = strstr(raw, " | ")) != NULL) {
+			*sep = '\0';
+			body = sep + 3;
+			body_len = unescape(body);
+		}
+		raw_len = unescape(raw);
+		want = expected_status(expect);
+		run_case(raw, raw_len, 0, &whole);
+		run_case(raw, raw_len, 1, &bytewise);
+		if (whole.status != want || bytewise.status != want) {
+			fprintf(stderr, "%s: expected %s, got %d whole, %d byte by byte\n", name, expect, whole.status,
+				bytewise.status);
+			failed = 1;
+		}
+		if (body && (whole.body_len != body_len || memcmp(whole.body, body, body_len) != 0 ||
+			     bytewise.body_len != body_len || memcmp(bytewise.body, body, body_len) != 0)) {
+			fprintf(stderr, "%s: body mismatch\n", name);
+			failed = 1;
+		}
+		snprintf(label, sizeof(label), "corpus: %s", name);
+		unit_report(label, failed);
+		cases++;
+	}
+	fclose(f);
+	unit_report("corpus has at least 60 cases", cases < 60);
+}
+
+TEST(request_fields)
+{
+	static const char raw[] = "POST /hook?x=1 HTTP/1.1\r\nHost: example.com\r\nX-A:  spaced  \r\n"
+				  "Content-Length: 3\r\n\r\nabc";
+	struct http_header h[8];
+	struct http_request req;
+	req.headers = h;
+	CHECK_EQ_INT(http_parse_request(raw, sizeof(raw) - 1, &req, 8), (int)sizeof(raw) - 4);
+	CHECK(http_token_eq(req.method, req.method_len, "POST"));
+	CHECK_EQ_INT(req.target_len, 9);
+	CHECK_EQ_INT(req.minor_version, 1);
+	CHECK_EQ_INT(req.num_headers, 3);
+	CHECK_EQ_INT(h[1].value_len, 6);
+	CHECK(memcmp(h[1].value, "spaced", 6) == 0);
+	CHECK_EQ_INT(req.body, HTTP_BODY_LENGTH);
+	CHECK_EQ_INT(req.content_length, 3);
+	CHECK(req.keep_alive);
+	CHECK(http_find_header(h, req.num_headers, "x-a") == &h[1]);
+}
+
+TEST(keep_alive_rules)
+{
+	struct http_header h[8];
+	struct http_request req;
+	req.headers = h;
+	http_parse_request("GET / HTTP/1.0\r\n\r\n", 18, &req, 8);
+	CHECK(!req.keep_alive);
+	http_parse_request("GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, close\r\n\r\n", 51, &req, 8);
+	CHECK(!req.keep_alive);
+}
+
+TEST(response_framing)
+{
+	struct http_header h[8];
+	struct http_response res;
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
+	static const char chunked[] = "HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n";
+	static const char close_delim[] = "HTTP/1.0 200 OK\r\n\r\nbody";
+	static const char no_reason[] = "HTTP/1.1 204\r\n\r\n";
+	res.headers = h;
+	CHECK_EQ_INT(http_parse_response(ok, sizeof(ok) - 1, &res, 8, 0), (int)sizeof(ok) - 3);
+	CHECK_EQ_INT(res.status, 200);
+	CHECK_EQ_INT(res.body, HTTP_BODY_LENGTH);
+	CHECK(res.keep_alive);
+	CHECK_EQ_INT(http_parse_response(chunked, sizeof(chunked) - 1, &res, 8, 0), (int)sizeof(chunked) - 1);
+	CHECK_EQ_INT(res.status, 503);
+	CHECK_EQ_INT(res.body, HTTP_BODY_CHUNKED);
+	CHECK(http_parse_response(close_delim, sizeof(close_delim) - 1, &res, 8, 0) > 0);
+	CHECK_EQ_INT(res.body, HTTP_BODY_UNTIL_CLOSE);
+	CHECK(!res.keep_alive);
+	CHECK(http_parse_response(no_reason, sizeof(no_reason) - 1, &res, 8, 0) > 0);
+	CHECK_EQ_INT(res.status, 204);
+	CHECK_EQ_INT(res.body, HTTP_BODY_NONE);
+	CHECK_EQ_INT(http_parse_response("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 38, &res, 8, 1), 38);
+	CHECK_EQ_INT(res.body, HTTP_BODY_NONE);
+	CHECK_EQ_INT(http_parse_response("HTTP/1.1 2x0 OK\r\n\r\n", 19, &res, 8, 0), -1);
+	CHECK_EQ_INT(http_parse_response("HTTP/1.1 200 OK\r\n", 17, &res, 8, 0), -2);
+	CHECK_EQ_INT(http_parse_response("SSH-2.0-OpenSSH\r\n", 17, &res, 8, 0), -1);
+}
+
+TEST(chunked_every_split)
+{
+	static const char body[] = "4\r\nWiki\r\n5;x=y\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nT: v\r\n\r\nNEXT";
+	size_t n = sizeof(body) - 1, split;
+	for (split = 0; split <= n; split++) {
+		struct http_chunked ch;
+		char a[128], b[128], out[128];
+		size_t la = split, lb = n - split, olen = 0;
+		ssize_t r;
+		memcpy(a, body, la);
+		memcpy(b, body + split, lb);
+		http_chunked_init(&ch, 1024, 1024);
+		r = http_chunked_decode(&ch, a, &la);
+		memcpy(out, a, la);
+		olen = la;
+		if (r == -2) {
+			r = http_chunked_decode(&ch, b, &lb);
+			memcpy(out + olen, b, lb);
+			olen += lb;
+			if (r >= 0)
+				r += (ssize_t)split;
+		}
+		CHECK_EQ_INT(r, (long)(n - 4));
+		CHECK_EQ_INT(olen, 23);
+		CHECK(memcmp(out, "Wikipedia in\r\n\r\nchunks.", 23) == 0);
+	}
+}
+
+TEST(chunked_body_cap)
+{
+	struct http_chunked ch;
+	char buf[] = "10\r\n0123456789abcdef\r\n0\r\n\r\n";
+	size_t len = sizeof(buf) - 1;
+	http_chunked_init(&ch, 8, 64);
+	CHECK_EQ_INT(http_chunked_decode(&ch, buf, &len), -1);
+	CHECK_EQ_INT(ch.error_status, 413);
+}
+
+TEST(chunked_trailer_cap)
+{
+	struct http_chunked ch;
+	char buf[512];
+	size_t len;
+	memcpy(buf, "0\r\n", 3);
+	memset(buf + 3, 'a', 200);
+	memcpy(buf + 203, ": b\r\n\r\n", 7);
+	len = 210;
+	http_chunked_init(&ch, 8, 64);
+	CHECK_EQ_INT(http_chunked_decode(&ch, buf, &len), -1);
+	CHECK_EQ_INT(ch.error_status, 400);
+}
+
+int main(int argc, char **argv)
+{
+	corpus(argc > 1 ? argv[1] : "tests/data/http_requests.txt");
+	RUN(request_fields);
+	RUN(keep_alive_rules);
+	RUN(response_framing);
+	RUN(chunked_every_split);
+	RUN(chunked_body_cap);
+	RUN(chunked_trailer_cap);
+	return unit_done();
+}

@@ -1,0 +1,177 @@
+/* Reactor: timer ordering and cancellation, fd events, stale events for
+ * reused descriptors, signals through signalfd. */
+#include "unit.h"
+
+#include "edgehook/clock.h"
+#include "edgehook/reactor.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static struct reactor *R;
+static int fired[16], nfired;
+
+static void on_timer(void *arg)
+{
+	fired[nfired++] = (int)(long)arg;
+}
+
+TEST(timers_fire_in_deadline_order)
+{
+	struct timer t[5];
+	static const int delays[5] = {40, 10, 30, 0, 20};
+	int i;
+	nfired = 0;
+	for (i = 0; i < 5; i++) {
+		timer_init(&t[i], on_timer, (void *)(long)delays[i]);
+		CHECK_EQ_INT(timer_start(R, &t[i], (uint64_t)delays[i]), 0);
+	}
+	while (nfired < 5)
+		reactor_poll(R, 100);
+	for (i = 0; i < 5; i++)
+		CHECK_EQ_INT(fired[i], i * 10);
+	CHECK_EQ_INT(reactor_timer_count(R), 0);
+}
+
+TEST(timer_stop_and_restart)
+{
+	struct timer a, b, c;
+	nfired = 0;
+	timer_init(&a, on_timer, (void *)1L);
+	timer_init(&b, on_timer, (void *)2L);
+	timer_init(&c, on_timer, (void *)3L);
+	timer_start(R, &a, 5);
+	timer_start(R, &b, 10);
+	timer_start(R, &c, 15);
+	timer_stop(R, &a);
+	CHECK(!timer_armed(&a));
+	timer_start(R, &b, 30); /* restart moves it after c */
+	while (nfired < 2)
+		reactor_poll(R, 100);
+	CHECK_EQ_INT(fired[0], 3);
+	CHECK_EQ_INT(fired[1], 2);
+	timer_stop(R, &a); /* stopping an idle timer is harmless */
+}
+
+static uint64_t fired_deadlines[2000];
+static int nfired_deadlines;
+
+static void record_deadline(void *arg)
+{
+	fired_deadlines[nfired_deadlines++] = ((struct timer *)arg)->deadline;
+}
+
+TEST(many_timers_heap_consistent)
+{
+	enum { N = 2000 };
+	struct timer *t = calloc(N, sizeof(*t));
+	int i, sorted = 1;
+	nfired_deadlines = 0;
+	for (i = 0; i < N; i++) {
+		timer_init(&t[i], record_deadline, &t[i]);
+		timer_start(R, &t[i], (uint64_t)((i * 7919) % 300));
+	}
+	for (i = 0; i < N; i += 3)
+		timer_stop(R, &t[i]);
+	CHECK_EQ_INT(reactor_timer_count(R), N - (N + 2) / 3);
+	while (reactor_timer_count(R) > 0)
+		reactor_poll(R, 50);
+	CHECK_EQ_INT(nfired_deadlines, N - (N + 2) / 3);
+	for (i = 1; i < nfired_deadlines; i++)
+		if (fired_deadlines[i] < fired_deadlines[i - 1])
+			sorted = 0;
+	CHECK(sorted);
+	free(t);
+}
+
+static int reads, other_called;
+static int pipe_a[2], pipe_b[2];
+
+static void on_other(void *arg, int fd, uint32_t ev)
+{
+	(void)arg; (void)fd; (void)ev;
+	other_called++;
+}
+
+/* Closes the other pipe's read end and registers a fresh fd with the
+ * same number: its already fetched event must not reach the new owner. */
+static void on_first(void *arg, int fd, uint32_t ev)
+{
+	int victim = (int)(long)arg, p[2];
+	char c;
+	(void)ev;
+	reads++;
+	if (read(fd, &c, 1) < 0)
+		return;
+	reactor_del(R, victim);
+	close(victim);
+	if (pipe(p) == 0) {
+		if (p[0] != victim) {
+			int d = dup2(p[0], victim);
+			close(p[0]);
+			p[0] = d;
+		}
+		reactor_add(R, p[0], EPOLLIN, on_other, NULL);
+		pipe_b[0] = p[0];
+		close(pipe_b[1]);
+		pipe_b[1] = p[1];
+	}
+}
+
+TEST(stale_events_dropped)
+{
+	CHECK_EQ_INT(pipe(pipe_a), 0);
+	CHECK_EQ_INT(pipe(pipe_b), 0);
+	reads = other_called = 0;
+	reactor_add(R, pipe_a[0], EPOLLIN, on_first, (void *)(long)pipe_b[0]);
+	reactor_add(R, pipe_b[0], EPOLLIN, on_first, (void *)(long)pipe_a[0]);
+	CHECK_EQ_INT(write(pipe_a[1], "x", 1), 1);
+	CHECK_EQ_INT(write(pipe_b[1], "y", 1), 1);
+	reactor_poll(R, 100);
+	CHECK_EQ_INT(reads, 1);
+	CHECK_EQ_INT(other_called, 0);
+	reactor_del(R, pipe_a[0]);
+	reactor_del(R, pipe_b[0]);
+	close(pipe_a[0]); close(pipe_a[1]); close(pipe_b[0]); close(pipe_b[1]);
+}
+
+static int got_signal;
+static void on_sig(void *arg, int signo)
+{
+	(void)arg;
+	got_signal = signo;
+}
+
+TEST(signals_via_signalfd)
+{
+	static const int sigs[] = {SIGHUP};
+	got_signal = 0;
+	CHECK_EQ_INT(reactor_signals(R, sigs, 1, on_sig, NULL), 0);
+	raise(SIGHUP);
+	reactor_poll(R, 200);
+	CHECK_EQ_INT(got_signal, SIGHUP);
+}
+
+static void stopper(void *arg) { reactor_stop(arg); }
+
+TEST(run_until_stop)
+{
+	struct timer t;
+	timer_init(&t, stopper, R);
+	timer_start(R, &t, 5);
+	CHECK_EQ_INT(reactor_run(R), 0);
+}
+
+int main(void)
+{
+	R = reactor_new();
+	RUN(timers_fire_in_deadline_order);
+	RUN(timer_stop_and_restart);
+	RUN(many_timers_heap_consistent);
+	RUN(stale_events_dropped);
+	RUN(signals_via_signalfd);
+	RUN(run_until_stop);
+	reactor_free(R);
+	return unit_done();
+}

@@ -1,0 +1,185 @@
+/* Small modules: cidr, url, b64, match, form, dedupe, buf, rand ids. */
+#include "unit.h"
+
+#include "edgehook/b64.h"
+#include "edgehook/buf.h"
+#include "edgehook/cidr.h"
+#include "edgehook/dedupe.h"
+#include "edgehook/form.h"
+#include "edgehook/match.h"
+#include "edgehook/rand.h"
+#include "edgehook/url.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+static int match_ip(const char *cidr, const char *ip)
+{
+	struct cidr c;
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	if (cidr_parse(cidr, &c) < 0)
+		return -1;
+	if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	return cidr_match(&c, (struct sockaddr *)&ss);
+}
+
+TEST(cidr_matching)
+{
+	struct cidr c;
+	CHECK_EQ_INT(match_ip("192.0.2.0/24", "192.0.2.77"), 1);
+	CHECK_EQ_INT(match_ip("192.0.2.0/24", "192.0.3.1"), 0);
+	CHECK_EQ_INT(match_ip("127.0.0.1", "127.0.0.1"), 1);
+	CHECK_EQ_INT(match_ip("127.0.0.1", "127.0.0.2"), 0);
+	CHECK_EQ_INT(match_ip("10.0.0.0/8", "::ffff:10.1.2.3"), 1);
+	CHECK_EQ_INT(match_ip("2001:db8::/32", "2001:db8:1::5"), 1);
+	CHECK_EQ_INT(match_ip("2001:db8::/32", "2001:db9::5"), 0);
+	CHECK_EQ_INT(match_ip("0.0.0.0/0", "8.8.8.8"), 1);
+	CHECK_EQ_INT(match_ip("10.0.0.0/7", "11.255.0.1"), 1);
+	CHECK_EQ_INT(match_ip("::1", "127.0.0.1"), 0);
+	CHECK(cidr_parse("10.0.0.0/33", &c) < 0);
+	CHECK(cidr_parse("10.0.0.0/", &c) < 0);
+	CHECK(cidr_parse("10.0.0/8", &c) < 0);
+	CHECK(cidr_parse("::/129", &c) < 0);
+	CHECK(cidr_parse("", &c) < 0);
+}
+
+TEST(url_parsing)
+{
+	struct url u;
+	const char *why;
+	CHECK(url_parse("https://example.com/webhook", &u, &why) == 0 && u.scheme == URL_HTTPS && u.port == 443);
+	CHECK_STR(u.host, "example.com");
+	CHECK_STR(u.path, "/webhook");
+	CHECK(url_parse("http://127.0.0.1:8081", &u, &why) == 0 && u.port == 8081);
+	CHECK_STR(u.path, "/");
+	CHECK(url_parse("http://[::1]:9/a?b#frag", &u, &why) == 0 && u.host_is_ipv6);
+	CHECK_STR(u.host, "::1");
+	CHECK_STR(u.path, "/a?b");
+	CHECK(url_parse("http://h?q=1", &u, &why) == 0);
+	CHECK_STR(u.path, "/?q=1");
+	CHECK(url_parse("stdout:", &u, &why) == 0 && u.scheme == URL_STDOUT);
+	CHECK(url_parse("ftp://x/", &u, &why) < 0);
+	CHECK(url_parse("http://", &u, &why) < 0);
+	CHECK(url_parse("http://a:0/", &u, &why) < 0);
+	CHECK(url_parse("http://a:65536/", &u, &why) < 0);
+	CHECK(url_parse("http://a:x/", &u, &why) < 0);
+	CHECK(url_parse("http://u:p@a/", &u, &why) < 0);
+	CHECK(url_parse("http://a b/", &u, &why) < 0);
+	CHECK(url_parse("http://[::1/", &u, &why) < 0);
+	CHECK(url_is_loopback((url_parse("http://localhost/", &u, &why), &u)));
+}
+
+TEST(base64_roundtrip)
+{
+	unsigned char out[64];
+	char enc[64];
+	CHECK_EQ_INT(b64_encode((const unsigned char *)"hello", 5, enc, sizeof(enc)), 8);
+	CHECK_STR(enc, "aGVsbG8=");
+	CHECK_EQ_INT(b64_decode("aGVsbG8=", 8, out, sizeof(out)), 5);
+	CHECK(memcmp(out, "hello", 5) == 0);
+	CHECK_EQ_INT(b64_decode("aGVsbG8", 7, out, sizeof(out)), 5);
+	CHECK_EQ_INT(b64_decode("a", 1, out, sizeof(out)), -1);
+	CHECK_EQ_INT(b64_decode("a$==", 4, out, sizeof(out)), -1);
+	CHECK_EQ_INT(b64_decode("aGVsbG8=", 8, out, 3), -1);
+	CHECK_EQ_INT(b64_encode((const unsigned char *)"hi", 2, enc, 4), -1);
+}
+
+TEST(patterns)
+{
+	static const char *const pats[] = {"provider_build.*", "exact.one"};
+	CHECK(match_pattern("*", "anything"));
+	CHECK(match_pattern("provider.*", "provider.created"));
+	CHECK(!match_pattern("provider.*", "provider"));
+	CHECK(!match_pattern("provider.*", "providers.created"));
+	CHECK(match_pattern("a.b", "a.b"));
+	CHECK(!match_pattern("a.b", "a.bc"));
+	CHECK(match_any(pats, 2, "provider_build.done"));
+	CHECK(match_any(pats, 2, "exact.one"));
+	CHECK(!match_any(pats, 2, "provider.created"));
+}
+
+TEST(form_decoding)
+{
+	static const char body[] = "token=xyz&text=&command=%2Fwebhook-collect&user+name=road+runner&flag";
+	struct buf b;
+	char out[64];
+	buf_init(&b, 1024);
+	CHECK_EQ_INT(form_to_json(&b, body, sizeof(body) - 1), 0);
+	buf_append(&b, "", 1);
+	CHECK_STR(b.data, "{\"token\":\"xyz\",\"text\":\"\",\"command\":\"/webhook-collect\",\"user name\":\"road runner\",\"flag\":\"\"}");
+	CHECK_EQ_INT(form_get(body, sizeof(body) - 1, "command", out, sizeof(out)), 16);
+	CHECK_STR(out, "/webhook-collect");
+	CHECK_EQ_INT(form_get(body, sizeof(body) - 1, "missing", out, sizeof(out)), -1);
+	b.len = 0;
+	CHECK_EQ_INT(form_to_json(&b, "a=%zz", 5), -1);
+	b.len = 0;
+	CHECK_EQ_INT(form_to_json(&b, "a=%4", 4), -1);
+	buf_free(&b);
+}
+
+TEST(dedupe_window)
+{
+	struct dedupe *d = dedupe_new(3);
+	char id[16];
+	int i;
+	CHECK_EQ_INT(dedupe_check(d, "t", "a", 1), 0);
+	CHECK_EQ_INT(dedupe_check(d, "t", "a", 1), 1);
+	CHECK_EQ_INT(dedupe_check(d, "u", "a", 1), 0); /* scoped per trigger */
+	CHECK_EQ_INT(dedupe_check(d, "t", "b", 1), 0);
+	CHECK_EQ_INT(dedupe_check(d, "t", "c", 1), 0); /* evicts t/a */
+	CHECK_EQ_INT(dedupe_check(d, "t", "a", 1), 0);
+	dedupe_free(d);
+	d = dedupe_new(1000);
+	for (i = 0; i < 5000; i++) {
+		snprintf(id, sizeof(id), "id-%d", i);
+		CHECK_EQ_INT(dedupe_check(d, "t", id, strlen(id)), 0);
+	}
+	for (i = 4000; i < 5000; i++) {
+		snprintf(id, sizeof(id), "id-%d", i);
+		CHECK_EQ_INT(dedupe_check(d, "t", id, strlen(id)), 1);
+	}
+	dedupe_free(d);
+}
+
+TEST(buf_bounds)
+{
+	struct buf b;
+	buf_init(&b, 10);
+	CHECK_EQ_INT(buf_append(&b, "0123456789", 10), 0);
+	CHECK_EQ_INT(buf_append(&b, "x", 1), -1);
+	CHECK_EQ_INT(b.len, 10);
+	buf_consume(&b, 4);
+	CHECK(b.len == 6 && memcmp(b.data, "456789", 6) == 0);
+	CHECK_EQ_INT(buf_printf(&b, "%s", "abcd"), 0);
+	CHECK_EQ_INT(buf_printf(&b, "%s", "z"), -1);
+	buf_free(&b);
+}
+
+TEST(random_ids)
+{
+	char a[40], b[40];
+	rand_id(a, sizeof(a), "evt_");
+	rand_id(b, sizeof(b), "evt_");
+	CHECK_EQ_INT(strlen(a), 26);
+	CHECK(strncmp(a, "evt_", 4) == 0);
+	CHECK(strcmp(a, b) != 0);
+	rand_id(a, 10, "evt_");
+	CHECK_STR(a, "");
+}
+
+int main(void)
+{
+	RUN(cidr_matching);
+	RUN(url_parsing);
+	RUN(base64_roundtrip);
+	RUN(patterns);
+	RUN(form_decoding);
+	RUN(dedupe_window);
+	RUN(buf_bounds);
+	RUN(random_ids);
+	return unit_done();
+}
