@@ -44,8 +44,9 @@ STAMP    := $(VENDOR)/.stamp
 .PHONY: all run test static fuzz fuzz-build bench valgrind clean flavour
 all: edgehook
 
-edgehook: $(BUILD)/release/edgehook
-	cp $< $@
+edgehook: $(STAMP) FORCE
+	@$(MAKE) --no-print-directory -j2 FLAVOUR=release $(BUILD)/release/edgehook.bin
+	@cp $(BUILD)/release/edgehook.bin $@
 
 $(STAMP): vendor/fetch.sh vendor/SHA256SUMS
 	@if [ -f $@ ] && [ vendor/SHA256SUMS -nt $@ ]; then rm -f $@; fi
@@ -53,18 +54,14 @@ $(STAMP): vendor/fetch.sh vendor/SHA256SUMS
 	@touch $@
 
 # Build one flavour: make flavour FLAVOUR=asan
-flavour: $(OUT)/edgehook $(UNIT_BINS) $(REPLAY_BINS)
-
-$(BUILD)/%/edgehook: $(STAMP) FORCE
-	@$(MAKE) --no-print-directory FLAVOUR=$* $(BUILD)/$*/edgehook.bin
-	@cp $(BUILD)/$*/edgehook.bin $@
+flavour: $(OUT)/edgehook.bin $(UNIT_BINS) $(REPLAY_BINS)
 
 $(OUT)/edgehook.bin: $(OBJS) $(MAIN_OBJ) $(LIBBEARSSL)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(MAIN_OBJ) $(OBJS) $(LIBBEARSSL)
 
 $(LIBBEARSSL): $(STAMP)
 	@echo "building BearSSL ($(FLAVOUR))"
-	@$(MAKE) --no-print-directory -j2 -f mk/bearssl.mk SRC=$(VENDOR)/bearssl OUT=$(OUT)/bearssl CC="$(CC)" CFLAGS="$(BEARSSL_CFLAGS)"
+	@$(MAKE) --no-print-directory -f mk/bearssl.mk SRC=$(VENDOR)/bearssl OUT=$(OUT)/bearssl CC="$(CC)" CFLAGS="$(BEARSSL_CFLAGS)"
 
 $(OUT)/obj/%.o: src/%.c $(STAMP)
 	@mkdir -p $(dir $@)
@@ -99,12 +96,12 @@ test:
 
 static: $(STAMP)
 	@command -v musl-gcc >/dev/null || apt-get install -y musl-tools
-	@$(MAKE) --no-print-directory FLAVOUR=static $(BUILD)/static/edgehook
-	@ls -l $(BUILD)/static/edgehook
+	@$(MAKE) --no-print-directory -j2 FLAVOUR=static $(BUILD)/static/edgehook.bin
+	@ls -l $(BUILD)/static/edgehook.bin
 
 fuzz: $(STAMP)
 	@command -v clang >/dev/null || apt-get install -y clang
-	@$(MAKE) --no-print-directory FLAVOUR=fuzz fuzz-build
+	@$(MAKE) --no-print-directory -j2 FLAVOUR=fuzz fuzz-build
 	@sh fuzz/run.sh $(BUILD)/fuzz/bin $(or $(FUZZ_SECONDS),30)
 
 bench: edgehook

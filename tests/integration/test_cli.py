@@ -1,0 +1,141 @@
+"""Command line, --check, config errors, signals (drain and reload)."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+from harness import BIN, REPO, Edgehook, Reader, assert_eq, assert_true, build_request, read_response
+
+
+def run(args, config=None, env=None):
+    path = None
+    if config is not None:
+        fd, path = tempfile.mkstemp(suffix=".yaml")
+        with os.fdopen(fd, "w") as f:
+            f.write(config)
+        args = ["-c", path] + args
+    p = subprocess.run([BIN] + args, capture_output=True, text=True, timeout=20, env=dict(os.environ, **(env or {})))
+    return p, path
+
+
+def test_version_help_usage():
+    p, _ = run(["--version"])
+    assert_eq(p.returncode, 0)
+    assert_true(p.stdout.startswith("edgehook "), "version line")
+    p, _ = run(["--help"])
+    assert_eq(p.returncode, 0)
+    assert_true("--check" in p.stdout, "help lists flags")
+    p, _ = run(["--bogus"])
+    assert_eq(p.returncode, 2)
+    p, _ = run(["-c"])
+    assert_eq(p.returncode, 2)
+
+
+def test_check_accepts_agentstack_and_default():
+    p, _ = run(["--check", "-c", os.path.join(REPO, "..", "shared", "testdata", "agentstack-config.yaml")])
+    assert_eq((p.returncode, p.stdout.strip()), (0, "ok"))
+    p, _ = run(["--check"])
+    assert_eq((p.returncode, p.stdout.strip()), (0, "ok"))
+
+
+def test_check_reports_file_line():
+    cases = [
+        ("server:\n  listen: 127.0.0.1:8080\n  max_body: 1MiB\n", ':3: unknown key "max_body"'),
+        ("webhook:\n  endpoints:\n    - url: notaurl\n", ":3: bad url"),
+        ("triggers:\n  - id: a\n  - id: a\n", ':3: duplicate trigger id "a"'),
+        ("server:\n  header_timeout: soon\n", ":2: header_timeout: bad duration"),
+        ("triggers:\n  - id: g\n    kind: github\n", ":2: trigger g: kind github needs a secret"),
+        ("api:\n  token: ${EDGEHOOK_TEST_UNSET_VAR}\n", ":2: environment variable EDGEHOOK_TEST_UNSET_VAR is not set"),
+        ("server:\n  listen: [\n", ":2:"),
+        ('{"server": {"listen": 5,}}', ":1: invalid JSON"),
+    ]
+    for text, expect in cases:
+        p, path = run(["--check"], text)
+        assert_eq(p.returncode, 2, text)
+        assert_true((path + expect) in p.stderr, "expected %r in %r" % (path + expect, p.stderr))
+        assert_eq(p.stdout, "", "nothing on stdout for a bad config")
+    p, _ = run(["--check", "-c", "/nonexistent/x.yaml"])
+    assert_eq(p.returncode, 2)
+    assert_true("/nonexistent/x.yaml" in p.stderr, "names the file")
+
+
+def test_bad_config_at_start_exits_2():
+    p, path = run([], "server:\n  bogus: 1\n")
+    assert_eq(p.returncode, 2)
+    assert_true(path + ":2:" in p.stderr, "FILE:LINE on start too")
+
+
+def test_listen_in_use_exits_1():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    port = s.getsockname()[1]
+    p, _ = run(["-l", "127.0.0.1:%d" % port])
+    s.close()
+    assert_eq(p.returncode, 1)
+    assert_true("cannot listen" in p.stderr, p.stderr)
+
+
+def test_sigterm_drains_in_flight_request():
+    with Edgehook() as eh:
+        s = eh.connect()
+        body = b'{"slow": true}'
+        s.sendall(b"POST /webhooks/demo HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:5])
+        time.sleep(0.2)
+        eh.signal(signal.SIGTERM)
+        eh.wait_log("msg=draining")
+        try:
+            socket.create_connection(("127.0.0.1", eh.port), timeout=1).close()
+            refused = False
+        except OSError:
+            refused = True
+        assert_true(refused, "no new connections while draining")
+        s.sendall(body[5:])
+        r = read_response(s)
+        assert_eq(r.status, 202)
+        assert_eq(r.header("connection"), "close")
+        assert_eq(eh.proc.wait(10), 0)
+        assert_eq(json.loads(eh.wait_stdout(1)[0])["data"], {"slow": True})
+
+
+def test_sigterm_drain_timeout():
+    with Edgehook("server:\n  drain_timeout: 300ms\n") as eh:
+        s = eh.connect()
+        s.sendall(b"POST /webhooks/demo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n{")
+        time.sleep(0.1)
+        t0 = time.time()
+        eh.signal(signal.SIGTERM)
+        assert_eq(eh.proc.wait(5), 0)
+        assert_true(time.time() - t0 < 2, "exits at drain_timeout")
+        eh.wait_log("drain timeout")
+        s.close()
+
+
+def test_sighup_reload_good_and_bad():
+    cfg1 = "webhook:\n  endpoints:\n    - url: \"stdout:\"\ntriggers:\n  - id: one\n    emit: true\n"
+    cfg2 = "webhook:\n  endpoints:\n    - url: \"stdout:\"\ntriggers:\n  - id: two\n    emit: true\n"
+    with Edgehook(cfg1) as eh:
+        assert_eq(eh.request("POST", "/webhooks/one", b"{}").status, 202)
+        keep = eh.connect()
+        keep.sendall(build_request("GET", "/healthz"))
+        rd = Reader(keep)
+        assert_eq(rd.read_response().status, 200)
+        with open(eh.config_path, "w") as f:
+            f.write("triggers:\n  - id: broken\n    bogus: 1\n")
+        eh.signal(signal.SIGHUP)
+        eh.wait_log("reload failed")
+        assert_true(any(":3: unknown key" in l for l in eh.stderr_lines), "reload error names the line")
+        assert_eq(eh.request("POST", "/webhooks/one", b"{}").status, 202)
+        with open(eh.config_path, "w") as f:
+            f.write(cfg2)
+        eh.signal(signal.SIGHUP)
+        eh.wait_log("config reloaded")
+        assert_eq(eh.request("POST", "/webhooks/one", b"{}").status, 404)
+        assert_eq(eh.request("POST", "/webhooks/two", b"{}").status, 202)
+        keep.sendall(build_request("GET", "/healthz"))
+        assert_eq(rd.read_response().status, 200, "connections survive a reload")
+        keep.close()
+        assert_eq(len(eh.wait_stdout(3)), 3)
