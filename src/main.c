@@ -106,18 +106,27 @@ static void addr_text(const struct sockaddr_storage *ss, char *out, size_t cap)
 	}
 }
 
-static void on_drained(void *arg)
+static void on_deliveries_done(void *arg)
 {
 	struct daemon *d = arg;
 	reactor_stop(d->r);
 }
 
+/* Inbound side empty: wait for pending deliveries next. */
+static void on_drained(void *arg)
+{
+	struct daemon *d = arg;
+	dispatch_drain(d->rl->disp, on_deliveries_done, d);
+}
+
 static void on_drain_timeout(void *arg)
 {
 	struct daemon *d = arg;
-	char n[32];
-	snprintf(n, sizeof(n), "%zu", http_server_open_connections(d->srv));
-	log_msg(LOG_WARN, "drain timeout: closing remaining connections", "connections", n, NULL);
+	char conns[32], pending[32];
+	snprintf(conns, sizeof(conns), "%zu", http_server_open_connections(d->srv));
+	snprintf(pending, sizeof(pending), "%zu", dispatch_pending(d->rl->disp));
+	log_msg(LOG_WARN, "drain timeout", "connections", conns, "deliveries", pending, NULL);
+	dispatch_abandon(d->rl->disp);
 	reactor_stop(d->r);
 }
 

@@ -99,6 +99,8 @@ struct config {
 		int retries;
 		uint64_t backoff_ms, max_backoff_ms;
 		size_t queue;
+		size_t max_queue_bytes;
+		size_t history;
 		const char *user_agent, *ca_file, *resolv_conf, *hosts_file;
 		int https_only;
 		struct endpoint_cfg *endpoints;

@@ -1,10 +1,21 @@
-/* dispatch: fans events out to the endpoints whose patterns match.
+/* dispatch: fans events out to the endpoints whose patterns match and
+ * delivers them, fire-and-forget, through the pooled HTTP client.
  *
- * dispatch_event never blocks: each matching endpoint gets a delivery
- * record and the call returns. "stdout:" endpoints print the event as one
- * compact JSON line through a bounded non-blocking writer. A full queue
- * refuses the whole event (-1) so the caller can answer 503; nothing is
- * ever dropped without a counter and a log line. */
+ * dispatch_event never blocks: it copies the body, creates one delivery
+ * per matching endpoint and returns. "stdout:" endpoints print the event
+ * as one compact JSON line through a bounded non-blocking writer. The
+ * queue is bounded twice (webhook.queue deliveries, webhook.max_queue_bytes
+ * of bodies): an event that does not fit is refused whole (-1) so the
+ * caller answers 503; nothing is dropped without a counter and a log line.
+ *
+ * Deliveries carry webhook-id (the event id, the same on every attempt),
+ * webhook-timestamp and, with a secret, webhook-signature. 2xx is
+ * success; network errors, 408, 429 and 5xx are retried up to `retries`
+ * times after backoff*2^n +-20% (or Retry-After); anything else fails at
+ * once. Every failed attempt is one log line.
+ *
+ * The last webhook.history events keep their per-endpoint status for
+ * GET /api/v1/events/{id}. */
 #ifndef EDGEHOOK_DISPATCH_H
 #define EDGEHOOK_DISPATCH_H
 
@@ -16,21 +27,36 @@
 struct reactor;
 struct config;
 struct dispatch;
-
-struct endpoint_stats {
-	uint64_t delivered, failed, retried, dropped;
-};
+struct dispatch_test;
 
 struct dispatch *dispatch_new(struct reactor *r, const struct config *cfg);
 void dispatch_free(struct dispatch *d);
-/* Switches to a reloaded config (endpoint counters restart). */
+/* Switches to a reloaded config; deliveries in flight finish as they were. */
 int dispatch_reload(struct dispatch *d, const struct config *cfg);
+
 /* Returns the number of matching endpoints, or -1 when the queue is full.
  * id (cap >= 32) receives the event id "evt_...". */
 int dispatch_event(struct dispatch *d, const char *type, const char *body, size_t len, char *id, size_t cap);
-/* Prometheus lines for endpoints and the queue. */
+/* Whether events of these types and total body size would all fit now. */
+int dispatch_fits(struct dispatch *d, const char *const *types, size_t n, size_t bytes);
+
+/* JSON for the API; dispatch_event_json returns -1 for an unknown id. */
+int dispatch_event_json(struct dispatch *d, const char *id, struct buf *out);
+int dispatch_endpoints_json(struct dispatch *d, struct buf *out);
+/* Sends a webhook.test event to one endpoint (one attempt, no retries)
+ * and calls cb with a JSON outcome. NULL when there is no such endpoint. */
+struct dispatch_test *dispatch_test(struct dispatch *d, const char *endpoint,
+				    void (*cb)(void *arg, const char *json, size_t len), void *arg);
+void dispatch_test_cancel(struct dispatch_test *t);
+
+/* Prometheus lines for endpoints, the queue, DNS and the client pool. */
 int dispatch_metrics(struct dispatch *d, struct buf *out);
-/* Flushes what can be flushed at shutdown. */
+/* Deliveries not finished yet (queued, in flight or waiting to retry). */
+size_t dispatch_pending(const struct dispatch *d);
+/* Calls on_idle once nothing is pending (at once if already so). */
+void dispatch_drain(struct dispatch *d, void (*on_idle)(void *arg), void *arg);
+/* Gives up on what is still pending: counted as dropped, logged. */
+void dispatch_abandon(struct dispatch *d);
 void dispatch_flush(struct dispatch *d);
 
 #endif

@@ -50,6 +50,11 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 		     size_t len, const struct trigger_cfg *t, int verify_as);
 void trigger_info(struct relay *rl, struct http_conn *c, const struct trigger_cfg *t);
 
+/* api.c: path is what follows "/api/v1/" */
+int api_authorize(struct relay *rl, struct http_conn *c, const struct http_request *req);
+void api_handle(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *path, size_t plen,
+		const char *body, size_t len);
+
 /* metrics.c */
 void metrics_render(struct relay *rl, struct http_conn *c);
 

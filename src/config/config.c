@@ -35,6 +35,7 @@ static const char *const tls_keys[] = {"cert", "key", NULL};
 static const char *const listen_keys[] = {"address", "tls", NULL};
 static const char *const api_keys[] = {"token", NULL};
 static const char *const webhook_keys[] = {"timeout", "retries", "backoff", "max_backoff", "queue",
+	"max_queue_bytes", "history",
 	"user_agent", "ca_file", "endpoints", "https_only", "resolv_conf", "hosts_file", NULL};
 static const char *const endpoint_keys[] = {"url", "name", "headers", "events", "secret", "retries",
 	"timeout", "max_in_flight", NULL};
@@ -203,6 +204,8 @@ static void load_webhook(struct loader *L, const struct node *n, struct config *
 	get_duration(L, n, "backoff", &c->webhook.backoff_ms);
 	get_duration(L, n, "max_backoff", &c->webhook.max_backoff_ms);
 	get_size(L, n, "queue", &c->webhook.queue, 1, 10000000);
+	get_size(L, n, "max_queue_bytes", &c->webhook.max_queue_bytes, 1024, (size_t)1 << 40);
+	get_size(L, n, "history", &c->webhook.history, 1, 1000000);
 	get_str(L, n, "user_agent", &c->webhook.user_agent);
 	get_str(L, n, "ca_file", &c->webhook.ca_file);
 	get_str(L, n, "resolv_conf", &c->webhook.resolv_conf);
@@ -262,6 +265,8 @@ static void set_defaults(struct config *c)
 	c->webhook.backoff_ms = 1000;
 	c->webhook.max_backoff_ms = 300000;
 	c->webhook.queue = 10000;
+	c->webhook.max_queue_bytes = 256 << 20;
+	c->webhook.history = 1024;
 	c->webhook.user_agent = "edgehook/" EDGEHOOK_VERSION;
 	c->webhook.ca_file = "/etc/ssl/certs/ca-certificates.crt";
 	c->webhook.resolv_conf = "/etc/resolv.conf";

@@ -138,6 +138,8 @@ void relay_handle(void *arg, struct http_conn *c, const struct http_request *req
 			metrics_render(rl, c);
 		else
 			method_not_allowed(c, "GET, HEAD");
+	} else if (plen > 8 && memcmp(path, "/api/v1/", 8) == 0) {
+		api_handle(rl, c, req, path + 8, plen - 8, body, len);
 	} else if ((t = trigger_by_path(rl, path, plen)) != NULL) {
 		trigger_route(rl, c, req, body, len, t, -1);
 	} else {

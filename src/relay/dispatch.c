@@ -1,45 +1,493 @@
 #include "edgehook/dispatch.h"
+#include "edgehook/client.h"
+#include "edgehook/clock.h"
 #include "edgehook/config.h"
+#include "edgehook/dns.h"
+#include "edgehook/endpoint.h"
 #include "edgehook/event.h"
+#include "edgehook/json.h"
 #include "edgehook/log.h"
-#include "edgehook/match.h"
 #include "edgehook/ostream.h"
 #include "edgehook/rand.h"
+#include "edgehook/reactor.h"
+#include "edgehook/sign.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-enum { STDOUT_QUEUE = 4 << 20 };
+enum { STDOUT_QUEUE = 4 << 20, MAX_TYPE = 128 };
 
-struct endpoint_rt {
-	const struct endpoint_cfg *cfg;
-	struct endpoint_stats stats;
+enum dlv_state { DLV_PENDING, DLV_IN_FLIGHT, DLV_RETRYING, DLV_DELIVERED, DLV_FAILED, DLV_DROPPED };
+static const char *const state_names[] = {"pending", "in_flight", "retrying", "delivered", "failed", "dropped"};
+
+struct event;
+
+struct delivery {
+	struct dispatch *d;
+	struct event *ev;
+	struct endpoint_rt *ep;
+	enum dlv_state state;
+	unsigned attempts;
+	int last_status;
+	char last_error[64];
+	uint64_t first_ms, last_ms, next_ms, done_ms; /* wall clock */
+	struct http_client_op *op;
+	struct timer retry;
+	int no_retry;
+	struct dispatch_test *test;
+};
+
+struct event {
+	char id[EVENT_ID_LEN];
+	char type[MAX_TYPE];
+	char *body;
+	size_t len;
+	uint64_t created_ms;
+	unsigned unfinished, ndl;
+	int in_ring;
+	struct event *prev, *next; /* active list: events with unfinished deliveries */
+	struct delivery dl[];
+};
+
+struct dispatch_test {
+	struct delivery *dl;
+	void (*cb)(void *arg, const char *json, size_t len);
+	void *arg;
+	struct buf result;
+	struct timer timer;
+	struct reactor *r;
 };
 
 struct dispatch {
 	struct reactor *r;
-	const struct config *cfg;
-	struct endpoint_rt *eps;
+	struct endpoint_rt **eps;
 	size_t neps;
+	struct dns *dns;
+	struct http_client *client;
 	struct ostream out;
 	struct buf line;
-	uint64_t events_total, events_rejected;
+	size_t pending, pending_bytes, queue_max, bytes_max;
+	struct event **ring;
+	size_t ring_cap, ring_head, ring_len;
+	struct event *active;
+	uint64_t events_total, events_rejected, abandoned;
+	void (*on_idle)(void *);
+	void *idle_arg;
 };
+
+/* ---- events ---- */
+
+static void event_maybe_free(struct event *ev)
+{
+	size_t i;
+	if (ev->unfinished || ev->in_ring)
+		return;
+	for (i = 0; i < ev->ndl; i++)
+		endpoint_unref(ev->dl[i].ep);
+	free(ev->body);
+	free(ev);
+}
+
+static void ring_push(struct dispatch *d, struct event *ev)
+{
+	size_t slot = (d->ring_head + d->ring_len) % d->ring_cap;
+	if (d->ring_len == d->ring_cap) {
+		struct event *old = d->ring[d->ring_head];
+		old->in_ring = 0;
+		event_maybe_free(old);
+		d->ring_head = (d->ring_head + 1) % d->ring_cap;
+		d->ring_len--;
+		slot = (d->ring_head + d->ring_len) % d->ring_cap;
+	}
+	d->ring[slot] = ev;
+	d->ring_len++;
+	ev->in_ring = 1;
+}
+
+static void active_link(struct dispatch *d, struct event *ev)
+{
+	ev->prev = NULL;
+	ev->next = d->active;
+	if (d->active)
+		d->active->prev = ev;
+	d->active = ev;
+}
+
+static void active_unlink(struct dispatch *d, struct event *ev)
+{
+	if (ev->prev)
+		ev->prev->next = ev->next;
+	else
+		d->active = ev->next;
+	if (ev->next)
+		ev->next->prev = ev->prev;
+}
+
+/* ---- delivery outcomes ---- */
+
+static void test_report(struct delivery *dl);
+
+static void delivery_finish(struct delivery *dl, enum dlv_state state)
+{
+	struct dispatch *d = dl->d;
+	struct event *ev = dl->ev;
+	dl->state = state;
+	dl->done_ms = clock_wall_ms();
+	dl->next_ms = 0;
+	if (dl->test)
+		test_report(dl);
+	if (dl->ep->url.scheme == URL_STDOUT)
+		return;
+	d->pending--;
+	if (--ev->unfinished == 0) {
+		d->pending_bytes -= ev->len;
+		active_unlink(d, ev);
+		free(ev->body); /* status keeps metadata only */
+		ev->body = NULL;
+		event_maybe_free(ev);
+	}
+	if (d->pending == 0 && d->on_idle) {
+		void (*cb)(void *) = d->on_idle;
+		d->on_idle = NULL;
+		cb(d->idle_arg);
+	}
+}
+
+static void log_failure(const struct delivery *dl, const char *retry_in)
+{
+	char attempt[16];
+	snprintf(attempt, sizeof(attempt), "%u", dl->attempts);
+	if (retry_in)
+		log_msg(LOG_WARN, "delivery failed", "endpoint", dl->ep->name, "url", dl->ep->url_text, "event",
+			dl->ev->type, "id", dl->ev->id, "attempt", attempt, "err", dl->last_error, "retry_in", retry_in,
+			NULL);
+	else
+		log_msg(LOG_WARN, "delivery failed", "endpoint", dl->ep->name, "url", dl->ep->url_text, "event",
+			dl->ev->type, "id", dl->ev->id, "attempt", attempt, "err", dl->last_error, NULL);
+}
+
+static void attempt(struct delivery *dl);
+
+static void on_retry_timer(void *arg) { attempt(arg); }
+
+static int retryable(int status) { return status == 0 || status == 408 || status == 429 || status >= 500; }
+
+static void on_attempt_done(void *arg, const struct http_client_result *res)
+{
+	struct delivery *dl = arg;
+	struct endpoint_rt *ep = dl->ep;
+	dl->op = NULL;
+	ep->in_flight--;
+	dl->last_status = res->status;
+	ep->n.last_status = res->status;
+	if (res->status >= 200 && res->status < 300) {
+		dl->last_error[0] = '\0';
+		ep->n.last_error[0] = '\0';
+		ep->n.delivered++;
+		ep->n.consecutive_failures = 0;
+		delivery_finish(dl, DLV_DELIVERED);
+		return;
+	}
+	if (res->error)
+		snprintf(dl->last_error, sizeof(dl->last_error), "%s", res->error);
+	else
+		snprintf(dl->last_error, sizeof(dl->last_error), "http %d", res->status);
+	memcpy(ep->n.last_error, dl->last_error, sizeof(ep->n.last_error));
+	ep->n.consecutive_failures++;
+	if (!dl->no_retry && retryable(res->status) && dl->attempts <= ep->retries) {
+		int64_t wait = res->retry_after ? http_retry_after_ms(res->retry_after, res->retry_after_len, clock_wall_ms()) : -1;
+		char in[32];
+		if (wait < 0)
+			wait = (int64_t)endpoint_backoff_ms(ep, dl->attempts);
+		if ((uint64_t)wait > ep->max_backoff_ms)
+			wait = (int64_t)ep->max_backoff_ms;
+		snprintf(in, sizeof(in), "%lldms", (long long)wait);
+		log_failure(dl, in);
+		ep->n.retried++;
+		dl->state = DLV_RETRYING;
+		dl->next_ms = clock_wall_ms() + (uint64_t)wait;
+		timer_start(dl->d->r, &dl->retry, (uint64_t)wait);
+		return;
+	}
+	log_failure(dl, NULL);
+	ep->n.failed++;
+	delivery_finish(dl, DLV_FAILED);
+}
+
+static void attempt(struct delivery *dl)
+{
+	struct dispatch *d = dl->d;
+	struct endpoint_rt *ep = dl->ep;
+	struct event *ev = dl->ev;
+	struct http_client_request req;
+	char ts[24], sig[128];
+	struct buf h;
+	uint64_t now = clock_wall_ms();
+	snprintf(ts, sizeof(ts), "%llu", (unsigned long long)(now / 1000));
+	buf_init(&h, 64 << 10);
+	buf_printf(&h, "%swebhook-id: %s\r\nwebhook-timestamp: %s\r\n", ep->headers, ev->id, ts);
+	if (ep->secret && sign_standard(ep->secret, ev->id, ts, ev->body, ev->len, sig, sizeof(sig)) == 0)
+		buf_printf(&h, "webhook-signature: %s\r\n", sig);
+	buf_append(&h, "", 1);
+	memset(&req, 0, sizeof(req));
+	req.url = &ep->url;
+	req.method = "POST";
+	req.headers = h.data;
+	req.body = ev->body;
+	req.body_len = ev->len;
+	req.timeout_ms = ep->timeout_ms;
+	req.max_in_flight = ep->max_in_flight;
+	dl->attempts++;
+	ep->n.attempts++;
+	ep->in_flight++;
+	dl->state = DLV_IN_FLIGHT;
+	dl->last_ms = now;
+	if (!dl->first_ms)
+		dl->first_ms = now;
+	dl->next_ms = 0;
+	dl->op = h.data ? http_client_send(d->client, &req, on_attempt_done, dl) : NULL;
+	buf_free(&h);
+	if (!dl->op) {
+		struct http_client_result res;
+		memset(&res, 0, sizeof(res));
+		res.error = "out of memory";
+		on_attempt_done(dl, &res);
+	}
+}
+
+static void deliver_stdout(struct dispatch *d, struct delivery *dl)
+{
+	struct event *ev = dl->ev;
+	d->line.len = 0;
+	dl->attempts = 1;
+	dl->first_ms = dl->last_ms = clock_wall_ms();
+	dl->ep->n.attempts++;
+	if (event_json_compact(&d->line, ev->body, ev->len) < 0 || buf_append(&d->line, "\n", 1) < 0 ||
+	    ostream_write(&d->out, d->line.data, d->line.len) < 0) {
+		dl->ep->n.dropped++;
+		snprintf(dl->last_error, sizeof(dl->last_error), "stdout queue full");
+		log_msg(LOG_WARN, "delivery dropped", "endpoint", dl->ep->name, "event", ev->type, "id", ev->id, "err",
+			dl->last_error, NULL);
+		delivery_finish(dl, DLV_DROPPED);
+	} else {
+		dl->ep->n.delivered++;
+		delivery_finish(dl, DLV_DELIVERED);
+	}
+	if (d->line.cap > 65536)
+		buf_free(&d->line);
+}
+
+/* ---- intake ---- */
+
+static size_t http_matches(const struct dispatch *d, const char *type)
+{
+	size_t i, n = 0;
+	for (i = 0; i < d->neps; i++)
+		if (d->eps[i]->url.scheme != URL_STDOUT && endpoint_matches(d->eps[i], type))
+			n++;
+	return n;
+}
+
+int dispatch_fits(struct dispatch *d, const char *const *types, size_t n, size_t bytes)
+{
+	size_t i, need = 0;
+	for (i = 0; i < n; i++)
+		need += http_matches(d, types[i]);
+	if (need == 0)
+		return 1;
+	return d->pending + need <= d->queue_max && d->pending_bytes + bytes <= d->bytes_max;
+}
+
+static struct event *event_new(const char *type, const char *body, size_t len, size_t ndl)
+{
+	struct event *ev = calloc(1, sizeof(*ev) + ndl * sizeof(struct delivery));
+	if (!ev)
+		return NULL;
+	ev->body = malloc(len + 1);
+	if (!ev->body) {
+		free(ev);
+		return NULL;
+	}
+	memcpy(ev->body, body, len);
+	ev->len = len;
+	snprintf(ev->type, sizeof(ev->type), "%s", type);
+	rand_id(ev->id, sizeof(ev->id), "evt_");
+	ev->created_ms = clock_wall_ms();
+	return ev;
+}
+
+static struct delivery *add_delivery(struct dispatch *d, struct event *ev, struct endpoint_rt *ep)
+{
+	struct delivery *dl = &ev->dl[ev->ndl++];
+	dl->d = d;
+	dl->ev = ev;
+	dl->ep = ep;
+	endpoint_ref(ep);
+	timer_init(&dl->retry, on_retry_timer, dl);
+	if (ep->url.scheme != URL_STDOUT) {
+		ev->unfinished++;
+		d->pending++;
+	}
+	return dl;
+}
+
+/* Registers ev and starts its deliveries. */
+static void launch(struct dispatch *d, struct event *ev)
+{
+	size_t i;
+	int http = ev->unfinished > 0;
+	d->events_total++;
+	if (http) {
+		d->pending_bytes += ev->len;
+		active_link(d, ev);
+	}
+	ring_push(d, ev);
+	for (i = 0; i < ev->ndl; i++) {
+		if (ev->dl[i].ep->url.scheme == URL_STDOUT)
+			deliver_stdout(d, &ev->dl[i]);
+		else
+			attempt(&ev->dl[i]);
+	}
+	if (!http) {
+		free(ev->body);
+		ev->body = NULL;
+	}
+}
+
+int dispatch_event(struct dispatch *d, const char *type, const char *body, size_t len, char *id, size_t cap)
+{
+	struct event *ev;
+	size_t i, matched = 0;
+	const char *types[1] = {type};
+	for (i = 0; i < d->neps; i++)
+		matched += (size_t)endpoint_matches(d->eps[i], type);
+	if (!dispatch_fits(d, types, 1, len)) {
+		d->events_rejected++;
+		return -1;
+	}
+	ev = event_new(type, body, len, matched);
+	if (!ev) {
+		d->events_rejected++;
+		return -1;
+	}
+	for (i = 0; i < d->neps; i++)
+		if (endpoint_matches(d->eps[i], type))
+			add_delivery(d, ev, d->eps[i]);
+	snprintf(id, cap, "%s", ev->id);
+	launch(d, ev);
+	return (int)matched;
+}
+
+/* ---- test deliveries ---- */
+
+static void on_test_timer(void *arg)
+{
+	struct dispatch_test *t = arg;
+	t->cb(t->arg, t->result.data, t->result.len);
+	buf_free(&t->result);
+	free(t);
+}
+
+static void test_report(struct delivery *dl)
+{
+	struct dispatch_test *t = dl->test;
+	struct buf *b = &t->result;
+	dl->test = NULL;
+	t->dl = NULL;
+	buf_puts(b, "{");
+	json_put_kv(b, 0, "endpoint", dl->ep->name);
+	json_put_kv(b, 1, "id", dl->ev->id);
+	json_put_kv(b, 1, "event", "webhook.test");
+	buf_printf(b, ",\"delivered\":%s,\"status\":", dl->state == DLV_DELIVERED ? "true" : "false");
+	if (dl->last_status)
+		buf_printf(b, "%d", dl->last_status);
+	else
+		buf_puts(b, "null");
+	buf_puts(b, ",\"error\":");
+	if (dl->last_error[0])
+		json_put_cstr(b, dl->last_error);
+	else
+		buf_puts(b, "null");
+	buf_printf(b, ",\"duration_ms\":%llu}", (unsigned long long)(dl->done_ms - dl->first_ms));
+	/* the caller may still be inside dispatch_test: answer from the loop */
+	timer_start(t->r, &t->timer, 0);
+}
+
+struct dispatch_test *dispatch_test(struct dispatch *d, const char *endpoint,
+				    void (*cb)(void *arg, const char *json, size_t len), void *arg)
+{
+	struct dispatch_test *t;
+	struct endpoint_rt *ep = NULL;
+	struct event *ev;
+	struct buf body;
+	size_t i;
+	for (i = 0; i < d->neps; i++)
+		if (strcmp(d->eps[i]->name, endpoint) == 0)
+			ep = d->eps[i];
+	if (!ep)
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	buf_init(&body, 1024);
+	buf_puts(&body, "{\"event\":\"webhook.test\",");
+	json_put_kv(&body, 0, "endpoint", ep->name);
+	buf_puts(&body, ",\"timestamp\":");
+	event_put_timestamp(&body);
+	buf_puts(&body, "}");
+	ev = body.data ? event_new("webhook.test", body.data, body.len, 1) : NULL;
+	buf_free(&body);
+	if (!ev) {
+		free(t);
+		return NULL;
+	}
+	t->cb = cb;
+	t->arg = arg;
+	t->r = d->r;
+	buf_init(&t->result, 4096);
+	timer_init(&t->timer, on_test_timer, t);
+	t->dl = add_delivery(d, ev, ep);
+	t->dl->no_retry = 1;
+	t->dl->test = t;
+	launch(d, ev);
+	return t;
+}
+
+void dispatch_test_cancel(struct dispatch_test *t)
+{
+	if (t->dl)
+		t->dl->test = NULL;
+	timer_stop(t->r, &t->timer);
+	buf_free(&t->result);
+	free(t);
+}
+
+/* ---- lifecycle ---- */
 
 static int load_endpoints(struct dispatch *d, const struct config *cfg)
 {
-	struct endpoint_rt *eps = calloc(cfg->webhook.nendpoints + 1, sizeof(*eps));
+	struct endpoint_rt **eps = calloc(cfg->webhook.nendpoints + 1, sizeof(*eps));
 	size_t i;
 	if (!eps)
 		return -1;
-	for (i = 0; i < cfg->webhook.nendpoints; i++)
-		eps[i].cfg = &cfg->webhook.endpoints[i];
+	for (i = 0; i < cfg->webhook.nendpoints; i++) {
+		eps[i] = endpoint_new(&cfg->webhook.endpoints[i], cfg);
+		if (!eps[i]) {
+			while (i > 0)
+				endpoint_unref(eps[--i]);
+			free(eps);
+			return -1;
+		}
+	}
+	for (i = 0; i < d->neps; i++)
+		endpoint_unref(d->eps[i]);
 	free(d->eps);
 	d->eps = eps;
 	d->neps = cfg->webhook.nendpoints;
-	d->cfg = cfg;
+	d->queue_max = cfg->webhook.queue;
+	d->bytes_max = cfg->webhook.max_queue_bytes;
 	return 0;
 }
 
@@ -51,75 +499,194 @@ struct dispatch *dispatch_new(struct reactor *r, const struct config *cfg)
 	d->r = r;
 	ostream_init(&d->out, r, STDOUT_FILENO, STDOUT_QUEUE);
 	buf_init(&d->line, STDOUT_QUEUE);
-	if (load_endpoints(d, cfg) < 0) {
+	d->ring_cap = cfg->webhook.history;
+	d->ring = calloc(d->ring_cap, sizeof(*d->ring));
+	d->dns = dns_new(r, cfg->webhook.resolv_conf, cfg->webhook.hosts_file);
+	d->client = d->dns ? http_client_new(r, d->dns) : NULL;
+	if (!d->ring || !d->client || load_endpoints(d, cfg) < 0) {
 		dispatch_free(d);
 		return NULL;
 	}
 	return d;
 }
 
+int dispatch_reload(struct dispatch *d, const struct config *cfg) { return load_endpoints(d, cfg); }
+
+size_t dispatch_pending(const struct dispatch *d) { return d->pending; }
+
+void dispatch_drain(struct dispatch *d, void (*on_idle)(void *), void *arg)
+{
+	if (d->pending == 0) {
+		on_idle(arg);
+		return;
+	}
+	d->on_idle = on_idle;
+	d->idle_arg = arg;
+}
+
+/* Stops every unfinished delivery, counting each as dropped. */
+static size_t stop_all(struct dispatch *d)
+{
+	size_t n = 0;
+	d->on_idle = NULL;
+	while (d->active) {
+		struct event *ev = d->active;
+		/* the last delivery_finish may free ev: count down, never re-read it */
+		unsigned left = ev->unfinished;
+		size_t i, ndl = ev->ndl;
+		for (i = 0; i < ndl && left > 0; i++) {
+			struct delivery *dl = &ev->dl[i];
+			if (dl->state > DLV_RETRYING || dl->ep->url.scheme == URL_STDOUT)
+				continue;
+			if (dl->op) {
+				http_client_cancel(dl->op);
+				dl->op = NULL;
+				dl->ep->in_flight--;
+			}
+			timer_stop(d->r, &dl->retry);
+			snprintf(dl->last_error, sizeof(dl->last_error), "abandoned at shutdown");
+			dl->ep->n.dropped++;
+			n++;
+			left--;
+			delivery_finish(dl, DLV_DROPPED);
+		}
+	}
+	d->abandoned += n;
+	return n;
+}
+
+void dispatch_abandon(struct dispatch *d)
+{
+	size_t n = stop_all(d);
+	char count[32];
+	if (n == 0)
+		return;
+	snprintf(count, sizeof(count), "%zu", n);
+	log_msg(LOG_WARN, "deliveries abandoned at shutdown", "count", count, NULL);
+}
+
 void dispatch_free(struct dispatch *d)
 {
+	size_t i;
 	if (!d)
 		return;
+	if (d->client)
+		stop_all(d);
+	for (i = 0; i < d->ring_len; i++) {
+		struct event *ev = d->ring[(d->ring_head + i) % d->ring_cap];
+		ev->in_ring = 0;
+		event_maybe_free(ev);
+	}
+	free(d->ring);
+	for (i = 0; i < d->neps; i++)
+		endpoint_unref(d->eps[i]);
+	free(d->eps);
+	http_client_free(d->client);
+	dns_free(d->dns);
 	ostream_flush(&d->out);
 	ostream_close(&d->out);
 	buf_free(&d->line);
-	free(d->eps);
 	free(d);
 }
 
-int dispatch_reload(struct dispatch *d, const struct config *cfg) { return load_endpoints(d, cfg); }
+void dispatch_flush(struct dispatch *d) { ostream_flush(&d->out); }
 
-static void deliver_stdout(struct dispatch *d, struct endpoint_rt *ep, const char *type, const char *body,
-			   size_t len)
+/* ---- status and metrics ---- */
+
+static int put_time(struct buf *b, const char *key, uint64_t ms)
 {
-	d->line.len = 0;
-	if (event_json_compact(&d->line, body, len) < 0 || buf_append(&d->line, "\n", 1) < 0 ||
-	    ostream_write(&d->out, d->line.data, d->line.len) < 0) {
-		ep->stats.dropped++;
-		log_msg(LOG_WARN, "delivery dropped", "endpoint", ep->cfg->name, "event", type, "err",
-			"stdout queue full", NULL);
-	} else {
-		ep->stats.delivered++;
-	}
-	if (d->line.cap > 65536)
-		buf_free(&d->line);
+	char ts[32];
+	if (!ms)
+		return buf_printf(b, ",\"%s\":null", key);
+	clock_iso8601(ts, sizeof(ts), ms);
+	return buf_printf(b, ",\"%s\":\"%s\"", key, ts);
 }
 
-int dispatch_event(struct dispatch *d, const char *type, const char *body, size_t len, char *id, size_t cap)
+int dispatch_event_json(struct dispatch *d, const char *id, struct buf *out)
+{
+	size_t i, k;
+	for (i = 0; i < d->ring_len; i++) {
+		struct event *ev = d->ring[(d->ring_head + i) % d->ring_cap];
+		if (strcmp(ev->id, id) != 0)
+			continue;
+		buf_puts(out, "{");
+		json_put_kv(out, 0, "id", ev->id);
+		json_put_kv(out, 1, "event", ev->type);
+		put_time(out, "created", ev->created_ms);
+		buf_puts(out, ",\"deliveries\":[");
+		for (k = 0; k < ev->ndl; k++) {
+			const struct delivery *dl = &ev->dl[k];
+			buf_puts(out, k ? ",{" : "{");
+			json_put_kv(out, 0, "endpoint", dl->ep->name);
+			json_put_kv(out, 1, "url", dl->ep->url_text);
+			json_put_kv(out, 1, "state", state_names[dl->state]);
+			buf_printf(out, ",\"attempts\":%u,\"last_status\":", dl->attempts);
+			if (dl->last_status)
+				buf_printf(out, "%d", dl->last_status);
+			else
+				buf_puts(out, "null");
+			buf_puts(out, ",\"last_error\":");
+			if (dl->last_error[0])
+				json_put_cstr(out, dl->last_error);
+			else
+				buf_puts(out, "null");
+			put_time(out, "first_attempt", dl->first_ms);
+			put_time(out, "last_attempt", dl->last_ms);
+			put_time(out, "next_attempt", dl->next_ms);
+			put_time(out, "completed", dl->done_ms);
+			buf_puts(out, "}");
+		}
+		return buf_puts(out, "]}");
+	}
+	return -1;
+}
+
+int dispatch_endpoints_json(struct dispatch *d, struct buf *out)
 {
 	size_t i;
-	int matched = 0;
-	rand_id(id, cap, "evt_");
-	d->events_total++;
-	for (i = 0; i < d->neps; i++) {
-		struct endpoint_rt *ep = &d->eps[i];
-		if (!match_any(ep->cfg->events, ep->cfg->nevents, type))
-			continue;
-		matched++;
-		if (ep->cfg->url.scheme == URL_STDOUT)
-			deliver_stdout(d, ep, type, body, len);
-	}
-	return matched;
+	int rc = buf_puts(out, "{\"endpoints\":[");
+	for (i = 0; i < d->neps; i++)
+		rc |= (i ? buf_puts(out, ",") : 0) | endpoint_json(out, d->eps[i]);
+	rc |= buf_printf(out, "],\"queue\":{\"pending\":%zu,\"max\":%zu,\"bytes\":%zu,\"max_bytes\":%zu}}", d->pending,
+			 d->queue_max, d->pending_bytes, d->bytes_max);
+	return rc;
 }
 
 int dispatch_metrics(struct dispatch *d, struct buf *out)
 {
-	size_t i;
 	static const char *const names[] = {"delivered", "failed", "retried", "dropped"};
-	int rc = buf_printf(out, "# TYPE edgehook_events_total counter\nedgehook_events_total %llu\n",
-			    (unsigned long long)d->events_total);
-	for (size_t k = 0; k < 4; k++) {
+	const struct dns_stats *ds = dns_stats(d->dns);
+	const struct http_client_stats *cs = http_client_stats(d->client);
+	size_t i, k;
+	int rc = buf_printf(out,
+			    "# TYPE edgehook_events_total counter\nedgehook_events_total %llu\n"
+			    "# TYPE edgehook_events_rejected_total counter\nedgehook_events_rejected_total %llu\n"
+			    "# TYPE edgehook_queue_depth gauge\nedgehook_queue_depth %zu\n"
+			    "# TYPE edgehook_queue_bytes gauge\nedgehook_queue_bytes %zu\n"
+			    "# TYPE edgehook_deliveries_in_flight gauge\nedgehook_deliveries_in_flight %zu\n"
+			    "# TYPE edgehook_dns_cache_hits_total counter\nedgehook_dns_cache_hits_total %llu\n"
+			    "# TYPE edgehook_dns_cache_misses_total counter\nedgehook_dns_cache_misses_total %llu\n"
+			    "# TYPE edgehook_dns_queries_total counter\nedgehook_dns_queries_total %llu\n"
+			    "# TYPE edgehook_client_connections_opened_total counter\nedgehook_client_connections_opened_total %llu\n"
+			    "# TYPE edgehook_client_connections_reused_total counter\nedgehook_client_connections_reused_total %llu\n"
+			    "# TYPE edgehook_client_requests_resent_total counter\nedgehook_client_requests_resent_total %llu\n",
+			    (unsigned long long)d->events_total, (unsigned long long)d->events_rejected, d->pending,
+			    d->pending_bytes, http_client_in_flight(d->client), (unsigned long long)ds->cache_hits,
+			    (unsigned long long)ds->cache_misses, (unsigned long long)ds->queries,
+			    (unsigned long long)cs->connections_opened, (unsigned long long)cs->reused,
+			    (unsigned long long)cs->resent);
+	for (k = 0; k < 4; k++) {
 		rc |= buf_printf(out, "# TYPE edgehook_deliveries_%s_total counter\n", names[k]);
 		for (i = 0; i < d->neps; i++) {
-			const struct endpoint_stats *st = &d->eps[i].stats;
-			uint64_t v = k == 0 ? st->delivered : k == 1 ? st->failed : k == 2 ? st->retried : st->dropped;
+			const struct endpoint_counters *n = &d->eps[i]->n;
+			uint64_t v = k == 0 ? n->delivered : k == 1 ? n->failed : k == 2 ? n->retried : n->dropped;
 			rc |= buf_printf(out, "edgehook_deliveries_%s_total{endpoint=\"%s\"} %llu\n", names[k],
-					 d->eps[i].cfg->name, (unsigned long long)v);
+					 d->eps[i]->name, (unsigned long long)v);
 		}
 	}
+	rc |= buf_printf(out, "# TYPE edgehook_endpoint_in_flight gauge\n");
+	for (i = 0; i < d->neps; i++)
+		rc |= buf_printf(out, "edgehook_endpoint_in_flight{endpoint=\"%s\"} %u\n", d->eps[i]->name,
+				 d->eps[i]->in_flight);
 	return rc;
 }
-
-void dispatch_flush(struct dispatch *d) { ostream_flush(&d->out); }

@@ -1,0 +1,74 @@
+/* client: non-blocking HTTP/1.1 client with one connection pool per
+ * origin (scheme, host, port).
+ *
+ * http_client_send queues a request on its origin's pool and returns at
+ * once; the callback runs exactly once, later, from the loop (never
+ * inside http_client_send), unless the op is cancelled first. A pool
+ * opens at most max_in_flight connections; further requests wait in FIFO
+ * order. Finished keep-alive connections go back to the pool; an idle one
+ * that the peer closed is noticed (EPOLLIN on idle) and dropped, and a
+ * request that fails on a reused connection before any response byte is
+ * sent once more on a fresh connection, invisibly to the caller.
+ *
+ * timeout_ms bounds the whole attempt: waiting for a connection, DNS,
+ * connect, write, and the response. Responses are parsed with
+ * http_parser (Content-Length, chunked, close-delimited); a body over
+ * max_body is not read further and the connection is closed, the status
+ * still counts.
+ *
+ * Errors reach the callback as status 0 and a plain reason: "timeout",
+ * "connection refused", "connection reset", "connection closed",
+ * "host unreachable", "dns: NXDOMAIN" (any dns.h error), "bad response".
+ *
+ * The request bytes are copied; the caller's buffers may go at once. */
+#ifndef EDGEHOOK_CLIENT_H
+#define EDGEHOOK_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edgehook/url.h"
+
+struct reactor;
+struct dns;
+struct http_client;
+struct http_client_op;
+
+struct http_client_request {
+	const struct url *url;
+	const char *method;
+	const char *headers; /* "Name: value\r\n" lines; Host and Content-Length are added */
+	const char *body;
+	size_t body_len;
+	uint64_t timeout_ms;
+	unsigned max_in_flight;
+};
+
+struct http_client_result {
+	int status; /* HTTP status, 0 when no response */
+	const char *error;
+	const char *retry_after; /* raw header value or NULL */
+	size_t retry_after_len;
+	const char *body; /* at most max_body bytes */
+	size_t body_len;
+	uint64_t duration_ms;
+	int reused;
+};
+
+struct http_client_stats {
+	uint64_t requests, connections_opened, reused, resent, failures, timeouts;
+	uint64_t idle_closed_by_peer;
+};
+
+typedef void (*http_client_cb)(void *arg, const struct http_client_result *res);
+
+struct http_client *http_client_new(struct reactor *r, struct dns *dns);
+void http_client_free(struct http_client *c);
+struct http_client_op *http_client_send(struct http_client *c, const struct http_client_request *req,
+					http_client_cb cb, void *arg);
+void http_client_cancel(struct http_client_op *op);
+const struct http_client_stats *http_client_stats(const struct http_client *c);
+/* Requests started but not finished, over all pools. */
+size_t http_client_in_flight(const struct http_client *c);
+
+#endif

@@ -1,0 +1,55 @@
+/* endpoint: the runtime side of one configured endpoint.
+ *
+ * An endpoint_rt owns copies of everything a delivery needs (URL, headers,
+ * secret, limits), so a reload can replace the config while deliveries
+ * to the old endpoints finish. It is reference-counted: the dispatcher
+ * holds one reference, each unfinished delivery another. */
+#ifndef EDGEHOOK_ENDPOINT_H
+#define EDGEHOOK_ENDPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edgehook/buf.h"
+#include "edgehook/url.h"
+
+struct endpoint_cfg;
+struct config;
+
+struct endpoint_counters {
+	uint64_t delivered, failed, retried, dropped, attempts;
+	uint64_t consecutive_failures;
+	int last_status;
+	char last_error[64];
+};
+
+struct endpoint_rt {
+	unsigned refs;
+	char *name;
+	char *url_text;
+	struct url url;
+	char *headers; /* preformatted "Name: value\r\n" lines incl. Content-Type and User-Agent */
+	char **events;
+	size_t nevents;
+	char *secret;
+	unsigned retries;
+	uint64_t timeout_ms, backoff_ms, max_backoff_ms;
+	unsigned max_in_flight;
+	unsigned in_flight;
+	struct endpoint_counters n;
+};
+
+struct endpoint_rt *endpoint_new(const struct endpoint_cfg *e, const struct config *cfg);
+void endpoint_ref(struct endpoint_rt *ep);
+void endpoint_unref(struct endpoint_rt *ep);
+/* The wait before attempt number `attempt` (1 = first retry):
+ * backoff * 2^(attempt-1), +-20% jitter, capped by max_backoff. */
+uint64_t endpoint_backoff_ms(const struct endpoint_rt *ep, unsigned attempt);
+int endpoint_matches(const struct endpoint_rt *ep, const char *type);
+/* {"name":...,"url":...,counters...} */
+int endpoint_json(struct buf *b, const struct endpoint_rt *ep);
+
+/* Retry-After: delta-seconds or an HTTP-date; -1 when unparseable. */
+int64_t http_retry_after_ms(const char *v, size_t len, uint64_t now_wall_ms);
+
+#endif

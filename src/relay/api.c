@@ -1,0 +1,267 @@
+/* /api/v1: event ingest, event status, endpoints, endpoint tests. */
+#include "edgehook/relay.h"
+#include "edgehook/buf.h"
+#include "edgehook/cidr.h"
+#include "edgehook/config.h"
+#include "edgehook/dispatch.h"
+#include "edgehook/event.h"
+#include "edgehook/json.h"
+#include "edgehook/log.h"
+#include "edgehook/server.h"
+#include "edgehook/sign.h"
+
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MAX_BATCH = 1000, MAX_TYPE = 128 };
+
+static int is_loopback(const struct sockaddr *sa)
+{
+	static struct cidr loop4, loop6;
+	static int ready;
+	if (!ready) {
+		cidr_parse("127.0.0.0/8", &loop4);
+		cidr_parse("::1", &loop6);
+		ready = 1;
+	}
+	return cidr_match(&loop4, sa) || cidr_match(&loop6, sa);
+}
+
+/* 0 when the caller may use the API; otherwise the answer is sent. */
+int api_authorize(struct relay *rl, struct http_conn *c, const struct http_request *req)
+{
+	const char *token = rl->cfg->api.token;
+	const struct http_header *auth;
+	if (!token) {
+		if (is_loopback(http_conn_peer(c)))
+			return 0;
+		http_respond_error(c, 403, "the API answers loopback peers only (set api.token)");
+		return -1;
+	}
+	auth = http_find_header(req->headers, req->num_headers, "authorization");
+	if (auth && auth->value_len > 7 && http_token_eq(auth->value, 7, "bearer ") &&
+	    verify_token(token, auth->value + 7, auth->value_len - 7) == 0)
+		return 0;
+	http_respond(c, 401, "application/json", "WWW-Authenticate: Bearer\r\n",
+		     "{\"error\":\"missing or wrong bearer token\"}", 41);
+	return -1;
+}
+
+static void reply_buf(struct http_conn *c, int status, struct buf *b)
+{
+	if (!b->data) {
+		http_respond_error(c, 500, "out of memory");
+		return;
+	}
+	http_respond(c, status, "application/json", NULL, b->data, b->len);
+}
+
+/* Checks one item of the ingest body; type gets its "event" string. */
+static const char *check_item(const struct json_doc *doc, int tok, char *type, size_t cap)
+{
+	int t;
+	if (doc->toks[tok].type != JSON_OBJECT)
+		return "each event must be a JSON object";
+	t = json_get(doc, tok, "event");
+	if (t < 0 || doc->toks[t].type != JSON_STRING)
+		return "missing string \"event\"";
+	if (json_tok_copy(doc, t, type, cap) <= 0)
+		return "\"event\" must be 1 to 127 characters";
+	return NULL;
+}
+
+/* The item as given, plus "timestamp" when it has none. */
+static int item_body(const struct json_doc *doc, int tok, struct buf *out)
+{
+	const char *s = doc->text + doc->toks[tok].start;
+	size_t n = (size_t)(doc->toks[tok].end - doc->toks[tok].start);
+	if (json_get(doc, tok, "timestamp") >= 0)
+		return buf_append(out, s, n);
+	/* "event" exists, so the object has members: insert before '}' */
+	if (buf_append(out, s, n - 1) < 0 || buf_puts(out, ",\"timestamp\":") < 0 || event_put_timestamp(out) < 0)
+		return -1;
+	return buf_puts(out, "}");
+}
+
+static void ingest(struct relay *rl, struct http_conn *c, const char *body, size_t len)
+{
+	struct json_doc doc;
+	int items[MAX_BATCH], nitems = 0, i, tok;
+	const char *type_ptrs[MAX_BATCH];
+	char (*all_types)[MAX_TYPE] = NULL;
+	struct buf reply, one;
+	const char *why = NULL;
+	if (len == 0 || json_parse(&doc, body, len, 64) < 0) {
+		http_respond_error(c, 400, len ? "body is not valid JSON" : "empty body");
+		return;
+	}
+	if (doc.toks[0].type == JSON_ARRAY) {
+		if (doc.toks[0].size == 0 || doc.toks[0].size > MAX_BATCH) {
+			json_doc_free(&doc);
+			http_respond_error(c, 400, doc.toks[0].size ? "at most 1000 events per request" : "empty array");
+			return;
+		}
+		for (i = 0, tok = 1; i < doc.toks[0].size; i++, tok = json_skip(&doc, tok))
+			items[nitems++] = tok;
+	} else {
+		items[nitems++] = 0;
+	}
+	all_types = malloc((size_t)nitems * sizeof(*all_types));
+	if (!all_types) {
+		json_doc_free(&doc);
+		http_respond_error(c, 500, "out of memory");
+		return;
+	}
+	for (i = 0; i < nitems && !why; i++) {
+		why = check_item(&doc, items[i], all_types[i], MAX_TYPE);
+		type_ptrs[i] = all_types[i];
+	}
+	if (why) {
+		char msg[160];
+		if (nitems > 1)
+			snprintf(msg, sizeof(msg), "event %d: %s", i - 1, why);
+		else
+			snprintf(msg, sizeof(msg), "%s", why);
+		http_respond_error(c, 400, msg);
+		goto out;
+	}
+	if (!dispatch_fits(rl->disp, type_ptrs, (size_t)nitems, len + (size_t)nitems * 48)) {
+		log_msg(LOG_WARN, "events refused: delivery queue full", NULL);
+		http_respond_error(c, 503, "delivery queue full");
+		goto out;
+	}
+	buf_init(&reply, (size_t)nitems * 64 + 16);
+	buf_init(&one, len + 64);
+	if (nitems > 1 || doc.toks[0].type == JSON_ARRAY)
+		buf_puts(&reply, "[");
+	for (i = 0; i < nitems; i++) {
+		char id[EVENT_ID_LEN];
+		int n;
+		one.len = 0;
+		n = item_body(&doc, items[i], &one) == 0 ? dispatch_event(rl->disp, all_types[i], one.data, one.len, id, sizeof(id)) : -1;
+		if (n < 0) {
+			/* cannot happen after dispatch_fits, short of memory */
+			log_msg(LOG_ERROR, "event refused after admission", "event", all_types[i], NULL);
+			snprintf(id, sizeof(id), "none");
+			n = 0;
+		}
+		buf_printf(&reply, "%s{\"id\":\"%s\",\"endpoints\":%d}", i ? "," : "", id, n);
+	}
+	if (doc.toks[0].type == JSON_ARRAY)
+		buf_puts(&reply, "]");
+	reply_buf(c, 202, &reply);
+	buf_free(&reply);
+	buf_free(&one);
+out:
+	free(all_types);
+	json_doc_free(&doc);
+}
+
+struct pending_test {
+	struct http_conn *c;
+	struct dispatch_test *t;
+};
+
+static void on_test_done(void *arg, const char *json, size_t len)
+{
+	struct pending_test *p = arg;
+	http_respond(p->c, 200, "application/json", NULL, json, len);
+	free(p);
+}
+
+static void on_test_abort(void *arg)
+{
+	struct pending_test *p = arg;
+	dispatch_test_cancel(p->t);
+	free(p);
+}
+
+static void endpoint_test(struct relay *rl, struct http_conn *c, const char *name, size_t len)
+{
+	struct pending_test *p;
+	char n[256];
+	if (len == 0 || len >= sizeof(n)) {
+		http_respond_error(c, 404, "unknown endpoint");
+		return;
+	}
+	memcpy(n, name, len);
+	n[len] = '\0';
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		http_respond_error(c, 500, "out of memory");
+		return;
+	}
+	p->c = c;
+	p->t = dispatch_test(rl->disp, n, on_test_done, p);
+	if (!p->t) {
+		free(p);
+		http_respond_error(c, 404, "unknown endpoint");
+		return;
+	}
+	http_defer(c, on_test_abort, p);
+}
+
+static int seg_is(const char *p, size_t n, const char *lit) { return n == strlen(lit) && memcmp(p, lit, n) == 0; }
+static int method_is(const struct http_request *req, const char *m) { return http_token_eq(req->method, req->method_len, m) && req->method_len == strlen(m); }
+
+static void not_allowed(struct http_conn *c, const char *allow)
+{
+	char h[64];
+	snprintf(h, sizeof(h), "Allow: %s\r\n", allow);
+	http_respond(c, 405, "application/json", h, "{\"error\":\"method not allowed\"}", 30);
+}
+
+/* path is what follows "/api/v1/". */
+void api_handle(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *path, size_t plen,
+		const char *body, size_t len)
+{
+	const char *slash = memchr(path, '/', plen);
+	size_t head = slash ? (size_t)(slash - path) : plen;
+	const char *rest = slash ? slash + 1 : "";
+	size_t rlen = slash ? plen - head - 1 : 0;
+	struct buf b;
+	if (api_authorize(rl, c, req) < 0)
+		return;
+	if (seg_is(path, head, "events") && rlen == 0) {
+		if (method_is(req, "POST"))
+			ingest(rl, c, body, len);
+		else
+			not_allowed(c, "POST");
+	} else if (seg_is(path, head, "events")) {
+		char id[64];
+		if (!method_is(req, "GET") && !method_is(req, "HEAD")) {
+			not_allowed(c, "GET, HEAD");
+			return;
+		}
+		buf_init(&b, 1 << 20);
+		if (rlen >= sizeof(id) || memchr(rest, '/', rlen)) {
+			http_respond_error(c, 404, "unknown event");
+			return;
+		}
+		memcpy(id, rest, rlen);
+		id[rlen] = '\0';
+		if (dispatch_event_json(rl->disp, id, &b) < 0)
+			http_respond_error(c, 404, "unknown event (or no longer in the status history)");
+		else
+			reply_buf(c, 200, &b);
+		buf_free(&b);
+	} else if (seg_is(path, head, "endpoints") && rlen == 0) {
+		if (!method_is(req, "GET") && !method_is(req, "HEAD")) {
+			not_allowed(c, "GET, HEAD");
+			return;
+		}
+		buf_init(&b, 4 << 20);
+		dispatch_endpoints_json(rl->disp, &b);
+		reply_buf(c, 200, &b);
+		buf_free(&b);
+	} else if (seg_is(path, head, "endpoints") && rlen > 5 && memcmp(rest + rlen - 5, "/test", 5) == 0) {
+		if (method_is(req, "POST"))
+			endpoint_test(rl, c, rest, rlen - 5);
+		else
+			not_allowed(c, "POST");
+	} else {
+		http_respond_error(c, 404, "unknown API route");
+	}
+}

@@ -1,0 +1,148 @@
+#include "edgehook/endpoint.h"
+#include "edgehook/config.h"
+#include "edgehook/json.h"
+#include "edgehook/match.h"
+#include "edgehook/rand.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+struct endpoint_rt *endpoint_new(const struct endpoint_cfg *e, const struct config *cfg)
+{
+	struct endpoint_rt *ep = calloc(1, sizeof(*ep));
+	struct buf h;
+	size_t i;
+	if (!ep)
+		return NULL;
+	ep->refs = 1;
+	ep->name = strdup(e->name);
+	ep->url_text = strdup(e->url_text);
+	ep->url = e->url;
+	ep->secret = dup_or_null(e->secret);
+	ep->retries = (unsigned)(e->retries >= 0 ? e->retries : cfg->webhook.retries);
+	ep->timeout_ms = e->timeout_ms ? e->timeout_ms : cfg->webhook.timeout_ms;
+	ep->backoff_ms = cfg->webhook.backoff_ms;
+	ep->max_backoff_ms = cfg->webhook.max_backoff_ms;
+	ep->max_in_flight = e->max_in_flight;
+	buf_init(&h, 64 << 10);
+	buf_printf(&h, "Content-Type: application/json\r\nUser-Agent: %s\r\n", cfg->webhook.user_agent);
+	for (i = 0; i < e->nheaders; i++)
+		buf_printf(&h, "%s: %s\r\n", e->headers[i].name, e->headers[i].value);
+	buf_append(&h, "", 1);
+	ep->headers = h.data;
+	ep->events = calloc(e->nevents + 1, sizeof(char *));
+	if (ep->events)
+		for (i = 0; i < e->nevents; i++)
+			ep->events[ep->nevents++] = strdup(e->events[i]);
+	if (!ep->name || !ep->url_text || !ep->headers || !ep->events || (e->secret && !ep->secret)) {
+		endpoint_unref(ep);
+		return NULL;
+	}
+	for (i = 0; i < ep->nevents; i++)
+		if (!ep->events[i]) {
+			endpoint_unref(ep);
+			return NULL;
+		}
+	return ep;
+}
+
+void endpoint_ref(struct endpoint_rt *ep) { ep->refs++; }
+
+void endpoint_unref(struct endpoint_rt *ep)
+{
+	size_t i;
+	if (!ep || --ep->refs > 0)
+		return;
+	free(ep->name);
+	free(ep->url_text);
+	free(ep->secret);
+	free(ep->headers);
+	for (i = 0; ep->events && i < ep->nevents; i++)
+		free(ep->events[i]);
+	free(ep->events);
+	free(ep);
+}
+
+uint64_t endpoint_backoff_ms(const struct endpoint_rt *ep, unsigned attempt)
+{
+	uint64_t wait = ep->backoff_ms;
+	unsigned i;
+	int64_t jitter;
+	for (i = 1; i < attempt && wait < ep->max_backoff_ms; i++)
+		wait *= 2;
+	if (wait > ep->max_backoff_ms)
+		wait = ep->max_backoff_ms;
+	/* +-20%, uniform */
+	jitter = (int64_t)(wait / 5);
+	if (jitter > 0)
+		wait = (uint64_t)((int64_t)wait - jitter + (int64_t)(rand_u32() % (uint32_t)(2 * jitter + 1)));
+	return wait;
+}
+
+int endpoint_matches(const struct endpoint_rt *ep, const char *type)
+{
+	return match_any((const char *const *)ep->events, ep->nevents, type);
+}
+
+int endpoint_json(struct buf *b, const struct endpoint_rt *ep)
+{
+	const struct endpoint_counters *n = &ep->n;
+	size_t i;
+	int rc = buf_puts(b, "{");
+	rc |= json_put_kv(b, 0, "name", ep->name);
+	rc |= json_put_kv(b, 1, "url", ep->url_text);
+	rc |= buf_puts(b, ",\"events\":[");
+	for (i = 0; i < ep->nevents; i++)
+		rc |= (i ? buf_puts(b, ",") : 0) | json_put_cstr(b, ep->events[i]);
+	rc |= buf_printf(b, "],\"signed\":%s,\"retries\":%u,\"timeout_ms\":%llu,\"max_in_flight\":%u,\"in_flight\":%u",
+			 ep->secret ? "true" : "false", ep->retries, (unsigned long long)ep->timeout_ms,
+			 ep->max_in_flight, ep->in_flight);
+	rc |= buf_printf(b, ",\"delivered\":%llu,\"failed\":%llu,\"retried\":%llu,\"dropped\":%llu,\"attempts\":%llu",
+			 (unsigned long long)n->delivered, (unsigned long long)n->failed,
+			 (unsigned long long)n->retried, (unsigned long long)n->dropped,
+			 (unsigned long long)n->attempts);
+	rc |= buf_printf(b, ",\"consecutive_failures\":%llu,\"health\":\"%s\",\"last_status\":%d,\"last_error\":",
+			 (unsigned long long)n->consecutive_failures,
+			 n->consecutive_failures ? "failing" : n->attempts ? "healthy" : "unknown", n->last_status);
+	rc |= n->last_error[0] ? json_put_cstr(b, n->last_error) : buf_puts(b, "null");
+	rc |= buf_puts(b, "}");
+	return rc;
+}
+
+int64_t http_retry_after_ms(const char *v, size_t len, uint64_t now_wall_ms)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	char tmp[64], mon[4];
+	struct tm tm;
+	size_t i;
+	int n = 0;
+	if (len == 0 || len >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, v, len);
+	tmp[len] = '\0';
+	if (strspn(tmp, "0123456789") == len) {
+		long long secs = len > 9 ? 999999999LL : atoll(tmp);
+		return (int64_t)secs * 1000;
+	}
+	/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(tmp, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT%n", &tm.tm_mday, mon, &tm.tm_year, &tm.tm_hour, &tm.tm_min,
+		   &tm.tm_sec, &n) != 6 || (size_t)n != len)
+		return -1;
+	for (i = 0; i < 12; i++)
+		if (strncmp(mon, months + 3 * i, 3) == 0)
+			break;
+	if (i == 12)
+		return -1;
+	tm.tm_mon = (int)i;
+	tm.tm_year -= 1900;
+	{
+		int64_t at = (int64_t)timegm(&tm) * 1000;
+		return at > (int64_t)now_wall_ms ? at - (int64_t)now_wall_ms : 0;
+	}
+}
