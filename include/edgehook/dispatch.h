@@ -37,8 +37,9 @@ int dispatch_reload(struct dispatch *d, const struct config *cfg);
 /* Returns the number of matching endpoints, or -1 when the queue is full.
  * id (cap >= 32) receives the event id "evt_...". */
 int dispatch_event(struct dispatch *d, const char *type, const char *body, size_t len, char *id, size_t cap);
-/* Whether events of these types and total body size would all fit now. */
-int dispatch_fits(struct dispatch *d, const char *const *types, size_t n, size_t bytes);
+/* Whether events of these types and total body size all fit now; when
+ * not, the n events are counted as rejected. */
+int dispatch_admit(struct dispatch *d, const char *const *types, size_t n, size_t bytes);
 
 /* JSON for the API; dispatch_event_json returns -1 for an unknown id. */
 int dispatch_event_json(struct dispatch *d, const char *id, struct buf *out);

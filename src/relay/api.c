@@ -99,8 +99,9 @@ static void ingest(struct relay *rl, struct http_conn *c, const char *body, size
 	}
 	if (doc.toks[0].type == JSON_ARRAY) {
 		if (doc.toks[0].size == 0 || doc.toks[0].size > MAX_BATCH) {
+			const char *why_size = doc.toks[0].size ? "at most 1000 events per request" : "empty array";
 			json_doc_free(&doc);
-			http_respond_error(c, 400, doc.toks[0].size ? "at most 1000 events per request" : "empty array");
+			http_respond_error(c, 400, why_size);
 			return;
 		}
 		for (i = 0, tok = 1; i < doc.toks[0].size; i++, tok = json_skip(&doc, tok))
@@ -127,7 +128,7 @@ static void ingest(struct relay *rl, struct http_conn *c, const char *body, size
 		http_respond_error(c, 400, msg);
 		goto out;
 	}
-	if (!dispatch_fits(rl->disp, type_ptrs, (size_t)nitems, len + (size_t)nitems * 48)) {
+	if (!dispatch_admit(rl->disp, type_ptrs, (size_t)nitems, len + (size_t)nitems * 48)) {
 		log_msg(LOG_WARN, "events refused: delivery queue full", NULL);
 		http_respond_error(c, 503, "delivery queue full");
 		goto out;

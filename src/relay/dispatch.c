@@ -290,14 +290,15 @@ static size_t http_matches(const struct dispatch *d, const char *type)
 	return n;
 }
 
-int dispatch_fits(struct dispatch *d, const char *const *types, size_t n, size_t bytes)
+int dispatch_admit(struct dispatch *d, const char *const *types, size_t n, size_t bytes)
 {
 	size_t i, need = 0;
 	for (i = 0; i < n; i++)
 		need += http_matches(d, types[i]);
-	if (need == 0)
+	if (need == 0 || (d->pending + need <= d->queue_max && d->pending_bytes + bytes <= d->bytes_max))
 		return 1;
-	return d->pending + need <= d->queue_max && d->pending_bytes + bytes <= d->bytes_max;
+	d->events_rejected += n;
+	return 0;
 }
 
 static struct event *event_new(const char *type, const char *body, size_t len, size_t ndl)
@@ -363,10 +364,8 @@ int dispatch_event(struct dispatch *d, const char *type, const char *body, size_
 	const char *types[1] = {type};
 	for (i = 0; i < d->neps; i++)
 		matched += (size_t)endpoint_matches(d->eps[i], type);
-	if (!dispatch_fits(d, types, 1, len)) {
-		d->events_rejected++;
+	if (!dispatch_admit(d, types, 1, len))
 		return -1;
-	}
 	ev = event_new(type, body, len, matched);
 	if (!ev) {
 		d->events_rejected++;
