@@ -6,10 +6,12 @@
 #include "edgehook/log.h"
 #include "edgehook/reactor.h"
 #include "edgehook/relay.h"
+#include "edgehook/runner.h"
 #include "edgehook/server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -112,11 +114,18 @@ static void on_deliveries_done(void *arg)
 	reactor_stop(d->r);
 }
 
-/* Inbound side empty: wait for pending deliveries next. */
-static void on_drained(void *arg)
+/* Runs finished (their lifecycle events are queued): deliveries next. */
+static void on_runs_done(void *arg)
 {
 	struct daemon *d = arg;
 	dispatch_drain(d->rl->disp, on_deliveries_done, d);
+}
+
+/* Inbound side empty: wait for running commands, then deliveries. */
+static void on_drained(void *arg)
+{
+	struct daemon *d = arg;
+	runner_drain(d->rl->runner, on_runs_done, d);
 }
 
 static void on_drain_timeout(void *arg)
@@ -126,6 +135,7 @@ static void on_drain_timeout(void *arg)
 	snprintf(conns, sizeof(conns), "%zu", http_server_open_connections(d->srv));
 	snprintf(pending, sizeof(pending), "%zu", dispatch_pending(d->rl->disp));
 	log_msg(LOG_WARN, "drain timeout", "connections", conns, "deliveries", pending, NULL);
+	runner_kill_all(d->rl->runner);
 	dispatch_abandon(d->rl->disp);
 	reactor_stop(d->r);
 }
@@ -157,6 +167,10 @@ static void on_signal(void *arg, int signo)
 	struct daemon *d = arg;
 	if (signo == SIGHUP) {
 		reload(d);
+		return;
+	}
+	if (signo == SIGCHLD) {
+		runner_reap(d->rl->runner);
 		return;
 	}
 	if (signo != SIGTERM && signo != SIGINT)
@@ -203,6 +217,29 @@ static int start_listeners(struct daemon *d, const char *override)
 	return 0;
 }
 
+/* A daemon started with a closed stdin/stdout/stderr would hand those
+ * numbers to sockets or pipes; children would then inherit them as their
+ * standard streams. Park /dev/null there first. */
+static void ensure_std_fds(void)
+{
+	int fd;
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+}
+
+/* EDGEHOOK_TEST_NOW=<unix seconds> freezes the wall clock: a test-only
+ * setting for signature windows (Slack, Standard Webhooks). */
+static void test_clock(void)
+{
+	const char *now = getenv("EDGEHOOK_TEST_NOW");
+	if (now && *now) {
+		clock_set_wall_override((uint64_t)strtoull(now, NULL, 10) * 1000u);
+		log_msg(LOG_WARN, "wall clock frozen by EDGEHOOK_TEST_NOW (test only)", "now", now, NULL);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const int signals[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
@@ -212,6 +249,7 @@ int main(int argc, char **argv)
 	struct daemon d;
 	int rc;
 
+	ensure_std_fds();
 	if (parse_args(argc, argv, &o) < 0)
 		return EXIT_USAGE;
 	if (load(o.config, &cfg) < 0)
@@ -222,6 +260,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	test_clock();
 	memset(&d, 0, sizeof(d));
 	d.config_path = o.config;
 	d.r = reactor_new();

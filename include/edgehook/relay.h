@@ -16,13 +16,15 @@ struct reactor;
 struct config;
 struct dispatch;
 struct dedupe;
+struct runner;
+struct api_trigger;
 struct http_server;
 struct http_conn;
 struct trigger_cfg;
 struct buf;
 
 struct trigger_stats {
-	uint64_t accepted, duplicates, rejected_auth, rejected_source, rejected_body, not_found, queue_full;
+	uint64_t accepted, duplicates, rejected_auth, rejected_source, rejected_body, not_found, queue_full, run_refused;
 };
 
 struct relay {
@@ -31,6 +33,9 @@ struct relay {
 	struct http_server *srv;
 	struct dispatch *disp;
 	struct dedupe *dedupe;
+	struct runner *runner;
+	struct api_trigger *api_triggers;
+	size_t n_api_triggers;
 	struct trigger_stats tstats;
 	uint64_t started_ms;
 };
@@ -42,13 +47,18 @@ int relay_reload(struct relay *rl, struct config *cfg);
 void relay_handle(void *arg, struct http_conn *c, const struct http_request *req, const char *body,
 		  size_t body_len);
 
-/* trigger.c */
+/* registry.c: config triggers, then API-registered ones */
 const struct trigger_cfg *trigger_by_id(const struct relay *rl, const char *id, size_t len);
 const struct trigger_cfg *trigger_by_path(const struct relay *rl, const char *path, size_t len);
+void trigger_info(struct relay *rl, struct http_conn *c, const struct trigger_cfg *t);
+void triggers_api(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *id,
+		  size_t id_len, const char *body, size_t len);
+void registry_free(struct relay *rl);
+
+/* trigger.c */
 /* verify_as: the kind named in the route, or the trigger's own kind. */
 void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *body,
 		     size_t len, const struct trigger_cfg *t, int verify_as);
-void trigger_info(struct relay *rl, struct http_conn *c, const struct trigger_cfg *t);
 
 /* api.c: path is what follows "/api/v1/" */
 int api_authorize(struct relay *rl, struct http_conn *c, const struct http_request *req);

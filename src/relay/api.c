@@ -7,6 +7,7 @@
 #include "edgehook/event.h"
 #include "edgehook/json.h"
 #include "edgehook/log.h"
+#include "edgehook/runner.h"
 #include "edgehook/server.h"
 #include "edgehook/sign.h"
 
@@ -256,6 +257,29 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 		buf_init(&b, 4 << 20);
 		dispatch_endpoints_json(rl->disp, &b);
 		reply_buf(c, 200, &b);
+		buf_free(&b);
+	} else if (seg_is(path, head, "triggers")) {
+		if (memchr(rest, '/', rlen))
+			http_respond_error(c, 404, "unknown trigger");
+		else
+			triggers_api(rl, c, req, rest, rlen, body, len);
+	} else if (seg_is(path, head, "runs") && rlen > 0) {
+		char id[64];
+		if (!method_is(req, "GET") && !method_is(req, "HEAD")) {
+			not_allowed(c, "GET, HEAD");
+			return;
+		}
+		if (rlen >= sizeof(id)) {
+			http_respond_error(c, 404, "unknown run");
+			return;
+		}
+		memcpy(id, rest, rlen);
+		id[rlen] = '\0';
+		buf_init(&b, 1 << 20);
+		if (runner_run_json(rl->runner, id, &b) < 0)
+			http_respond_error(c, 404, "unknown run (or no longer in the history)");
+		else
+			reply_buf(c, 200, &b);
 		buf_free(&b);
 	} else if (seg_is(path, head, "endpoints") && rlen > 5 && memcmp(rest + rlen - 5, "/test", 5) == 0) {
 		if (method_is(req, "POST"))

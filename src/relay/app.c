@@ -3,6 +3,7 @@
 #include "edgehook/config.h"
 #include "edgehook/dedupe.h"
 #include "edgehook/dispatch.h"
+#include "edgehook/runner.h"
 #include "edgehook/server.h"
 
 #include <stdio.h>
@@ -19,7 +20,8 @@ struct relay *relay_new(struct reactor *r, struct config *cfg)
 	rl->started_ms = clock_now_ms();
 	rl->disp = dispatch_new(r, cfg);
 	rl->dedupe = dedupe_new(cfg->server.dedupe);
-	if (!rl->disp || !rl->dedupe) {
+	rl->runner = rl->disp ? runner_new(r, rl->disp, cfg->webhook.history) : NULL;
+	if (!rl->disp || !rl->dedupe || !rl->runner) {
 		relay_free(rl);
 		return NULL;
 	}
@@ -30,6 +32,8 @@ void relay_free(struct relay *rl)
 {
 	if (!rl)
 		return;
+	runner_free(rl->runner); /* before the dispatcher: runs emit events */
+	registry_free(rl);
 	dispatch_free(rl->disp);
 	dedupe_free(rl->dedupe);
 	config_free(rl->cfg);

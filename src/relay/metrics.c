@@ -35,11 +35,12 @@ void metrics_render(struct relay *rl, struct http_conn *c)
 		   "edgehook_webhooks_total{outcome=\"forbidden\"} %llu\n"
 		   "edgehook_webhooks_total{outcome=\"bad_body\"} %llu\n"
 		   "edgehook_webhooks_total{outcome=\"not_found\"} %llu\n"
-		   "edgehook_webhooks_total{outcome=\"queue_full\"} %llu\n",
+		   "edgehook_webhooks_total{outcome=\"queue_full\"} %llu\n"
+		   "edgehook_webhooks_total{outcome=\"run_refused\"} %llu\n",
 		   (unsigned long long)ts->accepted, (unsigned long long)ts->duplicates,
 		   (unsigned long long)ts->rejected_auth, (unsigned long long)ts->rejected_source,
 		   (unsigned long long)ts->rejected_body, (unsigned long long)ts->not_found,
-		   (unsigned long long)ts->queue_full);
+		   (unsigned long long)ts->queue_full, (unsigned long long)ts->run_refused);
 	dispatch_metrics(rl->disp, &b);
 	http_respond(c, 200, "text/plain; version=0.0.4", NULL, b.data, b.len);
 	buf_free(&b);

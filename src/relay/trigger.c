@@ -8,37 +8,20 @@
 #include "edgehook/form.h"
 #include "edgehook/json.h"
 #include "edgehook/log.h"
+#include "edgehook/clock.h"
 #include "edgehook/rand.h"
+#include "edgehook/runner.h"
 #include "edgehook/server.h"
+#include "edgehook/sign.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { MAX_TYPE = 128, MAX_DELIVERY_ID = 128 };
-
-const struct trigger_cfg *trigger_by_id(const struct relay *rl, const char *id, size_t len)
-{
-	size_t i;
-	for (i = 0; i < rl->cfg->ntriggers; i++) {
-		const struct trigger_cfg *t = &rl->cfg->triggers[i];
-		if (strlen(t->id) == len && memcmp(t->id, id, len) == 0)
-			return t;
-	}
-	return NULL;
-}
-
-const struct trigger_cfg *trigger_by_path(const struct relay *rl, const char *path, size_t len)
-{
-	size_t i;
-	for (i = 0; i < rl->cfg->ntriggers; i++) {
-		const struct trigger_cfg *t = &rl->cfg->triggers[i];
-		if (t->path && strlen(t->path) == len && memcmp(t->path, path, len) == 0)
-			return t;
-	}
-	return NULL;
-}
 
 /* Copies a header value into out when present and short enough. */
 static int header_copy(const struct http_request *req, const char *name, char *out, size_t cap)
@@ -117,7 +100,7 @@ static enum body_type body_type(const struct http_request *req)
 
 /* The event's data member: the JSON body as is, or the form as an object. */
 static int body_data(struct buf *data, const struct http_request *req, const char *body, size_t len,
-		     const char **why, int *status)
+		     int github_form, const char **why, int *status)
 {
 	switch (body_type(req)) {
 	case BODY_JSON:
@@ -130,6 +113,20 @@ static int body_data(struct buf *data, const struct http_request *req, const cha
 		}
 		return buf_append(data, body, len);
 	case BODY_FORM:
+		if (github_form) {
+			/* GitHub's form content type: the JSON is the payload field */
+			char *payload = malloc(len + 1);
+			int n = payload ? form_get(body, len, "payload", payload, len + 1) : -1;
+			int ok = n > 0 && json_validate(payload, (size_t)n, 64, NULL) == 0 &&
+				 buf_append(data, payload, (size_t)n) == 0;
+			free(payload);
+			if (!ok) {
+				*why = "form body without a JSON payload field";
+				*status = 400;
+				return -1;
+			}
+			return 0;
+		}
 		if (form_to_json(data, body, len) < 0) {
 			*why = "malformed form body";
 			*status = 400;
@@ -168,87 +165,207 @@ static int delivery_header(const struct http_request *req, char *out, size_t cap
 	return 0;
 }
 
+static int emit_event(struct relay *rl, const struct trigger_cfg *t, const char *type, const char *delivery,
+		      const char *ip, const struct buf *data, char *evt_id)
+{
+	struct trigger_envelope e = {type, t->id, delivery, ip, data->len ? data->data : NULL, data->len};
+	struct buf env;
+	int rc;
+	buf_init(&env, data->len + 1024);
+	rc = event_trigger_envelope(&env, &e) < 0 ? -1 : dispatch_event(rl->disp, type, env.data, env.len, evt_id, EVENT_ID_LEN);
+	buf_free(&env);
+	return rc < 0 ? -1 : 0;
+}
+
+static int64_t now_seconds(void) { return (int64_t)(clock_wall_ms() / 1000); }
+
+/* Checks the request's signature for `kind`; 0 when valid. */
+static int verify(const struct trigger_cfg *t, enum trigger_kind kind, const struct http_request *req,
+		  const char *body, size_t len, const char **why)
+{
+	char sig[1024], ts[32], id[256];
+	const struct http_header *h;
+	if (!t->secret) {
+		if (kind == TRIGGER_GENERIC || kind == TRIGGER_GITLAB)
+			return 0;
+		*why = "trigger has no secret to verify with";
+		return -1;
+	}
+	switch (kind) {
+	case TRIGGER_GENERIC:
+	case TRIGGER_GITHUB:
+		h = http_find_header(req->headers, req->num_headers, "x-hub-signature-256");
+		if (!h && kind == TRIGGER_GENERIC)
+			h = http_find_header(req->headers, req->num_headers, "x-signature-256");
+		if (h)
+			return verify_github(t->secret, h->value, h->value_len, 0, body, len, why);
+		h = http_find_header(req->headers, req->num_headers, "x-hub-signature");
+		if (h && t->allow_sha1)
+			return verify_github(t->secret, h->value, h->value_len, 1, body, len, why);
+		*why = h ? "sha1 signatures are not accepted (allow_sha1)" : "missing X-Hub-Signature-256";
+		return -1;
+	case TRIGGER_GITLAB:
+		h = http_find_header(req->headers, req->num_headers, "x-gitlab-token");
+		if (h && verify_token(t->secret, h->value, h->value_len) == 0)
+			return 0;
+		*why = h ? "wrong X-Gitlab-Token" : "missing X-Gitlab-Token";
+		return -1;
+	case TRIGGER_SLACK:
+		if (!header_copy(req, "x-slack-request-timestamp", ts, sizeof(ts)) ||
+		    !header_copy(req, "x-slack-signature", sig, sizeof(sig))) {
+			*why = "missing X-Slack-Signature or X-Slack-Request-Timestamp";
+			return -1;
+		}
+		return verify_slack(t->secret, ts, sig, body, len, now_seconds(), why);
+	case TRIGGER_STANDARD:
+		if (!header_copy(req, "webhook-id", id, sizeof(id)) ||
+		    !header_copy(req, "webhook-timestamp", ts, sizeof(ts)) ||
+		    !header_copy(req, "webhook-signature", sig, sizeof(sig))) {
+			*why = "missing webhook-id, webhook-timestamp or webhook-signature";
+			return -1;
+		}
+		return verify_standard(t->secret, id, ts, sig, body, len, now_seconds(), why);
+	}
+	*why = "unknown kind";
+	return -1;
+}
+
+/* event_source: empty allows all; else the Origin (or Referer) host must
+ * be it, or it names the source address, or allowed_ips let the source in. */
+static int source_allowed(const struct trigger_cfg *t, const struct http_request *req, const struct sockaddr *src)
+{
+	static const char *const headers[] = {"origin", "referer", NULL};
+	const char *const *hn;
+	struct cidr c;
+	size_t n = t->event_source ? strlen(t->event_source) : 0;
+	if (n == 0)
+		return 1;
+	if (cidr_parse(t->event_source, &c) == 0 && cidr_match(&c, src))
+		return 1;
+	if (t->nallowed && cidr_match_any(t->allowed_ips, t->nallowed, src))
+		return 1;
+	for (hn = headers; *hn; hn++) {
+		const struct http_header *h = http_find_header(req->headers, req->num_headers, *hn);
+		const char *host, *end;
+		if (!h)
+			continue;
+		host = memchr(h->value, '/', h->value_len);
+		host = host && (size_t)(host - h->value) + 2 < h->value_len && host[1] == '/' ? host + 2 : h->value;
+		end = host;
+		while (end < h->value + h->value_len && *end != '/' && *end != ':')
+			end++;
+		if ((size_t)(end - host) == n && http_token_eq(host, n, t->event_source))
+			return 1;
+	}
+	return 0;
+}
+
+/* Slack's url_verification handshake: answered with its challenge. */
+static int slack_challenge(struct http_conn *c, const char *body, size_t len)
+{
+	struct json_doc doc;
+	char challenge[512];
+	struct buf b;
+	int tok;
+	if (len == 0 || body[0] != '{' || json_parse(&doc, body, len, 16) < 0)
+		return 0;
+	tok = json_get(&doc, 0, "type");
+	if (tok < 0 || !json_tok_eq(&doc, tok, "url_verification") ||
+	    (tok = json_get(&doc, 0, "challenge")) < 0 || json_tok_copy(&doc, tok, challenge, sizeof(challenge)) < 0) {
+		json_doc_free(&doc);
+		return 0;
+	}
+	json_doc_free(&doc);
+	buf_init(&b, 1024);
+	buf_puts(&b, "{");
+	json_put_kv(&b, 0, "challenge", challenge);
+	buf_puts(&b, "}");
+	http_respond(c, 200, "application/json", NULL, b.data, b.len);
+	buf_free(&b);
+	return 1;
+}
+
+static void reject(struct http_conn *c, uint64_t *counter, int status, const char *why)
+{
+	(*counter)++;
+	http_respond_error(c, status, why);
+}
+
 void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *body,
 		     size_t len, const struct trigger_cfg *t, int verify_as)
 {
 	struct sockaddr_storage src;
 	char ip[64], type[MAX_TYPE], delivery[MAX_DELIVERY_ID], dlv_id[EVENT_ID_LEN], evt_id[EVENT_ID_LEN];
-	struct buf data, env, reply;
+	char run_id[EVENT_ID_LEN] = "";
+	enum trigger_kind kind = verify_as >= 0 ? (enum trigger_kind)verify_as : t->kind;
+	struct buf data, reply;
 	const char *why = NULL;
 	int status = 0, has_delivery;
-	(void)verify_as;
 
 	if (!t->enabled) {
-		rl->tstats.rejected_source++;
-		http_respond_error(c, 403, "trigger disabled");
+		reject(c, &rl->tstats.rejected_source, 403, "trigger disabled");
 		return;
 	}
 	source_addr(rl, c, req, &src);
 	cidr_addr_text((const struct sockaddr *)&src, ip, sizeof(ip));
-	if (t->nallowed && !cidr_match_any(t->allowed_ips, t->nallowed, (const struct sockaddr *)&src)) {
-		rl->tstats.rejected_source++;
+	if ((t->nallowed && !cidr_match_any(t->allowed_ips, t->nallowed, (const struct sockaddr *)&src)) ||
+	    !source_allowed(t, req, (const struct sockaddr *)&src)) {
 		log_msg(LOG_WARN, "source not allowed", "trigger", t->id, "source_ip", ip, NULL);
-		http_respond_error(c, 403, "source not allowed");
+		reject(c, &rl->tstats.rejected_source, 403, "source not allowed");
 		return;
 	}
+	if (verify(t, kind, req, body, len, &why) < 0) {
+		log_msg(LOG_WARN, "webhook rejected", "trigger", t->id, "source_ip", ip, "err", why, NULL);
+		reject(c, &rl->tstats.rejected_auth, 401, why);
+		return;
+	}
+	if (kind == TRIGGER_SLACK && slack_challenge(c, body, len))
+		return;
 	has_delivery = delivery_header(req, delivery, sizeof(delivery));
+	if (t->run && geteuid() == 0 && !t->run->allow_root) {
+		log_msg(LOG_ERROR, "refusing to run a command as root (set run.allow_root: true)", "trigger", t->id, NULL);
+		reject(c, &rl->tstats.run_refused, 500, "refusing to run commands as root");
+		return;
+	}
+	if (t->run && !runner_has_room(rl->runner, t)) {
+		reject(c, &rl->tstats.queue_full, 503, "run queue full");
+		return;
+	}
 	if (has_delivery && dedupe_check(rl->dedupe, t->id, delivery, strlen(delivery))) {
 		rl->tstats.duplicates++;
 		http_respond(c, 200, "application/json", NULL, "{\"status\":\"duplicate\"}", 22);
 		return;
 	}
 	buf_init(&data, len + 64 + len / 2);
-	if (body_data(&data, req, body, len, &why, &status) < 0) {
+	if (body_data(&data, req, body, len, kind == TRIGGER_GITHUB, &why, &status) < 0) {
 		buf_free(&data);
-		rl->tstats.rejected_body++;
-		http_respond_error(c, status, why);
+		reject(c, &rl->tstats.rejected_body, status, why);
 		return;
 	}
 	rand_id(dlv_id, sizeof(dlv_id), "dlv_");
 	event_type(t, req, type, sizeof(type));
-	if (t->emit) {
-		struct trigger_envelope e = {type, t->id, has_delivery ? delivery : dlv_id, ip, data.len ? data.data : NULL,
-			data.len};
-		buf_init(&env, data.len + 1024);
-		if (event_trigger_envelope(&env, &e) < 0 ||
-		    dispatch_event(rl->disp, type, env.data, env.len, evt_id, sizeof(evt_id)) < 0) {
-			buf_free(&env);
+	if (t->emit && emit_event(rl, t, type, has_delivery ? delivery : dlv_id, ip, &data, evt_id) < 0) {
+		buf_free(&data);
+		log_msg(LOG_WARN, "event refused: delivery queue full", "trigger", t->id, NULL);
+		reject(c, &rl->tstats.queue_full, 503, "delivery queue full");
+		return;
+	}
+	if (t->run) {
+		struct run_request rr = {type, has_delivery ? delivery : dlv_id, ip, body, len, data.data, data.len};
+		if (runner_submit(rl->runner, t, &rr, run_id, sizeof(run_id)) < 0) {
 			buf_free(&data);
-			rl->tstats.queue_full++;
-			log_msg(LOG_WARN, "event refused: delivery queue full", "trigger", t->id, NULL);
-			http_respond_error(c, 503, "delivery queue full");
+			reject(c, &rl->tstats.queue_full, 503, "run queue full");
 			return;
 		}
-		buf_free(&env);
 	}
 	buf_free(&data);
 	rl->tstats.accepted++;
 	buf_init(&reply, 256);
 	buf_puts(&reply, "{\"status\":\"accepted\",");
 	json_put_kv(&reply, 0, "id", dlv_id);
+	if (run_id[0])
+		json_put_kv(&reply, 1, "run_id", run_id);
 	buf_puts(&reply, "}");
 	http_respond(c, 202, "application/json", NULL, reply.data, reply.len);
 	buf_free(&reply);
-}
-
-void trigger_info(struct relay *rl, struct http_conn *c, const struct trigger_cfg *t)
-{
-	struct buf b;
-	char url[600];
-	(void)rl;
-	buf_init(&b, 128 << 10);
-	snprintf(url, sizeof(url), "/webhooks/%s", t->id);
-	buf_puts(&b, "{");
-	json_put_kv(&b, 0, "id", t->id);
-	json_put_kv(&b, 1, "kind", config_kind_name(t->kind));
-	json_put_kv(&b, 1, "url", url);
-	if (t->path)
-		json_put_kv(&b, 1, "path", t->path);
-	json_put_kv(&b, 1, "description", t->description ? t->description : "");
-	buf_printf(&b, ",\"enabled\":%s", t->enabled ? "true" : "false");
-	json_put_kv(&b, 1, "event_source", t->event_source ? t->event_source : "");
-	buf_printf(&b, ",\"emit\":%s,\"run\":%s,\"metadata\":%s,\"source\":\"config\"}", t->emit ? "true" : "false",
-		   t->run ? "true" : "false", t->metadata_json);
-	http_respond(c, 200, "application/json", NULL, b.data, b.len);
-	buf_free(&b);
 }

@@ -41,7 +41,8 @@ static size_t response(uint8_t *m, uint16_t id, uint16_t flags, const char *qnam
 	m[o++] = (uint8_t)qtype;
 	m[o++] = 0;
 	m[o++] = 1;
-	memcpy(m + o, answers, alen);
+	if (alen)
+		memcpy(m + o, answers, alen);
 	return o + alen;
 }
 

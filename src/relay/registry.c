@@ -1,0 +1,269 @@
+/* Trigger lookup over the config file's triggers and those registered at
+ * run time through /api/v1/triggers. API triggers live in the relay (not
+ * the config), so a SIGHUP reload keeps them; a restart does not, and
+ * GET shows them with "source":"api". */
+#include "edgehook/relay.h"
+#include "edgehook/arena.h"
+#include "edgehook/buf.h"
+#include "edgehook/config.h"
+#include "edgehook/json.h"
+#include "edgehook/server.h"
+#include "edgehook/tree.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MAX_API_TRIGGERS = 1024 };
+
+struct api_trigger {
+	struct arena arena;
+	struct trigger_cfg cfg;
+	struct api_trigger *next;
+};
+
+static int id_is(const char *id, const char *s, size_t len) { return strlen(id) == len && memcmp(id, s, len) == 0; }
+
+static const struct trigger_cfg *config_trigger(const struct relay *rl, const char *id, size_t len)
+{
+	size_t i;
+	for (i = 0; i < rl->cfg->ntriggers; i++)
+		if (id_is(rl->cfg->triggers[i].id, id, len))
+			return &rl->cfg->triggers[i];
+	return NULL;
+}
+
+static struct api_trigger **api_slot(struct relay *rl, const char *id, size_t len)
+{
+	struct api_trigger **pp;
+	for (pp = &rl->api_triggers; *pp; pp = &(*pp)->next)
+		if (id_is((*pp)->cfg.id, id, len))
+			return pp;
+	return pp;
+}
+
+const struct trigger_cfg *trigger_by_id(const struct relay *rl, const char *id, size_t len)
+{
+	const struct trigger_cfg *t = config_trigger(rl, id, len);
+	struct api_trigger **pp;
+	if (t)
+		return t;
+	pp = api_slot((struct relay *)rl, id, len);
+	return *pp ? &(*pp)->cfg : NULL;
+}
+
+const struct trigger_cfg *trigger_by_path(const struct relay *rl, const char *path, size_t len)
+{
+	const struct api_trigger *a;
+	size_t i;
+	for (i = 0; i < rl->cfg->ntriggers; i++)
+		if (rl->cfg->triggers[i].path && id_is(rl->cfg->triggers[i].path, path, len))
+			return &rl->cfg->triggers[i];
+	for (a = rl->api_triggers; a; a = a->next)
+		if (a->cfg.path && id_is(a->cfg.path, path, len))
+			return &a->cfg;
+	return NULL;
+}
+
+static int is_config_trigger(const struct relay *rl, const struct trigger_cfg *t)
+{
+	return rl->cfg->ntriggers && t >= rl->cfg->triggers && t < rl->cfg->triggers + rl->cfg->ntriggers;
+}
+
+static int trigger_json(const struct relay *rl, struct buf *b, const struct trigger_cfg *t)
+{
+	char url[600];
+	int rc;
+	snprintf(url, sizeof(url), "/webhooks/%s", t->id);
+	rc = buf_puts(b, "{");
+	rc |= json_put_kv(b, 0, "id", t->id);
+	rc |= json_put_kv(b, 1, "kind", config_kind_name(t->kind));
+	rc |= json_put_kv(b, 1, "url", url);
+	rc |= t->path ? json_put_kv(b, 1, "path", t->path) : buf_puts(b, ",\"path\":null");
+	rc |= json_put_kv(b, 1, "description", t->description ? t->description : "");
+	rc |= buf_printf(b, ",\"enabled\":%s", t->enabled ? "true" : "false");
+	rc |= json_put_kv(b, 1, "event_source", t->event_source ? t->event_source : "");
+	rc |= buf_printf(b, ",\"emit\":%s,\"run\":%s,\"signed\":%s,\"metadata\":%s,\"source\":\"%s\"}",
+			 t->emit ? "true" : "false", t->run ? "true" : "false", t->secret ? "true" : "false",
+			 t->metadata_json, is_config_trigger(rl, t) ? "config" : "api");
+	return rc;
+}
+
+static void reply(struct http_conn *c, int status, struct buf *b)
+{
+	if (!b->data)
+		http_respond_error(c, 500, "out of memory");
+	else
+		http_respond(c, status, "application/json", NULL, b->data, b->len);
+	buf_free(b);
+}
+
+void trigger_info(struct relay *rl, struct http_conn *c, const struct trigger_cfg *t)
+{
+	struct buf b;
+	buf_init(&b, 128 << 10);
+	trigger_json(rl, &b, t);
+	reply(c, 200, &b);
+}
+
+static void list_triggers(struct relay *rl, struct http_conn *c)
+{
+	struct buf b;
+	const struct api_trigger *a;
+	size_t i;
+	int first = 1;
+	buf_init(&b, 64 << 20);
+	buf_puts(&b, "{\"triggers\":[");
+	for (i = 0; i < rl->cfg->ntriggers; i++, first = 0)
+		buf_puts(&b, first ? "" : ","), trigger_json(rl, &b, &rl->cfg->triggers[i]);
+	for (a = rl->api_triggers; a; a = a->next, first = 0)
+		buf_puts(&b, first ? "" : ","), trigger_json(rl, &b, &a->cfg);
+	buf_puts(&b, "]}");
+	reply(c, 200, &b);
+}
+
+static void api_trigger_free(struct api_trigger *a)
+{
+	arena_free(&a->arena);
+	free(a);
+}
+
+/* The first line of the loader's errors, for a 400 body. */
+static void first_error(struct buf *errors, char *out, size_t cap)
+{
+	size_t n = errors->len ? strcspn(errors->data, "\n") : 0;
+	if (n == 0 || n > errors->len) {
+		snprintf(out, cap, "invalid trigger");
+		return;
+	}
+	snprintf(out, cap, "%.*s", (int)n, errors->data);
+}
+
+static void put_trigger(struct relay *rl, struct http_conn *c, const char *id, size_t id_len, const char *body,
+			size_t len)
+{
+	struct api_trigger *a, **slot;
+	struct node *root = NULL, *idn;
+	struct buf errors, b;
+	char err[512];
+	int created;
+	if (config_trigger(rl, id, id_len)) {
+		http_respond_error(c, 409, "trigger is defined in the config file");
+		return;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		http_respond_error(c, 500, "out of memory");
+		return;
+	}
+	arena_init(&a->arena);
+	buf_init(&errors, 1 << 16);
+	if (len == 0 || tree_from_json(&a->arena, body, len, &root, err, sizeof(err)) < 0 || root->kind != NODE_MAP) {
+		http_respond_error(c, 400, len == 0 ? "empty body" : "body must be a JSON object");
+		goto fail;
+	}
+	idn = tree_get(root, "id");
+	if (!idn) {
+		idn = tree_new(&a->arena, NODE_SCALAR, 1);
+		if (!idn || !(idn->str = arena_strndup(&a->arena, id, id_len))) {
+			http_respond_error(c, 500, "out of memory");
+			goto fail;
+		}
+		idn->quoted = 1;
+		idn->len = id_len;
+		idn->key = "id";
+		tree_append(root, idn);
+	} else if (idn->kind != NODE_SCALAR || !id_is(idn->str, id, id_len)) {
+		http_respond_error(c, 400, "\"id\" in the body differs from the URL");
+		goto fail;
+	}
+	if (config_trigger_from_tree(&a->arena, "request", root, &a->cfg, &errors) < 0) {
+		first_error(&errors, err, sizeof(err));
+		http_respond_error(c, 400, err);
+		goto fail;
+	}
+	if (a->cfg.path) {
+		const struct trigger_cfg *other = trigger_by_path(rl, a->cfg.path, strlen(a->cfg.path));
+		if (other && strcmp(other->id, a->cfg.id) != 0) {
+			http_respond_error(c, 409, "path is used by another trigger");
+			goto fail;
+		}
+	}
+	slot = api_slot(rl, id, id_len);
+	created = *slot == NULL;
+	if (created && rl->n_api_triggers >= MAX_API_TRIGGERS) {
+		http_respond_error(c, 409, "too many API triggers (1024)");
+		goto fail;
+	}
+	if (!created) {
+		struct api_trigger *old = *slot;
+		a->next = old->next;
+		api_trigger_free(old);
+	} else {
+		rl->n_api_triggers++;
+	}
+	*slot = a;
+	buf_free(&errors);
+	buf_init(&b, 128 << 10);
+	trigger_json(rl, &b, &a->cfg);
+	reply(c, created ? 201 : 200, &b);
+	return;
+fail:
+	buf_free(&errors);
+	api_trigger_free(a);
+}
+
+static void delete_trigger(struct relay *rl, struct http_conn *c, const char *id, size_t id_len)
+{
+	struct api_trigger **slot = api_slot(rl, id, id_len), *a;
+	if (config_trigger(rl, id, id_len)) {
+		http_respond_error(c, 409, "trigger is defined in the config file");
+		return;
+	}
+	if (!*slot) {
+		http_respond_error(c, 404, "unknown trigger");
+		return;
+	}
+	a = *slot;
+	*slot = a->next;
+	rl->n_api_triggers--;
+	api_trigger_free(a);
+	http_respond(c, 200, "application/json", NULL, "{\"status\":\"deleted\"}", 20);
+}
+
+void triggers_api(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *id,
+		  size_t id_len, const char *body, size_t len)
+{
+	int get = http_token_eq(req->method, req->method_len, "GET") || http_token_eq(req->method, req->method_len, "HEAD");
+	if (id_len == 0) {
+		if (get)
+			list_triggers(rl, c);
+		else
+			http_respond(c, 405, "application/json", "Allow: GET, HEAD\r\n", "{\"error\":\"method not allowed\"}", 30);
+		return;
+	}
+	if (get) {
+		const struct trigger_cfg *t = trigger_by_id(rl, id, id_len);
+		if (t)
+			trigger_info(rl, c, t);
+		else
+			http_respond_error(c, 404, "unknown trigger");
+	} else if (http_token_eq(req->method, req->method_len, "PUT")) {
+		put_trigger(rl, c, id, id_len, body, len);
+	} else if (http_token_eq(req->method, req->method_len, "DELETE")) {
+		delete_trigger(rl, c, id, id_len);
+	} else {
+		http_respond(c, 405, "application/json", "Allow: GET, HEAD, PUT, DELETE\r\n",
+			     "{\"error\":\"method not allowed\"}", 30);
+	}
+}
+
+void registry_free(struct relay *rl)
+{
+	while (rl->api_triggers) {
+		struct api_trigger *a = rl->api_triggers;
+		rl->api_triggers = a->next;
+		api_trigger_free(a);
+	}
+	rl->n_api_triggers = 0;
+}

@@ -1,0 +1,375 @@
+"""Inbound triggers with real signed requests (GitHub JSON and form,
+GitLab, Slack with an injected clock, Standard Webhooks), source rules,
+dedupe, the command runner and the runtime trigger API."""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import stat
+import time
+import urllib.parse
+
+from harness import Edgehook, assert_eq, assert_true
+from sinks import Sink
+
+GH_SECRET = "It's a Secret to Everybody"
+SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+STD_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SLACK_TS = 1531420618
+
+
+def gh_sig(body, secret=GH_SECRET, algo="sha256"):
+    return "%s=%s" % (algo, hmac.new(secret.encode(), body, getattr(hashlib, algo)).hexdigest())
+
+
+def slack_sig(body, ts, secret=SLACK_SECRET):
+    base = b"v0:" + str(ts).encode() + b":" + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def std_headers(body, msg_id="msg_1", ts=None, secret=STD_SECRET):
+    ts = str(int(time.time()) if ts is None else ts)
+    key = base64.b64decode(secret[len("whsec_"):])
+    sig = base64.b64encode(hmac.new(key, ("%s.%s." % (msg_id, ts)).encode() + body, hashlib.sha256).digest()).decode()
+    return {"webhook-id": msg_id, "webhook-timestamp": ts, "webhook-signature": "v1,bm9wZQ== v1," + sig}
+
+
+BASE = """
+webhook:
+  endpoints:
+    - url: "stdout:"
+triggers:
+  - id: gh
+    kind: github
+    secret: "It's a Secret to Everybody"
+    emit: true
+  - id: gh1
+    kind: github
+    secret: "It's a Secret to Everybody"
+    allow_sha1: true
+  - id: gl
+    kind: gitlab
+    secret: gl-token
+    emit: true
+  - id: sl
+    kind: slack
+    secret: 8f742231b10e8888abcd99yyyzzz85a5
+    emit: true
+  - id: std
+    kind: standard
+    secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+    emit: true
+  - id: gen
+    kind: generic
+    secret: gensecret
+    emit: true
+"""
+
+
+def test_github_signatures():
+    with Edgehook(BASE) as eh:
+        body = b'{"action":"opened","repository":{"full_name":"o/r"}}'
+        h = {"X-Hub-Signature-256": gh_sig(body), "X-GitHub-Event": "pull_request", "X-GitHub-Delivery": "d-1"}
+        r = eh.request("POST", "/webhooks/gh", body, h)
+        assert_eq(r.status, 202)
+        ev = json.loads(eh.wait_stdout(1)[0])
+        assert_eq((ev["event"], ev["delivery_id"], ev["data"]["repository"]["full_name"]), ("pull_request", "d-1", "o/r"))
+        assert_eq(eh.request("POST", "/webhooks/gh", body, dict(h, **{"X-GitHub-Delivery": "d-1"})).status, 200)
+        bad = dict(h, **{"X-Hub-Signature-256": gh_sig(body, "wrong"), "X-GitHub-Delivery": "d-2"})
+        r = eh.request("POST", "/webhooks/gh", body, bad)
+        assert_eq(r.status, 401)
+        assert_eq(r.json()["error"], "signature mismatch")
+        assert_eq(eh.request("POST", "/webhooks/gh", body, {"X-GitHub-Event": "push"}).status, 401)
+        assert_eq(eh.request("POST", "/webhooks/gh", body + b" ", h).status, 401)
+        sha1 = {"X-Hub-Signature": gh_sig(body, algo="sha1")}
+        assert_eq(eh.request("POST", "/webhooks/gh", body, sha1).status, 401)
+        assert_eq(eh.request("POST", "/webhooks/gh1", body, sha1).status, 202)
+        # the GitHub route on a generic trigger verifies GitHub-style with its secret
+        assert_eq(eh.request("POST", "/webhooks/gen/github", body, {"X-Hub-Signature-256": gh_sig(body, "gensecret")}).status, 202)
+        assert_eq(eh.request("POST", "/webhooks/gen", body, {"X-Hub-Signature-256": gh_sig(body, "gensecret")}).status, 202)
+        assert_eq(eh.request("POST", "/webhooks/gen", body).status, 401)
+
+
+def test_github_form_payload():
+    with Edgehook(BASE) as eh:
+        payload = json.dumps({"zen": "Keep it logically awesome.", "hook_id": 1})
+        body = urllib.parse.urlencode({"payload": payload}).encode()
+        h = {"Content-Type": "application/x-www-form-urlencoded", "X-Hub-Signature-256": gh_sig(body), "X-GitHub-Event": "ping"}
+        assert_eq(eh.request("POST", "/webhooks/gh", body, h).status, 202)
+        ev = json.loads(eh.wait_stdout(1)[0])
+        assert_eq(ev["event"], "ping")
+        assert_eq(ev["data"], {"zen": "Keep it logically awesome.", "hook_id": 1})
+        body = b"other=1"
+        h["X-Hub-Signature-256"] = gh_sig(body)
+        assert_eq(eh.request("POST", "/webhooks/gh", body, h).status, 400)
+
+
+def test_gitlab_token():
+    with Edgehook(BASE) as eh:
+        body = b'{"object_kind":"push"}'
+        h = {"X-Gitlab-Token": "gl-token", "X-Gitlab-Event": "Push Hook", "X-Gitlab-Event-UUID": "u-1"}
+        assert_eq(eh.request("POST", "/webhooks/gl", body, h).status, 202)
+        assert_eq(json.loads(eh.wait_stdout(1)[0])["event"], "Push Hook")
+        assert_eq(eh.request("POST", "/webhooks/gl", body, h).status, 200)
+        assert_eq(eh.request("POST", "/webhooks/gl", body, {"X-Gitlab-Token": "gl-tokeN"}).status, 401)
+        assert_eq(eh.request("POST", "/webhooks/gl", body).status, 401)
+        assert_eq(eh.request("POST", "/webhooks/gl/gitlab", body, {"X-Gitlab-Token": "gl-token"}).status, 202)
+
+
+def test_slack_with_injected_clock():
+    with open("/work/shared/testdata/signatures.json") if os.path.exists("/work/shared/testdata/signatures.json") else \
+            open(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "testdata", "signatures.json")) as f:
+        vec = json.load(f)["slack_v0"]
+    with Edgehook(BASE, env={"EDGEHOOK_TEST_NOW": str(SLACK_TS + 60)}) as eh:
+        body = vec["body"].encode()
+        h = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": vec["timestamp"],
+             "X-Slack-Signature": vec["expected"]}
+        r = eh.request("POST", "/webhooks/sl", body, h)
+        assert_eq(r.status, 202)
+        ev = json.loads(eh.wait_stdout(1)[0])
+        assert_eq((ev["data"]["command"], ev["data"]["user_name"], ev["data"]["text"]), ("/webhook-collect", "roadrunner", ""))
+        assert_eq(eh.request("POST", "/webhooks/sl", body, dict(h, **{"X-Slack-Signature": "v0=00"})).status, 401)
+        assert_eq(eh.request("POST", "/webhooks/sl", body, {"Content-Type": "application/x-www-form-urlencoded"}).status, 401)
+        stale_ts = SLACK_TS - 400
+        r = eh.request("POST", "/webhooks/sl", body, dict(h, **{"X-Slack-Request-Timestamp": str(stale_ts),
+                                                                 "X-Slack-Signature": slack_sig(body, stale_ts)}))
+        assert_eq(r.status, 401)
+        assert_true("window" in r.json()["error"], "stale timestamp named")
+        chal = json.dumps({"token": "t", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"}).encode()
+        r = eh.request("POST", "/webhooks/sl", chal, {"Content-Type": "application/json", "X-Slack-Request-Timestamp": str(SLACK_TS),
+                                                      "X-Slack-Signature": slack_sig(chal, SLACK_TS)})
+        assert_eq(r.status, 200)
+        assert_eq(r.json(), {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"})
+
+
+def test_standard_webhooks_inbound():
+    with Edgehook(BASE) as eh:
+        body = b'{"type":"invoice.paid"}'
+        r = eh.request("POST", "/webhooks/std", body, std_headers(body))
+        assert_eq(r.status, 202)
+        assert_eq(json.loads(eh.wait_stdout(1)[0])["delivery_id"], "msg_1")
+        assert_eq(eh.request("POST", "/webhooks/std", body, std_headers(body)).status, 200)
+        assert_eq(eh.request("POST", "/webhooks/std", body, std_headers(body, "msg_2", secret="whsec_" + base64.b64encode(b"k" * 24).decode())).status, 401)
+        assert_eq(eh.request("POST", "/webhooks/std", body, std_headers(body, "msg_3", ts=int(time.time()) - 600)).status, 401)
+        assert_eq(eh.request("POST", "/webhooks/std", body, {"webhook-id": "m"}).status, 401)
+        assert_eq(eh.request("POST", "/webhooks/std", b'{"type":"x"}', std_headers(body, "msg_4")).status, 401)
+
+
+def test_ip_rules_v4_v6_and_event_source():
+    cfg = """
+webhook:
+  endpoints:
+    - url: "stdout:"
+triggers:
+  - {id: v4ok, allowed_ips: [127.0.0.0/8]}
+  - {id: v4no, allowed_ips: [10.0.0.0/8]}
+  - {id: v6ok, allowed_ips: ["::1"]}
+  - {id: v6no, allowed_ips: ["2001:db8::/32"]}
+  - {id: src, event_source: ci.example.com}
+  - {id: srcip, event_source: 127.0.0.1}
+"""
+    with Edgehook(cfg) as eh:
+        assert_eq(eh.request("POST", "/webhooks/v4ok", b"{}").status, 202)
+        assert_eq(eh.request("POST", "/webhooks/v4no", b"{}").status, 403)
+        assert_eq(eh.request("POST", "/webhooks/v6no", b"{}").status, 403)
+        assert_eq(eh.request("POST", "/webhooks/src", b"{}").status, 403)
+        assert_eq(eh.request("POST", "/webhooks/src", b"{}", {"Origin": "https://ci.example.com"}).status, 202)
+        assert_eq(eh.request("POST", "/webhooks/src", b"{}", {"Origin": "https://evil.example.com"}).status, 403)
+        assert_eq(eh.request("POST", "/webhooks/srcip", b"{}").status, 202)
+    with Edgehook(cfg, listen="[::1]:0") as eh6:
+        import socket
+        def req6(path):
+            s = socket.create_connection(("::1", eh6.port), timeout=5)
+            s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}" % path).encode())
+            from harness import read_response
+            r = read_response(s)
+            s.close()
+            return r.status
+        assert_eq(req6("/webhooks/v6ok"), 202)
+        assert_eq(req6("/webhooks/v6no"), 403)
+        assert_eq(req6("/webhooks/v4ok"), 403)
+
+
+def test_trusted_proxy_forwarded_for():
+    cfg = """
+server:
+  trusted_proxies: [127.0.0.1]
+webhook:
+  endpoints:
+    - url: "stdout:"
+triggers:
+  - {id: t, allowed_ips: [203.0.113.0/24], emit: true}
+"""
+    with Edgehook(cfg) as eh:
+        assert_eq(eh.request("POST", "/webhooks/t", b"{}").status, 403)
+        assert_eq(eh.request("POST", "/webhooks/t", b"{}", {"X-Forwarded-For": "198.51.100.1, 203.0.113.9"}).status, 202)
+        assert_eq(json.loads(eh.wait_stdout(1)[0])["source_ip"], "203.0.113.9")
+    with Edgehook(cfg.replace("[127.0.0.1]", "[10.0.0.1]")) as eh:
+        assert_eq(eh.request("POST", "/webhooks/t", b"{}", {"X-Forwarded-For": "203.0.113.9"}).status, 403)
+
+
+def write_script(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, stat.S_IRWXU)
+    return path
+
+
+def test_runner_args_env_stdin_and_events():
+    sink = Sink()
+    with Edgehook("webhook: {}") as tmp:
+        d = tmp.dir
+    out = os.path.join(d, "out.txt")
+    script = write_script(os.path.join(d, "cmd.sh"), """#!/bin/sh
+{ printf 'args:'; for a in "$@"; do printf '[%%s]' "$a"; done; echo
+  echo "env:$EDGEHOOK_EVENT|$EDGEHOOK_DELIVERY|$EDGEHOOK_TRIGGER|$EDGEHOOK_SOURCE_IP|$EDGEHOOK_RUN_ID"
+  echo "secret:${DEPLOY_SECRET:-unset}"
+  printf 'stdin:'; cat; echo
+  ls /proc/self/fd | wc -l
+} > %s
+echo "done on stdout"
+echo "warn on stderr" >&2
+""" % out)
+    cfg = """
+webhook:
+  endpoints:
+    - url: "%s"
+      events: ["run.*"]
+triggers:
+  - id: deploy
+    secret: ${DEPLOY_SECRET}
+    run:
+      command: %s
+      args: ["{event}", "{delivery}", "{json.repository.full_name}", "{json.commits.0.id}", "{trigger}", "{source_ip}", "x{nope}y"]
+      allow_root: true
+""" % (sink.url(), script)
+    with Edgehook(cfg, env={"DEPLOY_SECRET": "s"}) as eh:
+        body = b'{"repository":{"full_name":"o/r"},"commits":[{"id":"abc"}]}'
+        r = eh.request("POST", "/webhooks/deploy", body, {"X-Hub-Signature-256": gh_sig(body, "s"), "X-GitHub-Event": "push",
+                                                          "X-GitHub-Delivery": "dd"})
+        assert_eq(r.status, 202)
+        run_id = r.json()["run_id"]
+        assert_true(run_id.startswith("run_"), "run id")
+        reqs = sink.wait(2)
+        evs = [json.loads(q.body) for q in reqs]
+        assert_eq([e["event"] for e in evs], ["run.started", "run.completed"])
+        assert_eq((evs[1]["resource_type"], evs[1]["resource_id"], evs[1]["exit_code"], evs[1]["trigger"]), ("run", run_id, 0, "deploy"))
+        assert_eq(evs[1]["resource_url"], "/api/v1/runs/" + run_id)
+        assert_true(isinstance(evs[1]["duration_ms"], int), "duration")
+        with open(out) as f:
+            lines = f.read().splitlines()
+        assert_eq(lines[0], "args:[push][dd][o/r][abc][deploy][127.0.0.1][x{nope}y]")
+        assert_eq(lines[1], "env:push|dd|deploy|127.0.0.1|" + run_id)
+        assert_eq(lines[2], "secret:unset", "server environment does not leak")
+        assert_eq(lines[3], "stdin:" + body.decode())
+        assert_true(int(lines[4]) <= 5, "no inherited descriptors (%s open)" % lines[4])
+        st = eh.request("GET", "/api/v1/runs/" + run_id).json()
+        assert_eq((st["state"], st["exit_code"], st["trigger"]), ("completed", 0, "deploy"))
+        assert_true("done on stdout" in st["output"] and "warn on stderr" in st["output"], st["output"])
+        assert_eq(eh.request("GET", "/api/v1/runs/run_nope").status, 404)
+    sink.close()
+
+
+def test_runner_timeout_failure_and_no_zombies():
+    sink = Sink()
+    with Edgehook("webhook: {}") as tmp:
+        d = tmp.dir
+    hang = write_script(os.path.join(d, "hang.sh"), "#!/bin/sh\nsleep 30 &\nsleep 30\n")
+    fail = write_script(os.path.join(d, "fail.sh"), "#!/bin/sh\necho oops >&2\nexit 3\n")
+    noisy = write_script(os.path.join(d, "noisy.sh"), "#!/bin/sh\ni=0\nwhile [ $i -lt 10000 ]; do echo line $i; i=$((i+1)); done\n")
+    cfg = """
+webhook:
+  endpoints:
+    - {url: "%s", events: ["run.failed", "run.completed"]}
+triggers:
+  - {id: hang, run: {command: %s, timeout: 500ms, allow_root: true}}
+  - {id: fail, run: {command: %s, allow_root: true}}
+  - {id: noisy, run: {command: %s, allow_root: true}}
+  - {id: missing, run: {command: /nonexistent/cmd, allow_root: true}}
+""" % (sink.url(), hang, fail, noisy)
+    with Edgehook(cfg) as eh:
+        t0 = time.time()
+        ids = {name: eh.request("POST", "/webhooks/" + name, b"{}").json()["run_id"] for name in ("hang", "fail", "noisy", "missing")}
+        reqs = sink.wait(4, timeout=10)
+        evs = {json.loads(q.body)["resource_id"]: json.loads(q.body) for q in reqs}
+        assert_eq(evs[ids["hang"]]["event"], "run.failed")
+        assert_true("timeout" in evs[ids["hang"]]["error"], evs[ids["hang"]])
+        assert_true(time.time() - t0 < 5, "killed at the timeout")
+        assert_eq((evs[ids["fail"]]["event"], evs[ids["fail"]]["exit_code"]), ("run.failed", 3))
+        assert_eq(evs[ids["noisy"]]["event"], "run.completed")
+        assert_eq(evs[ids["missing"]]["event"], "run.failed")
+        assert_true("No such file" in evs[ids["missing"]]["error"], evs[ids["missing"]])
+        st = eh.request("GET", "/api/v1/runs/" + ids["noisy"]).json()
+        assert_true(st["output"].endswith("line 9999\n") and len(st["output"]) <= 4096, "last 4 KiB kept")
+        assert_true("oops" in eh.request("GET", "/api/v1/runs/" + ids["fail"]).json()["output"], "stderr kept")
+        time.sleep(0.3)
+        kids = os.popen("ps -o stat= --ppid %d" % eh.proc.pid).read().split()
+        assert_true(not any(k.startswith("Z") for k in kids), "no zombies: %r" % kids)
+        grandkids = os.popen("pgrep -f '[s]leep 30'").read().split()
+        assert_eq(grandkids, [], "the whole process group was killed")
+    sink.close()
+
+
+def test_runner_concurrency_and_queue():
+    with Edgehook("webhook: {}") as tmp:
+        d = tmp.dir
+    log = os.path.join(d, "log")
+    script = write_script(os.path.join(d, "one.sh"), "#!/bin/sh\necho start $$ >> %s\nsleep 0.3\necho end $$ >> %s\n" % (log, log))
+    cfg = """
+webhook:
+  endpoints:
+    - {url: "stdout:", events: ["run.completed"]}
+triggers:
+  - {id: one, run: {command: %s, concurrency: 1, queue: 4, allow_root: true}}
+""" % script
+    with Edgehook(cfg) as eh:
+        codes = [eh.request("POST", "/webhooks/one", b"{}").status for _ in range(6)]
+        assert_eq(codes, [202] * 5 + [503])
+        eh.wait_stdout(5, timeout=10)
+        with open(log) as f:
+            lines = [l.split()[0] for l in f.read().splitlines()]
+        assert_eq(lines, ["start", "end"] * 5, "one at a time")
+
+
+def test_refuses_root_without_allow_root():
+    cfg = "triggers:\n  - {id: r, run: {command: /bin/true}}\n"
+    with Edgehook(cfg) as eh:
+        r = eh.request("POST", "/webhooks/r", b"{}")
+        if os.geteuid() == 0:
+            assert_eq(r.status, 500)
+            eh.wait_log("refusing to run a command as root")
+        else:
+            assert_eq(r.status, 202)
+
+
+def test_trigger_api_round_trip():
+    with Edgehook(BASE) as eh:
+        r = eh.request("GET", "/api/v1/triggers")
+        ids = [t["id"] for t in r.json()["triggers"]]
+        assert_eq(ids, ["gh", "gh1", "gl", "sl", "std", "gen"])
+        assert_true(all(t["source"] == "config" for t in r.json()["triggers"]), "config source")
+        assert_true(all("secret" not in t for t in r.json()["triggers"]), "no secrets")
+        body = json.dumps({"kind": "generic", "path": "/agent-7/webhook", "emit": True, "description": "agent 7",
+                           "metadata": {"team": "a"}}).encode()
+        r = eh.request("PUT", "/api/v1/triggers/agent-7", body)
+        assert_eq(r.status, 201)
+        assert_eq((r.json()["source"], r.json()["path"], r.json()["metadata"]), ("api", "/agent-7/webhook", {"team": "a"}))
+        assert_eq(eh.request("POST", "/agent-7/webhook", b'{"x":1}').status, 202)
+        assert_eq(json.loads(eh.wait_stdout(1)[0])["resource_id"], "agent-7")
+        r = eh.request("PUT", "/api/v1/triggers/agent-7", json.dumps({"enabled": False}).encode())
+        assert_eq(r.status, 200)
+        assert_eq(eh.request("POST", "/webhooks/agent-7", b"{}").status, 403)
+        for bad, status, why in [(b'{"kind":"nope"}', 400, "kind"), (b'{"kind":"github"}', 400, "needs a secret"),
+                                 (b'{"bogus":1}', 400, "unknown key"), (b"[1]", 400, "JSON object"),
+                                 (b'{"id":"other"}', 400, "differs"), (b'{"path":"/api/v1/x"}', 400, "collides")]:
+            r = eh.request("PUT", "/api/v1/triggers/agent-8", bad)
+            assert_eq(r.status, status, bad)
+            assert_true(why in r.json()["error"], "%r: %r" % (bad, r.json()))
+        assert_eq(eh.request("PUT", "/api/v1/triggers/gh", b"{}").status, 409)
+        assert_eq(eh.request("DELETE", "/api/v1/triggers/gh").status, 409)
+        assert_eq(eh.request("GET", "/api/v1/triggers/agent-7").json()["enabled"], False)
+        assert_eq(eh.request("DELETE", "/api/v1/triggers/agent-7").status, 200)
+        assert_eq(eh.request("DELETE", "/api/v1/triggers/agent-7").status, 404)
+        assert_eq(eh.request("POST", "/agent-7/webhook", b"{}").status, 404)
+        assert_eq(eh.request("GET", "/api/v1/triggers/agent-7").status, 404)
