@@ -8,6 +8,7 @@
 #include "edgehook/relay.h"
 #include "edgehook/runner.h"
 #include "edgehook/server.h"
+#include "edgehook/tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,6 +34,7 @@ struct daemon {
 	struct http_server *srv;
 	const char *config_path;
 	struct timer drain_timer;
+	struct tls_server_ctx *tls;
 	int draining;
 };
 
@@ -202,17 +204,23 @@ static int start_listeners(struct daemon *d, const char *override)
 	for (i = 0; i < n; i++) {
 		struct sockaddr_storage bound;
 		char text[80];
-		if (list[i].tls > 0) {
-			fprintf(stderr, "edgehook: %s: TLS listeners are not available in this build\n", list[i].text);
-			return EXIT_USAGE;
+		int tls = override ? cfg->server.tls_cert != NULL : list[i].tls > 0;
+		if (tls && !d->tls) {
+			char err[512];
+			d->tls = tls_server_ctx_new(cfg->server.tls_cert, cfg->server.tls_key, err, sizeof(err));
+			if (!d->tls) {
+				fprintf(stderr, "edgehook: server.tls: %s\n", err);
+				return EXIT_USAGE;
+			}
 		}
-		if (http_server_listen(d->srv, (const struct sockaddr *)&list[i].addr, list[i].addrlen) < 0) {
+		if (http_server_listen(d->srv, (const struct sockaddr *)&list[i].addr, list[i].addrlen,
+				       tls ? d->tls : NULL) < 0) {
 			fprintf(stderr, "edgehook: cannot listen on %s: %s\n", list[i].text, strerror(errno));
 			return EXIT_RUNTIME;
 		}
 		http_server_local_addr(d->srv, i, &bound);
 		addr_text(&bound, text, sizeof(text));
-		log_msg(LOG_INFO, "listening", "addr", text, NULL);
+		log_msg(LOG_INFO, "listening", "addr", text, "tls", tls ? "on" : "off", NULL);
 	}
 	return 0;
 }
@@ -288,6 +296,7 @@ int main(int argc, char **argv)
 	dispatch_flush(d.rl->disp);
 	timer_stop(d.r, &d.drain_timer);
 	http_server_free(d.srv);
+	tls_server_ctx_free(d.tls);
 	relay_free(d.rl);
 	reactor_free(d.r);
 	if (rc == 0)

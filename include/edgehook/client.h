@@ -58,11 +58,16 @@ struct http_client_result {
 struct http_client_stats {
 	uint64_t requests, connections_opened, reused, resent, failures, timeouts;
 	uint64_t idle_closed_by_peer;
+	uint64_t tls_handshakes, tls_resumed;
 };
 
 typedef void (*http_client_cb)(void *arg, const struct http_client_result *res);
 
+struct tls_client_ctx;
+
 struct http_client *http_client_new(struct reactor *r, struct dns *dns);
+/* Trust anchors for https:// origins (owned by the caller). */
+void http_client_set_tls(struct http_client *c, struct tls_client_ctx *tls);
 void http_client_free(struct http_client *c);
 struct http_client_op *http_client_send(struct http_client *c, const struct http_client_request *req,
 					http_client_cb cb, void *arg);

@@ -51,8 +51,10 @@ struct http_server_stats {
 
 struct http_server *http_server_new(struct reactor *r, const struct http_server_limits *limits,
 				    http_handler_fn handle, void *app);
-/* Opens a listening socket; -1 with errno on failure. */
-int http_server_listen(struct http_server *s, const struct sockaddr *addr, socklen_t len);
+struct tls_server_ctx;
+/* Opens a listening socket (HTTPS when tls is given, owned by the
+ * caller); -1 with errno on failure. */
+int http_server_listen(struct http_server *s, const struct sockaddr *addr, socklen_t len, struct tls_server_ctx *tls);
 /* New limits apply to new requests (SIGHUP reload keeps the listeners). */
 void http_server_set_limits(struct http_server *s, const struct http_server_limits *limits);
 /* Stops accepting and closes idle connections; busy ones close after

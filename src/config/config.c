@@ -251,6 +251,33 @@ static void load_triggers(struct loader *L, const struct node *n, struct config 
 	c->ntriggers = i;
 }
 
+/* Listeners without an explicit tls flag serve TLS when server.tls is
+ * set; https endpoints need a readable CA bundle. */
+static void finish_tls(struct loader *L, const struct node *root, struct config *c)
+{
+	const struct node *server = root->kind == NODE_MAP ? tree_get(root, "server") : NULL;
+	const struct node *webhook = root->kind == NODE_MAP ? tree_get(root, "webhook") : NULL;
+	size_t i;
+	int explicit_flags = 0;
+	for (i = 0; i < c->server.nlisten; i++)
+		explicit_flags |= c->server.listen[i].tls >= 0;
+	for (i = 0; i < c->server.nlisten; i++) {
+		if (c->server.listen[i].tls < 0)
+			c->server.listen[i].tls = c->server.tls_cert != NULL && !explicit_flags;
+		else if (c->server.listen[i].tls && !c->server.tls_cert)
+			err_at(L, tree_get(server, "listen"), "listen: %s asks for TLS but server.tls is not set",
+			       c->server.listen[i].text);
+	}
+	for (i = 0; i < c->webhook.nendpoints; i++) {
+		if (c->webhook.endpoints[i].url.scheme == URL_HTTPS && access(c->webhook.ca_file, R_OK) != 0) {
+			const struct node *ca = webhook ? tree_get(webhook, "ca_file") : NULL;
+			err_at(L, ca ? ca : (webhook ? webhook : root), "webhook.ca_file: cannot read %s (needed for https endpoints): %s",
+			       c->webhook.ca_file, strerror(errno));
+			return;
+		}
+	}
+}
+
 static void set_defaults(struct config *c)
 {
 	c->server.max_connections = 10000;
@@ -323,6 +350,7 @@ int config_load_text(const char *name, const char *text, size_t len, struct conf
 		if ((n = tree_get(root, "triggers")) && n->kind != NODE_NULL)
 			load_triggers(&L, n, c);
 	}
+	finish_tls(&L, root, c);
 	if (c->server.nlisten == 0) {
 		c->server.listen = arena_alloc(&c->arena, sizeof(struct listen_cfg));
 		if (!c->server.listen || config_parse_listen("127.0.0.1:8080", c->server.listen) < 0)

@@ -4,6 +4,7 @@
 #include "edgehook/dns.h"
 #include "edgehook/http_parser.h"
 #include "edgehook/reactor.h"
+#include "edgehook/tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -51,6 +52,7 @@ struct cconn {
 	uint64_t clen;
 	struct http_chunked chunked;
 	struct timer timer; /* idle expiry, or deferred failure */
+	struct tls_conn *tls;              /* https only */
 	struct cconn *prev, *next;         /* pool's idle list */
 	struct cconn *all_prev, *all_next; /* every connection of the pool */
 };
@@ -75,6 +77,7 @@ struct pool {
 	uint16_t port;
 	unsigned max_conns, nconns;
 	struct cconn *idle, *all;
+	struct tls_session *session; /* for resumption on new connections */
 	struct http_client_op *wait_head, *wait_tail;
 	struct pool *next;
 };
@@ -82,6 +85,7 @@ struct pool {
 struct http_client {
 	struct reactor *r;
 	struct dns *dns;
+	struct tls_client_ctx *tls;
 	struct pool *pools;
 	size_t in_flight;
 	struct http_client_stats stats;
@@ -185,6 +189,7 @@ static void conn_close(struct cconn *cc)
 	}
 	if (cc->op)
 		cc->op->conn = NULL;
+	tls_free(cc->tls);
 	if (cc->all_prev)
 		cc->all_prev->all_next = cc->all_next;
 	else
@@ -244,25 +249,73 @@ static void on_conn_timer(void *arg)
 		conn_close(cc); /* idle too long */
 }
 
+/* The transport: plain TCP, or TLS when the pool is https. Both return
+ * n > 0, 0 for EOF (recv), -2 to wait, -1 for an error (reason set). */
+static ssize_t conn_send(struct cconn *cc, const char *data, size_t len, const char **why)
+{
+	ssize_t n;
+	if (cc->tls) {
+		n = tls_write(cc->tls, cc->fd, data, len);
+		if (n == -1)
+			*why = tls_error(cc->tls);
+		return n;
+	}
+	n = send(cc->fd, data, len, MSG_NOSIGNAL);
+	if (n >= 0)
+		return n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return -2;
+	*why = errno_reason(errno);
+	return -1;
+}
+
+static ssize_t conn_recv(struct cconn *cc, char *buf, size_t cap, const char **why)
+{
+	ssize_t n;
+	if (cc->tls) {
+		n = tls_read(cc->tls, cc->fd, buf, cap);
+		if (n == -1)
+			*why = tls_error(cc->tls);
+		return n;
+	}
+	n = recv(cc->fd, buf, cap, 0);
+	if (n >= 0)
+		return n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return -2;
+	*why = errno_reason(errno);
+	return -1;
+}
+
+static void conn_events(struct cconn *cc, uint32_t ev)
+{
+	if (cc->tls)
+		ev |= tls_want(cc->tls);
+	reactor_set_events(cc->pool->c->r, cc->fd, ev);
+}
+
 static void conn_write(struct cconn *cc)
 {
 	struct http_client_op *op = cc->op;
+	const char *why = NULL;
 	while (cc->written < op->out.len) {
-		ssize_t n = send(cc->fd, op->out.data + cc->written, op->out.len - cc->written, MSG_NOSIGNAL);
+		ssize_t n = conn_send(cc, op->out.data + cc->written, op->out.len - cc->written, &why);
 		if (n > 0) {
 			cc->written += (size_t)n;
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			reactor_set_events(cc->pool->c->r, cc->fd, EPOLLIN | EPOLLOUT);
+		if (n == -2) {
+			conn_events(cc, EPOLLIN | EPOLLOUT);
 			return;
 		}
-		conn_fail(cc, errno_reason(errno));
+		conn_fail(cc, why ? why : "connection reset");
 		return;
 	}
-	reactor_set_events(cc->pool->c->r, cc->fd, EPOLLIN);
+	if (cc->tls && tls_flush(cc->tls, cc->fd) == -1) {
+		conn_fail(cc, tls_error(cc->tls));
+		return;
+	}
+	conn_events(cc, EPOLLIN);
 }
 
 static void conn_start_request(struct cconn *cc)
@@ -335,6 +388,19 @@ static void on_connected(struct cconn *cc)
 		conn_fail(cc, errno_reason(err));
 		return;
 	}
+	if (cc->pool->scheme == URL_HTTPS) {
+		struct http_client *c = cc->pool->c;
+		if (!c->tls) {
+			conn_fail(cc, "tls: no trust anchors (webhook.ca_file)");
+			return;
+		}
+		cc->tls = tls_client_new(c->tls, cc->pool->host, cc->pool->session);
+		if (!cc->tls) {
+			conn_fail(cc, "tls: cannot start a session");
+			return;
+		}
+		c->stats.tls_handshakes++;
+	}
 	conn_start_request(cc);
 }
 
@@ -362,6 +428,15 @@ static void conn_finish(struct cconn *cc, int reusable)
 	}
 	cc->op = NULL;
 	op->conn = NULL;
+	if (cc->tls && !cc->reused) {
+		struct tls_session *s = tls_session_save(cc->tls);
+		if (tls_resumed(cc->tls))
+			c->stats.tls_resumed++;
+		if (s) {
+			free(p->session);
+			p->session = s;
+		}
+	}
 	op_complete(op, &res);
 	if (!reusable) {
 		conn_close(cc);
@@ -458,16 +533,20 @@ static void conn_parse(struct cconn *cc, int eof)
 
 static void conn_read(struct cconn *cc)
 {
+	const char *why = NULL;
 	ssize_t n;
 	if (buf_reserve(&cc->in, READ_CHUNK) < 0) {
 		/* over the cap: what we have decides */
 		conn_parse(cc, 1);
 		return;
 	}
-	n = recv(cc->fd, cc->in.data + cc->in.len, cc->in.cap - cc->in.len, 0);
-	if (n < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			conn_fail(cc, errno_reason(errno));
+	n = conn_recv(cc, cc->in.data + cc->in.len, cc->in.cap - cc->in.len, &why);
+	if (n == -2) {
+		conn_events(cc, EPOLLIN);
+		return;
+	}
+	if (n == -1) {
+		conn_fail(cc, why);
 		return;
 	}
 	if (n > 0) {
@@ -491,8 +570,13 @@ static void conn_io(void *arg, int fd, uint32_t events)
 		conn_close(cc);
 		return;
 	case CC_BUSY:
-		if ((events & EPOLLOUT) && cc->written < cc->op->out.len) {
+		if (cc->written < cc->op->out.len) {
+			/* TLS may need to read handshake records to write */
 			conn_write(cc);
+			return;
+		}
+		if (cc->tls && (events & EPOLLOUT) && tls_flush(cc->tls, cc->fd) == -1) {
+			conn_fail(cc, tls_error(cc->tls));
 			return;
 		}
 		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
@@ -659,6 +743,8 @@ void http_client_cancel(struct http_client_op *op)
 	pool_dispatch(p);
 }
 
+void http_client_set_tls(struct http_client *c, struct tls_client_ctx *tls) { c->tls = tls; }
+
 struct http_client *http_client_new(struct reactor *r, struct dns *dns)
 {
 	struct http_client *c = calloc(1, sizeof(*c));
@@ -688,6 +774,7 @@ void http_client_free(struct http_client *c)
 				op_free(op);
 		}
 		c->pools = p->next;
+		free(p->session);
 		free(p);
 	}
 	free(c);

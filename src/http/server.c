@@ -4,6 +4,7 @@
 #include "edgehook/json.h"
 #include "edgehook/log.h"
 #include "edgehook/reactor.h"
+#include "edgehook/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +42,7 @@ struct http_conn {
 	struct sockaddr_storage peer;
 	struct buf in, out;
 	struct timer timer;
+	struct tls_conn *tls; /* TLS listeners only */
 	struct http_conn *prev, *next;
 	/* current request framing, offsets relative to in.data */
 	size_t head_len;
@@ -67,6 +69,7 @@ struct http_server {
 	http_handler_fn handle;
 	void *app;
 	int listeners[MAX_LISTENERS];
+	struct tls_server_ctx *listener_tls[MAX_LISTENERS];
 	size_t nlisteners;
 	int reserve_fd;
 	struct timer accept_pause;
@@ -129,6 +132,7 @@ static void conn_destroy(struct http_conn *c)
 	reactor_del(s->r, c->fd);
 	timer_stop(s->r, &c->timer);
 	close(c->fd);
+	tls_free(c->tls);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	if (c->prev)
@@ -188,7 +192,10 @@ static void conn_arm_timer(struct http_conn *c)
 	uint64_t ms;
 	switch (c->state) {
 	case CONN_HEAD:
-		if (c->in.len == 0 && c->out.len == 0) {
+		if (c->tls && !tls_handshake_done(c->tls)) {
+			uint64_t elapsed = clock_now_ms() - c->started;
+			ms = elapsed >= s->lim.header_timeout_ms ? 0 : s->lim.header_timeout_ms - elapsed;
+		} else if (c->in.len == 0 && c->out.len == 0) {
 			ms = s->lim.idle_timeout_ms;
 		} else {
 			uint64_t elapsed = clock_now_ms() - c->started;
@@ -218,25 +225,55 @@ static void conn_update_events(struct http_conn *c)
 		ev |= EPOLLIN;
 	if (c->want_out)
 		ev |= EPOLLOUT;
+	if (c->tls && c->state != CONN_LINGER)
+		ev |= tls_want(c->tls);
 	reactor_set_events(c->srv->r, c->fd, ev);
+}
+
+/* The transport: n > 0 bytes, 0 EOF (recv only), -2 wait, -1 error. */
+static ssize_t conn_send(struct http_conn *c, const char *data, size_t len)
+{
+	ssize_t n;
+	if (c->tls)
+		return tls_write(c->tls, c->fd, data, len);
+	n = send(c->fd, data, len, MSG_NOSIGNAL);
+	if (n >= 0)
+		return n;
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -2 : -1;
+}
+
+static ssize_t conn_recv(struct http_conn *c, char *buf, size_t cap)
+{
+	ssize_t n;
+	if (c->tls)
+		return tls_read(c->tls, c->fd, buf, cap);
+	n = recv(c->fd, buf, cap, 0);
+	if (n >= 0)
+		return n;
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -2 : -1;
 }
 
 /* Writes what is queued; -1 when the connection died. */
 static int conn_flush(struct http_conn *c)
 {
+	int r;
 	while (c->out.len > 0) {
-		ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+		ssize_t n = conn_send(c, c->out.data, c->out.len);
 		if (n > 0) {
 			buf_consume(&c->out, (size_t)n);
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		if (n == -2) {
 			c->want_out = 1;
 			return 0;
 		}
 		return -1;
+	}
+	if (c->tls && c->state == CONN_CLOSING)
+		tls_close(c->tls);
+	if (c->tls && (r = tls_flush(c->tls, c->fd)) != 1) {
+		c->want_out = r == -2;
+		return r == -2 ? 0 : -1;
 	}
 	c->want_out = 0;
 	if (c->out.cap > READ_CHUNK)
@@ -480,15 +517,18 @@ static void conn_read(struct http_conn *c, uint32_t events)
 			conn_close(c);
 		return;
 	}
+
 	c->in.max = room_max;
 	if (buf_reserve(&c->in, READ_CHUNK) < 0 && buf_reserve(&c->in, 1) < 0) {
 		conn_reject(c, c->state == CONN_BODY ? 413 : 431, "request too large");
 		return;
 	}
-	n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
-	if (n < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			conn_close(c);
+	n = conn_recv(c, c->in.data + c->in.len, c->in.cap - c->in.len);
+	if (n == -2)
+		return;
+	if (n == -1) {
+		/* includes a failed TLS handshake: nothing useful to answer */
+		conn_close(c);
 		return;
 	}
 	if (n == 0) {
@@ -574,9 +614,19 @@ static void on_emfile(struct http_server *s, int lfd)
 	timer_start(s->r, &s->accept_pause, EMFILE_PAUSE_MS);
 }
 
+static struct tls_server_ctx *listener_tls(const struct http_server *s, int lfd)
+{
+	size_t i;
+	for (i = 0; i < s->nlisteners; i++)
+		if (s->listeners[i] == lfd)
+			return s->listener_tls[i];
+	return NULL;
+}
+
 static void on_accept(void *arg, int lfd, uint32_t events)
 {
 	struct http_server *s = arg;
+	struct tls_server_ctx *tls = listener_tls(s, lfd);
 	int i;
 	(void)events;
 	for (i = 0; i < ACCEPT_BATCH; i++) {
@@ -596,10 +646,15 @@ static void on_accept(void *arg, int lfd, uint32_t events)
 			continue;
 		}
 		c = calloc(1, sizeof(*c));
+		if (c && tls && !(c->tls = tls_server_new(tls))) {
+			free(c);
+			c = NULL;
+		}
 		if (!c) {
 			reject_fd(s, fd);
 			continue;
 		}
+		c->started = clock_now_ms();
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->srv = s;
 		c->fd = fd;
@@ -642,7 +697,7 @@ struct http_server *http_server_new(struct reactor *r, const struct http_server_
 
 void http_server_set_limits(struct http_server *s, const struct http_server_limits *limits) { s->lim = *limits; }
 
-int http_server_listen(struct http_server *s, const struct sockaddr *addr, socklen_t len)
+int http_server_listen(struct http_server *s, const struct sockaddr *addr, socklen_t len, struct tls_server_ctx *tls)
 {
 	int one = 1, fd;
 	if (s->nlisteners == MAX_LISTENERS) {
@@ -661,6 +716,7 @@ int http_server_listen(struct http_server *s, const struct sockaddr *addr, sockl
 		errno = e;
 		return -1;
 	}
+	s->listener_tls[s->nlisteners] = tls;
 	s->listeners[s->nlisteners++] = fd;
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include "edgehook/rand.h"
 #include "edgehook/reactor.h"
 #include "edgehook/sign.h"
+#include "edgehook/tls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,7 @@ struct dispatch {
 	size_t neps;
 	struct dns *dns;
 	struct http_client *client;
+	struct tls_client_ctx *tls;
 	struct ostream out;
 	struct buf line;
 	size_t pending, pending_bytes, queue_max, bytes_max;
@@ -490,6 +492,36 @@ static int load_endpoints(struct dispatch *d, const struct config *cfg)
 	return 0;
 }
 
+/* Trust anchors are parsed once, when the first https endpoint appears;
+ * plain-http endpoints off loopback earn a warning. */
+static int load_trust(struct dispatch *d, const struct config *cfg)
+{
+	size_t i, count = 0;
+	int https = 0;
+	for (i = 0; i < cfg->webhook.nendpoints; i++) {
+		const struct endpoint_cfg *e = &cfg->webhook.endpoints[i];
+		if (e->url.scheme == URL_HTTPS)
+			https = 1;
+		else if (e->url.scheme == URL_HTTP && !url_is_loopback(&e->url))
+			log_msg(LOG_WARN, "endpoint uses plain http off this host", "endpoint", e->name, "url", e->url_text, NULL);
+	}
+	if (!https || d->tls)
+		return 0;
+	{
+		const char *err = NULL;
+		char n[32];
+		d->tls = tls_client_ctx_new(cfg->webhook.ca_file, &err, &count);
+		if (!d->tls) {
+			log_msg(LOG_ERROR, "cannot load trust anchors", "file", cfg->webhook.ca_file, "err", err, NULL);
+			return -1;
+		}
+		snprintf(n, sizeof(n), "%zu", count);
+		log_msg(LOG_INFO, "trust anchors loaded", "file", cfg->webhook.ca_file, "count", n, NULL);
+		http_client_set_tls(d->client, d->tls);
+	}
+	return 0;
+}
+
 struct dispatch *dispatch_new(struct reactor *r, const struct config *cfg)
 {
 	struct dispatch *d = calloc(1, sizeof(*d));
@@ -502,14 +534,17 @@ struct dispatch *dispatch_new(struct reactor *r, const struct config *cfg)
 	d->ring = calloc(d->ring_cap, sizeof(*d->ring));
 	d->dns = dns_new(r, cfg->webhook.resolv_conf, cfg->webhook.hosts_file);
 	d->client = d->dns ? http_client_new(r, d->dns) : NULL;
-	if (!d->ring || !d->client || load_endpoints(d, cfg) < 0) {
+	if (!d->ring || !d->client || load_endpoints(d, cfg) < 0 || load_trust(d, cfg) < 0) {
 		dispatch_free(d);
 		return NULL;
 	}
 	return d;
 }
 
-int dispatch_reload(struct dispatch *d, const struct config *cfg) { return load_endpoints(d, cfg); }
+int dispatch_reload(struct dispatch *d, const struct config *cfg)
+{
+	return load_endpoints(d, cfg) < 0 || load_trust(d, cfg) < 0 ? -1 : 0;
+}
 
 size_t dispatch_pending(const struct dispatch *d) { return d->pending; }
 
@@ -581,6 +616,7 @@ void dispatch_free(struct dispatch *d)
 		endpoint_unref(d->eps[i]);
 	free(d->eps);
 	http_client_free(d->client);
+	tls_client_ctx_free(d->tls);
 	dns_free(d->dns);
 	ostream_flush(&d->out);
 	ostream_close(&d->out);
@@ -668,12 +704,15 @@ int dispatch_metrics(struct dispatch *d, struct buf *out)
 			    "# TYPE edgehook_dns_queries_total counter\nedgehook_dns_queries_total %llu\n"
 			    "# TYPE edgehook_client_connections_opened_total counter\nedgehook_client_connections_opened_total %llu\n"
 			    "# TYPE edgehook_client_connections_reused_total counter\nedgehook_client_connections_reused_total %llu\n"
-			    "# TYPE edgehook_client_requests_resent_total counter\nedgehook_client_requests_resent_total %llu\n",
+			    "# TYPE edgehook_client_requests_resent_total counter\nedgehook_client_requests_resent_total %llu\n"
+			    "# TYPE edgehook_client_tls_handshakes_total counter\nedgehook_client_tls_handshakes_total %llu\n"
+			    "# TYPE edgehook_client_tls_resumed_total counter\nedgehook_client_tls_resumed_total %llu\n",
 			    (unsigned long long)d->events_total, (unsigned long long)d->events_rejected, d->pending,
 			    d->pending_bytes, http_client_in_flight(d->client), (unsigned long long)ds->cache_hits,
 			    (unsigned long long)ds->cache_misses, (unsigned long long)ds->queries,
 			    (unsigned long long)cs->connections_opened, (unsigned long long)cs->reused,
-			    (unsigned long long)cs->resent);
+			    (unsigned long long)cs->resent, (unsigned long long)cs->tls_handshakes,
+			    (unsigned long long)cs->tls_resumed);
 	for (k = 0; k < 4; k++) {
 		rc |= buf_printf(out, "# TYPE edgehook_deliveries_%s_total counter\n", names[k]);
 		for (i = 0; i < d->neps; i++) {

@@ -79,7 +79,9 @@ static void source_addr(const struct relay *rl, struct http_conn *c, const struc
 
 enum body_type { BODY_JSON, BODY_FORM, BODY_OTHER };
 
-static enum body_type body_type(const struct http_request *req)
+/* curl -d sends JSON labelled as a form; a body that parses as JSON is
+ * JSON (a real form body, "a=b&c=d", never does). */
+static enum body_type body_type(const struct http_request *req, const char *body, size_t len)
 {
 	const struct http_header *ct = http_find_header(req->headers, req->num_headers, "content-type");
 	size_t n;
@@ -94,7 +96,7 @@ static enum body_type body_type(const struct http_request *req)
 	    (n > 5 && http_token_eq(ct->value + n - 5, 5, "+json")))
 		return BODY_JSON;
 	if (http_token_eq(ct->value, n, "application/x-www-form-urlencoded"))
-		return BODY_FORM;
+		return len && json_validate(body, len, 64, NULL) == 0 ? BODY_JSON : BODY_FORM;
 	return BODY_OTHER;
 }
 
@@ -102,7 +104,7 @@ static enum body_type body_type(const struct http_request *req)
 static int body_data(struct buf *data, const struct http_request *req, const char *body, size_t len,
 		     int github_form, const char **why, int *status)
 {
-	switch (body_type(req)) {
+	switch (body_type(req, body, len)) {
 	case BODY_JSON:
 		if (len == 0)
 			return 0;

@@ -24,8 +24,16 @@ class Sink:
     ("idle_close", code)  -- answer keep-alive, then close the idle connection
     Default: 200 for everything."""
 
-    def __init__(self, behave=None, host="127.0.0.1", family=socket.AF_INET):
+    def __init__(self, behave=None, host="127.0.0.1", family=socket.AF_INET, tls=None):
+        """tls: (certfile, keyfile) to serve HTTPS."""
         self.behave = behave or (lambda i, r: ("status", 200, {}))
+        self.tls = None
+        self.resumed = 0
+        self.handshake_errors = []
+        if tls:
+            import ssl
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(*tls)
         self.requests = []
         self.connections = 0
         self.lock = threading.Lock()
@@ -40,7 +48,7 @@ class Sink:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def url(self, path="/hook", host="127.0.0.1"):
-        return "http://%s:%d%s" % (host, self.port, path)
+        return "%s://%s:%d%s" % ("https" if self.tls else "http", host, self.port, path)
 
     def _accept(self):
         while not self.stopped:
@@ -51,7 +59,22 @@ class Sink:
             with self.lock:
                 self.connections += 1
                 cid = self.connections
-            threading.Thread(target=self._serve, args=(c, cid), daemon=True).start()
+            threading.Thread(target=self._start, args=(c, cid), daemon=True).start()
+
+    def _start(self, c, cid):
+        if self.tls:
+            try:
+                c.settimeout(10)
+                c = self.tls.wrap_socket(c, server_side=True)
+                c.settimeout(None)
+            except Exception as e:
+                self.handshake_errors.append(str(e))
+                c.close()
+                return
+            if c.session_reused:
+                with self.lock:
+                    self.resumed += 1
+        self._serve(c, cid)
 
     def _read_request(self, c, buf):
         while b"\r\n\r\n" not in buf:
@@ -108,6 +131,13 @@ class Sink:
                     head += "Connection: close\r\n"
                 c.sendall(head.encode() + b"\r\n" + body)
                 if kind == "close":
+                    if self.tls:
+                        # close_notify first: OpenSSL forgets sessions of
+                        # connections that end without it
+                        try:
+                            c = c.unwrap()
+                        except (OSError, ValueError):
+                            pass
                     c.close()
                     return
                 if kind == "idle_close":
@@ -158,12 +188,19 @@ class FakeDNS:
         self.garbage, self.wrong_id = set(garbage), set(wrong_id)
         self.queries = []
         self.tcp_queries = []
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(("127.0.0.1", 0))
-        self.port = self.udp.getsockname()[1]
-        self.tcp = socket.socket()
-        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.tcp.bind(("127.0.0.1", self.port))
+        # UDP and TCP on one port number: retry until both are free
+        for _ in range(50):
+            self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.udp.bind(("127.0.0.1", 0))
+            self.port = self.udp.getsockname()[1]
+            self.tcp = socket.socket()
+            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                self.tcp.bind(("127.0.0.1", self.port))
+                break
+            except OSError:
+                self.udp.close()
+                self.tcp.close()
         self.tcp.listen(16)
         self.stopped = False
         threading.Thread(target=self._udp_loop, daemon=True).start()

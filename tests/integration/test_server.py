@@ -77,6 +77,10 @@ def test_trigger_info_and_errors():
         assert_eq(r.status, 202)
         ev = json.loads(eh.wait_stdout(1)[0])
         assert_eq(ev["data"], {"a": "1", "b": "two words"})
+        # curl -d '{"hi":1}' labels JSON as a form: it is still JSON
+        r = eh.request("POST", "/webhooks/demo", b'{"hi":1}', {"Content-Type": "application/x-www-form-urlencoded"})
+        assert_eq(r.status, 202)
+        assert_eq(json.loads(eh.wait_stdout(2)[1])["data"], {"hi": 1})
 
 
 def test_source_rules_and_dedupe():
