@@ -91,6 +91,7 @@ test:
 	@$(MAKE) --no-print-directory $(STAMP)
 	@$(MAKE) --no-print-directory -j2 FLAVOUR=release flavour
 	@$(MAKE) --no-print-directory -j2 FLAVOUR=asan flavour
+	@$(MAKE) --no-print-directory -j2 FLAVOUR=static $(BUILD)/static/edgehook.bin
 	@cp $(BUILD)/release/edgehook.bin edgehook
 	python3 tests/run.py --build $(BUILD) --flavours release,asan
 

@@ -13,6 +13,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 struct options {
 	const char *config;
 	const char *listen;
+	const char *user;
 	int check;
 };
 
@@ -39,9 +42,10 @@ struct daemon {
 };
 
 static const char usage[] =
-	"usage: edgehook [-c FILE] [-l HOST:PORT] [--check] [--version] [--help]\n"
+	"usage: edgehook [-c FILE] [-l HOST:PORT] [--user USER] [--check] [--version] [--help]\n"
 	"  -c FILE       configuration (YAML or JSON); default: built-in demo config\n"
 	"  -l HOST:PORT  listen address, overrides server.listen\n"
+	"  --user USER   after binding, drop root for USER (name or uid:gid), overrides server.user\n"
 	"  --check       validate the configuration, print ok or the errors, exit\n"
 	"  --version     print the version\n"
 	"exit codes: 0 normal stop, 1 runtime failure, 2 usage or config error\n";
@@ -56,6 +60,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->config = argv[++i];
 		} else if ((strcmp(a, "-l") == 0 || strcmp(a, "--listen") == 0) && i + 1 < argc) {
 			o->listen = argv[++i];
+		} else if (strcmp(a, "--user") == 0 && i + 1 < argc) {
+			o->user = argv[++i];
 		} else if (strcmp(a, "--check") == 0) {
 			o->check = 1;
 		} else if (strcmp(a, "--version") == 0) {
@@ -108,6 +114,44 @@ static void addr_text(const struct sockaddr_storage *ss, char *out, size_t cap)
 		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
 		snprintf(out, cap, "%s:%u", host, ntohs(a->sin_port));
 	}
+}
+
+/* Resolves "name" (passwd) or "uid:gid" (works without /etc/passwd, as
+ * in a scratch container) and drops to it for good. */
+static int drop_privileges(const char *user)
+{
+	uid_t uid;
+	gid_t gid;
+	char *end;
+	if (geteuid() != 0) {
+		log_msg(LOG_WARN, "not root: user setting ignored", "user", user, NULL);
+		return 0;
+	}
+	uid = (uid_t)strtoul(user, &end, 10);
+	if (end != user && *end == ':') {
+		gid = (gid_t)strtoul(end + 1, &end, 10);
+		if (*end)
+			goto bad;
+	} else {
+		struct passwd *pw = getpwnam(user);
+		if (!pw)
+			goto bad;
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	if (uid == 0) {
+		fprintf(stderr, "edgehook: --user %s is root; nothing to drop to\n", user);
+		return -1;
+	}
+	if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0 || setuid(0) == 0) {
+		fprintf(stderr, "edgehook: cannot drop privileges to %s: %s\n", user, strerror(errno));
+		return -1;
+	}
+	log_msg(LOG_INFO, "dropped privileges", "user", user, NULL);
+	return 0;
+bad:
+	fprintf(stderr, "edgehook: unknown user \"%s\" (name or uid:gid)\n", user);
+	return -1;
 }
 
 static void on_deliveries_done(void *arg)
@@ -286,6 +330,8 @@ int main(int argc, char **argv)
 	d.rl->srv = d.srv;
 	timer_init(&d.drain_timer, on_drain_timeout, &d);
 	rc = start_listeners(&d, o.listen);
+	if (rc == 0 && (o.user || cfg->server.user) && drop_privileges(o.user ? o.user : cfg->server.user) < 0)
+		rc = EXIT_USAGE;
 	if (rc == 0) {
 		log_msg(LOG_INFO, "edgehook started", "version", EDGEHOOK_VERSION, NULL);
 		if (reactor_run(d.r) < 0) {

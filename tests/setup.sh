@@ -9,6 +9,9 @@ command -v curl >/dev/null 2>&1 || need="$need curl"
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
 command -v xz >/dev/null 2>&1 || need="$need xz-utils"
 command -v dpkg-source >/dev/null 2>&1 || need="$need dpkg-dev"
+command -v musl-gcc >/dev/null 2>&1 || need="$need musl-tools"
+command -v chroot >/dev/null 2>&1 || need="$need coreutils"
+command -v ps >/dev/null 2>&1 || need="$need procps"
 if [ -n "$need" ]; then
 	echo "installing:$need"
 	apt-get update -q >/dev/null

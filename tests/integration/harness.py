@@ -56,7 +56,7 @@ class Edgehook:
                 self._cond.notify_all()
 
     def start(self):
-        cmd = [BIN]
+        cmd = [globals()["BIN"]]
         if self.config is not None:
             cmd += ["-c", self.write_config(self.config)]
         if self.listen:

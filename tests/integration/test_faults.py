@@ -1,0 +1,182 @@
+"""Fault and overload: slowloris crowds, hostile endpoints, a flood past
+the queue bound with exact accounting, reloads under load, privileges."""
+import json
+import os
+import re
+import signal
+import socket
+import threading
+import time
+
+from harness import Edgehook, Reader, assert_eq, assert_true, build_request, read_response
+from sinks import Sink
+from test_server import cpu_ticks, raise_nofile
+
+
+def serial(fn):
+    fn.serial = True
+    return fn
+
+
+@serial
+def test_1000_slowloris_while_serving():
+    raise_nofile(4096)
+    with Edgehook("server:\n  header_timeout: 2s\n") as eh:
+        slow = [eh.connect(timeout=10) for _ in range(1000)]
+        for s in slow:
+            s.sendall(b"POST /webhooks/demo HTTP/1.1\r\nHo")
+        t0 = time.time()
+        served = 0
+        while time.time() - t0 < 1.5:
+            for s in slow[:200]:
+                s.sendall(b"s")
+            r = eh.request("GET", "/healthz")
+            assert_eq(r.status, 200)
+            served += 1
+        assert_true(served >= 10, "normal client served while 1000 trickle (%d requests)" % served)
+        before = cpu_ticks(eh.proc.pid)
+        time.sleep(1.0)
+        got408 = 0
+        for s in slow:
+            try:
+                got408 += read_response(s).status == 408
+            except (EOFError, OSError):
+                pass
+            s.close()
+        assert_true(got408 >= 990, "slow clients answered 408 (%d)" % got408)
+        m = eh.request("GET", "/metrics").body.decode()
+        assert_true(int(re.search(r"edgehook_request_timeouts_total (\d+)", m).group(1)) >= 990, "timeouts counted")
+
+
+def test_hostile_endpoints_beside_healthy():
+    def trickle(i, r):
+        return ("raw", b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+    healthy = Sink()
+    slow = Sink(lambda i, r: ("blackhole",))
+    big = Sink(lambda i, r: ("raw", b"HTTP/1.1 200 OK\r\nContent-Length: 5000000\r\n\r\n" + b"y" * 5000000))
+    endless = Sink(lambda i, r: ("raw", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"1000\r\n" + b"z" * 4096 + b"\r\n" * 1 + (b"1000\r\n" + b"z" * 4096 + b"\r\n") * 200))
+    badstatus = Sink(lambda i, r: ("raw", b"HTTP/1.1 OK\r\n\r\n"))
+    notHttp = Sink(lambda i, r: ("raw", b"SSH-2.0-OpenSSH\r\n"))
+    cut = Sink(trickle)
+    cfg = """
+webhook:
+  timeout: 1500ms
+  endpoints:
+    - {url: "%s", name: healthy}
+    - {url: "%s", name: slow}
+    - {url: "%s", name: big}
+    - {url: "%s", name: endless}
+    - {url: "%s", name: badstatus}
+    - {url: "%s", name: nothttp}
+    - {url: "%s", name: cut}
+""" % tuple(s.url() for s in (healthy, slow, big, endless, badstatus, notHttp, cut))
+    with Edgehook(cfg) as eh:
+        t0 = time.time()
+        for i in range(20):
+            assert_eq(eh.request("POST", "/api/v1/events", json.dumps({"event": "e", "i": i}).encode()).status, 202)
+        healthy.wait(20, timeout=5)
+        assert_true(time.time() - t0 < 2, "healthy endpoint unaffected")
+        eh.wait_for(lambda: all(
+            e["delivered"] + e["failed"] == 20 for e in eh.request("GET", "/api/v1/endpoints").json()["endpoints"]), 20,
+            "every delivery accounted for")
+        eps = {e["name"]: e for e in eh.request("GET", "/api/v1/endpoints").json()["endpoints"]}
+        assert_eq(eps["healthy"]["delivered"], 20)
+        assert_eq(eps["big"]["delivered"], 20, "status counts even when the body is capped")
+        assert_eq(eps["endless"]["delivered"], 20)
+        for name in ("slow", "badstatus", "nothttp", "cut"):
+            assert_eq(eps[name]["failed"], 20, name)
+        logs = "\n".join(eh.stderr_lines)
+        assert_true('endpoint=badstatus' in logs and 'err="bad response' in logs, "malformed status named")
+        assert_true(re.search(r'endpoint=cut .*err="bad response: truncated body"', logs), "truncated body named")
+        assert_eq(eh.request("GET", "/healthz").status, 200)
+    for s in (healthy, slow, big, endless, badstatus, notHttp, cut):
+        s.close()
+
+
+@serial
+def test_flood_past_queue_bound_exact_accounting():
+    hole = Sink(lambda i, r: ("blackhole",))
+    cfg = """
+server:
+  drain_timeout: 200ms
+  max_body_bytes: 4MiB
+webhook:
+  queue: 10000
+  timeout: 60s
+  endpoints:
+    - {url: "%s", name: hole, max_in_flight: 8}
+""" % hole.url()
+    with Edgehook(cfg) as eh:
+        s = eh.connect(timeout=30)
+        rd = Reader(s)
+        accepted = rejected = 0
+        batch = json.dumps([{"event": "flood", "n": i} for i in range(1000)]).encode()
+        for _ in range(100):
+            s.sendall(build_request("POST", "/api/v1/events", batch))
+            r = rd.read_response()
+            if r.status == 202:
+                accepted += len(r.json())
+            else:
+                assert_eq(r.status, 503)
+                assert_eq(r.header("retry-after"), "1")
+                rejected += 1000
+        assert_eq((accepted, rejected), (10000, 90000))
+        m = eh.request("GET", "/metrics").body.decode()
+        assert_true("edgehook_queue_depth 10000" in m, "queue depth exact")
+        assert_true("edgehook_events_rejected_total 90000" in m, "rejections exact")
+        assert_true("edgehook_events_total 10000" in m, "accepted exact")
+        eh.signal(signal.SIGTERM)
+        assert_eq(eh.proc.wait(10), 0)
+        line = eh.wait_log("deliveries abandoned at shutdown")[0]
+        assert_true("count=10000" in line, "every queued delivery accounted for at shutdown: " + line)
+    hole.close()
+
+
+def test_sighup_broken_config_under_load():
+    sink = Sink()
+    good = 'webhook:\n  endpoints:\n    - url: "%s"\ntriggers:\n  - {id: t, emit: true}\n' % sink.url()
+    with Edgehook(good) as eh:
+        stop = threading.Event()
+        codes = []
+
+        def load():
+            while not stop.is_set():
+                codes.append(eh.request("POST", "/webhooks/t", b'{"x":1}').status)
+        threads = [threading.Thread(target=load) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for i in range(10):
+            with open(eh.config_path, "w") as f:
+                f.write("triggers:\n  - {id: t, emit: maybe}\n" if i % 2 == 0 else good)
+            eh.signal(signal.SIGHUP)
+            time.sleep(0.1)
+        stop.set()
+        for t in threads:
+            t.join()
+        assert_true(len(codes) > 50, "load ran (%d requests)" % len(codes))
+        assert_eq(set(codes), {202})
+        assert_eq(len(eh.wait_log("reload failed")), 5)
+        sink.wait(len(codes), timeout=10)
+        assert_eq(len(sink.requests), len(codes), "every accepted event delivered")
+
+
+def test_drop_privileges():
+    if os.geteuid() != 0:
+        raise AssertionError("make test runs as root")
+    with Edgehook(args=["--user", "65534:65534"]) as eh:
+        with open("/proc/%d/status" % eh.proc.pid) as f:
+            status = f.read()
+        assert_true(re.search(r"^Uid:\s+65534\s+65534\s+65534", status, re.M), status)
+        assert_true(re.search(r"^Gid:\s+65534\s+65534\s+65534", status, re.M), status)
+        assert_eq(eh.request("GET", "/healthz").status, 200)
+        eh.wait_log("dropped privileges")
+    with Edgehook("server:\n  user: nobody\n") as eh:
+        with open("/proc/%d/status" % eh.proc.pid) as f:
+            assert_true(re.search(r"^Uid:\s+65534", f.read(), re.M), "server.user by name")
+    eh = Edgehook(args=["--user", "no-such-user-xyz"], expect_exit=None)
+    try:
+        eh.start()
+        raise AssertionError("started with an unknown user")
+    except AssertionError as e:
+        assert_true("unknown user" in str(e) or eh.proc.wait(5) == 2, str(e))
+    assert_eq(eh.proc.wait(5), 2)
