@@ -83,6 +83,9 @@ $(BUILD)/fuzz/bin/%: fuzz/%.c $(OBJS) $(LIBBEARSSL)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(WARN) -fsanitize=fuzzer $(LDFLAGS_ALL) -o $@ $< $(OBJS) $(LIBBEARSSL)
 
+$(OUT)/loadgen: bench/loadgen.c $(OBJS)
+	$(CC) $(CFLAGS_ALL) -Wall -Wextra -Werror -o $@ $< $(OUT)/obj/http/parser.o $(OUT)/obj/http/url.o
+
 run: edgehook
 	./edgehook
 
@@ -95,6 +98,13 @@ test:
 	@cp $(BUILD)/release/edgehook.bin edgehook
 	python3 tests/run.py --build $(BUILD) --flavours release,asan
 
+# The integration suite against the release binary under valgrind memcheck.
+valgrind: $(STAMP)
+	@command -v valgrind >/dev/null || apt-get install -y valgrind
+	@$(MAKE) --no-print-directory -j2 FLAVOUR=release flavour
+	@$(MAKE) --no-print-directory -j2 FLAVOUR=static $(BUILD)/static/edgehook.bin
+	EDGEHOOK_VALGRIND=1 python3 tests/run.py --build $(BUILD) --flavours release --only integration -j 2
+
 static: $(STAMP)
 	@command -v musl-gcc >/dev/null || apt-get install -y musl-tools
 	@$(MAKE) --no-print-directory -j2 FLAVOUR=static $(BUILD)/static/edgehook.bin
@@ -106,6 +116,8 @@ fuzz: $(STAMP)
 	@sh fuzz/run.sh $(BUILD)/fuzz/bin $(or $(FUZZ_SECONDS),30)
 
 bench: edgehook
+	@$(MAKE) --no-print-directory FLAVOUR=release $(BUILD)/release/loadgen
+	@$(MAKE) --no-print-directory -j2 FLAVOUR=static $(BUILD)/static/edgehook.bin
 	@sh bench/run.sh
 
 clean:

@@ -226,9 +226,11 @@ static void on_signal(void *arg, int signo)
 		return;
 	}
 	d->draining = 1;
-	log_msg(LOG_INFO, "draining", "signal", signo == SIGTERM ? "TERM" : "INT", NULL);
 	timer_start(d->r, &d->drain_timer, d->rl->cfg->server.drain_timeout_ms);
+	/* logged after the listeners are closed: whoever reads this line can
+	 * rely on new connections being refused */
 	http_server_drain(d->srv, on_drained, d);
+	log_msg(LOG_INFO, "draining", "signal", signo == SIGTERM ? "TERM" : "INT", NULL);
 }
 
 static int start_listeners(struct daemon *d, const char *override)

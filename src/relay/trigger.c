@@ -87,9 +87,11 @@ static enum body_type body_type(const struct http_request *req, const char *body
 	size_t n;
 	if (!ct || ct->value_len == 0)
 		return BODY_JSON;
-	n = strcspn(ct->value, ";");
-	if (n > ct->value_len)
-		n = ct->value_len;
+	/* header values are slices of the request buffer, not C strings */
+	{
+		const char *semi = memchr(ct->value, ';', ct->value_len);
+		n = semi ? (size_t)(semi - ct->value) : ct->value_len;
+	}
 	while (n > 0 && ct->value[n - 1] == ' ')
 		n--;
 	if (http_token_eq(ct->value, n, "application/json") || http_token_eq(ct->value, n, "text/json") ||

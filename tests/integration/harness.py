@@ -57,6 +57,11 @@ class Edgehook:
 
     def start(self):
         cmd = [globals()["BIN"]]
+        if os.environ.get("EDGEHOOK_VALGRIND") and cmd[0] == BIN:
+            # any memcheck error or definitely lost byte makes the exit
+            # status 99, which __exit__ reports as a failure
+            cmd = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
+                   "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite"] + cmd
         if self.config is not None:
             cmd += ["-c", self.write_config(self.config)]
         if self.listen:
@@ -68,7 +73,7 @@ class Edgehook:
                         threading.Thread(target=self._reader, args=(self.proc.stderr, self.stderr_lines), daemon=True)]
         for t in self.threads:
             t.start()
-        self.wait_for(lambda: self.ports or self.proc.poll() is not None, 10, "listening line")
+        self.wait_for(lambda: self.ports or self.proc.poll() is not None, 60, "listening line")
         if not self.ports:
             raise AssertionError("edgehook did not start: %s" % "\n".join(self.stderr_lines))
         self.port = self.ports[0]
@@ -95,7 +100,7 @@ class Edgehook:
     def signal(self, sig):
         self.proc.send_signal(sig)
 
-    def stop(self, timeout=15):
+    def stop(self, timeout=60):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:

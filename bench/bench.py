@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+"""Side-by-side load benchmarks: edgehook against nginx and adnanh/webhook
+on this machine, in one run. Servers are pinned to CPU 0, clients to
+CPU 1. Prints one row per comparison (edgehook, peer, ratio, target) and a
+one-line summary; writes bench/results/<date>.{json,md,svg}."""
+import datetime
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+EDGEHOOK = os.path.join(ROOT, "build", "release", "edgehook.bin")
+STATIC = os.path.join(ROOT, "build", "static", "edgehook.bin")
+LOADGEN = os.path.join(ROOT, "build", "release", "loadgen")
+DURATION = float(os.environ.get("BENCH_SECONDS", "5"))
+CONNS = int(os.environ.get("BENCH_CONNS", "50"))
+SERVER_CPU, CLIENT_CPU = "0", "1"
+SECRET = "benchsecret"
+BODY = '{"repository":{"full_name":"o/r"},"ref":"refs/heads/main","commits":[{"id":"abc"}]}'
+TMP = tempfile.mkdtemp(prefix="edgehook-bench-")
+procs = []
+rows = []
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("server on port %d did not start" % port)
+
+
+def start(cmd, cpu=SERVER_CPU, **kw):
+    p = subprocess.Popen(["taskset", "-c", cpu] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+    procs.append(p)
+    return p
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+def loadgen(url, extra=(), conns=CONNS, duration=DURATION):
+    out = subprocess.run(["taskset", "-c", CLIENT_CPU, LOADGEN, "-c", str(conns), "-d", str(duration), "-w", "1"] +
+                         list(extra) + [url], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit("loadgen failed: " + out.stderr)
+    return json.loads(out.stdout)
+
+
+def wrk(url, headers=None, conns=CONNS):
+    lua = os.path.join(TMP, "post.lua")
+    with open(lua, "w") as f:
+        f.write('wrk.method = "POST"\nwrk.body = %s\n' % json.dumps(BODY))
+        for k, v in (headers or {}).items():
+            f.write('wrk.headers[%s] = %s\n' % (json.dumps(k), json.dumps(v)))
+    out = subprocess.run(["taskset", "-c", CLIENT_CPU, "wrk", "-t1", "-c%d" % conns, "-d%ds" % int(DURATION), "-s", lua, url],
+                         capture_output=True, text=True).stdout
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return float(m.group(1)) if m else 0.0, int(non2xx.group(1)) if non2xx else 0
+
+
+def row(name, ours, peer, peer_name, target, unit="req/s", higher_is_better=True, note=""):
+    ratio = (ours / peer if higher_is_better else peer / ours) if ours and peer else 0.0
+    ok = ratio >= target if target else None
+    rows.append({"name": name, "edgehook": round(ours, 1), "peer": round(peer, 1) if peer else None, "peer_name": peer_name,
+                 "ratio": round(ratio, 2), "target": target, "met": ok, "unit": unit, "note": note})
+    print("%-58s edgehook %12.1f  %-14s %12s  ratio %6.2f  target %s %s" % (
+        name, ours, peer_name, "%.1f" % peer if peer else "-", ratio, target or "-",
+        "" if ok is None else ("ok" if ok else "MISSED")), flush=True)
+
+
+def sig(body):
+    return "sha256=" + hmac.new(SECRET.encode(), body.encode(), hashlib.sha256).hexdigest()
+
+
+def metrics(port):
+    return urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5).read().decode()
+
+
+def metric(text, name):
+    m = re.search(r"^%s(?:\{[^}]*\})? (\d+)" % re.escape(name), text, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def main():
+    for tool in (EDGEHOOK, LOADGEN):
+        if not os.path.exists(tool):
+            raise SystemExit("missing %s: run make bench" % tool)
+    p_nginx, p_sink, p_webhook, p_eh, p_lat, p_tls = (free_port() for _ in range(6))
+    conf = os.path.join(TMP, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("""worker_processes 1; daemon off; pid %s/nginx.pid; error_log %s/nginx.err;
+events { worker_connections 30000; }
+http { access_log off; client_body_buffer_size 64k;
+  server { listen 127.0.0.1:%d; location / { return 202 '{"status":"accepted"}'; } }
+  server { listen 127.0.0.1:%d backlog=4096; keepalive_requests 1000000; location / { return 200 'ok'; } }
+}
+""" % (TMP, TMP, p_nginx, p_sink))
+    nginx = start(["nginx", "-c", conf, "-p", TMP])
+    hooks = os.path.join(TMP, "hooks.json")
+    with open(hooks, "w") as f:
+        json.dump([{"id": "gh", "execute-command": "/bin/true", "trigger-rule": {"match": {
+            "type": "payload-hmac-sha256", "secret": SECRET,
+            "parameter": {"source": "header", "name": "X-Hub-Signature-256"}}}}], f)
+    webhook = start(["webhook", "-hooks", hooks, "-ip", "127.0.0.1", "-port", str(p_webhook)])
+    pki = os.path.join(TMP, "pki")
+    os.makedirs(pki)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", "k.pem", "-out", "c.pem", "-days", "2", "-subj", "/CN=localhost"], cwd=pki,
+                   check=True, capture_output=True)
+    cfg = os.path.join(TMP, "edgehook.yaml")
+    with open(cfg, "w") as f:
+        f.write("""server:
+  listen: ["127.0.0.1:%d", {address: "127.0.0.1:%d", tls: true}]
+  tls: {cert: %s/c.pem, key: %s/k.pem}
+  max_connections: 30000
+  idle_timeout: 300s
+webhook:
+  queue: 2000000
+  max_queue_bytes: 2GiB
+  history: 1024
+  endpoints:
+    - {url: "http://127.0.0.1:%d/", name: sink, events: ["bench.*"], max_in_flight: 64}
+    - {url: "http://127.0.0.1:%d/", name: latency, events: ["lat.*"], max_in_flight: 8}
+triggers:
+  - {id: gen, kind: generic}
+  - {id: gh, kind: github, secret: %s}
+""" % (p_eh, p_tls, pki, pki, p_sink, p_lat, SECRET))
+    eh = start([EDGEHOOK, "-c", cfg])
+    for p in (p_nginx, p_sink, p_webhook, p_eh):
+        wait_port(p)
+    time.sleep(0.5)
+    idle_rss = rss_kib(eh.pid)
+    print("edgehook bench: %gs per run, %d connections, server on CPU %s, client on CPU %s" % (
+        DURATION, CONNS, SERVER_CPU, CLIENT_CPU), flush=True)
+
+    post = ["-m", "POST", "-b", BODY, "-H", "Content-Type: application/json"]
+    # 1. generic trigger -> 202, against nginx `return 202`
+    ours, bad = wrk("http://127.0.0.1:%d/webhooks/gen" % p_eh)
+    peer, _ = wrk("http://127.0.0.1:%d/webhooks/gen" % p_nginx)
+    row("generic trigger -> 202 vs nginx (wrk)", ours, peer, "nginx", 0.9, note="non-2xx %d" % bad)
+    a = loadgen("http://127.0.0.1:%d/webhooks/gen" % p_eh, post)
+    b = loadgen("http://127.0.0.1:%d/webhooks/gen" % p_nginx, post)
+    row("generic trigger -> 202 vs nginx (loadgen)", a["rps"], b["rps"], "nginx", 0.9,
+        note="p99 %dus vs %dus" % (a["latency_us"]["p99"], b["latency_us"]["p99"]))
+    # 2. GitHub-signed trigger
+    gh = post + ["-H", "X-Hub-Signature-256: " + sig(BODY), "-H", "X-GitHub-Event: push"]
+    a = loadgen("http://127.0.0.1:%d/webhooks/gh" % p_eh, gh)
+    assert a["status"]["2xx"] > 0 and a["status"]["4xx"] == 0, a
+    w = loadgen("http://127.0.0.1:%d/hooks/gh" % p_webhook, gh)
+    n = loadgen("http://127.0.0.1:%d/webhooks/gh" % p_nginx, gh)
+    row("GitHub-signed trigger (HMAC) vs adnanh/webhook", a["rps"], w["rps"], "webhook", 10,
+        note="webhook 2xx %d errors %d" % (w["status"]["2xx"], w["errors"]))
+    row("GitHub-signed trigger (HMAC) vs nginx return 202", a["rps"], n["rps"], "nginx", 0.8)
+    # 3. outbound: ingest and deliver to the nginx sink
+    before = metrics(p_eh)
+    t0 = time.time()
+    ing = loadgen("http://127.0.0.1:%d/api/v1/events" % p_eh, ["-m", "POST", "-b", '{"event":"bench.x","n":1}'], duration=DURATION)
+    end = time.time() + 60
+    while time.time() < end and metric(metrics(p_eh), "edgehook_queue_depth") > 0:
+        time.sleep(0.05)
+    elapsed = time.time() - t0
+    after = metrics(p_eh)
+    delivered = metric(after, "edgehook_deliveries_delivered_total") - metric(before, "edgehook_deliveries_delivered_total")
+    failed = metric(after, "edgehook_deliveries_failed_total") - metric(before, "edgehook_deliveries_failed_total")
+    direct = loadgen("http://127.0.0.1:%d/" % p_sink, ["-m", "POST", "-b", '{"event":"bench.x","n":1}'])
+    row("outbound: events ingested+delivered/s vs loadgen->sink", delivered / elapsed, direct["rps"], "direct", 0.7,
+        unit="events/s", note="delivered %d failed %d in %.1fs (ingest warm-up excluded from neither)" % (delivered, failed, elapsed))
+    # 4. emit -> delivered latency at a fixed 1000 events/s
+    sink = subprocess.Popen(["taskset", "-c", CLIENT_CPU, LOADGEN, "--sink", "127.0.0.1:%d" % p_lat, "-d", str(DURATION + 3)],
+                            stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    loadgen("http://127.0.0.1:%d/api/v1/events" % p_eh, ["-R", "1000", "-m", "POST", "-b", '{"event":"lat.x","t":{now}}'],
+            conns=4, duration=DURATION)
+    lat = json.loads(sink.communicate()[0])
+    p99 = lat["latency_us"]["p99"] / 1000.0
+    row("emit -> delivered p99 at 1000 events/s (ms)", p99, 2.0, "target", 1.0, unit="ms", higher_is_better=False,
+        note="p50 %dus p999 %dus max %dus, %d events" % (lat["latency_us"]["p50"], lat["latency_us"]["p999"],
+                                                       lat["latency_us"]["max"], lat["requests"]))
+    # 5. memory
+    rows_mem = []
+    base = rss_kib(eh.pid)
+    idle = subprocess.Popen(["taskset", "-c", CLIENT_CPU, LOADGEN, "--idle", "10000", "-d", "4",
+                             "http://127.0.0.1:%d/healthz" % p_eh], stdout=subprocess.PIPE, text=True)
+    time.sleep(3)
+    held = rss_kib(eh.pid)
+    idle.wait()
+    nbase = rss_kib(nginx.pid) if nginx.poll() is None else 0
+    idle = subprocess.Popen(["taskset", "-c", CLIENT_CPU, LOADGEN, "--idle", "10000", "-d", "4",
+                             "http://127.0.0.1:%d/" % p_nginx], stdout=subprocess.PIPE, text=True)
+    time.sleep(3)
+    child = subprocess.run(["pgrep", "-P", str(nginx.pid)], capture_output=True, text=True).stdout.split()
+    nheld = sum(rss_kib(int(c)) for c in child) if child else 0
+    nbase_w = nheld and nheld  # worker RSS with connections
+    idle.wait()
+    per_conn = (held - base) * 1024 / 10000
+    row("RSS idle (KiB)", idle_rss, 2048, "target", 1.0, unit="KiB", higher_is_better=False)
+    row("RSS per idle keep-alive connection (bytes, 10000 open)", per_conn, 4096, "target", 1.0, unit="bytes",
+        higher_is_better=False, note="%d KiB -> %d KiB; nginx worker with 10000: %d KiB" % (base, held, nheld))
+    # 6. TLS: handshakes/s and memory per idle TLS connection
+    out = subprocess.run(["taskset", "-c", CLIENT_CPU, "openssl", "s_time", "-connect", "127.0.0.1:%d" % p_tls, "-new",
+                          "-time", str(int(DURATION))], capture_output=True, text=True).stdout
+    m = re.search(r"([\d.]+) connections/user sec", out)
+    hs = float(m.group(1)) if m else 0.0
+    m2 = re.search(r"(\d+) connections in ([\d.]+) real seconds", out)
+    hs_real = int(m2.group(1)) / float(m2.group(2)) if m2 else 0.0
+    row("TLS handshakes/s (ECDSA P-256, openssl s_time -new)", hs_real, None, "-", None, unit="hs/s",
+        note="per client CPU second: %.0f" % hs)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    base = rss_kib(eh.pid)
+    held_socks = []
+    for _ in range(500):
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", p_tls)), server_hostname="localhost")
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.recv(1000)
+        held_socks.append(s)
+    time.sleep(0.3)
+    tls_per = (rss_kib(eh.pid) - base) * 1024 / 500
+    for s in held_socks:
+        s.close()
+    row("RSS per idle TLS connection (bytes, 500 open)", tls_per, None, "-", None, unit="bytes")
+    # 7. binary sizes
+    stripped = os.path.join(TMP, "edgehook.stripped")
+    shutil.copy(EDGEHOOK, stripped)
+    subprocess.run(["strip", stripped])
+    row("binary size, dynamic stripped (KiB)", os.path.getsize(stripped) / 1024, None, "-", None, unit="KiB")
+    if os.path.exists(STATIC):
+        row("binary size, static musl (KiB)", os.path.getsize(STATIC) / 1024, 600, "target", 1.0, unit="KiB",
+            higher_is_better=False)
+    report()
+
+
+def report():
+    date = datetime.date.today().isoformat()
+    outdir = os.path.join(ROOT, "bench", "results")
+    os.makedirs(outdir, exist_ok=True)
+    meta = {"date": date, "seconds_per_run": DURATION, "connections": CONNS, "cpus": os.cpu_count(),
+            "kernel": os.uname().release, "rows": rows}
+    with open(os.path.join(outdir, date + ".json"), "w") as f:
+        json.dump(meta, f, indent=1)
+    with open(os.path.join(outdir, date + ".md"), "w") as f:
+        f.write("| benchmark | edgehook | peer | ratio | target | met |\n|---|---:|---:|---:|---:|---|\n")
+        for r in rows:
+            f.write("| %s | %s %s | %s %s | %s | %s | %s |\n" % (
+                r["name"], r["edgehook"], r["unit"], r["peer"] if r["peer"] is not None else "-", r["peer_name"],
+                r["ratio"] or "-", r["target"] or "-", "" if r["met"] is None else ("yes" if r["met"] else "**no**")))
+    svg = chart([r for r in rows if r["target"]])
+    for name in (date + ".svg", "latest.svg"):
+        with open(os.path.join(outdir, name), "w") as f:
+            f.write(svg)
+    summary = ", ".join("%s %.2f" % (short(r["name"]), r["ratio"]) for r in rows if r["target"])
+    print("summary: " + summary)
+
+
+def short(name):
+    return name.split(" (")[0].split(" vs ")[0][:32] + (" vs " + name.split(" vs ")[1][:18] if " vs " in name else "")
+
+
+def chart(items):
+    """Horizontal bars: ratio against target (1.0 = target met exactly)."""
+    w, bar_h, left = 820, 26, 360
+    h = 40 + bar_h * len(items) + 30
+    scale = (w - left - 40) / 3.0  # up to 3x the target
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">' % (w, h),
+           '<text x="10" y="20" font-size="14" font-weight="bold">edgehook vs peers: ratio / target (1.0 = target)</text>']
+    for i, r in enumerate(items):
+        y = 35 + i * bar_h
+        score = r["ratio"] / r["target"] if r["target"] else 0
+        length = min(score, 3.0) * scale
+        color = "#2e8b57" if r["met"] else "#c0392b"
+        out.append('<text x="10" y="%d">%s</text>' % (y + 16, short(r["name"])))
+        out.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>' % (left, y + 4, length, bar_h - 8, color))
+        out.append('<text x="%.1f" y="%d">%.2fx (ratio %.2f)</text>' % (left + length + 5, y + 16, score, r["ratio"]))
+    x1 = left + scale
+    out.append('<line x1="%.1f" y1="30" x2="%.1f" y2="%d" stroke="#333" stroke-dasharray="4"/>' % (x1, x1, h - 20))
+    out.append('<text x="%.1f" y="%d">target</text>' % (x1 - 15, h - 5))
+    out.append("</svg>\n")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(TMP, ignore_errors=True)
