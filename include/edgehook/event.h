@@ -7,6 +7,7 @@
 #define EDGEHOOK_EVENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "edgehook/buf.h"
 
@@ -25,7 +26,9 @@ int event_trigger_envelope(struct buf *out, const struct trigger_envelope *env);
 /* Copies JSON text without insignificant whitespace, so it fits on one
  * line (strings cannot hold raw newlines). The input must be valid. */
 int event_json_compact(struct buf *out, const char *json, size_t len);
-/* Appends the current time as "timestamp" member text. */
+/* Appends the current time as a JSON string (ISO 8601 UTC). */
 int event_put_timestamp(struct buf *out);
+/* Appends ,"key":"<ISO 8601 of wall_ms>", or ,"key":null when 0. */
+int event_put_time_member(struct buf *out, const char *key, uint64_t wall_ms);
 
 #endif

@@ -40,6 +40,8 @@ int reactor_add(struct reactor *r, int fd, uint32_t events, reactor_io_fn fn, vo
 int reactor_set_events(struct reactor *r, int fd, uint32_t events);
 /* Unregisters fd; the caller still closes it. Safe inside any callback. */
 void reactor_del(struct reactor *r, int fd);
+/* Unregisters and closes *fd if open, and sets it to -1. */
+void reactor_close(struct reactor *r, int *fd);
 
 void timer_init(struct timer *t, reactor_timer_fn fn, void *arg);
 /* (Re)arms t to fire delay_ms from the loop's current time. -1 on ENOMEM. */

@@ -114,6 +114,15 @@ void reactor_del(struct reactor *r, int fd)
 	r->handlers[fd].fn = NULL;
 }
 
+void reactor_close(struct reactor *r, int *fd)
+{
+	if (*fd < 0)
+		return;
+	reactor_del(r, *fd);
+	close(*fd);
+	*fd = -1;
+}
+
 /* ---- timers: binary min-heap on deadline ---- */
 
 static void heap_set(struct reactor *r, size_t i, struct timer *t)

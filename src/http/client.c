@@ -174,10 +174,7 @@ static void conn_close(struct cconn *cc)
 	struct http_client *c = p->c;
 	if (cc->dw)
 		dns_cancel(cc->dw);
-	if (cc->fd >= 0) {
-		reactor_del(c->r, cc->fd);
-		close(cc->fd);
-	}
+	reactor_close(c->r, &cc->fd);
 	timer_stop(c->r, &cc->timer);
 	if (cc->state == CC_IDLE) {
 		if (cc->prev)
@@ -378,9 +375,7 @@ static void on_connected(struct cconn *cc)
 	if (err) {
 		/* try the next address before giving up */
 		if (cc->addr_idx + 1 < cc->addrs.n) {
-			reactor_del(cc->pool->c->r, cc->fd);
-			close(cc->fd);
-			cc->fd = -1;
+			reactor_close(cc->pool->c->r, &cc->fd);
 			cc->addr_idx++;
 			conn_connect(cc);
 			return;

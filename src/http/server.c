@@ -344,6 +344,18 @@ void http_respond_error(struct http_conn *c, int status, const char *msg)
 	http_respond(c, status, "application/json", status == 503 ? "Retry-After: 1\r\n" : NULL, b.data, b.len);
 }
 
+void http_respond_405(struct http_conn *c, const char *allow)
+{
+	char h[96];
+	snprintf(h, sizeof(h), "Allow: %s\r\n", allow);
+	http_respond(c, 405, "application/json", h, "{\"error\":\"method not allowed\"}", 30);
+}
+
+int http_method_is(const struct http_request *req, const char *method)
+{
+	return strlen(method) == req->method_len && memcmp(req->method, method, req->method_len) == 0;
+}
+
 void http_defer(struct http_conn *c, void (*abort_cb)(void *), void *arg)
 {
 	c->abort_cb = abort_cb;

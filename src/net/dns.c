@@ -278,20 +278,11 @@ void dns_free(struct dns *d)
 
 const struct dns_stats *dns_stats(const struct dns *d) { return &d->stats; }
 
-static void close_fd(struct dns *d, int *fd)
-{
-	if (*fd >= 0) {
-		reactor_del(d->r, *fd);
-		close(*fd);
-		*fd = -1;
-	}
-}
-
 static void query_free(struct dns_query *q)
 {
 	struct dns *d = q->d;
-	close_fd(d, &q->udp_fd);
-	close_fd(d, &q->tcp_fd);
+	reactor_close(d->r, &q->udp_fd);
+	reactor_close(d->r, &q->tcp_fd);
 	timer_stop(d->r, &q->timer);
 	buf_free(&q->tcp_in);
 	buf_free(&q->tcp_out);
@@ -391,7 +382,7 @@ static int start_tcp(struct dns_query *q, int idx)
 	uint8_t msg[300];
 	int n = dns_build_query(msg + 2, sizeof(msg) - 2, q->name, qtypes[idx], q->id[idx]);
 	d->stats.tcp_fallbacks++;
-	close_fd(d, &q->tcp_fd);
+	reactor_close(d->r, &q->tcp_fd);
 	q->tcp_type = idx;
 	q->tcp_in.len = q->tcp_out.len = 0;
 	msg[0] = (uint8_t)(n >> 8);
@@ -401,7 +392,7 @@ static int start_tcp(struct dns_query *q, int idx)
 	    (connect(q->tcp_fd, (const struct sockaddr *)ss, d->server_len[q->server % d->nservers]) < 0 &&
 	     errno != EINPROGRESS) ||
 	    reactor_add(d->r, q->tcp_fd, EPOLLOUT | EPOLLIN, on_tcp, q) < 0) {
-		close_fd(d, &q->tcp_fd);
+		reactor_close(d->r, &q->tcp_fd);
 		q->done[idx] = 1;
 		q->rcode[idx] = 2;
 		return maybe_done(q);
@@ -458,7 +449,7 @@ static void on_tcp(void *arg, int fd, uint32_t events)
 	if (q->tcp_in.len >= 2) {
 		size_t want = (size_t)((uint8_t)q->tcp_in.data[0] << 8 | (uint8_t)q->tcp_in.data[1]);
 		if (q->tcp_in.len >= want + 2) {
-			close_fd(q->d, &q->tcp_fd);
+			reactor_close(q->d->r, &q->tcp_fd);
 			if (!on_message(q, (const uint8_t *)q->tcp_in.data + 2, want, 1) && q->tcp_type >= 0) {
 				/* not an answer to our question */
 				q->done[q->tcp_type] = 1;
@@ -470,7 +461,7 @@ static void on_tcp(void *arg, int fd, uint32_t events)
 	}
 	return;
 failed:
-	close_fd(q->d, &q->tcp_fd);
+	reactor_close(q->d->r, &q->tcp_fd);
 	q->done[q->tcp_type] = 1;
 	q->rcode[q->tcp_type] = 2;
 	q->tcp_type = -1;
@@ -511,7 +502,7 @@ static void send_attempt(struct dns_query *q)
 	struct dns *d = q->d;
 	unsigned s = q->server % d->nservers;
 	int idx;
-	close_fd(d, &q->udp_fd);
+	reactor_close(d->r, &q->udp_fd);
 	timer_start(d->r, &q->timer, d->timeout_ms);
 	q->udp_fd = socket(d->servers[s].ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (q->udp_fd < 0)
@@ -519,7 +510,7 @@ static void send_attempt(struct dns_query *q)
 	/* connect() makes the kernel drop datagrams from anyone else */
 	if (connect(q->udp_fd, (const struct sockaddr *)&d->servers[s], d->server_len[s]) < 0 ||
 	    reactor_add(d->r, q->udp_fd, EPOLLIN, on_udp, q) < 0) {
-		close_fd(d, &q->udp_fd);
+		reactor_close(d->r, &q->udp_fd);
 		return;
 	}
 	for (idx = 0; idx < 2; idx++) {

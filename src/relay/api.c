@@ -10,6 +10,7 @@
 #include "edgehook/runner.h"
 #include "edgehook/server.h"
 #include "edgehook/sign.h"
+#include "edgehook/strutil.h"
 
 #include <netinet/in.h>
 #include <stdio.h>
@@ -205,15 +206,6 @@ static void endpoint_test(struct relay *rl, struct http_conn *c, const char *nam
 	http_defer(c, on_test_abort, p);
 }
 
-static int seg_is(const char *p, size_t n, const char *lit) { return n == strlen(lit) && memcmp(p, lit, n) == 0; }
-static int method_is(const struct http_request *req, const char *m) { return http_token_eq(req->method, req->method_len, m) && req->method_len == strlen(m); }
-
-static void not_allowed(struct http_conn *c, const char *allow)
-{
-	char h[64];
-	snprintf(h, sizeof(h), "Allow: %s\r\n", allow);
-	http_respond(c, 405, "application/json", h, "{\"error\":\"method not allowed\"}", 30);
-}
 
 /* path is what follows "/api/v1/". */
 void api_handle(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *path, size_t plen,
@@ -226,15 +218,15 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 	struct buf b;
 	if (api_authorize(rl, c, req) < 0)
 		return;
-	if (seg_is(path, head, "events") && rlen == 0) {
-		if (method_is(req, "POST"))
+	if (str_slice_eq(path, head, "events") && rlen == 0) {
+		if (http_method_is(req, "POST"))
 			ingest(rl, c, body, len);
 		else
-			not_allowed(c, "POST");
-	} else if (seg_is(path, head, "events")) {
+			http_respond_405(c, "POST");
+	} else if (str_slice_eq(path, head, "events")) {
 		char id[64];
-		if (!method_is(req, "GET") && !method_is(req, "HEAD")) {
-			not_allowed(c, "GET, HEAD");
+		if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD")) {
+			http_respond_405(c, "GET, HEAD");
 			return;
 		}
 		buf_init(&b, 1 << 20);
@@ -249,24 +241,24 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 		else
 			reply_buf(c, 200, &b);
 		buf_free(&b);
-	} else if (seg_is(path, head, "endpoints") && rlen == 0) {
-		if (!method_is(req, "GET") && !method_is(req, "HEAD")) {
-			not_allowed(c, "GET, HEAD");
+	} else if (str_slice_eq(path, head, "endpoints") && rlen == 0) {
+		if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD")) {
+			http_respond_405(c, "GET, HEAD");
 			return;
 		}
 		buf_init(&b, 4 << 20);
 		dispatch_endpoints_json(rl->disp, &b);
 		reply_buf(c, 200, &b);
 		buf_free(&b);
-	} else if (seg_is(path, head, "triggers")) {
+	} else if (str_slice_eq(path, head, "triggers")) {
 		if (memchr(rest, '/', rlen))
 			http_respond_error(c, 404, "unknown trigger");
 		else
 			triggers_api(rl, c, req, rest, rlen, body, len);
-	} else if (seg_is(path, head, "runs") && rlen > 0) {
+	} else if (str_slice_eq(path, head, "runs") && rlen > 0) {
 		char id[64];
-		if (!method_is(req, "GET") && !method_is(req, "HEAD")) {
-			not_allowed(c, "GET, HEAD");
+		if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD")) {
+			http_respond_405(c, "GET, HEAD");
 			return;
 		}
 		if (rlen >= sizeof(id)) {
@@ -281,11 +273,11 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 		else
 			reply_buf(c, 200, &b);
 		buf_free(&b);
-	} else if (seg_is(path, head, "endpoints") && rlen > 5 && memcmp(rest + rlen - 5, "/test", 5) == 0) {
-		if (method_is(req, "POST"))
+	} else if (str_slice_eq(path, head, "endpoints") && rlen > 5 && memcmp(rest + rlen - 5, "/test", 5) == 0) {
+		if (http_method_is(req, "POST"))
 			endpoint_test(rl, c, rest, rlen - 5);
 		else
-			not_allowed(c, "POST");
+			http_respond_405(c, "POST");
 	} else {
 		http_respond_error(c, 404, "unknown API route");
 	}

@@ -5,6 +5,7 @@
 #include "edgehook/dispatch.h"
 #include "edgehook/runner.h"
 #include "edgehook/server.h"
+#include "edgehook/strutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,18 +50,6 @@ int relay_reload(struct relay *rl, struct config *cfg)
 	return 0;
 }
 
-static int is_method(const struct http_request *req, const char *m)
-{
-	return req->method_len == strlen(m) && memcmp(req->method, m, req->method_len) == 0;
-}
-
-static void method_not_allowed(struct http_conn *c, const char *allow)
-{
-	char hdr[64];
-	snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
-	http_respond(c, 405, "application/json", hdr, "{\"error\":\"method not allowed\"}", 30);
-}
-
 /* The path of the target without query, for origin- and absolute-form. */
 static void target_path(const struct http_request *req, const char **path, size_t *len)
 {
@@ -84,17 +73,15 @@ static void target_path(const struct http_request *req, const char **path, size_
 	}
 }
 
-static int path_is(const char *p, size_t n, const char *lit) { return n == strlen(lit) && memcmp(p, lit, n) == 0; }
-
 static void trigger_route(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *body,
 			  size_t len, const struct trigger_cfg *t, int verify_as)
 {
-	if (is_method(req, "POST"))
+	if (http_method_is(req, "POST"))
 		trigger_receive(rl, c, req, body, len, t, verify_as);
-	else if (verify_as < 0 && (is_method(req, "GET") || is_method(req, "HEAD")))
+	else if (verify_as < 0 && (http_method_is(req, "GET") || http_method_is(req, "HEAD")))
 		trigger_info(rl, c, t);
 	else
-		method_not_allowed(c, verify_as < 0 ? "GET, HEAD, POST" : "POST");
+		http_respond_405(c, verify_as < 0 ? "GET, HEAD, POST" : "POST");
 }
 
 /* /webhooks/{id} or /webhooks/{id}/{kind} */
@@ -110,7 +97,7 @@ static void webhooks_route(struct relay *rl, struct http_conn *c, const struct h
 	if (slash) {
 		size_t k, klen = rest_len - id_len - 1;
 		for (k = 0; k < 4; k++)
-			if (path_is(slash + 1, klen, kinds[k]))
+			if (str_slice_eq(slash + 1, klen, kinds[k]))
 				verify_as = (int)kind_of[k];
 		if (verify_as < 0)
 			t = NULL;
@@ -132,16 +119,16 @@ void relay_handle(void *arg, struct http_conn *c, const struct http_request *req
 	target_path(req, &path, &plen);
 	if (plen > 10 && memcmp(path, "/webhooks/", 10) == 0) {
 		webhooks_route(rl, c, req, body, len, path + 10, plen - 10);
-	} else if (path_is(path, plen, "/healthz")) {
-		if (is_method(req, "GET") || is_method(req, "HEAD"))
+	} else if (str_slice_eq(path, plen, "/healthz")) {
+		if (http_method_is(req, "GET") || http_method_is(req, "HEAD"))
 			http_respond(c, 200, "application/json", NULL, "{\"status\":\"ok\"}", 15);
 		else
-			method_not_allowed(c, "GET, HEAD");
-	} else if (path_is(path, plen, "/metrics")) {
-		if (is_method(req, "GET") || is_method(req, "HEAD"))
+			http_respond_405(c, "GET, HEAD");
+	} else if (str_slice_eq(path, plen, "/metrics")) {
+		if (http_method_is(req, "GET") || http_method_is(req, "HEAD"))
 			metrics_render(rl, c);
 		else
-			method_not_allowed(c, "GET, HEAD");
+			http_respond_405(c, "GET, HEAD");
 	} else if (plen > 8 && memcmp(path, "/api/v1/", 8) == 0) {
 		api_handle(rl, c, req, path + 8, plen - 8, body, len);
 	} else if ((t = trigger_by_path(rl, path, plen)) != NULL) {

@@ -628,15 +628,6 @@ void dispatch_flush(struct dispatch *d) { ostream_flush(&d->out); }
 
 /* ---- status and metrics ---- */
 
-static int put_time(struct buf *b, const char *key, uint64_t ms)
-{
-	char ts[32];
-	if (!ms)
-		return buf_printf(b, ",\"%s\":null", key);
-	clock_iso8601(ts, sizeof(ts), ms);
-	return buf_printf(b, ",\"%s\":\"%s\"", key, ts);
-}
-
 int dispatch_event_json(struct dispatch *d, const char *id, struct buf *out)
 {
 	size_t i, k;
@@ -647,7 +638,7 @@ int dispatch_event_json(struct dispatch *d, const char *id, struct buf *out)
 		buf_puts(out, "{");
 		json_put_kv(out, 0, "id", ev->id);
 		json_put_kv(out, 1, "event", ev->type);
-		put_time(out, "created", ev->created_ms);
+		event_put_time_member(out, "created", ev->created_ms);
 		buf_puts(out, ",\"deliveries\":[");
 		for (k = 0; k < ev->ndl; k++) {
 			const struct delivery *dl = &ev->dl[k];
@@ -665,10 +656,10 @@ int dispatch_event_json(struct dispatch *d, const char *id, struct buf *out)
 				json_put_cstr(out, dl->last_error);
 			else
 				buf_puts(out, "null");
-			put_time(out, "first_attempt", dl->first_ms);
-			put_time(out, "last_attempt", dl->last_ms);
-			put_time(out, "next_attempt", dl->next_ms);
-			put_time(out, "completed", dl->done_ms);
+			event_put_time_member(out, "first_attempt", dl->first_ms);
+			event_put_time_member(out, "last_attempt", dl->last_ms);
+			event_put_time_member(out, "next_attempt", dl->next_ms);
+			event_put_time_member(out, "completed", dl->done_ms);
 			buf_puts(out, "}");
 		}
 		return buf_puts(out, "]}");

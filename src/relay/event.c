@@ -34,6 +34,15 @@ int event_put_timestamp(struct buf *out)
 	return json_put_string(out, ts, n);
 }
 
+int event_put_time_member(struct buf *out, const char *key, uint64_t wall_ms)
+{
+	char ts[32];
+	if (!wall_ms)
+		return buf_printf(out, ",\"%s\":null", key);
+	clock_iso8601(ts, sizeof(ts), wall_ms);
+	return buf_printf(out, ",\"%s\":\"%s\"", key, ts);
+}
+
 int event_trigger_envelope(struct buf *out, const struct trigger_envelope *env)
 {
 	if (buf_puts(out, "{") < 0 || json_put_kv(out, 0, "event", env->type) < 0 ||

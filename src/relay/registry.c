@@ -8,6 +8,7 @@
 #include "edgehook/config.h"
 #include "edgehook/json.h"
 #include "edgehook/server.h"
+#include "edgehook/strutil.h"
 #include "edgehook/tree.h"
 
 #include <stdio.h>
@@ -22,13 +23,11 @@ struct api_trigger {
 	struct api_trigger *next;
 };
 
-static int id_is(const char *id, const char *s, size_t len) { return strlen(id) == len && memcmp(id, s, len) == 0; }
-
 static const struct trigger_cfg *config_trigger(const struct relay *rl, const char *id, size_t len)
 {
 	size_t i;
 	for (i = 0; i < rl->cfg->ntriggers; i++)
-		if (id_is(rl->cfg->triggers[i].id, id, len))
+		if (str_slice_eq(id, len, rl->cfg->triggers[i].id))
 			return &rl->cfg->triggers[i];
 	return NULL;
 }
@@ -37,7 +36,7 @@ static struct api_trigger **api_slot(struct relay *rl, const char *id, size_t le
 {
 	struct api_trigger **pp;
 	for (pp = &rl->api_triggers; *pp; pp = &(*pp)->next)
-		if (id_is((*pp)->cfg.id, id, len))
+		if (str_slice_eq(id, len, (*pp)->cfg.id))
 			return pp;
 	return pp;
 }
@@ -57,10 +56,10 @@ const struct trigger_cfg *trigger_by_path(const struct relay *rl, const char *pa
 	const struct api_trigger *a;
 	size_t i;
 	for (i = 0; i < rl->cfg->ntriggers; i++)
-		if (rl->cfg->triggers[i].path && id_is(rl->cfg->triggers[i].path, path, len))
+		if (rl->cfg->triggers[i].path && str_slice_eq(path, len, rl->cfg->triggers[i].path))
 			return &rl->cfg->triggers[i];
 	for (a = rl->api_triggers; a; a = a->next)
-		if (a->cfg.path && id_is(a->cfg.path, path, len))
+		if (a->cfg.path && str_slice_eq(path, len, a->cfg.path))
 			return &a->cfg;
 	return NULL;
 }
@@ -173,7 +172,7 @@ static void put_trigger(struct relay *rl, struct http_conn *c, const char *id, s
 		idn->len = id_len;
 		idn->key = "id";
 		tree_append(root, idn);
-	} else if (idn->kind != NODE_SCALAR || !id_is(idn->str, id, id_len)) {
+	} else if (idn->kind != NODE_SCALAR || !str_slice_eq(id, id_len, idn->str)) {
 		http_respond_error(c, 400, "\"id\" in the body differs from the URL");
 		goto fail;
 	}
@@ -234,12 +233,12 @@ static void delete_trigger(struct relay *rl, struct http_conn *c, const char *id
 void triggers_api(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *id,
 		  size_t id_len, const char *body, size_t len)
 {
-	int get = http_token_eq(req->method, req->method_len, "GET") || http_token_eq(req->method, req->method_len, "HEAD");
+	int get = http_method_is(req, "GET") || http_method_is(req, "HEAD");
 	if (id_len == 0) {
 		if (get)
 			list_triggers(rl, c);
 		else
-			http_respond(c, 405, "application/json", "Allow: GET, HEAD\r\n", "{\"error\":\"method not allowed\"}", 30);
+			http_respond_405(c, "GET, HEAD");
 		return;
 	}
 	if (get) {
@@ -248,13 +247,12 @@ void triggers_api(struct relay *rl, struct http_conn *c, const struct http_reque
 			trigger_info(rl, c, t);
 		else
 			http_respond_error(c, 404, "unknown trigger");
-	} else if (http_token_eq(req->method, req->method_len, "PUT")) {
+	} else if (http_method_is(req, "PUT")) {
 		put_trigger(rl, c, id, id_len, body, len);
-	} else if (http_token_eq(req->method, req->method_len, "DELETE")) {
+	} else if (http_method_is(req, "DELETE")) {
 		delete_trigger(rl, c, id, id_len);
 	} else {
-		http_respond(c, 405, "application/json", "Allow: GET, HEAD, PUT, DELETE\r\n",
-			     "{\"error\":\"method not allowed\"}", 30);
+		http_respond_405(c, "GET, HEAD, PUT, DELETE");
 	}
 }
 

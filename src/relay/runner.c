@@ -176,15 +176,6 @@ static void emit(struct runner *rn, struct run *run, const char *type)
 
 /* ---- lifecycle ---- */
 
-static void close_fd(struct runner *rn, int *fd)
-{
-	if (*fd >= 0) {
-		reactor_del(rn->r, *fd);
-		close(*fd);
-		*fd = -1;
-	}
-}
-
 static void start(struct run *run);
 
 static void check_idle(struct runner *rn)
@@ -202,9 +193,9 @@ static void finish(struct run *run)
 	struct slot *s = run->slot;
 	struct run **pp;
 	timer_stop(rn->r, &run->timer);
-	close_fd(rn, &run->in_fd);
-	close_fd(rn, &run->out_fd);
-	close_fd(rn, &run->err_fd);
+	reactor_close(rn->r, &run->in_fd);
+	reactor_close(rn->r, &run->out_fd);
+	reactor_close(rn->r, &run->err_fd);
 	for (pp = &rn->running; *pp; pp = &(*pp)->next)
 		if (*pp == run) {
 			*pp = run->next;
@@ -264,7 +255,7 @@ static void drain_output(struct run *run, int *fd)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n == 0 || errno != EAGAIN)
-			close_fd(run->rn, fd);
+			reactor_close(run->rn->r, fd);
 		return;
 	}
 }
@@ -293,7 +284,7 @@ static void on_input(void *arg, int fd, uint32_t events)
 			return;
 		break; /* EPIPE: the command does not read its input */
 	}
-	close_fd(run->rn, &run->in_fd);
+	reactor_close(run->rn->r, &run->in_fd);
 }
 
 static void on_timer(void *arg)
@@ -378,7 +369,7 @@ static void start(struct run *run)
 	if (run->input_len && reactor_add(rn->r, run->in_fd, EPOLLOUT, on_input, run) == 0)
 		on_input(run, run->in_fd, EPOLLOUT);
 	else
-		close_fd(rn, &run->in_fd);
+		reactor_close(rn->r, &run->in_fd);
 	timer_start(rn->r, &run->timer, run->timeout_ms);
 	emit(rn, run, "run.started");
 }
@@ -557,15 +548,6 @@ fail:
 
 /* ---- queries and shutdown ---- */
 
-static int put_ms_time(struct buf *b, const char *key, uint64_t ms)
-{
-	char ts[32];
-	if (!ms)
-		return buf_printf(b, ",\"%s\":null", key);
-	clock_iso8601(ts, sizeof(ts), ms);
-	return buf_printf(b, ",\"%s\":\"%s\"", key, ts);
-}
-
 int runner_run_json(struct runner *rn, const char *id, struct buf *out)
 {
 	size_t i;
@@ -589,9 +571,9 @@ int runner_run_json(struct runner *rn, const char *id, struct buf *out)
 			json_put_cstr(out, run->error);
 		else
 			buf_puts(out, "null");
-		put_ms_time(out, "queued_at", run->queued_ms);
-		put_ms_time(out, "started_at", run->started_ms);
-		put_ms_time(out, "finished_at", run->finished_ms);
+		event_put_time_member(out, "queued_at", run->queued_ms);
+		event_put_time_member(out, "started_at", run->started_ms);
+		event_put_time_member(out, "finished_at", run->finished_ms);
 		buf_printf(out, ",\"duration_ms\":%llu,\"output\":",
 			   (unsigned long long)(run->finished_ms && run->started_ms ? run->finished_ms - run->started_ms : 0));
 		json_put_string(out, run->tail, run->tail_len);

@@ -66,6 +66,9 @@ webhook:
     with Edgehook(cfg2) as eh2:
         post(eh2, {"event": "e"})
         eh2.wait_for(lambda: sum("delivery failed" in l for l in eh2.stderr_lines) >= 2, 10, "2 failures")
+        good.wait(1)
+        eh2.wait_for(lambda: {e["name"]: e for e in eh2.request("GET", "/api/v1/endpoints").json()["endpoints"]}
+                     ["unknownca"]["delivered"] == 1, 5, "good delivery counted")
         logs2 = "\n".join(eh2.stderr_lines)
         assert_true(re.search(r'endpoint=expired .*err="tls: expired certificate"', logs2), logs2)
         assert_true(re.search(r'endpoint=wronghost .*err="tls: name mismatch"', logs2), logs2)
