@@ -165,17 +165,24 @@ static void flush(struct conn *c)
 	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+/* The server closed the connection (nginx does after keepalive_requests):
+ * requests in flight count as errors and the loop goes on on a new one. */
 static void reconnect(struct conn *c)
 {
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-	errors += c->count ? c->count : 1;
+	int k;
+	errors += c->count;
 	epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = connect_one();
 	c->rlen = c->wlen = 0;
 	c->count = 0;
-	if (c->fd >= 0)
-		epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev);
+	if (c->fd < 0)
+		return;
+	epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev);
+	if (!rate)
+		for (k = 0; k < pipeline; k++)
+			queue_request(c, now_us());
 }
 
 /* Consumes complete responses; returns how many. */

@@ -7,6 +7,7 @@
 #define EDGEHOOK_BUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct buf {
 	char *data;
@@ -22,6 +23,8 @@ int buf_reserve(struct buf *b, size_t extra);
 int buf_append(struct buf *b, const void *data, size_t len);
 int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Decimal digits of v, without printf (for hot paths). */
+int buf_put_u64(struct buf *b, uint64_t v);
 /* Drops the first n bytes. */
 void buf_consume(struct buf *b, size_t n);
 

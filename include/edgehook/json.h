@@ -21,11 +21,14 @@ struct json_tok {
 	int size;       /* children: members of an object, items of an array */
 };
 
+enum { JSON_INLINE_TOKS = 64 };
+
 struct json_doc {
 	const char *text;
 	size_t len;
-	struct json_tok *toks;
+	struct json_tok *toks; /* inline_toks for small documents, else heap */
 	int ntoks;
+	struct json_tok inline_toks[JSON_INLINE_TOKS];
 };
 
 /* 0 when text is exactly one JSON value (surrounded by whitespace);

@@ -5,9 +5,11 @@
  * already fetched for an fd that a handler closed (and maybe reused) in the
  * same batch is dropped instead of being delivered to the wrong owner.
  *
- * Timers are caller-owned `struct timer`s kept in a binary min-heap: start,
- * stop and restart are O(log n); expiry never scans idle entries. A timer
- * callback may start or stop any timer, itself included.
+ * Timers are caller-owned `struct timer`s. Most timers in a server share a
+ * few durations (header, idle, attempt timeouts), so those go to per-
+ * duration FIFO lanes, already sorted by deadline: start and stop are O(1)
+ * there. Other durations use a binary min-heap, O(log n). Expiry never
+ * scans idle entries. A timer callback may start or stop any timer.
  *
  * Signals are delivered through signalfd: reactor_signals blocks them and
  * calls the handler from the loop, never from signal context.
@@ -28,7 +30,9 @@ typedef void (*reactor_signal_fn)(void *arg, int signo);
 
 struct timer {
 	uint64_t deadline;
-	size_t slot; /* heap index + 1; 0 when not armed */
+	size_t slot;                /* heap index + 1; 0 when not in the heap */
+	int lane;                   /* lane index, or -1 */
+	struct timer *prev, *next;  /* lane list */
 	reactor_timer_fn fn;
 	void *arg;
 };
@@ -47,7 +51,7 @@ void timer_init(struct timer *t, reactor_timer_fn fn, void *arg);
 /* (Re)arms t to fire delay_ms from the loop's current time. -1 on ENOMEM. */
 int timer_start(struct reactor *r, struct timer *t, uint64_t delay_ms);
 void timer_stop(struct reactor *r, struct timer *t);
-static inline int timer_armed(const struct timer *t) { return t->slot != 0; }
+static inline int timer_armed(const struct timer *t) { return t->slot != 0 || t->lane >= 0; }
 
 /* Blocks the listed signals and routes them to fn through a signalfd. */
 int reactor_signals(struct reactor *r, const int *signals, size_t n, reactor_signal_fn fn, void *arg);

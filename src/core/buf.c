@@ -76,6 +76,16 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	return 0;
 }
 
+int buf_put_u64(struct buf *b, uint64_t v)
+{
+	char num[24], *p = num + sizeof(num);
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return buf_append(b, p, (size_t)(num + sizeof(num) - p));
+}
+
 void buf_consume(struct buf *b, size_t n)
 {
 	if (n >= b->len) {

@@ -1,6 +1,7 @@
 #include "edgehook/clock.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 static uint64_t now_ms;
@@ -34,11 +35,25 @@ uint64_t clock_wall_ms(void)
 
 size_t clock_iso8601(char *out, size_t cap, uint64_t wall_ms)
 {
+	/* every event gets a timestamp: format each second once */
+	static time_t cached_secs = -1;
+	static char cached[32];
+	static size_t cached_len;
 	time_t secs = (time_t)(wall_ms / 1000u);
-	struct tm tm;
-	int n;
-	gmtime_r(&secs, &tm);
-	n = snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-		     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	return n < 0 ? 0 : (size_t)n;
+	if (secs != cached_secs) {
+		struct tm tm;
+		int n;
+		gmtime_r(&secs, &tm);
+		n = snprintf(cached, sizeof(cached), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+			     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		cached_len = n < 0 ? 0 : (size_t)n;
+		cached_secs = secs;
+	}
+	if (cap <= cached_len) {
+		if (cap)
+			out[0] = '\0';
+		return 0;
+	}
+	memcpy(out, cached, cached_len + 1);
+	return cached_len;
 }

@@ -15,8 +15,18 @@ struct handler {
 	int active;
 };
 
+enum { LANES = 8 };
+
+/* Timers of one duration, in start order, which is deadline order. */
+struct lane {
+	uint64_t delay;
+	struct timer *head, *tail;
+	size_t count;
+};
+
 struct reactor {
 	int epfd;
+	struct lane lanes[LANES];
 	int stopped;
 	struct handler *handlers;
 	size_t nhandlers;
@@ -165,14 +175,51 @@ void timer_init(struct timer *t, reactor_timer_fn fn, void *arg)
 {
 	t->deadline = 0;
 	t->slot = 0;
+	t->lane = -1;
+	t->prev = t->next = NULL;
 	t->fn = fn;
 	t->arg = arg;
+}
+
+static void lane_remove(struct reactor *r, struct timer *t)
+{
+	struct lane *l = &r->lanes[t->lane];
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		l->head = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	else
+		l->tail = t->prev;
+	t->prev = t->next = NULL;
+	t->lane = -1;
+	l->count--;
+}
+
+/* The lane for this delay: an existing one, or a free (empty) one. */
+static int lane_for(struct reactor *r, uint64_t delay)
+{
+	int i, free_lane = -1;
+	for (i = 0; i < LANES; i++) {
+		if (r->lanes[i].count && r->lanes[i].delay == delay)
+			return i;
+		if (!r->lanes[i].count && free_lane < 0)
+			free_lane = i;
+	}
+	if (free_lane >= 0)
+		r->lanes[free_lane].delay = delay;
+	return free_lane;
 }
 
 void timer_stop(struct reactor *r, struct timer *t)
 {
 	size_t i;
 	struct timer *last;
+	if (t->lane >= 0) {
+		lane_remove(r, t);
+		return;
+	}
 	if (!t->slot)
 		return;
 	i = t->slot - 1;
@@ -189,7 +236,24 @@ void timer_stop(struct reactor *r, struct timer *t)
 
 int timer_start(struct reactor *r, struct timer *t, uint64_t delay_ms)
 {
+	int lane;
 	timer_stop(r, t);
+	t->deadline = clock_now_ms() + delay_ms;
+	lane = lane_for(r, delay_ms);
+	if (lane >= 0) {
+		/* same delay, later start: never earlier than the tail */
+		struct lane *l = &r->lanes[lane];
+		t->lane = lane;
+		t->prev = l->tail;
+		t->next = NULL;
+		if (l->tail)
+			l->tail->next = t;
+		else
+			l->head = t;
+		l->tail = t;
+		l->count++;
+		return 0;
+	}
 	if (r->heap_len == r->heap_cap) {
 		size_t cap = r->heap_cap ? r->heap_cap * 2 : 64;
 		struct timer **h = realloc(r->heap, cap * sizeof(*h));
@@ -198,19 +262,38 @@ int timer_start(struct reactor *r, struct timer *t, uint64_t delay_ms)
 		r->heap = h;
 		r->heap_cap = cap;
 	}
-	t->deadline = clock_now_ms() + delay_ms;
 	heap_set(r, r->heap_len++, t);
 	sift_up(r, r->heap_len - 1);
 	return 0;
 }
 
-size_t reactor_timer_count(const struct reactor *r) { return r->heap_len; }
+size_t reactor_timer_count(const struct reactor *r)
+{
+	size_t n = r->heap_len;
+	int i;
+	for (i = 0; i < LANES; i++)
+		n += r->lanes[i].count;
+	return n;
+}
+
+/* The armed timer with the earliest deadline, or NULL. */
+static struct timer *earliest(struct reactor *r)
+{
+	struct timer *best = r->heap_len ? r->heap[0] : NULL;
+	int i;
+	for (i = 0; i < LANES; i++) {
+		struct timer *h = r->lanes[i].head;
+		if (h && (!best || h->deadline < best->deadline))
+			best = h;
+	}
+	return best;
+}
 
 static void run_timers(struct reactor *r)
 {
 	uint64_t now = clock_now_ms();
-	while (r->heap_len > 0 && r->heap[0]->deadline <= now) {
-		struct timer *t = r->heap[0];
+	struct timer *t;
+	while ((t = earliest(r)) != NULL && t->deadline <= now) {
 		timer_stop(r, t);
 		t->fn(t->arg);
 	}
@@ -219,9 +302,10 @@ static void run_timers(struct reactor *r)
 static int next_timeout(struct reactor *r, int max_wait_ms)
 {
 	uint64_t now = clock_now_ms(), wait;
-	if (r->heap_len == 0)
+	struct timer *t = earliest(r);
+	if (!t)
 		return max_wait_ms;
-	wait = r->heap[0]->deadline > now ? r->heap[0]->deadline - now : 0;
+	wait = t->deadline > now ? t->deadline - now : 0;
 	if (max_wait_ms >= 0 && wait > (uint64_t)max_wait_ms)
 		return max_wait_ms;
 	return wait > 60000 ? 60000 : (int)wait;

@@ -53,6 +53,7 @@ struct cconn {
 	struct http_chunked chunked;
 	struct timer timer; /* idle expiry, or deferred failure */
 	struct tls_conn *tls;              /* https only */
+	uint32_t events;                   /* what epoll watches now */
 	struct cconn *prev, *next;         /* pool's idle list */
 	struct cconn *all_prev, *all_next; /* every connection of the pool */
 };
@@ -288,7 +289,8 @@ static void conn_events(struct cconn *cc, uint32_t ev)
 {
 	if (cc->tls)
 		ev |= tls_want(cc->tls);
-	reactor_set_events(cc->pool->c->r, cc->fd, ev);
+	if (ev != cc->events && reactor_set_events(cc->pool->c->r, cc->fd, ev) == 0)
+		cc->events = ev;
 }
 
 static void conn_write(struct cconn *cc)
@@ -350,6 +352,7 @@ static void conn_connect(struct cconn *cc)
 		return;
 	}
 	p->c->stats.connections_opened++;
+	cc->events = EPOLLOUT;
 	if (reactor_add(p->c->r, cc->fd, EPOLLOUT, conn_io, cc) < 0)
 		conn_defer_fail(cc, "out of memory");
 }
@@ -444,7 +447,7 @@ static void conn_finish(struct cconn *cc, int reusable)
 		if (p->idle)
 			p->idle->prev = cc;
 		p->idle = cc;
-		reactor_set_events(c->r, cc->fd, EPOLLIN);
+		conn_events(cc, EPOLLIN);
 		timer_start(c->r, &cc->timer, IDLE_MS);
 	}
 	pool_dispatch(p);
@@ -702,13 +705,21 @@ struct http_client_op *http_client_send(struct http_client *c, const struct http
 	op->arg = arg;
 	op->started = clock_now_ms();
 	buf_init(&op->out, MAX_HEAD + req->body_len);
-	if (req->url->host_is_ipv6)
-		ok = buf_printf(&op->out, "%s %s HTTP/1.1\r\nHost: [%s]", req->method, req->url->path, req->url->host);
-	else
-		ok = buf_printf(&op->out, "%s %s HTTP/1.1\r\nHost: %s", req->method, req->url->path, req->url->host);
+	/* built without printf: this runs once per delivery attempt */
+	ok = buf_reserve(&op->out, strlen(req->url->path) + (req->headers ? strlen(req->headers) : 0) + 96 + req->body_len);
+	ok |= buf_puts(&op->out, req->method);
+	ok |= buf_puts(&op->out, " ");
+	ok |= buf_puts(&op->out, req->url->path);
+	ok |= buf_puts(&op->out, req->url->host_is_ipv6 ? " HTTP/1.1\r\nHost: [" : " HTTP/1.1\r\nHost: ");
+	ok |= buf_puts(&op->out, req->url->host);
+	ok |= req->url->host_is_ipv6 ? buf_puts(&op->out, "]") : 0;
 	if (req->url->port != (req->url->scheme == URL_HTTPS ? 443 : 80))
-		ok |= buf_printf(&op->out, ":%u", req->url->port);
-	ok |= buf_printf(&op->out, "\r\nContent-Length: %zu\r\n%s\r\n", req->body_len, req->headers ? req->headers : "");
+		ok |= buf_puts(&op->out, ":") | buf_put_u64(&op->out, req->url->port);
+	ok |= buf_puts(&op->out, "\r\nContent-Length: ");
+	ok |= buf_put_u64(&op->out, req->body_len);
+	ok |= buf_puts(&op->out, "\r\n");
+	ok |= req->headers ? buf_puts(&op->out, req->headers) : 0;
+	ok |= buf_puts(&op->out, "\r\n");
 	ok |= buf_append(&op->out, req->body, req->body_len);
 	if (ok != 0) {
 		buf_free(&op->out);

@@ -43,6 +43,7 @@ struct http_conn {
 	struct buf in, out;
 	struct timer timer;
 	struct tls_conn *tls; /* TLS listeners only */
+	uint32_t events;      /* what epoll watches now: changes only are sent */
 	struct http_conn *prev, *next;
 	/* current request framing, offsets relative to in.data */
 	size_t head_len;
@@ -77,6 +78,10 @@ struct http_server {
 	size_t nconns;
 	struct http_server_stats stats;
 	struct http_header headers[MAX_HEADERS];
+	/* the last head parsed, valid while its connection's buffer stays put */
+	struct http_request last_req;
+	const struct http_conn *last_conn;
+	const char *last_data;
 	int draining;
 	void (*on_empty)(void *);
 	void *on_empty_arg;
@@ -129,6 +134,8 @@ static void conn_destroy(struct http_conn *c)
 		c->abort_cb = NULL;
 		cb(c->abort_arg);
 	}
+	if (s->last_conn == c)
+		s->last_conn = NULL; /* a later connection may reuse the address */
 	reactor_del(s->r, c->fd);
 	timer_stop(s->r, &c->timer);
 	close(c->fd);
@@ -227,7 +234,9 @@ static void conn_update_events(struct http_conn *c)
 		ev |= EPOLLOUT;
 	if (c->tls && c->state != CONN_LINGER)
 		ev |= tls_want(c->tls);
-	reactor_set_events(c->srv->r, c->fd, ev);
+	/* one epoll_ctl per request was a tenth of the syscalls on the hot path */
+	if (ev != c->events && reactor_set_events(c->srv->r, c->fd, ev) == 0)
+		c->events = ev;
 }
 
 /* The transport: n > 0 bytes, 0 EOF (recv only), -2 wait, -1 error. */
@@ -294,6 +303,37 @@ static int conn_flush(struct http_conn *c)
 
 /* ---- responses ---- */
 
+static int put_str(struct buf *b, const char *s) { return s ? buf_puts(b, s) : 0; }
+
+/* The status line and headers, without printf: this runs per response. */
+static int put_head(struct buf *b, int status, size_t len, const char *content_type, const char *connection,
+		    const char *extra)
+{
+	int rc = buf_reserve(b, 128);
+	if (rc == 0) {
+		char *o = b->data + b->len;
+		memcpy(o, "HTTP/1.1 ", 9);
+		o[9] = (char)('0' + status / 100 % 10);
+		o[10] = (char)('0' + status / 10 % 10);
+		o[11] = (char)('0' + status % 10);
+		o[12] = ' ';
+		b->len += 13;
+	}
+	rc |= put_str(b, http_status_reason(status));
+	rc |= put_str(b, "\r\nContent-Length: ");
+	rc |= buf_put_u64(b, len);
+	rc |= put_str(b, "\r\n");
+	if (content_type) {
+		rc |= put_str(b, "Content-Type: ");
+		rc |= put_str(b, content_type);
+		rc |= put_str(b, "\r\n");
+	}
+	rc |= put_str(b, connection);
+	rc |= put_str(b, extra);
+	rc |= put_str(b, "\r\n");
+	return rc;
+}
+
 void http_respond(struct http_conn *c, int status, const char *content_type, const char *extra_headers,
 		  const char *body, size_t len)
 {
@@ -305,12 +345,9 @@ void http_respond(struct http_conn *c, int status, const char *content_type, con
 	if (s->draining)
 		c->keep_alive = 0;
 	s->stats.requests[status / 100 <= 5 ? status / 100 : 5]++;
-	ok = buf_printf(&c->out, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s%s%s%s%s\r\n", status,
-			http_status_reason(status), len, content_type ? "Content-Type: " : "",
-			content_type ? content_type : "", content_type ? "\r\n" : "",
-			c->keep_alive ? (c->minor == 0 ? "Connection: keep-alive\r\n" : "")
-				      : "Connection: close\r\n",
-			extra_headers ? extra_headers : "") == 0;
+	ok = put_head(&c->out, status, len, content_type,
+		      c->keep_alive ? (c->minor == 0 ? "Connection: keep-alive\r\n" : "") : "Connection: close\r\n",
+		      extra_headers) == 0;
 	if (ok && !c->is_head)
 		ok = buf_append(&c->out, body, len) == 0;
 	if (!ok) {
@@ -381,12 +418,17 @@ static void dispatch(struct http_conn *c, const char *body, size_t body_len)
 	struct http_server *s = c->srv;
 	struct http_request req;
 	req.headers = s->headers;
-	/* The head was validated when it arrived; parse it again here so the
-	 * slices point into the buffer as it is now (it may have moved). */
-	if (http_parse_request(c->in.data, c->head_len, &req, MAX_HEADERS) != (int)c->head_len) {
+	/* The head was validated when it arrived. If the buffer moved since
+	 * (the body came in later reads) or another connection parsed a head
+	 * meanwhile, parse it again so the slices point at the bytes as they
+	 * are now. */
+	if (s->last_conn == c && s->last_data == c->in.data) {
+		req = s->last_req;
+	} else if (http_parse_request(c->in.data, c->head_len, &req, MAX_HEADERS) != (int)c->head_len) {
 		conn_reject(c, 400, "bad request");
 		return;
 	}
+	s->last_conn = NULL;
 	c->state = CONN_APP;
 	s->handle(s->app, c, &req, body, body_len);
 }
@@ -416,6 +458,9 @@ static int take_head(struct http_conn *c)
 		return -1;
 	}
 	c->head_len = (size_t)n;
+	s->last_req = req;
+	s->last_conn = c;
+	s->last_data = c->in.data;
 	c->body_kind = req.body;
 	c->content_length = req.content_length;
 	c->keep_alive = req.keep_alive;
@@ -675,6 +720,7 @@ static void on_accept(void *arg, int lfd, uint32_t events)
 		buf_init(&c->in, s->lim.max_header_bytes + s->lim.max_body_bytes + READ_CHUNK);
 		buf_init(&c->out, OUT_MAX);
 		timer_init(&c->timer, conn_on_timer, c);
+		c->events = EPOLLIN;
 		if (reactor_add(s->r, fd, EPOLLIN, conn_io, c) < 0) {
 			close(fd);
 			free(c);

@@ -180,20 +180,27 @@ int json_parse(struct json_doc *doc, const char *text, size_t len, unsigned max_
 {
 	jsmn_parser p;
 	int n;
-	memset(doc, 0, sizeof(*doc));
+	doc->toks = NULL;
+	doc->ntoks = 0;
 	if (len > INT32_MAX || json_validate(text, len, max_depth, NULL) < 0)
 		return -1;
+	/* most events fit the inline tokens: one jsmn pass, no allocation */
 	jsmn_init(&p);
-	n = jsmn_parse(&p, text, len, NULL, 0);
-	if (n <= 0)
-		return -1;
-	doc->toks = calloc((size_t)n, sizeof(struct json_tok));
-	if (!doc->toks)
-		return -1;
-	jsmn_init(&p);
-	if (jsmn_parse(&p, text, len, (jsmntok_t *)(void *)doc->toks, (unsigned)n) != n) {
-		json_doc_free(doc);
-		return -1;
+	n = jsmn_parse(&p, text, len, (jsmntok_t *)(void *)doc->inline_toks, JSON_INLINE_TOKS);
+	if (n > 0) {
+		doc->toks = doc->inline_toks;
+	} else {
+		if (n != JSMN_ERROR_NOMEM)
+			return -1;
+		jsmn_init(&p);
+		n = jsmn_parse(&p, text, len, NULL, 0);
+		if (n <= 0 || !(doc->toks = calloc((size_t)n, sizeof(struct json_tok))))
+			return -1;
+		jsmn_init(&p);
+		if (jsmn_parse(&p, text, len, (jsmntok_t *)(void *)doc->toks, (unsigned)n) != n) {
+			json_doc_free(doc);
+			return -1;
+		}
 	}
 	doc->text = text;
 	doc->len = len;
@@ -203,7 +210,8 @@ int json_parse(struct json_doc *doc, const char *text, size_t len, unsigned max_
 
 void json_doc_free(struct json_doc *doc)
 {
-	free(doc->toks);
+	if (doc->toks != doc->inline_toks)
+		free(doc->toks);
 	doc->toks = NULL;
 	doc->ntoks = 0;
 }

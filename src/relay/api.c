@@ -150,7 +150,11 @@ static void ingest(struct relay *rl, struct http_conn *c, const char *body, size
 			snprintf(id, sizeof(id), "none");
 			n = 0;
 		}
-		buf_printf(&reply, "%s{\"id\":\"%s\",\"endpoints\":%d}", i ? "," : "", id, n);
+		buf_puts(&reply, i ? ",{\"id\":\"" : "{\"id\":\"");
+		buf_puts(&reply, id);
+		buf_puts(&reply, "\",\"endpoints\":");
+		buf_put_u64(&reply, (uint64_t)n);
+		buf_puts(&reply, "}");
 	}
 	if (doc.toks[0].type == JSON_ARRAY)
 		buf_puts(&reply, "]");

@@ -224,14 +224,27 @@ static void attempt(struct delivery *dl)
 	struct endpoint_rt *ep = dl->ep;
 	struct event *ev = dl->ev;
 	struct http_client_request req;
-	char ts[24], sig[128];
+	char sig[128];
 	struct buf h;
 	uint64_t now = clock_wall_ms();
-	snprintf(ts, sizeof(ts), "%llu", (unsigned long long)(now / 1000));
+	size_t ts_at;
 	buf_init(&h, 64 << 10);
-	buf_printf(&h, "%swebhook-id: %s\r\nwebhook-timestamp: %s\r\n", ep->headers, ev->id, ts);
-	if (ep->secret && sign_standard(ep->secret, ev->id, ts, ev->body, ev->len, sig, sizeof(sig)) == 0)
-		buf_printf(&h, "webhook-signature: %s\r\n", sig);
+	buf_puts(&h, ep->headers);
+	buf_puts(&h, "webhook-id: ");
+	buf_puts(&h, ev->id);
+	buf_puts(&h, "\r\nwebhook-timestamp: ");
+	ts_at = h.len;
+	buf_put_u64(&h, now / 1000);
+	buf_append(&h, "", 1);
+	if (ep->secret && h.data &&
+	    sign_standard(ep->secret, ev->id, h.data + ts_at, ev->body, ev->len, sig, sizeof(sig)) == 0) {
+		h.len--;
+		buf_puts(&h, "\r\nwebhook-signature: ");
+		buf_puts(&h, sig);
+		buf_append(&h, "", 1);
+	}
+	h.len--;
+	buf_puts(&h, "\r\n");
 	buf_append(&h, "", 1);
 	memset(&req, 0, sizeof(req));
 	req.url = &ep->url;

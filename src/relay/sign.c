@@ -23,15 +23,49 @@ struct piece {
 	size_t len;
 };
 
+/* Key contexts hold the hash states after the ipad/opad blocks, two
+ * compressions a request would otherwise redo. Cached by the key's bytes
+ * (not its address, which a reload may reuse for another secret). */
+enum { KEY_CACHE = 8, KEY_CACHE_MAX = 128 };
+
+struct key_entry {
+	const br_hash_class *hash;
+	unsigned char key[KEY_CACHE_MAX];
+	size_t len;
+	br_hmac_key_context kc;
+};
+
+static struct key_entry key_cache[KEY_CACHE];
+static unsigned key_cache_next;
+
+static const br_hmac_key_context *key_context(const br_hash_class *hash, const void *key, size_t len,
+					      br_hmac_key_context *scratch)
+{
+	struct key_entry *e;
+	size_t i;
+	if (len > KEY_CACHE_MAX) {
+		br_hmac_key_init(scratch, hash, key, len);
+		return scratch;
+	}
+	for (i = 0; i < KEY_CACHE; i++)
+		if (key_cache[i].hash == hash && key_cache[i].len == len && memcmp(key_cache[i].key, key, len) == 0)
+			return &key_cache[i].kc;
+	e = &key_cache[key_cache_next++ % KEY_CACHE];
+	e->hash = hash;
+	e->len = len;
+	memcpy(e->key, key, len);
+	br_hmac_key_init(&e->kc, hash, key, len);
+	return &e->kc;
+}
+
 /* HMAC of the concatenated pieces; returns the MAC length. */
 static size_t hmac(const br_hash_class *hash, const void *key, size_t key_len, const struct piece *pieces,
 		   size_t n, unsigned char *out)
 {
-	br_hmac_key_context kc;
+	br_hmac_key_context scratch;
 	br_hmac_context ctx;
 	size_t i;
-	br_hmac_key_init(&kc, hash, key, key_len);
-	br_hmac_init(&ctx, &kc, 0);
+	br_hmac_init(&ctx, key_context(hash, key, key_len, &scratch), 0);
 	for (i = 0; i < n; i++)
 		br_hmac_update(&ctx, pieces[i].data, pieces[i].len);
 	return br_hmac_out(&ctx, out);

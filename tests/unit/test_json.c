@@ -62,6 +62,28 @@ TEST(lookups)
 	CHECK_EQ_INT(json_parse(&doc, "{\"a\":1,}", 8, 32), -1);
 }
 
+TEST(large_documents_use_heap_tokens)
+{
+	char text[4096];
+	struct json_doc doc;
+	size_t n = 0;
+	int i, t;
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "{\"items\":[");
+	for (i = 0; i < 300; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%d", i ? "," : "", i);
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "],\"last\":\"x\"}");
+	CHECK_EQ_INT(json_parse(&doc, text, n, 8), 0);
+	CHECK_EQ_INT(doc.ntoks, 305);
+	CHECK(doc.toks != doc.inline_toks);
+	t = json_path(&doc, "items.299");
+	CHECK(t > 0 && doc.text[doc.toks[t].start] == '2');
+	CHECK(json_tok_eq(&doc, json_get(&doc, 0, "last"), "x"));
+	json_doc_free(&doc);
+	CHECK_EQ_INT(json_parse(&doc, "[1,2]", 5, 8), 0);
+	CHECK(doc.toks == doc.inline_toks);
+	json_doc_free(&doc);
+}
+
 TEST(writer_escapes)
 {
 	struct buf b;
@@ -93,6 +115,7 @@ int main(void)
 	RUN(validator_rejects);
 	RUN(depth_limit);
 	RUN(lookups);
+	RUN(large_documents_use_heap_tokens);
 	RUN(writer_escapes);
 	RUN(compact_keeps_strings);
 	return unit_done();

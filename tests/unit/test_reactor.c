@@ -85,6 +85,30 @@ TEST(many_timers_heap_consistent)
 	free(t);
 }
 
+TEST(lanes_keep_order_and_stop_in_middle)
+{
+	struct timer t[6];
+	int i;
+	nfired = 0;
+	/* one delay: a lane; started in order 0..5, stop 2, restart 0 last */
+	for (i = 0; i < 6; i++) {
+		timer_init(&t[i], on_timer, (void *)(long)i);
+		timer_start(R, &t[i], 20);
+	}
+	timer_stop(R, &t[2]);
+	CHECK(!timer_armed(&t[2]));
+	timer_start(R, &t[0], 20);
+	CHECK_EQ_INT(reactor_timer_count(R), 5);
+	while (nfired < 5)
+		reactor_poll(R, 100);
+	CHECK_EQ_INT(fired[0], 1);
+	CHECK_EQ_INT(fired[1], 3);
+	CHECK_EQ_INT(fired[2], 4);
+	CHECK_EQ_INT(fired[3], 5);
+	CHECK_EQ_INT(fired[4], 0);
+	CHECK_EQ_INT(reactor_timer_count(R), 0);
+}
+
 static int reads, other_called;
 static int pipe_a[2], pipe_b[2];
 
@@ -169,6 +193,7 @@ int main(void)
 	RUN(timers_fire_in_deadline_order);
 	RUN(timer_stop_and_restart);
 	RUN(many_timers_heap_consistent);
+	RUN(lanes_keep_order_and_stop_in_middle);
 	RUN(stale_events_dropped);
 	RUN(signals_via_signalfd);
 	RUN(run_until_stop);

@@ -2,6 +2,7 @@
  * wrong, missing, stale and multi-signature cases. */
 #include "unit.h"
 
+#include "edgehook/b64.h"
 #include "edgehook/json.h"
 #include "edgehook/sign.h"
 
@@ -82,6 +83,26 @@ TEST(standard_webhooks_vector)
 	CHECK_EQ_INT(sign_standard(secret, id, ts, body, strlen(body), sig, 10), -1);
 }
 
+TEST(key_cache_eviction_keeps_results_right)
+{
+	char secrets[20][64], sig[128];
+	const char *why;
+	int round, i;
+	for (i = 0; i < 20; i++) {
+		unsigned char raw[24];
+		char b64[40];
+		memset(raw, 'a' + i, sizeof(raw));
+		b64_encode(raw, sizeof(raw), b64, sizeof(b64));
+		snprintf(secrets[i], sizeof(secrets[i]), "whsec_%s", b64);
+	}
+	for (round = 0; round < 2; round++)
+		for (i = 0; i < 20; i++) {
+			CHECK_EQ_INT(sign_standard(secrets[i], "m", "100", "body", 4, sig, sizeof(sig)), 0);
+			CHECK_EQ_INT(verify_standard(secrets[i], "m", "100", sig, "body", 4, 100, &why), 0);
+			CHECK_EQ_INT(verify_standard(secrets[(i + 1) % 20], "m", "100", sig, "body", 4, 100, &why), -1);
+		}
+}
+
 TEST(token_and_equal)
 {
 	CHECK_EQ_INT(verify_token("abc", "abc", 3), 0);
@@ -100,6 +121,7 @@ int main(void)
 	RUN(github_vector);
 	RUN(slack_vector_with_injected_clock);
 	RUN(standard_webhooks_vector);
+	RUN(key_cache_eviction_keeps_results_right);
 	RUN(token_and_equal);
 	json_doc_free(&doc);
 	return unit_done();
