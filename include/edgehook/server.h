@@ -77,6 +77,5 @@ void http_respond_405(struct http_conn *c, const char *allow);
 /* Exact (case-sensitive) method match, as RFC 9110 says methods are. */
 int http_method_is(const struct http_request *req, const char *method);
 void http_defer(struct http_conn *c, void (*abort_cb)(void *arg), void *arg);
-const char *http_status_reason(int status);
 
 #endif

@@ -1,4 +1,5 @@
 #include "edgehook/server.h"
+#include "edgehook/response.h"
 #include "edgehook/buf.h"
 #include "edgehook/clock.h"
 #include "edgehook/json.h"
@@ -89,40 +90,6 @@ struct http_server {
 
 static void conn_io(void *arg, int fd, uint32_t events);
 static void conn_process(struct http_conn *c);
-
-const char *http_status_reason(int status)
-{
-	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 417: return "Expectation Failed";
-	case 422: return "Unprocessable Content";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Unknown";
-	}
-}
 
 /* ---- connection lifetime ---- */
 
@@ -303,37 +270,6 @@ static int conn_flush(struct http_conn *c)
 
 /* ---- responses ---- */
 
-static int put_str(struct buf *b, const char *s) { return s ? buf_puts(b, s) : 0; }
-
-/* The status line and headers, without printf: this runs per response. */
-static int put_head(struct buf *b, int status, size_t len, const char *content_type, const char *connection,
-		    const char *extra)
-{
-	int rc = buf_reserve(b, 128);
-	if (rc == 0) {
-		char *o = b->data + b->len;
-		memcpy(o, "HTTP/1.1 ", 9);
-		o[9] = (char)('0' + status / 100 % 10);
-		o[10] = (char)('0' + status / 10 % 10);
-		o[11] = (char)('0' + status % 10);
-		o[12] = ' ';
-		b->len += 13;
-	}
-	rc |= put_str(b, http_status_reason(status));
-	rc |= put_str(b, "\r\nContent-Length: ");
-	rc |= buf_put_u64(b, len);
-	rc |= put_str(b, "\r\n");
-	if (content_type) {
-		rc |= put_str(b, "Content-Type: ");
-		rc |= put_str(b, content_type);
-		rc |= put_str(b, "\r\n");
-	}
-	rc |= put_str(b, connection);
-	rc |= put_str(b, extra);
-	rc |= put_str(b, "\r\n");
-	return rc;
-}
-
 void http_respond(struct http_conn *c, int status, const char *content_type, const char *extra_headers,
 		  const char *body, size_t len)
 {
@@ -345,7 +281,7 @@ void http_respond(struct http_conn *c, int status, const char *content_type, con
 	if (s->draining)
 		c->keep_alive = 0;
 	s->stats.requests[status / 100 <= 5 ? status / 100 : 5]++;
-	ok = put_head(&c->out, status, len, content_type,
+	ok = http_put_head(&c->out, status, len, content_type,
 		      c->keep_alive ? (c->minor == 0 ? "Connection: keep-alive\r\n" : "") : "Connection: close\r\n",
 		      extra_headers) == 0;
 	if (ok && !c->is_head)
