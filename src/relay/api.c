@@ -137,7 +137,7 @@ static void ingest(struct relay *rl, struct http_conn *c, const char *body, size
 	}
 	buf_init(&reply, (size_t)nitems * 64 + 16);
 	buf_init(&one, len + 64);
-	if (nitems > 1 || doc.toks[0].type == JSON_ARRAY)
+	if (doc.toks[0].type == JSON_ARRAY)
 		buf_puts(&reply, "[");
 	for (i = 0; i < nitems; i++) {
 		char id[EVENT_ID_LEN];
@@ -145,7 +145,7 @@ static void ingest(struct relay *rl, struct http_conn *c, const char *body, size
 		one.len = 0;
 		n = item_body(&doc, items[i], &one) == 0 ? dispatch_event(rl->disp, all_types[i], one.data, one.len, id, sizeof(id)) : -1;
 		if (n < 0) {
-			/* cannot happen after dispatch_fits, short of memory */
+			/* after dispatch_admit only a failed allocation gets here */
 			log_msg(LOG_ERROR, "event refused after admission", "event", all_types[i], NULL);
 			snprintf(id, sizeof(id), "none");
 			n = 0;

@@ -1,6 +1,7 @@
 #include "edgehook/relay.h"
 #include "edgehook/buf.h"
 #include "edgehook/cidr.h"
+#include "edgehook/clock.h"
 #include "edgehook/config.h"
 #include "edgehook/dedupe.h"
 #include "edgehook/dispatch.h"
@@ -8,7 +9,6 @@
 #include "edgehook/form.h"
 #include "edgehook/json.h"
 #include "edgehook/log.h"
-#include "edgehook/clock.h"
 #include "edgehook/rand.h"
 #include "edgehook/runner.h"
 #include "edgehook/server.h"
@@ -77,7 +77,7 @@ static void source_addr(const struct relay *rl, struct http_conn *c, const struc
 	}
 }
 
-enum body_type { BODY_JSON, BODY_FORM, BODY_OTHER };
+enum body_type { BODY_JSON, BODY_JSON_CHECKED, BODY_FORM, BODY_OTHER };
 
 /* curl -d sends JSON labelled as a form; a body that parses as JSON is
  * JSON (a real form body, "a=b&c=d", never does). */
@@ -98,7 +98,7 @@ static enum body_type body_type(const struct http_request *req, const char *body
 	    (n > 5 && http_token_eq(ct->value + n - 5, 5, "+json")))
 		return BODY_JSON;
 	if (http_token_eq(ct->value, n, "application/x-www-form-urlencoded"))
-		return len && json_validate(body, len, 64, NULL) == 0 ? BODY_JSON : BODY_FORM;
+		return len && json_validate(body, len, 64, NULL) == 0 ? BODY_JSON_CHECKED : BODY_FORM;
 	return BODY_OTHER;
 }
 
@@ -115,6 +115,8 @@ static int body_data(struct buf *data, const struct http_request *req, const cha
 			*status = 400;
 			return -1;
 		}
+		return buf_append(data, body, len);
+	case BODY_JSON_CHECKED:
 		return buf_append(data, body, len);
 	case BODY_FORM:
 		if (github_form) {
