@@ -20,6 +20,7 @@ enum {
 	MAX_HEAD = 16384,
 	MAX_BODY = 65536,
 	IDLE_MS = 30000,
+	PROBE_AFTER_MS = 1000,
 	RESP_HEADERS = 64,
 	READ_CHUNK = 16384,
 };
@@ -54,6 +55,7 @@ struct cconn {
 	struct timer timer; /* idle expiry, or deferred failure */
 	struct tls_conn *tls;              /* https only */
 	uint32_t events;                   /* what epoll watches now */
+	uint64_t idle_since;
 	struct cconn *prev, *next;         /* pool's idle list */
 	struct cconn *all_prev, *all_next; /* every connection of the pool */
 };
@@ -441,6 +443,7 @@ static void conn_finish(struct cconn *cc, int reusable)
 	} else {
 		cc->state = CC_IDLE;
 		cc->reused = 1;
+		cc->idle_since = clock_now_ms();
 		buf_free(&cc->in);
 		cc->prev = NULL;
 		cc->next = p->idle;
@@ -600,6 +603,11 @@ static struct cconn *take_idle(struct pool *p)
 		cc->next = cc->prev = NULL;
 		cc->state = CC_BUSY;
 		timer_stop(p->c->r, &cc->timer);
+		/* Idle connections are watched for EPOLLIN, and a request lost on
+		 * one is resent once; the probe (a syscall per reuse) only pays
+		 * after a pause long enough for a peer's keep-alive timeout. */
+		if (clock_now_ms() - cc->idle_since < PROBE_AFTER_MS)
+			return cc;
 		n = recv(cc->fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return cc;
