@@ -55,6 +55,7 @@ struct http_request {
 	size_t host_len;
 	unsigned keep_alive : 1;
 	unsigned expect_continue : 1;
+	unsigned has_length : 1; /* Content-Length or Transfer-Encoding was sent */
 	int error_status;
 	const char *error;
 };

@@ -281,6 +281,7 @@ static int request_semantics(struct cursor *c, struct http_request *req)
 		req->body = f.cl ? HTTP_BODY_LENGTH : HTTP_BODY_NONE;
 	}
 	req->keep_alive = req->minor_version == 1 ? !f.conn_close : (f.conn_keep_alive && !f.conn_close);
+	req->has_length = f.cl_seen || f.te_seen;
 	return 0;
 }
 

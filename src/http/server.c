@@ -404,6 +404,11 @@ static int take_head(struct http_conn *c)
 	c->is_head = http_token_eq(req.method, req.method_len, "HEAD");
 	c->body_len = 0;
 	c->sent_continue = 0;
+	/* as nginx does: a method that carries a body must say how long */
+	if (!req.has_length && (http_method_is(&req, "POST") || http_method_is(&req, "PUT") || http_method_is(&req, "PATCH"))) {
+		conn_reject(c, 411, "Content-Length required");
+		return -1;
+	}
 	if (req.body == HTTP_BODY_LENGTH && req.content_length > s->lim.max_body_bytes) {
 		conn_reject(c, 413, "request body too large");
 		return -1;

@@ -157,17 +157,29 @@ static void delivery_finish(struct delivery *dl, enum dlv_state state)
 	}
 }
 
-static void log_failure(const struct delivery *dl, const char *retry_in)
+/* "250ms", "1.5s", "10s": how log lines say durations. */
+static void duration_text(char *out, size_t cap, uint64_t ms)
 {
-	char attempt[16];
+	if (ms < 1000)
+		snprintf(out, cap, "%llums", (unsigned long long)ms);
+	else if (ms % 1000 == 0)
+		snprintf(out, cap, "%llus", (unsigned long long)(ms / 1000));
+	else
+		snprintf(out, cap, "%llu.%llus", (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000 / 100));
+}
+
+static void log_failure(const struct delivery *dl, uint64_t took_ms, const char *retry_in)
+{
+	char attempt[16], after[32];
 	snprintf(attempt, sizeof(attempt), "%u", dl->attempts);
+	duration_text(after, sizeof(after), took_ms);
 	if (retry_in)
 		log_msg(LOG_WARN, "delivery failed", "endpoint", dl->ep->name, "url", dl->ep->url_text, "event",
-			dl->ev->type, "id", dl->ev->id, "attempt", attempt, "err", dl->last_error, "retry_in", retry_in,
-			NULL);
+			dl->ev->type, "id", dl->ev->id, "attempt", attempt, "err", dl->last_error, "after", after,
+			"retry_in", retry_in, NULL);
 	else
 		log_msg(LOG_WARN, "delivery failed", "endpoint", dl->ep->name, "url", dl->ep->url_text, "event",
-			dl->ev->type, "id", dl->ev->id, "attempt", attempt, "err", dl->last_error, NULL);
+			dl->ev->type, "id", dl->ev->id, "attempt", attempt, "err", dl->last_error, "after", after, NULL);
 }
 
 static void attempt(struct delivery *dl);
@@ -205,15 +217,15 @@ static void on_attempt_done(void *arg, const struct http_client_result *res)
 			wait = (int64_t)endpoint_backoff_ms(ep, dl->attempts);
 		if ((uint64_t)wait > ep->max_backoff_ms)
 			wait = (int64_t)ep->max_backoff_ms;
-		snprintf(in, sizeof(in), "%lldms", (long long)wait);
-		log_failure(dl, in);
+		duration_text(in, sizeof(in), (uint64_t)wait);
+		log_failure(dl, res->duration_ms, in);
 		ep->n.retried++;
 		dl->state = DLV_RETRYING;
 		dl->next_ms = clock_wall_ms() + (uint64_t)wait;
 		timer_start(dl->d->r, &dl->retry, (uint64_t)wait);
 		return;
 	}
-	log_failure(dl, NULL);
+	log_failure(dl, res->duration_ms, NULL);
 	ep->n.failed++;
 	delivery_finish(dl, DLV_FAILED);
 }

@@ -148,6 +148,7 @@ def test_retries_then_success_same_webhook_id():
         logs = eh.wait_log("delivery failed")
         assert_eq(len(logs), 2)
         assert_true('err="http 503"' in logs[0] and "attempt=1" in logs[0] and "retry_in=" in logs[0], logs[0])
+        assert_true(re.search(r" after=\d+(ms|(\.\d)?s) ", logs[0]), "attempt duration logged: " + logs[0])
         m = eh.request("GET", "/metrics").body.decode()
         assert_true('edgehook_deliveries_retried_total{endpoint="127.0.0.1"} 2' in m, "retried counted")
         assert_true('edgehook_deliveries_delivered_total{endpoint="127.0.0.1"} 1' in m, "delivered counted")

@@ -201,6 +201,23 @@ def test_limits_413_431_414():
         assert_eq(eh.request("GET", "/healthz").status, 200)
 
 
+def test_411_for_bodies_without_length():
+    with Edgehook() as eh:
+        for method in ("POST", "PUT", "PATCH"):
+            s = eh.connect()
+            s.sendall(("%s /webhooks/demo HTTP/1.1\r\nHost: a\r\n\r\n" % method).encode())
+            r = read_response(s)
+            assert_eq(r.status, 411, method)
+            assert_true(b'"error"' in r.body, "JSON body")
+            s.close()
+        # an explicit zero length is a length
+        assert_eq(eh.request("POST", "/webhooks/demo", b"", {"Content-Length": "0"}).status, 202)
+        s = eh.connect()
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert_eq(read_response(s).status, 200)
+        s.close()
+
+
 def test_framing_errors_close_connection():
     """Every error case of the corpus, over a real socket: right status,
     JSON error body, connection closed, server still fine."""
