@@ -186,6 +186,22 @@ static void on_drain_timeout(void *arg)
 	reactor_stop(d->r);
 }
 
+static int same_str(const char *a, const char *b) { return (!a && !b) || (a && b && strcmp(a, b) == 0); }
+
+/* Listeners are bound once at start; a reload cannot move them. */
+static int same_listeners(const struct config *a, const struct config *b)
+{
+	size_t i;
+	if (a->server.nlisten != b->server.nlisten || !same_str(a->server.tls_cert, b->server.tls_cert) ||
+	    !same_str(a->server.tls_key, b->server.tls_key))
+		return 0;
+	for (i = 0; i < a->server.nlisten; i++)
+		if (strcmp(a->server.listen[i].text, b->server.listen[i].text) != 0 ||
+		    a->server.listen[i].tls != b->server.listen[i].tls)
+			return 0;
+	return 1;
+}
+
 static void reload(struct daemon *d)
 {
 	struct config *cfg;
@@ -199,6 +215,8 @@ static void reload(struct daemon *d)
 		return;
 	}
 	limits_of(cfg, &lim);
+	if (!same_listeners(d->rl->cfg, cfg))
+		log_msg(LOG_WARN, "reload: server.listen and server.tls changes take effect after a restart", NULL);
 	if (relay_reload(d->rl, cfg) < 0) {
 		config_free(cfg);
 		log_msg(LOG_ERROR, "reload failed: out of memory", NULL);

@@ -133,6 +133,14 @@ def test_sighup_reload_good_and_bad():
             f.write(cfg2)
         eh.signal(signal.SIGHUP)
         eh.wait_log("config reloaded")
+        assert_true(not any("take effect after a restart" in l for l in eh.stderr_lines), "same listeners: no warning")
+        with open(eh.config_path, "w") as f:
+            f.write("server:\n  listen: 127.0.0.1:1\n" + cfg2)
+        eh.signal(signal.SIGHUP)
+        eh.wait_log("take effect after a restart")
+        with open(eh.config_path, "w") as f:
+            f.write(cfg2)
+        eh.signal(signal.SIGHUP)
         assert_eq(eh.request("POST", "/webhooks/one", b"{}").status, 404)
         assert_eq(eh.request("POST", "/webhooks/two", b"{}").status, 202)
         keep.sendall(build_request("GET", "/healthz"))
