@@ -40,20 +40,26 @@ static int fail(struct cursor *c, int status, const char *why)
 
 static int lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 
-int http_token_eq(const char *s, size_t len, const char *lit)
+/* Lengths first: header scans compare many names that differ in length. */
+static int ieq(const char *s, const char *lit, size_t len)
 {
 	size_t i;
 	for (i = 0; i < len; i++)
-		if (lit[i] == '\0' || lower((unsigned char)s[i]) != lower((unsigned char)lit[i]))
+		if (lower((unsigned char)s[i]) != lower((unsigned char)lit[i]))
 			return 0;
-	return lit[len] == '\0';
+	return 1;
+}
+
+int http_token_eq(const char *s, size_t len, const char *lit)
+{
+	return strlen(lit) == len && ieq(s, lit, len);
 }
 
 const struct http_header *http_find_header(const struct http_header *h, size_t n, const char *name)
 {
-	size_t i;
+	size_t i, len = strlen(name);
 	for (i = 0; i < n; i++)
-		if (http_token_eq(h[i].name, h[i].name_len, name))
+		if (h[i].name_len == len && ieq(h[i].name, name, len))
 			return &h[i];
 	return NULL;
 }

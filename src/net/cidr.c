@@ -86,10 +86,33 @@ int cidr_match_any(const struct cidr *list, size_t n, const struct sockaddr *sa)
 	return 0;
 }
 
+/* glibc's inet_ntop prints IPv4 with sprintf; this runs per webhook. */
+static int ipv4_text(const uint8_t *b, char *out, size_t cap)
+{
+	size_t o = 0;
+	int i;
+	if (cap < 16)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		unsigned v = b[i];
+		if (i)
+			out[o++] = '.';
+		if (v >= 100)
+			out[o++] = (char)('0' + v / 100);
+		if (v >= 10)
+			out[o++] = (char)('0' + v / 10 % 10);
+		out[o++] = (char)('0' + v % 10);
+	}
+	out[o] = '\0';
+	return 0;
+}
+
 void cidr_addr_text(const struct sockaddr *sa, char *out, size_t cap)
 {
 	uint8_t bytes[16];
 	int fam = peer_bytes(sa, bytes);
+	if (fam == AF_INET && ipv4_text(bytes, out, cap) == 0)
+		return;
 	if (fam < 0 || !inet_ntop(fam, bytes, out, (socklen_t)cap))
 		snprintf(out, cap, "unknown");
 }

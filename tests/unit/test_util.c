@@ -47,6 +47,30 @@ TEST(cidr_matching)
 	CHECK(cidr_parse("", &c) < 0);
 }
 
+TEST(address_text)
+{
+	static const char *const ips[] = {"0.0.0.0", "127.0.0.1", "10.9.99.100", "255.255.255.255", "192.0.2.7"};
+	struct sockaddr_in a4;
+	struct sockaddr_in6 a6;
+	char out[64];
+	size_t i;
+	for (i = 0; i < sizeof(ips) / sizeof(ips[0]); i++) {
+		memset(&a4, 0, sizeof(a4));
+		a4.sin_family = AF_INET;
+		inet_pton(AF_INET, ips[i], &a4.sin_addr);
+		cidr_addr_text((struct sockaddr *)&a4, out, sizeof(out));
+		CHECK_STR(out, ips[i]);
+	}
+	memset(&a6, 0, sizeof(a6));
+	a6.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "::ffff:10.1.2.3", &a6.sin6_addr);
+	cidr_addr_text((struct sockaddr *)&a6, out, sizeof(out));
+	CHECK_STR(out, "10.1.2.3");
+	inet_pton(AF_INET6, "2001:db8::1", &a6.sin6_addr);
+	cidr_addr_text((struct sockaddr *)&a6, out, sizeof(out));
+	CHECK_STR(out, "2001:db8::1");
+}
+
 TEST(url_parsing)
 {
 	struct url u;
@@ -174,6 +198,7 @@ TEST(random_ids)
 int main(void)
 {
 	RUN(cidr_matching);
+	RUN(address_text);
 	RUN(url_parsing);
 	RUN(base64_roundtrip);
 	RUN(patterns);
