@@ -13,5 +13,7 @@ void dedupe_free(struct dedupe *d);
 /* 1 when (scope, id) was seen within the window (and leaves it), else
  * records it and returns 0. */
 int dedupe_check(struct dedupe *d, const char *scope, const char *id, size_t id_len);
+/* Only looks: 1 when (scope, id) is in the window. */
+int dedupe_seen(const struct dedupe *d, const char *scope, const char *id, size_t id_len);
 
 #endif

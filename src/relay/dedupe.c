@@ -84,6 +84,11 @@ static void erase(struct dedupe *d, uint64_t key)
 	d->slots[i] = 0;
 }
 
+int dedupe_seen(const struct dedupe *d, const char *scope, const char *id, size_t id_len)
+{
+	return d->slots[find(d, key_of(scope, id, id_len))] != 0;
+}
+
 int dedupe_check(struct dedupe *d, const char *scope, const char *id, size_t id_len)
 {
 	uint64_t key = key_of(scope, id, id_len);

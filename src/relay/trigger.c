@@ -337,7 +337,9 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 		reject(c, &rl->tstats.queue_full, 503, "run queue full");
 		return;
 	}
-	if (has_delivery && dedupe_check(rl->dedupe, t->id, delivery, strlen(delivery))) {
+	/* Look now, record only once accepted: a delivery refused below (400,
+	 * 503) must not be taken for a duplicate when the sender retries it. */
+	if (has_delivery && dedupe_seen(rl->dedupe, t->id, delivery, strlen(delivery))) {
 		rl->tstats.duplicates++;
 		http_respond(c, 200, "application/json", NULL, "{\"status\":\"duplicate\"}", 22);
 		return;
@@ -365,6 +367,8 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 		}
 	}
 	buf_free(&data);
+	if (has_delivery)
+		dedupe_check(rl->dedupe, t->id, delivery, strlen(delivery));
 	rl->tstats.accepted++;
 	buf_init(&reply, 256);
 	buf_puts(&reply, "{\"status\":\"accepted\",");

@@ -156,6 +156,38 @@ def test_standard_webhooks_inbound():
         assert_eq(eh.request("POST", "/webhooks/std", b'{"type":"x"}', std_headers(body, "msg_4")).status, 401)
 
 
+def test_refused_delivery_is_not_remembered_as_seen():
+    """A delivery refused with 400/401/503 must be accepted when the
+    provider retries it: only accepted ids enter the dedupe window."""
+    hole = Sink(lambda i, r: ("blackhole",))
+    cfg = """
+server:
+  drain_timeout: 100ms
+webhook:
+  queue: 1
+  timeout: 400ms
+  endpoints:
+    - url: "%s"
+triggers:
+  - {id: t, emit: true}
+  - {id: g, kind: github, secret: s, emit: true}
+""" % hole.url()
+    with Edgehook(cfg) as eh:
+        h = {"X-GitHub-Delivery": "retry-me"}
+        assert_eq(eh.request("POST", "/webhooks/t", b"{broken", h).status, 400)
+        assert_eq(eh.request("POST", "/webhooks/t", b"{}", h).status, 202)
+        assert_eq(eh.request("POST", "/webhooks/t", b"{}", h).status, 200, "now it is a duplicate")
+        body = b'{"a":1}'
+        g = {"X-GitHub-Delivery": "sig-retry", "X-Hub-Signature-256": gh_sig(body, "wrong")}
+        assert_eq(eh.request("POST", "/webhooks/g", body, g).status, 401)
+        full = {"X-GitHub-Delivery": "queue-retry"}
+        assert_eq(eh.request("POST", "/webhooks/t", b"{}", full).status, 503)  # the one slot is taken
+        time.sleep(1.0)  # the black hole's attempt times out and frees it
+        assert_eq(eh.request("POST", "/webhooks/t", b"{}", full).status, 202)
+        assert_eq(eh.request("POST", "/webhooks/g", body, dict(g, **{"X-Hub-Signature-256": gh_sig(body, "s")})).status, 503)
+    hole.close()
+
+
 def test_ip_rules_v4_v6_and_event_source():
     cfg = """
 webhook:

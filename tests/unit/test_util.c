@@ -150,7 +150,10 @@ TEST(dedupe_window)
 	struct dedupe *d = dedupe_new(3);
 	char id[16];
 	int i;
+	CHECK_EQ_INT(dedupe_seen(d, "t", "a", 1), 0);
+	CHECK_EQ_INT(dedupe_seen(d, "t", "a", 1), 0); /* looking records nothing */
 	CHECK_EQ_INT(dedupe_check(d, "t", "a", 1), 0);
+	CHECK_EQ_INT(dedupe_seen(d, "t", "a", 1), 1);
 	CHECK_EQ_INT(dedupe_check(d, "t", "a", 1), 1);
 	CHECK_EQ_INT(dedupe_check(d, "u", "a", 1), 0); /* scoped per trigger */
 	CHECK_EQ_INT(dedupe_check(d, "t", "b", 1), 0);
