@@ -19,6 +19,7 @@ struct ostream {
 	int fd;
 	int pollable;
 	int watching;
+	int saved_flags; /* restored at close: a tty's flags are shared with the shell */
 	struct buf pending;
 };
 

@@ -16,11 +16,9 @@ void ostream_init(struct ostream *s, struct reactor *r, int fd, size_t max)
 	s->watching = 0;
 	buf_init(&s->pending, max);
 	s->pollable = fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode));
-	if (s->pollable) {
-		int fl = fcntl(fd, F_GETFL);
-		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-			s->pollable = 0;
-	}
+	s->saved_flags = fcntl(fd, F_GETFL);
+	if (s->pollable && (s->saved_flags < 0 || fcntl(fd, F_SETFL, s->saved_flags | O_NONBLOCK) < 0))
+		s->pollable = 0;
 }
 
 void ostream_close(struct ostream *s)
@@ -29,6 +27,8 @@ void ostream_close(struct ostream *s)
 		reactor_del(s->r, s->fd);
 	s->watching = 0;
 	buf_free(&s->pending);
+	if (s->saved_flags >= 0)
+		fcntl(s->fd, F_SETFL, s->saved_flags);
 }
 
 /* Writes from data; returns bytes written (maybe short), -1 on a hard error. */

@@ -147,3 +147,25 @@ def test_sighup_reload_good_and_bad():
         assert_eq(rd.read_response().status, 200, "connections survive a reload")
         keep.close()
         assert_eq(len(eh.wait_stdout(3)), 3)
+
+
+def test_stdout_flags_restored_at_exit():
+    """A terminal's flags are shared with the user's shell: O_NONBLOCK set
+    for the stdout writer must be undone when edgehook exits."""
+    import fcntl
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen([BIN, "-l", "127.0.0.1:0"], stdout=slave, stderr=subprocess.PIPE)
+    try:
+        for line in iter(p.stderr.readline, b""):
+            if b"edgehook started" in line:
+                break
+        assert_true(fcntl.fcntl(slave, fcntl.F_GETFL) & os.O_NONBLOCK, "non-blocking while running")
+        p.send_signal(signal.SIGTERM)
+        assert_eq(p.wait(10), 0)
+        assert_eq(fcntl.fcntl(slave, fcntl.F_GETFL) & os.O_NONBLOCK, 0)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        os.close(master)
+        os.close(slave)
