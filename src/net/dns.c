@@ -262,13 +262,9 @@ void dns_free(struct dns *d)
 	size_t i;
 	if (!d)
 		return;
-	while (d->active) {
-		struct dns_query *q = d->active;
-		while (q->waiters)
-			dns_cancel(q->waiters);
-		if (d->active == q)
-			query_free(q);
-	}
+	/* cancelling a query's last waiter frees the query: re-read the list */
+	while (d->active)
+		dns_cancel(d->active->waiters);
 	for (i = 0; i < d->nhosts; i++)
 		free(d->hosts[i].name);
 	free(d->hosts);
