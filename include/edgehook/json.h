@@ -19,6 +19,7 @@ struct json_tok {
 	enum json_type type;
 	int start, end; /* byte offsets; strings exclude the quotes */
 	int size;       /* children: members of an object, items of an array */
+	int parent;     /* index of the enclosing token, -1 for the root */
 };
 
 enum { JSON_INLINE_TOKS = 64 };

@@ -27,6 +27,11 @@ struct node {
 	size_t count;
 };
 
+/* Duplicate keys are found by scanning a map, so its size is capped: a
+ * config never comes near this, and a hostile document (a trigger PUT
+ * body) cannot make loading quadratic in its size. */
+enum { TREE_MAX_MAP_KEYS = 256 };
+
 struct node *tree_new(struct arena *a, enum node_kind kind, int line);
 void tree_append(struct node *parent, struct node *child);
 struct node *tree_get(const struct node *map, const char *key);

@@ -144,6 +144,11 @@ static struct node *jnode(struct jbuild *b, int *i)
 			char *key = NULL;
 			struct node *c;
 			if (n->kind == NODE_MAP) {
+				if (n->count >= TREE_MAX_MAP_KEYS) {
+					snprintf(b->err, b->errcap, "%d: too many keys in one map (at most %d)", line,
+						 TREE_MAX_MAP_KEYS);
+					return NULL;
+				}
 				key = tok_string(b, *i);
 				if (!key)
 					return NULL;

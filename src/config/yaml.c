@@ -235,6 +235,8 @@ static struct node *flow_collection(struct yaml *y, int line, char **pp)
 			if (**pp != ':' || !*key)
 				return yfail(y, line, "expected \"key: value\" in flow map");
 			*pp = skip_blanks(*pp + 1);
+			if (n->count >= TREE_MAX_MAP_KEYS)
+				return yfail(y, line, "too many keys in one map (at most %d)", TREE_MAX_MAP_KEYS);
 			if (tree_get(n, key))
 				return yfail(y, line, "duplicate key \"%s\"", key);
 		}
@@ -352,6 +354,8 @@ static struct node *block_map(struct yaml *y, int indent)
 			return NULL;
 		if (!*key)
 			return yfail(y, l->lineno, "empty key");
+		if (map->count >= TREE_MAX_MAP_KEYS)
+			return yfail(y, map->line, "too many keys in one map (at most %d)", TREE_MAX_MAP_KEYS);
 		if (tree_get(map, key))
 			return yfail(y, l->lineno, "duplicate key \"%s\"", key);
 		y->i++;

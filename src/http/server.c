@@ -52,6 +52,7 @@ struct http_conn {
 	uint64_t content_length;
 	struct http_chunked chunked;
 	size_t body_len;  /* decoded body bytes stored after the head */
+	size_t scanned;   /* head bytes already searched for its end */
 	size_t raw_off;   /* chunked: undecoded input starts here */
 	uint64_t started; /* first byte of the current request */
 	unsigned keep_alive : 1;
@@ -369,6 +370,22 @@ static void dispatch(struct http_conn *c, const char *body, size_t body_len)
 	s->handle(s->app, c, &req, body, body_len);
 }
 
+/* Whether the bytes since the last scan hold a blank line ("\n\r\n" or
+ * "\n\n"; the parser refuses the bare-LF form). */
+static int head_may_end(const struct http_conn *c)
+{
+	size_t i = c->scanned >= 2 ? c->scanned - 2 : 0;
+	for (; i + 1 < c->in.len; i++) {
+		if (c->in.data[i] != '\n')
+			continue;
+		if (c->in.data[i + 1] == '\n' || (c->in.data[i + 1] == '\r' && i + 2 < c->in.len && c->in.data[i + 2] == '\n'))
+			return 1;
+		if (c->in.data[i + 1] == '\r' && i + 2 == c->in.len)
+			return 1; /* might end with the next byte: cheap to look */
+	}
+	return 0;
+}
+
 /* Parses a head at in.data[0..]; 1 when the request can be dispatched or
  * the body is next, 0 when more bytes are needed, -1 when rejected. */
 static int take_head(struct http_conn *c)
@@ -377,6 +394,14 @@ static int take_head(struct http_conn *c)
 	struct http_request req;
 	int n;
 	req.headers = s->headers;
+	/* Parse on a request's first bytes (garbage is refused at once), then
+	 * only once the head can be complete: re-parsing from the start at
+	 * every read would let a byte-by-byte sender cost O(n^2). */
+	if (c->scanned && c->in.len <= s->lim.max_header_bytes && !head_may_end(c)) {
+		c->scanned = c->in.len;
+		return 0;
+	}
+	c->scanned = c->in.len;
 	n = http_parse_request(c->in.data, c->in.len, &req, MAX_HEADERS);
 	if (n == -2 && c->in.len <= s->lim.max_header_bytes)
 		return 0;
@@ -394,6 +419,7 @@ static int take_head(struct http_conn *c)
 		return -1;
 	}
 	c->head_len = (size_t)n;
+	c->scanned = 0;
 	s->last_req = req;
 	s->last_conn = c;
 	s->last_data = c->in.data;

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_API_TRIGGERS = 1024 };
+enum { MAX_API_TRIGGERS = 1024, MAX_TRIGGER_BODY = 64 << 10 };
 
 struct api_trigger {
 	struct arena arena;
@@ -150,6 +150,10 @@ static void put_trigger(struct relay *rl, struct http_conn *c, const char *id, s
 		http_respond_error(c, 409, "trigger is defined in the config file");
 		return;
 	}
+	if (len > MAX_TRIGGER_BODY) {
+		http_respond_error(c, 413, "a trigger definition is at most 64 KiB");
+		return;
+	}
 	a = calloc(1, sizeof(*a));
 	if (!a) {
 		http_respond_error(c, 500, "out of memory");
@@ -157,8 +161,14 @@ static void put_trigger(struct relay *rl, struct http_conn *c, const char *id, s
 	}
 	arena_init(&a->arena);
 	buf_init(&errors, 1 << 16);
-	if (len == 0 || tree_from_json(&a->arena, body, len, &root, err, sizeof(err)) < 0 || root->kind != NODE_MAP) {
-		http_respond_error(c, 400, len == 0 ? "empty body" : "body must be a JSON object");
+	if (len == 0 || tree_from_json(&a->arena, body, len, &root, err, sizeof(err)) < 0) {
+		/* the tree's "LINE: message" without the line, for a JSON body */
+		const char *msg = len ? strstr(err, ": ") : NULL;
+		http_respond_error(c, 400, len == 0 ? "empty body" : msg ? msg + 2 : "body is not valid JSON");
+		goto fail;
+	}
+	if (root->kind != NODE_MAP) {
+		http_respond_error(c, 400, "body must be a JSON object");
 		goto fail;
 	}
 	idn = tree_get(root, "id");

@@ -191,3 +191,27 @@ def test_drop_privileges():
     except AssertionError as e:
         assert_true("unknown user" in str(e) or eh.proc.wait(5) == 2, str(e))
     assert_eq(eh.proc.wait(5), 2)
+
+
+@serial
+def test_byte_trickled_heads_cost_linear_cpu():
+    """A head re-parsed from its start at every read makes a byte-by-byte
+    sender cost O(n^2): 16 KiB of head would burn seconds of CPU."""
+    cfg = "server:\n  header_timeout: 30s\n  max_header_bytes: 16KiB\ntriggers:\n  - {id: demo}\n"
+    with Edgehook(cfg) as eh:
+        socks = [eh.connect(timeout=30) for _ in range(16)]
+        head = b"POST /webhooks/demo HTTP/1.1\r\nHost: a\r\n" + b"".join(
+            b"X-Pad-%05d: %s\r\n" % (i, b"v" * 150) for i in range(90))
+        before = cpu_ticks(eh.proc.pid)
+        for i in range(len(head)):
+            for s in socks:
+                s.send(head[i:i + 1])
+        time.sleep(0.3)
+        used = cpu_ticks(eh.proc.pid) - before
+        for s in socks:
+            s.sendall(b"Content-Length: 2\r\n\r\n{}")
+        for s in socks:
+            assert_eq(read_response(s).status, 202)
+            s.close()
+        assert_true(used < 150, "server CPU for %d trickled bytes: %d ticks" % (len(head) * 16, used))
+

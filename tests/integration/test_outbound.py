@@ -395,3 +395,21 @@ webhook:
         eh.wait_log("deliveries abandoned at shutdown.*count=1")
     sink.close()
     hole.close()
+
+
+def test_wide_json_event_answers_fast():
+    """jsmn without parent links walked back over every token at each
+    comma: a 1 MB event with a wide array stalled the loop for seconds."""
+    sink = Sink()
+    cfg = 'server:\n  max_body_bytes: 2MiB\nwebhook:\n  endpoints:\n    - url: "%s"\n' % sink.url()
+    with Edgehook(cfg) as eh:
+        for data in (list(range(150000)), {("k%d" % i): i for i in range(60000)}):
+            wide = json.dumps({"event": "wide", "data": data}).encode()
+            t0 = time.time()
+            r = post_events(eh, wide)
+            assert_eq(r.status, 202)
+            assert_true(time.time() - t0 < 1.5, "answered in %.2fs" % (time.time() - t0))
+        reqs = sink.wait(2)
+        assert_eq(sorted(len(json.loads(q.body)["data"]) for q in reqs), [60000, 150000])
+    sink.close()
+

@@ -407,3 +407,20 @@ def test_trigger_api_round_trip():
         assert_eq(eh.request("DELETE", "/api/v1/triggers/agent-7").status, 404)
         assert_eq(eh.request("POST", "/agent-7/webhook", b"{}").status, 404)
         assert_eq(eh.request("GET", "/api/v1/triggers/agent-7").status, 404)
+
+
+def test_trigger_api_hostile_bodies_answer_fast():
+    """A map with tens of thousands of keys once took O(n^2) to check for
+    duplicates: 30 s of a stalled loop for one PUT."""
+    with Edgehook("server:\n  max_body_bytes: 2MiB\n") as eh:
+        huge = json.dumps({"metadata": {("k%d" % i): i for i in range(60000)}}).encode()
+        t0 = time.time()
+        r = eh.request("PUT", "/api/v1/triggers/x", huge)
+        assert_eq(r.status, 413)
+        many = json.dumps({"metadata": {("k%d" % i): i for i in range(3000)}}).encode()
+        r = eh.request("PUT", "/api/v1/triggers/x", many)
+        assert_eq(r.status, 400)
+        assert_true("too many keys" in r.json()["error"], r.json())
+        assert_true(time.time() - t0 < 2, "answered in %.1fs" % (time.time() - t0))
+        assert_eq(eh.request("GET", "/healthz").status, 200)
+

@@ -195,6 +195,26 @@ TEST(errors_name_the_line)
 	CHECK(fails_with("server: [1, 2]\n", "t.yaml:1: server: expected a map"));
 }
 
+TEST(huge_maps_refused_quickly)
+{
+	struct buf text;
+	int i;
+	buf_init(&text, 4 << 20);
+	buf_puts(&text, "triggers:\n  - id: t\n    metadata:\n");
+	for (i = 0; i < 20000; i++)
+		buf_printf(&text, "      k%d: %d\n", i, i);
+	buf_append(&text, "", 1);
+	CHECK(fails_with(text.data, "t.yaml:4: too many keys in one map (at most 256)"));
+	text.len = 0;
+	buf_puts(&text, "{\"triggers\": [{\"id\": \"t\", \"metadata\": {");
+	for (i = 0; i < 20000; i++)
+		buf_printf(&text, "%s\"k%d\": %d", i ? ", " : "", i, i);
+	buf_puts(&text, "}}]}");
+	buf_append(&text, "", 1);
+	CHECK(fails_with(text.data, "too many keys in one map"));
+	buf_free(&text);
+}
+
 TEST(yaml_syntax_errors)
 {
 	CHECK(fails_with("server:\n\tlisten: x\n", "t.yaml:2: tab in indentation"));
@@ -290,6 +310,7 @@ int main(void)
 	RUN(full_schema_yaml);
 	RUN(json_config);
 	RUN(errors_name_the_line);
+	RUN(huge_maps_refused_quickly);
 	RUN(yaml_syntax_errors);
 	RUN(env_expansion);
 	RUN(durations_and_sizes);
