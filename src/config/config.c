@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { MAX_CONFIG_BYTES = 4 << 20 };
+enum { MAX_CONFIG_BYTES = 4 << 20, MAX_ENDPOINTS = 1024, MAX_TRIGGERS = 4096 };
 
 const char config_default_yaml[] =
 	"server:\n"
@@ -109,7 +109,9 @@ static void endpoint_name(struct loader *L, struct endpoint_cfg *e, struct confi
 	char name[300];
 	size_t i, k;
 	snprintf(name, sizeof(name), "%s", e->url.scheme == URL_STDOUT ? "stdout" : e->url.host);
-	for (k = 2;; k++) {
+	/* on a clash try host-<position> first: free unless a name was given
+	 * that way on purpose, which keeps n endpoints on one host O(n^2) */
+	for (k = idx + 1;; k++) {
 		int taken = 0;
 		for (i = 0; i < idx; i++)
 			if (c->webhook.endpoints[i].name && strcmp(c->webhook.endpoints[i].name, name) == 0)
@@ -212,7 +214,9 @@ static void load_webhook(struct loader *L, const struct node *n, struct config *
 	get_str(L, n, "hosts_file", &c->webhook.hosts_file);
 	get_bool(L, n, "https_only", &c->webhook.https_only);
 	eps = tree_get(n, "endpoints");
-	if (eps && eps->kind == NODE_SEQ) {
+	if (eps && eps->kind == NODE_SEQ && eps->count > MAX_ENDPOINTS) {
+		err_at(L, eps, "endpoints: at most %d", MAX_ENDPOINTS);
+	} else if (eps && eps->kind == NODE_SEQ) {
 		const struct node *it;
 		size_t i = 0;
 		c->webhook.endpoints = arena_alloc(L->a, (eps->count + 1) * sizeof(struct endpoint_cfg));
@@ -233,6 +237,8 @@ static void load_triggers(struct loader *L, const struct node *n, struct config 
 	size_t i = 0, j;
 	if (n->kind != NODE_SEQ)
 		return err_at(L, n, "triggers: expected a list");
+	if (n->count > MAX_TRIGGERS)
+		return err_at(L, n, "triggers: at most %d", MAX_TRIGGERS);
 	c->triggers = arena_alloc(L->a, (n->count + 1) * sizeof(struct trigger_cfg));
 	if (!c->triggers)
 		return oom(L, n);

@@ -215,6 +215,39 @@ TEST(huge_maps_refused_quickly)
 	buf_free(&text);
 }
 
+TEST(many_endpoints_and_triggers_bounded)
+{
+	struct buf text, errs;
+	struct config *c;
+	int i;
+	buf_init(&text, 4 << 20);
+	buf_puts(&text, "webhook:\n  endpoints:\n");
+	for (i = 0; i < 1000; i++)
+		buf_puts(&text, "    - url: http://same.example/\n");
+	buf_append(&text, "", 1);
+	c = load(text.data, &errs);
+	CHECK(c != NULL);
+	if (c) {
+		CHECK_STR(c->webhook.endpoints[0].name, "same.example");
+		CHECK_STR(c->webhook.endpoints[999].name, "same.example-1000");
+	}
+	config_free(c);
+	buf_free(&errs);
+	text.len = 0;
+	buf_puts(&text, "webhook:\n  endpoints:\n");
+	for (i = 0; i < 1025; i++)
+		buf_puts(&text, "    - url: http://same.example/\n");
+	buf_append(&text, "", 1);
+	CHECK(fails_with(text.data, "t.yaml:2: endpoints: at most 1024"));
+	text.len = 0;
+	buf_puts(&text, "triggers:\n");
+	for (i = 0; i < 4097; i++)
+		buf_printf(&text, "  - id: t%d\n", i);
+	buf_append(&text, "", 1);
+	CHECK(fails_with(text.data, "t.yaml:1: triggers: at most 4096"));
+	buf_free(&text);
+}
+
 TEST(yaml_syntax_errors)
 {
 	CHECK(fails_with("server:\n\tlisten: x\n", "t.yaml:2: tab in indentation"));
@@ -311,6 +344,7 @@ int main(void)
 	RUN(json_config);
 	RUN(errors_name_the_line);
 	RUN(huge_maps_refused_quickly);
+	RUN(many_endpoints_and_triggers_bounded);
 	RUN(yaml_syntax_errors);
 	RUN(env_expansion);
 	RUN(durations_and_sizes);
