@@ -22,7 +22,10 @@ struct yaml {
 	char *err;
 	size_t errcap;
 	int failed;
+	int depth; /* nesting so far: recursion must stay bounded */
 };
+
+enum { MAX_DEPTH = 64 };
 
 static void *yfail(struct yaml *y, int line, const char *fmt, ...)
 {
@@ -202,7 +205,19 @@ static struct node *flow_plain(struct yaml *y, int line, char **pp, const char *
 	return scalar_node(y, line, s, 0);
 }
 
+static struct node *flow_collection_body(struct yaml *y, int line, char **pp);
+
 static struct node *flow_collection(struct yaml *y, int line, char **pp)
+{
+	struct node *n;
+	if (++y->depth > MAX_DEPTH)
+		return yfail(y, line, "nesting deeper than %d", MAX_DEPTH);
+	n = flow_collection_body(y, line, pp);
+	y->depth--;
+	return n;
+}
+
+static struct node *flow_collection_body(struct yaml *y, int line, char **pp)
 {
 	int is_map = **pp == '{';
 	char close = is_map ? '}' : ']';
@@ -405,9 +420,12 @@ static struct node *block_seq(struct yaml *y, int indent)
 
 static struct node *block(struct yaml *y, int indent)
 {
-	if (is_seq_item(y->lines[y->i].text))
-		return block_seq(y, indent);
-	return block_map(y, indent);
+	struct node *n;
+	if (++y->depth > MAX_DEPTH)
+		return yfail(y, y->lines[y->i].lineno, "nesting deeper than %d", MAX_DEPTH);
+	n = is_seq_item(y->lines[y->i].text) ? block_seq(y, indent) : block_map(y, indent);
+	y->depth--;
+	return n;
 }
 
 int yaml_parse(struct arena *a, const char *text, size_t len, struct node **root, char *err, size_t errcap)

@@ -248,6 +248,28 @@ TEST(many_endpoints_and_triggers_bounded)
 	buf_free(&text);
 }
 
+TEST(deep_nesting_refused)
+{
+	struct buf text;
+	int i;
+	buf_init(&text, 4 << 20);
+	buf_puts(&text, "server:\n  listen: ");
+	for (i = 0; i < 200000; i++)
+		buf_puts(&text, "[");
+	buf_append(&text, "\n", 2);
+	CHECK(fails_with(text.data, "t.yaml:2: nesting deeper than 64"));
+	text.len = 0;
+	for (i = 0; i < 100; i++) {
+		int k;
+		for (k = 0; k < i; k++)
+			buf_puts(&text, " ");
+		buf_printf(&text, "k%d:\n", i);
+	}
+	buf_append(&text, "", 1);
+	CHECK(fails_with(text.data, "nesting deeper than 64"));
+	buf_free(&text);
+}
+
 TEST(yaml_syntax_errors)
 {
 	CHECK(fails_with("server:\n\tlisten: x\n", "t.yaml:2: tab in indentation"));
@@ -345,6 +367,7 @@ int main(void)
 	RUN(errors_name_the_line);
 	RUN(huge_maps_refused_quickly);
 	RUN(many_endpoints_and_triggers_bounded);
+	RUN(deep_nesting_refused);
 	RUN(yaml_syntax_errors);
 	RUN(env_expansion);
 	RUN(durations_and_sizes);
