@@ -24,7 +24,9 @@ class Edgehook:
     guessed. On exit the process gets SIGTERM and must exit 0 (under
     ASan a leak makes that fail)."""
 
-    def __init__(self, config=None, args=(), env=None, listen="127.0.0.1:0", preexec_fn=None, expect_exit=0):
+    def __init__(self, config=None, args=(), env=None, listen="127.0.0.1:0", preexec_fn=None, expect_exit=0,
+                 command=None):
+        """command: the argv to run instead of BIN (e.g. through chroot)."""
         self.config = config
         self.args = list(args)
         self.env = dict(os.environ, **(env or {}))
@@ -37,6 +39,7 @@ class Edgehook:
         self._cond = threading.Condition()
         self.dir = tempfile.mkdtemp(prefix="edgehook-test-")
         self.config_path = None
+        self.command = command
 
     def write_config(self, text):
         path = os.path.join(self.dir, "config.yaml")
@@ -56,8 +59,8 @@ class Edgehook:
                 self._cond.notify_all()
 
     def start(self):
-        cmd = [globals()["BIN"]]
-        if os.environ.get("EDGEHOOK_VALGRIND") and cmd[0] == BIN:
+        cmd = list(self.command) if self.command else [BIN]
+        if os.environ.get("EDGEHOOK_VALGRIND") and not self.command:
             # any memcheck error or definitely lost byte makes the exit
             # status 99, which __exit__ reports as a failure
             cmd = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",

@@ -25,15 +25,9 @@ def test_static_binary_in_empty_chroot():
     with open(os.path.join(root, "config.yaml"), "w") as f:
         f.write('webhook:\n  endpoints:\n    - url: "http://127.0.0.1:%d/in-chroot"\n' % sink.port)
     assert_eq(sorted(os.listdir(root)), ["config.yaml", "edgehook"])
-    # the harness runs BIN with argv; here BIN is chroot
-    import harness
-    eh = Edgehook()
-    saved = harness.BIN
     try:
-        harness.BIN = "/usr/sbin/chroot"
-        eh.args = [root, "/edgehook", "-c", "/config.yaml", "-l", "127.0.0.1:0"]
-        eh.listen = None
-        with eh:
+        with Edgehook(command=[shutil.which("chroot") or "/usr/sbin/chroot", root, "/edgehook", "-c", "/config.yaml", "-l", "127.0.0.1:0"],
+                      listen=None) as eh:
             assert_eq(eh.request("GET", "/healthz").json(), {"status": "ok"})
             r = eh.request("POST", "/api/v1/events", b'{"event":"static.test"}')
             assert_eq(r.status, 202)
@@ -41,6 +35,5 @@ def test_static_binary_in_empty_chroot():
             assert_eq(req.path, "/in-chroot")
             assert_eq(json.loads(req.body)["event"], "static.test")
     finally:
-        harness.BIN = saved
         sink.close()
         shutil.rmtree(root)
