@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import socket
+import tempfile
 import time
 
 from harness import REPO, Edgehook, assert_eq, assert_true, read_response
@@ -265,8 +266,7 @@ def test_dns_fake_server():
                         "big.test": {"A": ["127.0.0.1"]}, "cname.test": {"A": ["127.0.0.1"]}},
                   nxdomain={"nope.test"}, silent={"slow.test"}, truncate={"big.test"},
                   garbage={"junk.test"}, wrong_id={"spoof.test"})
-    with Edgehook("webhook: {}") as tmp:
-        resolv = dns.resolv_conf(os.path.join(tmp.dir, "resolv.conf"))
+    resolv = dns.resolv_conf(os.path.join(tempfile.mkdtemp(prefix="edgehook-test-"), "resolv.conf"))
     hosts = os.path.join(os.path.dirname(resolv), "hosts")
     with open(hosts, "w") as f:
         f.write("127.0.0.1 fromhosts.test\n")

@@ -7,6 +7,7 @@ import hmac
 import json
 import os
 import stat
+import tempfile
 import time
 import urllib.parse
 
@@ -250,8 +251,7 @@ def write_script(path, text):
 
 def test_runner_args_env_stdin_and_events():
     sink = Sink()
-    with Edgehook("webhook: {}") as tmp:
-        d = tmp.dir
+    d = tempfile.mkdtemp(prefix="edgehook-test-")
     out = os.path.join(d, "out.txt")
     script = write_script(os.path.join(d, "cmd.sh"), """#!/bin/sh
 { printf 'args:'; for a in "$@"; do printf '[%%s]' "$a"; done; echo
@@ -305,8 +305,7 @@ triggers:
 
 def test_runner_timeout_failure_and_no_zombies():
     sink = Sink()
-    with Edgehook("webhook: {}") as tmp:
-        d = tmp.dir
+    d = tempfile.mkdtemp(prefix="edgehook-test-")
     hang = write_script(os.path.join(d, "hang.sh"), "#!/bin/sh\nsleep 30 &\nsleep 30\n")
     fail = write_script(os.path.join(d, "fail.sh"), "#!/bin/sh\necho oops >&2\nexit 3\n")
     noisy = write_script(os.path.join(d, "noisy.sh"), "#!/bin/sh\ni=0\nwhile [ $i -lt 10000 ]; do echo line $i; i=$((i+1)); done\n")
@@ -346,8 +345,7 @@ triggers:
 
 
 def test_runner_concurrency_and_queue():
-    with Edgehook("webhook: {}") as tmp:
-        d = tmp.dir
+    d = tempfile.mkdtemp(prefix="edgehook-test-")
     log = os.path.join(d, "log")
     script = write_script(os.path.join(d, "one.sh"), "#!/bin/sh\necho start $$ >> %s\nsleep 0.3\necho end $$ >> %s\n" % (log, log))
     cfg = """
