@@ -1,18 +1,9 @@
 #include "edgehook/form.h"
 #include "edgehook/json.h"
+#include "edgehook/strutil.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 int form_decode(const char *in, size_t len, char *out)
 {
@@ -24,8 +15,8 @@ int form_decode(const char *in, size_t len, char *out)
 			int hi, lo;
 			if (len - i < 3)
 				return -1;
-			hi = hexval(in[i + 1]);
-			lo = hexval(in[i + 2]);
+			hi = str_hex_digit((unsigned char)in[i + 1]);
+			lo = str_hex_digit((unsigned char)in[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			out[o++] = (char)(hi * 16 + lo);

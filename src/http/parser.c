@@ -1,4 +1,5 @@
 #include "edgehook/http_parser.h"
+#include "edgehook/strutil.h"
 
 #include <string.h>
 
@@ -465,16 +466,6 @@ static ssize_t chunk_fail(struct http_chunked *c, int status, const char *why)
 	return -1;
 }
 
-static int hex_value(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	ch = lower(ch);
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	return -1;
-}
-
 /* One framing byte (anything outside chunk data); returns 1 when the
  * message is complete, 0 to go on, -1 on error. */
 static int chunk_byte(struct http_chunked *c, unsigned char ch)
@@ -483,7 +474,7 @@ static int chunk_byte(struct http_chunked *c, unsigned char ch)
 	switch (c->state) {
 	case CH_SIZE_START:
 	case CH_SIZE:
-		hv = hex_value(ch);
+		hv = str_hex_digit(ch);
 		if (hv >= 0) {
 			/* 15 hex digits keep the size far below overflow. */
 			if (++c->digits > 15)

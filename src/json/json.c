@@ -1,4 +1,5 @@
 #include "edgehook/json.h"
+#include "edgehook/strutil.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,11 +27,6 @@ static void skip_ws(struct scan *s)
 		s->p++;
 }
 
-static int is_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 static int scan_string(struct scan *s)
 {
 	s->p++; /* opening quote */
@@ -48,7 +44,7 @@ static int scan_string(struct scan *s)
 			if (*s->p == 'u') {
 				int i;
 				for (i = 1; i <= 4; i++)
-					if (s->p + i >= s->end || !is_hex(s->p[i]))
+					if (s->p + i >= s->end || str_hex_digit((unsigned char)s->p[i]) < 0)
 						return -1;
 				s->p += 4;
 			} else if (!strchr("\"\\/bfnrt", *s->p) || *s->p == '\0') {
@@ -326,10 +322,10 @@ static int hex4(const char *p, uint32_t *v)
 	int i;
 	*v = 0;
 	for (i = 0; i < 4; i++) {
-		char c = p[i];
-		if (!is_hex(c))
+		int d = str_hex_digit((unsigned char)p[i]);
+		if (d < 0)
 			return -1;
-		*v = *v * 16 + (uint32_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+		*v = *v * 16 + (uint32_t)d;
 	}
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 enum {
@@ -191,22 +192,14 @@ static void load_hosts(struct dns *d, const char *path)
 	fclose(f);
 }
 
-static int strcaseeq(const char *a, const char *b)
-{
-	for (; *a && *b; a++, b++)
-		if ((*a | 0x20) != (*b | 0x20))
-			return 0;
-	return *a == *b;
-}
-
 static int from_hosts(const struct dns *d, const char *name, struct dns_result *res)
 {
 	size_t i;
 	res->n = 0;
 	for (i = 0; i < d->nhosts && res->n < DNS_MAX_ADDRS; i++)
-		if (strcaseeq(d->hosts[i].name, name))
+		if (strcasecmp(d->hosts[i].name, name) == 0)
 			res->addr[res->n++] = d->hosts[i].addr;
-	if (res->n == 0 && strcaseeq(name, "localhost")) {
+	if (res->n == 0 && strcasecmp(name, "localhost") == 0) {
 		literal("127.0.0.1", &res->addr[0]);
 		literal("::1", &res->addr[1]);
 		res->n = 2;
@@ -553,7 +546,7 @@ struct dns_waiter *dns_resolve(struct dns *d, const char *host, dns_cb cb, void 
 		return NULL;
 	}
 	e = cache_slot(d, host);
-	if (e && e->expires > clock_now_ms() && strcaseeq(e->name, host)) {
+	if (e && e->expires > clock_now_ms() && strcasecmp(e->name, host) == 0) {
 		d->stats.cache_hits++;
 		cb(arg, e->err, e->err ? NULL : &e->res);
 		return NULL;
@@ -564,7 +557,7 @@ struct dns_waiter *dns_resolve(struct dns *d, const char *host, dns_cb cb, void 
 		return NULL;
 	}
 	for (q = d->active; q; q = q->next)
-		if (strcaseeq(q->name, host))
+		if (strcasecmp(q->name, host) == 0)
 			return add_waiter(q, cb, arg);
 	q = calloc(1, sizeof(*q));
 	if (!q) {

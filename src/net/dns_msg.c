@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 enum { TYPE_A = 1, TYPE_CNAME = 5, TYPE_AAAA = 28, CLASS_IN = 1, MAX_JUMPS = 32 };
 
@@ -86,14 +87,6 @@ static int read_name(const uint8_t *msg, size_t len, size_t *off, char *out, siz
 	return 0;
 }
 
-static int name_eq(const char *a, const char *b)
-{
-	for (; *a && *b; a++, b++)
-		if (lower((unsigned char)*a) != lower((unsigned char)*b))
-			return 0;
-	return *a == *b;
-}
-
 static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 
@@ -126,7 +119,7 @@ int dns_parse_answer(const uint8_t *msg, size_t len, const char *name, uint16_t 
 		return -1;
 	if (read_name(msg, len, &off, qname, sizeof(qname)) < 0 || off + 4 > len)
 		return -1;
-	if (!name_eq(qname, name) || get16(msg + off) != qtype || get16(msg + off + 2) != CLASS_IN)
+	if (strcasecmp(qname, name) != 0 || get16(msg + off) != qtype || get16(msg + off + 2) != CLASS_IN)
 		return -1;
 	off += 4;
 	if (msg[2] & 0x02)
@@ -148,7 +141,7 @@ int dns_parse_answer(const uint8_t *msg, size_t len, const char *name, uint16_t 
 		off += 10;
 		if (off + rdlen > len)
 			return -1;
-		if (klass == CLASS_IN && name_eq(owner, target)) {
+		if (klass == CLASS_IN && strcasecmp(owner, target) == 0) {
 			if (type == TYPE_CNAME) {
 				size_t roff = off;
 				if (read_name(msg, len, &roff, target, sizeof(target)) < 0)

@@ -17,6 +17,13 @@ BIN = os.environ.get("EDGEHOOK_BIN", os.path.join(os.path.dirname(__file__), "..
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
+def serial(fn):
+    """Marks a test that needs the machine to itself (timing, fd or CPU
+    measurements): tests/run.py runs it after the parallel ones."""
+    fn.serial = True
+    return fn
+
+
 class Edgehook:
     """Runs edgehook on an ephemeral port; use as a context manager.
 

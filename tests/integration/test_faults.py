@@ -8,14 +8,9 @@ import socket
 import threading
 import time
 
-from harness import Edgehook, Reader, assert_eq, assert_true, build_request, read_response
+from harness import Edgehook, Reader, assert_eq, assert_true, build_request, read_response, serial
 from sinks import Sink
 from test_server import cpu_ticks, raise_nofile
-
-
-def serial(fn):
-    fn.serial = True
-    return fn
 
 
 @serial

@@ -13,15 +13,10 @@ import socket
 import tempfile
 import time
 
-from harness import REPO, Edgehook, assert_eq, assert_true, read_response
+from harness import REPO, Edgehook, assert_eq, assert_true, read_response, serial
 from sinks import FakeDNS, Sink, closed_port
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-
-
-def serial(fn):
-    fn.serial = True
-    return fn
 
 
 def verify_standard(secret, req):

@@ -7,12 +7,7 @@ import socket
 import threading
 import time
 
-from harness import Edgehook, Reader, assert_eq, assert_true, build_request, is_closed, read_response, REPO
-
-
-def serial(fn):
-    fn.serial = True
-    return fn
+from harness import Edgehook, Reader, assert_eq, assert_true, build_request, is_closed, read_response, REPO, serial
 
 
 def test_healthz_and_methods():
