@@ -1,10 +1,18 @@
-/* dedupe: remembers the last N delivery ids (a ring of ids plus an open
- * addressing hash), so a redelivered webhook is recognised. Memory is
- * fixed at creation: N slots of 64-byte ids; longer ids are hashed. */
+/* dedupe: remembers the last N delivery ids (a ring plus an open
+ * addressing hash), so a redelivered webhook is recognised.
+ *
+ * Each (scope, id) is reduced to HMAC-SHA-256 under a key drawn at start:
+ * ids of any length count in full, the table position cannot be predicted
+ * by a sender (probing stays O(1) expected whatever ids arrive), and two
+ * ids are the same only when their full 256-bit digests are, so a forged
+ * id can cost a probe but never make another delivery a duplicate.
+ * Memory is fixed at creation: 40 bytes per remembered id. A window of 0
+ * turns dedupe off. */
 #ifndef EDGEHOOK_DEDUPE_H
 #define EDGEHOOK_DEDUPE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct dedupe;
 
@@ -14,6 +22,8 @@ void dedupe_free(struct dedupe *d);
  * records it and returns 0. */
 int dedupe_check(struct dedupe *d, const char *scope, const char *id, size_t id_len);
 /* Only looks: 1 when (scope, id) is in the window. */
-int dedupe_seen(const struct dedupe *d, const char *scope, const char *id, size_t id_len);
+int dedupe_seen(struct dedupe *d, const char *scope, const char *id, size_t id_len);
+/* Table slots inspected so far (for tests of the probing cost). */
+uint64_t dedupe_probes(const struct dedupe *d);
 
 #endif

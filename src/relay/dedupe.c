@@ -1,45 +1,55 @@
 #include "edgehook/dedupe.h"
+#include "edgehook/rand.h"
 
-#include <stdint.h>
+#include <bearssl.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Entries are 64-bit keys: FNV-1a of scope and id with a second
- * independent hash in the high half, so collisions need ~2^32 ids in the
- * window. Key 0 marks an empty slot. */
+enum { DIGEST = 32 };
+
+typedef uint8_t digest_t[DIGEST];
+
 struct dedupe {
 	size_t window, nslots, head, count;
-	uint64_t *ring;  /* insertion order, for eviction */
-	uint64_t *slots; /* hash set, linear probing, 2x window */
+	br_hmac_key_context key;
+	digest_t *ring;  /* insertion order, for eviction */
+	uint32_t *slots; /* ring index + 1 (0: empty), linear probing, >= 2x window */
+	uint64_t probes;
 };
 
-static uint64_t key_of(const char *scope, const char *id, size_t len)
+static void digest_of(const struct dedupe *d, const char *scope, const char *id, size_t len, digest_t out)
 {
-	uint32_t a = 2166136261u, b = 5381;
-	size_t i;
-	for (i = 0; scope[i]; i++) {
-		a = (a ^ (unsigned char)scope[i]) * 16777619u;
-		b = b * 33 + (unsigned char)scope[i];
-	}
-	a = (a ^ 0xff) * 16777619u;
-	for (i = 0; i < len; i++) {
-		a = (a ^ (unsigned char)id[i]) * 16777619u;
-		b = b * 33 + (unsigned char)id[i];
-	}
-	return ((uint64_t)b << 32 | a) | 1; /* never 0 */
+	br_hmac_context ctx;
+	br_hmac_init(&ctx, &d->key, 0);
+	/* scope is a trigger id: no NUL inside, so the split is unambiguous */
+	br_hmac_update(&ctx, scope, strlen(scope) + 1);
+	br_hmac_update(&ctx, id, len);
+	br_hmac_out(&ctx, out);
+}
+
+static size_t home(const struct dedupe *d, const digest_t dg)
+{
+	uint64_t h;
+	memcpy(&h, dg, sizeof(h));
+	return (size_t)h & (d->nslots - 1);
 }
 
 struct dedupe *dedupe_new(size_t window)
 {
 	struct dedupe *d = calloc(1, sizeof(*d));
+	uint8_t key[DIGEST];
 	if (!d)
 		return NULL;
-	d->window = window ? window : 1;
+	d->window = window;
+	if (window == 0)
+		return d;
+	rand_bytes(key, sizeof(key));
+	br_hmac_key_init(&d->key, &br_sha256_vtable, key, sizeof(key));
 	d->nslots = 16;
 	while (d->nslots < d->window * 2)
 		d->nslots *= 2;
-	d->ring = calloc(d->window, sizeof(uint64_t));
-	d->slots = calloc(d->nslots, sizeof(uint64_t));
+	d->ring = calloc(d->window, sizeof(digest_t));
+	d->slots = calloc(d->nslots, sizeof(uint32_t));
 	if (!d->ring || !d->slots) {
 		dedupe_free(d);
 		return NULL;
@@ -56,27 +66,31 @@ void dedupe_free(struct dedupe *d)
 	free(d);
 }
 
-static size_t find(const struct dedupe *d, uint64_t key)
+uint64_t dedupe_probes(const struct dedupe *d) { return d->probes; }
+
+/* The slot holding dg, or the empty slot where it would go. */
+static size_t find(struct dedupe *d, const digest_t dg)
 {
-	size_t i = (size_t)(key ^ (key >> 29)) & (d->nslots - 1);
-	while (d->slots[i] && d->slots[i] != key)
+	size_t i = home(d, dg);
+	d->probes++;
+	while (d->slots[i] && memcmp(d->ring[d->slots[i] - 1], dg, DIGEST) != 0) {
 		i = (i + 1) & (d->nslots - 1);
+		d->probes++;
+	}
 	return i;
 }
 
 /* Backward-shift deletion keeps probe chains intact without tombstones. */
-static void erase(struct dedupe *d, uint64_t key)
+static void erase(struct dedupe *d, size_t i)
 {
-	size_t i = find(d, key), j = i;
-	if (!d->slots[i])
-		return;
+	size_t j = i;
 	for (;;) {
-		size_t home;
+		size_t h;
 		j = (j + 1) & (d->nslots - 1);
 		if (!d->slots[j])
 			break;
-		home = (size_t)(d->slots[j] ^ (d->slots[j] >> 29)) & (d->nslots - 1);
-		if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+		h = home(d, d->ring[d->slots[j] - 1]);
+		if ((j > i && (h <= i || h > j)) || (j < i && (h <= i && h > j))) {
 			d->slots[i] = d->slots[j];
 			i = j;
 		}
@@ -84,24 +98,32 @@ static void erase(struct dedupe *d, uint64_t key)
 	d->slots[i] = 0;
 }
 
-int dedupe_seen(const struct dedupe *d, const char *scope, const char *id, size_t id_len)
+int dedupe_seen(struct dedupe *d, const char *scope, const char *id, size_t id_len)
 {
-	return d->slots[find(d, key_of(scope, id, id_len))] != 0;
+	digest_t dg;
+	if (d->window == 0)
+		return 0;
+	digest_of(d, scope, id, id_len, dg);
+	return d->slots[find(d, dg)] != 0;
 }
 
 int dedupe_check(struct dedupe *d, const char *scope, const char *id, size_t id_len)
 {
-	uint64_t key = key_of(scope, id, id_len);
-	size_t i = find(d, key);
+	digest_t dg;
+	size_t i;
+	if (d->window == 0)
+		return 0;
+	digest_of(d, scope, id, id_len, dg);
+	i = find(d, dg);
 	if (d->slots[i])
 		return 1;
 	if (d->count == d->window) {
-		erase(d, d->ring[d->head]);
+		erase(d, find(d, d->ring[d->head]));
 		d->count--;
-		i = find(d, key);
+		i = find(d, dg);
 	}
-	d->slots[i] = key;
-	d->ring[d->head] = key;
+	memcpy(d->ring[d->head], dg, DIGEST);
+	d->slots[i] = (uint32_t)d->head + 1;
 	d->head = (d->head + 1) % d->window;
 	d->count++;
 	return 0;
