@@ -88,10 +88,12 @@ int load_trigger(struct loader *L, const struct node *n, struct trigger_cfg *t)
 	get_str(L, n, "kind", &kind);
 	if (parse_kind(kind, &t->kind) < 0)
 		err_at(L, tree_get(n, "kind"), "kind: \"%s\" is not one of generic, github, gitlab, slack, standard", kind);
-	get_str(L, n, "secret", &t->secret);
-	if (t->secret && !*t->secret)
+	/* an empty secret (often a ${VAR} that expanded to nothing) would
+	 * leave a generic or gitlab trigger open: refused for every kind */
+	if (get_str(L, n, "secret", &t->secret) > 0 && !*t->secret) {
+		err_at(L, tree_get(n, "secret"), "secret: empty (leave the key out for an unsigned trigger)");
 		t->secret = NULL;
-	if (!t->secret && (t->kind == TRIGGER_GITHUB || t->kind == TRIGGER_SLACK || t->kind == TRIGGER_STANDARD))
+	} else if (!t->secret && (t->kind == TRIGGER_GITHUB || t->kind == TRIGGER_SLACK || t->kind == TRIGGER_STANDARD))
 		err_at(L, n, "trigger %s: kind %s needs a secret", t->id, kind);
 	if (t->secret && t->kind == TRIGGER_STANDARD && secret_bytes(t->secret, NULL, 0) < 0)
 		err_at(L, tree_get(n, "secret"), "secret: kind standard expects whsec_ followed by base64");

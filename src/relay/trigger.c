@@ -15,6 +15,7 @@
 #include "edgehook/sign.h"
 
 #include <arpa/inet.h>
+#include <bearssl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,47 +35,86 @@ static int header_copy(const struct http_request *req, const char *name, char *o
 	return 1;
 }
 
-/* Replaces *out with ip when ip is a valid address literal. */
-static void parse_ip(const char *ip, struct sockaddr_storage *out)
+/* One X-Forwarded-For hop as an address: a bare literal, "[v6]" or
+ * "[v6]:port", "v4:port". -1 when it is none of these. */
+static int parse_hop(const char *s, size_t n, struct sockaddr_storage *out)
 {
-	struct sockaddr_storage tmp;
-	memset(&tmp, 0, sizeof(tmp));
-	if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&tmp)->sin_addr) == 1)
-		tmp.ss_family = AF_INET;
-	else if (inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&tmp)->sin6_addr) == 1)
-		tmp.ss_family = AF_INET6;
+	char ip[64];
+	const char *colon;
+	if (n && s[0] == '[') {
+		const char *close = memchr(s, ']', n);
+		if (!close)
+			return -1;
+		n = (size_t)(close - s - 1);
+		s++;
+	} else if ((colon = memchr(s, ':', n)) != NULL && !memchr(colon + 1, ':', n - (size_t)(colon - s) - 1)) {
+		n = (size_t)(colon - s);
+	}
+	if (n == 0 || n >= sizeof(ip))
+		return -1;
+	memcpy(ip, s, n);
+	ip[n] = '\0';
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)out)->sin_addr) == 1)
+		out->ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)out)->sin6_addr) == 1)
+		out->ss_family = AF_INET6;
 	else
-		return;
-	*out = tmp;
+		return -1;
+	return 0;
 }
 
-/* The client address: the peer, or the last X-Forwarded-For hop when the
- * peer is a trusted proxy. */
+static int is_trusted(const struct relay *rl, const struct sockaddr *sa)
+{
+	return cidr_match_any(rl->cfg->server.trusted_proxies, rl->cfg->server.ntrusted, sa);
+}
+
+/* Walks one X-Forwarded-For line from the right: 1 when *out is settled
+ * (an untrusted hop, or AF_UNSPEC for one that is no address), 0 when
+ * every hop on the line was a trusted proxy. */
+static int walk_hops(const struct relay *rl, const struct http_header *h, struct sockaddr_storage *out)
+{
+	const char *end = h->value + h->value_len;
+	while (end > h->value) {
+		const char *start = end, *a, *b;
+		while (start > h->value && start[-1] != ',')
+			start--;
+		for (a = start, b = end; a < b && (*a == ' ' || *a == '\t'); a++)
+			;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		end = start > h->value ? start - 1 : start;
+		if (a == b)
+			continue;
+		if (parse_hop(a, (size_t)(b - a), out) < 0) {
+			memset(out, 0, sizeof(*out));
+			return 1;
+		}
+		if (!is_trusted(rl, (const struct sockaddr *)out))
+			return 1;
+	}
+	return 0;
+}
+
+/* The client address: the peer, or when the peer is a trusted proxy the
+ * rightmost X-Forwarded-For hop that is not one. All lines count, in
+ * order, as one list: HAProxy appends its own line after any the client
+ * sent. When every hop is trusted the leftmost is the client. */
 static void source_addr(const struct relay *rl, struct http_conn *c, const struct http_request *req,
 			struct sockaddr_storage *out)
 {
 	const struct sockaddr *peer = http_conn_peer(c);
-	const struct http_header *xff;
+	size_t i;
+	memset(out, 0, sizeof(*out));
+	if (peer->sa_family != AF_INET && peer->sa_family != AF_INET6)
+		return; /* a Unix socket peer has no address */
 	memcpy(out, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
-	if (!rl->cfg->server.ntrusted || !cidr_match_any(rl->cfg->server.trusted_proxies, rl->cfg->server.ntrusted, peer))
+	if (!is_trusted(rl, peer))
 		return;
-	xff = http_find_header(req->headers, req->num_headers, "x-forwarded-for");
-	if (xff && xff->value_len) {
-		const char *v = xff->value + xff->value_len, *start;
-		char ip[64];
-		size_t n;
-		while (v > xff->value && v[-1] == ' ')
-			v--;
-		start = v;
-		while (start > xff->value && start[-1] != ',' && start[-1] != ' ')
-			start--;
-		n = (size_t)(v - start);
-		if (n == 0 || n >= sizeof(ip))
+	for (i = req->num_headers; i-- > 0;)
+		if (http_token_eq(req->headers[i].name, req->headers[i].name_len, "x-forwarded-for") &&
+		    walk_hops(rl, &req->headers[i], out))
 			return;
-		memcpy(ip, start, n);
-		ip[n] = '\0';
-		parse_ip(ip, out);
-	}
 }
 
 enum body_type { BODY_JSON, BODY_JSON_CHECKED, BODY_FORM, BODY_OTHER };
@@ -160,15 +200,52 @@ static void event_type(const struct trigger_cfg *t, const struct http_request *r
 	snprintf(out, cap, "webhook.received");
 }
 
-static int delivery_header(const struct http_request *req, char *out, size_t cap)
+/* The delivery id the scheme defines (for standard, the signed one); no
+ * other id header counts. NULL when absent or empty. */
+static const struct http_header *delivery_header(const struct http_request *req, enum trigger_kind kind)
 {
-	static const char *const headers[] = {"x-github-delivery", "x-gitlab-event-uuid", "webhook-id",
-		"idempotency-key", NULL};
-	const char *const *h;
-	for (h = headers; *h; h++)
-		if (header_copy(req, *h, out, cap))
-			return 1;
-	return 0;
+	static const char *const names[][2] = {
+		[TRIGGER_GENERIC] = {"idempotency-key", "x-request-id"},
+		[TRIGGER_GITHUB] = {"x-github-delivery", NULL},
+		[TRIGGER_GITLAB] = {"x-gitlab-event-uuid", NULL},
+		[TRIGGER_SLACK] = {NULL, NULL},
+		[TRIGGER_STANDARD] = {"webhook-id", NULL},
+	};
+	size_t i;
+	for (i = 0; i < 2 && names[kind][i]; i++) {
+		const struct http_header *h = http_find_header(req->headers, req->num_headers, names[kind][i]);
+		if (h && h->value_len)
+			return h;
+	}
+	return NULL;
+}
+
+/* The id as the event shows it: as sent, or "sha256:HEX" of it when it
+ * is too long to carry. Dedupe always sees the full id. */
+static void delivery_text(const struct http_header *h, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	br_sha256_context sc;
+	uint8_t d[32];
+	size_t i;
+	if (h->value_len < cap && h->value_len < MAX_DELIVERY_ID) {
+		memcpy(out, h->value, h->value_len);
+		out[h->value_len] = '\0';
+		return;
+	}
+	br_sha256_init(&sc);
+	br_sha256_update(&sc, h->value, h->value_len);
+	br_sha256_out(&sc, d);
+	if (cap < 7 + 2 * sizeof(d) + 1) {
+		out[0] = '\0';
+		return;
+	}
+	memcpy(out, "sha256:", 7);
+	for (i = 0; i < sizeof(d); i++) {
+		out[7 + 2 * i] = hex[d[i] >> 4];
+		out[8 + 2 * i] = hex[d[i] & 15];
+	}
+	out[7 + 2 * sizeof(d)] = '\0';
 }
 
 static int emit_event(struct relay *rl, const struct trigger_cfg *t, const char *type, const char *delivery,
@@ -189,10 +266,12 @@ static int64_t now_seconds(void) { return (int64_t)(clock_wall_ms() / 1000); }
 static int verify(const struct trigger_cfg *t, enum trigger_kind kind, const struct http_request *req,
 		  const char *body, size_t len, const char **why)
 {
-	char sig[1024], ts[32], id[256];
+	char sig[1024], ts[32], id[1024];
 	const struct http_header *h;
 	if (!t->secret) {
-		if (kind == TRIGGER_GENERIC || kind == TRIGGER_GITLAB)
+		/* unsigned only as the trigger's own kind: a route suffix that
+		 * picks a scheme must be verified with the trigger's secret */
+		if (kind == t->kind && (kind == TRIGGER_GENERIC || kind == TRIGGER_GITLAB))
 			return 0;
 		*why = "trigger has no secret to verify with";
 		return -1;
@@ -227,7 +306,7 @@ static int verify(const struct trigger_cfg *t, enum trigger_kind kind, const str
 		if (!header_copy(req, "webhook-id", id, sizeof(id)) ||
 		    !header_copy(req, "webhook-timestamp", ts, sizeof(ts)) ||
 		    !header_copy(req, "webhook-signature", sig, sizeof(sig))) {
-			*why = "missing webhook-id, webhook-timestamp or webhook-signature";
+			*why = "missing (or over 1023 bytes) webhook-id, webhook-timestamp or webhook-signature";
 			return -1;
 		}
 		return verify_standard(t->secret, id, ts, sig, body, len, now_seconds(), why);
@@ -306,7 +385,8 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 	enum trigger_kind kind = verify_as >= 0 ? (enum trigger_kind)verify_as : t->kind;
 	struct buf data, reply;
 	const char *why = NULL;
-	int status = 0, has_delivery;
+	const struct http_header *dlv;
+	int status = 0;
 
 	if (!t->enabled) {
 		reject(c, &rl->tstats.rejected_source, 403, "trigger disabled");
@@ -327,7 +407,9 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 	}
 	if (kind == TRIGGER_SLACK && slack_challenge(c, body, len))
 		return;
-	has_delivery = delivery_header(req, delivery, sizeof(delivery));
+	dlv = delivery_header(req, kind);
+	if (dlv)
+		delivery_text(dlv, delivery, sizeof(delivery));
 	if (t->run && geteuid() == 0 && !t->run->allow_root) {
 		log_msg(LOG_ERROR, "refusing to run a command as root (set run.allow_root: true)", "trigger", t->id, NULL);
 		reject(c, &rl->tstats.run_refused, 500, "refusing to run commands as root");
@@ -339,7 +421,7 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 	}
 	/* Look now, record only once accepted: a delivery refused below (400,
 	 * 503) must not be taken for a duplicate when the sender retries it. */
-	if (has_delivery && dedupe_seen(rl->dedupe, t->id, delivery, strlen(delivery))) {
+	if (dlv && dedupe_seen(rl->dedupe, t->id, dlv->value, dlv->value_len)) {
 		rl->tstats.duplicates++;
 		http_respond(c, 200, "application/json", NULL, "{\"status\":\"duplicate\"}", 22);
 		return;
@@ -352,14 +434,14 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 	}
 	rand_id(dlv_id, sizeof(dlv_id), "dlv_");
 	event_type(t, req, type, sizeof(type));
-	if (t->emit && emit_event(rl, t, type, has_delivery ? delivery : dlv_id, ip, &data, evt_id) < 0) {
+	if (t->emit && emit_event(rl, t, type, dlv ? delivery : dlv_id, ip, &data, evt_id) < 0) {
 		buf_free(&data);
 		log_msg(LOG_WARN, "event refused: delivery queue full", "trigger", t->id, NULL);
 		reject(c, &rl->tstats.queue_full, 503, "delivery queue full");
 		return;
 	}
 	if (t->run) {
-		struct run_request rr = {type, has_delivery ? delivery : dlv_id, ip, body, len, data.data, data.len};
+		struct run_request rr = {type, dlv ? delivery : dlv_id, ip, body, len, data.data, data.len};
 		if (runner_submit(rl->runner, t, &rr, run_id, sizeof(run_id)) < 0) {
 			buf_free(&data);
 			reject(c, &rl->tstats.queue_full, 503, "run queue full");
@@ -367,8 +449,8 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 		}
 	}
 	buf_free(&data);
-	if (has_delivery)
-		dedupe_check(rl->dedupe, t->id, delivery, strlen(delivery));
+	if (dlv)
+		dedupe_check(rl->dedupe, t->id, dlv->value, dlv->value_len);
 	rl->tstats.accepted++;
 	buf_init(&reply, 256);
 	buf_puts(&reply, "{\"status\":\"accepted\",");

@@ -98,7 +98,7 @@ triggers:
         assert_eq(r.status, 403)
         assert_eq(r.json(), {"error": "source not allowed"})
         assert_eq(eh.request("POST", "/webhooks/off", b"{}").status, 403)
-        h = {"X-GitHub-Delivery": "abc-123"}
+        h = {"Idempotency-Key": "abc-123"}
         assert_eq(eh.request("POST", "/webhooks/open", b"{}", h).status, 202)
         r = eh.request("POST", "/webhooks/open", b"{}", h)
         assert_eq(r.status, 200)

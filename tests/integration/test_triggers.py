@@ -174,14 +174,14 @@ triggers:
   - {id: g, kind: github, secret: s, emit: true}
 """ % hole.url()
     with Edgehook(cfg) as eh:
-        h = {"X-GitHub-Delivery": "retry-me"}
+        h = {"Idempotency-Key": "retry-me"}
         assert_eq(eh.request("POST", "/webhooks/t", b"{broken", h).status, 400)
         assert_eq(eh.request("POST", "/webhooks/t", b"{}", h).status, 202)
         assert_eq(eh.request("POST", "/webhooks/t", b"{}", h).status, 200, "now it is a duplicate")
         body = b'{"a":1}'
         g = {"X-GitHub-Delivery": "sig-retry", "X-Hub-Signature-256": gh_sig(body, "wrong")}
         assert_eq(eh.request("POST", "/webhooks/g", body, g).status, 401)
-        full = {"X-GitHub-Delivery": "queue-retry"}
+        full = {"Idempotency-Key": "queue-retry"}
         assert_eq(eh.request("POST", "/webhooks/t", b"{}", full).status, 503)  # the one slot is taken
         time.sleep(1.0)  # the black hole's attempt times out and frees it
         assert_eq(eh.request("POST", "/webhooks/t", b"{}", full).status, 202)
@@ -279,7 +279,7 @@ triggers:
     with Edgehook(cfg, env={"DEPLOY_SECRET": "s"}) as eh:
         body = b'{"repository":{"full_name":"o/r"},"commits":[{"id":"abc"}]}'
         r = eh.request("POST", "/webhooks/deploy", body, {"X-Hub-Signature-256": gh_sig(body, "s"), "X-GitHub-Event": "push",
-                                                          "X-GitHub-Delivery": "dd"})
+                                                          "Idempotency-Key": "dd"})
         assert_eq(r.status, 202)
         run_id = r.json()["run_id"]
         assert_true(run_id.startswith("run_"), "run id")
