@@ -251,6 +251,25 @@ static void on_signal(void *arg, int signo)
 	log_msg(LOG_INFO, "draining", "signal", signo == SIGTERM ? "TERM" : "INT", NULL);
 }
 
+/* --check prints the config's warnings, start-up logs them. */
+static void print_warnings(const struct config *cfg, const struct listen_cfg *listen, size_t n, int to_stderr)
+{
+	struct buf b;
+	char *line, *next;
+	buf_init(&b, 1 << 20);
+	config_warnings(cfg, listen, n, &b);
+	if (b.len && buf_append(&b, "", 1) == 0)
+		for (line = b.data; *line; line = next) {
+			next = strchr(line, '\n');
+			*next++ = '\0';
+			if (to_stderr)
+				fprintf(stderr, "%s\n", line);
+			else
+				log_msg(LOG_WARN, line, NULL);
+		}
+	buf_free(&b);
+}
+
 static int start_listeners(struct daemon *d, const char *override)
 {
 	const struct config *cfg = d->rl->cfg;
@@ -286,7 +305,8 @@ static int start_listeners(struct daemon *d, const char *override)
 		addr_text(&bound, text, sizeof(text));
 		log_msg(LOG_INFO, "listening", "addr", text, "tls", tls ? "on" : "off", NULL);
 	}
-	return 0;
+	print_warnings(cfg, list, n, 0);
+	return relay_listen_api(d->rl, d->srv, n) < 0 ? EXIT_RUNTIME : 0;
 }
 
 /* A daemon started with a closed stdin/stdout/stderr would hand those
@@ -327,6 +347,7 @@ int main(int argc, char **argv)
 	if (load(o.config, &cfg) < 0)
 		return EXIT_USAGE;
 	if (o.check) {
+		print_warnings(cfg, NULL, 0, 1);
 		puts("ok");
 		config_free(cfg);
 		return 0;

@@ -21,7 +21,7 @@
 #include "edgehook/url.h"
 
 struct listen_cfg {
-	const char *text; /* as written, "127.0.0.1:8080" */
+	const char *text; /* as written, "127.0.0.1:8080" or "unix:/run/x.sock" */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	int tls;
@@ -92,7 +92,10 @@ struct config {
 		size_t dedupe;
 	} server;
 	struct {
-		const char *token; /* NULL: loopback peers only */
+		const char *token; /* NULL: local peers only (loopback, not proxied) */
+		int allow_run;     /* API triggers may carry run (never run.allow_root) */
+		struct listen_cfg *listen; /* when set, the API is served only there */
+		size_t nlisten;
 	} api;
 	struct {
 		uint64_t timeout_ms;
@@ -121,6 +124,13 @@ void config_free(struct config *cfg);
 int config_parse_duration(const char *s, uint64_t *ms);
 int config_parse_size(const char *s, size_t *out);
 int config_parse_listen(const char *s, struct listen_cfg *out);
+/* 1 for a loopback address or a Unix socket. */
+int config_listen_is_local(const struct listen_cfg *l);
+/* Appends "FILE[:LINE]: warning: ..." lines for settings that load but
+ * are probably unsafe: the API on a non-local listener without a token,
+ * event_source as a trigger's only rule. listen/nlisten: the listeners
+ * actually used (-l), or NULL for server.listen. */
+void config_warnings(const struct config *c, const struct listen_cfg *listen, size_t nlisten, struct buf *out);
 /* Validates one trigger map into out, allocating from a (the runtime
  * trigger API gives each trigger its own arena); errors as in
  * config_load, prefixed with file. 0 or -1. */

@@ -38,12 +38,18 @@ struct relay {
 	size_t n_api_triggers;
 	struct trigger_stats tstats;
 	uint64_t started_ms;
+	int api_own_listeners;   /* api.listen was bound: /api/v1 is served only there */
+	char **api_sockets;      /* Unix socket paths bound for the API, removed at exit */
+	size_t n_api_sockets;
 };
 
 struct relay *relay_new(struct reactor *r, struct config *cfg);
 void relay_free(struct relay *rl);
 /* Takes ownership of cfg on success (the old one is freed). */
 int relay_reload(struct relay *rl, struct config *cfg);
+/* Binds api.listen after the server's first `base` listeners; -1 with a
+ * message on stderr. */
+int relay_listen_api(struct relay *rl, struct http_server *srv, size_t base);
 void relay_handle(void *arg, struct http_conn *c, const struct http_request *req, const char *body,
 		  size_t body_len);
 
@@ -53,6 +59,9 @@ const struct trigger_cfg *trigger_by_path(const struct relay *rl, const char *pa
 void trigger_info(struct relay *rl, struct http_conn *c, const struct trigger_cfg *t);
 void triggers_api(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *id,
 		  size_t id_len, const char *body, size_t len);
+/* After a reload: API triggers the new config shadows (same id or path)
+ * or no longer allows (run without api.allow_run) are dropped, logged. */
+void registry_reconcile(struct relay *rl);
 void registry_free(struct relay *rl);
 
 /* trigger.c */

@@ -55,6 +55,11 @@ struct tls_server_ctx;
 /* Opens a listening socket (HTTPS when tls is given, owned by the
  * caller); -1 with errno on failure. */
 int http_server_listen(struct http_server *s, const struct sockaddr *addr, socklen_t len, struct tls_server_ctx *tls);
+/* Listener flags: given to every connection the listener accepts. */
+enum { HTTP_LISTENER_API = 1 };
+/* The same with flags; an AF_UNIX address gets a socket of mode 0600. */
+int http_server_listen_flags(struct http_server *s, const struct sockaddr *addr, socklen_t len,
+			     struct tls_server_ctx *tls, unsigned flags);
 /* New limits apply to new requests (SIGHUP reload keeps the listeners). */
 void http_server_set_limits(struct http_server *s, const struct http_server_limits *limits);
 /* Stops accepting and closes idle connections; busy ones close after
@@ -67,6 +72,8 @@ size_t http_server_open_connections(const struct http_server *s);
 int http_server_local_addr(const struct http_server *s, size_t i, struct sockaddr_storage *out);
 
 const struct sockaddr *http_conn_peer(const struct http_conn *c);
+/* The flags of the listener that accepted c (HTTP_LISTENER_*). */
+unsigned http_conn_listener_flags(const struct http_conn *c);
 /* extra_headers: preformatted "Name: value\r\n" lines or NULL. */
 void http_respond(struct http_conn *c, int status, const char *content_type, const char *extra_headers,
 		  const char *body, size_t len);

@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 enum { MAX_CONFIG_BYTES = 4 << 20, MAX_ENDPOINTS = 1024, MAX_TRIGGERS = 4096 };
@@ -33,37 +35,48 @@ static const char *const server_keys[] = {"listen", "tls", "max_connections", "m
 	"dedupe", NULL};
 static const char *const tls_keys[] = {"cert", "key", NULL};
 static const char *const listen_keys[] = {"address", "tls", NULL};
-static const char *const api_keys[] = {"token", NULL};
+static const char *const api_keys[] = {"token", "listen", "allow_run", NULL};
 static const char *const webhook_keys[] = {"timeout", "retries", "backoff", "max_backoff", "queue",
 	"max_queue_bytes", "history",
 	"user_agent", "ca_file", "endpoints", "https_only", "resolv_conf", "hosts_file", NULL};
 static const char *const endpoint_keys[] = {"url", "name", "headers", "events", "secret", "retries",
 	"timeout", "max_in_flight", NULL};
 
-static void load_server(struct loader *L, const struct node *n, struct config *c)
+/* One address or a list of them into *out (arena memory). */
+static void load_listen_list(struct loader *L, const struct node *listen, struct listen_cfg **out, size_t *n)
 {
-	const struct node *listen, *tls;
-	check_keys(L, n, server_keys);
-	listen = tree_get(n, "listen");
-	if (listen && listen->kind == NODE_SEQ) {
+	if (listen->kind == NODE_SEQ) {
 		const struct node *it;
 		size_t i = 0;
 		if (listen->count == 0)
 			err_at(L, listen, "listen: at least one address is needed");
-		c->server.listen = arena_alloc(L->a, (listen->count + 1) * sizeof(struct listen_cfg));
-		if (!c->server.listen)
+		*out = arena_alloc(L->a, (listen->count + 1) * sizeof(struct listen_cfg));
+		if (!*out)
 			return oom(L, listen);
 		for (it = listen->child; it; it = it->next)
-			if (load_listen(L, it, &c->server.listen[i]) == 0)
+			if (load_listen(L, it, &(*out)[i]) == 0)
 				i++;
-		c->server.nlisten = i;
-	} else if (listen && listen->kind != NODE_NULL) {
-		c->server.listen = arena_alloc(L->a, sizeof(struct listen_cfg));
-		if (!c->server.listen)
+		*n = i;
+	} else if (listen->kind != NODE_NULL) {
+		*out = arena_alloc(L->a, sizeof(struct listen_cfg));
+		if (!*out)
 			return oom(L, listen);
-		if (load_listen(L, listen, &c->server.listen[0]) == 0)
-			c->server.nlisten = 1;
+		if (load_listen(L, listen, &(*out)[0]) == 0)
+			*n = 1;
 	}
+}
+
+static void load_server(struct loader *L, const struct node *n, struct config *c)
+{
+	const struct node *listen, *tls;
+	size_t i;
+	check_keys(L, n, server_keys);
+	listen = tree_get(n, "listen");
+	if (listen)
+		load_listen_list(L, listen, &c->server.listen, &c->server.nlisten);
+	for (i = 0; i < c->server.nlisten; i++)
+		if (c->server.listen[i].addr.ss_family == AF_UNIX)
+			err_at(L, listen, "listen: %s: Unix sockets are for api.listen only", c->server.listen[i].text);
 	tls = tree_get(n, "tls");
 	if (tls && tls->kind == NODE_MAP) {
 		check_keys(L, tls, tls_keys);
@@ -85,6 +98,26 @@ static void load_server(struct loader *L, const struct node *n, struct config *c
 	get_size(L, n, "dedupe", &c->server.dedupe, 0, 10000000);
 }
 
+/* api.listen: the API's own listeners, plain HTTP (loopback or a Unix
+ * socket is what they are for; TLS stays with server.listen). */
+static void load_api(struct loader *L, const struct node *n, struct config *c)
+{
+	const struct node *listen = tree_get(n, "listen");
+	size_t i;
+	check_keys(L, n, api_keys);
+	get_str(L, n, "token", &c->api.token);
+	if (c->api.token && !*c->api.token)
+		c->api.token = NULL;
+	get_bool(L, n, "allow_run", &c->api.allow_run);
+	if (listen)
+		load_listen_list(L, listen, &c->api.listen, &c->api.nlisten);
+	for (i = 0; i < c->api.nlisten; i++)
+		if (c->api.listen[i].tls > 0)
+			err_at(L, listen, "api.listen: %s: TLS is not served on API listeners", c->api.listen[i].text);
+		else
+			c->api.listen[i].tls = 0;
+}
+
 int load_listen(struct loader *L, const struct node *n, struct listen_cfg *out)
 {
 	const struct node *addr = n;
@@ -99,7 +132,7 @@ int load_listen(struct loader *L, const struct node *n, struct listen_cfg *out)
 	if (addr->kind != NODE_SCALAR)
 		return err_at(L, addr, "listen: expected HOST:PORT"), -1;
 	if (config_parse_listen(addr->str, out) < 0)
-		return err_at(L, addr, "listen: bad address \"%s\" (expected HOST:PORT or [V6]:PORT)", addr->str), -1;
+		return err_at(L, addr, "listen: bad address \"%s\" (expected HOST:PORT, [V6]:PORT or unix:/PATH)", addr->str), -1;
 	out->tls = tls;
 	return 0;
 }
@@ -346,10 +379,7 @@ int config_load_text(const char *name, const char *text, size_t len, struct conf
 		else if (n && n->kind != NODE_NULL)
 			err_at(&L, n, "server: expected a map");
 		if ((n = tree_get(root, "api")) && n->kind == NODE_MAP) {
-			check_keys(&L, n, api_keys);
-			get_str(&L, n, "token", &c->api.token);
-			if (c->api.token && !*c->api.token)
-				c->api.token = NULL;
+			load_api(&L, n, c);
 		} else if (n && n->kind != NODE_NULL) {
 			err_at(&L, n, "api: expected a map");
 		}
@@ -417,6 +447,16 @@ int config_parse_listen(const char *s, struct listen_cfg *out)
 	long port;
 	memset(out, 0, sizeof(*out));
 	out->text = s;
+	if (strncmp(s, "unix:", 5) == 0) {
+		struct sockaddr_un *un = (struct sockaddr_un *)&out->addr;
+		size_t n = strlen(s + 5);
+		if (s[5] != '/' || n >= sizeof(un->sun_path))
+			return -1;
+		un->sun_family = AF_UNIX;
+		memcpy(un->sun_path, s + 5, n + 1);
+		out->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+		return 0;
+	}
 	if (*s == '[') {
 		const char *close = strchr(s, ']');
 		if (!close || close[1] != ':' || (size_t)(close - s - 1) >= sizeof(host))

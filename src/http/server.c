@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum {
@@ -62,6 +63,7 @@ struct http_conn {
 	unsigned want_out : 1;
 	unsigned in_process : 1;
 	unsigned closed : 1;
+	unsigned listener_flags; /* of the listener that accepted it */
 	void (*abort_cb)(void *);
 	void *abort_arg;
 };
@@ -73,6 +75,7 @@ struct http_server {
 	void *app;
 	int listeners[MAX_LISTENERS];
 	struct tls_server_ctx *listener_tls[MAX_LISTENERS];
+	unsigned listener_flags[MAX_LISTENERS];
 	size_t nlisteners;
 	int reserve_fd;
 	struct timer accept_pause;
@@ -337,6 +340,7 @@ void http_defer(struct http_conn *c, void (*abort_cb)(void *), void *arg)
 }
 
 const struct sockaddr *http_conn_peer(const struct http_conn *c) { return (const struct sockaddr *)&c->peer; }
+unsigned http_conn_listener_flags(const struct http_conn *c) { return c->listener_flags; }
 
 /* Answers a request we could not frame and closes after it. */
 static void conn_reject(struct http_conn *c, int status, const char *why)
@@ -638,19 +642,20 @@ static void on_emfile(struct http_server *s, int lfd)
 	timer_start(s->r, &s->accept_pause, EMFILE_PAUSE_MS);
 }
 
-static struct tls_server_ctx *listener_tls(const struct http_server *s, int lfd)
+static size_t listener_index(const struct http_server *s, int lfd)
 {
 	size_t i;
-	for (i = 0; i < s->nlisteners; i++)
-		if (s->listeners[i] == lfd)
-			return s->listener_tls[i];
-	return NULL;
+	for (i = 0; i < s->nlisteners && s->listeners[i] != lfd; i++)
+		;
+	return i;
 }
 
 static void on_accept(void *arg, int lfd, uint32_t events)
 {
 	struct http_server *s = arg;
-	struct tls_server_ctx *tls = listener_tls(s, lfd);
+	size_t li = listener_index(s, lfd);
+	struct tls_server_ctx *tls = li < s->nlisteners ? s->listener_tls[li] : NULL;
+	unsigned flags = li < s->nlisteners ? s->listener_flags[li] : 0;
 	int i;
 	(void)events;
 	for (i = 0; i < ACCEPT_BATCH; i++) {
@@ -683,6 +688,7 @@ static void on_accept(void *arg, int lfd, uint32_t events)
 		c->srv = s;
 		c->fd = fd;
 		c->peer = peer;
+		c->listener_flags = flags;
 		c->state = CONN_HEAD;
 		buf_init(&c->in, s->lim.max_header_bytes + s->lim.max_body_bytes + READ_CHUNK);
 		buf_init(&c->out, OUT_MAX);
@@ -724,7 +730,14 @@ void http_server_set_limits(struct http_server *s, const struct http_server_limi
 
 int http_server_listen(struct http_server *s, const struct sockaddr *addr, socklen_t len, struct tls_server_ctx *tls)
 {
-	int one = 1, fd;
+	return http_server_listen_flags(s, addr, len, tls, 0);
+}
+
+int http_server_listen_flags(struct http_server *s, const struct sockaddr *addr, socklen_t len,
+			     struct tls_server_ctx *tls, unsigned flags)
+{
+	int one = 1, fd, bound;
+	mode_t mask;
 	if (s->nlisteners == MAX_LISTENERS) {
 		errno = ENOSPC;
 		return -1;
@@ -735,13 +748,19 @@ int http_server_listen(struct http_server *s, const struct sockaddr *addr, sockl
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (addr->sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, addr, len) < 0 || listen(fd, 4096) < 0 || reactor_add(s->r, fd, EPOLLIN, on_accept, s) < 0) {
+	/* a Unix socket is created 0600: only its owner may connect */
+	mask = addr->sa_family == AF_UNIX ? umask(0177) : 0;
+	bound = bind(fd, addr, len);
+	if (addr->sa_family == AF_UNIX)
+		umask(mask);
+	if (bound < 0 || listen(fd, 4096) < 0 || reactor_add(s->r, fd, EPOLLIN, on_accept, s) < 0) {
 		int e = errno;
 		close(fd);
 		errno = e;
 		return -1;
 	}
 	s->listener_tls[s->nlisteners] = tls;
+	s->listener_flags[s->nlisteners] = flags;
 	s->listeners[s->nlisteners++] = fd;
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include "edgehook/strutil.h"
 
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,15 +32,34 @@ static int is_loopback(const struct sockaddr *sa)
 	return cidr_match(&loop4, sa) || cidr_match(&loop6, sa);
 }
 
+/* A local caller: a Unix socket peer (0600: the owner) or a loopback one
+ * that is neither a trusted proxy nor forwarding for someone else. A
+ * reverse proxy on this host connects from 127.0.0.1 for the whole
+ * internet, so any forwarding header, or a peer listed as a proxy, means
+ * the real caller is unknown. */
+static int is_local(const struct relay *rl, struct http_conn *c, const struct http_request *req)
+{
+	static const char *const forwarding[] = {"forwarded", "x-forwarded-for", "x-real-ip", NULL};
+	const struct sockaddr *peer = http_conn_peer(c);
+	const char *const *h;
+	for (h = forwarding; *h; h++)
+		if (http_find_header(req->headers, req->num_headers, *h))
+			return 0;
+	if (peer->sa_family == AF_UNIX)
+		return 1;
+	return is_loopback(peer) &&
+	       !cidr_match_any(rl->cfg->server.trusted_proxies, rl->cfg->server.ntrusted, peer);
+}
+
 /* 0 when the caller may use the API; otherwise the answer is sent. */
 int api_authorize(struct relay *rl, struct http_conn *c, const struct http_request *req)
 {
 	const char *token = rl->cfg->api.token;
 	const struct http_header *auth;
 	if (!token) {
-		if (is_loopback(http_conn_peer(c)))
+		if (is_local(rl, c, req))
 			return 0;
-		http_respond_error(c, 403, "the API answers loopback peers only (set api.token)");
+		http_respond_error(c, 403, "without api.token the API answers local, unproxied peers only");
 		return -1;
 	}
 	auth = http_find_header(req->headers, req->num_headers, "authorization");

@@ -1,15 +1,24 @@
 #include "edgehook/relay.h"
+#include "edgehook/cidr.h"
 #include "edgehook/clock.h"
 #include "edgehook/config.h"
 #include "edgehook/dedupe.h"
 #include "edgehook/dispatch.h"
+#include "edgehook/log.h"
 #include "edgehook/runner.h"
 #include "edgehook/server.h"
 #include "edgehook/strutil.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 struct relay *relay_new(struct reactor *r, struct config *cfg)
 {
@@ -31,8 +40,14 @@ struct relay *relay_new(struct reactor *r, struct config *cfg)
 
 void relay_free(struct relay *rl)
 {
+	size_t i;
 	if (!rl)
 		return;
+	for (i = 0; i < rl->n_api_sockets; i++) {
+		unlink(rl->api_sockets[i]);
+		free(rl->api_sockets[i]);
+	}
+	free(rl->api_sockets);
 	runner_free(rl->runner); /* before the dispatcher: runs emit events */
 	registry_free(rl);
 	dispatch_free(rl->disp);
@@ -41,12 +56,91 @@ void relay_free(struct relay *rl)
 	free(rl);
 }
 
+static int same_api_listeners(const struct config *a, const struct config *b)
+{
+	size_t i;
+	if (a->api.nlisten != b->api.nlisten)
+		return 0;
+	for (i = 0; i < a->api.nlisten; i++)
+		if (strcmp(a->api.listen[i].text, b->api.listen[i].text) != 0)
+			return 0;
+	return 1;
+}
+
 int relay_reload(struct relay *rl, struct config *cfg)
 {
 	if (dispatch_reload(rl->disp, cfg) < 0)
 		return -1;
+	if (!same_api_listeners(rl->cfg, cfg))
+		log_msg(LOG_WARN, "reload: api.listen changes take effect after a restart", NULL);
 	config_free(rl->cfg);
 	rl->cfg = cfg;
+	registry_reconcile(rl);
+	return 0;
+}
+
+/* A Unix socket file left by a process that is gone would make bind
+ * fail: removed when nothing answers on it. */
+static void remove_stale_socket(const struct sockaddr_un *un)
+{
+	struct stat st;
+	int fd;
+	if (lstat(un->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (connect(fd, (const struct sockaddr *)un, sizeof(*un)) < 0 && errno == ECONNREFUSED)
+		unlink(un->sun_path);
+	close(fd);
+}
+
+static int remember_socket(struct relay *rl, const char *path)
+{
+	char **grown = realloc(rl->api_sockets, (rl->n_api_sockets + 1) * sizeof(*grown));
+	if (!grown)
+		return -1;
+	rl->api_sockets = grown;
+	if (!(grown[rl->n_api_sockets] = strdup(path)))
+		return -1;
+	rl->n_api_sockets++;
+	return 0;
+}
+
+static void bound_text(const struct http_server *srv, size_t i, const struct listen_cfg *l, char *out, size_t cap)
+{
+	struct sockaddr_storage ss;
+	char host[64];
+	if (l->addr.ss_family == AF_UNIX || http_server_local_addr(srv, i, &ss) < 0) {
+		snprintf(out, cap, "%s", l->text);
+		return;
+	}
+	cidr_addr_text((const struct sockaddr *)&ss, host, sizeof(host));
+	snprintf(out, cap, ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
+		 ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						: ((struct sockaddr_in *)&ss)->sin_port));
+}
+
+int relay_listen_api(struct relay *rl, struct http_server *srv, size_t base)
+{
+	size_t i;
+	for (i = 0; i < rl->cfg->api.nlisten; i++) {
+		const struct listen_cfg *l = &rl->cfg->api.listen[i];
+		char text[160];
+		if (l->addr.ss_family == AF_UNIX)
+			remove_stale_socket((const struct sockaddr_un *)&l->addr);
+		if (http_server_listen_flags(srv, (const struct sockaddr *)&l->addr, l->addrlen, NULL, HTTP_LISTENER_API) < 0) {
+			fprintf(stderr, "edgehook: cannot listen on %s (api.listen): %s\n", l->text, strerror(errno));
+			return -1;
+		}
+		if (l->addr.ss_family == AF_UNIX && remember_socket(rl, ((const struct sockaddr_un *)&l->addr)->sun_path) < 0) {
+			fprintf(stderr, "edgehook: out of memory\n");
+			return -1;
+		}
+		rl->api_own_listeners = 1;
+		bound_text(srv, base + i, l, text, sizeof(text));
+		log_msg(LOG_INFO, "listening for the API", "addr", text, NULL);
+	}
 	return 0;
 }
 
@@ -99,7 +193,8 @@ static void webhooks_route(struct relay *rl, struct http_conn *c, const struct h
 		for (k = 0; k < 4; k++)
 			if (str_slice_eq(slash + 1, klen, kinds[k]))
 				verify_as = (int)kind_of[k];
-		if (verify_as < 0)
+		/* only a generic trigger lets the route choose its scheme */
+		if (verify_as < 0 || (t && t->kind != TRIGGER_GENERIC && t->kind != (enum trigger_kind)verify_as))
 			t = NULL;
 	}
 	if (!t) {
@@ -116,7 +211,15 @@ void relay_handle(void *arg, struct http_conn *c, const struct http_request *req
 	const struct trigger_cfg *t;
 	const char *path;
 	size_t plen;
+	int on_api, api_path;
 	target_path(req, &path, &plen);
+	/* with api.listen the API lives only there, and only the API does */
+	on_api = (http_conn_listener_flags(c) & HTTP_LISTENER_API) != 0;
+	api_path = plen > 8 && memcmp(path, "/api/v1/", 8) == 0;
+	if (on_api != api_path && (on_api || rl->api_own_listeners)) {
+		http_respond_error(c, 404, "not found");
+		return;
+	}
 	if (plen > 10 && memcmp(path, "/webhooks/", 10) == 0) {
 		webhooks_route(rl, c, req, body, len, path + 10, plen - 10);
 	} else if (str_slice_eq(path, plen, "/healthz")) {
@@ -129,7 +232,7 @@ void relay_handle(void *arg, struct http_conn *c, const struct http_request *req
 			metrics_render(rl, c);
 		else
 			http_respond_405(c, "GET, HEAD");
-	} else if (plen > 8 && memcmp(path, "/api/v1/", 8) == 0) {
+	} else if (api_path) {
 		api_handle(rl, c, req, path + 8, plen - 8, body, len);
 	} else if ((t = trigger_by_path(rl, path, plen)) != NULL) {
 		trigger_route(rl, c, req, body, len, t, -1);

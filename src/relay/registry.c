@@ -7,6 +7,7 @@
 #include "edgehook/buf.h"
 #include "edgehook/config.h"
 #include "edgehook/json.h"
+#include "edgehook/log.h"
 #include "edgehook/server.h"
 #include "edgehook/strutil.h"
 #include "edgehook/tree.h"
@@ -138,6 +139,19 @@ static void first_error(struct buf *errors, char *out, size_t cap)
 	snprintf(out, cap, "%.*s", (int)n, errors->data);
 }
 
+/* Commands are defined by whoever owns the config file: through the API
+ * only when it says api.allow_run, and never to run as root. */
+static const char *run_refusal(const struct relay *rl, const struct trigger_cfg *t)
+{
+	if (!t->run)
+		return NULL;
+	if (!rl->cfg->api.allow_run)
+		return "run: commands are defined in the config file (api.allow_run: true lets API triggers have them)";
+	if (t->run->allow_root)
+		return "run.allow_root cannot be set through the API";
+	return NULL;
+}
+
 static void put_trigger(struct relay *rl, struct http_conn *c, const char *id, size_t id_len, const char *body,
 			size_t len)
 {
@@ -145,6 +159,7 @@ static void put_trigger(struct relay *rl, struct http_conn *c, const char *id, s
 	struct node *root = NULL, *idn;
 	struct buf errors, b;
 	char err[512];
+	const char *why;
 	int created;
 	if (config_trigger(rl, id, id_len)) {
 		http_respond_error(c, 409, "trigger is defined in the config file");
@@ -189,6 +204,10 @@ static void put_trigger(struct relay *rl, struct http_conn *c, const char *id, s
 	if (config_trigger_from_tree(&a->arena, "request", root, &a->cfg, &errors) < 0) {
 		first_error(&errors, err, sizeof(err));
 		http_respond_error(c, 400, err);
+		goto fail;
+	}
+	if ((why = run_refusal(rl, &a->cfg)) != NULL) {
+		http_respond_error(c, 400, why);
 		goto fail;
 	}
 	if (a->cfg.path) {
@@ -263,6 +282,35 @@ void triggers_api(struct relay *rl, struct http_conn *c, const struct http_reque
 		delete_trigger(rl, c, id, id_len);
 	} else {
 		http_respond_405(c, "GET, HEAD, PUT, DELETE");
+	}
+}
+
+/* Why the running config no longer admits API trigger t, or NULL. */
+static const char *shadowed(const struct relay *rl, const struct trigger_cfg *t)
+{
+	size_t i;
+	if (config_trigger(rl, t->id, strlen(t->id)))
+		return "the config file defines this id";
+	for (i = 0; t->path && i < rl->cfg->ntriggers; i++)
+		if (rl->cfg->triggers[i].path && strcmp(rl->cfg->triggers[i].path, t->path) == 0)
+			return "the config file uses this path";
+	return run_refusal(rl, t);
+}
+
+void registry_reconcile(struct relay *rl)
+{
+	struct api_trigger **pp = &rl->api_triggers;
+	while (*pp) {
+		struct api_trigger *a = *pp;
+		const char *why = shadowed(rl, &a->cfg);
+		if (!why) {
+			pp = &a->next;
+			continue;
+		}
+		log_msg(LOG_WARN, "API trigger dropped on reload", "trigger", a->cfg.id, "reason", why, NULL);
+		*pp = a->next;
+		rl->n_api_triggers--;
+		api_trigger_free(a);
 	}
 }
 
