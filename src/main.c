@@ -256,17 +256,20 @@ static void print_warnings(const struct config *cfg, const struct listen_cfg *li
 {
 	struct buf b;
 	char *line, *next;
+	int all;
 	buf_init(&b, 1 << 20);
-	config_warnings(cfg, listen, n, &b);
-	if (b.len && buf_append(&b, "", 1) == 0)
-		for (line = b.data; *line; line = next) {
-			next = strchr(line, '\n');
-			*next++ = '\0';
-			if (to_stderr)
-				fprintf(stderr, "%s\n", line);
-			else
-				log_msg(LOG_WARN, line, NULL);
-		}
+	all = config_warnings(cfg, listen, n, &b) == 0 && buf_append(&b, "", 1) == 0;
+	for (line = b.data; line && (next = memchr(line, '\n', b.len - (size_t)(line - b.data))); line = next + 1) {
+		*next = '\0';
+		if (to_stderr)
+			fprintf(stderr, "%s\n", line);
+		else
+			log_msg(LOG_WARN, line, NULL);
+	}
+	if (!all && to_stderr)
+		fprintf(stderr, "edgehook: more warnings than fit in 1 MiB\n");
+	else if (!all)
+		log_msg(LOG_WARN, "more config warnings than fit in 1 MiB", NULL);
 	buf_free(&b);
 }
 

@@ -129,8 +129,8 @@ int config_listen_is_local(const struct listen_cfg *l);
 /* Appends "FILE[:LINE]: warning: ..." lines for settings that load but
  * are probably unsafe: the API on a non-local listener without a token,
  * event_source as a trigger's only rule. listen/nlisten: the listeners
- * actually used (-l), or NULL for server.listen. */
-void config_warnings(const struct config *c, const struct listen_cfg *listen, size_t nlisten, struct buf *out);
+ * actually used (-l), or NULL for server.listen. -1 when out filled up. */
+int config_warnings(const struct config *c, const struct listen_cfg *listen, size_t nlisten, struct buf *out);
 /* Validates one trigger map into out, allocating from a (the runtime
  * trigger API gives each trigger its own arena); errors as in
  * config_load, prefixed with file. 0 or -1. */
