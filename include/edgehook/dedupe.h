@@ -6,8 +6,8 @@
  * by a sender (probing stays O(1) expected whatever ids arrive), and two
  * ids are the same only when their full 256-bit digests are, so a forged
  * id can cost a probe but never make another delivery a duplicate.
- * Memory is fixed at creation: 40 bytes per remembered id. A window of 0
- * turns dedupe off. */
+ * Memory is fixed at creation: 40 to 48 bytes per id in the window (the
+ * digest and 2-4 table slots). A window of 0 turns dedupe off. */
 #ifndef EDGEHOOK_DEDUPE_H
 #define EDGEHOOK_DEDUPE_H
 
