@@ -39,7 +39,8 @@ static int is_loopback(const struct sockaddr *sa)
  * the real caller is unknown. */
 static int is_local(const struct relay *rl, struct http_conn *c, const struct http_request *req)
 {
-	static const char *const forwarding[] = {"forwarded", "x-forwarded-for", "x-real-ip", NULL};
+	static const char *const forwarding[] = {"forwarded", "x-forwarded-for", "x-real-ip", "x-forwarded-host",
+		"x-forwarded-proto", "via", NULL};
 	const struct sockaddr *peer = http_conn_peer(c);
 	const char *const *h;
 	for (h = forwarding; *h; h++)

@@ -66,7 +66,8 @@ def test_api_forwarded_request_is_never_loopback():
     with Edgehook(STDOUT) as eh:
         assert_eq(eh.request("GET", "/api/v1/triggers").status, 200, "plain loopback peer")
         for h in ({"X-Forwarded-For": "198.51.100.4"}, {"X-Real-IP": "198.51.100.4"},
-                  {"Forwarded": "for=198.51.100.4"}, {"X-Forwarded-For": "127.0.0.1"}):
+                  {"Forwarded": "for=198.51.100.4"}, {"X-Forwarded-For": "127.0.0.1"},
+                  {"X-Forwarded-Proto": "https"}, {"X-Forwarded-Host": "hooks.example.com"}, {"Via": "1.1 proxy"}):
             r = eh.request("PUT", "/api/v1/triggers/x", b'{"emit":true}', h)
             assert_eq(r.status, 403, h)
         assert_eq(eh.request("GET", "/api/v1/triggers/x").status, 404, "nothing was created")
