@@ -54,6 +54,7 @@ int json_tok_copy(const struct json_doc *doc, int i, char *out, size_t cap);
  * the input); returns the length or -1 on a bad escape. */
 int json_unescape(const char *in, size_t len, char *out);
 
+/* A JSON string; bytes that are not UTF-8 are written as U+FFFD. */
 int json_put_string(struct buf *b, const char *s, size_t len);
 int json_put_cstr(struct buf *b, const char *s);
 /* "key": "value", with a leading comma when `comma`. */

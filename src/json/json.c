@@ -241,7 +241,8 @@ int json_tok_eq(const struct json_doc *doc, int i, const char *s)
 	if (memchr(doc->text + t->start, '\\', n) == NULL)
 		return strlen(s) == n && memcmp(doc->text + t->start, s, n) == 0;
 	len = json_tok_copy(doc, i, tmp, sizeof(tmp));
-	return len >= 0 && strcmp(tmp, s) == 0;
+	/* by full unescaped length: "ref\u0000x" is not "ref" */
+	return len >= 0 && (size_t)len == strlen(s) && memcmp(tmp, s, (size_t)len) == 0;
 }
 
 int json_get(const struct json_doc *doc, int obj, const char *key)
@@ -398,21 +399,57 @@ int json_tok_copy(const struct json_doc *doc, int i, char *out, size_t cap)
 
 /* ---- writer ---- */
 
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no
+ * overlongs, surrogates or code points past U+10FFFF), 0 if none. */
+static size_t utf8_seq(const unsigned char *s, size_t left)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t n, i;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	if (left < n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* JSON text is UTF-8 (RFC 8259 8.1): a byte that starts no well-formed
+ * sequence becomes U+FFFD. */
 int json_put_string(struct buf *b, const char *s, size_t len)
 {
 	static const char hexd[] = "0123456789abcdef";
-	size_t i, run = 0;
+	size_t i = 0, run = 0;
 	if (buf_append(b, "\"", 1) < 0)
 		return -1;
-	for (i = 0; i < len; i++) {
+	while (i < len) {
 		unsigned char c = (unsigned char)s[i];
 		char esc[6];
-		size_t elen = 2;
-		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+		size_t elen = 2, seq;
+		if (c >= 0x80) {
+			if ((seq = utf8_seq((const unsigned char *)s + i, len - i)) > 0) {
+				i += seq;
+				continue;
+			}
+			if (buf_append(b, s + run, i - run) < 0 || buf_append(b, "\xef\xbf\xbd", 3) < 0)
+				return -1;
+			run = ++i;
 			continue;
+		}
+		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
+			i++;
+			continue;
+		}
 		if (buf_append(b, s + run, i - run) < 0)
 			return -1;
-		run = i + 1;
+		run = ++i;
 		esc[0] = '\\';
 		switch (c) {
 		case '"': esc[1] = '"'; break;
