@@ -48,6 +48,9 @@ struct endpoint_cfg {
 
 enum trigger_kind { TRIGGER_GENERIC, TRIGGER_GITHUB, TRIGGER_GITLAB, TRIGGER_SLACK, TRIGGER_STANDARD };
 
+/* The loader refuses more run args than this. */
+enum { RUN_MAX_ARGS = 64 };
+
 struct run_cfg {
 	const char *command;
 	const char **args;

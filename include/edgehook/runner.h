@@ -7,12 +7,16 @@
  * and stderr are read without blocking; the last 4 KiB are kept. At the
  * timeout the group gets SIGTERM, and SIGKILL 5 s later. Children are
  * reaped from the loop (runner_reap on SIGCHLD). Every descriptor the
- * server owns is O_CLOEXEC, so none leaks into a child.
+ * server owns is O_CLOEXEC, so none leaks into a child. The SIGKILL goes
+ * to the group at the grace deadline even when the leader is gone.
  *
  * Each trigger runs at most `concurrency` commands at once; more wait in
- * a FIFO of at most `queue` entries, and past that runner_submit refuses
+ * a FIFO of at most `queue` entries, and past that runner_prepare refuses
  * (the caller answers 503). Lifecycle events run.started, run.completed
- * and run.failed go to the dispatcher. The last runs stay queryable. */
+ * and run.failed go to the dispatcher. The last runs stay queryable;
+ * a finished run keeps only what the runs API shows (its input and
+ * arguments are freed once stdin is done or the run ends), and a trigger
+ * holds a slot only while it has a run running or waiting. */
 #ifndef EDGEHOOK_RUNNER_H
 #define EDGEHOOK_RUNNER_H
 
@@ -25,6 +29,7 @@ struct reactor;
 struct dispatch;
 struct trigger_cfg;
 struct runner;
+struct run;
 
 struct run_request {
 	const char *event;
@@ -40,9 +45,16 @@ struct runner *runner_new(struct reactor *r, struct dispatch *disp, size_t histo
 void runner_free(struct runner *rn);
 /* Whether a run for t would be accepted now (running or queued). */
 int runner_has_room(struct runner *rn, const struct trigger_cfg *t);
-/* Starts or queues a run; id (cap >= 32) gets "run_...". -1 when the
- * trigger's queue is full or memory is short. */
-int runner_submit(struct runner *rn, const struct trigger_cfg *t, const struct run_request *req, char *id, size_t cap);
+/* Decides everything that can refuse a run for t: NULL when the
+ * trigger's queue is full or memory is short. Nothing is started, queued
+ * or emitted yet: the caller then commits or discards the run, so a
+ * refused request has no side effect. A placeholder that cannot be
+ * passed exactly is no refusal: the committed run fails with its reason. */
+struct run *runner_prepare(struct runner *rn, const struct trigger_cfg *t, const struct run_request *req);
+/* Starts or queues a prepared run; cannot fail. id (cap >= 32) gets
+ * "run_...". */
+void runner_commit(struct runner *rn, struct run *run, char *id, size_t cap);
+void runner_discard(struct run *run);
 /* Reaps exited children; call on SIGCHLD. */
 void runner_reap(struct runner *rn);
 int runner_run_json(struct runner *rn, const char *id, struct buf *out);
@@ -50,10 +62,29 @@ int runner_run_json(struct runner *rn, const char *id, struct buf *out);
 size_t runner_active(const struct runner *rn);
 /* Calls on_idle once no run is active (at once if none). */
 void runner_drain(struct runner *rn, void (*on_idle)(void *arg), void *arg);
-/* SIGKILLs every running command (shutdown past the drain timeout). */
+/* SIGKILLs every running command and every process group still owed
+ * its SIGKILL (shutdown past the drain timeout). */
 void runner_kill_all(struct runner *rn);
 
-/* Expands {event} {delivery} {trigger} {source_ip} {json.PATH} in tmpl. */
-int runner_expand(struct buf *out, const char *tmpl, const char *trigger, const struct run_request *req);
+struct runner_stats {
+	uint64_t completed, failed;
+	size_t slots;      /* triggers with a run running or queued */
+	size_t held_bytes; /* request bodies and arguments held by active runs */
+};
+void runner_stats(const struct runner *rn, struct runner_stats *out);
+
+/* template.c: {event} {delivery} {trigger} {source_ip} {json.PATH} in
+ * run arguments. A value is passed exactly or not at all: -2 (with the
+ * reason in why) when a placeholder is missing, holds a NUL, or makes the
+ * argument longer than RUN_MAX_ARG_BYTES; -1 when memory is short.
+ * Unknown placeholders stay as written. The JSON is parsed once per
+ * template context. */
+enum { RUN_MAX_ARG_BYTES = 65536 };
+#define RUN_MAX_ARG_TEXT "65536"
+struct run_template;
+struct run_template *run_template_new(const char *trigger, const struct run_request *req);
+void run_template_free(struct run_template *tp);
+/* out: a NUL-terminated malloc'd argument; why must start empty. */
+int run_template_expand(struct run_template *tp, const char *tmpl, char **out, char *why, size_t cap);
 
 #endif

@@ -60,6 +60,8 @@ static struct run_cfg *load_run(struct loader *L, const struct node *n)
 	else if (r->command[0] != '/')
 		err_at(L, tree_get(n, "command"), "run: command must be an absolute path (no shell, no PATH search)");
 	get_str_list(L, n, "args", &r->args, &r->nargs);
+	if (r->nargs > RUN_MAX_ARGS)
+		err_at(L, tree_get(n, "args"), "run: at most %d args (%zu given)", RUN_MAX_ARGS, r->nargs);
 	get_duration(L, n, "timeout", &r->timeout_ms);
 	get_size(L, n, "concurrency", &conc, 1, 1024);
 	get_size(L, n, "queue", &queue, 0, 100000);

@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { TAIL = 4096, KILL_GRACE_MS = 5000, MAX_ARGS = 64 };
+enum { TAIL = 4096, KILL_GRACE_MS = 5000 };
 
 enum run_state { RUN_QUEUED, RUN_RUNNING, RUN_COMPLETED, RUN_FAILED };
 static const char *const run_state_names[] = {"queued", "running", "completed", "failed"};
@@ -34,14 +34,17 @@ struct run {
 	char delivery[128];
 	enum run_state state;
 	pid_t pid;
-	int exit_code, term_signal, timed_out, in_ring, kill_stage;
-	char error[96];
-	uint64_t queued_ms, started_ms, finished_ms;
+	int exit_code, term_signal, timed_out, in_ring, kill_stage, tail_cut;
+	char error[160];
+	uint64_t queued_ms, started_ms, finished_ms, kill_at_ms;
+	/* held until the command starts (argv, envp) or has its stdin */
 	char *command;
 	char **argv, **envp;
-	uint64_t timeout_ms;
 	char *input;
-	size_t input_len, input_off;
+	size_t input_len, input_off, held;
+	uint64_t timeout_ms;
+	unsigned concurrency;
+	struct slot *spare; /* a slot made by runner_prepare, linked at commit */
 	int in_fd, out_fd, err_fd;
 	char tail[TAIL];
 	size_t tail_len;
@@ -49,9 +52,17 @@ struct run {
 	struct run *next; /* slot queue, or the running list */
 };
 
+/* A process group still owed its SIGKILL after its leader was reaped. */
+struct group_kill {
+	struct runner *rn;
+	pid_t pgid;
+	struct timer timer;
+	struct group_kill *next;
+};
+
 struct slot {
 	char trigger[129];
-	unsigned running, queued, concurrency, queue_max;
+	unsigned running, queued, concurrency;
 	struct run *head, *tail;
 	struct slot *next;
 };
@@ -61,7 +72,9 @@ struct runner {
 	struct dispatch *disp;
 	struct slot *slots;
 	struct run *running;
-	size_t active;
+	struct group_kill *kills;
+	size_t active, nslots, held;
+	uint64_t completed, failed;
 	struct run **ring;
 	size_t ring_cap, ring_head, ring_len;
 	void (*on_idle)(void *);
@@ -76,68 +89,32 @@ static void free_strv(char **v)
 	free(v);
 }
 
-static void run_free(struct run *run)
+/* What only starting the command needs. */
+static void release_spawn_data(struct run *run)
 {
 	free(run->command);
 	free_strv(run->argv);
 	free_strv(run->envp);
+	run->command = NULL;
+	run->argv = run->envp = NULL;
+}
+
+/* The history keeps what the runs API shows, never the request. */
+static void release_request(struct run *run)
+{
+	release_spawn_data(run);
 	free(run->input);
+	run->input = NULL;
+	run->input_len = run->input_off = 0;
+	run->rn->held -= run->held;
+	run->held = 0;
+}
+
+static void run_free(struct run *run)
+{
+	release_request(run);
+	free(run->spare);
 	free(run);
-}
-
-/* ---- placeholders ---- */
-
-static int put_json_value(struct buf *out, const char *json, size_t len, const char *path)
-{
-	struct json_doc doc;
-	int t, rc = 0;
-	if (!json || json_parse(&doc, json, len, 64) < 0)
-		return 0;
-	t = json_path(&doc, path);
-	if (t >= 0) {
-		const struct json_tok *tok = &doc.toks[t];
-		if (tok->type == JSON_STRING) {
-			char *tmp = malloc((size_t)(tok->end - tok->start) + 1);
-			int n = tmp ? json_tok_copy(&doc, t, tmp, (size_t)(tok->end - tok->start) + 1) : -1;
-			rc = n >= 0 ? buf_append(out, tmp, (size_t)n) : -1;
-			free(tmp);
-		} else {
-			rc = buf_append(out, json + tok->start, (size_t)(tok->end - tok->start));
-		}
-	}
-	json_doc_free(&doc);
-	return rc;
-}
-
-int runner_expand(struct buf *out, const char *tmpl, const char *trigger, const struct run_request *req)
-{
-	const char *p = tmpl;
-	while (*p) {
-		const char *close;
-		char name[256];
-		size_t n;
-		if (*p != '{' || !(close = strchr(p, '}')) || (n = (size_t)(close - p - 1)) >= sizeof(name)) {
-			if (buf_append(out, p++, 1) < 0)
-				return -1;
-			continue;
-		}
-		memcpy(name, p + 1, n);
-		name[n] = '\0';
-		if (strcmp(name, "event") == 0)
-			buf_puts(out, req->event);
-		else if (strcmp(name, "delivery") == 0)
-			buf_puts(out, req->delivery);
-		else if (strcmp(name, "trigger") == 0)
-			buf_puts(out, trigger);
-		else if (strcmp(name, "source_ip") == 0)
-			buf_puts(out, req->source_ip);
-		else if (strncmp(name, "json.", 5) == 0)
-			put_json_value(out, req->json, req->json_len, name + 5);
-		else
-			buf_append(out, p, n + 2); /* unknown: left as written */
-		p = close + 1;
-	}
-	return buf_append(out, "", 1);
 }
 
 /* ---- events ---- */
@@ -174,9 +151,47 @@ static void emit(struct runner *rn, struct run *run, const char *type)
 	buf_free(&b);
 }
 
-/* ---- lifecycle ---- */
+/* ---- process groups owed a SIGKILL ---- */
 
-static void start(struct run *run);
+static void group_kill_unlink(struct group_kill *g)
+{
+	struct group_kill **pp;
+	for (pp = &g->rn->kills; *pp; pp = &(*pp)->next)
+		if (*pp == g) {
+			*pp = g->next;
+			break;
+		}
+}
+
+static void on_group_kill(void *arg)
+{
+	struct group_kill *g = arg;
+	kill(-g->pgid, SIGKILL);
+	group_kill_unlink(g);
+	free(g);
+}
+
+/* The leader is reaped, but its group may live on (children that ignore
+ * SIGTERM): the SIGKILL still goes out at the grace deadline. The group
+ * id cannot be reused while any member is alive. */
+static void owe_group_kill(struct run *run)
+{
+	struct runner *rn = run->rn;
+	uint64_t now = clock_now_ms();
+	struct group_kill *g = calloc(1, sizeof(*g));
+	if (!g) {
+		kill(-run->pid, SIGKILL);
+		return;
+	}
+	g->rn = rn;
+	g->pgid = run->pid;
+	timer_init(&g->timer, on_group_kill, g);
+	timer_start(rn->r, &g->timer, run->kill_at_ms > now ? run->kill_at_ms - now : 0);
+	g->next = rn->kills;
+	rn->kills = g;
+}
+
+/* ---- lifecycle ---- */
 
 static void check_idle(struct runner *rn)
 {
@@ -187,12 +202,16 @@ static void check_idle(struct runner *rn)
 	}
 }
 
+/* Ends a run's life as a process or queue entry. Never starts another:
+ * the caller settles the slot, so a queue of commands that cannot start
+ * is worked through by a loop, not by recursion. */
 static void finish(struct run *run)
 {
 	struct runner *rn = run->rn;
-	struct slot *s = run->slot;
 	struct run **pp;
 	timer_stop(rn->r, &run->timer);
+	if (run->kill_stage == 1)
+		owe_group_kill(run);
 	reactor_close(rn->r, &run->in_fd);
 	reactor_close(rn->r, &run->out_fd);
 	reactor_close(rn->r, &run->err_fd);
@@ -202,7 +221,8 @@ static void finish(struct run *run)
 			break;
 		}
 	if (run->started_ms)
-		s->running--;
+		run->slot->running--;
+	run->slot = NULL;
 	run->finished_ms = clock_wall_ms();
 	run->state = (run->exit_code == 0 && !run->timed_out && !run->error[0]) ? RUN_COMPLETED : RUN_FAILED;
 	if (run->state == RUN_FAILED) {
@@ -210,10 +230,36 @@ static void finish(struct run *run)
 		snprintf(code, sizeof(code), "%d", run->exit_code);
 		log_msg(LOG_WARN, "run failed", "run", run->id, "trigger", run->trigger, "exit_code", code, "err",
 			run->error[0] ? run->error : "non-zero exit", NULL);
+		rn->failed++;
+	} else {
+		rn->completed++;
 	}
+	release_request(run);
 	emit(rn, run, run->state == RUN_COMPLETED ? "run.completed" : "run.failed");
 	rn->active--;
-	if (s->head && s->running < s->concurrency) {
+	if (!run->in_ring)
+		run_free(run);
+}
+
+static void start(struct run *run);
+
+static void slot_unlink(struct runner *rn, struct slot *s)
+{
+	struct slot **pp;
+	for (pp = &rn->slots; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			free(s);
+			rn->nslots--;
+			return;
+		}
+}
+
+/* Starts what the slot has room for, then frees it once nothing runs or
+ * waits: slots live only as long as their trigger's runs. */
+static void settle(struct runner *rn, struct slot *s)
+{
+	while (s->head && s->running < s->concurrency) {
 		struct run *next = s->head;
 		s->head = next->next;
 		if (!s->head)
@@ -221,8 +267,8 @@ static void finish(struct run *run)
 		s->queued--;
 		start(next);
 	}
-	if (!run->in_ring)
-		run_free(run);
+	if (s->running == 0 && s->queued == 0)
+		slot_unlink(rn, s);
 	check_idle(rn);
 }
 
@@ -231,12 +277,14 @@ static void keep_tail(struct run *run, const char *data, size_t n)
 	if (n >= TAIL) {
 		memcpy(run->tail, data + n - TAIL, TAIL);
 		run->tail_len = TAIL;
+		run->tail_cut = 1;
 		return;
 	}
 	if (run->tail_len + n > TAIL) {
 		size_t drop = run->tail_len + n - TAIL;
 		memmove(run->tail, run->tail + drop, run->tail_len - drop);
 		run->tail_len -= drop;
+		run->tail_cut = 1;
 	}
 	memcpy(run->tail + run->tail_len, data, n);
 	run->tail_len += n;
@@ -285,6 +333,7 @@ static void on_input(void *arg, int fd, uint32_t events)
 		break; /* EPIPE: the command does not read its input */
 	}
 	reactor_close(run->rn->r, &run->in_fd);
+	release_request(run);
 }
 
 static void on_timer(void *arg)
@@ -295,9 +344,11 @@ static void on_timer(void *arg)
 		snprintf(run->error, sizeof(run->error), "timeout after %llums", (unsigned long long)run->timeout_ms);
 		kill(-run->pid, SIGTERM);
 		run->kill_stage = 1;
+		run->kill_at_ms = clock_now_ms() + KILL_GRACE_MS;
 		timer_start(run->rn->r, &run->timer, KILL_GRACE_MS);
 	} else {
 		kill(-run->pid, SIGKILL);
+		run->kill_stage = 2;
 	}
 }
 
@@ -332,6 +383,7 @@ static int spawn(struct run *run, int in[2], int out[2], int err[2])
 	return rc;
 }
 
+/* A command that cannot start fails its run here; the caller settles. */
 static void start(struct run *run)
 {
 	struct runner *rn = run->rn;
@@ -361,15 +413,18 @@ static void start(struct run *run)
 		finish(run);
 		return;
 	}
+	release_spawn_data(run);
 	set_nonblock(run->in_fd);
 	set_nonblock(run->out_fd);
 	set_nonblock(run->err_fd);
 	reactor_add(rn->r, run->out_fd, EPOLLIN, on_output, run);
 	reactor_add(rn->r, run->err_fd, EPOLLIN, on_output, run);
-	if (run->input_len && reactor_add(rn->r, run->in_fd, EPOLLOUT, on_input, run) == 0)
+	if (run->input_len && reactor_add(rn->r, run->in_fd, EPOLLOUT, on_input, run) == 0) {
 		on_input(run, run->in_fd, EPOLLOUT);
-	else
+	} else {
 		reactor_close(rn->r, &run->in_fd);
+		release_request(run);
+	}
 	timer_start(rn->r, &run->timer, run->timeout_ms);
 	emit(rn, run, "run.started");
 }
@@ -380,6 +435,7 @@ void runner_reap(struct runner *rn)
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct run *run;
+		struct slot *s;
 		for (run = rn->running; run; run = run->next)
 			if (run->pid == pid)
 				break;
@@ -399,46 +455,27 @@ void runner_reap(struct runner *rn)
 			drain_output(run, &run->out_fd);
 		if (run->err_fd >= 0)
 			drain_output(run, &run->err_fd);
+		s = run->slot;
 		finish(run);
+		settle(rn, s);
 	}
 }
 
 /* ---- submission ---- */
 
-static struct slot *slot_for(struct runner *rn, const struct trigger_cfg *t)
+static struct slot *slot_find(const struct runner *rn, const char *trigger)
 {
 	struct slot *s;
 	for (s = rn->slots; s; s = s->next)
-		if (strcmp(s->trigger, t->id) == 0)
-			break;
-	if (!s) {
-		s = calloc(1, sizeof(*s));
-		if (!s)
-			return NULL;
-		snprintf(s->trigger, sizeof(s->trigger), "%s", t->id);
-		s->next = rn->slots;
-		rn->slots = s;
-	}
-	s->concurrency = t->run->concurrency;
-	s->queue_max = t->run->queue;
-	return s;
+		if (strcmp(s->trigger, trigger) == 0)
+			return s;
+	return NULL;
 }
 
 int runner_has_room(struct runner *rn, const struct trigger_cfg *t)
 {
-	struct slot *s = slot_for(rn, t);
-	return s && (s->running < s->concurrency || s->queued < s->queue_max);
-}
-
-static char *expand_dup(const char *tmpl, const char *trigger, const struct run_request *req)
-{
-	struct buf b;
-	buf_init(&b, 64 << 10);
-	if (runner_expand(&b, tmpl, trigger, req) < 0) {
-		buf_free(&b);
-		return NULL;
-	}
-	return b.data;
+	const struct slot *s = slot_find(rn, t->id);
+	return !s || s->running < t->run->concurrency || s->queued < t->run->queue;
 }
 
 static char **make_env(const struct run *run, const struct run_request *req)
@@ -491,18 +528,35 @@ static void ring_push(struct runner *rn, struct run *run)
 	run->in_ring = 1;
 }
 
-int runner_submit(struct runner *rn, const struct trigger_cfg *t, const struct run_request *req, char *id, size_t cap)
+/* Expands every argument; a value that cannot be passed exactly leaves
+ * the reason in run->error (the run fails at commit), -1 is memory. */
+static int expand_args(struct run *run, const struct trigger_cfg *t, const struct run_request *req)
 {
-	struct slot *s = slot_for(rn, t);
+	struct run_template *tp = run_template_new(t->id, req);
+	size_t i, bytes = 0;
+	int rc = tp ? 0 : -1;
+	for (i = 0; rc == 0 && i < t->run->nargs; i++) {
+		rc = run_template_expand(tp, t->run->args[i], &run->argv[i + 1], run->error, sizeof(run->error));
+		if (rc == 0)
+			bytes += strlen(run->argv[i + 1]) + 1;
+	}
+	run_template_free(tp);
+	if (rc == -2)
+		release_spawn_data(run);
+	else if (rc == 0)
+		run->held += bytes;
+	return rc == -1 ? -1 : 0;
+}
+
+struct run *runner_prepare(struct runner *rn, const struct trigger_cfg *t, const struct run_request *req)
+{
 	struct run *run;
-	size_t i;
-	if (!s || (s->running >= s->concurrency && s->queued >= s->queue_max))
-		return -1;
+	if (!runner_has_room(rn, t) || t->run->nargs > RUN_MAX_ARGS)
+		return NULL;
 	run = calloc(1, sizeof(*run));
 	if (!run)
-		return -1;
+		return NULL;
 	run->rn = rn;
-	run->slot = s;
 	run->in_fd = run->out_fd = run->err_fd = -1;
 	run->exit_code = -1;
 	rand_id(run->id, sizeof(run->id), "run_");
@@ -510,47 +564,95 @@ int runner_submit(struct runner *rn, const struct trigger_cfg *t, const struct r
 	snprintf(run->event, sizeof(run->event), "%s", req->event);
 	snprintf(run->delivery, sizeof(run->delivery), "%s", req->delivery);
 	run->timeout_ms = t->run->timeout_ms;
-	run->queued_ms = clock_wall_ms();
+	run->concurrency = t->run->concurrency;
 	timer_init(&run->timer, on_timer, run);
+	if (!slot_find(rn, t->id) && !(run->spare = calloc(1, sizeof(*run->spare))))
+		goto fail;
 	run->command = strdup(t->run->command);
 	run->argv = calloc(t->run->nargs + 2, sizeof(char *));
 	run->envp = make_env(run, req);
 	run->input = malloc(req->len + 1);
-	if (!run->command || !run->argv || !run->envp || !run->input || t->run->nargs > MAX_ARGS)
+	if (!run->command || !run->argv || !run->envp || !run->input || !(run->argv[0] = strdup(t->run->command)))
 		goto fail;
 	memcpy(run->input, req->body, req->len);
 	run->input_len = req->len;
-	run->argv[0] = strdup(t->run->command);
-	for (i = 0; i < t->run->nargs; i++)
-		if (!(run->argv[i + 1] = expand_dup(t->run->args[i], t->id, req)))
-			goto fail;
-	if (!run->argv[0])
+	run->held = req->len;
+	if (expand_args(run, t, req) < 0)
 		goto fail;
-	snprintf(id, cap, "%s", run->id);
-	rn->active++;
-	ring_push(rn, run);
-	if (s->running < s->concurrency) {
-		start(run);
-	} else {
-		run->state = RUN_QUEUED;
-		if (s->tail)
-			s->tail->next = run;
-		else
-			s->head = run;
-		s->tail = run;
-		s->queued++;
-	}
-	return 0;
+	rn->held += run->held;
+	return run;
 fail:
+	run->held = 0; /* not yet counted */
 	run_free(run);
-	return -1;
+	return NULL;
+}
+
+void runner_discard(struct run *run)
+{
+	if (run)
+		run_free(run);
+}
+
+/* A run whose arguments could not be built fails without starting. */
+static void fail_unstarted(struct run *run)
+{
+	struct runner *rn = run->rn;
+	run->state = RUN_FAILED;
+	run->finished_ms = clock_wall_ms();
+	rn->failed++;
+	log_msg(LOG_WARN, "run failed", "run", run->id, "trigger", run->trigger, "err", run->error, NULL);
+	release_request(run);
+	emit(rn, run, "run.failed");
+}
+
+void runner_commit(struct runner *rn, struct run *run, char *id, size_t cap)
+{
+	struct slot *s = slot_find(rn, run->trigger);
+	snprintf(id, cap, "%s", run->id);
+	run->queued_ms = clock_wall_ms();
+	ring_push(rn, run);
+	if (run->error[0]) {
+		fail_unstarted(run);
+		check_idle(rn);
+		return;
+	}
+	if (!s) {
+		s = run->spare;
+		run->spare = NULL;
+		snprintf(s->trigger, sizeof(s->trigger), "%s", run->trigger);
+		s->next = rn->slots;
+		rn->slots = s;
+		rn->nslots++;
+	}
+	/* the trigger's current concurrency (a reload or PUT may change it) */
+	s->concurrency = run->concurrency;
+	run->slot = s;
+	run->state = RUN_QUEUED;
+	rn->active++;
+	if (s->tail)
+		s->tail->next = run;
+	else
+		s->head = run;
+	s->tail = run;
+	s->queued++;
+	settle(rn, s);
 }
 
 /* ---- queries and shutdown ---- */
 
+/* Output cut at TAIL bytes may start inside a UTF-8 character: begin at
+ * the next character; the writer replaces what else is not UTF-8. */
+static size_t tail_start(const struct run *run)
+{
+	size_t i = 0;
+	while (run->tail_cut && i < 3 && i < run->tail_len && ((unsigned char)run->tail[i] & 0xc0) == 0x80)
+		i++;
+	return i;
+}
+
 int runner_run_json(struct runner *rn, const char *id, struct buf *out)
 {
-	size_t i;
+	size_t i, skip;
 	for (i = 0; i < rn->ring_len; i++) {
 		struct run *run = rn->ring[(rn->ring_head + i) % rn->ring_cap];
 		if (strcmp(run->id, id) != 0)
@@ -576,7 +678,8 @@ int runner_run_json(struct runner *rn, const char *id, struct buf *out)
 		event_put_time_member(out, "finished_at", run->finished_ms);
 		buf_printf(out, ",\"duration_ms\":%llu,\"output\":",
 			   (unsigned long long)(run->finished_ms && run->started_ms ? run->finished_ms - run->started_ms : 0));
-		json_put_string(out, run->tail, run->tail_len);
+		skip = tail_start(run);
+		json_put_string(out, run->tail + skip, run->tail_len - skip);
 		return buf_puts(out, "}");
 	}
 	return -1;
@@ -600,6 +703,14 @@ struct runner *runner_new(struct reactor *r, struct dispatch *disp, size_t histo
 
 size_t runner_active(const struct runner *rn) { return rn->active; }
 
+void runner_stats(const struct runner *rn, struct runner_stats *out)
+{
+	out->completed = rn->completed;
+	out->failed = rn->failed;
+	out->slots = rn->nslots;
+	out->held_bytes = rn->held;
+}
+
 void runner_drain(struct runner *rn, void (*on_idle)(void *), void *arg)
 {
 	rn->on_idle = on_idle;
@@ -620,6 +731,8 @@ void runner_kill_all(struct runner *rn)
 			rn->active--;
 			snprintf(q->error, sizeof(q->error), "cancelled at shutdown");
 			q->state = RUN_FAILED;
+			q->slot = NULL;
+			release_request(q);
 			if (!q->in_ring)
 				run_free(q);
 		}
@@ -627,8 +740,14 @@ void runner_kill_all(struct runner *rn)
 	}
 	for (run = rn->running; run; run = run->next) {
 		kill(-run->pid, SIGKILL);
+		run->kill_stage = 2;
 		if (!run->error[0])
 			snprintf(run->error, sizeof(run->error), "killed at shutdown");
+	}
+	while (rn->kills) {
+		struct group_kill *g = rn->kills;
+		timer_stop(rn->r, &g->timer);
+		on_group_kill(g);
 	}
 }
 

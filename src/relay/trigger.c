@@ -382,6 +382,7 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 	struct sockaddr_storage src;
 	char ip[64], type[MAX_TYPE], delivery[MAX_DELIVERY_ID], dlv_id[EVENT_ID_LEN], evt_id[EVENT_ID_LEN];
 	char run_id[EVENT_ID_LEN] = "";
+	struct run *run = NULL;
 	enum trigger_kind kind = verify_as >= 0 ? (enum trigger_kind)verify_as : t->kind;
 	struct buf data, reply;
 	const char *why = NULL;
@@ -434,20 +435,25 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 	}
 	rand_id(dlv_id, sizeof(dlv_id), "dlv_");
 	event_type(t, req, type, sizeof(type));
-	if (t->emit && emit_event(rl, t, type, dlv ? delivery : dlv_id, ip, &data, evt_id) < 0) {
-		buf_free(&data);
-		log_msg(LOG_WARN, "event refused: delivery queue full", "trigger", t->id, NULL);
-		reject(c, &rl->tstats.queue_full, 503, "delivery queue full");
-		return;
-	}
+	/* Everything that can refuse is decided before any side effect: a
+	 * refused request (the sender retries it) must not emit. */
 	if (t->run) {
 		struct run_request rr = {type, dlv ? delivery : dlv_id, ip, body, len, data.data, data.len};
-		if (runner_submit(rl->runner, t, &rr, run_id, sizeof(run_id)) < 0) {
+		if (!(run = runner_prepare(rl->runner, t, &rr))) {
 			buf_free(&data);
 			reject(c, &rl->tstats.queue_full, 503, "run queue full");
 			return;
 		}
 	}
+	if (t->emit && emit_event(rl, t, type, dlv ? delivery : dlv_id, ip, &data, evt_id) < 0) {
+		buf_free(&data);
+		runner_discard(run);
+		log_msg(LOG_WARN, "event refused: delivery queue full", "trigger", t->id, NULL);
+		reject(c, &rl->tstats.queue_full, 503, "delivery queue full");
+		return;
+	}
+	if (run)
+		runner_commit(rl->runner, run, run_id, sizeof(run_id));
 	buf_free(&data);
 	if (dlv)
 		dedupe_check(rl->dedupe, t->id, dlv->value, dlv->value_len);

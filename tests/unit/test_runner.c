@@ -1,0 +1,184 @@
+/* Runner: placeholders passed exactly or not at all, slots that live only
+ * while their trigger has runs, memory released when runs end, and a
+ * queue of commands that cannot start worked through without recursion. */
+#include "unit.h"
+
+#include "edgehook/buf.h"
+#include "edgehook/config.h"
+#include "edgehook/dispatch.h"
+#include "edgehook/log.h"
+#include "edgehook/reactor.h"
+#include "edgehook/runner.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+
+static struct reactor *R;
+static struct dispatch *D;
+static struct config *C;
+
+static const char config_text[] = "triggers:\n"
+				  "  - id: t\n"
+				  "    run: {command: /bin/true, args: [\"{json.a}\"], queue: 100000, allow_root: true}\n";
+
+static struct run_request request(const char *json)
+{
+	struct run_request rq = {"push", "dlv_1", "127.0.0.1", json, json ? strlen(json) : 0, json,
+				 json ? strlen(json) : 0};
+	return rq;
+}
+
+static int expand(const char *tmpl, const char *json, char **out, char *why, size_t cap)
+{
+	struct run_request rq = request(json);
+	struct run_template *tp = run_template_new("t", &rq);
+	int rc;
+	why[0] = '\0';
+	rc = run_template_expand(tp, tmpl, out, why, cap);
+	run_template_free(tp);
+	return rc;
+}
+
+TEST(template_passes_values_exactly)
+{
+	char *out, why[160];
+	CHECK_EQ_INT(expand("/srv/{json.site}/{event}:{trigger}{nope}", "{\"site\":\"a b\"}", &out, why, sizeof(why)), 0);
+	CHECK_STR(out, "/srv/a b/push:t{nope}");
+	free(out);
+	CHECK_EQ_INT(expand("{json.n}", "{\"n\":[1, 2]}", &out, why, sizeof(why)), 0);
+	CHECK_STR(out, "[1, 2]");
+	free(out);
+	/* keys compare by their full unescaped length */
+	CHECK_EQ_INT(expand("{json.ref}", "{\"ref\\u0000x\":\"evil\",\"ref\":\"main\"}", &out, why, sizeof(why)), 0);
+	CHECK_STR(out, "main");
+	free(out);
+}
+
+TEST(template_refuses_what_it_cannot_pass)
+{
+	static const struct {
+		const char *tmpl, *json, *why;
+	} cases[] = {
+		{"{json.site}", "{\"site\":\"ok\\u0000evil\"}", "{json.site}: value contains NUL"},
+		{"{json.site}", "{\"other\":1}", "{json.site}: missing"},
+		{"{json.site}", NULL, "{json.site}: missing"},
+		{"{json.ref}", "{\"ref\\u0000x\":\"evil\"}", "{json.ref}: missing"},
+	};
+	size_t i;
+	char *out, why[160], *big = malloc(RUN_MAX_ARG_BYTES + 32);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK_EQ_INT(expand(cases[i].tmpl, cases[i].json, &out, why, sizeof(why)), -2);
+		CHECK(out == NULL);
+		CHECK_STR(why, cases[i].why);
+	}
+	/* the bound counts the whole argument, exactly */
+	memcpy(big, "{\"v\":\"", 6);
+	memset(big + 6, 'x', RUN_MAX_ARG_BYTES - 1);
+	strcpy(big + 6 + RUN_MAX_ARG_BYTES - 1, "\"}");
+	CHECK_EQ_INT(expand("/{json.v}", big, &out, why, sizeof(why)), 0);
+	CHECK(out && strlen(out) == RUN_MAX_ARG_BYTES);
+	free(out);
+	CHECK_EQ_INT(expand("//{json.v}", big, &out, why, sizeof(why)), -2);
+	CHECK_STR(why, "{json.v}: argument longer than " RUN_MAX_ARG_TEXT " bytes");
+	free(big);
+}
+
+/* Runs the loop until no run is active. */
+static void drain(struct runner *rn)
+{
+	while (runner_active(rn) > 0) {
+		reactor_poll(R, 20);
+		runner_reap(rn);
+	}
+}
+
+TEST(slot_and_input_released_when_runs_end)
+{
+	struct runner *rn = runner_new(R, D, 8);
+	struct trigger_cfg *t = &C->triggers[0];
+	struct run_request rq = request("{\"a\":\"0123456789\"}");
+	struct runner_stats st;
+	char id[32];
+	struct run *run = runner_prepare(rn, t, &rq);
+	CHECK(run != NULL);
+	runner_commit(rn, run, id, sizeof(id));
+	runner_stats(rn, &st);
+	CHECK_EQ_INT(st.slots, 1);
+	drain(rn);
+	runner_stats(rn, &st);
+	CHECK_EQ_INT(st.completed, 1);
+	CHECK_EQ_INT(st.slots, 0);
+	CHECK_EQ_INT(st.held_bytes, 0);
+	/* a discarded run leaves nothing behind either */
+	runner_discard(runner_prepare(rn, t, &rq));
+	runner_stats(rn, &st);
+	CHECK_EQ_INT(st.slots + st.held_bytes, 0);
+	runner_free(rn);
+}
+
+enum { UNSTARTABLE = 10000 };
+
+static void *unstartable_queue(void *arg)
+{
+	struct runner *rn = arg;
+	struct trigger_cfg *t = &C->triggers[0];
+	struct run_request rq = request("{\"a\":\"x\"}");
+	const char *command = t->run->command;
+	char id[32];
+	int i;
+	/* the first run occupies the slot; the queue fills behind it */
+	runner_commit(rn, runner_prepare(rn, t, &rq), id, sizeof(id));
+	t->run->command = "/nonexistent/edgehook-unit";
+	for (i = 0; i < UNSTARTABLE; i++) {
+		struct run *run = runner_prepare(rn, t, &rq);
+		if (!run)
+			break;
+		runner_commit(rn, run, id, sizeof(id));
+	}
+	t->run->command = command;
+	drain(rn);
+	return NULL;
+}
+
+/* Each queued run that could not start used to start the next from
+ * inside its own failure: 3,000 overflowed a 64 KiB stack. */
+TEST(unstartable_queue_fails_without_recursion)
+{
+	struct runner *rn = runner_new(R, D, 16);
+	struct runner_stats st;
+	pthread_attr_t attr;
+	pthread_t th;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 << 10);
+	CHECK_EQ_INT(pthread_create(&th, &attr, unstartable_queue, rn), 0);
+	pthread_join(th, NULL);
+	pthread_attr_destroy(&attr);
+	runner_stats(rn, &st);
+	CHECK_EQ_INT(st.completed, 1);
+	CHECK_EQ_INT(st.failed, UNSTARTABLE);
+	CHECK_EQ_INT(st.slots + st.held_bytes, 0);
+	runner_free(rn);
+}
+
+int main(void)
+{
+	struct buf errs;
+	buf_init(&errs, 4096);
+	R = reactor_new();
+	if (config_load_text("t.yaml", config_text, strlen(config_text), &C, &errs) < 0 || !(D = dispatch_new(R, C))) {
+		fprintf(stderr, "setup: %.*s\n", (int)errs.len, errs.data ? errs.data : "");
+		return 1;
+	}
+	buf_free(&errs);
+	signal(SIGPIPE, SIG_IGN); /* as the daemon: a command may not read its input */
+	log_set_level(LOG_ERROR);
+	RUN(template_passes_values_exactly);
+	RUN(template_refuses_what_it_cannot_pass);
+	RUN(slot_and_input_released_when_runs_end);
+	RUN(unstartable_queue_fails_without_recursion);
+	dispatch_free(D);
+	config_free(C);
+	reactor_free(R);
+	return unit_done();
+}
