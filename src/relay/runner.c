@@ -5,20 +5,19 @@
 #include "edgehook/event.h"
 #include "edgehook/json.h"
 #include "edgehook/log.h"
+#include "edgehook/proc.h"
 #include "edgehook/rand.h"
 #include "edgehook/reactor.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { TAIL = 4096, KILL_GRACE_MS = 5000 };
+enum { KILL_GRACE_MS = 5000 };
 
 enum run_state { RUN_QUEUED, RUN_RUNNING, RUN_COMPLETED, RUN_FAILED };
 static const char *const run_state_names[] = {"queued", "running", "completed", "failed"};
@@ -34,7 +33,7 @@ struct run {
 	char delivery[128];
 	enum run_state state;
 	pid_t pid;
-	int exit_code, term_signal, timed_out, in_ring, kill_stage, tail_cut;
+	int exit_code, term_signal, timed_out, in_ring, kill_stage;
 	char error[160];
 	uint64_t queued_ms, started_ms, finished_ms, kill_at_ms;
 	/* held until the command starts (argv, envp) or has its stdin */
@@ -46,8 +45,7 @@ struct run {
 	unsigned concurrency;
 	struct slot *spare; /* a slot made by runner_prepare, linked at commit */
 	int in_fd, out_fd, err_fd;
-	char tail[TAIL];
-	size_t tail_len;
+	struct proc_tail tail;
 	struct timer timer;
 	struct run *next; /* slot queue, or the running list */
 };
@@ -81,20 +79,12 @@ struct runner {
 	void *idle_arg;
 };
 
-static void free_strv(char **v)
-{
-	size_t i;
-	for (i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* What only starting the command needs. */
 static void release_spawn_data(struct run *run)
 {
 	free(run->command);
-	free_strv(run->argv);
-	free_strv(run->envp);
+	proc_strv_free(run->argv);
+	proc_strv_free(run->envp);
 	run->command = NULL;
 	run->argv = run->envp = NULL;
 }
@@ -272,24 +262,6 @@ static void settle(struct runner *rn, struct slot *s)
 	check_idle(rn);
 }
 
-static void keep_tail(struct run *run, const char *data, size_t n)
-{
-	if (n >= TAIL) {
-		memcpy(run->tail, data + n - TAIL, TAIL);
-		run->tail_len = TAIL;
-		run->tail_cut = 1;
-		return;
-	}
-	if (run->tail_len + n > TAIL) {
-		size_t drop = run->tail_len + n - TAIL;
-		memmove(run->tail, run->tail + drop, run->tail_len - drop);
-		run->tail_len -= drop;
-		run->tail_cut = 1;
-	}
-	memcpy(run->tail + run->tail_len, data, n);
-	run->tail_len += n;
-}
-
 /* Reads what is there; closes the pipe at EOF. */
 static void drain_output(struct run *run, int *fd)
 {
@@ -297,7 +269,7 @@ static void drain_output(struct run *run, int *fd)
 	for (;;) {
 		ssize_t n = read(*fd, tmp, sizeof(tmp));
 		if (n > 0) {
-			keep_tail(run, tmp, (size_t)n);
+			proc_tail_keep(&run->tail, tmp, (size_t)n);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -352,58 +324,15 @@ static void on_timer(void *arg)
 	}
 }
 
-static int set_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
-static int spawn(struct run *run, int in[2], int out[2], int err[2])
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	int rc;
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-	posix_spawnattr_init(&attr);
-	/* the loop blocks signals for signalfd and ignores SIGPIPE: give the
-	 * child a normal signal state, and its own group for clean kills */
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-	rc = posix_spawn(&run->pid, run->command, &fa, &attr, run->argv, run->envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	return rc;
-}
-
 /* A command that cannot start fails its run here; the caller settles. */
 static void start(struct run *run)
 {
 	struct runner *rn = run->rn;
-	int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, rc = -1;
+	int rc;
 	run->state = RUN_RUNNING;
 	run->started_ms = clock_wall_ms();
 	run->slot->running++;
-	if (pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0 && pipe2(err, O_CLOEXEC) == 0)
-		rc = spawn(run, in, out, err);
-	else
-		rc = errno;
-	if (in[0] >= 0)
-		close(in[0]);
-	if (out[1] >= 0)
-		close(out[1]);
-	if (err[1] >= 0)
-		close(err[1]);
-	run->in_fd = in[1];
-	run->out_fd = out[0];
-	run->err_fd = err[0];
+	rc = proc_spawn(run->command, run->argv, run->envp, &run->pid, &run->in_fd, &run->out_fd, &run->err_fd);
 	run->next = rn->running;
 	rn->running = run;
 	if (rc != 0) {
@@ -414,9 +343,6 @@ static void start(struct run *run)
 		return;
 	}
 	release_spawn_data(run);
-	set_nonblock(run->in_fd);
-	set_nonblock(run->out_fd);
-	set_nonblock(run->err_fd);
 	reactor_add(rn->r, run->out_fd, EPOLLIN, on_output, run);
 	reactor_add(rn->r, run->err_fd, EPOLLIN, on_output, run);
 	if (run->input_len && reactor_add(rn->r, run->in_fd, EPOLLOUT, on_input, run) == 0) {
@@ -480,37 +406,9 @@ int runner_has_room(struct runner *rn, const struct trigger_cfg *t)
 
 static char **make_env(const struct run *run, const struct run_request *req)
 {
-	static const char *const keep[] = {"PATH", "HOME", "LANG", "TZ", NULL};
-	char **env = calloc(12, sizeof(char *));
-	size_t n = 0, i;
-	char line[1024];
-	if (!env)
-		return NULL;
-	for (i = 0; keep[i]; i++) {
-		const char *v = getenv(keep[i]);
-		if (!v && strcmp(keep[i], "PATH") == 0)
-			v = "/usr/local/bin:/usr/bin:/bin";
-		if (v) {
-			snprintf(line, sizeof(line), "%s=%s", keep[i], v);
-			env[n++] = strdup(line);
-		}
-	}
-	snprintf(line, sizeof(line), "EDGEHOOK_EVENT=%s", req->event);
-	env[n++] = strdup(line);
-	snprintf(line, sizeof(line), "EDGEHOOK_DELIVERY=%s", req->delivery);
-	env[n++] = strdup(line);
-	snprintf(line, sizeof(line), "EDGEHOOK_TRIGGER=%s", run->trigger);
-	env[n++] = strdup(line);
-	snprintf(line, sizeof(line), "EDGEHOOK_SOURCE_IP=%s", req->source_ip);
-	env[n++] = strdup(line);
-	snprintf(line, sizeof(line), "EDGEHOOK_RUN_ID=%s", run->id);
-	env[n++] = strdup(line);
-	for (i = 0; i < n; i++)
-		if (!env[i]) {
-			free_strv(env);
-			return NULL;
-		}
-	return env;
+	const char *const pairs[][2] = {{"EDGEHOOK_EVENT", req->event}, {"EDGEHOOK_DELIVERY", req->delivery},
+		{"EDGEHOOK_TRIGGER", run->trigger}, {"EDGEHOOK_SOURCE_IP", req->source_ip}, {"EDGEHOOK_RUN_ID", run->id}};
+	return proc_env(pairs, sizeof(pairs) / sizeof(pairs[0]));
 }
 
 static void ring_push(struct runner *rn, struct run *run)
@@ -640,21 +538,12 @@ void runner_commit(struct runner *rn, struct run *run, char *id, size_t cap)
 
 /* ---- queries and shutdown ---- */
 
-/* Output cut at TAIL bytes may start inside a UTF-8 character: begin at
- * the next character; the writer replaces what else is not UTF-8. */
-static size_t tail_start(const struct run *run)
-{
-	size_t i = 0;
-	while (run->tail_cut && i < 3 && i < run->tail_len && ((unsigned char)run->tail[i] & 0xc0) == 0x80)
-		i++;
-	return i;
-}
-
 int runner_run_json(struct runner *rn, const char *id, struct buf *out)
 {
-	size_t i, skip;
+	size_t i, n;
 	for (i = 0; i < rn->ring_len; i++) {
 		struct run *run = rn->ring[(rn->ring_head + i) % rn->ring_cap];
+		const char *text;
 		if (strcmp(run->id, id) != 0)
 			continue;
 		buf_puts(out, "{");
@@ -678,8 +567,9 @@ int runner_run_json(struct runner *rn, const char *id, struct buf *out)
 		event_put_time_member(out, "finished_at", run->finished_ms);
 		buf_printf(out, ",\"duration_ms\":%llu,\"output\":",
 			   (unsigned long long)(run->finished_ms && run->started_ms ? run->finished_ms - run->started_ms : 0));
-		skip = tail_start(run);
-		json_put_string(out, run->tail + skip, run->tail_len - skip);
+		/* from a character boundary; the writer replaces what is not UTF-8 */
+		text = proc_tail_text(&run->tail, &n);
+		json_put_string(out, text, n);
 		return buf_puts(out, "}");
 	}
 	return -1;
