@@ -7,6 +7,7 @@
 #include "edgehook/config.h"
 #include "edgehook/dispatch.h"
 #include "edgehook/log.h"
+#include "edgehook/proc.h"
 #include "edgehook/reactor.h"
 #include "edgehook/runner.h"
 
@@ -82,6 +83,29 @@ TEST(template_refuses_what_it_cannot_pass)
 	CHECK_EQ_INT(expand("//{json.v}", big, &out, why, sizeof(why)), -2);
 	CHECK_STR(why, "{json.v}: argument longer than " RUN_MAX_ARG_TEXT " bytes");
 	free(big);
+}
+
+TEST(output_tail_cut_at_character_boundary)
+{
+	static struct proc_tail t;
+	char chunk[PROC_TAIL];
+	const char *text;
+	size_t n, i;
+	/* a continuation byte first, but nothing was cut: kept as it is */
+	proc_tail_keep(&t, "\xa9x", 2);
+	text = proc_tail_text(&t, &n);
+	CHECK_EQ_INT(n, 2);
+	/* "a" then 2-byte characters: the cut lands inside one */
+	chunk[0] = 'a';
+	for (i = 1; i + 1 < sizeof(chunk); i += 2)
+		memcpy(chunk + i, "\xc3\xa9", 2);
+	chunk[sizeof(chunk) - 1] = '\n';
+	proc_tail_keep(&t, chunk, sizeof(chunk));
+	proc_tail_keep(&t, "\xc3\xa9", 2);
+	text = proc_tail_text(&t, &n);
+	CHECK_EQ_INT(n, PROC_TAIL - 1);
+	CHECK(memcmp(text, "\xc3\xa9", 2) == 0);
+	CHECK(memcmp(text + n - 3, "\n\xc3\xa9", 3) == 0);
 }
 
 /* Runs the loop until no run is active. */
@@ -175,6 +199,7 @@ int main(void)
 	log_set_level(LOG_ERROR);
 	RUN(template_passes_values_exactly);
 	RUN(template_refuses_what_it_cannot_pass);
+	RUN(output_tail_cut_at_character_boundary);
 	RUN(slot_and_input_released_when_runs_end);
 	RUN(unstartable_queue_fails_without_recursion);
 	dispatch_free(D);
