@@ -149,6 +149,14 @@ def test_run_args_over_bound_are_config_error():
     p = subprocess.run([binary, "--check", "-c", cfg], capture_output=True, text=True, timeout=60)
     assert_eq(p.returncode, 2, p.stdout + p.stderr)
     assert_true("at most 64" in p.stdout + p.stderr, p.stdout + p.stderr)
+    # the API loads triggers with the same loader
+    with Edgehook("api:\n  allow_run: true\n") as eh:
+        run = {"command": "/bin/true", "args": ["x"] * 65}
+        r = eh.request("PUT", "/api/v1/triggers/many", json.dumps({"emit": True, "run": run}))
+        assert_eq(r.status, 400, r.body)
+        assert_true("at most 64" in r.json()["error"], r.json())
+        run["args"] = ["x"] * 64
+        assert_eq(eh.request("PUT", "/api/v1/triggers/many", json.dumps({"emit": True, "run": run})).status, 201)
 
 
 def test_refused_run_emits_no_event():
