@@ -3,21 +3,31 @@
  *
  * http_client_send queues a request on its origin's pool and returns at
  * once; the callback runs exactly once, later, from the loop (never
- * inside http_client_send), unless the op is cancelled first. A pool
- * opens at most max_in_flight connections; further requests wait in FIFO
- * order. Finished keep-alive connections go back to the pool; an idle one
- * that the peer closed is noticed (EPOLLIN on idle) and dropped, and a
- * request that fails on a reused connection before any response byte is
- * sent once more on a fresh connection, invisibly to the caller.
+ * inside http_client_send, http_client_cancel or http_client_limit, even
+ * when the failure is known at once), unless the op is cancelled first.
+ * A pool opens at most its origin's limit of connections (set by
+ * http_client_limit; a pool created by a send takes that request's
+ * max_in_flight once); further requests wait in FIFO order. Finished
+ * keep-alive connections go back to the pool; an idle one that the peer
+ * closed is noticed (EPOLLIN on idle) and dropped, and a request that
+ * fails on a reused connection before any response byte is sent once
+ * more on a fresh (or freshly probed) connection, invisibly to the caller.
  *
  * timeout_ms bounds the whole attempt: waiting for a connection, DNS,
- * connect, write, and the response. Responses are parsed with
- * http_parser (Content-Length, chunked, close-delimited); a body over
- * max_body is not read further and the connection is closed, the status
- * still counts.
+ * connect, write, and the response; a name with n addresses gives each
+ * connect timeout_ms/n before the next address is tried. The response is
+ * read while the request is written: an early final answer (413) ends the
+ * attempt with its status. Responses are parsed with http_parser
+ * (Content-Length, chunked, close-delimited; over TLS a close-delimited
+ * body needs close_notify); any run of 1xx answers is skipped; a body
+ * over max_body is not read further and the connection is closed, the
+ * status still counts. A connection whose peer broke the framing (a body
+ * announced on 1xx/204, bytes after the response, an early answer) is
+ * closed, never reused.
  *
  * Errors reach the callback as status 0 and a plain reason: "timeout",
  * "connection refused", "connection reset", "connection closed",
+ * "connect timeout" (every address),
  * "host unreachable", "dns: NXDOMAIN" (any dns.h error), "bad response".
  *
  * The request bytes are copied; the caller's buffers may go at once. */
@@ -41,7 +51,7 @@ struct http_client_request {
 	const char *body;
 	size_t body_len;
 	uint64_t timeout_ms;
-	unsigned max_in_flight;
+	unsigned max_in_flight; /* only for an origin without a limit yet */
 };
 
 struct http_client_result {
@@ -72,6 +82,8 @@ void http_client_free(struct http_client *c);
 struct http_client_op *http_client_send(struct http_client *c, const struct http_client_request *req,
 					http_client_cb cb, void *arg);
 void http_client_cancel(struct http_client_op *op);
+/* Sets the most connections open to u's origin; -1 on ENOMEM. */
+int http_client_limit(struct http_client *c, const struct url *u, unsigned max_in_flight);
 const struct http_client_stats *http_client_stats(const struct http_client *c);
 /* Requests started but not finished, over all pools. */
 size_t http_client_in_flight(const struct http_client *c);

@@ -51,6 +51,9 @@ void tls_close(struct tls_conn *t);
 /* EPOLLIN/EPOLLOUT the engine is waiting for. */
 uint32_t tls_want(const struct tls_conn *t);
 int tls_handshake_done(const struct tls_conn *t);
+/* 1 when the peer ended the stream with close_notify (a clean end); a
+ * TCP close without it reads as EOF too, but may be a truncation. */
+int tls_close_notified(const struct tls_conn *t);
 int tls_resumed(const struct tls_conn *t);
 const char *tls_error(const struct tls_conn *t);
 /* Saves the session for resumption (caller frees with free()). */

@@ -1,9 +1,9 @@
-#include "edgehook/client.h"
-#include "edgehook/buf.h"
+/* client: requests on one connection of a pool (see pool.c): resolve,
+ * connect address by address, write the request while reading whatever
+ * answer comes, parse the response, and report the outcome to the op's
+ * caller, failures always from the loop. */
+#include "edgehook/client_internal.h"
 #include "edgehook/clock.h"
-#include "edgehook/dns.h"
-#include "edgehook/http_parser.h"
-#include "edgehook/reactor.h"
 #include "edgehook/tls.h"
 
 #include <arpa/inet.h>
@@ -16,128 +16,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum {
-	MAX_HEAD = 16384,
-	MAX_BODY = 65536,
-	IDLE_MS = 30000,
-	PROBE_AFTER_MS = 1000,
-	RESP_HEADERS = 64,
-	READ_CHUNK = 16384,
-};
+enum { RESP_HEADERS = 64 };
 
-enum cconn_state {
-	CC_RESOLVING,  /* waiting for DNS */
-	CC_CONNECTING, /* non-blocking connect in progress */
-	CC_BUSY,       /* writing a request or reading its response */
-	CC_IDLE,       /* keep-alive, in the pool */
-};
-
-struct pool;
-
-struct cconn {
-	struct pool *pool;
-	enum cconn_state state;
-	int fd;
-	struct dns_waiter *dw;
-	struct dns_result addrs;
-	int addr_idx;
-	struct http_client_op *op;
-	struct buf in;
-	size_t written;
-	unsigned reused : 1, got_bytes : 1, keep_alive : 1;
-	const char *deferred_err; /* failure to report from the loop */
-	/* response being read */
-	size_t head_len, body_len, raw_off;
-	int status;
-	enum http_body body;
-	uint64_t clen;
-	struct http_chunked chunked;
-	struct timer timer; /* idle expiry, or deferred failure */
-	struct tls_conn *tls;              /* https only */
-	uint32_t events;                   /* what epoll watches now */
-	uint64_t idle_since;
-	struct cconn *prev, *next;         /* pool's idle list */
-	struct cconn *all_prev, *all_next; /* every connection of the pool */
-};
-
-struct http_client_op {
-	struct http_client *c;
-	struct pool *pool;
-	struct buf out;
-	uint64_t started;
-	struct timer timer;
-	http_client_cb cb;
-	void *arg;
-	struct cconn *conn;
-	int resent, queued;
-	struct http_client_op *prev, *next;
-};
-
-struct pool {
-	struct http_client *c;
-	enum url_scheme scheme;
-	char host[256];
-	uint16_t port;
-	unsigned max_conns, nconns;
-	struct cconn *idle, *all;
-	struct tls_session *session; /* for resumption on new connections */
-	struct http_client_op *wait_head, *wait_tail;
-	struct pool *next;
-};
-
-struct http_client {
-	struct reactor *r;
-	struct dns *dns;
-	struct tls_client_ctx *tls;
-	struct pool *pools;
-	size_t in_flight;
-	struct http_client_stats stats;
-};
-
-static void pool_dispatch(struct pool *p);
-static void conn_io(void *arg, int fd, uint32_t events);
+static void conn_io_handler(void *arg, int fd, uint32_t events);
 
 /* ---- ops ---- */
 
-static void queue_remove(struct pool *p, struct http_client_op *op)
-{
-	if (!op->queued)
-		return;
-	if (op->prev)
-		op->prev->next = op->next;
-	else
-		p->wait_head = op->next;
-	if (op->next)
-		op->next->prev = op->prev;
-	else
-		p->wait_tail = op->prev;
-	op->prev = op->next = NULL;
-	op->queued = 0;
-}
-
-static void queue_push(struct pool *p, struct http_client_op *op, int front)
-{
-	op->queued = 1;
-	if (front) {
-		op->prev = NULL;
-		op->next = p->wait_head;
-		if (p->wait_head)
-			p->wait_head->prev = op;
-		else
-			p->wait_tail = op;
-		p->wait_head = op;
-	} else {
-		op->next = NULL;
-		op->prev = p->wait_tail;
-		if (p->wait_tail)
-			p->wait_tail->next = op;
-		else
-			p->wait_head = op;
-		p->wait_tail = op;
-	}
-}
-
-static void op_free(struct http_client_op *op)
+void client_op_free(struct http_client_op *op)
 {
 	timer_stop(op->c->r, &op->timer);
 	buf_free(&op->out);
@@ -145,11 +30,12 @@ static void op_free(struct http_client_op *op)
 	free(op);
 }
 
-/* Detaches op from everything, calls back, frees it. */
+/* Detaches op from everything, calls back, frees it. Only ever called
+ * from a loop handler, never under http_client_send/cancel. */
 static void op_complete(struct http_client_op *op, struct http_client_result *res)
 {
 	struct http_client *c = op->c;
-	queue_remove(op->pool, op);
+	pool_op_unlink(op);
 	if (op->conn)
 		op->conn->op = NULL;
 	op->conn = NULL;
@@ -158,10 +44,10 @@ static void op_complete(struct http_client_op *op, struct http_client_result *re
 	if (res->status == 0)
 		c->stats.failures++;
 	op->cb(op->arg, res);
-	op_free(op);
+	client_op_free(op);
 }
 
-static void op_fail(struct http_client_op *op, const char *err)
+static void op_complete_error(struct http_client_op *op, const char *err)
 {
 	struct http_client_result res;
 	memset(&res, 0, sizeof(res));
@@ -169,37 +55,47 @@ static void op_fail(struct http_client_op *op, const char *err)
 	op_complete(op, &res);
 }
 
-/* ---- connections ---- */
-
-static void conn_close(struct cconn *cc)
+/* Ends op with err, reported from the loop (the op's timer at 0): a
+ * failure can be found while http_client_send or http_client_cancel is
+ * on the stack (a dead pooled connection, a refused connect), and their
+ * callers must never see the callback run there (client.h). */
+static void op_fail(struct http_client_op *op, const char *err)
 {
-	struct pool *p = cc->pool;
-	struct http_client *c = p->c;
-	if (cc->dw)
-		dns_cancel(cc->dw);
-	reactor_close(c->r, &cc->fd);
-	timer_stop(c->r, &cc->timer);
-	if (cc->state == CC_IDLE) {
-		if (cc->prev)
-			cc->prev->next = cc->next;
-		else
-			p->idle = cc->next;
-		if (cc->next)
-			cc->next->prev = cc->prev;
-	}
-	if (cc->op)
-		cc->op->conn = NULL;
-	tls_free(cc->tls);
-	if (cc->all_prev)
-		cc->all_prev->all_next = cc->all_next;
-	else
-		p->all = cc->all_next;
-	if (cc->all_next)
-		cc->all_next->all_prev = cc->all_prev;
-	buf_free(&cc->in);
-	p->nconns--;
-	free(cc);
+	struct http_client *c = op->c;
+	pool_op_unlink(op);
+	if (op->conn)
+		op->conn->op = NULL;
+	op->conn = NULL;
+	op->end_err = err;
+	op->state = OP_ENDING;
+	op->prev = NULL;
+	op->next = c->ending;
+	if (c->ending)
+		c->ending->prev = op;
+	c->ending = op;
+	timer_start(c->r, &op->timer, 0);
 }
+
+static void on_op_timer(void *arg)
+{
+	struct http_client_op *op = arg;
+	struct pool *p = op->pool;
+	if (op->state == OP_ENDING) {
+		op_complete_error(op, op->end_err);
+		return;
+	}
+	p->c->stats.timeouts++;
+	if (op->conn) {
+		struct cconn *cc = op->conn;
+		cc->op = NULL;
+		op->conn = NULL;
+		pool_conn_close(cc);
+	}
+	op_complete_error(op, "timeout");
+	pool_dispatch(p);
+}
+
+/* ---- connection failures ---- */
 
 static const char *errno_reason(int e)
 {
@@ -221,36 +117,30 @@ static void conn_fail(struct cconn *cc, const char *err)
 	struct pool *p = cc->pool;
 	struct http_client_op *op = cc->op;
 	int resend = op && cc->reused && !cc->got_bytes && !op->resent;
-	conn_close(cc);
+	pool_conn_close(cc);
 	if (op && resend) {
 		op->resent = 1;
 		p->c->stats.resent++;
-		queue_push(p, op, 1);
+		pool_queue_push(p, op, 1);
 	} else if (op) {
 		op_fail(op, err);
 	}
 	pool_dispatch(p);
 }
 
-/* For failures found while the caller of http_client_send is still on
- * the stack: report them from the loop instead. */
+/* For failures found while pool_dispatch is on the stack (connect and
+ * resolve can fail synchronously): closing cc there would pull it from
+ * under its caller, so the failure goes through the loop. */
 static void conn_defer_fail(struct cconn *cc, const char *err)
 {
 	cc->deferred_err = err;
 	timer_start(cc->pool->c->r, &cc->timer, 0);
 }
 
-static void on_conn_timer(void *arg)
-{
-	struct cconn *cc = arg;
-	if (cc->deferred_err)
-		conn_fail(cc, cc->deferred_err);
-	else
-		conn_close(cc); /* idle too long */
-}
+/* ---- transport: plain TCP, or TLS when the pool is https ---- */
 
-/* The transport: plain TCP, or TLS when the pool is https. Both return
- * n > 0, 0 for EOF (recv), -2 to wait, -1 for an error (reason set). */
+/* Both return n > 0, 0 for EOF (recv), -2 to wait, -1 for an error
+ * (reason set). */
 static ssize_t conn_send(struct cconn *cc, const char *data, size_t len, const char **why)
 {
 	ssize_t n;
@@ -287,14 +177,26 @@ static ssize_t conn_recv(struct cconn *cc, char *buf, size_t cap, const char **w
 	return -1;
 }
 
-static void conn_events(struct cconn *cc, uint32_t ev)
+/* EPOLLIN always: a response (early or not) or the peer's close.
+ * EPOLLOUT only while bytes wait for room; over TLS only while the
+ * engine has records to send (SENDREC), never while it waits for the
+ * peer's records (RECVREC): the socket is writable all that time and
+ * the loop would spin. */
+static void conn_events(struct cconn *cc, int want_out)
 {
-	if (cc->tls)
-		ev |= tls_want(cc->tls);
+	uint32_t ev = EPOLLIN;
+	if (cc->tls ? (tls_want(cc->tls) & EPOLLOUT) != 0 : want_out)
+		ev |= EPOLLOUT;
 	if (ev != cc->events && reactor_set_events(cc->pool->c->r, cc->fd, ev) == 0)
 		cc->events = ev;
 }
 
+static int writing(const struct cconn *cc) { return cc->written < cc->op->out.len && !cc->write_err; }
+
+/* Never fails the op from here (this runs under http_client_send for a
+ * pooled connection): a plain socket error waits for the read side,
+ * where an early answer may still be waiting; a TLS error goes through
+ * the loop. */
 static void conn_write(struct cconn *cc)
 {
 	struct http_client_op *op = cc->op;
@@ -306,17 +208,23 @@ static void conn_write(struct cconn *cc)
 			continue;
 		}
 		if (n == -2) {
-			conn_events(cc, EPOLLIN | EPOLLOUT);
+			conn_events(cc, 1);
 			return;
 		}
-		conn_fail(cc, why ? why : "connection reset");
+		why = why ? why : "connection reset";
+		if (cc->tls) {
+			conn_defer_fail(cc, why);
+			return;
+		}
+		cc->write_err = why;
+		conn_events(cc, 0);
 		return;
 	}
 	if (cc->tls && tls_flush(cc->tls, cc->fd) == -1) {
-		conn_fail(cc, tls_error(cc->tls));
+		conn_defer_fail(cc, tls_error(cc->tls));
 		return;
 	}
-	conn_events(cc, EPOLLIN);
+	conn_events(cc, 0);
 }
 
 static void conn_start_request(struct cconn *cc)
@@ -324,9 +232,26 @@ static void conn_start_request(struct cconn *cc)
 	cc->state = CC_BUSY;
 	cc->written = 0;
 	cc->head_len = cc->body_len = 0;
-	cc->got_bytes = 0;
+	cc->got_bytes = cc->no_reuse = 0;
+	cc->write_err = cc->deferred_err = NULL;
 	cc->in.len = 0;
 	conn_write(cc);
+}
+
+/* ---- connecting ---- */
+
+static void conn_connect(struct cconn *cc);
+
+/* The next address of the name, or the end with err. */
+static void conn_next_addr(struct cconn *cc, const char *err)
+{
+	if (cc->addr_idx + 1 >= cc->addrs.n) {
+		conn_fail(cc, err);
+		return;
+	}
+	reactor_close(cc->pool->c->r, &cc->fd);
+	cc->addr_idx++;
+	conn_connect(cc);
 }
 
 static void conn_connect(struct cconn *cc)
@@ -355,8 +280,14 @@ static void conn_connect(struct cconn *cc)
 	}
 	p->c->stats.connections_opened++;
 	cc->events = EPOLLOUT;
-	if (reactor_add(p->c->r, cc->fd, EPOLLOUT, conn_io, cc) < 0)
+	if (reactor_add(p->c->r, cc->fd, EPOLLOUT, conn_io_handler, cc) < 0) {
 		conn_defer_fail(cc, "out of memory");
+		return;
+	}
+	/* each address gets its share of the attempt: a black-holed first
+	 * address must leave time for the others */
+	if (cc->addr_idx + 1 < cc->addrs.n && cc->op)
+		timer_start(p->c->r, &cc->timer, cc->op->timeout_ms / (uint64_t)cc->addrs.n);
 }
 
 static void on_resolved(void *arg, const char *err, const struct dns_result *res)
@@ -374,22 +305,16 @@ static void on_resolved(void *arg, const char *err, const struct dns_result *res
 
 static void on_connected(struct cconn *cc)
 {
+	struct http_client *c = cc->pool->c;
 	int err = 0;
 	socklen_t len = sizeof(err);
+	timer_stop(c->r, &cc->timer);
 	getsockopt(cc->fd, SOL_SOCKET, SO_ERROR, &err, &len);
 	if (err) {
-		/* try the next address before giving up */
-		if (cc->addr_idx + 1 < cc->addrs.n) {
-			reactor_close(cc->pool->c->r, &cc->fd);
-			cc->addr_idx++;
-			conn_connect(cc);
-			return;
-		}
-		conn_fail(cc, errno_reason(err));
+		conn_next_addr(cc, errno_reason(err));
 		return;
 	}
 	if (cc->pool->scheme == URL_HTTPS) {
-		struct http_client *c = cc->pool->c;
 		if (!c->tls) {
 			conn_fail(cc, "tls: no trust anchors (webhook.ca_file)");
 			return;
@@ -404,6 +329,25 @@ static void on_connected(struct cconn *cc)
 	conn_start_request(cc);
 }
 
+void client_on_conn_timer(void *arg)
+{
+	struct cconn *cc = arg;
+	if (cc->deferred_err)
+		conn_fail(cc, cc->deferred_err);
+	else if (cc->state == CC_CONNECTING)
+		conn_next_addr(cc, "connect timeout");
+	else
+		pool_conn_close(cc); /* idle too long */
+}
+
+void client_conn_begin(struct cconn *cc, int fresh)
+{
+	if (fresh)
+		cc->dw = dns_resolve(cc->pool->c->dns, cc->pool->host, on_resolved, cc);
+	else
+		conn_start_request(cc);
+}
+
 /* ---- responses ---- */
 
 static void conn_finish(struct cconn *cc, int reusable)
@@ -415,6 +359,9 @@ static void conn_finish(struct cconn *cc, int reusable)
 	struct http_header headers[RESP_HEADERS];
 	struct http_response resp;
 	const struct http_header *ra;
+	/* an answer before the whole request went out leaves the rest of it
+	 * unsent: the connection's framing is lost */
+	reusable = reusable && !cc->no_reuse && cc->written == op->out.len && !cc->write_err;
 	memset(&res, 0, sizeof(res));
 	res.status = cc->status;
 	res.reused = cc->reused;
@@ -426,8 +373,6 @@ static void conn_finish(struct cconn *cc, int reusable)
 		res.retry_after = ra->value;
 		res.retry_after_len = ra->value_len;
 	}
-	cc->op = NULL;
-	op->conn = NULL;
 	if (cc->tls && !cc->reused) {
 		struct tls_session *s = tls_session_save(cc->tls);
 		if (tls_resumed(cc->tls))
@@ -438,50 +383,57 @@ static void conn_finish(struct cconn *cc, int reusable)
 		}
 	}
 	op_complete(op, &res);
-	if (!reusable) {
-		conn_close(cc);
-	} else {
-		cc->state = CC_IDLE;
-		cc->reused = 1;
-		cc->idle_since = clock_now_ms();
-		buf_free(&cc->in);
-		cc->prev = NULL;
-		cc->next = p->idle;
-		if (p->idle)
-			p->idle->prev = cc;
-		p->idle = cc;
-		conn_events(cc, EPOLLIN);
-		timer_start(c->r, &cc->timer, IDLE_MS);
-	}
+	if (reusable)
+		pool_conn_idle(cc);
+	else
+		pool_conn_close(cc);
 	pool_dispatch(p);
 }
 
-/* Parses what arrived; finishes the op when the response is complete. */
-static void conn_parse(struct cconn *cc, int eof)
+/* Content-Length or Transfer-Encoding on a response that cannot have a
+ * body (1xx, 204): the peer's framing is not to be trusted after it. */
+static int announces_body(const struct http_response *r)
 {
-	if (cc->head_len == 0) {
+	const struct http_header *h = http_find_header(r->headers, r->num_headers, "content-length");
+	if (h && !(h->value_len == 1 && h->value[0] == '0'))
+		return 1;
+	return http_find_header(r->headers, r->num_headers, "transfer-encoding") != NULL;
+}
+
+/* Parses the head once it is complete, skipping interim (1xx) answers
+ * in a loop: 1 head parsed, 0 need more, -1 cc failed. */
+static int conn_parse_head(struct cconn *cc, int eof)
+{
+	size_t off = 0;
+	for (;;) {
 		struct http_header headers[RESP_HEADERS];
 		struct http_response resp;
 		int n;
 		resp.headers = headers;
-		n = http_parse_response(cc->in.data, cc->in.len, &resp, RESP_HEADERS, 0);
+		n = http_parse_response(cc->in.data + off, cc->in.len - off, &resp, RESP_HEADERS, 0);
+		if (n > 0 && resp.status < 200) {
+			cc->no_reuse |= (unsigned)announces_body(&resp);
+			off += (size_t)n;
+			continue;
+		}
+		if (off)
+			buf_consume(&cc->in, off);
 		if (n == -2) {
-			if (cc->in.len > MAX_HEAD)
+			if (cc->in.len > CLIENT_MAX_HEAD)
 				conn_fail(cc, "bad response: head too large");
 			else if (eof)
-				conn_fail(cc, cc->in.len ? "bad response: truncated" : "connection closed");
-			return;
+				conn_fail(cc, cc->in.len ? "bad response: truncated"
+						: cc->write_err ? cc->write_err : "connection closed");
+			else
+				return 0;
+			return -1;
 		}
 		if (n < 0) {
 			conn_fail(cc, "bad response");
-			return;
+			return -1;
 		}
-		if (resp.status < 200) {
-			/* interim response: drop it, the real one follows */
-			buf_consume(&cc->in, (size_t)n);
-			conn_parse(cc, eof);
-			return;
-		}
+		if (resp.status == 204)
+			cc->no_reuse |= (unsigned)announces_body(&resp);
 		cc->head_len = (size_t)n;
 		cc->status = resp.status;
 		cc->body = resp.body;
@@ -489,14 +441,26 @@ static void conn_parse(struct cconn *cc, int eof)
 		cc->keep_alive = resp.keep_alive;
 		cc->raw_off = cc->head_len;
 		if (resp.body == HTTP_BODY_CHUNKED)
-			http_chunked_init(&cc->chunked, MAX_BODY, MAX_HEAD);
+			http_chunked_init(&cc->chunked, CLIENT_MAX_BODY, CLIENT_MAX_HEAD);
+		return 1;
+	}
+}
+
+/* Parses what arrived; finishes the op when the response is complete.
+ * 1 when the op is done with cc (finished or failed), 0 to read on. */
+static int conn_parse(struct cconn *cc, int eof)
+{
+	if (cc->head_len == 0) {
+		int r = conn_parse_head(cc, eof);
+		if (r <= 0)
+			return r < 0;
 	}
 	switch (cc->body) {
 	case HTTP_BODY_NONE:
 		conn_finish(cc, cc->keep_alive && cc->in.len == cc->head_len && !eof);
-		return;
+		return 1;
 	case HTTP_BODY_LENGTH:
-		if (cc->clen > MAX_BODY) {
+		if (cc->clen > CLIENT_MAX_BODY) {
 			cc->body_len = cc->in.len - cc->head_len;
 			conn_finish(cc, 0);
 		} else if (cc->in.len - cc->head_len >= cc->clen) {
@@ -504,8 +468,10 @@ static void conn_parse(struct cconn *cc, int eof)
 			conn_finish(cc, cc->keep_alive && cc->in.len == cc->head_len + cc->clen && !eof);
 		} else if (eof) {
 			conn_fail(cc, "bad response: truncated body");
+		} else {
+			return 0;
 		}
-		return;
+		return 1;
 	case HTTP_BODY_CHUNKED: {
 		size_t avail = cc->in.len - cc->raw_off, len = avail;
 		ssize_t r = http_chunked_decode(&cc->chunked, cc->in.data + cc->raw_off, &len);
@@ -522,42 +488,70 @@ static void conn_parse(struct cconn *cc, int eof)
 			conn_fail(cc, "bad response: chunked encoding");
 		else if (eof)
 			conn_fail(cc, "bad response: truncated body");
-		return;
+		else
+			return 0;
+		return 1;
 	}
 	case HTTP_BODY_UNTIL_CLOSE:
 		cc->body_len = cc->in.len - cc->head_len;
-		if (eof || cc->body_len > MAX_BODY)
+		/* after a handshake, a TCP close without close_notify may be a
+		 * truncation by anyone on the path: not the end of this body */
+		if (eof && cc->tls && !tls_close_notified(cc->tls))
+			conn_fail(cc, "bad response: truncated (no TLS close_notify)");
+		else if (eof || cc->body_len > CLIENT_MAX_BODY)
 			conn_finish(cc, 0);
-		return;
+		else
+			return 0;
+		return 1;
 	}
+	return 0;
 }
 
-static void conn_read(struct cconn *cc)
+/* 1 when the op is done with cc, 0 to wait for more. */
+static int conn_read(struct cconn *cc)
 {
 	const char *why = NULL;
 	ssize_t n;
-	if (buf_reserve(&cc->in, READ_CHUNK) < 0) {
-		/* over the cap: what we have decides */
-		conn_parse(cc, 1);
-		return;
-	}
+	if (buf_reserve(&cc->in, CLIENT_READ_CHUNK) < 0)
+		return conn_parse(cc, 1); /* over the cap: what we have decides */
 	n = conn_recv(cc, cc->in.data + cc->in.len, cc->in.cap - cc->in.len, &why);
 	if (n == -2) {
-		conn_events(cc, EPOLLIN);
-		return;
+		conn_events(cc, writing(cc));
+		return 0;
 	}
 	if (n == -1) {
-		conn_fail(cc, why);
-		return;
+		conn_fail(cc, cc->write_err && !cc->got_bytes ? cc->write_err : why);
+		return 1;
 	}
 	if (n > 0) {
 		cc->got_bytes = 1;
 		cc->in.len += (size_t)n;
 	}
-	conn_parse(cc, n == 0);
+	return conn_parse(cc, n == 0);
 }
 
-static void conn_io(void *arg, int fd, uint32_t events)
+/* Reads before writing: an endpoint may answer (413, 503) before it has
+ * read the whole request, and then close; that answer ends the attempt. */
+static void conn_busy_io(struct cconn *cc, uint32_t events)
+{
+	if (cc->deferred_err)
+		return;
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && conn_read(cc))
+		return;
+	if (writing(cc)) {
+		conn_write(cc);
+		return;
+	}
+	if (cc->tls) {
+		if (tls_flush(cc->tls, cc->fd) == -1) {
+			conn_fail(cc, tls_error(cc->tls));
+			return;
+		}
+		conn_events(cc, 0);
+	}
+}
+
+static void conn_io_handler(void *arg, int fd, uint32_t events)
 {
 	struct cconn *cc = arg;
 	(void)fd;
@@ -568,139 +562,23 @@ static void conn_io(void *arg, int fd, uint32_t events)
 	case CC_IDLE:
 		/* closed by the peer (or unsolicited bytes): unusable */
 		cc->pool->c->stats.idle_closed_by_peer++;
-		conn_close(cc);
+		pool_conn_close(cc);
 		return;
 	case CC_BUSY:
-		if (cc->written < cc->op->out.len) {
-			/* TLS may need to read handshake records to write */
-			conn_write(cc);
-			return;
-		}
-		if (cc->tls && (events & EPOLLOUT) && tls_flush(cc->tls, cc->fd) == -1) {
-			conn_fail(cc, tls_error(cc->tls));
-			return;
-		}
-		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-			conn_read(cc);
+		conn_busy_io(cc, events);
 		return;
 	case CC_RESOLVING:
 		return;
 	}
 }
 
-/* ---- pools ---- */
-
-/* An idle connection whose peer has not closed it, or NULL. */
-static struct cconn *take_idle(struct pool *p)
-{
-	while (p->idle) {
-		struct cconn *cc = p->idle;
-		char probe;
-		ssize_t n;
-		p->idle = cc->next;
-		if (p->idle)
-			p->idle->prev = NULL;
-		cc->next = cc->prev = NULL;
-		cc->state = CC_BUSY;
-		timer_stop(p->c->r, &cc->timer);
-		/* Idle connections are watched for EPOLLIN, and a request lost on
-		 * one is resent once; the probe (a syscall per reuse) only pays
-		 * after a pause long enough for a peer's keep-alive timeout. */
-		if (clock_now_ms() - cc->idle_since < PROBE_AFTER_MS)
-			return cc;
-		n = recv(cc->fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return cc;
-		p->c->stats.idle_closed_by_peer++;
-		conn_close(cc);
-	}
-	return NULL;
-}
-
-static struct cconn *conn_new(struct pool *p)
-{
-	struct cconn *cc = calloc(1, sizeof(*cc));
-	if (!cc)
-		return NULL;
-	cc->pool = p;
-	cc->fd = -1;
-	cc->state = CC_RESOLVING;
-	buf_init(&cc->in, MAX_HEAD + MAX_BODY + READ_CHUNK);
-	timer_init(&cc->timer, on_conn_timer, cc);
-	cc->all_next = p->all;
-	if (p->all)
-		p->all->all_prev = cc;
-	p->all = cc;
-	p->nconns++;
-	return cc;
-}
-
-static void pool_dispatch(struct pool *p)
-{
-	while (p->wait_head) {
-		struct http_client_op *op;
-		struct cconn *cc = take_idle(p);
-		int fresh = 0;
-		if (!cc) {
-			if (p->nconns >= p->max_conns)
-				return;
-			cc = conn_new(p);
-			if (!cc)
-				return; /* the op's timer reports it */
-			fresh = 1;
-		} else {
-			p->c->stats.reused++;
-		}
-		op = p->wait_head;
-		queue_remove(p, op);
-		op->conn = cc;
-		cc->op = op;
-		if (!fresh) {
-			conn_start_request(cc);
-			continue;
-		}
-		cc->dw = dns_resolve(p->c->dns, p->host, on_resolved, cc);
-	}
-}
-
-static struct pool *pool_get(struct http_client *c, const struct url *u)
-{
-	struct pool *p;
-	for (p = c->pools; p; p = p->next)
-		if (p->scheme == u->scheme && p->port == u->port && strcmp(p->host, u->host) == 0)
-			return p;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return NULL;
-	p->c = c;
-	p->scheme = u->scheme;
-	p->port = u->port;
-	snprintf(p->host, sizeof(p->host), "%s", u->host);
-	p->next = c->pools;
-	c->pools = p;
-	return p;
-}
-
-static void on_op_timeout(void *arg)
-{
-	struct http_client_op *op = arg;
-	struct pool *p = op->pool;
-	op->pool->c->stats.timeouts++;
-	if (op->conn) {
-		struct cconn *cc = op->conn;
-		cc->op = NULL;
-		op->conn = NULL;
-		conn_close(cc);
-	}
-	op_fail(op, "timeout");
-	pool_dispatch(p);
-}
+/* ---- API ---- */
 
 struct http_client_op *http_client_send(struct http_client *c, const struct http_client_request *req,
 					http_client_cb cb, void *arg)
 {
 	struct http_client_op *op;
-	struct pool *p = pool_get(c, req->url);
+	struct pool *p = pool_get(c, req->url, req->max_in_flight);
 	int ok;
 	if (!p)
 		return NULL;
@@ -712,7 +590,8 @@ struct http_client_op *http_client_send(struct http_client *c, const struct http
 	op->cb = cb;
 	op->arg = arg;
 	op->started = clock_now_ms();
-	buf_init(&op->out, MAX_HEAD + req->body_len);
+	op->timeout_ms = req->timeout_ms;
+	buf_init(&op->out, CLIENT_MAX_HEAD + req->body_len);
 	/* built without printf: this runs once per delivery attempt */
 	ok = buf_reserve(&op->out, strlen(req->url->path) + (req->headers ? strlen(req->headers) : 0) + 96 + req->body_len);
 	ok |= buf_puts(&op->out, req->method);
@@ -734,12 +613,11 @@ struct http_client_op *http_client_send(struct http_client *c, const struct http
 		free(op);
 		return NULL;
 	}
-	timer_init(&op->timer, on_op_timeout, op);
+	timer_init(&op->timer, on_op_timer, op);
 	timer_start(c->r, &op->timer, req->timeout_ms);
 	c->in_flight++;
 	c->stats.requests++;
-	p->max_conns = req->max_in_flight ? req->max_in_flight : 1;
-	queue_push(p, op, 0);
+	pool_queue_push(p, op, 0);
 	pool_dispatch(p);
 	return op;
 }
@@ -747,52 +625,13 @@ struct http_client_op *http_client_send(struct http_client *c, const struct http
 void http_client_cancel(struct http_client_op *op)
 {
 	struct pool *p = op->pool;
-	queue_remove(p, op);
+	pool_op_unlink(op);
 	if (op->conn) {
 		struct cconn *cc = op->conn;
 		cc->op = NULL;
-		conn_close(cc);
+		op->conn = NULL;
+		pool_conn_close(cc);
 	}
-	op_free(op);
+	client_op_free(op);
 	pool_dispatch(p);
 }
-
-void http_client_set_tls(struct http_client *c, struct tls_client_ctx *tls) { c->tls = tls; }
-
-struct http_client *http_client_new(struct reactor *r, struct dns *dns)
-{
-	struct http_client *c = calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
-	c->r = r;
-	c->dns = dns;
-	return c;
-}
-
-void http_client_free(struct http_client *c)
-{
-	if (!c)
-		return;
-	while (c->pools) {
-		struct pool *p = c->pools;
-		while (p->wait_head) {
-			struct http_client_op *op = p->wait_head;
-			queue_remove(p, op);
-			op_free(op);
-		}
-		while (p->all) {
-			struct cconn *cc = p->all;
-			struct http_client_op *op = cc->op;
-			conn_close(cc);
-			if (op)
-				op_free(op);
-		}
-		c->pools = p->next;
-		free(p->session);
-		free(p);
-	}
-	free(c);
-}
-
-const struct http_client_stats *http_client_stats(const struct http_client *c) { return &c->stats; }
-size_t http_client_in_flight(const struct http_client *c) { return c->in_flight; }

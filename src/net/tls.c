@@ -535,6 +535,11 @@ int tls_handshake_done(const struct tls_conn *t)
 	return (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP)) != 0;
 }
 
+int tls_close_notified(const struct tls_conn *t)
+{
+	return (br_ssl_engine_current_state(t->eng) & BR_SSL_CLOSED) && br_ssl_engine_last_error(t->eng) == BR_ERR_OK;
+}
+
 int tls_resumed(const struct tls_conn *t)
 {
 	br_ssl_session_parameters p;

@@ -35,8 +35,8 @@ struct delivery {
 	char last_error[64];
 	uint64_t first_ms, last_ms, next_ms, done_ms; /* wall clock */
 	struct http_client_op *op;
-	struct timer retry;
-	int no_retry;
+	struct timer retry; /* the next attempt, or the report of a send that could not start */
+	int no_retry, send_failed;
 	struct dispatch_test *test;
 };
 
@@ -184,7 +184,21 @@ static void log_failure(const struct delivery *dl, uint64_t took_ms, const char 
 
 static void attempt(struct delivery *dl);
 
-static void on_retry_timer(void *arg) { attempt(arg); }
+static void on_attempt_done(void *arg, const struct http_client_result *res);
+
+static void on_retry_timer(void *arg)
+{
+	struct delivery *dl = arg;
+	if (dl->send_failed) {
+		struct http_client_result res;
+		dl->send_failed = 0;
+		memset(&res, 0, sizeof(res));
+		res.error = "out of memory";
+		on_attempt_done(dl, &res);
+		return;
+	}
+	attempt(dl);
+}
 
 static int retryable(int status) { return status == 0 || status == 408 || status == 429 || status >= 500; }
 
@@ -277,10 +291,10 @@ static void attempt(struct delivery *dl)
 	dl->op = h.data ? http_client_send(d->client, &req, on_attempt_done, dl) : NULL;
 	buf_free(&h);
 	if (!dl->op) {
-		struct http_client_result res;
-		memset(&res, 0, sizeof(res));
-		res.error = "out of memory";
-		on_attempt_done(dl, &res);
+		/* reported from the loop, like every other outcome: launch and
+		 * dispatch_test are still walking this event */
+		dl->send_failed = 1;
+		timer_start(d->r, &dl->retry, 0);
 	}
 }
 
@@ -492,6 +506,30 @@ void dispatch_test_cancel(struct dispatch_test *t)
 
 /* ---- lifecycle ---- */
 
+static int same_origin(const struct url *a, const struct url *b)
+{
+	return a->scheme == b->scheme && a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
+/* max_in_flight limits connections to an origin; endpoints that share
+ * one get the smallest of their limits, set here once per (re)load and
+ * never by the deliveries themselves. */
+static int set_origin_limits(struct dispatch *d)
+{
+	size_t i, k;
+	for (i = 0; i < d->neps; i++) {
+		unsigned lim = d->eps[i]->max_in_flight;
+		if (d->eps[i]->url.scheme == URL_STDOUT)
+			continue;
+		for (k = 0; k < d->neps; k++)
+			if (same_origin(&d->eps[k]->url, &d->eps[i]->url) && d->eps[k]->max_in_flight < lim)
+				lim = d->eps[k]->max_in_flight;
+		if (http_client_limit(d->client, &d->eps[i]->url, lim) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int load_endpoints(struct dispatch *d, const struct config *cfg)
 {
 	struct endpoint_rt **eps = calloc(cfg->webhook.nendpoints + 1, sizeof(*eps));
@@ -514,7 +552,7 @@ static int load_endpoints(struct dispatch *d, const struct config *cfg)
 	d->neps = cfg->webhook.nendpoints;
 	d->queue_max = cfg->webhook.queue;
 	d->bytes_max = cfg->webhook.max_queue_bytes;
-	return 0;
+	return set_origin_limits(d);
 }
 
 /* Trust anchors are parsed once, when the first https endpoint appears;
@@ -597,9 +635,11 @@ static size_t stop_all(struct dispatch *d)
 			struct delivery *dl = &ev->dl[i];
 			if (dl->state > DLV_RETRYING || dl->ep->url.scheme == URL_STDOUT)
 				continue;
-			if (dl->op) {
-				http_client_cancel(dl->op);
+			if (dl->state == DLV_IN_FLIGHT) {
+				if (dl->op)
+					http_client_cancel(dl->op);
 				dl->op = NULL;
+				dl->send_failed = 0;
 				dl->ep->in_flight--;
 			}
 			timer_stop(d->r, &dl->retry);

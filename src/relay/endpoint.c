@@ -126,7 +126,9 @@ int64_t http_retry_after_ms(const char *v, size_t len, uint64_t now_wall_ms)
 	memcpy(tmp, v, len);
 	tmp[len] = '\0';
 	if (strspn(tmp, "0123456789") == len) {
-		long long secs = len > 9 ? 999999999LL : atoll(tmp);
+		/* leading zeros are digits, not size: only the rest can overflow */
+		size_t z = strspn(tmp, "0");
+		long long secs = len - z > 9 ? 999999999LL : atoll(tmp + z);
 		return (int64_t)secs * 1000;
 	}
 	/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */

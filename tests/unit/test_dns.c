@@ -133,6 +133,8 @@ TEST(retry_after_values)
 {
 	CHECK_EQ_INT(http_retry_after_ms("120", 3, 0), 120000);
 	CHECK_EQ_INT(http_retry_after_ms("0", 1, 0), 0);
+	CHECK_EQ_INT(http_retry_after_ms("0000000001", 10, 0), 1000);
+	CHECK_EQ_INT(http_retry_after_ms("00000000000000000000", 20, 0), 0);
 	CHECK_EQ_INT(http_retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", 29, 784111777000ULL - 5000), 5000);
 	CHECK_EQ_INT(http_retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", 29, 784111777000ULL + 5000), 0);
 	CHECK_EQ_INT(http_retry_after_ms("soon", 4, 0), -1);
