@@ -2,6 +2,9 @@
  *
  * Every append either fits under `max` or fails with -1 and leaves the
  * buffer unchanged, so a hostile peer can never grow one past its bound.
+ * A failed append also sets `failed` (cleared only by buf_init and
+ * buf_free): a renderer that appends many pieces checks it once before
+ * sending, so a cut output is an error, never an answer.
  * The storage is malloc'd on first use and released by buf_free. */
 #ifndef EDGEHOOK_BUF_H
 #define EDGEHOOK_BUF_H
@@ -14,6 +17,7 @@ struct buf {
 	size_t len;
 	size_t cap;
 	size_t max;
+	int failed;
 };
 
 void buf_init(struct buf *b, size_t max);

@@ -27,7 +27,11 @@ int get_str(struct loader *L, const struct node *n, const char *key, const char 
 int get_bool(struct loader *L, const struct node *n, const char *key, int *out);
 int get_int(struct loader *L, const struct node *n, const char *key, int *out, int min, int max);
 int get_size(struct loader *L, const struct node *n, const char *key, size_t *out, size_t min, size_t max);
+/* A duration of at least 1ms: a zero timeout would fire before anything
+ * could happen. get_duration_or_zero is for keys where 0 has a meaning of
+ * its own (drain_timeout: do not wait; backoff: retry at once). */
 int get_duration(struct loader *L, const struct node *n, const char *key, uint64_t *out);
+int get_duration_or_zero(struct loader *L, const struct node *n, const char *key, uint64_t *out);
 int get_str_list(struct loader *L, const struct node *n, const char *key, const char ***out, size_t *count);
 int get_cidrs(struct loader *L, const struct node *n, const char *key, struct cidr **out, size_t *count);
 

@@ -1,11 +1,16 @@
 /* json: strict JSON validation, token lookups (jsmn) and a writer.
  *
  * json_validate checks RFC 8259 grammar exactly (jsmn alone accepts
- * trailing commas, bad literals and raw control bytes) with a nesting cap.
+ * trailing commas, bad literals and raw control bytes) with a nesting cap,
+ * UTF-8 in strings, and unique member names in every object: readers
+ * disagree on which of two equal names wins, so a text with one is
+ * refused rather than read differently from its receivers. Names are
+ * equal when their unescaped bytes are (all of them, NULs included).
  * json_parse tokenizes a validated text into a caller-freed doc; tokens
  * are slices of the caller's text. Token 0 is the root value.
  *
- * Writer helpers append to a struct buf and fail with -1 when it is full. */
+ * Writer helpers append to a struct buf and fail with -1 when it is full;
+ * they always emit valid UTF-8 JSON, whatever bytes they are given. */
 #ifndef EDGEHOOK_JSON_H
 #define EDGEHOOK_JSON_H
 
@@ -33,9 +38,11 @@ struct json_doc {
 };
 
 /* 0 when text is exactly one JSON value (surrounded by whitespace);
- * -1 otherwise with *err_off at the first bad byte. */
+ * -2 when an object repeats a member name (*err_off at the second one);
+ * -1 otherwise (or out of memory) with *err_off at the first bad byte. */
 int json_validate(const char *text, size_t len, unsigned max_depth, size_t *err_off);
-/* Validates and tokenizes; -1 on invalid JSON or out of memory. */
+/* Validates and tokenizes; -2 on a repeated name, -1 on invalid JSON or
+ * out of memory. */
 int json_parse(struct json_doc *doc, const char *text, size_t len, unsigned max_depth);
 void json_doc_free(struct json_doc *doc);
 
@@ -45,7 +52,11 @@ int json_skip(const struct json_doc *doc, int i);
 int json_get(const struct json_doc *doc, int obj, const char *key);
 /* Dotted path from the root ("repository.full_name", "commits.0.id"). */
 int json_path(const struct json_doc *doc, const char *path);
+/* 1 when token i is a string whose unescaped bytes are exactly s. */
 int json_tok_eq(const struct json_doc *doc, int i, const char *s);
+/* Orders two string bodies as written (escapes included) by their
+ * unescaped bytes, memcmp-style; 0 only when the names are the same. */
+int json_key_cmp(const char *a, size_t alen, const char *b, size_t blen);
 /* Unescapes string token i (or copies a primitive) into out; returns the
  * length, or -1 when it does not fit (out is NUL-terminated). */
 int json_tok_copy(const struct json_doc *doc, int i, char *out, size_t cap);
@@ -54,7 +65,15 @@ int json_tok_copy(const struct json_doc *doc, int i, char *out, size_t cap);
  * the input); returns the length or -1 on a bad escape. */
 int json_unescape(const char *in, size_t len, char *out);
 
-/* A JSON string; bytes that are not UTF-8 are written as U+FFFD. */
+/* Length of the UTF-8 sequence at s (RFC 3629: no overlong form, no
+ * surrogate, at most U+10FFFF), 0 when s does not start one. */
+size_t json_utf8_seq(const char *s, size_t avail);
+/* 1 when s[0..len) is all valid UTF-8. */
+int json_utf8_valid(const char *s, size_t len);
+
+/* Appends raw bytes as a JSON string: escapes what JSON needs and
+ * replaces each byte that is not part of valid UTF-8 with U+FFFD, so any
+ * input (command output, headers, form values) becomes valid JSON. */
 int json_put_string(struct buf *b, const char *s, size_t len);
 int json_put_cstr(struct buf *b, const char *s);
 /* "key": "value", with a leading comma when `comma`. */

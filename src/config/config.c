@@ -92,7 +92,7 @@ static void load_server(struct loader *L, const struct node *n, struct config *c
 	get_size(L, n, "max_body_bytes", &c->server.max_body_bytes, 0, (size_t)1 << 30);
 	get_duration(L, n, "header_timeout", &c->server.header_timeout_ms);
 	get_duration(L, n, "idle_timeout", &c->server.idle_timeout_ms);
-	get_duration(L, n, "drain_timeout", &c->server.drain_timeout_ms);
+	get_duration_or_zero(L, n, "drain_timeout", &c->server.drain_timeout_ms);
 	get_cidrs(L, n, "trusted_proxies", &c->server.trusted_proxies, &c->server.ntrusted);
 	get_str(L, n, "user", &c->server.user);
 	get_size(L, n, "dedupe", &c->server.dedupe, 0, 10000000);
@@ -236,8 +236,8 @@ static void load_webhook(struct loader *L, const struct node *n, struct config *
 	check_keys(L, n, webhook_keys);
 	get_duration(L, n, "timeout", &c->webhook.timeout_ms);
 	get_int(L, n, "retries", &c->webhook.retries, 0, 100);
-	get_duration(L, n, "backoff", &c->webhook.backoff_ms);
-	get_duration(L, n, "max_backoff", &c->webhook.max_backoff_ms);
+	get_duration_or_zero(L, n, "backoff", &c->webhook.backoff_ms);
+	get_duration_or_zero(L, n, "max_backoff", &c->webhook.max_backoff_ms);
 	get_size(L, n, "queue", &c->webhook.queue, 1, 10000000);
 	get_size(L, n, "max_queue_bytes", &c->webhook.max_queue_bytes, 1024, (size_t)1 << 40);
 	get_size(L, n, "history", &c->webhook.history, 1, 1000000);

@@ -34,49 +34,88 @@ void check_keys(struct loader *L, const struct node *map, const char *const *all
 	}
 }
 
-/* ${NAME} and ${NAME:-default}; a missing NAME without default is an error. */
+enum { MAX_ENV_NESTING = 8 };
+
+struct expansion {
+	struct loader *L;
+	const struct node *n;
+	const char *text; /* the whole scalar, for messages */
+};
+
+static const char *expand_ref(struct expansion *e, const char *p, int depth, struct buf *out);
+
+/* Copies text from p, expanding references, up to its end or (inside a
+ * default, depth > 0) the '}' that closes the default; returns where it
+ * stopped, NULL after an error. out NULL: a default that is not used,
+ * checked for syntax but not expanded. */
+static const char *expand_text(struct expansion *e, const char *p, int depth, struct buf *out)
+{
+	while (*p && !(depth > 0 && *p == '}')) {
+		if (p[0] == '$' && p[1] == '{') {
+			p = expand_ref(e, p + 2, depth + 1, out);
+			if (!p)
+				return NULL;
+		} else {
+			if (out)
+				buf_append(out, p, 1);
+			p++;
+		}
+	}
+	return p;
+}
+
+/* ${NAME} or ${NAME:-default} from just after "${"; the default may hold
+ * references itself, up to MAX_ENV_NESTING deep. */
+static const char *expand_ref(struct expansion *e, const char *p, int depth, struct buf *out)
+{
+	const char *name = p, *val;
+	char var[128];
+	size_t nlen;
+	if (depth > MAX_ENV_NESTING)
+		return err_at(e->L, e->n, "${...} nested deeper than %d in \"%s\"", MAX_ENV_NESTING, e->text), NULL;
+	while ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')
+		p++;
+	nlen = (size_t)(p - name);
+	if (!*p || (p[0] == ':' && p[1] == '\0'))
+		return err_at(e->L, e->n, "unterminated ${ in \"%s\"", e->text), NULL;
+	if (nlen == 0 || nlen >= sizeof(var) || (*p != '}' && !(p[0] == ':' && p[1] == '-')))
+		return err_at(e->L, e->n, "bad variable reference in \"%s\"", e->text), NULL;
+	memcpy(var, name, nlen);
+	var[nlen] = '\0';
+	val = getenv(var);
+	if (*p == '}') {
+		if (out && !val)
+			err_at(e->L, e->n, "environment variable %s is not set", var);
+		else if (out)
+			buf_puts(out, val);
+		return p + 1;
+	}
+	p = expand_text(e, p + 2, depth, out && !val ? out : NULL);
+	if (!p)
+		return NULL;
+	if (*p != '}')
+		return err_at(e->L, e->n, "unterminated ${ in \"%s\"", e->text), NULL;
+	if (out && val)
+		buf_puts(out, val);
+	return p + 1;
+}
+
+/* ${NAME} and ${NAME:-default}, defaults nested; a missing NAME without
+ * default is an error, and no "${" of the file is ever kept as text. */
 static char *expand_one(struct loader *L, const struct node *n, const char *s)
 {
+	struct expansion e = {L, n, s};
 	struct buf out;
-	const char *p = s;
-	char *res;
+	char *res = NULL;
+	int before = L->nerrors;
 	if (!strstr(s, "${"))
 		return (char *)s;
 	buf_init(&out, 1 << 20);
-	while (*p) {
-		const char *close, *def;
-		char name[128];
-		size_t nlen;
-		const char *val;
-		if (p[0] != '$' || p[1] != '{') {
-			buf_append(&out, p++, 1);
-			continue;
-		}
-		close = strchr(p, '}');
-		if (!close) {
-			err_at(L, n, "unterminated ${ in \"%s\"", s);
-			break;
-		}
-		def = strstr(p, ":-");
-		if (def && def > close)
-			def = NULL;
-		nlen = (size_t)((def ? def : close) - (p + 2));
-		if (nlen == 0 || nlen >= sizeof(name)) {
-			err_at(L, n, "bad variable reference in \"%s\"", s);
-			break;
-		}
-		memcpy(name, p + 2, nlen);
-		name[nlen] = '\0';
-		val = getenv(name);
-		if (val)
-			buf_puts(&out, val);
-		else if (def)
-			buf_append(&out, def + 2, (size_t)(close - def - 2));
-		else
-			err_at(L, n, "environment variable %s is not set", name);
-		p = close + 1;
-	}
-	res = arena_strndup(L->a, out.data ? out.data : "", out.len);
+	expand_text(&e, s, 0, &out);
+	if (out.failed)
+		err_at(L, n, "value longer than 1 MiB after ${...} expansion");
+	if (L->nerrors == before)
+		res = arena_strndup(L->a, out.data ? out.data : "", out.len);
 	buf_free(&out);
 	return res ? res : (char *)s;
 }
@@ -192,9 +231,11 @@ int get_size(struct loader *L, const struct node *n, const char *key, size_t *ou
 	return 1;
 }
 
-/* One or more NUMBER UNIT pairs: "250ms", "10s", "1m30s", "1h". */
+/* One or more NUMBER UNIT pairs: "250ms", "10s", "1m30s", "1h"; at most
+ * 31 days, checked after every term so a long sum cannot wrap. */
 int config_parse_duration(const char *s, uint64_t *ms)
 {
+	const uint64_t max = 31ULL * 24 * 3600000;
 	uint64_t total = 0;
 	if (strcmp(s, "0") == 0) {
 		*ms = 0;
@@ -227,25 +268,39 @@ int config_parse_duration(const char *s, uint64_t *ms)
 		} else {
 			return -1;
 		}
+		if (v * mult > max - total)
+			return -1;
 		total += v * mult;
 		s = end;
 	}
-	if (total > 31ULL * 24 * 3600000)
-		return -1;
 	*ms = total;
 	return 0;
 }
 
-int get_duration(struct loader *L, const struct node *n, const char *key, uint64_t *out)
+static int duration(struct loader *L, const struct node *n, const char *key, uint64_t *out, uint64_t min)
 {
 	const struct node *v = present(n, key);
+	uint64_t ms;
 	if (!v)
 		return 0;
 	if (want_scalar(L, v, key) < 0)
 		return -1;
-	if (config_parse_duration(v->str, out) < 0)
-		return err_at(L, v, "%s: bad duration \"%s\" (use 250ms, 10s, 5m, 1h)", key, v->str), -1;
+	if (config_parse_duration(v->str, &ms) < 0)
+		return err_at(L, v, "%s: bad duration \"%s\" (use 250ms, 10s, 5m, 1h; at most 31 days)", key, v->str), -1;
+	if (ms < min)
+		return err_at(L, v, "%s: must be at least 1ms (0 would never let it happen)", key), -1;
+	*out = ms;
 	return 1;
+}
+
+int get_duration(struct loader *L, const struct node *n, const char *key, uint64_t *out)
+{
+	return duration(L, n, key, out, 1);
+}
+
+int get_duration_or_zero(struct loader *L, const struct node *n, const char *key, uint64_t *out)
+{
+	return duration(L, n, key, out, 0);
 }
 
 int get_str_list(struct loader *L, const struct node *n, const char *key, const char ***out, size_t *count)

@@ -79,6 +79,11 @@ int tree_to_json(struct buf *b, const struct node *n)
 int tree_parse(struct arena *a, const char *text, size_t len, struct node **root, char *err, size_t errcap)
 {
 	size_t i = 0;
+	/* editors on some systems start a UTF-8 file with a byte order mark */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+		text += 3;
+		len -= 3;
+	}
 	while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
 		i++;
 	if (i < len && (text[i] == '{' || text[i] == '['))
@@ -186,10 +191,11 @@ int tree_from_json(struct arena *a, const char *text, size_t len, struct node **
 	struct json_doc doc;
 	struct jbuild b = {a, &doc, text, err, errcap, 0, 1};
 	size_t off = 0;
-	int i = 0;
+	int i = 0, rc;
 	err[0] = '\0';
-	if (json_validate(text, len, 64, &off) < 0) {
-		snprintf(err, errcap, "%d: invalid JSON", line_of(text, (int)off));
+	rc = json_validate(text, len, 64, &off);
+	if (rc < 0) {
+		snprintf(err, errcap, "%d: %s", line_of(text, (int)off), rc == -2 ? "duplicate key" : "invalid JSON");
 		return -1;
 	}
 	if (json_parse(&doc, text, len, 64) < 0) {

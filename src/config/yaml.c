@@ -42,14 +42,17 @@ static void *yfail(struct yaml *y, int line, const char *fmt, ...)
 	return NULL;
 }
 
-/* Cuts a comment: '#' at the start or after a blank, outside quotes. */
+/* Cuts a comment: '#' at the start or after a blank, outside quotes
+ * (inside, \" and '' are quotes that do not close the scalar). */
 static void cut_comment(char *s)
 {
 	char quote = 0;
 	char *p;
 	for (p = s; *p; p++) {
 		if (quote) {
-			if (*p == quote)
+			if ((quote == '"' && *p == '\\' && p[1]) || (quote == '\'' && *p == '\'' && p[1] == '\''))
+				p++;
+			else if (*p == quote)
 				quote = 0;
 			continue;
 		}
@@ -397,8 +400,13 @@ static struct node *block_seq(struct yaml *y, int indent)
 		char *item = skip_blanks(l->text + 1);
 		struct node *v;
 		if (!*item) {
+			/* a bare "-" holds what is indented under it; a "- x"
+			 * at its own column is the next item, and this one null */
 			y->i++;
-			v = nested_value(y, indent, l->lineno);
+			if (y->i < y->n && y->lines[y->i].indent > indent)
+				v = block(y, y->lines[y->i].indent);
+			else
+				v = scalar_node(y, l->lineno, "", 0);
 		} else if (is_seq_item(item) || key_colon(item)) {
 			/* "- key: v" or "- - v": the rest of the line opens a
 			 * nested block at the item's own column. */

@@ -11,6 +11,7 @@ void buf_init(struct buf *b, size_t max)
 	b->len = 0;
 	b->cap = 0;
 	b->max = max;
+	b->failed = 0;
 }
 
 void buf_free(struct buf *b)
@@ -19,6 +20,7 @@ void buf_free(struct buf *b)
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
+	b->failed = 0;
 }
 
 int buf_reserve(struct buf *b, size_t extra)
@@ -26,7 +28,7 @@ int buf_reserve(struct buf *b, size_t extra)
 	size_t want, cap;
 	char *p;
 	if (extra > b->max || b->len > b->max - extra)
-		return -1;
+		goto fail;
 	want = b->len + extra;
 	if (want <= b->cap)
 		return 0;
@@ -37,10 +39,13 @@ int buf_reserve(struct buf *b, size_t extra)
 		cap = b->max;
 	p = realloc(b->data, cap);
 	if (!p)
-		return -1;
+		goto fail;
 	b->data = p;
 	b->cap = cap;
 	return 0;
+fail:
+	b->failed = 1;
+	return -1;
 }
 
 int buf_append(struct buf *b, const void *data, size_t len)
@@ -63,8 +68,10 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0) {
+		b->failed = 1;
 		return -1;
+	}
 	if ((size_t)n < sizeof(small))
 		return buf_append(b, small, (size_t)n);
 	if (buf_reserve(b, (size_t)n + 1) < 0)

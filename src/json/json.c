@@ -16,10 +16,66 @@ _Static_assert(sizeof(jsmntok_t) == sizeof(struct json_tok), "json_tok mirrors j
 
 /* ---- strict validator ---- */
 
+/* A member name as written (escapes included), kept while its object is
+ * open so duplicates are found when it closes. */
+struct key_span {
+	const char *p;
+	size_t len;
+};
+
 struct scan {
 	const char *p, *end;
 	unsigned depth, max_depth;
+	struct key_span *keys; /* the names of every open object, innermost last */
+	size_t nkeys, capkeys;
+	const char *dup; /* set with rc -2: the second of two equal names */
 };
+
+size_t json_utf8_seq(const char *s, size_t avail)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n, i;
+	unsigned char lo = 0x80, hi = 0xbf;
+	if (avail == 0)
+		return 0;
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* the second byte rules out overlongs, surrogates and > U+10FFFF */
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	if (avail < n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+int json_utf8_valid(const char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		size_t n = json_utf8_seq(s + i, len - i);
+		if (n == 0)
+			return 0;
+		i += n;
+	}
+	return 1;
+}
 
 static void skip_ws(struct scan *s)
 {
@@ -38,6 +94,13 @@ static int scan_string(struct scan *s)
 		}
 		if (c < 0x20)
 			return -1;
+		if (c >= 0x80) {
+			size_t n = json_utf8_seq(s->p, (size_t)(s->end - s->p));
+			if (n == 0)
+				return -1;
+			s->p += n;
+			continue;
+		}
 		if (c == '\\') {
 			if (++s->p >= s->end)
 				return -1;
@@ -98,8 +161,52 @@ static int scan_literal(struct scan *s, const char *lit)
 
 static int scan_value(struct scan *s);
 
+static int push_key(struct scan *s, const char *start)
+{
+	if (s->nkeys == s->capkeys) {
+		size_t cap = s->capkeys ? 2 * s->capkeys : 64;
+		struct key_span *k = realloc(s->keys, cap * sizeof(*k));
+		if (!k)
+			return -1;
+		s->keys = k;
+		s->capkeys = cap;
+	}
+	s->keys[s->nkeys].p = start + 1;
+	s->keys[s->nkeys].len = (size_t)(s->p - start) - 2;
+	s->nkeys++;
+	return 0;
+}
+
+static int key_span_cmp(const void *a, const void *b)
+{
+	const struct key_span *x = a, *y = b;
+	return json_key_cmp(x->p, x->len, y->p, y->len);
+}
+
+/* Sorts the names of the object that just closed (those above mark) and
+ * pops them; -2 when two are equal. Sorting keeps a crafted object at
+ * O(n log n) comparisons. */
+static int close_object(struct scan *s, size_t mark)
+{
+	size_t n = s->nkeys - mark, i;
+	int rc = 0;
+	if (n > 1) {
+		qsort(s->keys + mark, n, sizeof(*s->keys), key_span_cmp);
+		for (i = mark + 1; i < s->nkeys && rc == 0; i++) {
+			if (key_span_cmp(&s->keys[i - 1], &s->keys[i]) == 0) {
+				s->dup = s->keys[i - 1].p > s->keys[i].p ? s->keys[i - 1].p : s->keys[i].p;
+				rc = -2;
+			}
+		}
+	}
+	s->nkeys = mark;
+	return rc;
+}
+
 static int scan_container(struct scan *s, char close, int object)
 {
+	size_t mark = s->nkeys;
+	int rc;
 	if (++s->depth > s->max_depth)
 		return -1;
 	s->p++;
@@ -111,23 +218,25 @@ static int scan_container(struct scan *s, char close, int object)
 	}
 	for (;;) {
 		if (object) {
+			const char *start;
 			skip_ws(s);
-			if (s->p >= s->end || *s->p != '"' || scan_string(s) < 0)
+			start = s->p;
+			if (s->p >= s->end || *s->p != '"' || scan_string(s) < 0 || push_key(s, start) < 0)
 				return -1;
 			skip_ws(s);
 			if (s->p >= s->end || *s->p != ':')
 				return -1;
 			s->p++;
 		}
-		if (scan_value(s) < 0)
-			return -1;
+		if ((rc = scan_value(s)) < 0)
+			return rc;
 		skip_ws(s);
 		if (s->p >= s->end)
 			return -1;
 		if (*s->p == close) {
 			s->p++;
 			s->depth--;
-			return 0;
+			return object ? close_object(s, mark) : 0;
 		}
 		if (*s->p != ',')
 			return -1;
@@ -162,15 +271,23 @@ static int scan_value(struct scan *s)
 
 int json_validate(const char *text, size_t len, unsigned max_depth, size_t *err_off)
 {
-	struct scan s = {text, text + len, 0, max_depth};
-	if (scan_value(&s) == 0) {
+	struct scan s;
+	int rc;
+	memset(&s, 0, sizeof(s));
+	s.p = text;
+	s.end = text + len;
+	s.max_depth = max_depth;
+	rc = scan_value(&s);
+	free(s.keys);
+	if (rc == 0) {
 		skip_ws(&s);
 		if (s.p == s.end)
 			return 0;
+		rc = -1;
 	}
 	if (err_off)
-		*err_off = (size_t)(s.p - text);
-	return -1;
+		*err_off = (size_t)((rc == -2 ? s.dup - 1 : s.p) - text);
+	return rc;
 }
 
 /* ---- tokens ---- */
@@ -181,8 +298,10 @@ int json_parse(struct json_doc *doc, const char *text, size_t len, unsigned max_
 	int n;
 	doc->toks = NULL;
 	doc->ntoks = 0;
-	if (len > INT32_MAX || json_validate(text, len, max_depth, NULL) < 0)
+	if (len > INT32_MAX)
 		return -1;
+	if ((n = json_validate(text, len, max_depth, NULL)) < 0)
+		return n;
 	/* most events fit the inline tokens: one jsmn pass, no allocation */
 	jsmn_init(&p);
 	n = jsmn_parse(&p, text, len, (jsmntok_t *)(void *)doc->inline_toks, JSON_INLINE_TOKS);
@@ -228,21 +347,6 @@ int json_skip(const struct json_doc *doc, int i)
 		i++;
 	}
 	return i;
-}
-
-int json_tok_eq(const struct json_doc *doc, int i, const char *s)
-{
-	const struct json_tok *t = &doc->toks[i];
-	size_t n = (size_t)(t->end - t->start);
-	char tmp[256];
-	int len;
-	if (t->type != JSON_STRING)
-		return 0;
-	if (memchr(doc->text + t->start, '\\', n) == NULL)
-		return strlen(s) == n && memcmp(doc->text + t->start, s, n) == 0;
-	len = json_tok_copy(doc, i, tmp, sizeof(tmp));
-	/* by full unescaped length: "ref\u0000x" is not "ref" */
-	return len >= 0 && (size_t)len == strlen(s) && memcmp(tmp, s, (size_t)len) == 0;
 }
 
 int json_get(const struct json_doc *doc, int obj, const char *key)
@@ -331,45 +435,110 @@ static int hex4(const char *p, uint32_t *v)
 	return 0;
 }
 
-/* Output never outruns input: every escape is at least as long as the
- * bytes it stands for, so in-place unescaping is safe. */
+/* Decodes the escape at in[0] == '\\' into out (at most 4 bytes); *used
+ * gets the input length. -1 on a bad escape. Every escape is at least as
+ * long as the bytes it stands for, so in-place unescaping is safe. */
+static int unescape_one(const char *in, size_t len, char *out, size_t *used)
+{
+	uint32_t cp, lo;
+	*used = 2;
+	if (len < 2)
+		return -1;
+	switch (in[1]) {
+	case 'b': out[0] = '\b'; return 1;
+	case 'f': out[0] = '\f'; return 1;
+	case 'n': out[0] = '\n'; return 1;
+	case 'r': out[0] = '\r'; return 1;
+	case 't': out[0] = '\t'; return 1;
+	case '"': case '\\': case '/': out[0] = in[1]; return 1;
+	case 'u':
+		if (len < 6 || hex4(in + 2, &cp) < 0)
+			return -1;
+		*used = 6;
+		if (cp >= 0xd800 && cp < 0xdc00 && len >= 12 && in[6] == '\\' && in[7] == 'u' &&
+		    hex4(in + 8, &lo) == 0 && lo >= 0xdc00 && lo < 0xe000) {
+			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+			*used = 12;
+		} else if (cp >= 0xd800 && cp < 0xe000) {
+			cp = 0xfffd;
+		}
+		return utf8_put(out, cp);
+	default:
+		return -1;
+	}
+}
+
 int json_unescape(const char *in, size_t len, char *out)
 {
-	size_t i = 0, o = 0;
+	size_t i = 0, o = 0, used;
 	while (i < len) {
-		uint32_t cp, lo;
+		int n;
 		if (in[i] != '\\') {
 			out[o++] = in[i++];
 			continue;
 		}
-		if (++i >= len)
+		n = unescape_one(in + i, len - i, out + o, &used);
+		if (n < 0)
 			return -1;
-		switch (in[i]) {
-		case 'b': out[o++] = '\b'; break;
-		case 'f': out[o++] = '\f'; break;
-		case 'n': out[o++] = '\n'; break;
-		case 'r': out[o++] = '\r'; break;
-		case 't': out[o++] = '\t'; break;
-		case '"': case '\\': case '/': out[o++] = in[i]; break;
-		case 'u':
-			if (i + 4 >= len || hex4(in + i + 1, &cp) < 0)
-				return -1;
-			i += 4;
-			if (cp >= 0xd800 && cp < 0xdc00 && i + 6 < len && in[i + 1] == '\\' &&
-			    in[i + 2] == 'u' && hex4(in + i + 3, &lo) == 0 && lo >= 0xdc00 && lo < 0xe000) {
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-				i += 6;
-			} else if (cp >= 0xd800 && cp < 0xe000) {
-				cp = 0xfffd;
-			}
-			o += (size_t)utf8_put(out + o, cp);
-			break;
-		default:
-			return -1;
-		}
-		i++;
+		o += (size_t)n;
+		i += used;
 	}
 	return (int)o;
+}
+
+/* The unescaped bytes of a string body, one at a time, without a copy:
+ * names compare by their full decoded length whatever they hold. */
+struct ustr {
+	const char *p, *end;
+	char pend[4];
+	int npend, ipend;
+};
+
+static int ustr_next(struct ustr *u)
+{
+	size_t used;
+	if (u->ipend < u->npend)
+		return (unsigned char)u->pend[u->ipend++];
+	if (u->p >= u->end)
+		return -1;
+	if (*u->p != '\\')
+		return (unsigned char)*u->p++;
+	u->npend = unescape_one(u->p, (size_t)(u->end - u->p), u->pend, &used);
+	if (u->npend <= 0) /* not from a validated text: compare the raw byte */
+		return u->npend = 0, (unsigned char)*u->p++;
+	u->p += used;
+	u->ipend = 1;
+	return (unsigned char)u->pend[0];
+}
+
+int json_key_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	struct ustr x = {a, a + alen, {0}, 0, 0}, y = {b, b + blen, {0}, 0, 0};
+	if (!memchr(a, '\\', alen) && !memchr(b, '\\', blen)) {
+		int c = memcmp(a, b, alen < blen ? alen : blen);
+		return c ? c : (alen > blen) - (alen < blen);
+	}
+	for (;;) {
+		int ca = ustr_next(&x), cb = ustr_next(&y);
+		if (ca != cb || ca < 0)
+			return ca - cb;
+	}
+}
+
+int json_tok_eq(const struct json_doc *doc, int i, const char *s)
+{
+	const struct json_tok *t = &doc->toks[i];
+	struct ustr x = {doc->text + t->start, doc->text + t->end, {0}, 0, 0};
+	const unsigned char *p = (const unsigned char *)s;
+	if (t->type != JSON_STRING)
+		return 0;
+	for (;; p++) {
+		int c = ustr_next(&x);
+		if (c < 0 || *p == '\0')
+			return c < 0 && *p == '\0';
+		if (c != *p)
+			return 0;
+	}
 }
 
 int json_tok_copy(const struct json_doc *doc, int i, char *out, size_t cap)
@@ -399,57 +568,33 @@ int json_tok_copy(const struct json_doc *doc, int i, char *out, size_t cap)
 
 /* ---- writer ---- */
 
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no
- * overlongs, surrogates or code points past U+10FFFF), 0 if none. */
-static size_t utf8_seq(const unsigned char *s, size_t left)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t n, i;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-	else
-		return 0;
-	if (left < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
-/* JSON text is UTF-8 (RFC 8259 8.1): a byte that starts no well-formed
- * sequence becomes U+FFFD. */
 int json_put_string(struct buf *b, const char *s, size_t len)
 {
 	static const char hexd[] = "0123456789abcdef";
-	size_t i = 0, run = 0;
+	size_t i, run = 0;
 	if (buf_append(b, "\"", 1) < 0)
 		return -1;
-	while (i < len) {
+	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		char esc[6];
-		size_t elen = 2, seq;
+		size_t elen = 2;
 		if (c >= 0x80) {
-			if ((seq = utf8_seq((const unsigned char *)s + i, len - i)) > 0) {
-				i += seq;
+			size_t n = json_utf8_seq(s + i, len - i);
+			if (n) {
+				i += n - 1;
 				continue;
 			}
-			if (buf_append(b, s + run, i - run) < 0 || buf_append(b, "\xef\xbf\xbd", 3) < 0)
+			/* not UTF-8: one U+FFFD per byte keeps the output valid JSON */
+			if (buf_append(b, s + run, i - run) < 0 || buf_append(b, "\\ufffd", 6) < 0)
 				return -1;
-			run = ++i;
+			run = i + 1;
 			continue;
 		}
-		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
-			i++;
+		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
 			continue;
-		}
 		if (buf_append(b, s + run, i - run) < 0)
 			return -1;
-		run = ++i;
+		run = i + 1;
 		esc[0] = '\\';
 		switch (c) {
 		case '"': esc[1] = '"'; break;

@@ -3,6 +3,7 @@
 #include "unit.h"
 
 #include "edgehook/config.h"
+#include "edgehook/tree.h"
 
 #include <stdlib.h>
 
@@ -358,6 +359,83 @@ TEST(sequence_at_key_indent_and_nested_items)
 	buf_free(&errs);
 }
 
+/* issue 21 #11: '#' inside quotes, a bare "-" before "- x", a BOM */
+TEST(yaml_quotes_bare_dash_and_bom)
+{
+	static const char text[] = "a: \"say \\\"hi\\\" #1\" # comment\nb: 'it''s #1'\nc:\n  -\n  - x\n";
+	static const char bom_yaml[] = "\xef\xbb\xbfserver:\n  listen: 127.0.0.1:9\n";
+	static const char bom_json[] = "\xef\xbb\xbf{\"server\": {\"listen\": \"127.0.0.1:9\"}}";
+	struct arena a;
+	struct node *root = NULL;
+	struct buf b, errs;
+	struct config *c;
+	char err[256];
+	arena_init(&a);
+	buf_init(&b, 4096);
+	CHECK_EQ_INT(tree_parse(&a, text, sizeof(text) - 1, &root, err, sizeof(err)), 0);
+	if (root) {
+		tree_to_json(&b, root);
+		buf_append(&b, "", 1);
+		CHECK_STR(b.data, "{\"a\":\"say \\\"hi\\\" #1\",\"b\":\"it's #1\",\"c\":[null,\"x\"]}");
+	}
+	buf_free(&b);
+	arena_free(&a);
+	c = load(bom_yaml, &errs);
+	CHECK(c && c->server.nlisten == 1);
+	config_free(c);
+	buf_free(&errs);
+	c = load(bom_json, &errs);
+	CHECK(c && c->server.nlisten == 1);
+	config_free(c);
+	buf_free(&errs);
+}
+
+/* issue 21 #4: ${A:-${B}} expands the default, never keeps "${" */
+TEST(env_nested_defaults)
+{
+	struct buf errs;
+	struct config *c;
+	setenv("EH_TEST_SET", "inner", 1);
+	unsetenv("EH_TEST_MISSING");
+	c = load("api:\n  token: ${EH_TEST_MISSING:-${EH_TEST_SET}}\n", &errs);
+	CHECK(c && strcmp(c->api.token, "inner") == 0);
+	config_free(c);
+	buf_free(&errs);
+	c = load("api:\n  token: \"a${EH_TEST_MISSING:-b${EH_TEST_MISSING:-c}d}e\"\n", &errs);
+	CHECK(c && strcmp(c->api.token, "abcde") == 0);
+	config_free(c);
+	buf_free(&errs);
+	c = load("api:\n  token: ${EH_TEST_SET:-${EH_TEST_MISSING}}\n", &errs);
+	CHECK(c && strcmp(c->api.token, "inner") == 0);
+	config_free(c);
+	buf_free(&errs);
+	CHECK(fails_with("api:\n  token: ${EH_TEST_MISSING:-${EH_TEST_MISSING}}\n",
+			 "t.yaml:2: environment variable EH_TEST_MISSING is not set"));
+	CHECK(fails_with("api:\n  token: ${EH_TEST_MISSING:-${EH_TEST_MISSING:-x}\n", "t.yaml:2: unterminated ${"));
+	CHECK(fails_with("api:\n  token: ${A:-${A:-${A:-${A:-${A:-${A:-${A:-${A:-${A:-x}}}}}}}}}\n",
+			 "t.yaml:2: ${...} nested deeper than"));
+}
+
+/* issue 21 #7: every term is checked for overflow; 0 only where documented */
+TEST(durations_overflow_and_minimums)
+{
+	struct buf text;
+	uint64_t ms = 0;
+	int i;
+	buf_init(&text, 1 << 20);
+	for (i = 0; i < 5124; i++)
+		buf_puts(&text, "1000000000h");
+	buf_puts(&text, "95576030h1551s617ms"); /* 2^64 + 1 ms */
+	buf_append(&text, "", 1);
+	CHECK_EQ_INT(config_parse_duration(text.data, &ms), -1);
+	buf_free(&text);
+	CHECK(fails_with("server:\n  idle_timeout: 0\n", "t.yaml:2: idle_timeout"));
+	CHECK(fails_with("server:\n  header_timeout: 0s\n", "t.yaml:2: header_timeout"));
+	CHECK(fails_with("webhook:\n  timeout: 0\n", "t.yaml:2: timeout"));
+	CHECK(fails_with("triggers:\n  - id: r\n    allowed_ips: [127.0.0.1]\n    run: {command: /bin/true, timeout: 0ms}\n",
+			 "t.yaml:4: timeout"));
+}
+
 int main(void)
 {
 	RUN(defaults_and_default_config);
@@ -373,5 +451,8 @@ int main(void)
 	RUN(durations_and_sizes);
 	RUN(endpoint_names_derived_and_unique);
 	RUN(sequence_at_key_indent_and_nested_items);
+	RUN(yaml_quotes_bare_dash_and_bom);
+	RUN(env_nested_defaults);
+	RUN(durations_overflow_and_minimums);
 	return unit_done();
 }

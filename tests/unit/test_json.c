@@ -98,6 +98,69 @@ TEST(writer_escapes)
 	buf_free(&b);
 }
 
+/* issue 21 #2, issue 19 #3: duplicate keys at any depth are refused;
+ * keys compare by their full unescaped bytes, NUL included */
+TEST(duplicate_keys_refused_and_keys_compare_full_length)
+{
+	static const char nul_key[] = "{\"event\\u0000\":\"public.ping\",\"event\":\"admin.delete_all\"}";
+	static const char ref[] = "{\"ref\\u0000x\":\"--upload-pack=evil\",\"ref2\":1}";
+	struct json_doc doc;
+	char out[64], longkey[600], want[500];
+	size_t off = 0;
+	int t;
+	CHECK_EQ_INT(json_validate("{\"event\":\"a\",\"event\":\"b\"}", 25, 32, &off), -2);
+	CHECK_EQ_INT(off, 13);
+	CHECK_EQ_INT(json_validate("{\"a\":[{\"x\":1,\"y\":{\"r\":1,\"\\u0072\":2}}]}", 37, 32, NULL), -2);
+	CHECK_EQ_INT(json_validate("[{\"x\":1},{\"x\":2},{\"a\":{\"x\":3}}]", 31, 32, NULL), 0);
+	CHECK_EQ_INT(json_parse(&doc, "{\"k\":1,\"k\":1}", 13, 32), -2);
+	CHECK_EQ_INT(json_parse(&doc, nul_key, sizeof(nul_key) - 1, 32), 0);
+	t = json_get(&doc, 0, "event");
+	CHECK(t > 0 && json_tok_copy(&doc, t, out, sizeof(out)) > 0 && strcmp(out, "admin.delete_all") == 0);
+	json_doc_free(&doc);
+	CHECK_EQ_INT(json_parse(&doc, ref, sizeof(ref) - 1, 32), 0);
+	CHECK_EQ_INT(json_get(&doc, 0, "ref"), -1);
+	CHECK_EQ_INT(json_path(&doc, "ref"), -1);
+	json_doc_free(&doc);
+	/* keys longer than any scratch buffer still compare exactly */
+	memset(longkey, 'k', sizeof(longkey));
+	memcpy(longkey, "{\"", 2);
+	memcpy(longkey + 500, "\\u006b\":7}", 10);
+	CHECK_EQ_INT(json_parse(&doc, longkey, 510, 32), 0);
+	memset(want, 'k', sizeof(want));
+	want[499] = '\0'; /* 498 + the escaped one */
+	CHECK(json_get(&doc, 0, want) > 0);
+	want[498] = '\0';
+	CHECK(json_get(&doc, 0, want) < 0);
+	json_doc_free(&doc);
+}
+
+/* issue 21 #6: strings are UTF-8 */
+TEST(validator_rejects_invalid_utf8)
+{
+	static const char *bad[] = {"\"\xff\"", "\"caf\xe9\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"",
+		"\"\xf4\x90\x80\x80\"", "\"\xe2\x82\"", "{\"k\xe9\":1}", "\"\x80\""};
+	size_t i;
+	CHECK(valid("\"\xf0\x9f\x98\x80 \xe2\x82\xac \xc3\xa9 \xef\xbf\xbf\""));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (valid(bad[i]))
+			fprintf(stderr, "accepted: %s\n", bad[i]);
+		CHECK(!valid(bad[i]));
+	}
+}
+
+/* issue 21 #6, issue 19 #12: the writer takes raw bytes, emits UTF-8 */
+TEST(writer_replaces_invalid_utf8)
+{
+	static const char in[] = "a\xe9" "b\xf0\x9f\x98\x80\xff\xe2\x82";
+	struct buf b;
+	buf_init(&b, 256);
+	CHECK_EQ_INT(json_put_string(&b, in, sizeof(in) - 1), 0);
+	buf_append(&b, "", 1);
+	CHECK_STR(b.data, "\"a\\ufffdb\xf0\x9f\x98\x80\\ufffd\\ufffd\\ufffd\"");
+	CHECK(valid(b.data));
+	buf_free(&b);
+}
+
 TEST(compact_keeps_strings)
 {
 	static const char in[] = "{\n  \"a b\": [1, 2],\n  \"c\": \"x \\\" y\"\n}";
@@ -118,5 +181,8 @@ int main(void)
 	RUN(large_documents_use_heap_tokens);
 	RUN(writer_escapes);
 	RUN(compact_keeps_strings);
+	RUN(duplicate_keys_refused_and_keys_compare_full_length);
+	RUN(validator_rejects_invalid_utf8);
+	RUN(writer_replaces_invalid_utf8);
 	return unit_done();
 }

@@ -281,6 +281,22 @@ TEST(dedupe_crafted_ids_cost_a_probe_never_a_duplicate)
 	dedupe_free(r);
 }
 
+/* issue 21 #5: a failed append is recorded, so a renderer checks once */
+TEST(buf_records_failed_append)
+{
+	struct buf b;
+	buf_init(&b, 8);
+	CHECK_EQ_INT(b.failed, 0);
+	CHECK_EQ_INT(buf_puts(&b, "abc"), 0);
+	CHECK_EQ_INT(buf_puts(&b, "too long"), -1);
+	CHECK_EQ_INT(buf_puts(&b, "d"), 0);
+	CHECK_EQ_INT(b.failed, 1);
+	buf_free(&b);
+	buf_init(&b, 8);
+	CHECK_EQ_INT(b.failed, 0);
+	buf_free(&b);
+}
+
 TEST(buf_bounds)
 {
 	struct buf b;
@@ -320,6 +336,7 @@ int main(void)
 	RUN(dedupe_long_ids_count_in_full);
 	RUN(dedupe_crafted_ids_cost_a_probe_never_a_duplicate);
 	RUN(buf_bounds);
+	RUN(buf_records_failed_append);
 	RUN(random_ids);
 	return unit_done();
 }
