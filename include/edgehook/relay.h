@@ -70,6 +70,11 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 		     size_t len, const struct trigger_cfg *t, int verify_as);
 
 /* api.c: path is what follows "/api/v1/" */
+/* Bound for a rendered answer (JSON or metrics); buffers grow to it. */
+enum { RENDER_MAX = 64 << 20 };
+/* Sends b and frees it; when an append into b failed (b->failed) the
+ * answer is 500 with a log line naming `what`, never a cut body. */
+void reply_rendered(struct http_conn *c, int status, const char *ctype, struct buf *b, const char *what);
 int api_authorize(struct relay *rl, struct http_conn *c, const struct http_request *req);
 void api_handle(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *path, size_t plen,
 		const char *body, size_t len);

@@ -2,6 +2,7 @@
 #include "edgehook/json.h"
 #include "edgehook/strutil.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,15 +73,27 @@ static int pair_to_json(void *arg, const char *k, size_t klen, const char *v, si
 	return put_decoded(t, v, vlen);
 }
 
+size_t form_json_bound(size_t len)
+{
+	/* a byte becomes at most 6 ("\u0001", "\ufffd"); "a&" becomes
+	 * "\"a\":\"\"," (3.5 per byte); plus the braces */
+	return len > (SIZE_MAX - 64) / 6 ? SIZE_MAX : 6 * len + 64;
+}
+
 int form_to_json(struct buf *out, const char *body, size_t len)
 {
 	struct to_json t = {out, NULL, 1};
+	size_t start = out->len;
 	int rc;
 	t.tmp = malloc(len + 1);
 	if (!t.tmp)
 		return -1;
 	rc = buf_puts(out, "{") == 0 && each_pair(body, len, pair_to_json, &t) == 0 && buf_puts(out, "}") == 0 ? 0 : -1;
 	free(t.tmp);
+	/* a repeated name would be a repeated key, which JSON readers resolve
+	 * differently: the validator finds it and says so */
+	if (rc == 0 && json_validate(out->data + start, out->len - start, 2, NULL) == -2)
+		rc = -2;
 	return rc;
 }
 

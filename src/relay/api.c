@@ -72,13 +72,15 @@ int api_authorize(struct relay *rl, struct http_conn *c, const struct http_reque
 	return -1;
 }
 
-static void reply_buf(struct http_conn *c, int status, struct buf *b)
+void reply_rendered(struct http_conn *c, int status, const char *ctype, struct buf *b, const char *what)
 {
-	if (!b->data) {
-		http_respond_error(c, 500, "out of memory");
-		return;
+	if (b->failed || !b->data) {
+		log_msg(LOG_ERROR, "answer not sent: rendering failed (too large or out of memory)", "what", what, NULL);
+		http_respond_error(c, 500, "the answer could not be rendered (see the log)");
+	} else {
+		http_respond(c, status, ctype, NULL, b->data, b->len);
 	}
-	http_respond(c, status, "application/json", NULL, b->data, b->len);
+	buf_free(b);
 }
 
 /* Checks one item of the ingest body; type gets its "event" string. */
@@ -111,13 +113,13 @@ static int item_body(const struct json_doc *doc, int tok, struct buf *out)
 static void ingest(struct relay *rl, struct http_conn *c, const char *body, size_t len)
 {
 	struct json_doc doc;
-	int items[MAX_BATCH], nitems = 0, i, tok;
+	int items[MAX_BATCH], nitems = 0, i, tok, rc = 0;
 	const char *type_ptrs[MAX_BATCH];
 	char (*all_types)[MAX_TYPE] = NULL;
 	struct buf reply, one;
 	const char *why = NULL;
-	if (len == 0 || json_parse(&doc, body, len, 64) < 0) {
-		http_respond_error(c, 400, len ? "body is not valid JSON" : "empty body");
+	if (len == 0 || (rc = json_parse(&doc, body, len, 64)) < 0) {
+		http_respond_error(c, 400, len == 0 ? "empty body" : rc == -2 ? "body has a duplicate key in an object (ambiguous JSON)" : "body is not valid JSON");
 		return;
 	}
 	if (doc.toks[0].type == JSON_ARRAY) {
@@ -156,7 +158,7 @@ static void ingest(struct relay *rl, struct http_conn *c, const char *body, size
 		http_respond_error(c, 503, "delivery queue full");
 		goto out;
 	}
-	buf_init(&reply, (size_t)nitems * 64 + 16);
+	buf_init(&reply, RENDER_MAX);
 	buf_init(&one, len + 64);
 	if (doc.toks[0].type == JSON_ARRAY)
 		buf_puts(&reply, "[");
@@ -179,8 +181,7 @@ static void ingest(struct relay *rl, struct http_conn *c, const char *body, size
 	}
 	if (doc.toks[0].type == JSON_ARRAY)
 		buf_puts(&reply, "]");
-	reply_buf(c, 202, &reply);
-	buf_free(&reply);
+	reply_rendered(c, 202, "application/json", &reply, "event ids");
 	buf_free(&one);
 out:
 	free(all_types);
@@ -254,27 +255,27 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 			http_respond_405(c, "GET, HEAD");
 			return;
 		}
-		buf_init(&b, 1 << 20);
 		if (rlen >= sizeof(id) || memchr(rest, '/', rlen)) {
 			http_respond_error(c, 404, "unknown event");
 			return;
 		}
 		memcpy(id, rest, rlen);
 		id[rlen] = '\0';
-		if (dispatch_event_json(rl->disp, id, &b) < 0)
+		buf_init(&b, RENDER_MAX);
+		if (dispatch_event_json(rl->disp, id, &b) < 0 && !b.failed) {
 			http_respond_error(c, 404, "unknown event (or no longer in the status history)");
-		else
-			reply_buf(c, 200, &b);
-		buf_free(&b);
+			buf_free(&b);
+		} else {
+			reply_rendered(c, 200, "application/json", &b, "event status");
+		}
 	} else if (str_slice_eq(path, head, "endpoints") && rlen == 0) {
 		if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD")) {
 			http_respond_405(c, "GET, HEAD");
 			return;
 		}
-		buf_init(&b, 4 << 20);
+		buf_init(&b, RENDER_MAX);
 		dispatch_endpoints_json(rl->disp, &b);
-		reply_buf(c, 200, &b);
-		buf_free(&b);
+		reply_rendered(c, 200, "application/json", &b, "endpoints");
 	} else if (str_slice_eq(path, head, "triggers")) {
 		if (memchr(rest, '/', rlen))
 			http_respond_error(c, 404, "unknown trigger");
@@ -292,12 +293,13 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 		}
 		memcpy(id, rest, rlen);
 		id[rlen] = '\0';
-		buf_init(&b, 1 << 20);
-		if (runner_run_json(rl->runner, id, &b) < 0)
+		buf_init(&b, RENDER_MAX);
+		if (runner_run_json(rl->runner, id, &b) < 0 && !b.failed) {
 			http_respond_error(c, 404, "unknown run (or no longer in the history)");
-		else
-			reply_buf(c, 200, &b);
-		buf_free(&b);
+			buf_free(&b);
+		} else {
+			reply_rendered(c, 200, "application/json", &b, "run");
+		}
 	} else if (str_slice_eq(path, head, "endpoints") && rlen > 5 && memcmp(rest + rlen - 5, "/test", 5) == 0) {
 		if (http_method_is(req, "POST"))
 			endpoint_test(rl, c, rest, rlen - 5);

@@ -11,7 +11,7 @@ void metrics_render(struct relay *rl, struct http_conn *c)
 	const struct trigger_stats *ts = &rl->tstats;
 	struct buf b;
 	int k;
-	buf_init(&b, 1 << 20);
+	buf_init(&b, RENDER_MAX);
 	buf_printf(&b, "# TYPE edgehook_uptime_seconds gauge\nedgehook_uptime_seconds %llu\n",
 		   (unsigned long long)((clock_now_ms() - rl->started_ms) / 1000));
 	buf_printf(&b, "# TYPE edgehook_connections_open gauge\nedgehook_connections_open %llu\n",
@@ -42,6 +42,5 @@ void metrics_render(struct relay *rl, struct http_conn *c)
 		   (unsigned long long)ts->rejected_body, (unsigned long long)ts->not_found,
 		   (unsigned long long)ts->queue_full, (unsigned long long)ts->run_refused);
 	dispatch_metrics(rl->disp, &b);
-	http_respond(c, 200, "text/plain; version=0.0.4", NULL, b.data, b.len);
-	buf_free(&b);
+	reply_rendered(c, 200, "text/plain; version=0.0.4", &b, "metrics");
 }

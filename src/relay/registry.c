@@ -89,21 +89,12 @@ static int trigger_json(const struct relay *rl, struct buf *b, const struct trig
 	return rc;
 }
 
-static void reply(struct http_conn *c, int status, struct buf *b)
-{
-	if (!b->data)
-		http_respond_error(c, 500, "out of memory");
-	else
-		http_respond(c, status, "application/json", NULL, b->data, b->len);
-	buf_free(b);
-}
-
 void trigger_info(struct relay *rl, struct http_conn *c, const struct trigger_cfg *t)
 {
 	struct buf b;
-	buf_init(&b, 128 << 10);
+	buf_init(&b, RENDER_MAX);
 	trigger_json(rl, &b, t);
-	reply(c, 200, &b);
+	reply_rendered(c, 200, "application/json", &b, "trigger");
 }
 
 static void list_triggers(struct relay *rl, struct http_conn *c)
@@ -112,14 +103,14 @@ static void list_triggers(struct relay *rl, struct http_conn *c)
 	const struct api_trigger *a;
 	size_t i;
 	int first = 1;
-	buf_init(&b, 64 << 20);
+	buf_init(&b, RENDER_MAX);
 	buf_puts(&b, "{\"triggers\":[");
 	for (i = 0; i < rl->cfg->ntriggers; i++, first = 0)
 		buf_puts(&b, first ? "" : ","), trigger_json(rl, &b, &rl->cfg->triggers[i]);
 	for (a = rl->api_triggers; a; a = a->next, first = 0)
 		buf_puts(&b, first ? "" : ","), trigger_json(rl, &b, &a->cfg);
 	buf_puts(&b, "]}");
-	reply(c, 200, &b);
+	reply_rendered(c, 200, "application/json", &b, "trigger list");
 }
 
 static void api_trigger_free(struct api_trigger *a)
@@ -232,9 +223,9 @@ static void put_trigger(struct relay *rl, struct http_conn *c, const char *id, s
 	}
 	*slot = a;
 	buf_free(&errors);
-	buf_init(&b, 128 << 10);
+	buf_init(&b, RENDER_MAX);
 	trigger_json(rl, &b, &a->cfg);
-	reply(c, created ? 201 : 200, &b);
+	reply_rendered(c, created ? 201 : 200, "application/json", &b, "trigger");
 	return;
 fail:
 	buf_free(&errors);

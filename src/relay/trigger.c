@@ -137,8 +137,11 @@ static enum body_type body_type(const struct http_request *req, const char *body
 	if (http_token_eq(ct->value, n, "application/json") || http_token_eq(ct->value, n, "text/json") ||
 	    (n > 5 && http_token_eq(ct->value + n - 5, 5, "+json")))
 		return BODY_JSON;
-	if (http_token_eq(ct->value, n, "application/x-www-form-urlencoded"))
-		return len && json_validate(body, len, 64, NULL) == 0 ? BODY_JSON_CHECKED : BODY_FORM;
+	if (http_token_eq(ct->value, n, "application/x-www-form-urlencoded")) {
+		int rc = len ? json_validate(body, len, 64, NULL) : -1;
+		/* JSON with a repeated key is JSON still, and refused as such */
+		return rc == 0 ? BODY_JSON_CHECKED : rc == -2 ? BODY_JSON : BODY_FORM;
+	}
 	return BODY_OTHER;
 }
 
@@ -146,12 +149,13 @@ static enum body_type body_type(const struct http_request *req, const char *body
 static int body_data(struct buf *data, const struct http_request *req, const char *body, size_t len,
 		     int github_form, const char **why, int *status)
 {
+	int rc;
 	switch (body_type(req, body, len)) {
 	case BODY_JSON:
 		if (len == 0)
 			return 0;
-		if (json_validate(body, len, 64, NULL) < 0) {
-			*why = "body is not valid JSON";
+		if ((rc = json_validate(body, len, 64, NULL)) < 0) {
+			*why = rc == -2 ? "body has a duplicate key in an object (ambiguous JSON)" : "body is not valid JSON";
 			*status = 400;
 			return -1;
 		}
@@ -173,8 +177,8 @@ static int body_data(struct buf *data, const struct http_request *req, const cha
 			}
 			return 0;
 		}
-		if (form_to_json(data, body, len) < 0) {
-			*why = "malformed form body";
+		if ((rc = form_to_json(data, body, len)) < 0) {
+			*why = rc == -2 ? "form body repeats a field name" : "malformed form body";
 			*status = 400;
 			return -1;
 		}
@@ -186,18 +190,20 @@ static int body_data(struct buf *data, const struct http_request *req, const cha
 	}
 }
 
-static void event_type(const struct trigger_cfg *t, const struct http_request *req, char *out, size_t cap)
+/* -1 when the header naming the event is not UTF-8 (it goes into JSON). */
+static int event_type(const struct trigger_cfg *t, const struct http_request *req, char *out, size_t cap)
 {
 	static const char *const headers[] = {"x-github-event", "x-gitlab-event", "x-webhook-event", NULL};
 	const char *const *h;
 	if (t->event) {
 		snprintf(out, cap, "%s", t->event);
-		return;
+		return 0;
 	}
 	for (h = headers; *h; h++)
 		if (header_copy(req, *h, out, cap))
-			return;
+			return json_utf8_valid(out, strlen(out)) ? 0 : -1;
 	snprintf(out, cap, "webhook.received");
+	return 0;
 }
 
 /* The delivery id the scheme defines (for standard, the signed one); no
@@ -427,14 +433,18 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 		http_respond(c, 200, "application/json", NULL, "{\"status\":\"duplicate\"}", 22);
 		return;
 	}
-	buf_init(&data, len + 64 + len / 2);
+	buf_init(&data, form_json_bound(len));
 	if (body_data(&data, req, body, len, kind == TRIGGER_GITHUB, &why, &status) < 0) {
 		buf_free(&data);
 		reject(c, &rl->tstats.rejected_body, status, why);
 		return;
 	}
 	rand_id(dlv_id, sizeof(dlv_id), "dlv_");
-	event_type(t, req, type, sizeof(type));
+	if (event_type(t, req, type, sizeof(type)) < 0) {
+		buf_free(&data);
+		reject(c, &rl->tstats.rejected_body, 400, "event type header is not UTF-8");
+		return;
+	}
 	/* Everything that can refuse is decided before any side effect: a
 	 * refused request (the sender retries it) must not emit. */
 	if (t->run) {

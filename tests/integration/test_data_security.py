@@ -118,13 +118,19 @@ def test_emitted_json_is_utf8():
             assert_eq(r.status, 202)
             ev = strict_json(sink.wait(1)[0].body)
             assert_eq(ev["data"], {"name": "caf\ufffd \ufffd", "ok": "caf\u00e9"})
-            r = eh.request("POST", "/webhooks/g", b"{}", {"X-Webhook-Event": b"push\xe9".decode("latin-1")})
+            s = eh.connect()
+            try:
+                s.sendall(b"POST /webhooks/g HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                          b"X-Webhook-Event: push\xe9\r\n\r\n{}")
+                r = harness.read_response(s)
+            finally:
+                s.close()
             assert_eq(r.status, 400, "an event type that is not UTF-8")
             r = eh.request("POST", "/webhooks/g", b'{"s":"caf\xe9"}')
             assert_eq(r.status, 400, "a JSON body that is not UTF-8")
-            r = eh.request("POST", "/webhooks/g", b"{}", {"X-Webhook-Event": "push.\u00e9".encode().decode("latin-1")})
+            r = eh.request("POST", "/webhooks/g", b"{}", {"X-Webhook-Event": "push.\u00e9"})
             assert_eq(r.status, 202)
-            assert_eq(strict_json(sink.wait(2)[1].body)["type"], "push.\u00e9")
+            assert_eq(strict_json(sink.wait(2)[1].body)["event"], "push.\u00e9")
     finally:
         sink.close()
 
@@ -140,10 +146,10 @@ def test_form_body_worst_case_escaping_accepted():
             assert_eq(r.status, 202, r.body)
             r = eh.request("POST", "/webhooks/g", b"c=" + b"\x01" * 300, form)
             assert_eq(r.status, 202, r.body)
-            reqs = sink.wait(3)
-            assert_eq(strict_json(reqs[0].body)["data"], {"a": "\x01" * 200})
-            assert_eq(strict_json(reqs[1].body)["data"], {"b": "\\" * 300})
-            assert_eq(strict_json(reqs[2].body)["data"], {"c": "\x01" * 300})
+            got = {}
+            for req in sink.wait(3):
+                got.update(strict_json(req.body)["data"])
+            assert_eq(got, {"a": "\x01" * 200, "b": "\\" * 300, "c": "\x01" * 300})
     finally:
         sink.close()
 
