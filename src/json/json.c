@@ -504,8 +504,10 @@ static int ustr_next(struct ustr *u)
 	if (*u->p != '\\')
 		return (unsigned char)*u->p++;
 	u->npend = unescape_one(u->p, (size_t)(u->end - u->p), u->pend, &used);
-	if (u->npend <= 0) /* not from a validated text: compare the raw byte */
-		return u->npend = 0, (unsigned char)*u->p++;
+	if (u->npend <= 0) { /* a bad escape (text not validated): the raw byte */
+		u->npend = 0;
+		return (unsigned char)*u->p++;
+	}
 	u->p += used;
 	u->ipend = 1;
 	return (unsigned char)u->pend[0];
