@@ -1,5 +1,6 @@
 /* JSON: validation, tokenizing, lookups, unescaping, compaction; the
- * validator and the tokenizer must agree on what is valid. */
+ * validator and the tokenizer must agree on what is valid; the writer and
+ * the form converter always produce valid JSON. */
 #include "edgehook/event.h"
 #include "edgehook/form.h"
 #include "edgehook/json.h"
@@ -30,8 +31,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		buf_free(&b);
 	}
-	buf_init(&b, 4 * size + 16);
-	form_to_json(&b, text, size);
+	/* the writer turns any bytes into valid JSON (U+FFFD for non-UTF-8) */
+	buf_init(&b, 6 * size + 16);
+	if (json_put_string(&b, text, size) < 0 || json_validate(b.data, b.len, 1, NULL) != 0)
+		abort();
+	buf_free(&b);
+	buf_init(&b, form_json_bound(size));
+	if (form_to_json(&b, text, size) == 0 && json_validate(b.data, b.len, 2, NULL) != 0)
+		abort();
 	buf_free(&b);
 	return 0;
 }
