@@ -86,14 +86,17 @@ void reply_rendered(struct http_conn *c, int status, const char *ctype, struct b
 /* Checks one item of the ingest body; type gets its "event" string. */
 static const char *check_item(const struct json_doc *doc, int tok, char *type, size_t cap)
 {
-	int t;
+	int t, n;
 	if (doc->toks[tok].type != JSON_OBJECT)
 		return "each event must be a JSON object";
 	t = json_get(doc, tok, "event");
 	if (t < 0 || doc->toks[t].type != JSON_STRING)
 		return "missing string \"event\"";
-	if (json_tok_copy(doc, t, type, cap) <= 0)
+	if ((n = json_tok_copy(doc, t, type, cap)) <= 0)
 		return "\"event\" must be 1 to 127 characters";
+	/* routing reads up to a NUL, receivers read the whole string */
+	if (strlen(type) != (size_t)n)
+		return "\"event\" must not contain \\u0000";
 	return NULL;
 }
 

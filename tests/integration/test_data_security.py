@@ -54,6 +54,9 @@ def test_duplicate_json_keys_refused_and_routing_reads_the_key_receivers_read():
             r = eh.request("POST", "/api/v1/events", b'{"event\\u0000":"public.ping","event":"admin.delete_all"}')
             assert_eq(r.status, 202)
             assert_eq(r.json()["endpoints"], 0, "routed by the real \"event\" member")
+            # a NUL in the value would route as "public.ping" what receivers read in full
+            r = eh.request("POST", "/api/v1/events", b'{"event":"public.ping\\u0000admin.delete_all"}')
+            assert_eq(r.status, 400, "an event type holding a NUL")
             r = eh.request("POST", "/webhooks/g", b'{"a":[{"ref":"main","r\\u0065f":"--upload-pack=evil"}]}')
             assert_eq(r.status, 400, "duplicate key at depth, written with an escape")
             assert_true(b"duplicate" in r.body, "clear message: %r" % r.body)
