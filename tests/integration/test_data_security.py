@@ -182,3 +182,17 @@ def test_nested_env_default_expanded_or_refused():
     assert_true(path + ":4: environment variable EH_DATA_UNSET_B is not set" in p.stderr, p.stderr)
     p, path = check_config("triggers:\n  - id: s\n    kind: gitlab\n    secret: ${EH_DATA_UNSET_A:-${EH_DATA_UNSET_B:-fallback}}\n")
     assert_eq(p.returncode, 0, p.stderr)
+
+
+def test_trigger_api_refuses_zero_and_overflowing_durations():
+    wrap = "1000000000h" * 5124 + "95576030h1551s617ms"  # 2^64 + 1 ms
+    with Edgehook("api:\n  allow_run: true\n") as eh:
+        for timeout in ("0", "0ms", wrap):
+            body = json.dumps({"kind": "generic", "allowed_ips": ["127.0.0.1"],
+                               "run": {"command": "/bin/true", "timeout": timeout}}).encode()
+            r = eh.request("PUT", "/api/v1/triggers/t", body)
+            assert_eq(r.status, 400, "run.timeout %r" % timeout[:20])
+            assert_true(b"timeout" in r.body, r.body[:200])
+        body = json.dumps({"kind": "generic", "allowed_ips": ["127.0.0.1"],
+                           "run": {"command": "/bin/true", "timeout": "1s"}}).encode()
+        assert_eq(eh.request("PUT", "/api/v1/triggers/t", body).status, 201)
