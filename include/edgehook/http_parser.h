@@ -74,6 +74,28 @@ struct http_response {
 };
 
 int http_parse_request(const char *buf, size_t len, struct http_request *req, size_t max_headers);
+
+/* The head scanner behind http_parse_request, for a server that gets a
+ * head in pieces: it keeps its place (like picohttpparser's last_len, but
+ * with the state too), so each byte is looked at once and a syntax error
+ * is reported at the byte that makes it certain, wherever the pieces
+ * split. buf must hold the same bytes as in earlier calls, plus more.
+ * Returns the head length once its blank line is seen, -2 for more, -1
+ * on error (error_status, error as in http_request). Errors that need the
+ * whole head (framing, Host, target form) come from http_parse_request,
+ * which a server calls on the complete head. */
+struct http_head_scan {
+	size_t off;   /* bytes of buf scanned so far */
+	size_t count; /* header lines so far */
+	size_t max_headers;
+	unsigned char state, sub, major, minor;
+	int error_status;
+	const char *error;
+};
+void http_head_scan_init(struct http_head_scan *s, size_t max_headers);
+/* Starts at the header fields (a response's, after its status line). */
+void http_head_scan_fields(struct http_head_scan *s, size_t max_headers);
+int http_head_scan(struct http_head_scan *s, const char *buf, size_t len);
 /* head_request: the request was HEAD, so no body follows whatever the
  * headers say. 1xx, 204 and 304 never have a body either. */
 int http_parse_response(const char *buf, size_t len, struct http_response *res, size_t max_headers,

@@ -80,7 +80,8 @@ static int expect_crlf(struct cursor *c)
 	return 0;
 }
 
-/* HTTP/DIGIT.DIGIT; stores the minor version, 505 for unsupported ones. */
+/* HTTP/DIGIT.DIGIT; stores the minor version, 505 for unsupported ones.
+ * Status lines only: request lines go through the head scanner. */
 static int parse_version(struct cursor *c, int *minor)
 {
 	static const char prefix[] = "HTTP/";
@@ -102,52 +103,191 @@ static int parse_version(struct cursor *c, int *minor)
 	return 0;
 }
 
-/* Header lines up to and including the empty line. */
-static int parse_headers(struct cursor *c, struct http_header *h, size_t max, size_t *count)
+/* ---- the head scanner: one byte at a time, resumable ---- */
+
+enum scan_state {
+	S_LEAD,       /* empty lines may come before the request line */
+	S_LEAD_LF,
+	S_METHOD,
+	S_TARGET,
+	S_VERSION,    /* sub = bytes of "HTTP/d.d" matched */
+	S_RL_CR,
+	S_RL_LF,
+	S_LINE,       /* start of a header line or of the blank line */
+	S_NAME,
+	S_VALUE,
+	S_VALUE_LF,
+	S_END_LF,
+	S_DONE
+};
+
+void http_head_scan_init(struct http_head_scan *s, size_t max_headers)
+{
+	memset(s, 0, sizeof(*s));
+	s->state = S_LEAD;
+	s->max_headers = max_headers;
+}
+
+void http_head_scan_fields(struct http_head_scan *s, size_t max_headers)
+{
+	http_head_scan_init(s, max_headers);
+	s->state = S_LINE;
+}
+
+static int scan_fail(struct http_head_scan *s, int status, const char *why)
+{
+	s->error_status = status;
+	s->error = why;
+	return BAD;
+}
+
+/* "HTTP/" then DIGIT "." DIGIT: decided at the byte that settles it. */
+static int scan_version(struct http_head_scan *s, char ch)
+{
+	static const char prefix[] = "HTTP/";
+	unsigned i = s->sub++;
+	if (i < 5)
+		return ch == prefix[i] ? 0 : scan_fail(s, 400, "bad HTTP version");
+	if (i == 6)
+		return ch == '.' ? 0 : scan_fail(s, 400, "bad HTTP version");
+	if (ch < '0' || ch > '9')
+		return scan_fail(s, 400, "bad HTTP version");
+	if (i == 5) {
+		s->major = (unsigned char)(ch - '0');
+		return 0;
+	}
+	if (s->major != 1 || ch > '1')
+		return scan_fail(s, s->major == 0 ? 400 : 505, "HTTP version not supported");
+	s->minor = (unsigned char)(ch - '0');
+	s->state = S_RL_CR;
+	return 0;
+}
+
+/* One byte of the head; BAD on error, 1 at the head's last byte. */
+static int scan_byte(struct http_head_scan *s, char ch)
+{
+	switch (s->state) {
+	case S_LEAD:
+		if (ch == '\r') {
+			s->state = S_LEAD_LF;
+			return 0;
+		}
+		s->state = S_METHOD;
+		s->sub = 0;
+		/* fall through */
+	case S_METHOD:
+		if (IS_TOKEN(ch)) {
+			s->sub = 1;
+			return 0;
+		}
+		if (ch != ' ' || !s->sub)
+			return scan_fail(s, 400, "invalid method");
+		s->state = S_TARGET;
+		s->sub = 0;
+		return 0;
+	case S_LEAD_LF:
+		if (ch != '\n')
+			return scan_fail(s, 400, "bare CR");
+		s->state = S_LEAD;
+		return 0;
+	case S_TARGET:
+		if ((unsigned char)ch > 0x20 && (unsigned char)ch < 0x7f) {
+			s->sub = 1;
+			return 0;
+		}
+		if (ch != ' ' || !s->sub)
+			return scan_fail(s, 400, "invalid request target");
+		s->state = S_VERSION;
+		s->sub = 0;
+		return 0;
+	case S_VERSION:
+		return scan_version(s, ch);
+	case S_RL_CR:
+		if (ch != '\r')
+			return scan_fail(s, 400, "expected CRLF");
+		s->state = S_RL_LF;
+		return 0;
+	case S_RL_LF:
+	case S_VALUE_LF:
+		if (ch != '\n')
+			return scan_fail(s, 400, "bare CR");
+		s->state = S_LINE;
+		return 0;
+	case S_LINE:
+		if (ch == '\r') {
+			s->state = S_END_LF;
+			return 0;
+		}
+		if (ch == ' ' || ch == '\t')
+			return scan_fail(s, 400, "obsolete line folding");
+		if (!IS_TOKEN(ch))
+			return scan_fail(s, 400, "empty header name");
+		s->state = S_NAME;
+		return 0;
+	case S_NAME:
+		if (IS_TOKEN(ch))
+			return 0;
+		if (ch != ':')
+			return scan_fail(s, 400, "invalid header name");
+		if (s->count == s->max_headers)
+			return scan_fail(s, 431, "too many headers");
+		s->count++;
+		s->state = S_VALUE;
+		return 0;
+	case S_VALUE:
+		if (IS_FIELD_CHAR(ch))
+			return 0;
+		if (ch != '\r')
+			return scan_fail(s, 400, ch == '\n' ? "bare LF" : "invalid header value");
+		s->state = S_VALUE_LF;
+		return 0;
+	case S_END_LF:
+		if (ch != '\n')
+			return scan_fail(s, 400, "bare CR");
+		s->state = S_DONE;
+		return 1;
+	}
+	return scan_fail(s, 400, "bad head state");
+}
+
+int http_head_scan(struct http_head_scan *s, const char *buf, size_t len)
+{
+	if (s->state == S_DONE)
+		return (int)s->off;
+	if (s->error)
+		return BAD;
+	while (s->off < len) {
+		int r = scan_byte(s, buf[s->off++]);
+		if (r == BAD)
+			return BAD;
+		if (r == 1)
+			return (int)s->off;
+	}
+	return NEED_MORE;
+}
+
+/* Header lines of a scanned head, from p up to and including the blank
+ * line that ends at end: every byte is already known to be valid. */
+static void collect_headers(const char *p, const char *end, struct http_header *h, size_t *count)
 {
 	*count = 0;
-	for (;;) {
-		const char *name, *value, *vend;
-		int r;
-		if (c->p == c->end)
-			return NEED_MORE;
-		if (*c->p == '\r') {
-			r = expect_crlf(c);
-			return r;
-		}
-		if (*c->p == ' ' || *c->p == '\t')
-			return fail(c, 400, "obsolete line folding");
-		name = c->p;
-		while (c->p < c->end && IS_TOKEN(*c->p))
-			c->p++;
-		if (c->p == c->end)
-			return NEED_MORE;
-		if (*c->p != ':')
-			return fail(c, 400, c->p == name ? "empty header name" : "invalid header name");
-		if (c->p == name)
-			return fail(c, 400, "empty header name");
-		if (*count == max)
-			return fail(c, 431, "too many headers");
-		h[*count].name = name;
-		h[*count].name_len = (size_t)(c->p - name);
-		c->p++;
-		while (c->p < c->end && (*c->p == ' ' || *c->p == '\t'))
-			c->p++;
-		value = c->p;
-		while (c->p < c->end && IS_FIELD_CHAR(*c->p))
-			c->p++;
-		if (c->p == c->end)
-			return NEED_MORE;
-		if (*c->p != '\r')
-			return fail(c, 400, *c->p == '\n' ? "bare LF" : "invalid header value");
-		vend = c->p;
+	while (*p != '\r') {
+		const char *value, *vend;
+		h[*count].name = p;
+		p = memchr(p, ':', (size_t)(end - p));
+		h[*count].name_len = (size_t)(p - h[*count].name);
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		value = p;
+		p = memchr(p, '\r', (size_t)(end - p));
+		vend = p;
 		while (vend > value && (vend[-1] == ' ' || vend[-1] == '\t'))
 			vend--;
 		h[*count].value = value;
 		h[*count].value_len = (size_t)(vend - value);
 		(*count)++;
-		if ((r = expect_crlf(c)) != 0)
-			return r;
+		p += 2;
 	}
 }
 
@@ -311,57 +451,39 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req, si
 {
 	struct cursor c = {buf, buf + len, 0, NULL};
 	struct http_header *headers = req->headers;
-	int r;
+	struct http_head_scan scan;
+	const char *p, *end;
+	int n;
 
 	memset(req, 0, sizeof(*req));
 	req->headers = headers;
-	/* RFC 9112 2.2: ignore empty lines before the request line. */
-	while (c.p < c.end && *c.p == '\r') {
-		if ((r = expect_crlf(&c)) != 0)
-			goto out;
+	http_head_scan_init(&scan, max_headers);
+	n = http_head_scan(&scan, buf, len);
+	if (n == BAD) {
+		req->error_status = scan.error_status;
+		req->error = scan.error;
+		return BAD;
 	}
-	req->method = c.p;
-	while (c.p < c.end && IS_TOKEN(*c.p))
-		c.p++;
-	if (c.p == c.end) {
-		r = NEED_MORE;
-		goto out;
-	}
-	if (*c.p != ' ' || c.p == req->method) {
-		r = fail(&c, 400, "invalid method");
-		goto out;
-	}
-	req->method_len = (size_t)(c.p - req->method);
-	req->target = ++c.p;
-	while (c.p < c.end && (unsigned char)*c.p > 0x20 && (unsigned char)*c.p < 0x7f)
-		c.p++;
-	if (c.p == c.end) {
-		r = NEED_MORE;
-		goto out;
-	}
-	if (*c.p != ' ' || c.p == req->target) {
-		r = fail(&c, 400, "invalid request target");
-		goto out;
-	}
-	req->target_len = (size_t)(c.p - req->target);
-	c.p++;
-	if ((r = parse_version(&c, &req->minor_version)) != 0)
-		goto out;
-	if ((r = expect_crlf(&c)) != 0)
-		goto out;
-	if ((r = parse_headers(&c, headers, max_headers, &req->num_headers)) != 0)
-		goto out;
-	if ((r = check_target(&c, req)) != 0)
-		goto out;
-	if ((r = request_semantics(&c, req)) != 0)
-		goto out;
-	return (int)(c.p - buf);
-out:
-	if (r == BAD) {
+	if (n == NEED_MORE)
+		return NEED_MORE;
+	/* the scanner vouched for every byte: only slicing is left */
+	end = buf + n;
+	for (p = buf; *p == '\r'; p += 2)
+		;
+	req->method = p;
+	p = memchr(p, ' ', (size_t)(end - p));
+	req->method_len = (size_t)(p - req->method);
+	req->target = ++p;
+	p = memchr(p, ' ', (size_t)(end - p));
+	req->target_len = (size_t)(p - req->target);
+	req->minor_version = scan.minor;
+	collect_headers(p + sizeof(" HTTP/1.1\r\n") - 1, end, headers, &req->num_headers);
+	if (check_target(&c, req) != 0 || request_semantics(&c, req) != 0) {
 		req->error_status = c.status;
 		req->error = c.error;
+		return BAD;
 	}
-	return r;
+	return n;
 }
 
 int http_parse_response(const char *buf, size_t len, struct http_response *res, size_t max_headers,
@@ -369,6 +491,7 @@ int http_parse_response(const char *buf, size_t len, struct http_response *res, 
 {
 	struct cursor c = {buf, buf + len, 0, NULL};
 	struct http_header *headers = res->headers;
+	struct http_head_scan scan;
 	struct framing f;
 	int r, i;
 
@@ -404,8 +527,14 @@ int http_parse_response(const char *buf, size_t len, struct http_response *res, 
 	res->reason_len = (size_t)(c.p - res->reason);
 	if ((r = expect_crlf(&c)) != 0)
 		goto out;
-	if ((r = parse_headers(&c, headers, max_headers, &res->num_headers)) != 0)
+	http_head_scan_fields(&scan, max_headers);
+	if ((r = http_head_scan(&scan, c.p, (size_t)(c.end - c.p))) < 0) {
+		if (r == BAD)
+			fail(&c, 400, scan.error);
 		goto out;
+	}
+	collect_headers(c.p, c.p + r, headers, &res->num_headers);
+	c.p += r;
 	if ((r = scan_framing(&c, headers, res->num_headers, &f)) != 0)
 		goto out;
 	res->keep_alive = res->minor_version == 1 ? !f.conn_close : (f.conn_keep_alive && !f.conn_close);
