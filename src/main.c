@@ -99,6 +99,7 @@ static void limits_of(const struct config *cfg, struct http_server_limits *lim)
 	lim->max_header_bytes = cfg->server.max_header_bytes;
 	lim->max_body_bytes = cfg->server.max_body_bytes;
 	lim->header_timeout_ms = cfg->server.header_timeout_ms;
+	lim->body_timeout_ms = cfg->server.body_timeout_ms;
 	lim->idle_timeout_ms = cfg->server.idle_timeout_ms;
 }
 

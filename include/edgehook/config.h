@@ -88,7 +88,7 @@ struct config {
 		const char *tls_cert, *tls_key;
 		size_t max_connections;
 		size_t max_header_bytes, max_body_bytes;
-		uint64_t header_timeout_ms, idle_timeout_ms, drain_timeout_ms;
+		uint64_t header_timeout_ms, body_timeout_ms, idle_timeout_ms, drain_timeout_ms;
 		struct cidr *trusted_proxies;
 		size_t ntrusted;
 		const char *user;

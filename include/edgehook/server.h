@@ -11,9 +11,17 @@
  * if the peer goes away meanwhile, the abort callback runs and the
  * connection must not be used again).
  *
+ * Each connection owns its request: the parsed head passed to `handle`
+ * (req, its header slices, body) is valid only during that call and
+ * points into that connection's own buffer; nothing parsed is shared
+ * between connections or kept across reads.
+ *
  * Limits and timeouts come from the config: oversized heads -> 431 (414
- * for a request line), bodies -> 413, slow heads -> 408, and every error
- * whose framing is unknown closes the connection after the answer. Past
+ * for a request line), bodies -> 413, slow heads or bodies -> 408 (each
+ * a fixed deadline: header_timeout from the head's first byte,
+ * body_timeout from its end; trickled bytes do not extend them), and
+ * every error whose framing is unknown closes the connection after the
+ * answer, lingering at most 2 s for the peer to read it. Past
  * max_connections new peers get a canned 503 and are closed; EMFILE is
  * absorbed with a reserve descriptor so the listener never spins. */
 #ifndef EDGEHOOK_SERVER_H
@@ -33,7 +41,8 @@ struct http_server_limits {
 	size_t max_connections;
 	size_t max_header_bytes;
 	size_t max_body_bytes;
-	uint64_t header_timeout_ms;
+	uint64_t header_timeout_ms; /* whole head, from its first byte */
+	uint64_t body_timeout_ms;   /* whole body, from the end of the head */
 	uint64_t idle_timeout_ms;
 };
 

@@ -31,7 +31,7 @@ const char config_default_yaml[] =
 
 static const char *const top_keys[] = {"server", "api", "webhook", "triggers", NULL};
 static const char *const server_keys[] = {"listen", "tls", "max_connections", "max_header_bytes",
-	"max_body_bytes", "header_timeout", "idle_timeout", "drain_timeout", "trusted_proxies", "user",
+	"max_body_bytes", "header_timeout", "body_timeout", "idle_timeout", "drain_timeout", "trusted_proxies", "user",
 	"dedupe", NULL};
 static const char *const tls_keys[] = {"cert", "key", NULL};
 static const char *const listen_keys[] = {"address", "tls", NULL};
@@ -91,6 +91,7 @@ static void load_server(struct loader *L, const struct node *n, struct config *c
 	get_size(L, n, "max_header_bytes", &c->server.max_header_bytes, 256, 1 << 20);
 	get_size(L, n, "max_body_bytes", &c->server.max_body_bytes, 0, (size_t)1 << 30);
 	get_duration(L, n, "header_timeout", &c->server.header_timeout_ms);
+	get_duration(L, n, "body_timeout", &c->server.body_timeout_ms);
 	get_duration(L, n, "idle_timeout", &c->server.idle_timeout_ms);
 	get_duration_or_zero(L, n, "drain_timeout", &c->server.drain_timeout_ms);
 	get_cidrs(L, n, "trusted_proxies", &c->server.trusted_proxies, &c->server.ntrusted);
@@ -323,6 +324,7 @@ static void set_defaults(struct config *c)
 	c->server.max_header_bytes = 16 << 10;
 	c->server.max_body_bytes = 1 << 20;
 	c->server.header_timeout_ms = 10000;
+	c->server.body_timeout_ms = 60000;
 	c->server.idle_timeout_ms = 60000;
 	c->server.drain_timeout_ms = 10000;
 	c->server.dedupe = 10000;

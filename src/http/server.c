@@ -47,15 +47,18 @@ struct http_conn {
 	struct tls_conn *tls; /* TLS listeners only */
 	uint32_t events;      /* what epoll watches now: changes only are sent */
 	struct http_conn *prev, *next;
-	/* current request framing, offsets relative to in.data */
+	/* current request framing, offsets relative to in.data; the parsed
+	 * head itself is never kept: it lives in the frame of the call that
+	 * dispatches it (conn_process), re-parsed there from this
+	 * connection's own bytes when the body came in a later read */
+	struct http_head_scan scan; /* where the head scan stopped */
 	size_t head_len;
 	enum http_body body_kind;
 	uint64_t content_length;
 	struct http_chunked chunked;
-	size_t body_len;  /* decoded body bytes stored after the head */
-	size_t scanned;   /* head bytes already searched for its end */
-	size_t raw_off;   /* chunked: undecoded input starts here */
-	uint64_t started; /* first byte of the current request */
+	size_t body_len;   /* decoded body bytes stored after the head */
+	size_t raw_off;    /* chunked: undecoded input starts here */
+	uint64_t deadline; /* of the current phase, set once on entering it */
 	unsigned keep_alive : 1;
 	unsigned is_head : 1;
 	unsigned minor : 1;
@@ -82,11 +85,6 @@ struct http_server {
 	struct http_conn *conns;
 	size_t nconns;
 	struct http_server_stats stats;
-	struct http_header headers[MAX_HEADERS];
-	/* the last head parsed, valid while its connection's buffer stays put */
-	struct http_request last_req;
-	const struct http_conn *last_conn;
-	const char *last_data;
 	int draining;
 	void (*on_empty)(void *);
 	void *on_empty_arg;
@@ -105,8 +103,6 @@ static void conn_destroy(struct http_conn *c)
 		c->abort_cb = NULL;
 		cb(c->abort_arg);
 	}
-	if (s->last_conn == c)
-		s->last_conn = NULL; /* a later connection may reuse the address */
 	reactor_del(s->r, c->fd);
 	timer_stop(s->r, &c->timer);
 	close(c->fd);
@@ -164,36 +160,35 @@ static void conn_on_timer(void *arg)
 	}
 }
 
+/* Heads (from their first byte), bodies (from the end of the head) and
+ * lingering closes each have one deadline, set when the phase begins:
+ * bytes trickling in never move it. Idle keep-alive connections and
+ * answers being written wait idle_timeout from the last progress. */
 static void conn_arm_timer(struct http_conn *c)
 {
 	struct http_server *s = c->srv;
-	uint64_t ms;
+	uint64_t now = clock_now_ms(), deadline;
 	switch (c->state) {
 	case CONN_HEAD:
-		if (c->tls && !tls_handshake_done(c->tls)) {
-			uint64_t elapsed = clock_now_ms() - c->started;
-			ms = elapsed >= s->lim.header_timeout_ms ? 0 : s->lim.header_timeout_ms - elapsed;
-		} else if (c->in.len == 0 && c->out.len == 0) {
-			ms = s->lim.idle_timeout_ms;
-		} else {
-			uint64_t elapsed = clock_now_ms() - c->started;
-			ms = elapsed >= s->lim.header_timeout_ms ? 0 : s->lim.header_timeout_ms - elapsed;
-		}
+		if (c->in.len == 0 && c->out.len == 0 && (!c->tls || tls_handshake_done(c->tls)))
+			deadline = now + s->lim.idle_timeout_ms;
+		else
+			deadline = c->deadline;
 		break;
 	case CONN_BODY:
-		ms = s->lim.header_timeout_ms;
+	case CONN_LINGER:
+		deadline = c->deadline;
 		break;
-	case CONN_APP:
-		timer_stop(s->r, &c->timer);
-		return;
 	case CONN_CLOSING:
-		ms = s->lim.idle_timeout_ms;
+		deadline = now + s->lim.idle_timeout_ms;
 		break;
 	default:
-		ms = LINGER_MS;
-		break;
+		timer_stop(s->r, &c->timer);
+		return;
 	}
-	timer_start(s->r, &c->timer, ms);
+	if (timer_armed(&c->timer) && c->timer.deadline == deadline)
+		return;
+	timer_start(s->r, &c->timer, deadline > now ? deadline - now : 0);
 }
 
 static void conn_update_events(struct http_conn *c)
@@ -267,6 +262,7 @@ static int conn_flush(struct http_conn *c)
 		 * that would destroy the answer before it reads it. */
 		shutdown(c->fd, SHUT_WR);
 		c->state = CONN_LINGER;
+		c->deadline = clock_now_ms() + LINGER_MS;
 		c->in.len = 0;
 	}
 	return 0;
@@ -297,7 +293,8 @@ void http_respond(struct http_conn *c, int status, const char *content_type, con
 	}
 	c->state = c->keep_alive ? CONN_HEAD : CONN_CLOSING;
 	c->head_len = 0;
-	c->started = clock_now_ms();
+	/* pipelined bytes already here start the next head's clock now */
+	c->deadline = clock_now_ms() + s->lim.header_timeout_ms;
 	if (!c->in_process) {
 		/* a deferred answer: resume the pipeline from the loop */
 		c->in_process = 1;
@@ -354,102 +351,87 @@ static void conn_reject(struct http_conn *c, int status, const char *why)
 
 /* ---- request processing ---- */
 
-static void dispatch(struct http_conn *c, const char *body, size_t body_len)
+/* Hands the request to the application. req is the head parsed in this
+ * same call when the body came with it; NULL when the body came in a
+ * later read: then the head is parsed again, from this connection's own
+ * buffer into the caller's frame. */
+static void dispatch(struct http_conn *c, struct http_request *req, struct http_header *headers)
 {
 	struct http_server *s = c->srv;
-	struct http_request req;
-	req.headers = s->headers;
-	/* The head was validated when it arrived. If the buffer moved since
-	 * (the body came in later reads) or another connection parsed a head
-	 * meanwhile, parse it again so the slices point at the bytes as they
-	 * are now. */
-	if (s->last_conn == c && s->last_data == c->in.data) {
-		req = s->last_req;
-	} else if (http_parse_request(c->in.data, c->head_len, &req, MAX_HEADERS) != (int)c->head_len) {
-		conn_reject(c, 400, "bad request");
-		return;
+	struct http_request again;
+	if (!req) {
+		req = &again;
+		req->headers = headers;
+		if (http_parse_request(c->in.data, c->head_len, req, MAX_HEADERS) != (int)c->head_len) {
+			conn_reject(c, 400, "bad request");
+			return;
+		}
 	}
-	s->last_conn = NULL;
 	c->state = CONN_APP;
-	s->handle(s->app, c, &req, body, body_len);
+	s->handle(s->app, c, req, c->in.data + c->head_len, c->body_len);
 }
 
-/* Whether the bytes since the last scan hold a blank line ("\n\r\n" or
- * "\n\n"; the parser refuses the bare-LF form). */
-static int head_may_end(const struct http_conn *c)
+/* Answers a head that outgrew max_header_bytes. */
+static void reject_oversized(struct http_conn *c)
 {
-	size_t i = c->scanned >= 2 ? c->scanned - 2 : 0;
-	for (; i + 1 < c->in.len; i++) {
-		if (c->in.data[i] != '\n')
-			continue;
-		if (c->in.data[i + 1] == '\n' || (c->in.data[i + 1] == '\r' && i + 2 < c->in.len && c->in.data[i + 2] == '\n'))
-			return 1;
-		if (c->in.data[i + 1] == '\r' && i + 2 == c->in.len)
-			return 1; /* might end with the next byte: cheap to look */
-	}
-	return 0;
+	if (!memchr(c->in.data, '\n', c->srv->lim.max_header_bytes))
+		conn_reject(c, 414, "request line too long");
+	else
+		conn_reject(c, 431, "request head too large");
 }
 
-/* Parses a head at in.data[0..]; 1 when the request can be dispatched or
- * the body is next, 0 when more bytes are needed, -1 when rejected. */
-static int take_head(struct http_conn *c)
+/* Scans the new bytes of a head at in.data[0..] and parses it into req
+ * once complete; 1 when the request can be dispatched or the body is
+ * next, 0 when more bytes are needed, -1 when rejected. The scan keeps
+ * its place between reads: each byte is looked at once, and an error is
+ * answered at the byte that makes it certain, however the head is split.
+ * Only the first max_header_bytes are scanned, so the answer is the same
+ * whole or in pieces. */
+static int take_head(struct http_conn *c, struct http_request *req)
 {
 	struct http_server *s = c->srv;
-	struct http_request req;
-	int n;
-	req.headers = s->headers;
-	/* Parse on a request's first bytes (garbage is refused at once), then
-	 * only once the head can be complete: re-parsing from the start at
-	 * every read would let a byte-by-byte sender cost O(n^2). */
-	if (c->scanned && c->in.len <= s->lim.max_header_bytes && !head_may_end(c)) {
-		c->scanned = c->in.len;
-		return 0;
-	}
-	c->scanned = c->in.len;
-	n = http_parse_request(c->in.data, c->in.len, &req, MAX_HEADERS);
-	if (n == -2 && c->in.len <= s->lim.max_header_bytes)
-		return 0;
-	if (n == -1) {
-		conn_reject(c, req.error_status, req.error);
+	size_t max = s->lim.max_header_bytes;
+	int n = http_head_scan(&c->scan, c->in.data, c->in.len < max ? c->in.len : max);
+	if (n == -2) {
+		if (c->in.len <= max)
+			return 0;
+		reject_oversized(c);
 		return -1;
 	}
-	if (n == -2 || (size_t)n > s->lim.max_header_bytes) {
-		const char *nl = memchr(c->in.data, '\n', c->in.len);
-		size_t line = nl ? (size_t)(nl - c->in.data) : c->in.len;
-		if (line >= s->lim.max_header_bytes)
-			conn_reject(c, 414, "request line too long");
-		else
-			conn_reject(c, 431, "request head too large");
+	if (n == -1) {
+		conn_reject(c, c->scan.error_status, c->scan.error);
+		return -1;
+	}
+	http_head_scan_init(&c->scan, MAX_HEADERS); /* for the next request */
+	if (http_parse_request(c->in.data, (size_t)n, req, MAX_HEADERS) < 0) {
+		conn_reject(c, req->error_status, req->error);
 		return -1;
 	}
 	c->head_len = (size_t)n;
-	c->scanned = 0;
-	s->last_req = req;
-	s->last_conn = c;
-	s->last_data = c->in.data;
-	c->body_kind = req.body;
-	c->content_length = req.content_length;
-	c->keep_alive = req.keep_alive;
-	c->minor = req.minor_version == 1;
-	c->is_head = http_token_eq(req.method, req.method_len, "HEAD");
+	c->body_kind = req->body;
+	c->content_length = req->content_length;
+	c->keep_alive = req->keep_alive;
+	c->minor = req->minor_version == 1;
+	c->is_head = http_token_eq(req->method, req->method_len, "HEAD");
 	c->body_len = 0;
 	c->sent_continue = 0;
+	c->deadline = clock_now_ms() + s->lim.body_timeout_ms;
 	/* as nginx does: a method that carries a body must say how long */
-	if (!req.has_length && (http_method_is(&req, "POST") || http_method_is(&req, "PUT") || http_method_is(&req, "PATCH"))) {
+	if (!req->has_length && (http_method_is(req, "POST") || http_method_is(req, "PUT") || http_method_is(req, "PATCH"))) {
 		conn_reject(c, 411, "Content-Length required");
 		return -1;
 	}
-	if (req.body == HTTP_BODY_LENGTH && req.content_length > s->lim.max_body_bytes) {
+	if (req->body == HTTP_BODY_LENGTH && req->content_length > s->lim.max_body_bytes) {
 		conn_reject(c, 413, "request body too large");
 		return -1;
 	}
-	if (req.body == HTTP_BODY_CHUNKED) {
+	if (req->body == HTTP_BODY_CHUNKED) {
 		http_chunked_init(&c->chunked, s->lim.max_body_bytes, s->lim.max_header_bytes);
 		c->raw_off = c->head_len;
 	}
-	if (req.expect_continue && req.body != HTTP_BODY_NONE) {
+	if (req->expect_continue && req->body != HTTP_BODY_NONE) {
 		size_t have = c->in.len - c->head_len;
-		if (req.body == HTTP_BODY_CHUNKED || have < req.content_length) {
+		if (req->body == HTTP_BODY_CHUNKED || have < req->content_length) {
 			buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
 			c->sent_continue = 1;
 		}
@@ -498,22 +480,28 @@ static size_t take_body(struct http_conn *c, int *rejected)
 
 static void conn_process(struct http_conn *c)
 {
+	/* the parsed head of this connection's current request: here, in
+	 * this frame, and nowhere else */
+	struct http_header headers[MAX_HEADERS];
+	struct http_request req;
 	size_t consumed = 0;
 	while (!c->closed && (c->state == CONN_HEAD || c->state == CONN_BODY)) {
 		size_t total;
-		int rejected;
+		int rejected, fresh = 0;
 		if (consumed) {
 			buf_consume(&c->in, consumed);
 			consumed = 0;
 		}
 		if (c->state == CONN_HEAD) {
-			if (c->in.len == 0 || take_head(c) <= 0)
+			req.headers = headers;
+			if (c->in.len == 0 || take_head(c, &req) <= 0)
 				break;
+			fresh = 1;
 		}
 		total = take_body(c, &rejected);
 		if (rejected || total == 0)
 			break;
-		dispatch(c, c->in.data + c->head_len, c->body_len);
+		dispatch(c, fresh ? &req : NULL, headers);
 		consumed = total;
 		if (c->out.len >= OUT_HIGH_WATER)
 			break;
@@ -568,7 +556,7 @@ static void conn_read(struct http_conn *c, uint32_t events)
 		return;
 	}
 	if (c->state == CONN_HEAD && c->in.len == 0)
-		c->started = clock_now_ms();
+		c->deadline = clock_now_ms() + s->lim.header_timeout_ms;
 	c->in.len += (size_t)n;
 	conn_process(c);
 }
@@ -683,7 +671,9 @@ static void on_accept(void *arg, int lfd, uint32_t events)
 			reject_fd(s, fd);
 			continue;
 		}
-		c->started = clock_now_ms();
+		/* a TLS handshake counts against the first head's deadline */
+		c->deadline = clock_now_ms() + s->lim.header_timeout_ms;
+		http_head_scan_init(&c->scan, MAX_HEADERS);
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->srv = s;
 		c->fd = fd;
