@@ -8,8 +8,11 @@
  * Timers are caller-owned `struct timer`s. Most timers in a server share a
  * few durations (header, idle, attempt timeouts), so those go to per-
  * duration FIFO lanes, already sorted by deadline: start and stop are O(1)
- * there. Other durations use a binary min-heap, O(log n). Expiry never
- * scans idle entries. A timer callback may start or stop any timer.
+ * there. Other durations go to a pairing heap (O(1) start, O(log n)
+ * amortized stop and expiry). Both are linked through the caller's
+ * struct timer, so starting a timer never allocates and cannot fail.
+ * Expiry never scans idle entries. A timer callback may start or stop any
+ * timer.
  *
  * Signals are delivered through signalfd: reactor_signals blocks them and
  * calls the handler from the loop, never from signal context.
@@ -28,11 +31,13 @@ typedef void (*reactor_io_fn)(void *arg, int fd, uint32_t events);
 typedef void (*reactor_timer_fn)(void *arg);
 typedef void (*reactor_signal_fn)(void *arg, int signo);
 
+enum { TIMER_IDLE = -1, TIMER_IN_HEAP = -2 };
+
 struct timer {
 	uint64_t deadline;
-	size_t slot;                /* heap index + 1; 0 when not in the heap */
-	int lane;                   /* lane index, or -1 */
-	struct timer *prev, *next;  /* lane list */
+	int lane;                   /* lane index, TIMER_IN_HEAP or TIMER_IDLE */
+	struct timer *prev, *next;  /* lane list; heap: parent or left, right */
+	struct timer *child;        /* heap: first child */
 	reactor_timer_fn fn;
 	void *arg;
 };
@@ -48,10 +53,10 @@ void reactor_del(struct reactor *r, int fd);
 void reactor_close(struct reactor *r, int *fd);
 
 void timer_init(struct timer *t, reactor_timer_fn fn, void *arg);
-/* (Re)arms t to fire delay_ms from the loop's current time. -1 on ENOMEM. */
-int timer_start(struct reactor *r, struct timer *t, uint64_t delay_ms);
+/* (Re)arms t to fire delay_ms from the loop's current time. */
+void timer_start(struct reactor *r, struct timer *t, uint64_t delay_ms);
 void timer_stop(struct reactor *r, struct timer *t);
-static inline int timer_armed(const struct timer *t) { return t->slot != 0 || t->lane >= 0; }
+static inline int timer_armed(const struct timer *t) { return t->lane != TIMER_IDLE; }
 
 /* Blocks the listed signals and routes them to fn through a signalfd. */
 int reactor_signals(struct reactor *r, const int *signals, size_t n, reactor_signal_fn fn, void *arg);

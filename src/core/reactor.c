@@ -31,8 +31,8 @@ struct reactor {
 	struct handler *handlers;
 	size_t nhandlers;
 	uint32_t next_gen;
-	struct timer **heap;
-	size_t heap_len, heap_cap;
+	struct timer *heap; /* root of the pairing heap */
+	size_t heap_len;
 	int sigfd;
 	reactor_signal_fn sig_fn;
 	void *sig_arg;
@@ -61,7 +61,6 @@ void reactor_free(struct reactor *r)
 		close(r->sigfd);
 	close(r->epfd);
 	free(r->handlers);
-	free(r->heap);
 	free(r);
 }
 
@@ -133,50 +132,87 @@ void reactor_close(struct reactor *r, int *fd)
 	*fd = -1;
 }
 
-/* ---- timers: binary min-heap on deadline ---- */
+/* ---- timers off the lanes: a pairing heap linked through the timers
+ * themselves (child, prev = parent or left sibling, next = right
+ * sibling), so starting a timer never allocates and cannot fail ---- */
 
-static void heap_set(struct reactor *r, size_t i, struct timer *t)
+/* Links two roots; the later deadline becomes the other's first child. */
+static struct timer *meld(struct timer *a, struct timer *b)
 {
-	r->heap[i] = t;
-	t->slot = i + 1;
+	struct timer *tmp;
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	if (b->deadline < a->deadline) {
+		tmp = a;
+		a = b;
+		b = tmp;
+	}
+	b->prev = a;
+	b->next = a->child;
+	if (a->child)
+		a->child->prev = b;
+	a->child = b;
+	return a;
 }
 
-static void sift_up(struct reactor *r, size_t i)
+/* Melds a sibling list into one root: pairs left to right, then the
+ * pairs right to left. Iterative, however long the list is. */
+static struct timer *merge_siblings(struct timer *first)
 {
-	struct timer *t = r->heap[i];
-	while (i > 0) {
-		size_t parent = (i - 1) / 2;
-		if (r->heap[parent]->deadline <= t->deadline)
-			break;
-		heap_set(r, i, r->heap[parent]);
-		i = parent;
+	struct timer *pairs = NULL, *root = NULL;
+	while (first) {
+		struct timer *a = first, *b = first->next;
+		first = b ? b->next : NULL;
+		a->prev = a->next = NULL;
+		if (b)
+			b->prev = b->next = NULL;
+		a = meld(a, b);
+		a->next = pairs;
+		pairs = a;
 	}
-	heap_set(r, i, t);
+	while (pairs) {
+		struct timer *next = pairs->next;
+		pairs->next = NULL;
+		root = meld(root, pairs);
+		pairs = next;
+	}
+	return root;
 }
 
-static void sift_down(struct reactor *r, size_t i)
+static void heap_insert(struct reactor *r, struct timer *t)
 {
-	struct timer *t = r->heap[i];
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= r->heap_len)
-			break;
-		if (c + 1 < r->heap_len && r->heap[c + 1]->deadline < r->heap[c]->deadline)
-			c++;
-		if (t->deadline <= r->heap[c]->deadline)
-			break;
-		heap_set(r, i, r->heap[c]);
-		i = c;
+	t->child = t->prev = t->next = NULL;
+	t->lane = TIMER_IN_HEAP;
+	r->heap = meld(r->heap, t);
+	r->heap_len++;
+}
+
+static void heap_remove(struct reactor *r, struct timer *t)
+{
+	struct timer *sub = merge_siblings(t->child);
+	if (t == r->heap) {
+		r->heap = sub;
+	} else {
+		if (t->prev->child == t)
+			t->prev->child = t->next;
+		else
+			t->prev->next = t->next;
+		if (t->next)
+			t->next->prev = t->prev;
+		r->heap = meld(r->heap, sub);
 	}
-	heap_set(r, i, t);
+	t->child = t->prev = t->next = NULL;
+	t->lane = TIMER_IDLE;
+	r->heap_len--;
 }
 
 void timer_init(struct timer *t, reactor_timer_fn fn, void *arg)
 {
 	t->deadline = 0;
-	t->slot = 0;
-	t->lane = -1;
-	t->prev = t->next = NULL;
+	t->lane = TIMER_IDLE;
+	t->prev = t->next = t->child = NULL;
 	t->fn = fn;
 	t->arg = arg;
 }
@@ -193,7 +229,7 @@ static void lane_remove(struct reactor *r, struct timer *t)
 	else
 		l->tail = t->prev;
 	t->prev = t->next = NULL;
-	t->lane = -1;
+	t->lane = TIMER_IDLE;
 	l->count--;
 }
 
@@ -214,27 +250,13 @@ static int lane_for(struct reactor *r, uint64_t delay)
 
 void timer_stop(struct reactor *r, struct timer *t)
 {
-	size_t i;
-	struct timer *last;
-	if (t->lane >= 0) {
+	if (t->lane >= 0)
 		lane_remove(r, t);
-		return;
-	}
-	if (!t->slot)
-		return;
-	i = t->slot - 1;
-	t->slot = 0;
-	last = r->heap[--r->heap_len];
-	if (i == r->heap_len)
-		return;
-	heap_set(r, i, last);
-	if (i > 0 && r->heap[(i - 1) / 2]->deadline > last->deadline)
-		sift_up(r, i);
-	else
-		sift_down(r, i);
+	else if (t->lane == TIMER_IN_HEAP)
+		heap_remove(r, t);
 }
 
-int timer_start(struct reactor *r, struct timer *t, uint64_t delay_ms)
+void timer_start(struct reactor *r, struct timer *t, uint64_t delay_ms)
 {
 	int lane;
 	timer_stop(r, t);
@@ -252,19 +274,9 @@ int timer_start(struct reactor *r, struct timer *t, uint64_t delay_ms)
 			l->head = t;
 		l->tail = t;
 		l->count++;
-		return 0;
+		return;
 	}
-	if (r->heap_len == r->heap_cap) {
-		size_t cap = r->heap_cap ? r->heap_cap * 2 : 64;
-		struct timer **h = realloc(r->heap, cap * sizeof(*h));
-		if (!h)
-			return -1;
-		r->heap = h;
-		r->heap_cap = cap;
-	}
-	heap_set(r, r->heap_len++, t);
-	sift_up(r, r->heap_len - 1);
-	return 0;
+	heap_insert(r, t);
 }
 
 size_t reactor_timer_count(const struct reactor *r)
@@ -279,7 +291,7 @@ size_t reactor_timer_count(const struct reactor *r)
 /* The armed timer with the earliest deadline, or NULL. */
 static struct timer *earliest(struct reactor *r)
 {
-	struct timer *best = r->heap_len ? r->heap[0] : NULL;
+	struct timer *best = r->heap;
 	int i;
 	for (i = 0; i < LANES; i++) {
 		struct timer *h = r->lanes[i].head;
