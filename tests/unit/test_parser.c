@@ -1,5 +1,6 @@
-/* Parser tests: the request corpus in tests/data (whole and one byte at a
- * time), responses, chunked decoding split at every offset. */
+/* Parser tests: the request corpus in tests/data (whole, one byte at a
+ * time, and the head scanner in random pieces), responses, chunked
+ * decoding split at every offset. */
 #include "unit.h"
 
 #include "edgehook/http_parser.h"
@@ -95,6 +96,34 @@ static void run_case(const char *raw, size_t len, size_t step, struct outcome *o
 	}
 }
 
+/* The head scanner fed in pieces cut at random points: its answer (the
+ * head length, or minus the error status) must be the one it gives on
+ * the whole input, and the status the one http_parse_request gives. */
+static int scan_pieces(const char *raw, size_t len, unsigned *seed)
+{
+	struct http_head_scan s;
+	size_t have = 0;
+	int r = -2;
+	http_head_scan_init(&s, MAX_HEADERS);
+	while (r == -2 && have < len) {
+		*seed = *seed * 1103515245u + 12345u;
+		have += 1 + (*seed >> 8) % 7;
+		if (have > len)
+			have = len;
+		r = http_head_scan(&s, raw, have);
+	}
+	return r == -1 ? -s.error_status : r;
+}
+
+static int scan_whole(const char *raw, size_t len)
+{
+	struct http_head_scan s;
+	int r;
+	http_head_scan_init(&s, MAX_HEADERS);
+	r = http_head_scan(&s, raw, len);
+	return r == -1 ? -s.error_status : r;
+}
+
 static int expected_status(const char *s)
 {
 	if (strcmp(s, "ok") == 0)
@@ -140,6 +169,22 @@ static void corpus(const char *path)
 		want = expected_status(expect);
 		run_case(raw, raw_len, 0, &whole);
 		run_case(raw, raw_len, 1, &bytewise);
+		{
+			unsigned seed = (unsigned)raw_len;
+			int ref = scan_whole(raw, raw_len), k;
+			for (k = 0; k < 20; k++) {
+				int got = scan_pieces(raw, raw_len, &seed);
+				if (got != ref) {
+					fprintf(stderr, "%s: head scan in pieces %d, whole %d\n", name, got, ref);
+					failed = 1;
+					break;
+				}
+			}
+			if (ref < 0 && ref != -2 && -ref != want) {
+				fprintf(stderr, "%s: head scan says %d, expected %s\n", name, -ref, expect);
+				failed = 1;
+			}
+		}
 		if (whole.status != want || bytewise.status != want) {
 			fprintf(stderr, "%s: expected %s, got %d whole, %d byte by byte\n", name, expect, whole.status,
 				bytewise.status);
