@@ -148,6 +148,7 @@ static void conn_on_timer(void *arg)
 		c->srv->stats.timeouts++;
 		c->in.len = 0;
 		c->keep_alive = 0;
+		c->is_head = 0; /* the last request's method, not this one's */
 		c->state = CONN_APP; /* so respond accepts it */
 		http_respond_error(c, 408, "request timeout");
 		return;

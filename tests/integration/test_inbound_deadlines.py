@@ -77,3 +77,18 @@ def test_lingering_close_bounded_while_client_keeps_sending():
             time.sleep(TICK)  # pacing the sender, not waiting for an event
         assert_true(closed is not None, "lingering close ended while the client kept sending")
         s.close()
+
+
+@serial
+def test_408_after_head_request_carries_its_body():
+    """The 408 answers the unfinished request, not the HEAD before it on
+    the same connection: its body is sent."""
+    with Edgehook("server:\n  header_timeout: 1s\n") as eh:
+        s = eh.connect(timeout=30)
+        rd = Reader(s)
+        s.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert_true(rd.read_response(head_request=True).status == 200, "HEAD answered")
+        s.sendall(b"GET /healthz HTTP/1.1\r\n")
+        r = rd.read_response()
+        assert_true(r.status == 408 and b"request timeout" in r.body, "408 with its body: %r" % r)
+        s.close()
