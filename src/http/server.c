@@ -1,4 +1,5 @@
 #include "edgehook/server.h"
+#include "edgehook/server_internal.h"
 #include "edgehook/response.h"
 #include "edgehook/buf.h"
 #include "edgehook/clock.h"
@@ -8,25 +9,20 @@
 #include "edgehook/tls.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 enum {
 	MAX_HEADERS = 100,
-	MAX_LISTENERS = 16,
 	READ_CHUNK = 16384,
 	OUT_HIGH_WATER = 256 << 10, /* stop reading while this much is unsent */
 	OUT_MAX = 8 << 20,
 	LINGER_MS = 2000,
-	ACCEPT_BATCH = 64,
-	EMFILE_PAUSE_MS = 100,
 };
 
 enum conn_state {
@@ -69,25 +65,6 @@ struct http_conn {
 	unsigned listener_flags; /* of the listener that accepted it */
 	void (*abort_cb)(void *);
 	void *abort_arg;
-};
-
-struct http_server {
-	struct reactor *r;
-	struct http_server_limits lim;
-	http_handler_fn handle;
-	void *app;
-	int listeners[MAX_LISTENERS];
-	struct tls_server_ctx *listener_tls[MAX_LISTENERS];
-	unsigned listener_flags[MAX_LISTENERS];
-	size_t nlisteners;
-	int reserve_fd;
-	struct timer accept_pause;
-	struct http_conn *conns;
-	size_t nconns;
-	struct http_server_stats stats;
-	int draining;
-	void (*on_empty)(void *);
-	void *on_empty_arg;
 };
 
 static void conn_io(void *arg, int fd, uint32_t events);
@@ -583,121 +560,45 @@ static void conn_io(void *arg, int fd, uint32_t events)
 		conn_destroy(c);
 }
 
-/* ---- accepting ---- */
+/* ---- new connections (listener.c accepts them) ---- */
 
-#define BUSY_BODY "{\"error\":\"too many connections\"}"
-static const char busy_response[] =
-	"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
-	"Connection: close\r\nContent-Length: %zu\r\n\r\n" BUSY_BODY;
-
-static void reject_fd(struct http_server *s, int fd)
+int http_conn_new(struct http_server *s, int fd, const struct sockaddr_storage *peer, struct tls_server_ctx *tls,
+		  unsigned flags)
 {
-	char msg[sizeof(busy_response) + 16];
-	int n = snprintf(msg, sizeof(msg), busy_response, sizeof(BUSY_BODY) - 1);
-	s->stats.connections_rejected++;
-	(void)!send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
-	close(fd);
-}
-
-static void listeners_set(struct http_server *s, uint32_t events)
-{
-	size_t i;
-	for (i = 0; i < s->nlisteners; i++)
-		reactor_set_events(s->r, s->listeners[i], events);
-}
-
-static void accept_resume(void *arg)
-{
-	struct http_server *s = arg;
-	if (!s->draining)
-		listeners_set(s, EPOLLIN);
-}
-
-/* Out of descriptors: spend the reserve one to accept and refuse a
- * waiting peer, then pause accepting briefly so the loop cannot spin. */
-static void on_emfile(struct http_server *s, int lfd)
-{
-	int fd;
-	if (s->reserve_fd >= 0) {
-		close(s->reserve_fd);
-		s->reserve_fd = -1;
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd >= 0)
-			reject_fd(s, fd);
-		s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	struct http_conn *c = calloc(1, sizeof(*c));
+	int one = 1;
+	if (!c)
+		return -1;
+	if (tls && !(c->tls = tls_server_new(tls))) {
+		free(c);
+		return -1;
 	}
-	log_msg(LOG_WARN, "out of file descriptors: refusing connections", NULL);
-	listeners_set(s, 0);
-	timer_start(s->r, &s->accept_pause, EMFILE_PAUSE_MS);
-}
-
-static size_t listener_index(const struct http_server *s, int lfd)
-{
-	size_t i;
-	for (i = 0; i < s->nlisteners && s->listeners[i] != lfd; i++)
-		;
-	return i;
-}
-
-static void on_accept(void *arg, int lfd, uint32_t events)
-{
-	struct http_server *s = arg;
-	size_t li = listener_index(s, lfd);
-	struct tls_server_ctx *tls = li < s->nlisteners ? s->listener_tls[li] : NULL;
-	unsigned flags = li < s->nlisteners ? s->listener_flags[li] : 0;
-	int i;
-	(void)events;
-	for (i = 0; i < ACCEPT_BATCH; i++) {
-		struct sockaddr_storage peer;
-		socklen_t plen = sizeof(peer);
-		struct http_conn *c;
-		int one = 1;
-		int fd = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-				on_emfile(s, lfd);
-			return;
-		}
-		s->stats.connections_total++;
-		if (s->nconns >= s->lim.max_connections || s->draining) {
-			reject_fd(s, fd);
-			continue;
-		}
-		c = calloc(1, sizeof(*c));
-		if (c && tls && !(c->tls = tls_server_new(tls))) {
-			free(c);
-			c = NULL;
-		}
-		if (!c) {
-			reject_fd(s, fd);
-			continue;
-		}
-		/* a TLS handshake counts against the first head's deadline */
-		c->deadline = clock_now_ms() + s->lim.header_timeout_ms;
-		http_head_scan_init(&c->scan, MAX_HEADERS);
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c->srv = s;
-		c->fd = fd;
-		c->peer = peer;
-		c->listener_flags = flags;
-		c->state = CONN_HEAD;
-		buf_init(&c->in, s->lim.max_header_bytes + s->lim.max_body_bytes + READ_CHUNK);
-		buf_init(&c->out, OUT_MAX);
-		timer_init(&c->timer, conn_on_timer, c);
-		c->events = EPOLLIN;
-		if (reactor_add(s->r, fd, EPOLLIN, conn_io, c) < 0) {
-			close(fd);
-			free(c);
-			continue;
-		}
-		c->next = s->conns;
-		if (s->conns)
-			s->conns->prev = c;
-		s->conns = c;
-		s->nconns++;
-		s->stats.connections_open++;
-		conn_arm_timer(c);
+	/* a TLS handshake counts against the first head's deadline */
+	c->deadline = clock_now_ms() + s->lim.header_timeout_ms;
+	http_head_scan_init(&c->scan, MAX_HEADERS);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->srv = s;
+	c->fd = fd;
+	c->peer = *peer;
+	c->listener_flags = flags;
+	c->state = CONN_HEAD;
+	buf_init(&c->in, s->lim.max_header_bytes + s->lim.max_body_bytes + READ_CHUNK);
+	buf_init(&c->out, OUT_MAX);
+	timer_init(&c->timer, conn_on_timer, c);
+	c->events = EPOLLIN;
+	if (reactor_add(s->r, fd, EPOLLIN, conn_io, c) < 0) {
+		tls_free(c->tls);
+		free(c);
+		return -1;
 	}
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->nconns++;
+	s->stats.connections_open++;
+	conn_arm_timer(c);
+	return 0;
 }
 
 /* ---- server ---- */
@@ -712,71 +613,19 @@ struct http_server *http_server_new(struct reactor *r, const struct http_server_
 	s->lim = *limits;
 	s->handle = handle;
 	s->app = app;
-	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	timer_init(&s->accept_pause, accept_resume, s);
+	listener_init(s);
 	return s;
 }
 
 void http_server_set_limits(struct http_server *s, const struct http_server_limits *limits) { s->lim = *limits; }
 
-int http_server_listen(struct http_server *s, const struct sockaddr *addr, socklen_t len, struct tls_server_ctx *tls)
-{
-	return http_server_listen_flags(s, addr, len, tls, 0);
-}
-
-int http_server_listen_flags(struct http_server *s, const struct sockaddr *addr, socklen_t len,
-			     struct tls_server_ctx *tls, unsigned flags)
-{
-	int one = 1, fd, bound;
-	mode_t mask;
-	if (s->nlisteners == MAX_LISTENERS) {
-		errno = ENOSPC;
-		return -1;
-	}
-	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (addr->sa_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	/* a Unix socket is created 0600: only its owner may connect */
-	mask = addr->sa_family == AF_UNIX ? umask(0177) : 0;
-	bound = bind(fd, addr, len);
-	if (addr->sa_family == AF_UNIX)
-		umask(mask);
-	if (bound < 0 || listen(fd, 4096) < 0 || reactor_add(s->r, fd, EPOLLIN, on_accept, s) < 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	s->listener_tls[s->nlisteners] = tls;
-	s->listener_flags[s->nlisteners] = flags;
-	s->listeners[s->nlisteners++] = fd;
-	return 0;
-}
-
-int http_server_local_addr(const struct http_server *s, size_t i, struct sockaddr_storage *out)
-{
-	socklen_t len = sizeof(*out);
-	if (i >= s->nlisteners)
-		return -1;
-	return getsockname(s->listeners[i], (struct sockaddr *)out, &len);
-}
-
 void http_server_drain(struct http_server *s, void (*on_empty)(void *), void *arg)
 {
 	struct http_conn *c, *next;
-	size_t i;
 	s->draining = 1;
 	s->on_empty = on_empty;
 	s->on_empty_arg = arg;
-	for (i = 0; i < s->nlisteners; i++) {
-		reactor_del(s->r, s->listeners[i]);
-		close(s->listeners[i]);
-	}
-	s->nlisteners = 0;
-	timer_stop(s->r, &s->accept_pause);
+	listener_close(s);
 	for (c = s->conns; c; c = next) {
 		next = c->next;
 		if ((c->state == CONN_HEAD && c->in.len == 0 && c->out.len == 0) || c->state == CONN_LINGER)
@@ -792,19 +641,12 @@ void http_server_drain(struct http_server *s, void (*on_empty)(void *), void *ar
 
 void http_server_free(struct http_server *s)
 {
-	size_t i;
 	if (!s)
 		return;
 	s->on_empty = NULL;
 	while (s->conns)
 		conn_destroy(s->conns);
-	for (i = 0; i < s->nlisteners; i++) {
-		reactor_del(s->r, s->listeners[i]);
-		close(s->listeners[i]);
-	}
-	timer_stop(s->r, &s->accept_pause);
-	if (s->reserve_fd >= 0)
-		close(s->reserve_fd);
+	listener_free(s);
 	free(s);
 }
 
