@@ -7,10 +7,12 @@
  * BearSSL's "mono" size (16.7 KiB): HTTP/1.1 never needs both directions
  * at once, so one buffer serves both.
  *
- * Clients verify the server chain against trust anchors loaded once from
- * a PEM bundle, send SNI and check the name; sessions can be resumed from
- * saved parameters. Servers load a PEM chain and an RSA or EC key and keep
- * a small LRU session cache.
+ * Clients verify the server chain against trust anchors loaded from a PEM
+ * bundle, send SNI and check the name (a trailing dot dropped); for an IP
+ * literal they send no SNI (RFC 6066) and match the address against the
+ * certificate's iPAddress SANs. Sessions can be resumed from saved
+ * parameters. Servers load a PEM chain and an RSA or EC key and keep a
+ * small LRU session cache. Both sides refuse renegotiation.
  *
  * Errors are plain text: "tls: unknown CA", "tls: expired certificate",
  * "tls: name mismatch", else "tls: <BearSSL error name>". */
@@ -29,6 +31,8 @@ struct tls_session; /* opaque saved session parameters */
 /* Loads trust anchors; NULL with *err set when the file is unreadable or
  * holds no certificate. */
 struct tls_client_ctx *tls_client_ctx_new(const char *ca_file, const char **err, size_t *count);
+/* Drops the caller's reference: connections made from ctx keep their own
+ * until tls_free, so a reload can swap the anchors while handshakes run. */
 void tls_client_ctx_free(struct tls_client_ctx *ctx);
 
 /* Loads a PEM chain and key; NULL with an error message in err. */

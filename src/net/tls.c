@@ -1,5 +1,7 @@
 #include "edgehook/tls.h"
+#include "edgehook/x509_san.h"
 
+#include <arpa/inet.h>
 #include <bearssl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,11 +13,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { MAX_PEM_FILE = 8 << 20, SESSION_CACHE_BYTES = 32 << 10 };
+enum { MAX_PEM_FILE = 8 << 20, SESSION_CACHE_BYTES = 32 << 10, MAX_EE_CERT = 64 << 10 };
 
+/* Counted: each connection holds a reference, because BearSSL reads the
+ * anchors during the handshake and a reload may replace them meanwhile. */
 struct tls_client_ctx {
 	br_x509_trust_anchor *tas;
 	size_t ntas;
+	unsigned refs;
+};
+
+/* For an IP literal: wraps the minimal engine (which then runs without a
+ * name) and, once it trusts the chain, looks for the address among the
+ * end-entity certificate's iPAddress SANs. */
+struct ip_check {
+	const br_x509_class *vtable;
+	br_x509_minimal_context *inner;
+	unsigned char ip[16];
+	size_t iplen;
+	unsigned certs;
+	unsigned char *ee;
+	size_t ee_len, ee_cap;
 };
 
 struct tls_server_ctx {
@@ -43,6 +61,8 @@ struct tls_conn {
 		struct {
 			br_ssl_client_context cc;
 			br_x509_minimal_context xc;
+			struct ip_check ipc;
+			struct tls_client_ctx *anchors;
 		} c;
 		br_ssl_server_context sc;
 	} u;
@@ -239,6 +259,8 @@ struct tls_client_ctx *tls_client_ctx_new(const char *ca_file, const char **err,
 	n = pem_decode(data, len, &objs);
 	free(data);
 	ctx = calloc(1, sizeof(*ctx));
+	if (ctx)
+		ctx->refs = 1;
 	if (n <= 0 || !ctx || !(ctx->tas = calloc((size_t)n, sizeof(*ctx->tas)))) {
 		*err = n < 0 ? "CA file is not valid PEM" : "CA file holds no certificate";
 		if (n > 0)
@@ -262,7 +284,7 @@ struct tls_client_ctx *tls_client_ctx_new(const char *ca_file, const char **err,
 void tls_client_ctx_free(struct tls_client_ctx *ctx)
 {
 	size_t i;
-	if (!ctx)
+	if (!ctx || --ctx->refs > 0)
 		return;
 	for (i = 0; i < ctx->ntas; i++)
 		anchor_free(&ctx->tas[i]);
@@ -375,24 +397,106 @@ void tls_server_ctx_free(struct tls_server_ctx *ctx)
 	free(ctx);
 }
 
+/* ---- IP SAN check ---- */
+
+static struct ip_check *ipc_of(const br_x509_class **ctx) { return (struct ip_check *)(void *)ctx; }
+
+static void ipc_start_chain(const br_x509_class **ctx, const char *server_name)
+{
+	struct ip_check *c = ipc_of(ctx);
+	c->certs = 0;
+	c->inner->vtable->start_chain(&c->inner->vtable, server_name);
+}
+
+static void ipc_start_cert(const br_x509_class **ctx, uint32_t length)
+{
+	struct ip_check *c = ipc_of(ctx);
+	if (c->certs == 0 && !c->ee && length <= MAX_EE_CERT && (c->ee = malloc(length ? length : 1)))
+		c->ee_cap = length;
+	c->inner->vtable->start_cert(&c->inner->vtable, length);
+}
+
+static void ipc_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
+{
+	struct ip_check *c = ipc_of(ctx);
+	if (c->certs == 0 && c->ee && len <= c->ee_cap - c->ee_len) {
+		memcpy(c->ee + c->ee_len, buf, len);
+		c->ee_len += len;
+	}
+	c->inner->vtable->append(&c->inner->vtable, buf, len);
+}
+
+static void ipc_end_cert(const br_x509_class **ctx)
+{
+	struct ip_check *c = ipc_of(ctx);
+	c->certs++;
+	c->inner->vtable->end_cert(&c->inner->vtable);
+}
+
+static unsigned ipc_end_chain(const br_x509_class **ctx)
+{
+	struct ip_check *c = ipc_of(ctx);
+	unsigned err = c->inner->vtable->end_chain(&c->inner->vtable);
+	/* an end-entity certificate too large to keep, or cut, cannot match */
+	if (err == BR_ERR_OK && (!c->ee || c->ee_len != c->ee_cap || x509_san_has_ip(c->ee, c->ee_len, c->ip, c->iplen) != 1))
+		err = BR_ERR_X509_BAD_SERVER_NAME;
+	free(c->ee);
+	c->ee = NULL;
+	c->ee_len = c->ee_cap = 0;
+	return err;
+}
+
+static const br_x509_pkey *ipc_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
+{
+	const struct ip_check *c = (const struct ip_check *)(const void *)ctx;
+	return c->inner->vtable->get_pkey(&c->inner->vtable, usages);
+}
+
+static const br_x509_class ip_check_vtable = {
+	sizeof(struct ip_check), ipc_start_chain, ipc_start_cert, ipc_append, ipc_end_cert, ipc_end_chain, ipc_get_pkey,
+};
+
 /* ---- connections ---- */
 
 struct tls_conn *tls_client_new(struct tls_client_ctx *ctx, const char *server_name, const struct tls_session *resume)
 {
-	struct tls_conn *t = calloc(1, sizeof(*t));
-	if (!t)
+	struct tls_conn *t;
+	struct ip_check *ipc;
+	char name[256];
+	size_t len = strlen(server_name);
+	/* the name in SNI and in the certificate has no trailing dot */
+	if (len > 1 && server_name[len - 1] == '.')
+		len--;
+	if (len >= sizeof(name) || !(t = calloc(1, sizeof(*t))))
 		return NULL;
+	memcpy(name, server_name, len);
+	name[len] = '\0';
 	t->client = 1;
+	t->u.c.anchors = ctx;
+	ctx->refs++;
 	br_ssl_client_init_full(&t->u.c.cc, &t->u.c.xc, ctx->tas, ctx->ntas);
 	t->eng = &t->u.c.cc.eng;
+	br_ssl_engine_add_flags(t->eng, BR_OPT_NO_RENEGOTIATION);
 	br_ssl_engine_set_buffer(t->eng, t->iobuf, sizeof(t->iobuf), 0);
+	ipc = &t->u.c.ipc;
+	if (inet_pton(AF_INET, name, ipc->ip) == 1)
+		ipc->iplen = 4;
+	else if (inet_pton(AF_INET6, name, ipc->ip) == 1)
+		ipc->iplen = 16;
+	if (ipc->iplen) {
+		ipc->vtable = &ip_check_vtable;
+		ipc->inner = &t->u.c.xc;
+		br_ssl_engine_set_x509(t->eng, &ipc->vtable);
+	}
 	if (resume) {
 		br_ssl_engine_set_session_parameters(t->eng, &resume->params);
 		t->offered_len = resume->params.session_id_len;
 		memcpy(t->offered_id, resume->params.session_id, t->offered_len);
 	}
-	if (!br_ssl_client_reset(&t->u.c.cc, server_name, resume != NULL)) {
-		free(t);
+	/* RFC 6066 3: an IP literal is not sent as SNI; without a name the
+	 * minimal engine checks no name and ip_check does */
+	if (!br_ssl_client_reset(&t->u.c.cc, ipc->iplen ? NULL : name, resume != NULL)) {
+		tls_free(t);
 		return NULL;
 	}
 	return t;
@@ -409,6 +513,9 @@ struct tls_conn *tls_server_new(struct tls_server_ctx *ctx)
 		br_ssl_server_init_full_ec(&t->u.sc, ctx->chain, ctx->chain_len, ctx->issuer_key_type, &ctx->ec);
 	br_ssl_server_set_cache(&t->u.sc, &ctx->cache.vtable);
 	t->eng = &t->u.sc.eng;
+	/* a renegotiation would restart the handshake inside a request,
+	 * under limits and timers meant for the first one */
+	br_ssl_engine_add_flags(t->eng, BR_OPT_NO_RENEGOTIATION);
 	br_ssl_engine_set_buffer(t->eng, t->iobuf, sizeof(t->iobuf), 0);
 	if (!br_ssl_server_reset(&t->u.sc)) {
 		free(t);
@@ -417,7 +524,16 @@ struct tls_conn *tls_server_new(struct tls_server_ctx *ctx)
 	return t;
 }
 
-void tls_free(struct tls_conn *t) { free(t); }
+void tls_free(struct tls_conn *t)
+{
+	if (!t)
+		return;
+	if (t->client) {
+		free(t->u.c.ipc.ee);
+		tls_client_ctx_free(t->u.c.anchors);
+	}
+	free(t);
+}
 
 /* One round of record I/O; 1 progress, -2 would block, -1 error or
  * closed. */
