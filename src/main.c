@@ -220,7 +220,7 @@ static void reload(struct daemon *d)
 		log_msg(LOG_WARN, "reload: server.listen and server.tls changes take effect after a restart", NULL);
 	if (relay_reload(d->rl, cfg) < 0) {
 		config_free(cfg);
-		log_msg(LOG_ERROR, "reload failed: out of memory", NULL);
+		log_msg(LOG_ERROR, "reload failed: keeping the running config", "file", d->config_path, NULL);
 		return;
 	}
 	http_server_set_limits(d->srv, &lim);

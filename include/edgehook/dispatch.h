@@ -31,8 +31,15 @@ struct dispatch_test;
 
 struct dispatch *dispatch_new(struct reactor *r, const struct config *cfg);
 void dispatch_free(struct dispatch *d);
-/* Switches to a reloaded config; deliveries in flight finish as they were. */
-int dispatch_reload(struct dispatch *d, const struct config *cfg);
+/* A reload in two steps: dispatch_prepare builds everything the config
+ * names (endpoints, trust anchors from ca_file, resolv_conf and
+ * hosts_file, all read again) and returns NULL, with a log line, when any
+ * of it fails; dispatch_commit installs it and cannot fail. Deliveries in
+ * flight finish as they were. */
+struct dispatch_stage;
+struct dispatch_stage *dispatch_prepare(const struct config *cfg);
+void dispatch_commit(struct dispatch *d, struct dispatch_stage *st);
+void dispatch_stage_free(struct dispatch_stage *st);
 
 /* Returns the number of matching endpoints, or -1 when the queue is full.
  * id (cap >= 32) receives the event id "evt_...". */

@@ -3,10 +3,12 @@
  * Order: IP literals, then the hosts file, then the cache, then the
  * nameservers of resolv.conf ("nameserver IP" and, as an extension,
  * "nameserver IP:PORT" / "[V6]:PORT"; "options timeout:N attempts:N").
+ * A trailing dot is dropped: "host." and "host" are one name.
  * A and AAAA are asked in parallel from a fresh UDP socket (random source
  * port) with random query ids; an answer must come from the server asked,
  * carry our id and repeat our question, or it is ignored. A truncated
- * answer is asked again over TCP. Answers are cached, bounded, for their
+ * answer is asked again over TCP, A and AAAA each on their own
+ * connection. Answers are cached, bounded, for their
  * TTL (clamped to 1s..1h); NXDOMAIN is cached for 5s.
  *
  * dns_resolve either answers at once (literal, hosts, cache): it calls cb
@@ -38,7 +40,18 @@ struct dns_stats {
 
 typedef void (*dns_cb)(void *arg, const char *err, const struct dns_result *res);
 
-struct dns *dns_new(struct reactor *r, const char *resolv_conf, const char *hosts_file);
+struct dns_conf;
+
+/* What resolv.conf and the hosts file say, read in full; NULL only when
+ * out of memory (a missing file means defaults or no entries). A reload
+ * reads it first and installs it with dns_set_conf, which cannot fail,
+ * takes ownership and empties the cache; queries in flight go on. */
+struct dns_conf *dns_conf_load(const char *resolv_conf, const char *hosts_file);
+void dns_conf_free(struct dns_conf *c);
+void dns_set_conf(struct dns *d, struct dns_conf *c);
+
+/* Takes ownership of conf (non-NULL), also on failure. */
+struct dns *dns_new(struct reactor *r, struct dns_conf *conf);
 void dns_free(struct dns *d);
 struct dns_waiter *dns_resolve(struct dns *d, const char *host, dns_cb cb, void *arg);
 void dns_cancel(struct dns_waiter *w);

@@ -45,7 +45,8 @@ struct relay {
 
 struct relay *relay_new(struct reactor *r, struct config *cfg);
 void relay_free(struct relay *rl);
-/* Takes ownership of cfg on success (the old one is freed). */
+/* All or nothing: on success takes ownership of cfg (the old one is
+ * freed); on failure (logged) nothing changed and cfg is the caller's. */
 int relay_reload(struct relay *rl, struct config *cfg);
 /* Binds api.listen after the server's first `base` listeners; -1 with a
  * message on stderr. */

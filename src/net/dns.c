@@ -44,14 +44,21 @@ struct dns_waiter {
 	struct dns_waiter *next, *prev;
 };
 
+/* One question asked again over TCP after a truncated answer; A and
+ * AAAA each get their own, so neither waits for the other. */
+struct dns_tcp {
+	struct dns_query *q;
+	int idx, fd;
+	struct buf out, in;
+};
+
 struct dns_query {
 	struct dns *d;
 	char name[256];
-	int udp_fd, tcp_fd;
+	int udp_fd;
 	uint16_t id[2];
 	int done[2], rcode[2];
-	int tcp_type; /* index into id[] being asked over TCP, -1 none */
-	struct buf tcp_out, tcp_in;
+	struct dns_tcp tcp[2];
 	unsigned server, tries;
 	struct dns_result res;
 	uint32_t ttl;
@@ -60,14 +67,18 @@ struct dns_query {
 	struct dns_query *next, *prev;
 };
 
-struct dns {
-	struct reactor *r;
+struct dns_conf {
 	struct sockaddr_storage servers[MAX_SERVERS];
 	socklen_t server_len[MAX_SERVERS];
 	unsigned nservers;
 	unsigned timeout_ms, attempts;
 	struct host_entry *hosts;
-	size_t nhosts;
+	size_t nhosts, hosts_cap;
+};
+
+struct dns {
+	struct reactor *r;
+	struct dns_conf *conf;
 	struct cache_entry *cache;
 	struct dns_query *active;
 	struct dns_stats stats;
@@ -117,37 +128,37 @@ static int parse_server(const char *s, struct sockaddr_storage *ss, socklen_t *l
 	return -1;
 }
 
-static void load_resolv_conf(struct dns *d, const char *path)
+static void load_resolv_conf(struct dns_conf *c, const char *path)
 {
 	FILE *f = fopen(path, "re");
 	char line[512];
-	d->timeout_ms = 5000;
-	d->attempts = 2;
+	c->timeout_ms = 5000;
+	c->attempts = 2;
 	if (f) {
 		while (fgets(line, sizeof(line), f)) {
 			char *tok = strtok(line, " \t\r\n");
 			if (!tok || *tok == '#' || *tok == ';')
 				continue;
-			if (strcmp(tok, "nameserver") == 0 && (tok = strtok(NULL, " \t\r\n")) && d->nservers < MAX_SERVERS) {
-				if (parse_server(tok, &d->servers[d->nservers], &d->server_len[d->nservers]) == 0)
-					d->nservers++;
+			if (strcmp(tok, "nameserver") == 0 && (tok = strtok(NULL, " \t\r\n")) && c->nservers < MAX_SERVERS) {
+				if (parse_server(tok, &c->servers[c->nservers], &c->server_len[c->nservers]) == 0)
+					c->nservers++;
 			} else if (strcmp(tok, "options") == 0) {
 				while ((tok = strtok(NULL, " \t\r\n"))) {
 					if (strncmp(tok, "timeout:", 8) == 0 && atoi(tok + 8) > 0)
-						d->timeout_ms = (unsigned)atoi(tok + 8) * 1000u;
+						c->timeout_ms = (unsigned)atoi(tok + 8) * 1000u;
 					else if (strncmp(tok, "attempts:", 9) == 0 && atoi(tok + 9) > 0)
-						d->attempts = (unsigned)atoi(tok + 9);
+						c->attempts = (unsigned)atoi(tok + 9);
 				}
 			}
 		}
 		fclose(f);
 	}
-	if (d->timeout_ms > 30000)
-		d->timeout_ms = 30000;
-	if (d->attempts > 5)
-		d->attempts = 5;
-	if (d->nservers == 0)
-		parse_server("127.0.0.1", &d->servers[d->nservers++], &d->server_len[0]);
+	if (c->timeout_ms > 30000)
+		c->timeout_ms = 30000;
+	if (c->attempts > 5)
+		c->attempts = 5;
+	if (c->nservers == 0)
+		parse_server("127.0.0.1", &c->servers[c->nservers++], &c->server_len[0]);
 }
 
 static int literal(const char *s, struct sockaddr_storage *ss)
@@ -164,13 +175,35 @@ static int literal(const char *s, struct sockaddr_storage *ss)
 	return 0;
 }
 
-static void load_hosts(struct dns *d, const char *path)
+/* "name." and "name" are one name; the table keeps the short form. */
+static int add_host(struct dns_conf *c, const char *name, const struct sockaddr_storage *ss)
+{
+	size_t len = strlen(name);
+	if (len > 1 && name[len - 1] == '.')
+		len--;
+	if (c->nhosts == c->hosts_cap) {
+		size_t cap = c->hosts_cap ? c->hosts_cap * 2 : 16;
+		struct host_entry *h = realloc(c->hosts, cap * sizeof(*h));
+		if (!h)
+			return -1;
+		c->hosts = h;
+		c->hosts_cap = cap;
+	}
+	if (!(c->hosts[c->nhosts].name = strndup(name, len)))
+		return -1;
+	c->hosts[c->nhosts++].addr = *ss;
+	return 0;
+}
+
+/* -1 only when out of memory: a missing hosts file means no entries. */
+static int load_hosts(struct dns_conf *c, const char *path)
 {
 	FILE *f = fopen(path, "re");
 	char line[1024];
+	int rc = 0, full = 0;
 	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f) && d->nhosts < MAX_HOSTS) {
+		return 0;
+	while (rc == 0 && fgets(line, sizeof(line), f)) {
 		struct sockaddr_storage ss;
 		char *hash = strchr(line, '#'), *tok;
 		if (hash)
@@ -178,27 +211,50 @@ static void load_hosts(struct dns *d, const char *path)
 		tok = strtok(line, " \t\r\n");
 		if (!tok || !literal(tok, &ss))
 			continue;
-		while ((tok = strtok(NULL, " \t\r\n")) && d->nhosts < MAX_HOSTS) {
-			struct host_entry *h = realloc(d->hosts, (d->nhosts + 1) * sizeof(*h));
-			if (!h)
-				break;
-			d->hosts = h;
-			h[d->nhosts].name = strdup(tok);
-			h[d->nhosts].addr = ss;
-			if (h[d->nhosts].name)
-				d->nhosts++;
+		while (rc == 0 && (tok = strtok(NULL, " \t\r\n"))) {
+			if (c->nhosts >= MAX_HOSTS)
+				full = 1;
+			else
+				rc = add_host(c, tok, &ss);
 		}
 	}
 	fclose(f);
+	if (full)
+		log_msg(LOG_WARN, "hosts file: entries beyond the limit ignored", "file", path, "limit", "4096", NULL);
+	return rc;
 }
 
-static int from_hosts(const struct dns *d, const char *name, struct dns_result *res)
+void dns_conf_free(struct dns_conf *c)
+{
+	size_t i;
+	if (!c)
+		return;
+	for (i = 0; i < c->nhosts; i++)
+		free(c->hosts[i].name);
+	free(c->hosts);
+	free(c);
+}
+
+struct dns_conf *dns_conf_load(const char *resolv_conf, const char *hosts_file)
+{
+	struct dns_conf *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	load_resolv_conf(c, resolv_conf);
+	if (load_hosts(c, hosts_file) < 0) {
+		dns_conf_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static int from_hosts(const struct dns_conf *c, const char *name, struct dns_result *res)
 {
 	size_t i;
 	res->n = 0;
-	for (i = 0; i < d->nhosts && res->n < DNS_MAX_ADDRS; i++)
-		if (strcasecmp(d->hosts[i].name, name) == 0)
-			res->addr[res->n++] = d->hosts[i].addr;
+	for (i = 0; i < c->nhosts && res->n < DNS_MAX_ADDRS; i++)
+		if (strcasecmp(c->hosts[i].name, name) == 0)
+			res->addr[res->n++] = c->hosts[i].addr;
 	if (res->n == 0 && strcasecmp(name, "localhost") == 0) {
 		literal("127.0.0.1", &res->addr[0]);
 		literal("::1", &res->addr[1]);
@@ -236,31 +292,37 @@ static void cache_put(struct dns *d, const char *name, const char *err, const st
 
 /* ---- queries ---- */
 
-struct dns *dns_new(struct reactor *r, const char *resolv_conf, const char *hosts_file)
+struct dns *dns_new(struct reactor *r, struct dns_conf *conf)
 {
 	struct dns *d = calloc(1, sizeof(*d));
-	if (!d)
+	if (!d || !(d->cache = calloc(CACHE_SLOTS, sizeof(*d->cache)))) {
+		free(d);
+		dns_conf_free(conf);
 		return NULL;
+	}
 	d->r = r;
-	d->cache = calloc(CACHE_SLOTS, sizeof(*d->cache));
-	load_resolv_conf(d, resolv_conf);
-	load_hosts(d, hosts_file);
+	d->conf = conf;
 	return d;
+}
+
+void dns_set_conf(struct dns *d, struct dns_conf *c)
+{
+	dns_conf_free(d->conf);
+	d->conf = c;
+	/* answers from the old servers or hosts file must not outlive them */
+	memset(d->cache, 0, CACHE_SLOTS * sizeof(*d->cache));
 }
 
 static void query_free(struct dns_query *q);
 
 void dns_free(struct dns *d)
 {
-	size_t i;
 	if (!d)
 		return;
 	/* cancelling a query's last waiter frees the query: re-read the list */
 	while (d->active)
 		dns_cancel(d->active->waiters);
-	for (i = 0; i < d->nhosts; i++)
-		free(d->hosts[i].name);
-	free(d->hosts);
+	dns_conf_free(d->conf);
 	free(d->cache);
 	free(d);
 }
@@ -270,11 +332,14 @@ const struct dns_stats *dns_stats(const struct dns *d) { return &d->stats; }
 static void query_free(struct dns_query *q)
 {
 	struct dns *d = q->d;
+	int idx;
 	reactor_close(d->r, &q->udp_fd);
-	reactor_close(d->r, &q->tcp_fd);
+	for (idx = 0; idx < 2; idx++) {
+		reactor_close(d->r, &q->tcp[idx].fd);
+		buf_free(&q->tcp[idx].in);
+		buf_free(&q->tcp[idx].out);
+	}
 	timer_stop(d->r, &q->timer);
-	buf_free(&q->tcp_in);
-	buf_free(&q->tcp_out);
 	if (q->prev)
 		q->prev->next = q->next;
 	else
@@ -364,97 +429,93 @@ static int maybe_done(struct dns_query *q)
 
 static void on_tcp(void *arg, int fd, uint32_t events);
 
+/* The TCP question idx failed: SERVFAIL for that type. Returns 1 when
+ * that finished (and freed) the query. */
+static int tcp_failed(struct dns_query *q, int idx)
+{
+	reactor_close(q->d->r, &q->tcp[idx].fd);
+	q->done[idx] = 1;
+	q->rcode[idx] = 2;
+	return maybe_done(q);
+}
+
 static int start_tcp(struct dns_query *q, int idx)
 {
 	struct dns *d = q->d;
-	const struct sockaddr_storage *ss = &d->servers[q->server % d->nservers];
+	struct dns_tcp *t = &q->tcp[idx];
+	unsigned s = q->server % d->conf->nservers;
+	const struct sockaddr_storage *ss = &d->conf->servers[s];
 	uint8_t msg[300];
 	int n = dns_build_query(msg + 2, sizeof(msg) - 2, q->name, qtypes[idx], q->id[idx]);
 	d->stats.tcp_fallbacks++;
-	reactor_close(d->r, &q->tcp_fd);
-	q->tcp_type = idx;
-	q->tcp_in.len = q->tcp_out.len = 0;
+	t->in.len = t->out.len = 0;
 	msg[0] = (uint8_t)(n >> 8);
 	msg[1] = (uint8_t)n;
-	q->tcp_fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (n < 0 || q->tcp_fd < 0 || buf_append(&q->tcp_out, msg, (size_t)n + 2) < 0 ||
-	    (connect(q->tcp_fd, (const struct sockaddr *)ss, d->server_len[q->server % d->nservers]) < 0 &&
-	     errno != EINPROGRESS) ||
-	    reactor_add(d->r, q->tcp_fd, EPOLLOUT | EPOLLIN, on_tcp, q) < 0) {
-		reactor_close(d->r, &q->tcp_fd);
-		q->done[idx] = 1;
-		q->rcode[idx] = 2;
-		return maybe_done(q);
-	}
+	t->fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (n < 0 || t->fd < 0 || buf_append(&t->out, msg, (size_t)n + 2) < 0 ||
+	    (connect(t->fd, (const struct sockaddr *)ss, d->conf->server_len[s]) < 0 && errno != EINPROGRESS) ||
+	    reactor_add(d->r, t->fd, EPOLLOUT | EPOLLIN, on_tcp, t) < 0)
+		return tcp_failed(q, idx);
 	return 0;
 }
 
-/* One datagram or TCP message: accepted if it answers one of ours.
- * Returns 1 when that finished (and freed) the query. */
-static int on_message(struct dns_query *q, const uint8_t *msg, size_t len, int via_tcp)
+/* One datagram (tcp < 0) or the message on TCP connection tcp: accepted
+ * if it answers one of ours. Returns 1 when that finished (and freed)
+ * the query. */
+static int on_message(struct dns_query *q, const uint8_t *msg, size_t len, int tcp)
 {
 	int idx;
 	for (idx = 0; idx < 2; idx++) {
 		int rc;
-		if (q->done[idx] || (via_tcp && idx != q->tcp_type))
+		if (q->done[idx] || (tcp >= 0 ? idx != tcp : q->tcp[idx].fd >= 0))
 			continue;
 		rc = dns_parse_answer(msg, len, q->name, qtypes[idx], q->id[idx], &q->res, &q->ttl);
 		if (rc == -1)
 			continue;
 		if (rc == -2)
-			return !via_tcp && q->tcp_type < 0 ? start_tcp(q, idx) : 0;
+			return tcp < 0 ? start_tcp(q, idx) : tcp_failed(q, idx);
+		if (tcp >= 0)
+			reactor_close(q->d->r, &q->tcp[idx].fd);
 		q->done[idx] = 1;
 		q->rcode[idx] = rc;
-		if (via_tcp)
-			q->tcp_type = -1;
 		return maybe_done(q);
 	}
-	return 0;
+	/* over TCP, anything but the answer to our question is a failure */
+	return tcp >= 0 ? tcp_failed(q, tcp) : 0;
 }
 
 static void on_tcp(void *arg, int fd, uint32_t events)
 {
-	struct dns_query *q = arg;
+	struct dns_tcp *t = arg;
+	struct dns_query *q = t->q;
 	ssize_t n;
 	(void)events;
-	if (q->tcp_out.len) {
-		n = send(fd, q->tcp_out.data, q->tcp_out.len, MSG_NOSIGNAL);
+	if (t->out.len) {
+		n = send(fd, t->out.data, t->out.len, MSG_NOSIGNAL);
 		if (n > 0)
-			buf_consume(&q->tcp_out, (size_t)n);
+			buf_consume(&t->out, (size_t)n);
 		else if (n < 0 && errno != EAGAIN && errno != EINPROGRESS && errno != ENOTCONN)
 			goto failed;
-		if (q->tcp_out.len == 0)
+		if (t->out.len == 0)
 			reactor_set_events(q->d->r, fd, EPOLLIN);
 		return;
 	}
-	if (buf_reserve(&q->tcp_in, 4096) < 0)
+	if (buf_reserve(&t->in, 4096) < 0)
 		goto failed;
-	n = recv(fd, q->tcp_in.data + q->tcp_in.len, q->tcp_in.cap - q->tcp_in.len, 0);
+	n = recv(fd, t->in.data + t->in.len, t->in.cap - t->in.len, 0);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0)
 		goto failed;
-	q->tcp_in.len += (size_t)n;
-	if (q->tcp_in.len >= 2) {
-		size_t want = (size_t)((uint8_t)q->tcp_in.data[0] << 8 | (uint8_t)q->tcp_in.data[1]);
-		if (q->tcp_in.len >= want + 2) {
-			reactor_close(q->d->r, &q->tcp_fd);
-			if (!on_message(q, (const uint8_t *)q->tcp_in.data + 2, want, 1) && q->tcp_type >= 0) {
-				/* not an answer to our question */
-				q->done[q->tcp_type] = 1;
-				q->rcode[q->tcp_type] = 2;
-				q->tcp_type = -1;
-				maybe_done(q);
-			}
-		}
+	t->in.len += (size_t)n;
+	if (t->in.len >= 2) {
+		size_t want = (size_t)((uint8_t)t->in.data[0] << 8 | (uint8_t)t->in.data[1]);
+		if (t->in.len >= want + 2)
+			on_message(q, (const uint8_t *)t->in.data + 2, want, t->idx);
 	}
 	return;
 failed:
-	reactor_close(q->d->r, &q->tcp_fd);
-	q->done[q->tcp_type] = 1;
-	q->rcode[q->tcp_type] = 2;
-	q->tcp_type = -1;
-	maybe_done(q);
+	tcp_failed(q, t->idx);
 }
 
 static void on_udp(void *arg, int fd, uint32_t events)
@@ -466,7 +527,7 @@ static void on_udp(void *arg, int fd, uint32_t events)
 		ssize_t n = recv(fd, msg, sizeof(msg), 0);
 		if (n < 0)
 			return; /* EAGAIN, or ICMP refused: the timer retries */
-		if (on_message(q, msg, (size_t)n, 0))
+		if (on_message(q, msg, (size_t)n, -1))
 			return;
 	}
 }
@@ -478,7 +539,7 @@ static void on_timeout(void *arg)
 	struct dns_query *q = arg;
 	struct dns *d = q->d;
 	d->stats.timeouts++;
-	if (++q->tries >= d->attempts * d->nservers) {
+	if (++q->tries >= d->conf->attempts * d->conf->nservers) {
 		finish(q, q->res.n > 0 ? NULL : "dns: timeout");
 		return;
 	}
@@ -489,15 +550,16 @@ static void on_timeout(void *arg)
 static void send_attempt(struct dns_query *q)
 {
 	struct dns *d = q->d;
-	unsigned s = q->server % d->nservers;
+	const struct dns_conf *c = d->conf;
+	unsigned s = q->server % c->nservers;
 	int idx;
 	reactor_close(d->r, &q->udp_fd);
-	timer_start(d->r, &q->timer, d->timeout_ms);
-	q->udp_fd = socket(d->servers[s].ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	timer_start(d->r, &q->timer, c->timeout_ms);
+	q->udp_fd = socket(c->servers[s].ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (q->udp_fd < 0)
 		return; /* the timer tries again */
 	/* connect() makes the kernel drop datagrams from anyone else */
-	if (connect(q->udp_fd, (const struct sockaddr *)&d->servers[s], d->server_len[s]) < 0 ||
+	if (connect(q->udp_fd, (const struct sockaddr *)&c->servers[s], c->server_len[s]) < 0 ||
 	    reactor_add(d->r, q->udp_fd, EPOLLIN, on_udp, q) < 0) {
 		reactor_close(d->r, &q->udp_fd);
 		return;
@@ -505,7 +567,7 @@ static void send_attempt(struct dns_query *q)
 	for (idx = 0; idx < 2; idx++) {
 		uint8_t msg[300];
 		int n;
-		if (q->done[idx] || q->tcp_type == idx)
+		if (q->done[idx] || q->tcp[idx].fd >= 0)
 			continue;
 		q->id[idx] = (uint16_t)rand_u32();
 		n = dns_build_query(msg, sizeof(msg), q->name, qtypes[idx], q->id[idx]);
@@ -535,13 +597,27 @@ struct dns_waiter *dns_resolve(struct dns *d, const char *host, dns_cb cb, void 
 	struct cache_entry *e;
 	struct dns_query *q;
 	uint8_t probe[300];
+	char name[256];
+	size_t len = strlen(host);
+	int idx;
 	memset(&res, 0, sizeof(res));
 	if (literal(host, &res.addr[0])) {
 		res.n = 1;
 		cb(arg, NULL, &res);
 		return NULL;
 	}
-	if (from_hosts(d, host, &res)) {
+	/* "sink.test." is the fully qualified "sink.test": one name for the
+	 * hosts file, the cache, the question and the answer check */
+	if (len > 1 && host[len - 1] == '.')
+		len--;
+	if (len >= sizeof(name)) {
+		cb(arg, "dns: bad name", NULL);
+		return NULL;
+	}
+	memcpy(name, host, len);
+	name[len] = '\0';
+	host = name;
+	if (from_hosts(d->conf, host, &res)) {
 		cb(arg, NULL, &res);
 		return NULL;
 	}
@@ -566,12 +642,16 @@ struct dns_waiter *dns_resolve(struct dns *d, const char *host, dns_cb cb, void 
 	}
 	q->d = d;
 	snprintf(q->name, sizeof(q->name), "%s", host);
-	q->udp_fd = q->tcp_fd = -1;
-	q->tcp_type = -1;
+	q->udp_fd = -1;
 	q->ttl = UINT32_MAX;
 	q->server = 0;
-	buf_init(&q->tcp_in, MSG_MAX + 2);
-	buf_init(&q->tcp_out, 512);
+	for (idx = 0; idx < 2; idx++) {
+		q->tcp[idx].q = q;
+		q->tcp[idx].idx = idx;
+		q->tcp[idx].fd = -1;
+		buf_init(&q->tcp[idx].in, MSG_MAX + 2);
+		buf_init(&q->tcp[idx].out, 512);
+	}
 	timer_init(&q->timer, on_timeout, q);
 	q->next = d->active;
 	if (d->active)

@@ -108,6 +108,16 @@ static void add_addr(struct dns_result *res, uint16_t type, const uint8_t *rdata
 	}
 }
 
+/* The question as read from the wire never ends in a dot; the name we
+ * asked for may (dns_build_query accepts "host." as the same name). */
+static int same_name(const char *wire, const char *asked)
+{
+	size_t n = strlen(asked);
+	if (n > 1 && asked[n - 1] == '.')
+		n--;
+	return strlen(wire) == n && strncasecmp(wire, asked, n) == 0;
+}
+
 int dns_parse_answer(const uint8_t *msg, size_t len, const char *name, uint16_t qtype, uint16_t id,
 		     struct dns_result *res, uint32_t *ttl)
 {
@@ -119,7 +129,7 @@ int dns_parse_answer(const uint8_t *msg, size_t len, const char *name, uint16_t 
 		return -1;
 	if (read_name(msg, len, &off, qname, sizeof(qname)) < 0 || off + 4 > len)
 		return -1;
-	if (strcasecmp(qname, name) != 0 || get16(msg + off) != qtype || get16(msg + off + 2) != CLASS_IN)
+	if (!same_name(qname, name) || get16(msg + off) != qtype || get16(msg + off + 2) != CLASS_IN)
 		return -1;
 	off += 4;
 	if (msg[2] & 0x02)

@@ -67,12 +67,15 @@ static int same_api_listeners(const struct config *a, const struct config *b)
 	return 1;
 }
 
+/* Builds the whole new state first; the swap below cannot fail. */
 int relay_reload(struct relay *rl, struct config *cfg)
 {
-	if (dispatch_reload(rl->disp, cfg) < 0)
+	struct dispatch_stage *st = dispatch_prepare(cfg);
+	if (!st)
 		return -1;
 	if (!same_api_listeners(rl->cfg, cfg))
 		log_msg(LOG_WARN, "reload: api.listen changes take effect after a restart", NULL);
+	dispatch_commit(rl->disp, st);
 	config_free(rl->cfg);
 	rl->cfg = cfg;
 	registry_reconcile(rl);

@@ -513,8 +513,10 @@ static int same_origin(const struct url *a, const struct url *b)
 
 /* max_in_flight limits connections to an origin; endpoints that share
  * one get the smallest of their limits, set here once per (re)load and
- * never by the deliveries themselves. */
-static int set_origin_limits(struct dispatch *d)
+ * never by the deliveries themselves. Out of memory for a new origin's
+ * pool only means the first send creates it, with that endpoint's own
+ * limit: said in the log, the reload goes on. */
+static void set_origin_limits(struct dispatch *d)
 {
 	size_t i, k;
 	for (i = 0; i < d->neps; i++) {
@@ -525,42 +527,40 @@ static int set_origin_limits(struct dispatch *d)
 			if (same_origin(&d->eps[k]->url, &d->eps[i]->url) && d->eps[k]->max_in_flight < lim)
 				lim = d->eps[k]->max_in_flight;
 		if (http_client_limit(d->client, &d->eps[i]->url, lim) < 0)
-			return -1;
+			log_msg(LOG_WARN, "out of memory: origin limit set at the first delivery", "endpoint",
+				d->eps[i]->name, NULL);
 	}
-	return 0;
 }
 
-static int load_endpoints(struct dispatch *d, const struct config *cfg)
+/* Everything a reload replaces, built in full before anything is
+ * swapped: a reload that fails half way changes nothing. */
+struct dispatch_stage {
+	struct endpoint_rt **eps;
+	size_t neps, queue_max, bytes_max;
+	struct tls_client_ctx *tls; /* NULL: no https endpoint */
+	struct dns_conf *dns;
+};
+
+void dispatch_stage_free(struct dispatch_stage *st)
 {
-	struct endpoint_rt **eps = calloc(cfg->webhook.nendpoints + 1, sizeof(*eps));
-	size_t i;
-	if (!eps)
-		return -1;
-	for (i = 0; i < cfg->webhook.nendpoints; i++) {
-		eps[i] = endpoint_new(&cfg->webhook.endpoints[i], cfg);
-		if (!eps[i]) {
-			while (i > 0)
-				endpoint_unref(eps[--i]);
-			free(eps);
-			return -1;
-		}
-	}
-	for (i = 0; i < d->neps; i++)
-		endpoint_unref(d->eps[i]);
-	free(d->eps);
-	d->eps = eps;
-	d->neps = cfg->webhook.nendpoints;
-	d->queue_max = cfg->webhook.queue;
-	d->bytes_max = cfg->webhook.max_queue_bytes;
-	return set_origin_limits(d);
+	if (!st)
+		return;
+	while (st->neps > 0)
+		endpoint_unref(st->eps[--st->neps]);
+	free(st->eps);
+	tls_client_ctx_free(st->tls);
+	dns_conf_free(st->dns);
+	free(st);
 }
 
-/* Trust anchors are parsed once, when the first https endpoint appears;
- * plain-http endpoints off loopback earn a warning. */
-static int load_trust(struct dispatch *d, const struct config *cfg)
+/* The CA bundle is read again on every load (a reload re-reads a
+ * changed file); plain-http endpoints off loopback earn a warning. */
+static int load_trust(struct dispatch_stage *st, const struct config *cfg)
 {
 	size_t i, count = 0;
 	int https = 0;
+	const char *err = NULL;
+	char n[32];
 	for (i = 0; i < cfg->webhook.nendpoints; i++) {
 		const struct endpoint_cfg *e = &cfg->webhook.endpoints[i];
 		if (e->url.scheme == URL_HTTPS)
@@ -568,26 +568,65 @@ static int load_trust(struct dispatch *d, const struct config *cfg)
 		else if (e->url.scheme == URL_HTTP && !url_is_loopback(&e->url))
 			log_msg(LOG_WARN, "endpoint uses plain http off this host", "endpoint", e->name, "url", e->url_text, NULL);
 	}
-	if (!https || d->tls)
+	if (!https)
 		return 0;
-	{
-		const char *err = NULL;
-		char n[32];
-		d->tls = tls_client_ctx_new(cfg->webhook.ca_file, &err, &count);
-		if (!d->tls) {
-			log_msg(LOG_ERROR, "cannot load trust anchors", "file", cfg->webhook.ca_file, "err", err, NULL);
-			return -1;
-		}
-		snprintf(n, sizeof(n), "%zu", count);
-		log_msg(LOG_INFO, "trust anchors loaded", "file", cfg->webhook.ca_file, "count", n, NULL);
+	st->tls = tls_client_ctx_new(cfg->webhook.ca_file, &err, &count);
+	if (!st->tls) {
+		log_msg(LOG_ERROR, "cannot load trust anchors", "file", cfg->webhook.ca_file, "err", err, NULL);
+		return -1;
+	}
+	snprintf(n, sizeof(n), "%zu", count);
+	log_msg(LOG_INFO, "trust anchors loaded", "file", cfg->webhook.ca_file, "count", n, NULL);
+	return 0;
+}
+
+struct dispatch_stage *dispatch_prepare(const struct config *cfg)
+{
+	struct dispatch_stage *st = calloc(1, sizeof(*st));
+	if (!st || !(st->eps = calloc(cfg->webhook.nendpoints + 1, sizeof(*st->eps))))
+		goto fail;
+	for (; st->neps < cfg->webhook.nendpoints; st->neps++)
+		if (!(st->eps[st->neps] = endpoint_new(&cfg->webhook.endpoints[st->neps], cfg)))
+			goto fail;
+	st->queue_max = cfg->webhook.queue;
+	st->bytes_max = cfg->webhook.max_queue_bytes;
+	if (load_trust(st, cfg) < 0)
+		goto fail;
+	if (!(st->dns = dns_conf_load(cfg->webhook.resolv_conf, cfg->webhook.hosts_file)))
+		goto fail;
+	return st;
+fail:
+	dispatch_stage_free(st);
+	return NULL;
+}
+
+void dispatch_commit(struct dispatch *d, struct dispatch_stage *st)
+{
+	size_t i;
+	for (i = 0; i < d->neps; i++)
+		endpoint_unref(d->eps[i]);
+	free(d->eps);
+	d->eps = st->eps;
+	d->neps = st->neps;
+	d->queue_max = st->queue_max;
+	d->bytes_max = st->bytes_max;
+	set_origin_limits(d);
+	/* without https endpoints the old anchors stay for retries of
+	 * deliveries that began under the old config */
+	if (st->tls) {
+		tls_client_ctx_free(d->tls);
+		d->tls = st->tls;
 		http_client_set_tls(d->client, d->tls);
 	}
-	return 0;
+	if (st->dns)
+		dns_set_conf(d->dns, st->dns);
+	free(st);
 }
 
 struct dispatch *dispatch_new(struct reactor *r, const struct config *cfg)
 {
 	struct dispatch *d = calloc(1, sizeof(*d));
+	struct dispatch_stage *st;
 	if (!d)
 		return NULL;
 	d->r = r;
@@ -595,18 +634,22 @@ struct dispatch *dispatch_new(struct reactor *r, const struct config *cfg)
 	buf_init(&d->line, STDOUT_QUEUE);
 	d->ring_cap = cfg->webhook.history;
 	d->ring = calloc(d->ring_cap, sizeof(*d->ring));
-	d->dns = dns_new(r, cfg->webhook.resolv_conf, cfg->webhook.hosts_file);
-	d->client = d->dns ? http_client_new(r, d->dns) : NULL;
-	if (!d->ring || !d->client || load_endpoints(d, cfg) < 0 || load_trust(d, cfg) < 0) {
+	st = dispatch_prepare(cfg);
+	if (!d->ring || !st) {
+		dispatch_stage_free(st);
 		dispatch_free(d);
 		return NULL;
 	}
+	d->dns = dns_new(r, st->dns);
+	st->dns = NULL;
+	d->client = d->dns ? http_client_new(r, d->dns) : NULL;
+	if (!d->client) {
+		dispatch_stage_free(st);
+		dispatch_free(d);
+		return NULL;
+	}
+	dispatch_commit(d, st);
 	return d;
-}
-
-int dispatch_reload(struct dispatch *d, const struct config *cfg)
-{
-	return load_endpoints(d, cfg) < 0 || load_trust(d, cfg) < 0 ? -1 : 0;
 }
 
 size_t dispatch_pending(const struct dispatch *d) { return d->pending; }

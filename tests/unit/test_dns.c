@@ -111,6 +111,25 @@ TEST(cname_chain_and_unrelated_owners)
 	CHECK_EQ_INT(ttl, 5);
 }
 
+/* "a.test." is the fully qualified "a.test": the answer to its query is
+ * accepted (the query drops the dot, the check used to keep it). */
+TEST(trailing_dot_names_the_same_host)
+{
+	uint8_t q[300], m[512];
+	struct dns_result res;
+	uint32_t ttl = UINT32_MAX;
+	size_t n;
+	CHECK_EQ_INT(dns_build_query(q, sizeof(q), "a.test.", 1, 7), dns_build_query(m, sizeof(m), "a.test", 1, 7));
+	CHECK(memcmp(q, m, 12 + 8 + 4) == 0);
+	n = response(m, 7, 0x8180, "a.test", 1, 1, a_record, sizeof(a_record));
+	memset(&res, 0, sizeof(res));
+	CHECK_EQ_INT(dns_parse_answer(m, n, "a.test.", 1, 7, &res, &ttl), 0);
+	CHECK_EQ_INT(res.n, 1);
+	CHECK_EQ_INT(dns_parse_answer(m, n, "a.test..", 1, 7, &res, &ttl), -1);
+	CHECK_EQ_INT(dns_parse_answer(m, n, "a.tes", 1, 7, &res, &ttl), -1);
+	CHECK_EQ_INT(dns_build_query(q, sizeof(q), ".", 1, 7), -1);
+}
+
 TEST(hostile_packets)
 {
 	uint8_t m[512];
@@ -166,6 +185,7 @@ int main(void)
 	RUN(query_format);
 	RUN(answer_accepted_and_checked);
 	RUN(cname_chain_and_unrelated_owners);
+	RUN(trailing_dot_names_the_same_host);
 	RUN(hostile_packets);
 	RUN(retry_after_values);
 	RUN(backoff_bounds);
