@@ -28,6 +28,9 @@ struct reactor;
 struct config;
 struct dispatch;
 struct dispatch_test;
+struct dns_conf;
+struct endpoint_rt;
+struct tls_client_ctx;
 
 struct dispatch *dispatch_new(struct reactor *r, const struct config *cfg);
 void dispatch_free(struct dispatch *d);
@@ -36,7 +39,13 @@ void dispatch_free(struct dispatch *d);
  * hosts_file, all read again) and returns NULL, with a log line, when any
  * of it fails; dispatch_commit installs it and cannot fail. Deliveries in
  * flight finish as they were. */
-struct dispatch_stage;
+struct dispatch_stage {
+	struct endpoint_rt **eps;
+	size_t neps, queue_max, bytes_max;
+	struct tls_client_ctx *tls; /* NULL: no https endpoint */
+	struct dns_conf *dns;
+};
+
 struct dispatch_stage *dispatch_prepare(const struct config *cfg);
 void dispatch_commit(struct dispatch *d, struct dispatch_stage *st);
 void dispatch_stage_free(struct dispatch_stage *st);
