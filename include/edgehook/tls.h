@@ -39,7 +39,8 @@ void tls_client_ctx_free(struct tls_client_ctx *ctx);
 struct tls_server_ctx *tls_server_ctx_new(const char *cert_file, const char *key_file, char *err, size_t errcap);
 void tls_server_ctx_free(struct tls_server_ctx *ctx);
 
-/* resume may be NULL. */
+/* resume may be NULL; a session saved under other anchors (before a
+ * reload changed them) is not offered. */
 struct tls_conn *tls_client_new(struct tls_client_ctx *ctx, const char *server_name, const struct tls_session *resume);
 struct tls_conn *tls_server_new(struct tls_server_ctx *ctx);
 void tls_free(struct tls_conn *t);

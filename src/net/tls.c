@@ -21,6 +21,7 @@ struct tls_client_ctx {
 	br_x509_trust_anchor *tas;
 	size_t ntas;
 	unsigned refs;
+	uint64_t generation; /* which load of the anchors, for sessions */
 };
 
 /* For an IP literal: wraps the minimal engine (which then runs without a
@@ -47,9 +48,15 @@ struct tls_server_ctx {
 	unsigned char cache_store[SESSION_CACHE_BYTES];
 };
 
+/* A session is resumed only under the anchors that verified it: a
+ * reload with a new bundle must not be bypassed by resumption. A counter,
+ * not the context's address, which a new context may reuse. */
 struct tls_session {
 	br_ssl_session_parameters params;
+	uint64_t generation;
 };
+
+static uint64_t anchors_loaded;
 
 struct tls_conn {
 	br_ssl_engine_context *eng;
@@ -259,8 +266,10 @@ struct tls_client_ctx *tls_client_ctx_new(const char *ca_file, const char **err,
 	n = pem_decode(data, len, &objs);
 	free(data);
 	ctx = calloc(1, sizeof(*ctx));
-	if (ctx)
+	if (ctx) {
 		ctx->refs = 1;
+		ctx->generation = ++anchors_loaded;
+	}
 	if (n <= 0 || !ctx || !(ctx->tas = calloc((size_t)n, sizeof(*ctx->tas)))) {
 		*err = n < 0 ? "CA file is not valid PEM" : "CA file holds no certificate";
 		if (n > 0)
@@ -488,6 +497,8 @@ struct tls_conn *tls_client_new(struct tls_client_ctx *ctx, const char *server_n
 		ipc->inner = &t->u.c.xc;
 		br_ssl_engine_set_x509(t->eng, &ipc->vtable);
 	}
+	if (resume && resume->generation != ctx->generation)
+		resume = NULL;
 	if (resume) {
 		br_ssl_engine_set_session_parameters(t->eng, &resume->params);
 		t->offered_len = resume->params.session_id_len;
@@ -701,7 +712,9 @@ const char *tls_error(const struct tls_conn *t)
 struct tls_session *tls_session_save(const struct tls_conn *t)
 {
 	struct tls_session *s = malloc(sizeof(*s));
-	if (s)
-		br_ssl_engine_get_session_parameters(t->eng, &s->params);
+	if (!s)
+		return NULL;
+	br_ssl_engine_get_session_parameters(t->eng, &s->params);
+	s->generation = t->client ? t->u.c.anchors->generation : 0;
 	return s;
 }

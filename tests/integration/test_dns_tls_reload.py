@@ -35,6 +35,13 @@ def endpoint_names(eh):
     return sorted(e["name"] for e in eh.request("GET", "/api/v1/endpoints").json()["endpoints"])
 
 
+def wait_delivered(eh, name, n):
+    def done():
+        eps = eh.request("GET", "/api/v1/endpoints").json()["endpoints"]
+        return [e for e in eps if e["name"] == name][0]["delivered"] >= n
+    eh.wait_for(done, 40, "%d deliveries to %s" % (n, name))
+
+
 # ---- DNS ----
 
 def test_dns_trailing_dot_host_resolves():
@@ -256,3 +263,33 @@ webhook:
     tls_sink.close()
     dns_old.close()
     dns_new.close()
+
+
+def test_reload_new_trust_anchors_are_not_bypassed_by_resumption():
+    """A session saved under the old anchors is not resumed after a
+    reload changed them: the endpoint whose CA is no longer trusted fails
+    at once instead of resuming its way past the new bundle."""
+    closer = Sink(lambda i, r: ("close", 200), tls=(path("server.pem"), path("server.key")))
+    ca = scratch("ca.pem")
+    shutil.copy(path("ca.pem"), ca)
+    cfg = """
+webhook:
+  ca_file: %s
+  retries: 0
+  endpoints:
+    - {url: "https://localhost:%d/tls", name: tls}
+""" % (ca, closer.port)
+    with Edgehook(cfg) as eh:
+        post(eh, {"event": "first"})
+        wait_delivered(eh, "tls", 1)  # the session is saved with the answer
+        post(eh, {"event": "resumed"})
+        wait_delivered(eh, "tls", 2)
+        assert_true(closer.resumed >= 1, "the session is resumed while the anchors stay")
+        shutil.copy(path("other-ca.pem"), ca)
+        eh.signal(signal.SIGHUP)
+        eh.wait_log("config reloaded")
+        post(eh, {"event": "after"})
+        line = eh.wait_log(r"delivery failed.*endpoint=tls", timeout=40)[0]
+        assert_true('err="tls: unknown CA"' in line, line)
+        assert_eq(len(closer.requests), 2, "nothing delivered under the old trust")
+    closer.close()
