@@ -122,8 +122,17 @@ class OpenSSLPeer:
                 self.cond.wait(min(left, 0.5))
 
     def wait_exit(self, timeout=20):
+        """Waits for the end of the output (not just the exit: the last
+        lines may still be in the pipe); None when it did not end."""
+        deadline = time.time() + timeout
+        with self.cond:
+            while not (self.out and self.out[-1] is None):
+                left = deadline - time.time()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
         try:
-            return self.proc.wait(timeout)
+            return self.proc.wait(max(deadline - time.time(), 1))
         except subprocess.TimeoutExpired:
             return None
 
