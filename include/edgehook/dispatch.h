@@ -15,14 +15,13 @@
  * once. Every failed attempt is one log line.
  *
  * The last webhook.history events keep their per-endpoint status for
- * GET /api/v1/events/{id}. */
+ * GET /api/v1/events/{id}; api.c and metrics.c render the status and
+ * counters from dispatch_internal.h (src/relay/). */
 #ifndef EDGEHOOK_DISPATCH_H
 #define EDGEHOOK_DISPATCH_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include "edgehook/buf.h"
 
 struct reactor;
 struct config;
@@ -57,23 +56,20 @@ int dispatch_event(struct dispatch *d, const char *type, const char *body, size_
  * not, the n events are counted as rejected. */
 int dispatch_admit(struct dispatch *d, const char *const *types, size_t n, size_t bytes);
 
-/* JSON for the API; dispatch_event_json returns -1 for an unknown id. */
-int dispatch_event_json(struct dispatch *d, const char *id, struct buf *out);
-int dispatch_endpoints_json(struct dispatch *d, struct buf *out);
-/* Sends a webhook.test event to one endpoint (one attempt, no retries)
+/* dispatch_test.c: sends a webhook.test event to one endpoint (one attempt, no retries)
  * and calls cb with a JSON outcome. NULL when there is no such endpoint. */
 struct dispatch_test *dispatch_test(struct dispatch *d, const char *endpoint,
 				    void (*cb)(void *arg, const char *json, size_t len), void *arg);
 void dispatch_test_cancel(struct dispatch_test *t);
 
-/* Prometheus lines for endpoints, the queue, DNS and the client pool. */
-int dispatch_metrics(struct dispatch *d, struct buf *out);
 /* Deliveries not finished yet (queued, in flight or waiting to retry). */
 size_t dispatch_pending(const struct dispatch *d);
 /* Calls on_idle once nothing is pending (at once if already so). */
 void dispatch_drain(struct dispatch *d, void (*on_idle)(void *arg), void *arg);
 /* Gives up on what is still pending: counted as dropped, logged. */
 void dispatch_abandon(struct dispatch *d);
+/* dispatch_stdout.c: writes what the stdout sink still holds, without
+ * waiting (for shutdown). */
 void dispatch_flush(struct dispatch *d);
 
 #endif

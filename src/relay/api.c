@@ -1,9 +1,10 @@
 /* /api/v1: event ingest, event status, endpoints, endpoint tests. */
 #include "edgehook/relay.h"
+#include "dispatch_internal.h"
 #include "edgehook/buf.h"
 #include "edgehook/cidr.h"
 #include "edgehook/config.h"
-#include "edgehook/dispatch.h"
+#include "edgehook/endpoint.h"
 #include "edgehook/event.h"
 #include "edgehook/json.h"
 #include "edgehook/log.h"
@@ -191,6 +192,56 @@ out:
 	json_doc_free(&doc);
 }
 
+/* GET /api/v1/events/{id}: the event's deliveries as they stand; -1
+ * for an unknown id. */
+static int event_status_json(const struct dispatch *d, const char *id, struct buf *out)
+{
+	const struct event *ev = dispatch_find_event(d, id);
+	size_t k;
+	if (!ev)
+		return -1;
+	buf_puts(out, "{");
+	json_put_kv(out, 0, "id", ev->id);
+	json_put_kv(out, 1, "event", ev->type);
+	event_put_time_member(out, "created", ev->created_ms);
+	buf_puts(out, ",\"deliveries\":[");
+	for (k = 0; k < ev->ndl; k++) {
+		const struct delivery *dl = &ev->dl[k];
+		buf_puts(out, k ? ",{" : "{");
+		json_put_kv(out, 0, "endpoint", dl->ep->name);
+		json_put_kv(out, 1, "url", dl->ep->url_text);
+		json_put_kv(out, 1, "state", dispatch_state_names[dl->state]);
+		buf_printf(out, ",\"attempts\":%u,\"last_status\":", dl->attempts);
+		if (dl->last_status)
+			buf_printf(out, "%d", dl->last_status);
+		else
+			buf_puts(out, "null");
+		buf_puts(out, ",\"last_error\":");
+		if (dl->last_error[0])
+			json_put_cstr(out, dl->last_error);
+		else
+			buf_puts(out, "null");
+		event_put_time_member(out, "first_attempt", dl->first_ms);
+		event_put_time_member(out, "last_attempt", dl->last_ms);
+		event_put_time_member(out, "next_attempt", dl->next_ms);
+		event_put_time_member(out, "completed", dl->done_ms);
+		buf_puts(out, "}");
+	}
+	return buf_puts(out, "]}");
+}
+
+/* GET /api/v1/endpoints: every endpoint's counters and the queue. */
+static int endpoints_json(const struct dispatch *d, struct buf *out)
+{
+	size_t i;
+	int rc = buf_puts(out, "{\"endpoints\":[");
+	for (i = 0; i < d->neps; i++)
+		rc |= (i ? buf_puts(out, ",") : 0) | endpoint_json(out, d->eps[i]);
+	rc |= buf_printf(out, "],\"queue\":{\"pending\":%zu,\"max\":%zu,\"bytes\":%zu,\"max_bytes\":%zu}}", d->pending,
+			 d->queue_max, d->pending_bytes, d->bytes_max);
+	return rc;
+}
+
 struct pending_test {
 	struct http_conn *c;
 	struct dispatch_test *t;
@@ -265,7 +316,7 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 		memcpy(id, rest, rlen);
 		id[rlen] = '\0';
 		buf_init(&b, RENDER_MAX);
-		if (dispatch_event_json(rl->disp, id, &b) < 0 && !b.failed) {
+		if (event_status_json(rl->disp, id, &b) < 0 && !b.failed) {
 			http_respond_error(c, 404, "unknown event (or no longer in the status history)");
 			buf_free(&b);
 		} else {
@@ -277,7 +328,7 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 			return;
 		}
 		buf_init(&b, RENDER_MAX);
-		dispatch_endpoints_json(rl->disp, &b);
+		endpoints_json(rl->disp, &b);
 		reply_rendered(c, 200, "application/json", &b, "endpoints");
 	} else if (str_slice_eq(path, head, "triggers")) {
 		if (memchr(rest, '/', rlen))

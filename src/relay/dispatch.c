@@ -1,83 +1,24 @@
-#include "edgehook/dispatch.h"
+/* dispatch: the queue, the fan-out of events to endpoints and the retry
+ * engine (see dispatch.h). The stdout sink is dispatch_stdout.c, test
+ * deliveries dispatch_test.c, the reload stage dispatch_stage.c; the
+ * status JSON is rendered by api.c and the counters by metrics.c from
+ * the state in dispatch_internal.h. */
+#include "dispatch_internal.h"
 #include "edgehook/client.h"
 #include "edgehook/clock.h"
 #include "edgehook/config.h"
 #include "edgehook/dns.h"
 #include "edgehook/endpoint.h"
-#include "edgehook/event.h"
-#include "edgehook/json.h"
 #include "edgehook/log.h"
-#include "edgehook/ostream.h"
 #include "edgehook/rand.h"
-#include "edgehook/reactor.h"
 #include "edgehook/sign.h"
 #include "edgehook/tls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-enum { STDOUT_QUEUE = 4 << 20, MAX_TYPE = 128 };
-
-enum dlv_state { DLV_PENDING, DLV_IN_FLIGHT, DLV_RETRYING, DLV_DELIVERED, DLV_FAILED, DLV_DROPPED };
-static const char *const state_names[] = {"pending", "in_flight", "retrying", "delivered", "failed", "dropped"};
-
-struct event;
-
-struct delivery {
-	struct dispatch *d;
-	struct event *ev;
-	struct endpoint_rt *ep;
-	enum dlv_state state;
-	unsigned attempts;
-	int last_status;
-	char last_error[64];
-	uint64_t first_ms, last_ms, next_ms, done_ms; /* wall clock */
-	struct http_client_op *op;
-	struct timer retry; /* the next attempt, or the report of a send that could not start */
-	int no_retry, send_failed;
-	struct dispatch_test *test;
-};
-
-struct event {
-	char id[EVENT_ID_LEN];
-	char type[MAX_TYPE];
-	char *body;
-	size_t len;
-	uint64_t created_ms;
-	unsigned unfinished, ndl;
-	int in_ring;
-	struct event *prev, *next; /* active list: events with unfinished deliveries */
-	struct delivery dl[];
-};
-
-struct dispatch_test {
-	struct delivery *dl;
-	void (*cb)(void *arg, const char *json, size_t len);
-	void *arg;
-	struct buf result;
-	struct timer timer;
-	struct reactor *r;
-};
-
-struct dispatch {
-	struct reactor *r;
-	struct endpoint_rt **eps;
-	size_t neps;
-	struct dns *dns;
-	struct http_client *client;
-	struct tls_client_ctx *tls;
-	struct ostream out;
-	struct buf line;
-	size_t pending, pending_bytes, queue_max, bytes_max;
-	struct event **ring;
-	size_t ring_cap, ring_head, ring_len;
-	struct event *active;
-	uint64_t events_total, events_rejected, abandoned;
-	void (*on_idle)(void *);
-	void *idle_arg;
-};
+const char *const dispatch_state_names[] = {"pending", "in_flight", "retrying", "delivered", "failed", "dropped"};
 
 /* ---- events ---- */
 
@@ -129,9 +70,7 @@ static void active_unlink(struct dispatch *d, struct event *ev)
 
 /* ---- delivery outcomes ---- */
 
-static void test_report(struct delivery *dl);
-
-static void delivery_finish(struct delivery *dl, enum dlv_state state)
+void dispatch_delivery_finish(struct delivery *dl, enum dlv_state state)
 {
 	struct dispatch *d = dl->d;
 	struct event *ev = dl->ev;
@@ -139,7 +78,7 @@ static void delivery_finish(struct delivery *dl, enum dlv_state state)
 	dl->done_ms = clock_wall_ms();
 	dl->next_ms = 0;
 	if (dl->test)
-		test_report(dl);
+		dispatch_test_report(dl);
 	if (dl->ep->url.scheme == URL_STDOUT)
 		return;
 	d->pending--;
@@ -215,7 +154,7 @@ static void on_attempt_done(void *arg, const struct http_client_result *res)
 		ep->n.last_error[0] = '\0';
 		ep->n.delivered++;
 		ep->n.consecutive_failures = 0;
-		delivery_finish(dl, DLV_DELIVERED);
+		dispatch_delivery_finish(dl, DLV_DELIVERED);
 		return;
 	}
 	if (res->error)
@@ -241,7 +180,7 @@ static void on_attempt_done(void *arg, const struct http_client_result *res)
 	}
 	log_failure(dl, res->duration_ms, NULL);
 	ep->n.failed++;
-	delivery_finish(dl, DLV_FAILED);
+	dispatch_delivery_finish(dl, DLV_FAILED);
 }
 
 static void attempt(struct delivery *dl)
@@ -298,28 +237,6 @@ static void attempt(struct delivery *dl)
 	}
 }
 
-static void deliver_stdout(struct dispatch *d, struct delivery *dl)
-{
-	struct event *ev = dl->ev;
-	d->line.len = 0;
-	dl->attempts = 1;
-	dl->first_ms = dl->last_ms = clock_wall_ms();
-	dl->ep->n.attempts++;
-	if (event_json_compact(&d->line, ev->body, ev->len) < 0 || buf_append(&d->line, "\n", 1) < 0 ||
-	    ostream_write(&d->out, d->line.data, d->line.len) < 0) {
-		dl->ep->n.dropped++;
-		snprintf(dl->last_error, sizeof(dl->last_error), "stdout queue full");
-		log_msg(LOG_WARN, "delivery dropped", "endpoint", dl->ep->name, "event", ev->type, "id", ev->id, "err",
-			dl->last_error, NULL);
-		delivery_finish(dl, DLV_DROPPED);
-	} else {
-		dl->ep->n.delivered++;
-		delivery_finish(dl, DLV_DELIVERED);
-	}
-	if (d->line.cap > 65536)
-		buf_free(&d->line);
-}
-
 /* ---- intake ---- */
 
 static size_t http_matches(const struct dispatch *d, const char *type)
@@ -342,7 +259,7 @@ int dispatch_admit(struct dispatch *d, const char *const *types, size_t n, size_
 	return 0;
 }
 
-static struct event *event_new(const char *type, const char *body, size_t len, size_t ndl)
+struct event *dispatch_event_new(const char *type, const char *body, size_t len, size_t ndl)
 {
 	struct event *ev = calloc(1, sizeof(*ev) + ndl * sizeof(struct delivery));
 	if (!ev)
@@ -360,7 +277,7 @@ static struct event *event_new(const char *type, const char *body, size_t len, s
 	return ev;
 }
 
-static struct delivery *add_delivery(struct dispatch *d, struct event *ev, struct endpoint_rt *ep)
+struct delivery *dispatch_add_delivery(struct dispatch *d, struct event *ev, struct endpoint_rt *ep)
 {
 	struct delivery *dl = &ev->dl[ev->ndl++];
 	dl->d = d;
@@ -376,7 +293,7 @@ static struct delivery *add_delivery(struct dispatch *d, struct event *ev, struc
 }
 
 /* Registers ev and starts its deliveries. */
-static void launch(struct dispatch *d, struct event *ev)
+void dispatch_launch(struct dispatch *d, struct event *ev)
 {
 	size_t i;
 	int http = ev->unfinished > 0;
@@ -388,7 +305,7 @@ static void launch(struct dispatch *d, struct event *ev)
 	ring_push(d, ev);
 	for (i = 0; i < ev->ndl; i++) {
 		if (ev->dl[i].ep->url.scheme == URL_STDOUT)
-			deliver_stdout(d, &ev->dl[i]);
+			dispatch_stdout_deliver(&d->out, &ev->dl[i]);
 		else
 			attempt(&ev->dl[i]);
 	}
@@ -407,101 +324,17 @@ int dispatch_event(struct dispatch *d, const char *type, const char *body, size_
 		matched += (size_t)endpoint_matches(d->eps[i], type);
 	if (!dispatch_admit(d, types, 1, len))
 		return -1;
-	ev = event_new(type, body, len, matched);
+	ev = dispatch_event_new(type, body, len, matched);
 	if (!ev) {
 		d->events_rejected++;
 		return -1;
 	}
 	for (i = 0; i < d->neps; i++)
 		if (endpoint_matches(d->eps[i], type))
-			add_delivery(d, ev, d->eps[i]);
+			dispatch_add_delivery(d, ev, d->eps[i]);
 	snprintf(id, cap, "%s", ev->id);
-	launch(d, ev);
+	dispatch_launch(d, ev);
 	return (int)matched;
-}
-
-/* ---- test deliveries ---- */
-
-static void on_test_timer(void *arg)
-{
-	struct dispatch_test *t = arg;
-	t->cb(t->arg, t->result.data, t->result.len);
-	buf_free(&t->result);
-	free(t);
-}
-
-static void test_report(struct delivery *dl)
-{
-	struct dispatch_test *t = dl->test;
-	struct buf *b = &t->result;
-	dl->test = NULL;
-	t->dl = NULL;
-	buf_puts(b, "{");
-	json_put_kv(b, 0, "endpoint", dl->ep->name);
-	json_put_kv(b, 1, "id", dl->ev->id);
-	json_put_kv(b, 1, "event", "webhook.test");
-	buf_printf(b, ",\"delivered\":%s,\"status\":", dl->state == DLV_DELIVERED ? "true" : "false");
-	if (dl->last_status)
-		buf_printf(b, "%d", dl->last_status);
-	else
-		buf_puts(b, "null");
-	buf_puts(b, ",\"error\":");
-	if (dl->last_error[0])
-		json_put_cstr(b, dl->last_error);
-	else
-		buf_puts(b, "null");
-	buf_printf(b, ",\"duration_ms\":%llu}", (unsigned long long)(dl->done_ms - dl->first_ms));
-	/* the caller may still be inside dispatch_test: answer from the loop */
-	timer_start(t->r, &t->timer, 0);
-}
-
-struct dispatch_test *dispatch_test(struct dispatch *d, const char *endpoint,
-				    void (*cb)(void *arg, const char *json, size_t len), void *arg)
-{
-	struct dispatch_test *t;
-	struct endpoint_rt *ep = NULL;
-	struct event *ev;
-	struct buf body;
-	size_t i;
-	for (i = 0; i < d->neps; i++)
-		if (strcmp(d->eps[i]->name, endpoint) == 0)
-			ep = d->eps[i];
-	if (!ep)
-		return NULL;
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return NULL;
-	buf_init(&body, 1024);
-	buf_puts(&body, "{\"event\":\"webhook.test\",");
-	json_put_kv(&body, 0, "endpoint", ep->name);
-	buf_puts(&body, ",\"timestamp\":");
-	event_put_timestamp(&body);
-	buf_puts(&body, "}");
-	ev = body.data ? event_new("webhook.test", body.data, body.len, 1) : NULL;
-	buf_free(&body);
-	if (!ev) {
-		free(t);
-		return NULL;
-	}
-	t->cb = cb;
-	t->arg = arg;
-	t->r = d->r;
-	buf_init(&t->result, 4096);
-	timer_init(&t->timer, on_test_timer, t);
-	t->dl = add_delivery(d, ev, ep);
-	t->dl->no_retry = 1;
-	t->dl->test = t;
-	launch(d, ev);
-	return t;
-}
-
-void dispatch_test_cancel(struct dispatch_test *t)
-{
-	if (t->dl)
-		t->dl->test = NULL;
-	timer_stop(t->r, &t->timer);
-	buf_free(&t->result);
-	free(t);
 }
 
 /* ---- lifecycle ---- */
@@ -562,8 +395,7 @@ struct dispatch *dispatch_new(struct reactor *r, const struct config *cfg)
 	if (!d)
 		return NULL;
 	d->r = r;
-	ostream_init(&d->out, r, STDOUT_FILENO, STDOUT_QUEUE);
-	buf_init(&d->line, STDOUT_QUEUE);
+	dispatch_stdout_init(&d->out, r);
 	d->ring_cap = cfg->webhook.history;
 	d->ring = calloc(d->ring_cap, sizeof(*d->ring));
 	st = dispatch_prepare(cfg);
@@ -622,7 +454,7 @@ static size_t stop_all(struct dispatch *d)
 			dl->ep->n.dropped++;
 			n++;
 			left--;
-			delivery_finish(dl, DLV_DROPPED);
+			dispatch_delivery_finish(dl, DLV_DROPPED);
 		}
 	}
 	d->abandoned += n;
@@ -658,104 +490,17 @@ void dispatch_free(struct dispatch *d)
 	http_client_free(d->client);
 	tls_client_ctx_free(d->tls);
 	dns_free(d->dns);
-	ostream_flush(&d->out);
-	ostream_close(&d->out);
-	buf_free(&d->line);
+	dispatch_stdout_close(&d->out);
 	free(d);
 }
 
-void dispatch_flush(struct dispatch *d) { ostream_flush(&d->out); }
-
-/* ---- status and metrics ---- */
-
-int dispatch_event_json(struct dispatch *d, const char *id, struct buf *out)
-{
-	size_t i, k;
-	for (i = 0; i < d->ring_len; i++) {
-		struct event *ev = d->ring[(d->ring_head + i) % d->ring_cap];
-		if (strcmp(ev->id, id) != 0)
-			continue;
-		buf_puts(out, "{");
-		json_put_kv(out, 0, "id", ev->id);
-		json_put_kv(out, 1, "event", ev->type);
-		event_put_time_member(out, "created", ev->created_ms);
-		buf_puts(out, ",\"deliveries\":[");
-		for (k = 0; k < ev->ndl; k++) {
-			const struct delivery *dl = &ev->dl[k];
-			buf_puts(out, k ? ",{" : "{");
-			json_put_kv(out, 0, "endpoint", dl->ep->name);
-			json_put_kv(out, 1, "url", dl->ep->url_text);
-			json_put_kv(out, 1, "state", state_names[dl->state]);
-			buf_printf(out, ",\"attempts\":%u,\"last_status\":", dl->attempts);
-			if (dl->last_status)
-				buf_printf(out, "%d", dl->last_status);
-			else
-				buf_puts(out, "null");
-			buf_puts(out, ",\"last_error\":");
-			if (dl->last_error[0])
-				json_put_cstr(out, dl->last_error);
-			else
-				buf_puts(out, "null");
-			event_put_time_member(out, "first_attempt", dl->first_ms);
-			event_put_time_member(out, "last_attempt", dl->last_ms);
-			event_put_time_member(out, "next_attempt", dl->next_ms);
-			event_put_time_member(out, "completed", dl->done_ms);
-			buf_puts(out, "}");
-		}
-		return buf_puts(out, "]}");
-	}
-	return -1;
-}
-
-int dispatch_endpoints_json(struct dispatch *d, struct buf *out)
+const struct event *dispatch_find_event(const struct dispatch *d, const char *id)
 {
 	size_t i;
-	int rc = buf_puts(out, "{\"endpoints\":[");
-	for (i = 0; i < d->neps; i++)
-		rc |= (i ? buf_puts(out, ",") : 0) | endpoint_json(out, d->eps[i]);
-	rc |= buf_printf(out, "],\"queue\":{\"pending\":%zu,\"max\":%zu,\"bytes\":%zu,\"max_bytes\":%zu}}", d->pending,
-			 d->queue_max, d->pending_bytes, d->bytes_max);
-	return rc;
-}
-
-int dispatch_metrics(struct dispatch *d, struct buf *out)
-{
-	static const char *const names[] = {"delivered", "failed", "retried", "dropped"};
-	const struct dns_stats *ds = dns_stats(d->dns);
-	const struct http_client_stats *cs = http_client_stats(d->client);
-	size_t i, k;
-	int rc = buf_printf(out,
-			    "# TYPE edgehook_events_total counter\nedgehook_events_total %llu\n"
-			    "# TYPE edgehook_events_rejected_total counter\nedgehook_events_rejected_total %llu\n"
-			    "# TYPE edgehook_queue_depth gauge\nedgehook_queue_depth %zu\n"
-			    "# TYPE edgehook_queue_bytes gauge\nedgehook_queue_bytes %zu\n"
-			    "# TYPE edgehook_deliveries_in_flight gauge\nedgehook_deliveries_in_flight %zu\n"
-			    "# TYPE edgehook_dns_cache_hits_total counter\nedgehook_dns_cache_hits_total %llu\n"
-			    "# TYPE edgehook_dns_cache_misses_total counter\nedgehook_dns_cache_misses_total %llu\n"
-			    "# TYPE edgehook_dns_queries_total counter\nedgehook_dns_queries_total %llu\n"
-			    "# TYPE edgehook_client_connections_opened_total counter\nedgehook_client_connections_opened_total %llu\n"
-			    "# TYPE edgehook_client_connections_reused_total counter\nedgehook_client_connections_reused_total %llu\n"
-			    "# TYPE edgehook_client_requests_resent_total counter\nedgehook_client_requests_resent_total %llu\n"
-			    "# TYPE edgehook_client_tls_handshakes_total counter\nedgehook_client_tls_handshakes_total %llu\n"
-			    "# TYPE edgehook_client_tls_resumed_total counter\nedgehook_client_tls_resumed_total %llu\n",
-			    (unsigned long long)d->events_total, (unsigned long long)d->events_rejected, d->pending,
-			    d->pending_bytes, http_client_in_flight(d->client), (unsigned long long)ds->cache_hits,
-			    (unsigned long long)ds->cache_misses, (unsigned long long)ds->queries,
-			    (unsigned long long)cs->connections_opened, (unsigned long long)cs->reused,
-			    (unsigned long long)cs->resent, (unsigned long long)cs->tls_handshakes,
-			    (unsigned long long)cs->tls_resumed);
-	for (k = 0; k < 4; k++) {
-		rc |= buf_printf(out, "# TYPE edgehook_deliveries_%s_total counter\n", names[k]);
-		for (i = 0; i < d->neps; i++) {
-			const struct endpoint_counters *n = &d->eps[i]->n;
-			uint64_t v = k == 0 ? n->delivered : k == 1 ? n->failed : k == 2 ? n->retried : n->dropped;
-			rc |= buf_printf(out, "edgehook_deliveries_%s_total{endpoint=\"%s\"} %llu\n", names[k],
-					 d->eps[i]->name, (unsigned long long)v);
-		}
+	for (i = 0; i < d->ring_len; i++) {
+		const struct event *ev = d->ring[(d->ring_head + i) % d->ring_cap];
+		if (strcmp(ev->id, id) == 0)
+			return ev;
 	}
-	rc |= buf_printf(out, "# TYPE edgehook_endpoint_in_flight gauge\n");
-	for (i = 0; i < d->neps; i++)
-		rc |= buf_printf(out, "edgehook_endpoint_in_flight{endpoint=\"%s\"} %u\n", d->eps[i]->name,
-				 d->eps[i]->in_flight);
-	return rc;
+	return NULL;
 }

@@ -1,46 +1,120 @@
+/* GET /metrics: Prometheus text exposition format 0.0.4. Every family
+ * gets its # HELP and # TYPE lines from metric_head; the renderer checks
+ * the buffer's sticky failure flag once (reply_rendered). */
 #include "edgehook/relay.h"
+#include "dispatch_internal.h"
 #include "edgehook/buf.h"
+#include "edgehook/client.h"
 #include "edgehook/clock.h"
-#include "edgehook/dispatch.h"
+#include "edgehook/dns.h"
+#include "edgehook/endpoint.h"
 #include "edgehook/server.h"
 
-/* Prometheus text exposition format 0.0.4. */
-void metrics_render(struct relay *rl, struct http_conn *c)
+static void metric_head(struct buf *b, const char *name, const char *type, const char *help)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A family with one unlabelled sample. */
+static void metric(struct buf *b, const char *name, const char *type, const char *help, uint64_t v)
+{
+	metric_head(b, name, type, help);
+	buf_printf(b, "%s %llu\n", name, (unsigned long long)v);
+}
+
+#define COUNTER(b, name, help, v) metric(b, name, "counter", help, v)
+#define GAUGE(b, name, help, v) metric(b, name, "gauge", help, v)
+
+static void server_metrics(struct buf *b, const struct relay *rl)
 {
 	const struct http_server_stats *st = http_server_stats(rl->srv);
-	const struct trigger_stats *ts = &rl->tstats;
-	struct buf b;
 	int k;
-	buf_init(&b, RENDER_MAX);
-	buf_printf(&b, "# TYPE edgehook_uptime_seconds gauge\nedgehook_uptime_seconds %llu\n",
-		   (unsigned long long)((clock_now_ms() - rl->started_ms) / 1000));
-	buf_printf(&b, "# TYPE edgehook_connections_open gauge\nedgehook_connections_open %llu\n",
-		   (unsigned long long)st->connections_open);
-	buf_printf(&b, "# TYPE edgehook_connections_total counter\nedgehook_connections_total %llu\n",
-		   (unsigned long long)st->connections_total);
-	buf_printf(&b, "# TYPE edgehook_connections_rejected_total counter\nedgehook_connections_rejected_total %llu\n",
-		   (unsigned long long)st->connections_rejected);
-	buf_printf(&b, "# TYPE edgehook_requests_total counter\n");
+	GAUGE(b, "edgehook_uptime_seconds", "Seconds since the process started.",
+	      (clock_now_ms() - rl->started_ms) / 1000);
+	GAUGE(b, "edgehook_connections_open", "Inbound connections open now.", st->connections_open);
+	COUNTER(b, "edgehook_connections_total", "Inbound connections accepted.", st->connections_total);
+	COUNTER(b, "edgehook_connections_rejected_total",
+		"Inbound connections refused (max_connections or out of descriptors).", st->connections_rejected);
+	metric_head(b, "edgehook_requests_total", "counter", "Inbound requests answered, by status class.");
 	for (k = 1; k <= 5; k++)
-		buf_printf(&b, "edgehook_requests_total{class=\"%dxx\"} %llu\n", k, (unsigned long long)st->requests[k]);
-	buf_printf(&b, "# TYPE edgehook_parse_errors_total counter\nedgehook_parse_errors_total %llu\n",
-		   (unsigned long long)st->parse_errors);
-	buf_printf(&b, "# TYPE edgehook_request_timeouts_total counter\nedgehook_request_timeouts_total %llu\n",
-		   (unsigned long long)st->timeouts);
-	buf_printf(&b,
-		   "# TYPE edgehook_webhooks_total counter\n"
-		   "edgehook_webhooks_total{outcome=\"accepted\"} %llu\n"
-		   "edgehook_webhooks_total{outcome=\"duplicate\"} %llu\n"
-		   "edgehook_webhooks_total{outcome=\"unauthorized\"} %llu\n"
-		   "edgehook_webhooks_total{outcome=\"forbidden\"} %llu\n"
-		   "edgehook_webhooks_total{outcome=\"bad_body\"} %llu\n"
-		   "edgehook_webhooks_total{outcome=\"not_found\"} %llu\n"
-		   "edgehook_webhooks_total{outcome=\"queue_full\"} %llu\n"
-		   "edgehook_webhooks_total{outcome=\"run_refused\"} %llu\n",
-		   (unsigned long long)ts->accepted, (unsigned long long)ts->duplicates,
-		   (unsigned long long)ts->rejected_auth, (unsigned long long)ts->rejected_source,
-		   (unsigned long long)ts->rejected_body, (unsigned long long)ts->not_found,
-		   (unsigned long long)ts->queue_full, (unsigned long long)ts->run_refused);
-	dispatch_metrics(rl->disp, &b);
+		buf_printf(b, "edgehook_requests_total{class=\"%dxx\"} %llu\n", k, (unsigned long long)st->requests[k]);
+	COUNTER(b, "edgehook_parse_errors_total", "Inbound requests refused as malformed HTTP.", st->parse_errors);
+	COUNTER(b, "edgehook_request_timeouts_total", "Inbound requests that timed out.", st->timeouts);
+}
+
+static void trigger_metrics(struct buf *b, const struct trigger_stats *ts)
+{
+	static const char *const outcomes[] = {"accepted", "duplicate", "unauthorized", "forbidden",
+		"bad_body", "not_found", "queue_full", "run_refused"};
+	const uint64_t v[] = {ts->accepted, ts->duplicates, ts->rejected_auth, ts->rejected_source,
+		ts->rejected_body, ts->not_found, ts->queue_full, ts->run_refused};
+	size_t k;
+	metric_head(b, "edgehook_webhooks_total", "counter", "Inbound trigger deliveries, by outcome.");
+	for (k = 0; k < sizeof(v) / sizeof(v[0]); k++)
+		buf_printf(b, "edgehook_webhooks_total{outcome=\"%s\"} %llu\n", outcomes[k], (unsigned long long)v[k]);
+}
+
+static void dispatch_metrics(struct buf *b, const struct dispatch *d)
+{
+	COUNTER(b, "edgehook_events_total", "Events accepted for delivery.", d->events_total);
+	COUNTER(b, "edgehook_events_rejected_total", "Events refused: delivery queue full or out of memory.",
+		d->events_rejected);
+	GAUGE(b, "edgehook_queue_depth", "Deliveries not finished yet.", d->pending);
+	GAUGE(b, "edgehook_queue_bytes", "Bytes of event bodies held by unfinished deliveries.", d->pending_bytes);
+	GAUGE(b, "edgehook_deliveries_in_flight", "Outbound requests started and not finished.",
+	      http_client_in_flight(d->client));
+}
+
+static void outbound_metrics(struct buf *b, const struct dispatch *d)
+{
+	const struct dns_stats *ds = dns_stats(d->dns);
+	const struct http_client_stats *cs = http_client_stats(d->client);
+	COUNTER(b, "edgehook_dns_cache_hits_total", "Endpoint name lookups answered from the cache.", ds->cache_hits);
+	COUNTER(b, "edgehook_dns_cache_misses_total", "Endpoint name lookups that needed a query.", ds->cache_misses);
+	COUNTER(b, "edgehook_dns_queries_total", "DNS queries sent.", ds->queries);
+	COUNTER(b, "edgehook_client_connections_opened_total", "Outbound connections opened.",
+		cs->connections_opened);
+	COUNTER(b, "edgehook_client_connections_reused_total", "Outbound requests sent on a pooled connection.",
+		cs->reused);
+	COUNTER(b, "edgehook_client_requests_resent_total",
+		"Outbound requests sent again after a pooled connection closed under them.", cs->resent);
+	COUNTER(b, "edgehook_client_tls_handshakes_total", "Outbound TLS handshakes completed.", cs->tls_handshakes);
+	COUNTER(b, "edgehook_client_tls_resumed_total", "Outbound TLS handshakes that resumed a session.",
+		cs->tls_resumed);
+}
+
+static void endpoint_metrics(struct buf *b, const struct dispatch *d)
+{
+	static const struct {
+		const char *name, *help;
+	} fam[] = {
+		{"edgehook_deliveries_delivered_total", "Deliveries answered with 2xx (or written to stdout), by endpoint."},
+		{"edgehook_deliveries_failed_total", "Deliveries given up after their last attempt, by endpoint."},
+		{"edgehook_deliveries_retried_total", "Failed attempts followed by a retry, by endpoint."},
+		{"edgehook_deliveries_dropped_total", "Deliveries dropped (stdout full, abandoned at shutdown), by endpoint."},
+	};
+	size_t i, k;
+	for (k = 0; k < sizeof(fam) / sizeof(fam[0]); k++) {
+		metric_head(b, fam[k].name, "counter", fam[k].help);
+		for (i = 0; i < d->neps; i++) {
+			const struct endpoint_counters *n = &d->eps[i]->n;
+			uint64_t v = k == 0 ? n->delivered : k == 1 ? n->failed : k == 2 ? n->retried : n->dropped;
+			buf_printf(b, "%s{endpoint=\"%s\"} %llu\n", fam[k].name, d->eps[i]->name, (unsigned long long)v);
+		}
+	}
+	metric_head(b, "edgehook_endpoint_in_flight", "gauge", "Outbound requests in flight, by endpoint.");
+	for (i = 0; i < d->neps; i++)
+		buf_printf(b, "edgehook_endpoint_in_flight{endpoint=\"%s\"} %u\n", d->eps[i]->name, d->eps[i]->in_flight);
+}
+
+void metrics_render(struct relay *rl, struct http_conn *c)
+{
+	struct buf b;
+	buf_init(&b, RENDER_MAX);
+	server_metrics(&b, rl);
+	trigger_metrics(&b, &rl->tstats);
+	dispatch_metrics(&b, rl->disp);
+	outbound_metrics(&b, rl->disp);
+	endpoint_metrics(&b, rl->disp);
 	reply_rendered(c, 200, "text/plain; version=0.0.4", &b, "metrics");
 }

@@ -1,0 +1,94 @@
+/* dispatch_internal: the dispatcher's state, shared by its own files
+ * (dispatch.c: queue, fan-out, retries; dispatch_stdout.c: the stdout
+ * sink; dispatch_test.c: test deliveries) and read by the renderers of
+ * its status (api.c) and counters (metrics.c). Only dispatch.c changes
+ * the queue accounting; the others go through the functions below. */
+#ifndef EDGEHOOK_DISPATCH_INTERNAL_H
+#define EDGEHOOK_DISPATCH_INTERNAL_H
+
+#include "edgehook/buf.h"
+#include "edgehook/dispatch.h"
+#include "edgehook/event.h"
+#include "edgehook/ostream.h"
+#include "edgehook/reactor.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { DISPATCH_MAX_TYPE = 128 };
+
+enum dlv_state { DLV_PENDING, DLV_IN_FLIGHT, DLV_RETRYING, DLV_DELIVERED, DLV_FAILED, DLV_DROPPED };
+extern const char *const dispatch_state_names[];
+
+struct event;
+
+struct delivery {
+	struct dispatch *d;
+	struct event *ev;
+	struct endpoint_rt *ep;
+	enum dlv_state state;
+	unsigned attempts;
+	int last_status;
+	char last_error[64];
+	uint64_t first_ms, last_ms, next_ms, done_ms; /* wall clock */
+	struct http_client_op *op;
+	struct timer retry; /* the next attempt, or the report of a send that could not start */
+	int no_retry, send_failed;
+	struct dispatch_test *test;
+};
+
+struct event {
+	char id[EVENT_ID_LEN];
+	char type[DISPATCH_MAX_TYPE];
+	char *body;
+	size_t len;
+	uint64_t created_ms;
+	unsigned unfinished, ndl;
+	int in_ring;
+	struct event *prev, *next; /* active list: events with unfinished deliveries */
+	struct delivery dl[];
+};
+
+/* The stdout sink: one compact JSON line per event, never blocking. */
+struct dispatch_stdout {
+	struct ostream out;
+	struct buf line;
+};
+
+struct dispatch {
+	struct reactor *r;
+	struct endpoint_rt **eps;
+	size_t neps;
+	struct dns *dns;
+	struct http_client *client;
+	struct tls_client_ctx *tls;
+	struct dispatch_stdout out;
+	size_t pending, pending_bytes, queue_max, bytes_max;
+	struct event **ring;
+	size_t ring_cap, ring_head, ring_len;
+	struct event *active;
+	uint64_t events_total, events_rejected, abandoned;
+	void (*on_idle)(void *);
+	void *idle_arg;
+};
+
+/* dispatch.c: an event with room for ndl deliveries (NULL: no memory),
+ * a delivery of it to ep, and the start of all its deliveries. */
+struct event *dispatch_event_new(const char *type, const char *body, size_t len, size_t ndl);
+struct delivery *dispatch_add_delivery(struct dispatch *d, struct event *ev, struct endpoint_rt *ep);
+void dispatch_launch(struct dispatch *d, struct event *ev);
+/* Settles dl in its final state (delivered, failed, dropped). */
+void dispatch_delivery_finish(struct delivery *dl, enum dlv_state state);
+/* The event with this id in the status history, or NULL. */
+const struct event *dispatch_find_event(const struct dispatch *d, const char *id);
+
+/* dispatch_stdout.c */
+void dispatch_stdout_init(struct dispatch_stdout *s, struct reactor *r);
+void dispatch_stdout_close(struct dispatch_stdout *s);
+/* Writes dl's event as one line and finishes dl (delivered or dropped). */
+void dispatch_stdout_deliver(struct dispatch_stdout *s, struct delivery *dl);
+
+/* dispatch_test.c: called when a test delivery is finished. */
+void dispatch_test_report(struct delivery *dl);
+
+#endif
