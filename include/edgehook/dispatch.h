@@ -56,8 +56,10 @@ int dispatch_event(struct dispatch *d, const char *type, const char *body, size_
  * not, the n events are counted as rejected. */
 int dispatch_admit(struct dispatch *d, const char *const *types, size_t n, size_t bytes);
 
-/* dispatch_test.c: sends a webhook.test event to one endpoint (one attempt, no retries)
- * and calls cb with a JSON outcome. NULL when there is no such endpoint. */
+/* dispatch_test.c: sends a webhook.test event to one endpoint (one
+ * attempt, no retries) and calls cb, from the loop, with a JSON outcome
+ * (json NULL when it could not be rendered). NULL when there is no such
+ * endpoint. */
 struct dispatch_test *dispatch_test(struct dispatch *d, const char *endpoint,
 				    void (*cb)(void *arg, const char *json, size_t len), void *arg);
 void dispatch_test_cancel(struct dispatch_test *t);

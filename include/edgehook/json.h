@@ -76,6 +76,10 @@ int json_utf8_valid(const char *s, size_t len);
  * input (command output, headers, form values) becomes valid JSON. */
 int json_put_string(struct buf *b, const char *s, size_t len);
 int json_put_cstr(struct buf *b, const char *s);
+/* s as a JSON string, or null when s is NULL or empty. */
+int json_put_cstr_or_null(struct buf *b, const char *s);
+/* v in decimal, or null when !present. */
+int json_put_int_or_null(struct buf *b, int present, long long v);
 /* "key": "value", with a leading comma when `comma`. */
 int json_put_kv(struct buf *b, int comma, const char *key, const char *value);
 

@@ -620,6 +620,16 @@ int json_put_string(struct buf *b, const char *s, size_t len)
 
 int json_put_cstr(struct buf *b, const char *s) { return json_put_string(b, s, strlen(s)); }
 
+int json_put_cstr_or_null(struct buf *b, const char *s)
+{
+	return s && s[0] ? json_put_cstr(b, s) : buf_puts(b, "null");
+}
+
+int json_put_int_or_null(struct buf *b, int present, long long v)
+{
+	return present ? buf_printf(b, "%lld", v) : buf_puts(b, "null");
+}
+
 int json_put_kv(struct buf *b, int comma, const char *key, const char *value)
 {
 	if ((comma && buf_append(b, ",", 1) < 0) || json_put_cstr(b, key) < 0 ||

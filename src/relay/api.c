@@ -193,7 +193,7 @@ out:
 }
 
 /* GET /api/v1/events/{id}: the event's deliveries as they stand; -1
- * for an unknown id. */
+ * for an unknown id (the caller checks out->failed). */
 static int event_status_json(const struct dispatch *d, const char *id, struct buf *out)
 {
 	const struct event *ev = dispatch_find_event(d, id);
@@ -212,34 +212,31 @@ static int event_status_json(const struct dispatch *d, const char *id, struct bu
 		json_put_kv(out, 1, "url", dl->ep->url_text);
 		json_put_kv(out, 1, "state", dispatch_state_names[dl->state]);
 		buf_printf(out, ",\"attempts\":%u,\"last_status\":", dl->attempts);
-		if (dl->last_status)
-			buf_printf(out, "%d", dl->last_status);
-		else
-			buf_puts(out, "null");
+		json_put_int_or_null(out, dl->last_status != 0, dl->last_status);
 		buf_puts(out, ",\"last_error\":");
-		if (dl->last_error[0])
-			json_put_cstr(out, dl->last_error);
-		else
-			buf_puts(out, "null");
+		json_put_cstr_or_null(out, dl->last_error);
 		event_put_time_member(out, "first_attempt", dl->first_ms);
 		event_put_time_member(out, "last_attempt", dl->last_ms);
 		event_put_time_member(out, "next_attempt", dl->next_ms);
 		event_put_time_member(out, "completed", dl->done_ms);
 		buf_puts(out, "}");
 	}
-	return buf_puts(out, "]}");
+	buf_puts(out, "]}");
+	return 0;
 }
 
 /* GET /api/v1/endpoints: every endpoint's counters and the queue. */
-static int endpoints_json(const struct dispatch *d, struct buf *out)
+static void endpoints_json(const struct dispatch *d, struct buf *out)
 {
 	size_t i;
-	int rc = buf_puts(out, "{\"endpoints\":[");
-	for (i = 0; i < d->neps; i++)
-		rc |= (i ? buf_puts(out, ",") : 0) | endpoint_json(out, d->eps[i]);
-	rc |= buf_printf(out, "],\"queue\":{\"pending\":%zu,\"max\":%zu,\"bytes\":%zu,\"max_bytes\":%zu}}", d->pending,
-			 d->queue_max, d->pending_bytes, d->bytes_max);
-	return rc;
+	buf_puts(out, "{\"endpoints\":[");
+	for (i = 0; i < d->neps; i++) {
+		if (i)
+			buf_puts(out, ",");
+		endpoint_json(out, d->eps[i]);
+	}
+	buf_printf(out, "],\"queue\":{\"pending\":%zu,\"max\":%zu,\"bytes\":%zu,\"max_bytes\":%zu}}", d->pending,
+		   d->queue_max, d->pending_bytes, d->bytes_max);
 }
 
 struct pending_test {
@@ -247,10 +244,17 @@ struct pending_test {
 	struct dispatch_test *t;
 };
 
+/* json is NULL when the outcome could not be rendered. */
 static void on_test_done(void *arg, const char *json, size_t len)
 {
 	struct pending_test *p = arg;
-	http_respond(p->c, 200, "application/json", NULL, json, len);
+	if (json) {
+		http_respond(p->c, 200, "application/json", NULL, json, len);
+	} else {
+		log_msg(LOG_ERROR, "answer not sent: rendering failed (too large or out of memory)", "what",
+			"endpoint test", NULL);
+		http_respond_error(p->c, 500, "the answer could not be rendered (see the log)");
+	}
 	free(p);
 }
 

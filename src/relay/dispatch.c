@@ -33,20 +33,20 @@ static void event_maybe_free(struct event *ev)
 	free(ev);
 }
 
-static void ring_push(struct dispatch *d, struct event *ev)
+/* The history lets go of an event: freed unless deliveries still run. */
+static void history_drop(void *item)
 {
-	size_t slot = (d->ring_head + d->ring_len) % d->ring_cap;
-	if (d->ring_len == d->ring_cap) {
-		struct event *old = d->ring[d->ring_head];
-		old->in_ring = 0;
-		event_maybe_free(old);
-		d->ring_head = (d->ring_head + 1) % d->ring_cap;
-		d->ring_len--;
-		slot = (d->ring_head + d->ring_len) % d->ring_cap;
-	}
-	d->ring[slot] = ev;
-	d->ring_len++;
+	struct event *ev = item;
+	ev->in_ring = 0;
+	event_maybe_free(ev);
+}
+
+static void history_add(struct dispatch *d, struct event *ev)
+{
+	struct event *old = history_push(&d->done, ev);
 	ev->in_ring = 1;
+	if (old)
+		history_drop(old);
 }
 
 static void active_link(struct dispatch *d, struct event *ev)
@@ -183,34 +183,46 @@ static void on_attempt_done(void *arg, const struct http_client_result *res)
 	dispatch_delivery_finish(dl, DLV_FAILED);
 }
 
+/* The attempt's header block, NUL-terminated; -1 when it does not fit.
+ * The signature covers the timestamp it is sent with. */
+static int attempt_headers(const struct delivery *dl, uint64_t now, struct buf *h)
+{
+	const struct endpoint_rt *ep = dl->ep;
+	const struct event *ev = dl->ev;
+	char sig[128];
+	size_t ts_at;
+	int sign;
+	buf_puts(h, ep->headers);
+	buf_puts(h, "webhook-id: ");
+	buf_puts(h, ev->id);
+	buf_puts(h, "\r\nwebhook-timestamp: ");
+	ts_at = h->len;
+	buf_put_u64(h, now / 1000);
+	buf_append(h, "", 1); /* sign_standard reads the timestamp as a C string */
+	if (h->failed)
+		return -1;
+	sign = ep->secret && sign_standard(ep->secret, ev->id, h->data + ts_at, ev->body, ev->len, sig, sizeof(sig)) == 0;
+	h->len--;
+	if (sign) {
+		buf_puts(h, "\r\nwebhook-signature: ");
+		buf_puts(h, sig);
+	}
+	buf_puts(h, "\r\n");
+	buf_append(h, "", 1);
+	return h->failed ? -1 : 0;
+}
+
 static void attempt(struct delivery *dl)
 {
 	struct dispatch *d = dl->d;
 	struct endpoint_rt *ep = dl->ep;
 	struct event *ev = dl->ev;
 	struct http_client_request req;
-	char sig[128];
 	struct buf h;
 	uint64_t now = clock_wall_ms();
-	size_t ts_at;
+	int built;
 	buf_init(&h, 64 << 10);
-	buf_puts(&h, ep->headers);
-	buf_puts(&h, "webhook-id: ");
-	buf_puts(&h, ev->id);
-	buf_puts(&h, "\r\nwebhook-timestamp: ");
-	ts_at = h.len;
-	buf_put_u64(&h, now / 1000);
-	buf_append(&h, "", 1);
-	if (ep->secret && h.data &&
-	    sign_standard(ep->secret, ev->id, h.data + ts_at, ev->body, ev->len, sig, sizeof(sig)) == 0) {
-		h.len--;
-		buf_puts(&h, "\r\nwebhook-signature: ");
-		buf_puts(&h, sig);
-		buf_append(&h, "", 1);
-	}
-	h.len--;
-	buf_puts(&h, "\r\n");
-	buf_append(&h, "", 1);
+	built = attempt_headers(dl, now, &h);
 	memset(&req, 0, sizeof(req));
 	req.url = &ep->url;
 	req.method = "POST";
@@ -227,7 +239,7 @@ static void attempt(struct delivery *dl)
 	if (!dl->first_ms)
 		dl->first_ms = now;
 	dl->next_ms = 0;
-	dl->op = h.data ? http_client_send(d->client, &req, on_attempt_done, dl) : NULL;
+	dl->op = built == 0 ? http_client_send(d->client, &req, on_attempt_done, dl) : NULL;
 	buf_free(&h);
 	if (!dl->op) {
 		/* reported from the loop, like every other outcome: launch and
@@ -302,7 +314,7 @@ void dispatch_launch(struct dispatch *d, struct event *ev)
 		d->pending_bytes += ev->len;
 		active_link(d, ev);
 	}
-	ring_push(d, ev);
+	history_add(d, ev);
 	for (i = 0; i < ev->ndl; i++) {
 		if (ev->dl[i].ep->url.scheme == URL_STDOUT)
 			dispatch_stdout_deliver(&d->out, &ev->dl[i]);
@@ -396,10 +408,8 @@ struct dispatch *dispatch_new(struct reactor *r, const struct config *cfg)
 		return NULL;
 	d->r = r;
 	dispatch_stdout_init(&d->out, r);
-	d->ring_cap = cfg->webhook.history;
-	d->ring = calloc(d->ring_cap, sizeof(*d->ring));
 	st = dispatch_prepare(cfg);
-	if (!d->ring || !st) {
+	if (history_init(&d->done, cfg->webhook.history) < 0 || !st) {
 		dispatch_stage_free(st);
 		dispatch_free(d);
 		return NULL;
@@ -478,12 +488,7 @@ void dispatch_free(struct dispatch *d)
 		return;
 	if (d->client)
 		stop_all(d);
-	for (i = 0; i < d->ring_len; i++) {
-		struct event *ev = d->ring[(d->ring_head + i) % d->ring_cap];
-		ev->in_ring = 0;
-		event_maybe_free(ev);
-	}
-	free(d->ring);
+	history_free(&d->done, history_drop);
 	for (i = 0; i < d->neps; i++)
 		endpoint_unref(d->eps[i]);
 	free(d->eps);
@@ -494,13 +499,12 @@ void dispatch_free(struct dispatch *d)
 	free(d);
 }
 
+static int event_has_id(const void *item, const void *id)
+{
+	return strcmp(((const struct event *)item)->id, id) == 0;
+}
+
 const struct event *dispatch_find_event(const struct dispatch *d, const char *id)
 {
-	size_t i;
-	for (i = 0; i < d->ring_len; i++) {
-		const struct event *ev = d->ring[(d->ring_head + i) % d->ring_cap];
-		if (strcmp(ev->id, id) == 0)
-			return ev;
-	}
-	return NULL;
+	return history_find(&d->done, event_has_id, id);
 }

@@ -9,6 +9,7 @@
 #include "edgehook/buf.h"
 #include "edgehook/dispatch.h"
 #include "edgehook/event.h"
+#include "edgehook/history.h"
 #include "edgehook/ostream.h"
 #include "edgehook/reactor.h"
 
@@ -64,8 +65,7 @@ struct dispatch {
 	struct tls_client_ctx *tls;
 	struct dispatch_stdout out;
 	size_t pending, pending_bytes, queue_max, bytes_max;
-	struct event **ring;
-	size_t ring_cap, ring_head, ring_len;
+	struct history done; /* the last webhook.history events, for their status */
 	struct event *active;
 	uint64_t events_total, events_rejected, abandoned;
 	void (*on_idle)(void *);

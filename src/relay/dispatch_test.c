@@ -20,7 +20,7 @@ struct dispatch_test {
 static void on_test_timer(void *arg)
 {
 	struct dispatch_test *t = arg;
-	t->cb(t->arg, t->result.data, t->result.len);
+	t->cb(t->arg, t->result.failed ? NULL : t->result.data, t->result.len);
 	buf_free(&t->result);
 	free(t);
 }
@@ -36,15 +36,9 @@ void dispatch_test_report(struct delivery *dl)
 	json_put_kv(b, 1, "id", dl->ev->id);
 	json_put_kv(b, 1, "event", "webhook.test");
 	buf_printf(b, ",\"delivered\":%s,\"status\":", dl->state == DLV_DELIVERED ? "true" : "false");
-	if (dl->last_status)
-		buf_printf(b, "%d", dl->last_status);
-	else
-		buf_puts(b, "null");
+	json_put_int_or_null(b, dl->last_status != 0, dl->last_status);
 	buf_puts(b, ",\"error\":");
-	if (dl->last_error[0])
-		json_put_cstr(b, dl->last_error);
-	else
-		buf_puts(b, "null");
+	json_put_cstr_or_null(b, dl->last_error);
 	buf_printf(b, ",\"duration_ms\":%llu}", (unsigned long long)(dl->done_ms - dl->first_ms));
 	/* the caller may still be inside dispatch_test: answer from the loop */
 	timer_start(t->r, &t->timer, 0);
@@ -72,7 +66,7 @@ struct dispatch_test *dispatch_test(struct dispatch *d, const char *endpoint,
 	buf_puts(&body, ",\"timestamp\":");
 	event_put_timestamp(&body);
 	buf_puts(&body, "}");
-	ev = body.data ? dispatch_event_new("webhook.test", body.data, body.len, 1) : NULL;
+	ev = !body.failed ? dispatch_event_new("webhook.test", body.data, body.len, 1) : NULL;
 	buf_free(&body);
 	if (!ev) {
 		free(t);

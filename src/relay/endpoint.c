@@ -93,25 +93,28 @@ int endpoint_json(struct buf *b, const struct endpoint_rt *ep)
 {
 	const struct endpoint_counters *n = &ep->n;
 	size_t i;
-	int rc = buf_puts(b, "{");
-	rc |= json_put_kv(b, 0, "name", ep->name);
-	rc |= json_put_kv(b, 1, "url", ep->url_text);
-	rc |= buf_puts(b, ",\"events\":[");
-	for (i = 0; i < ep->nevents; i++)
-		rc |= (i ? buf_puts(b, ",") : 0) | json_put_cstr(b, ep->events[i]);
-	rc |= buf_printf(b, "],\"signed\":%s,\"retries\":%u,\"timeout_ms\":%llu,\"max_in_flight\":%u,\"in_flight\":%u",
+	buf_puts(b, "{");
+	json_put_kv(b, 0, "name", ep->name);
+	json_put_kv(b, 1, "url", ep->url_text);
+	buf_puts(b, ",\"events\":[");
+	for (i = 0; i < ep->nevents; i++) {
+		if (i)
+			buf_puts(b, ",");
+		json_put_cstr(b, ep->events[i]);
+	}
+	buf_printf(b, "],\"signed\":%s,\"retries\":%u,\"timeout_ms\":%llu,\"max_in_flight\":%u,\"in_flight\":%u",
 			 ep->secret ? "true" : "false", ep->retries, (unsigned long long)ep->timeout_ms,
 			 ep->max_in_flight, ep->in_flight);
-	rc |= buf_printf(b, ",\"delivered\":%llu,\"failed\":%llu,\"retried\":%llu,\"dropped\":%llu,\"attempts\":%llu",
+	buf_printf(b, ",\"delivered\":%llu,\"failed\":%llu,\"retried\":%llu,\"dropped\":%llu,\"attempts\":%llu",
 			 (unsigned long long)n->delivered, (unsigned long long)n->failed,
 			 (unsigned long long)n->retried, (unsigned long long)n->dropped,
 			 (unsigned long long)n->attempts);
-	rc |= buf_printf(b, ",\"consecutive_failures\":%llu,\"health\":\"%s\",\"last_status\":%d,\"last_error\":",
+	buf_printf(b, ",\"consecutive_failures\":%llu,\"health\":\"%s\",\"last_status\":%d,\"last_error\":",
 			 (unsigned long long)n->consecutive_failures,
 			 n->consecutive_failures ? "failing" : n->attempts ? "healthy" : "unknown", n->last_status);
-	rc |= n->last_error[0] ? json_put_cstr(b, n->last_error) : buf_puts(b, "null");
-	rc |= buf_puts(b, "}");
-	return rc;
+	json_put_cstr_or_null(b, n->last_error);
+	buf_puts(b, "}");
+	return b->failed ? -1 : 0;
 }
 
 int64_t http_retry_after_ms(const char *v, size_t len, uint64_t now_wall_ms)

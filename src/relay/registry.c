@@ -73,20 +73,20 @@ static int is_config_trigger(const struct relay *rl, const struct trigger_cfg *t
 static int trigger_json(const struct relay *rl, struct buf *b, const struct trigger_cfg *t)
 {
 	char url[600];
-	int rc;
 	snprintf(url, sizeof(url), "/webhooks/%s", t->id);
-	rc = buf_puts(b, "{");
-	rc |= json_put_kv(b, 0, "id", t->id);
-	rc |= json_put_kv(b, 1, "kind", config_kind_name(t->kind));
-	rc |= json_put_kv(b, 1, "url", url);
-	rc |= t->path ? json_put_kv(b, 1, "path", t->path) : buf_puts(b, ",\"path\":null");
-	rc |= json_put_kv(b, 1, "description", t->description ? t->description : "");
-	rc |= buf_printf(b, ",\"enabled\":%s", t->enabled ? "true" : "false");
-	rc |= json_put_kv(b, 1, "event_source", t->event_source ? t->event_source : "");
-	rc |= buf_printf(b, ",\"emit\":%s,\"run\":%s,\"signed\":%s,\"metadata\":%s,\"source\":\"%s\"}",
+	buf_puts(b, "{");
+	json_put_kv(b, 0, "id", t->id);
+	json_put_kv(b, 1, "kind", config_kind_name(t->kind));
+	json_put_kv(b, 1, "url", url);
+	buf_puts(b, ",\"path\":");
+	json_put_cstr_or_null(b, t->path);
+	json_put_kv(b, 1, "description", t->description ? t->description : "");
+	buf_printf(b, ",\"enabled\":%s", t->enabled ? "true" : "false");
+	json_put_kv(b, 1, "event_source", t->event_source ? t->event_source : "");
+	buf_printf(b, ",\"emit\":%s,\"run\":%s,\"signed\":%s,\"metadata\":%s,\"source\":\"%s\"}",
 			 t->emit ? "true" : "false", t->run ? "true" : "false", t->secret ? "true" : "false",
 			 t->metadata_json, is_config_trigger(rl, t) ? "config" : "api");
-	return rc;
+	return b->failed ? -1 : 0;
 }
 
 void trigger_info(struct relay *rl, struct http_conn *c, const struct trigger_cfg *t)

@@ -3,6 +3,7 @@
 #include "edgehook/config.h"
 #include "edgehook/dispatch.h"
 #include "edgehook/event.h"
+#include "edgehook/history.h"
 #include "edgehook/json.h"
 #include "edgehook/log.h"
 #include "edgehook/proc.h"
@@ -73,8 +74,7 @@ struct runner {
 	struct group_kill *kills;
 	size_t active, nslots, held;
 	uint64_t completed, failed;
-	struct run **ring;
-	size_t ring_cap, ring_head, ring_len;
+	struct history done; /* the last runs, for GET /api/v1/runs/{id} */
 	void (*on_idle)(void *);
 	void *idle_arg;
 };
@@ -124,10 +124,7 @@ static void emit(struct runner *rn, struct run *run, const char *type)
 	json_put_kv(&b, 1, "delivery_id", run->delivery);
 	if (run->state >= RUN_COMPLETED) {
 		buf_puts(&b, ",\"exit_code\":");
-		if (run->exit_code >= 0)
-			buf_printf(&b, "%d", run->exit_code);
-		else
-			buf_puts(&b, "null");
+		json_put_int_or_null(&b, run->exit_code >= 0, run->exit_code);
 		buf_printf(&b, ",\"duration_ms\":%llu",
 			   (unsigned long long)(run->started_ms ? run->finished_ms - run->started_ms : 0));
 		if (run->error[0])
@@ -136,7 +133,7 @@ static void emit(struct runner *rn, struct run *run, const char *type)
 	buf_puts(&b, ",\"timestamp\":");
 	event_put_timestamp(&b);
 	buf_puts(&b, "}");
-	if (!b.data || dispatch_event(rn->disp, type, b.data, b.len, evt, sizeof(evt)) < 0)
+	if (b.failed || dispatch_event(rn->disp, type, b.data, b.len, evt, sizeof(evt)) < 0)
 		log_msg(LOG_WARN, "run event refused: delivery queue full", "run", run->id, "event", type, NULL);
 	buf_free(&b);
 }
@@ -411,19 +408,21 @@ static char **make_env(const struct run *run, const struct run_request *req)
 	return proc_env(pairs, sizeof(pairs) / sizeof(pairs[0]));
 }
 
-static void ring_push(struct runner *rn, struct run *run)
+/* The history lets go of a run: freed unless it is still active. */
+static void history_drop(void *item)
 {
-	if (rn->ring_len == rn->ring_cap) {
-		struct run *old = rn->ring[rn->ring_head];
-		old->in_ring = 0;
-		if (old->state >= RUN_COMPLETED)
-			run_free(old);
-		rn->ring_head = (rn->ring_head + 1) % rn->ring_cap;
-		rn->ring_len--;
-	}
-	rn->ring[(rn->ring_head + rn->ring_len) % rn->ring_cap] = run;
-	rn->ring_len++;
+	struct run *run = item;
+	run->in_ring = 0;
+	if (run->state >= RUN_COMPLETED)
+		run_free(run);
+}
+
+static void history_add(struct runner *rn, struct run *run)
+{
+	struct run *old = history_push(&rn->done, run);
 	run->in_ring = 1;
+	if (old)
+		history_drop(old);
 }
 
 /* Expands every argument; a value that cannot be passed exactly leaves
@@ -508,7 +507,7 @@ void runner_commit(struct runner *rn, struct run *run, char *id, size_t cap)
 	struct slot *s = slot_find(rn, run->trigger);
 	snprintf(id, cap, "%s", run->id);
 	run->queued_ms = clock_wall_ms();
-	ring_push(rn, run);
+	history_add(rn, run);
 	if (run->error[0]) {
 		fail_unstarted(run);
 		check_idle(rn);
@@ -538,41 +537,35 @@ void runner_commit(struct runner *rn, struct run *run, char *id, size_t cap)
 
 /* ---- queries and shutdown ---- */
 
+static int run_has_id(const void *item, const void *id) { return strcmp(((const struct run *)item)->id, id) == 0; }
+
 int runner_run_json(struct runner *rn, const char *id, struct buf *out)
 {
-	size_t i, n;
-	for (i = 0; i < rn->ring_len; i++) {
-		struct run *run = rn->ring[(rn->ring_head + i) % rn->ring_cap];
-		const char *text;
-		if (strcmp(run->id, id) != 0)
-			continue;
-		buf_puts(out, "{");
-		json_put_kv(out, 0, "id", run->id);
-		json_put_kv(out, 1, "trigger", run->trigger);
-		json_put_kv(out, 1, "event", run->event);
-		json_put_kv(out, 1, "state", run_state_names[run->state]);
-		buf_puts(out, ",\"exit_code\":");
-		if (run->state >= RUN_COMPLETED && run->exit_code >= 0)
-			buf_printf(out, "%d", run->exit_code);
-		else
-			buf_puts(out, "null");
-		buf_printf(out, ",\"signal\":%d,\"timed_out\":%s", run->term_signal, run->timed_out ? "true" : "false");
-		buf_puts(out, ",\"error\":");
-		if (run->error[0])
-			json_put_cstr(out, run->error);
-		else
-			buf_puts(out, "null");
-		event_put_time_member(out, "queued_at", run->queued_ms);
-		event_put_time_member(out, "started_at", run->started_ms);
-		event_put_time_member(out, "finished_at", run->finished_ms);
-		buf_printf(out, ",\"duration_ms\":%llu,\"output\":",
-			   (unsigned long long)(run->finished_ms && run->started_ms ? run->finished_ms - run->started_ms : 0));
-		/* from a character boundary; the writer replaces what is not UTF-8 */
-		text = proc_tail_text(&run->tail, &n);
-		json_put_string(out, text, n);
-		return buf_puts(out, "}");
-	}
-	return -1;
+	const struct run *run = history_find(&rn->done, run_has_id, id);
+	const char *text;
+	size_t n;
+	if (!run)
+		return -1;
+	buf_puts(out, "{");
+	json_put_kv(out, 0, "id", run->id);
+	json_put_kv(out, 1, "trigger", run->trigger);
+	json_put_kv(out, 1, "event", run->event);
+	json_put_kv(out, 1, "state", run_state_names[run->state]);
+	buf_puts(out, ",\"exit_code\":");
+	json_put_int_or_null(out, run->state >= RUN_COMPLETED && run->exit_code >= 0, run->exit_code);
+	buf_printf(out, ",\"signal\":%d,\"timed_out\":%s,\"error\":", run->term_signal,
+		   run->timed_out ? "true" : "false");
+	json_put_cstr_or_null(out, run->error);
+	event_put_time_member(out, "queued_at", run->queued_ms);
+	event_put_time_member(out, "started_at", run->started_ms);
+	event_put_time_member(out, "finished_at", run->finished_ms);
+	buf_printf(out, ",\"duration_ms\":%llu,\"output\":",
+		   (unsigned long long)(run->finished_ms && run->started_ms ? run->finished_ms - run->started_ms : 0));
+	/* from a character boundary; the writer replaces what is not UTF-8 */
+	text = proc_tail_text(&run->tail, &n);
+	json_put_string(out, text, n);
+	buf_puts(out, "}");
+	return 0;
 }
 
 struct runner *runner_new(struct reactor *r, struct dispatch *disp, size_t history)
@@ -582,9 +575,7 @@ struct runner *runner_new(struct reactor *r, struct dispatch *disp, size_t histo
 		return NULL;
 	rn->r = r;
 	rn->disp = disp;
-	rn->ring_cap = history ? history : 1;
-	rn->ring = calloc(rn->ring_cap, sizeof(*rn->ring));
-	if (!rn->ring) {
+	if (history_init(&rn->done, history) < 0) {
 		free(rn);
 		return NULL;
 	}
@@ -643,7 +634,6 @@ void runner_kill_all(struct runner *rn)
 
 void runner_free(struct runner *rn)
 {
-	size_t i;
 	struct slot *s;
 	if (!rn)
 		return;
@@ -656,12 +646,7 @@ void runner_free(struct runner *rn)
 		run->exit_code = -1;
 		finish(run);
 	}
-	for (i = 0; i < rn->ring_len; i++) {
-		struct run *run = rn->ring[(rn->ring_head + i) % rn->ring_cap];
-		run->in_ring = 0;
-		run_free(run);
-	}
-	free(rn->ring);
+	history_free(&rn->done, history_drop);
 	while ((s = rn->slots)) {
 		rn->slots = s->next;
 		free(s);

@@ -367,12 +367,12 @@ static int slack_challenge(struct http_conn *c, const char *body, size_t len)
 		return 0;
 	}
 	json_doc_free(&doc);
-	buf_init(&b, 1024);
+	/* room for every byte escaped as \u00XX */
+	buf_init(&b, 6 * sizeof(challenge) + 32);
 	buf_puts(&b, "{");
 	json_put_kv(&b, 0, "challenge", challenge);
 	buf_puts(&b, "}");
-	http_respond(c, 200, "application/json", NULL, b.data, b.len);
-	buf_free(&b);
+	reply_rendered(c, 200, "application/json", &b, "slack challenge");
 	return 1;
 }
 
@@ -474,6 +474,5 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 	if (run_id[0])
 		json_put_kv(&reply, 1, "run_id", run_id);
 	buf_puts(&reply, "}");
-	http_respond(c, 202, "application/json", NULL, reply.data, reply.len);
-	buf_free(&reply);
+	reply_rendered(c, 202, "application/json", &reply, "trigger answer");
 }

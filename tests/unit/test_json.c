@@ -172,6 +172,25 @@ TEST(compact_keeps_strings)
 	buf_free(&b);
 }
 
+TEST(writer_value_or_null)
+{
+	struct buf b;
+	buf_init(&b, 256);
+	json_put_cstr_or_null(&b, "a\"b");
+	buf_puts(&b, ",");
+	json_put_cstr_or_null(&b, "");
+	buf_puts(&b, ",");
+	json_put_cstr_or_null(&b, NULL);
+	buf_puts(&b, ",");
+	json_put_int_or_null(&b, 1, -42);
+	buf_puts(&b, ",");
+	json_put_int_or_null(&b, 0, 7);
+	buf_append(&b, "", 1);
+	CHECK_STR(b.data, "\"a\\\"b\",null,null,-42,null");
+	CHECK(!b.failed);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	RUN(validator_accepts);
@@ -184,5 +203,6 @@ int main(void)
 	RUN(duplicate_keys_refused_and_keys_compare_full_length);
 	RUN(validator_rejects_invalid_utf8);
 	RUN(writer_replaces_invalid_utf8);
+	RUN(writer_value_or_null);
 	return unit_done();
 }
