@@ -27,6 +27,7 @@
 
 struct reactor;
 struct dispatch;
+struct json_doc;
 struct trigger_cfg;
 struct runner;
 struct run;
@@ -37,8 +38,9 @@ struct run_request {
 	const char *source_ip;
 	const char *body; /* raw request body, for stdin */
 	size_t len;
-	const char *json; /* the event data as JSON text, for {json.PATH}; may be NULL */
-	size_t json_len;
+	/* the event data, parsed once on receipt, for {json.PATH}; NULL when
+	 * the request has none. Used only until runner_prepare returns. */
+	const struct json_doc *data;
 };
 
 struct runner *runner_new(struct reactor *r, struct dispatch *disp, size_t history);
@@ -77,8 +79,8 @@ void runner_stats(const struct runner *rn, struct runner_stats *out);
  * run arguments. A value is passed exactly or not at all: -2 (with the
  * reason in why) when a placeholder is missing, holds a NUL, or makes the
  * argument longer than RUN_MAX_ARG_BYTES; -1 when memory is short.
- * Unknown placeholders stay as written. The JSON is parsed once per
- * template context. */
+ * Unknown placeholders stay as written. {json.PATH} reads the request's
+ * data document; nothing here parses JSON. */
 enum { RUN_MAX_ARG_BYTES = 65536 };
 #define RUN_MAX_ARG_TEXT "65536"
 struct run_template;

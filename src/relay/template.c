@@ -9,13 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_NAME = 256, JSON_DEPTH = 64 };
+enum { MAX_NAME = 256 };
 
 struct run_template {
 	const char *trigger;
 	const struct run_request *req;
-	struct json_doc doc;
-	int parsed;
 };
 
 struct run_template *run_template_new(const char *trigger, const struct run_request *req)
@@ -30,24 +28,7 @@ struct run_template *run_template_new(const char *trigger, const struct run_requ
 
 void run_template_free(struct run_template *tp)
 {
-	if (!tp)
-		return;
-	if (tp->parsed == 1)
-		json_doc_free(&tp->doc);
 	free(tp);
-}
-
-/* The data is parsed on the first {json.PATH} only, and once; it was
- * validated on receipt, so a parse failure here is memory. */
-static int template_doc(struct run_template *tp, const struct json_doc **doc)
-{
-	if (tp->parsed == 0 && tp->req->json && tp->req->json_len) {
-		if (json_parse(&tp->doc, tp->req->json, tp->req->json_len, JSON_DEPTH) < 0)
-			return -1;
-		tp->parsed = 1;
-	}
-	*doc = tp->parsed == 1 ? &tp->doc : NULL;
-	return 0;
 }
 
 /* -2 when the argument would outgrow its bound, -1 out of memory. */
@@ -61,13 +42,11 @@ static int put(struct buf *b, const void *data, size_t len)
 /* Strings unescaped, other values as their JSON text. */
 static int put_json_value(struct run_template *tp, struct buf *out, const char *path, const char **why)
 {
-	const struct json_doc *doc;
+	const struct json_doc *doc = tp->req->data;
 	const struct json_tok *tok;
 	size_t n;
 	char *tmp;
 	int t, len, rc;
-	if (template_doc(tp, &doc) < 0)
-		return -1;
 	t = doc ? json_path(doc, path) : -1;
 	if (t < 0) {
 		*why = "missing";

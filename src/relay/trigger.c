@@ -117,11 +117,64 @@ static void source_addr(const struct relay *rl, struct http_conn *c, const struc
 			return;
 }
 
+/* The request body, parsed as JSON once (on first need: the Slack
+ * handshake or the body's type), and the event data it yields with that
+ * data's one parse: the body itself, or the JSON made from a form. The
+ * runner reads `data` for {json.PATH}; nothing parses the body again. */
+struct inbound {
+	const char *body;
+	size_t len;
+	int parsed; /* 0: not yet; 1: body_doc holds it; else json_parse's -1 or -2 */
+	struct json_doc body_doc;
+	struct buf conv; /* a form as JSON, or GitHub's payload field */
+	int conv_parsed;
+	struct json_doc conv_doc;
+	const struct json_doc *data; /* NULL: no data (empty JSON body) */
+};
+
+static void inbound_init(struct inbound *in, const char *body, size_t len)
+{
+	memset(in, 0, sizeof(*in));
+	in->body = body;
+	in->len = len;
+	buf_init(&in->conv, form_json_bound(len));
+}
+
+static void inbound_free(struct inbound *in)
+{
+	if (in->parsed == 1)
+		json_doc_free(&in->body_doc);
+	if (in->conv_parsed)
+		json_doc_free(&in->conv_doc);
+	buf_free(&in->conv);
+}
+
+/* 0 when the body is JSON; -2 for a repeated name, -1 otherwise. */
+static int inbound_json(struct inbound *in)
+{
+	if (in->parsed == 0) {
+		int rc = in->len ? json_parse(&in->body_doc, in->body, in->len, 64) : -1;
+		in->parsed = rc == 0 ? 1 : rc;
+	}
+	return in->parsed == 1 ? 0 : in->parsed;
+}
+
+/* Parses the converted text, once; -1 when it is not JSON (a GitHub
+ * payload field) or memory is short. */
+static int inbound_conv(struct inbound *in)
+{
+	if (json_parse(&in->conv_doc, in->conv.data, in->conv.len, 64) < 0)
+		return -1;
+	in->conv_parsed = 1;
+	in->data = &in->conv_doc;
+	return 0;
+}
+
 enum body_type { BODY_JSON, BODY_JSON_CHECKED, BODY_FORM, BODY_OTHER };
 
 /* curl -d sends JSON labelled as a form; a body that parses as JSON is
  * JSON (a real form body, "a=b&c=d", never does). */
-static enum body_type body_type(const struct http_request *req, const char *body, size_t len)
+static enum body_type body_type(const struct http_request *req, struct inbound *in)
 {
 	const struct http_header *ct = http_find_header(req->headers, req->num_headers, "content-type");
 	size_t n;
@@ -138,48 +191,59 @@ static enum body_type body_type(const struct http_request *req, const char *body
 	    (n > 5 && http_token_eq(ct->value + n - 5, 5, "+json")))
 		return BODY_JSON;
 	if (http_token_eq(ct->value, n, "application/x-www-form-urlencoded")) {
-		int rc = len ? json_validate(body, len, 64, NULL) : -1;
+		int rc = inbound_json(in);
 		/* JSON with a repeated key is JSON still, and refused as such */
 		return rc == 0 ? BODY_JSON_CHECKED : rc == -2 ? BODY_JSON : BODY_FORM;
 	}
 	return BODY_OTHER;
 }
 
-/* The event's data member: the JSON body as is, or the form as an object. */
-static int body_data(struct buf *data, const struct http_request *req, const char *body, size_t len,
-		     int github_form, const char **why, int *status)
+/* GitHub's form content type: the JSON is the payload field. */
+static int github_payload(struct inbound *in)
+{
+	char *payload = malloc(in->len + 1);
+	int n = payload ? form_get(in->body, in->len, "payload", payload, in->len + 1) : -1;
+	int ok = n > 0 && buf_append(&in->conv, payload, (size_t)n) == 0;
+	free(payload);
+	return ok ? inbound_conv(in) : -1;
+}
+
+/* Sets in->data: the JSON body as is, or the form as an object. */
+static int body_data(struct inbound *in, const struct http_request *req, int github_form, const char **why,
+		     int *status)
 {
 	int rc;
-	switch (body_type(req, body, len)) {
+	switch (body_type(req, in)) {
 	case BODY_JSON:
-		if (len == 0)
+		if (in->len == 0)
 			return 0;
-		if ((rc = json_validate(body, len, 64, NULL)) < 0) {
+		if ((rc = inbound_json(in)) < 0) {
 			*why = rc == -2 ? "body has a duplicate key in an object (ambiguous JSON)" : "body is not valid JSON";
 			*status = 400;
 			return -1;
 		}
-		return buf_append(data, body, len);
+		in->data = &in->body_doc;
+		return 0;
 	case BODY_JSON_CHECKED:
-		return buf_append(data, body, len);
+		in->data = &in->body_doc;
+		return 0;
 	case BODY_FORM:
 		if (github_form) {
-			/* GitHub's form content type: the JSON is the payload field */
-			char *payload = malloc(len + 1);
-			int n = payload ? form_get(body, len, "payload", payload, len + 1) : -1;
-			int ok = n > 0 && json_validate(payload, (size_t)n, 64, NULL) == 0 &&
-				 buf_append(data, payload, (size_t)n) == 0;
-			free(payload);
-			if (!ok) {
+			if (github_payload(in) < 0) {
 				*why = "form body without a JSON payload field";
 				*status = 400;
 				return -1;
 			}
 			return 0;
 		}
-		if ((rc = form_to_json(data, body, len)) < 0) {
+		if ((rc = form_to_json(&in->conv, in->body, in->len)) < 0) {
 			*why = rc == -2 ? "form body repeats a field name" : "malformed form body";
 			*status = 400;
+			return -1;
+		}
+		if (inbound_conv(in) < 0) {
+			*why = "out of memory";
+			*status = 500;
 			return -1;
 		}
 		return 0;
@@ -255,12 +319,12 @@ static void delivery_text(const struct http_header *h, char *out, size_t cap)
 }
 
 static int emit_event(struct relay *rl, const struct trigger_cfg *t, const char *type, const char *delivery,
-		      const char *ip, const struct buf *data, char *evt_id)
+		      const char *ip, const struct json_doc *data, char *evt_id)
 {
-	struct trigger_envelope e = {type, t->id, delivery, ip, data->len ? data->data : NULL, data->len};
+	struct trigger_envelope e = {type, t->id, delivery, ip, data ? data->text : NULL, data ? data->len : 0};
 	struct buf env;
 	int rc;
-	buf_init(&env, data->len + 1024);
+	buf_init(&env, e.data_len + 1024);
 	rc = event_trigger_envelope(&env, &e) < 0 ? -1 : dispatch_event(rl->disp, type, env.data, env.len, evt_id, EVENT_ID_LEN);
 	buf_free(&env);
 	return rc < 0 ? -1 : 0;
@@ -352,21 +416,18 @@ static int source_allowed(const struct trigger_cfg *t, const struct http_request
 }
 
 /* Slack's url_verification handshake: answered with its challenge. */
-static int slack_challenge(struct http_conn *c, const char *body, size_t len)
+static int slack_challenge(struct http_conn *c, struct inbound *in)
 {
-	struct json_doc doc;
+	const struct json_doc *doc = &in->body_doc;
 	char challenge[512];
 	struct buf b;
 	int tok;
-	if (len == 0 || body[0] != '{' || json_parse(&doc, body, len, 16) < 0)
+	if (in->len == 0 || in->body[0] != '{' || inbound_json(in) < 0)
 		return 0;
-	tok = json_get(&doc, 0, "type");
-	if (tok < 0 || !json_tok_eq(&doc, tok, "url_verification") ||
-	    (tok = json_get(&doc, 0, "challenge")) < 0 || json_tok_copy(&doc, tok, challenge, sizeof(challenge)) < 0) {
-		json_doc_free(&doc);
+	tok = json_get(doc, 0, "type");
+	if (tok < 0 || !json_tok_eq(doc, tok, "url_verification") ||
+	    (tok = json_get(doc, 0, "challenge")) < 0 || json_tok_copy(doc, tok, challenge, sizeof(challenge)) < 0)
 		return 0;
-	}
-	json_doc_free(&doc);
 	/* room for every byte escaped as \u00XX */
 	buf_init(&b, 6 * sizeof(challenge) + 32);
 	buf_puts(&b, "{");
@@ -390,7 +451,8 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 	char run_id[EVENT_ID_LEN] = "";
 	struct run *run = NULL;
 	enum trigger_kind kind = verify_as >= 0 ? (enum trigger_kind)verify_as : t->kind;
-	struct buf data, reply;
+	struct inbound in;
+	struct buf reply;
 	const char *why = NULL;
 	const struct http_header *dlv;
 	int status = 0;
@@ -412,59 +474,54 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 		reject(c, &rl->tstats.rejected_auth, 401, why);
 		return;
 	}
-	if (kind == TRIGGER_SLACK && slack_challenge(c, body, len))
-		return;
+	inbound_init(&in, body, len);
+	if (kind == TRIGGER_SLACK && slack_challenge(c, &in))
+		goto out;
 	dlv = delivery_header(req, kind);
 	if (dlv)
 		delivery_text(dlv, delivery, sizeof(delivery));
 	if (t->run && geteuid() == 0 && !t->run->allow_root) {
 		log_msg(LOG_ERROR, "refusing to run a command as root (set run.allow_root: true)", "trigger", t->id, NULL);
 		reject(c, &rl->tstats.run_refused, 500, "refusing to run commands as root");
-		return;
+		goto out;
 	}
 	if (t->run && !runner_has_room(rl->runner, t)) {
 		reject(c, &rl->tstats.queue_full, 503, "run queue full");
-		return;
+		goto out;
 	}
 	/* Look now, record only once accepted: a delivery refused below (400,
 	 * 503) must not be taken for a duplicate when the sender retries it. */
 	if (dlv && dedupe_seen(rl->dedupe, t->id, dlv->value, dlv->value_len)) {
 		rl->tstats.duplicates++;
 		http_respond(c, 200, "application/json", NULL, "{\"status\":\"duplicate\"}", 22);
-		return;
+		goto out;
 	}
-	buf_init(&data, form_json_bound(len));
-	if (body_data(&data, req, body, len, kind == TRIGGER_GITHUB, &why, &status) < 0) {
-		buf_free(&data);
+	if (body_data(&in, req, kind == TRIGGER_GITHUB, &why, &status) < 0) {
 		reject(c, &rl->tstats.rejected_body, status, why);
-		return;
+		goto out;
 	}
 	rand_id(dlv_id, sizeof(dlv_id), "dlv_");
 	if (event_type(t, req, type, sizeof(type)) < 0) {
-		buf_free(&data);
 		reject(c, &rl->tstats.rejected_body, 400, "event type header is not UTF-8");
-		return;
+		goto out;
 	}
 	/* Everything that can refuse is decided before any side effect: a
 	 * refused request (the sender retries it) must not emit. */
 	if (t->run) {
-		struct run_request rr = {type, dlv ? delivery : dlv_id, ip, body, len, data.data, data.len};
+		struct run_request rr = {type, dlv ? delivery : dlv_id, ip, body, len, in.data};
 		if (!(run = runner_prepare(rl->runner, t, &rr))) {
-			buf_free(&data);
 			reject(c, &rl->tstats.queue_full, 503, "run queue full");
-			return;
+			goto out;
 		}
 	}
-	if (t->emit && emit_event(rl, t, type, dlv ? delivery : dlv_id, ip, &data, evt_id) < 0) {
-		buf_free(&data);
+	if (t->emit && emit_event(rl, t, type, dlv ? delivery : dlv_id, ip, in.data, evt_id) < 0) {
 		runner_discard(run);
 		log_msg(LOG_WARN, "event refused: delivery queue full", "trigger", t->id, NULL);
 		reject(c, &rl->tstats.queue_full, 503, "delivery queue full");
-		return;
+		goto out;
 	}
 	if (run)
 		runner_commit(rl->runner, run, run_id, sizeof(run_id));
-	buf_free(&data);
 	if (dlv)
 		dedupe_check(rl->dedupe, t->id, dlv->value, dlv->value_len);
 	rl->tstats.accepted++;
@@ -475,4 +532,6 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 		json_put_kv(&reply, 1, "run_id", run_id);
 	buf_puts(&reply, "}");
 	reply_rendered(c, 202, "application/json", &reply, "trigger answer");
+out:
+	inbound_free(&in);
 }

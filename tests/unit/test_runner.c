@@ -6,6 +6,7 @@
 #include "edgehook/buf.h"
 #include "edgehook/config.h"
 #include "edgehook/dispatch.h"
+#include "edgehook/json.h"
 #include "edgehook/log.h"
 #include "edgehook/proc.h"
 #include "edgehook/reactor.h"
@@ -23,21 +24,26 @@ static const char config_text[] = "triggers:\n"
 				  "  - id: t\n"
 				  "    run: {command: /bin/true, args: [\"{json.a}\"], queue: 100000, allow_root: true}\n";
 
-static struct run_request request(const char *json)
+/* The request as trigger.c hands it over: the data parsed once, into doc. */
+static struct run_request request(const char *json, struct json_doc *doc)
 {
-	struct run_request rq = {"push", "dlv_1", "127.0.0.1", json, json ? strlen(json) : 0, json,
-				 json ? strlen(json) : 0};
+	struct run_request rq = {"push", "dlv_1", "127.0.0.1", json, json ? strlen(json) : 0, NULL};
+	if (json && json_parse(doc, json, strlen(json), 64) == 0)
+		rq.data = doc;
 	return rq;
 }
 
 static int expand(const char *tmpl, const char *json, char **out, char *why, size_t cap)
 {
-	struct run_request rq = request(json);
+	struct json_doc doc;
+	struct run_request rq = request(json, &doc);
 	struct run_template *tp = run_template_new("t", &rq);
 	int rc;
 	why[0] = '\0';
 	rc = run_template_expand(tp, tmpl, out, why, cap);
 	run_template_free(tp);
+	if (rq.data)
+		json_doc_free(&doc);
 	return rc;
 }
 
@@ -121,7 +127,8 @@ TEST(slot_and_input_released_when_runs_end)
 {
 	struct runner *rn = runner_new(R, D, 8);
 	struct trigger_cfg *t = &C->triggers[0];
-	struct run_request rq = request("{\"a\":\"0123456789\"}");
+	struct json_doc doc;
+	struct run_request rq = request("{\"a\":\"0123456789\"}", &doc);
 	struct runner_stats st;
 	char id[32];
 	struct run *run = runner_prepare(rn, t, &rq);
@@ -139,6 +146,7 @@ TEST(slot_and_input_released_when_runs_end)
 	runner_stats(rn, &st);
 	CHECK_EQ_INT(st.slots + st.held_bytes, 0);
 	runner_free(rn);
+	json_doc_free(&doc);
 }
 
 enum { UNSTARTABLE = 10000 };
@@ -147,7 +155,8 @@ static void *unstartable_queue(void *arg)
 {
 	struct runner *rn = arg;
 	struct trigger_cfg *t = &C->triggers[0];
-	struct run_request rq = request("{\"a\":\"x\"}");
+	struct json_doc doc;
+	struct run_request rq = request("{\"a\":\"x\"}", &doc);
 	const char *command = t->run->command;
 	char id[32];
 	int i;
@@ -162,6 +171,7 @@ static void *unstartable_queue(void *arg)
 	}
 	t->run->command = command;
 	drain(rn);
+	json_doc_free(&doc);
 	return NULL;
 }
 
