@@ -1,4 +1,5 @@
 #include "edgehook/proc.h"
+#include "edgehook/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -141,4 +142,165 @@ const char *proc_tail_text(const struct proc_tail *t, size_t *len)
 		i++;
 	*len = t->len - i;
 	return t->data + i;
+}
+
+/* ---- a child driven from the loop ---- */
+
+void proc_init(struct proc *p, struct reactor *r)
+{
+	memset(p, 0, sizeof(*p));
+	p->r = r;
+	p->in_fd = p->out_fd = p->err_fd = -1;
+}
+
+static void input_finished(struct proc *p)
+{
+	void (*done)(void *) = p->input_done;
+	reactor_close(p->r, &p->in_fd);
+	p->input = NULL;
+	p->input_done = NULL;
+	if (done)
+		done(p->arg);
+}
+
+static void on_input(void *arg, int fd, uint32_t events)
+{
+	struct proc *p = arg;
+	(void)events;
+	(void)fd;
+	while (p->input_off < p->input_len) {
+		ssize_t n = write(p->in_fd, p->input + p->input_off, p->input_len - p->input_off);
+		if (n > 0) {
+			p->input_off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		break; /* EPIPE: the command does not read its input */
+	}
+	input_finished(p);
+}
+
+/* Reads what is there; closes the pipe at EOF. */
+static void drain_output(struct proc *p, int *fd)
+{
+	char tmp[16384];
+	for (;;) {
+		ssize_t n = read(*fd, tmp, sizeof(tmp));
+		if (n > 0) {
+			proc_tail_keep(&p->tail, tmp, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0 || errno != EAGAIN)
+			reactor_close(p->r, fd);
+		return;
+	}
+}
+
+static void on_output(void *arg, int fd, uint32_t events)
+{
+	struct proc *p = arg;
+	(void)events;
+	drain_output(p, fd == p->out_fd ? &p->out_fd : &p->err_fd);
+}
+
+int proc_start(struct proc *p, const char *command, char *const argv[], char *const envp[], const char *input,
+	       size_t len, void (*input_done)(void *arg), void *arg)
+{
+	int rc = proc_spawn(command, argv, envp, &p->pid, &p->in_fd, &p->out_fd, &p->err_fd);
+	if (rc != 0)
+		return rc;
+	p->input = input;
+	p->input_len = len;
+	p->input_off = 0;
+	p->input_done = input_done;
+	p->arg = arg;
+	reactor_add(p->r, p->out_fd, EPOLLIN, on_output, p);
+	reactor_add(p->r, p->err_fd, EPOLLIN, on_output, p);
+	if (len && reactor_add(p->r, p->in_fd, EPOLLOUT, on_input, p) == 0)
+		on_input(p, p->in_fd, EPOLLOUT);
+	else
+		input_finished(p);
+	return 0;
+}
+
+void proc_drain(struct proc *p)
+{
+	if (p->out_fd >= 0)
+		drain_output(p, &p->out_fd);
+	if (p->err_fd >= 0)
+		drain_output(p, &p->err_fd);
+}
+
+void proc_close(struct proc *p)
+{
+	reactor_close(p->r, &p->in_fd);
+	reactor_close(p->r, &p->out_fd);
+	reactor_close(p->r, &p->err_fd);
+	p->input = NULL;
+	p->input_done = NULL;
+}
+
+void proc_terminate(struct proc *p, uint64_t grace_ms)
+{
+	kill(-p->pid, SIGTERM);
+	p->kill_stage = 1;
+	p->kill_at_ms = clock_now_ms() + grace_ms;
+}
+
+void proc_kill(struct proc *p)
+{
+	kill(-p->pid, SIGKILL);
+	p->kill_stage = 2;
+}
+
+/* ---- process groups owed a SIGKILL ---- */
+
+struct proc_group_kill {
+	struct proc_kills *k;
+	pid_t pgid;
+	struct timer timer;
+	struct proc_group_kill *next;
+};
+
+static void on_group_kill(void *arg)
+{
+	struct proc_group_kill *g = arg, **pp;
+	kill(-g->pgid, SIGKILL);
+	for (pp = &g->k->head; *pp; pp = &(*pp)->next)
+		if (*pp == g) {
+			*pp = g->next;
+			break;
+		}
+	free(g);
+}
+
+void proc_owe_kill(struct proc_kills *k, const struct proc *p)
+{
+	uint64_t now = clock_now_ms();
+	struct proc_group_kill *g;
+	if (p->kill_stage != 1)
+		return;
+	if (!(g = calloc(1, sizeof(*g)))) {
+		kill(-p->pid, SIGKILL);
+		return;
+	}
+	g->k = k;
+	g->pgid = p->pid;
+	timer_init(&g->timer, on_group_kill, g);
+	timer_start(k->r, &g->timer, p->kill_at_ms > now ? p->kill_at_ms - now : 0);
+	g->next = k->head;
+	k->head = g;
+}
+
+void proc_kills_now(struct proc_kills *k)
+{
+	while (k->head) {
+		timer_stop(k->r, &k->head->timer);
+		on_group_kill(k->head);
+	}
 }

@@ -1,3 +1,6 @@
+/* runner: per-trigger slots and queues, the run history and the run.*
+ * events (see runner.h). The child process itself (spawn, pipes, kills)
+ * is proc.c; argument placeholders are template.c. */
 #include "edgehook/runner.h"
 #include "edgehook/clock.h"
 #include "edgehook/config.h"
@@ -10,13 +13,10 @@
 #include "edgehook/rand.h"
 #include "edgehook/reactor.h"
 
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 enum { KILL_GRACE_MS = 5000 };
 
@@ -33,30 +33,20 @@ struct run {
 	char event[128];
 	char delivery[128];
 	enum run_state state;
-	pid_t pid;
-	int exit_code, term_signal, timed_out, in_ring, kill_stage;
+	int exit_code, term_signal, timed_out, in_ring;
 	char error[160];
-	uint64_t queued_ms, started_ms, finished_ms, kill_at_ms;
+	uint64_t queued_ms, started_ms, finished_ms;
 	/* held until the command starts (argv, envp) or has its stdin */
 	char *command;
 	char **argv, **envp;
 	char *input;
-	size_t input_len, input_off, held;
+	size_t input_len, held;
 	uint64_t timeout_ms;
 	unsigned concurrency;
 	struct slot *spare; /* a slot made by runner_prepare, linked at commit */
-	int in_fd, out_fd, err_fd;
-	struct proc_tail tail;
-	struct timer timer;
+	struct proc proc;
+	struct timer timer; /* the timeout, then the grace before SIGKILL */
 	struct run *next; /* slot queue, or the running list */
-};
-
-/* A process group still owed its SIGKILL after its leader was reaped. */
-struct group_kill {
-	struct runner *rn;
-	pid_t pgid;
-	struct timer timer;
-	struct group_kill *next;
 };
 
 struct slot {
@@ -71,7 +61,7 @@ struct runner {
 	struct dispatch *disp;
 	struct slot *slots;
 	struct run *running;
-	struct group_kill *kills;
+	struct proc_kills kills;
 	size_t active, nslots, held;
 	uint64_t completed, failed;
 	struct history done; /* the last runs, for GET /api/v1/runs/{id} */
@@ -95,7 +85,7 @@ static void release_request(struct run *run)
 	release_spawn_data(run);
 	free(run->input);
 	run->input = NULL;
-	run->input_len = run->input_off = 0;
+	run->input_len = 0;
 	run->rn->held -= run->held;
 	run->held = 0;
 }
@@ -138,46 +128,6 @@ static void emit(struct runner *rn, struct run *run, const char *type)
 	buf_free(&b);
 }
 
-/* ---- process groups owed a SIGKILL ---- */
-
-static void group_kill_unlink(struct group_kill *g)
-{
-	struct group_kill **pp;
-	for (pp = &g->rn->kills; *pp; pp = &(*pp)->next)
-		if (*pp == g) {
-			*pp = g->next;
-			break;
-		}
-}
-
-static void on_group_kill(void *arg)
-{
-	struct group_kill *g = arg;
-	kill(-g->pgid, SIGKILL);
-	group_kill_unlink(g);
-	free(g);
-}
-
-/* The leader is reaped, but its group may live on (children that ignore
- * SIGTERM): the SIGKILL still goes out at the grace deadline. The group
- * id cannot be reused while any member is alive. */
-static void owe_group_kill(struct run *run)
-{
-	struct runner *rn = run->rn;
-	uint64_t now = clock_now_ms();
-	struct group_kill *g = calloc(1, sizeof(*g));
-	if (!g) {
-		kill(-run->pid, SIGKILL);
-		return;
-	}
-	g->rn = rn;
-	g->pgid = run->pid;
-	timer_init(&g->timer, on_group_kill, g);
-	timer_start(rn->r, &g->timer, run->kill_at_ms > now ? run->kill_at_ms - now : 0);
-	g->next = rn->kills;
-	rn->kills = g;
-}
-
 /* ---- lifecycle ---- */
 
 static void check_idle(struct runner *rn)
@@ -197,11 +147,8 @@ static void finish(struct run *run)
 	struct runner *rn = run->rn;
 	struct run **pp;
 	timer_stop(rn->r, &run->timer);
-	if (run->kill_stage == 1)
-		owe_group_kill(run);
-	reactor_close(rn->r, &run->in_fd);
-	reactor_close(rn->r, &run->out_fd);
-	reactor_close(rn->r, &run->err_fd);
+	proc_owe_kill(&rn->kills, &run->proc);
+	proc_close(&run->proc);
 	for (pp = &rn->running; *pp; pp = &(*pp)->next)
 		if (*pp == run) {
 			*pp = run->next;
@@ -259,65 +206,19 @@ static void settle(struct runner *rn, struct slot *s)
 	check_idle(rn);
 }
 
-/* Reads what is there; closes the pipe at EOF. */
-static void drain_output(struct run *run, int *fd)
-{
-	char tmp[16384];
-	for (;;) {
-		ssize_t n = read(*fd, tmp, sizeof(tmp));
-		if (n > 0) {
-			proc_tail_keep(&run->tail, tmp, (size_t)n);
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0 || errno != EAGAIN)
-			reactor_close(run->rn->r, fd);
-		return;
-	}
-}
-
-static void on_output(void *arg, int fd, uint32_t events)
-{
-	struct run *run = arg;
-	(void)events;
-	drain_output(run, fd == run->out_fd ? &run->out_fd : &run->err_fd);
-}
-
-static void on_input(void *arg, int fd, uint32_t events)
-{
-	struct run *run = arg;
-	(void)events;
-	(void)fd;
-	while (run->input_off < run->input_len) {
-		ssize_t n = write(run->in_fd, run->input + run->input_off, run->input_len - run->input_off);
-		if (n > 0) {
-			run->input_off += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return;
-		break; /* EPIPE: the command does not read its input */
-	}
-	reactor_close(run->rn->r, &run->in_fd);
-	release_request(run);
-}
+/* stdin is written or abandoned: the request is no longer needed. */
+static void on_input_done(void *arg) { release_request(arg); }
 
 static void on_timer(void *arg)
 {
 	struct run *run = arg;
-	if (run->kill_stage == 0) {
+	if (run->proc.kill_stage == 0) {
 		run->timed_out = 1;
 		snprintf(run->error, sizeof(run->error), "timeout after %llums", (unsigned long long)run->timeout_ms);
-		kill(-run->pid, SIGTERM);
-		run->kill_stage = 1;
-		run->kill_at_ms = clock_now_ms() + KILL_GRACE_MS;
+		proc_terminate(&run->proc, KILL_GRACE_MS);
 		timer_start(run->rn->r, &run->timer, KILL_GRACE_MS);
 	} else {
-		kill(-run->pid, SIGKILL);
-		run->kill_stage = 2;
+		proc_kill(&run->proc);
 	}
 }
 
@@ -329,7 +230,7 @@ static void start(struct run *run)
 	run->state = RUN_RUNNING;
 	run->started_ms = clock_wall_ms();
 	run->slot->running++;
-	rc = proc_spawn(run->command, run->argv, run->envp, &run->pid, &run->in_fd, &run->out_fd, &run->err_fd);
+	rc = proc_start(&run->proc, run->command, run->argv, run->envp, run->input, run->input_len, on_input_done, run);
 	run->next = rn->running;
 	rn->running = run;
 	if (rc != 0) {
@@ -340,14 +241,6 @@ static void start(struct run *run)
 		return;
 	}
 	release_spawn_data(run);
-	reactor_add(rn->r, run->out_fd, EPOLLIN, on_output, run);
-	reactor_add(rn->r, run->err_fd, EPOLLIN, on_output, run);
-	if (run->input_len && reactor_add(rn->r, run->in_fd, EPOLLOUT, on_input, run) == 0) {
-		on_input(run, run->in_fd, EPOLLOUT);
-	} else {
-		reactor_close(rn->r, &run->in_fd);
-		release_request(run);
-	}
 	timer_start(rn->r, &run->timer, run->timeout_ms);
 	emit(rn, run, "run.started");
 }
@@ -360,7 +253,7 @@ void runner_reap(struct runner *rn)
 		struct run *run;
 		struct slot *s;
 		for (run = rn->running; run; run = run->next)
-			if (run->pid == pid)
+			if (run->proc.pid == pid)
 				break;
 		if (!run)
 			continue;
@@ -372,12 +265,7 @@ void runner_reap(struct runner *rn)
 			if (!run->error[0])
 				snprintf(run->error, sizeof(run->error), "killed by signal %d", run->term_signal);
 		}
-		/* what the command wrote is already in the pipes; a descendant
-		 * holding them open must not keep the run alive */
-		if (run->out_fd >= 0)
-			drain_output(run, &run->out_fd);
-		if (run->err_fd >= 0)
-			drain_output(run, &run->err_fd);
+		proc_drain(&run->proc);
 		s = run->slot;
 		finish(run);
 		settle(rn, s);
@@ -454,7 +342,7 @@ struct run *runner_prepare(struct runner *rn, const struct trigger_cfg *t, const
 	if (!run)
 		return NULL;
 	run->rn = rn;
-	run->in_fd = run->out_fd = run->err_fd = -1;
+	proc_init(&run->proc, rn->r);
 	run->exit_code = -1;
 	rand_id(run->id, sizeof(run->id), "run_");
 	snprintf(run->trigger, sizeof(run->trigger), "%s", t->id);
@@ -562,7 +450,7 @@ int runner_run_json(struct runner *rn, const char *id, struct buf *out)
 	buf_printf(out, ",\"duration_ms\":%llu,\"output\":",
 		   (unsigned long long)(run->finished_ms && run->started_ms ? run->finished_ms - run->started_ms : 0));
 	/* from a character boundary; the writer replaces what is not UTF-8 */
-	text = proc_tail_text(&run->tail, &n);
+	text = proc_tail_text(&run->proc.tail, &n);
 	json_put_string(out, text, n);
 	buf_puts(out, "}");
 	return 0;
@@ -574,6 +462,7 @@ struct runner *runner_new(struct reactor *r, struct dispatch *disp, size_t histo
 	if (!rn)
 		return NULL;
 	rn->r = r;
+	rn->kills.r = r;
 	rn->disp = disp;
 	if (history_init(&rn->done, history) < 0) {
 		free(rn);
@@ -620,16 +509,11 @@ void runner_kill_all(struct runner *rn)
 		s->tail = NULL;
 	}
 	for (run = rn->running; run; run = run->next) {
-		kill(-run->pid, SIGKILL);
-		run->kill_stage = 2;
+		proc_kill(&run->proc);
 		if (!run->error[0])
 			snprintf(run->error, sizeof(run->error), "killed at shutdown");
 	}
-	while (rn->kills) {
-		struct group_kill *g = rn->kills;
-		timer_stop(rn->r, &g->timer);
-		on_group_kill(g);
-	}
+	proc_kills_now(&rn->kills);
 }
 
 void runner_free(struct runner *rn)
@@ -642,7 +526,7 @@ void runner_free(struct runner *rn)
 	while (rn->running) {
 		struct run *run = rn->running;
 		int status;
-		waitpid(run->pid, &status, 0);
+		waitpid(run->proc.pid, &status, 0);
 		run->exit_code = -1;
 		finish(run);
 	}
