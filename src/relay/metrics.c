@@ -22,24 +22,28 @@ static void metric(struct buf *b, const char *name, const char *type, const char
 	buf_printf(b, "%s %llu\n", name, (unsigned long long)v);
 }
 
-#define COUNTER(b, name, help, v) metric(b, name, "counter", help, v)
-#define GAUGE(b, name, help, v) metric(b, name, "gauge", help, v)
+static void counter(struct buf *b, const char *name, const char *help, uint64_t v)
+{
+	metric(b, name, "counter", help, v);
+}
+
+static void gauge(struct buf *b, const char *name, const char *help, uint64_t v) { metric(b, name, "gauge", help, v); }
 
 static void server_metrics(struct buf *b, const struct relay *rl)
 {
 	const struct http_server_stats *st = http_server_stats(rl->srv);
 	int k;
-	GAUGE(b, "edgehook_uptime_seconds", "Seconds since the process started.",
+	gauge(b, "edgehook_uptime_seconds", "Seconds since the process started.",
 	      (clock_now_ms() - rl->started_ms) / 1000);
-	GAUGE(b, "edgehook_connections_open", "Inbound connections open now.", st->connections_open);
-	COUNTER(b, "edgehook_connections_total", "Inbound connections accepted.", st->connections_total);
-	COUNTER(b, "edgehook_connections_rejected_total",
+	gauge(b, "edgehook_connections_open", "Inbound connections open now.", st->connections_open);
+	counter(b, "edgehook_connections_total", "Inbound connections accepted.", st->connections_total);
+	counter(b, "edgehook_connections_rejected_total",
 		"Inbound connections refused (max_connections or out of descriptors).", st->connections_rejected);
 	metric_head(b, "edgehook_requests_total", "counter", "Inbound requests answered, by status class.");
 	for (k = 1; k <= 5; k++)
 		buf_printf(b, "edgehook_requests_total{class=\"%dxx\"} %llu\n", k, (unsigned long long)st->requests[k]);
-	COUNTER(b, "edgehook_parse_errors_total", "Inbound requests refused as malformed HTTP.", st->parse_errors);
-	COUNTER(b, "edgehook_request_timeouts_total", "Inbound requests that timed out.", st->timeouts);
+	counter(b, "edgehook_parse_errors_total", "Inbound requests refused as malformed HTTP.", st->parse_errors);
+	counter(b, "edgehook_request_timeouts_total", "Inbound requests that timed out.", st->timeouts);
 }
 
 static void trigger_metrics(struct buf *b, const struct trigger_stats *ts)
@@ -56,12 +60,12 @@ static void trigger_metrics(struct buf *b, const struct trigger_stats *ts)
 
 static void dispatch_metrics(struct buf *b, const struct dispatch *d)
 {
-	COUNTER(b, "edgehook_events_total", "Events accepted for delivery.", d->events_total);
-	COUNTER(b, "edgehook_events_rejected_total", "Events refused: delivery queue full or out of memory.",
+	counter(b, "edgehook_events_total", "Events accepted for delivery.", d->events_total);
+	counter(b, "edgehook_events_rejected_total", "Events refused: delivery queue full or out of memory.",
 		d->events_rejected);
-	GAUGE(b, "edgehook_queue_depth", "Deliveries not finished yet.", d->pending);
-	GAUGE(b, "edgehook_queue_bytes", "Bytes of event bodies held by unfinished deliveries.", d->pending_bytes);
-	GAUGE(b, "edgehook_deliveries_in_flight", "Outbound requests started and not finished.",
+	gauge(b, "edgehook_queue_depth", "Deliveries not finished yet.", d->pending);
+	gauge(b, "edgehook_queue_bytes", "Bytes of event bodies held by unfinished deliveries.", d->pending_bytes);
+	gauge(b, "edgehook_deliveries_in_flight", "Outbound requests started and not finished.",
 	      http_client_in_flight(d->client));
 }
 
@@ -69,17 +73,17 @@ static void outbound_metrics(struct buf *b, const struct dispatch *d)
 {
 	const struct dns_stats *ds = dns_stats(d->dns);
 	const struct http_client_stats *cs = http_client_stats(d->client);
-	COUNTER(b, "edgehook_dns_cache_hits_total", "Endpoint name lookups answered from the cache.", ds->cache_hits);
-	COUNTER(b, "edgehook_dns_cache_misses_total", "Endpoint name lookups that needed a query.", ds->cache_misses);
-	COUNTER(b, "edgehook_dns_queries_total", "DNS queries sent.", ds->queries);
-	COUNTER(b, "edgehook_client_connections_opened_total", "Outbound connections opened.",
+	counter(b, "edgehook_dns_cache_hits_total", "Endpoint name lookups answered from the cache.", ds->cache_hits);
+	counter(b, "edgehook_dns_cache_misses_total", "Endpoint name lookups that needed a query.", ds->cache_misses);
+	counter(b, "edgehook_dns_queries_total", "DNS queries sent.", ds->queries);
+	counter(b, "edgehook_client_connections_opened_total", "Outbound connections opened.",
 		cs->connections_opened);
-	COUNTER(b, "edgehook_client_connections_reused_total", "Outbound requests sent on a pooled connection.",
+	counter(b, "edgehook_client_connections_reused_total", "Outbound requests sent on a pooled connection.",
 		cs->reused);
-	COUNTER(b, "edgehook_client_requests_resent_total",
+	counter(b, "edgehook_client_requests_resent_total",
 		"Outbound requests sent again after a pooled connection closed under them.", cs->resent);
-	COUNTER(b, "edgehook_client_tls_handshakes_total", "Outbound TLS handshakes completed.", cs->tls_handshakes);
-	COUNTER(b, "edgehook_client_tls_resumed_total", "Outbound TLS handshakes that resumed a session.",
+	counter(b, "edgehook_client_tls_handshakes_total", "Outbound TLS handshakes completed.", cs->tls_handshakes);
+	counter(b, "edgehook_client_tls_resumed_total", "Outbound TLS handshakes that resumed a session.",
 		cs->tls_resumed);
 }
 
