@@ -13,8 +13,73 @@ import tempfile
 import threading
 import time
 
-BIN = os.environ.get("EDGEHOOK_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "edgehook"))
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+# The processes started for each running test, so tests/run.py can kill
+# what a timed-out test left behind: {test name: [Popen]}.
+_live_lock = threading.Lock()
+_live = {}
+current_test = threading.local()
+
+
+def binary():
+    """The binary under test, read at every start: tests/run.py sets
+    EDGEHOOK_BIN per flavour, so nothing may keep it from import time."""
+    return os.environ.get("EDGEHOOK_BIN", os.path.join(REPO, "edgehook"))
+
+
+def flavour_env(extra=None):
+    """The environment for a process of the binary under test. ASan must
+    report leaks and fail the exit status, whatever the caller set."""
+    env = dict(os.environ, **(extra or {}))
+    opts = [o for o in env.get("ASAN_OPTIONS", "").split(":") if o and not o.startswith("detect_leaks=")]
+    env["ASAN_OPTIONS"] = ":".join(opts + ["detect_leaks=1"])
+    return env
+
+
+def register(proc):
+    """Remembers proc as started by the calling test (see kill_started)."""
+    with _live_lock:
+        _live.setdefault(getattr(current_test, "name", None), []).append(proc)
+
+
+def kill_started(test_name):
+    """SIGKILL, by pid, every process test_name started that still runs."""
+    with _live_lock:
+        procs = _live.pop(test_name, [])
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def forget_started(test_name):
+    with _live_lock:
+        _live.pop(test_name, None)
+
+
+def check_exe(pid, expect):
+    """Raises unless /proc/PID/exe is `expect` (symlinks resolved). A
+    process that has already exited cannot be checked; its argv[0] was
+    `expect` anyway, so that is accepted."""
+    try:
+        exe = os.readlink("/proc/%d/exe" % pid)
+    except FileNotFoundError:
+        return
+    if exe.endswith(" (deleted)"):
+        exe = exe[:-len(" (deleted)")]
+    if os.path.realpath(exe) != os.path.realpath(expect):
+        raise AssertionError("process %d runs %s, expected the flavour's binary %s" % (pid, exe, expect))
+
+
+def run_cli(args, env=None, timeout=60, **kw):
+    """One short run of the binary under test (--check, --version...)."""
+    p = subprocess.Popen([binary()] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=flavour_env(env), **kw)
+    register(p)
+    check_exe(p.pid, binary())
+    out, err = p.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 
 def serial(fn):
@@ -22,6 +87,14 @@ def serial(fn):
     measurements): tests/run.py runs it after the parallel ones."""
     fn.serial = True
     return fn
+
+
+def timeout(seconds):
+    """Sets a test's deadline in tests/run.py (default 240 s)."""
+    def mark(fn):
+        fn.timeout = seconds
+        return fn
+    return mark
 
 
 class Edgehook:
@@ -32,11 +105,14 @@ class Edgehook:
     ASan a leak makes that fail)."""
 
     def __init__(self, config=None, args=(), env=None, listen="127.0.0.1:0", preexec_fn=None, expect_exit=0,
-                 command=None):
-        """command: the argv to run instead of BIN (e.g. through chroot)."""
+                 command=None, exe=None):
+        """command: the argv to run instead of the binary under test (e.g.
+        through chroot); exe: the file that process ends up running, checked
+        like the binary under test is."""
         self.config = config
         self.args = list(args)
-        self.env = dict(os.environ, **(env or {}))
+        self.env = flavour_env(env)
+        self.exe = exe
         self.listen = listen
         self.preexec_fn = preexec_fn
         self.expect_exit = expect_exit
@@ -66,8 +142,13 @@ class Edgehook:
                 self._cond.notify_all()
 
     def start(self):
-        cmd = list(self.command) if self.command else [BIN]
-        if os.environ.get("EDGEHOOK_VALGRIND") and not self.command:
+        cmd = list(self.command) if self.command else [binary()]
+        expect_exe = self.exe if self.command else binary()
+        # Under valgrind /proc/PID/exe is valgrind's tool, not our binary:
+        # there the check is skipped (the binary is then cmd[-1] of the
+        # wrapper, chosen by binary() above like everywhere else).
+        valgrind = bool(os.environ.get("EDGEHOOK_VALGRIND")) and not self.command
+        if valgrind:
             # any memcheck error or definitely lost byte makes the exit
             # status 99, which __exit__ reports as a failure
             cmd = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
@@ -79,6 +160,9 @@ class Edgehook:
         cmd += self.args
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env,
                                      preexec_fn=self.preexec_fn)
+        register(self.proc)
+        if not self.command and not valgrind:
+            check_exe(self.proc.pid, expect_exe)  # Popen returns after the exec
         self.threads = [threading.Thread(target=self._reader, args=(self.proc.stdout, self.stdout_lines), daemon=True),
                         threading.Thread(target=self._reader, args=(self.proc.stderr, self.stderr_lines), daemon=True)]
         for t in self.threads:
@@ -87,6 +171,9 @@ class Edgehook:
         if not self.ports:
             raise AssertionError("edgehook did not start: %s" % "\n".join(self.stderr_lines))
         self.port = self.ports[0]
+        # checked once it is ready: a wrapper (chroot) has exec'd by then
+        if expect_exe and not valgrind:
+            check_exe(self.proc.pid, expect_exe)
         return self
 
     def wait_for(self, pred, timeout=5.0, what="condition"):

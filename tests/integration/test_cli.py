@@ -7,7 +7,8 @@ import subprocess
 import tempfile
 import time
 
-from harness import BIN, REPO, Edgehook, Reader, assert_eq, assert_true, build_request, read_response
+import harness
+from harness import REPO, Edgehook, Reader, assert_eq, assert_true, build_request, read_response
 
 
 def run(args, config=None, env=None):
@@ -17,8 +18,7 @@ def run(args, config=None, env=None):
         with os.fdopen(fd, "w") as f:
             f.write(config)
         args = ["-c", path] + args
-    p = subprocess.run([BIN] + args, capture_output=True, text=True, timeout=20, env=dict(os.environ, **(env or {})))
-    return p, path
+    return harness.run_cli(args, env=env), path
 
 
 def test_version_help_usage():
@@ -155,8 +155,11 @@ def test_stdout_flags_restored_at_exit():
     import fcntl
     import pty
     master, slave = pty.openpty()
-    p = subprocess.Popen([BIN, "-l", "127.0.0.1:0"], stdout=slave, stderr=subprocess.PIPE)
+    p = subprocess.Popen([harness.binary(), "-l", "127.0.0.1:0"], stdout=slave, stderr=subprocess.PIPE,
+                         env=harness.flavour_env())
+    harness.register(p)
     try:
+        harness.check_exe(p.pid, harness.binary())
         for line in iter(p.stderr.readline, b""):
             if b"edgehook started" in line:
                 break
