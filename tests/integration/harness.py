@@ -315,6 +315,36 @@ def is_closed(sock, timeout=3.0):
         return False
 
 
+def read_to_close(sock, timeout=10.0):
+    """Every byte the peer sends until it closes; raises if it does not
+    close within timeout. Unlike is_closed, nothing is thrown away."""
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+    except (ConnectionResetError, BrokenPipeError):
+        return data
+    except socket.timeout:
+        raise AssertionError("peer did not close within %.0fs (got %r)" % (timeout, data[:200]))
+
+
+def barrier(eh, path="/webhooks/demo"):
+    """Sends one request that emits an event and waits for its stdout line:
+    edgehook handles connections in one loop, so whatever an earlier
+    (already answered or closed) request would have emitted is on stdout
+    by then. Returns the stdout lines before the barrier's own."""
+    marker = "barrier-%d" % id(eh)
+    r = eh.request("POST", path, ('{"barrier":"%s"}' % marker).encode())
+    assert_eq(r.status, 202, "barrier request")
+    eh.wait_for(lambda: any(marker in l for l in eh.stdout_lines), 30, "barrier event")
+    lines = list(eh.stdout_lines)
+    return [l for l in lines[:next(i for i, l in enumerate(lines) if marker in l)]]
+
+
 def assert_eq(a, b, what=""):
     if a != b:
         raise AssertionError("%s: %r != %r" % (what or "values differ", a, b))

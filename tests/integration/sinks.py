@@ -29,11 +29,13 @@ class Sink:
         self.behave = behave or (lambda i, r: ("status", 200, {}))
         self.tls = None
         self.resumed = 0
+        self.sni = []  # the server name of every ClientHello (None: no SNI)
         self.handshake_errors = []
         if tls:
             import ssl
             self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.tls.load_cert_chain(*tls)
+            self.tls.sni_callback = self._on_sni
         self.requests = []
         self.connections = 0
         self.lock = threading.Lock()
@@ -46,6 +48,10 @@ class Sink:
         self.stopped = False
         self.held = []
         threading.Thread(target=self._accept, daemon=True).start()
+
+    def _on_sni(self, sock, name, ctx):
+        with self.lock:
+            self.sni.append(name)
 
     def url(self, path="/hook", host="127.0.0.1"):
         return "%s://%s:%d%s" % ("https" if self.tls else "http", host, self.port, path)

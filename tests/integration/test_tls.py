@@ -48,6 +48,8 @@ webhook:
                         30, "delivery %d done on both endpoints" % i)
         assert_eq([json.loads(r.body)["i"] for r in keep.requests], list(range(6)))
         assert_eq(keep.connections, 1, "keep-alive over TLS")
+        assert_eq(keep.sni, ["localhost"], "SNI: the endpoint's host name, as the sink's TLS stack saw it")
+        assert_eq(closer.sni, ["localhost"] * 6, "SNI on every handshake, resumed ones too")
         assert_eq(closer.connections, 6)
         assert_eq(closer.resumed, 5, "sessions resumed on every reconnect")
         m = eh.request("GET", "/metrics").body.decode()
