@@ -176,7 +176,7 @@ class Edgehook:
             check_exe(self.proc.pid, expect_exe)
         return self
 
-    def wait_for(self, pred, timeout=5.0, what="condition"):
+    def wait_for(self, pred, timeout=20.0, what="condition"):
         deadline = time.time() + timeout
         with self._cond:
             while not pred():
@@ -185,14 +185,29 @@ class Edgehook:
                     raise AssertionError("timed out waiting for %s" % what)
                 self._cond.wait(min(left, 0.1))
 
-    def wait_stdout(self, n, timeout=5.0):
+    def wait_stdout(self, n, timeout=20.0):
         self.wait_for(lambda: len(self.stdout_lines) >= n, timeout, "%d stdout lines" % n)
         return self.stdout_lines[:n]
 
-    def wait_log(self, pattern, timeout=5.0):
+    def wait_log(self, pattern, timeout=20.0):
         rx = re.compile(pattern)
         self.wait_for(lambda: any(rx.search(l) for l in self.stderr_lines), timeout, "log " + pattern)
         return [l for l in self.stderr_lines if rx.search(l)]
+
+    def sync(self):
+        """A /healthz round trip on a new connection: bytes other clients
+        sent before it have been read by the loop once it is answered
+        (epoll reports them no later than this request)."""
+        assert_eq(self.request("GET", "/healthz").status, 200, "sync request")
+
+    def endpoints(self):
+        """{name: endpoint status} from /api/v1/endpoints."""
+        return {e["name"]: e for e in self.request("GET", "/api/v1/endpoints").json()["endpoints"]}
+
+    def cpu_ns(self):
+        """CPU time the process has used, in ns (schedstat, not ticks)."""
+        with open("/proc/%d/schedstat" % self.proc.pid) as f:
+            return int(f.read().split()[0])
 
     def signal(self, sig):
         self.proc.send_signal(sig)

@@ -38,6 +38,7 @@ class Sink:
             self.tls.sni_callback = self._on_sni
         self.requests = []
         self.connections = 0
+        self.closed = 0  # connections this sink has ended or seen end
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
         self.sock = socket.socket(family, socket.SOCK_STREAM)
@@ -104,6 +105,22 @@ class Sink:
         return (method, path, headers, buf[:n]), buf[n:]
 
     def _serve(self, c, cid):
+        if self._serve_conn(c, cid) is not False:
+            with self.cond:
+                self.closed += 1
+                self.cond.notify_all()
+
+    def wait_closed(self, n, timeout=30):
+        """Waits until n connections have ended on the sink's side."""
+        deadline = time.time() + timeout
+        with self.cond:
+            while self.closed < n:
+                left = deadline - time.time()
+                if left <= 0:
+                    raise AssertionError("sink closed %d connections, expected %d" % (self.closed, n))
+                self.cond.wait(left)
+
+    def _serve_conn(self, c, cid):
         buf = b""
         try:
             while True:
@@ -119,7 +136,7 @@ class Sink:
                 kind = action[0]
                 if kind == "blackhole":
                     self.held.append(c)
-                    return
+                    return False
                 if kind == "reset":
                     c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     c.close()
@@ -153,7 +170,7 @@ class Sink:
         except OSError:
             return
 
-    def wait(self, n, timeout=10):
+    def wait(self, n, timeout=30):
         deadline = time.time() + timeout
         with self.cond:
             while len(self.requests) < n:
