@@ -330,6 +330,16 @@ def is_closed(sock, timeout=3.0):
         return False
 
 
+def wait_until(pred, timeout=20.0, what="condition"):
+    """Polls pred every 20 ms until it is true; raises after timeout. For
+    events outside edgehook's output (files, /proc)."""
+    deadline = time.time() + timeout
+    while not pred():
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting for %s" % what)
+        time.sleep(0.02)
+
+
 def read_to_close(sock, timeout=10.0):
     """Every byte the peer sends until it closes; raises if it does not
     close within timeout. Unlike is_closed, nothing is thrown away."""
