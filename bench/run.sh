@@ -14,24 +14,32 @@ command -v openssl >/dev/null 2>&1 || need="$need openssl"
 if [ -n "$need" ]; then
 	echo "installing:$need"
 	# Debian packages start (and enable) their service on install; a
-	# policy-rc.d that answers 101 forbids it for the time of this install
-	# only. One the admin already has is left as it is.
+	# policy-rc.d that answers 101 forbids any start for the time of this
+	# install. An existing one is set aside and put back afterwards.
 	policy=/usr/sbin/policy-rc.d
-	own_policy=""
-	if [ ! -e "$policy" ]; then
-		printf '#!/bin/sh\nexit 101\n' >"$policy"
-		chmod 755 "$policy"
-		own_policy=1
-	fi
-	trap '[ -z "$own_policy" ] || rm -f "$policy"' EXIT
+	saved=$policy.edgehook-bench
+	restore() {
+		rm -f "$policy"
+		if [ -e "$saved" ]; then mv "$saved" "$policy"; fi
+	}
+	if [ -e "$policy" ]; then mv "$policy" "$saved"; fi
+	trap restore EXIT
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
 	apt-get update -q >/dev/null
 	# shellcheck disable=SC2086
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null
-	[ -z "$own_policy" ] || rm -f "$policy"
-	own_policy=""
-	# enabled units still start at the next boot: leave nginx disabled
-	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ] && case "$need" in *nginx*) true ;; *) false ;; esac; then
-		systemctl disable nginx >/dev/null 2>&1 || :
-	fi
+	restore
+	trap - EXIT
+	# the package also enables its service for the next boot: undo that
+	case "$need" in
+	*nginx-light*)
+		if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+			systemctl disable nginx >/dev/null 2>&1 || :
+		elif command -v update-rc.d >/dev/null 2>&1; then
+			update-rc.d nginx disable >/dev/null 2>&1 || :
+		fi
+		;;
+	esac
 fi
 exec python3 bench/bench.py "$@"
