@@ -312,6 +312,7 @@ static int start_listeners(struct daemon *d, const char *override, const char *u
 		return EXIT_RUNTIME;
 	if (user && drop_privileges(user) < 0)
 		return EXIT_USAGE;
+	print_warnings(cfg, list, n, 0);
 	for (i = 0; i < n; i++) {
 		struct sockaddr_storage bound;
 		char text[80];
@@ -321,7 +322,6 @@ static int start_listeners(struct daemon *d, const char *override, const char *u
 		log_msg(LOG_INFO, "listening", "addr", text, "tls", tls ? "on" : "off", NULL);
 	}
 	relay_log_api_listeners(d->rl, d->srv, n);
-	print_warnings(cfg, list, n, 0);
 	return 0;
 }
 

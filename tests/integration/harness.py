@@ -28,6 +28,14 @@ def binary():
     return os.environ.get("EDGEHOOK_BIN", os.path.join(REPO, "edgehook"))
 
 
+def __getattr__(name):
+    # harness.BIN, read at each use (PEP 562), for callers written before
+    # binary(); `from harness import BIN` would freeze it: use binary()
+    if name == "BIN":
+        return binary()
+    raise AttributeError(name)
+
+
 def flavour_env(extra=None):
     """The environment for a process of the binary under test. ASan must
     report leaks and fail the exit status, whatever the caller set."""
