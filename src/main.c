@@ -308,7 +308,7 @@ static int start_listeners(struct daemon *d, const char *override, const char *u
 			return EXIT_RUNTIME;
 		}
 	}
-	if (relay_listen_api(d->rl, d->srv, n) < 0)
+	if (relay_listen_api(d->rl, d->srv) < 0)
 		return EXIT_RUNTIME;
 	if (user && drop_privileges(user) < 0)
 		return EXIT_USAGE;

@@ -124,7 +124,7 @@ static void bound_text(const struct http_server *srv, size_t i, const struct lis
 						: ((struct sockaddr_in *)&ss)->sin_port));
 }
 
-int relay_listen_api(struct relay *rl, struct http_server *srv, size_t base)
+int relay_listen_api(struct relay *rl, struct http_server *srv)
 {
 	size_t i;
 	for (i = 0; i < rl->cfg->api.nlisten; i++) {
