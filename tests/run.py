@@ -20,6 +20,7 @@ import traceback
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 DEFAULT_TIMEOUT = 240  # seconds per integration test; @harness.timeout(n) changes it
+SLOWDOWN = 5 if os.environ.get("EDGEHOOK_VALGRIND") else 1  # memcheck runs everything ~5-20x slower
 passed = failed = 0
 failures = []
 
@@ -138,6 +139,7 @@ def run_one(test):
     start = time.time()
     t = threading.Thread(target=body, name=name, daemon=True)
     t.start()
+    limit *= SLOWDOWN
     t.join(limit)
     secs = time.time() - start
     if t.is_alive():
