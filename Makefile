@@ -62,7 +62,16 @@ flavour: $(OUT)/edgehook.bin $(UNIT_BINS) $(REPLAY_BINS)
 $(OUT)/edgehook.bin: $(OBJS) $(MAIN_OBJ) $(LIBBEARSSL)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(MAIN_OBJ) $(OBJS) $(LIBBEARSSL)
 
-$(LIBBEARSSL): $(STAMP)
+# BearSSL's objects only know their sources: when its compiler or flags
+# change, the recorded line differs and the objects are thrown away, so an
+# old build cannot run with stale flags (as the UBSan alignment fix showed).
+BEARSSL_FLAGS := $(OUT)/bearssl/.flags
+$(BEARSSL_FLAGS): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(CC) $(BEARSSL_CFLAGS)' | cmp -s - $@ || \
+		{ rm -rf $(OUT)/bearssl && mkdir -p $(OUT)/bearssl && echo '$(CC) $(BEARSSL_CFLAGS)' > $@; }
+
+$(LIBBEARSSL): $(STAMP) $(BEARSSL_FLAGS)
 	@echo "building BearSSL ($(FLAVOUR))"
 	@$(MAKE) --no-print-directory -f mk/bearssl.mk SRC=$(VENDOR)/bearssl OUT=$(OUT)/bearssl CC="$(CC)" CFLAGS="$(BEARSSL_CFLAGS)"
 

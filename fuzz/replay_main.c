@@ -1,7 +1,8 @@
 /* Plain driver for the libFuzzer entry points: runs each file named on
  * the command line through LLVMFuzzerTestOneInput once, so every corpus
  * input stays a regression test under gcc + ASan where libFuzzer is not
- * available. */
+ * available. Each input gets a buffer of exactly its size (as libFuzzer
+ * gives), so a read one past the end is an ASan error, not a spare byte. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,30 +10,39 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static int replay(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *data = NULL;
+	long n;
+	int rc = -1;
+	if (!f) {
+		perror(path);
+		return -1;
+	}
+	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
+		goto fail;
+	/* glibc and ASan return a distinct pointer to 0 usable bytes for an
+	 * empty input, as libFuzzer passes one */
+	data = malloc((size_t)n);
+	if ((!data && n) || fread(data, 1, (size_t)n, f) != (size_t)n)
+		goto fail;
+	LLVMFuzzerTestOneInput(data, (size_t)n);
+	rc = 0;
+fail:
+	if (rc != 0)
+		fprintf(stderr, "%s: cannot read\n", path);
+	fclose(f);
+	free(data);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	int i;
-	for (i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
-		uint8_t *data;
-		long n;
-		if (!f) {
-			perror(argv[i]);
+	for (i = 1; i < argc; i++)
+		if (replay(argv[i]) != 0)
 			return 1;
-		}
-		fseek(f, 0, SEEK_END);
-		n = ftell(f);
-		fseek(f, 0, SEEK_SET);
-		data = malloc((size_t)n + 1);
-		if (!data || fread(data, 1, (size_t)n, f) != (size_t)n) {
-			fclose(f);
-			free(data);
-			return 1;
-		}
-		fclose(f);
-		LLVMFuzzerTestOneInput(data, (size_t)n);
-		free(data);
-	}
 	printf("replayed %d inputs\n", argc - 1);
 	return 0;
 }

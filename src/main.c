@@ -274,7 +274,11 @@ static void print_warnings(const struct config *cfg, const struct listen_cfg *li
 	buf_free(&b);
 }
 
-static int start_listeners(struct daemon *d, const char *override)
+/* Binds every listener (the API's too), drops root for `user` (when set),
+ * and only then logs the "listening" lines: readiness is announced by a
+ * process that is already unprivileged and has accepted nothing (the loop
+ * has not run). */
+static int start_listeners(struct daemon *d, const char *override, const char *user)
 {
 	const struct config *cfg = d->rl->cfg;
 	struct listen_cfg one;
@@ -289,8 +293,6 @@ static int start_listeners(struct daemon *d, const char *override)
 		n = 1;
 	}
 	for (i = 0; i < n; i++) {
-		struct sockaddr_storage bound;
-		char text[80];
 		int tls = override ? cfg->server.tls_cert != NULL : list[i].tls > 0;
 		if (tls && !d->tls) {
 			char err[512];
@@ -305,12 +307,22 @@ static int start_listeners(struct daemon *d, const char *override)
 			fprintf(stderr, "edgehook: cannot listen on %s: %s\n", list[i].text, strerror(errno));
 			return EXIT_RUNTIME;
 		}
+	}
+	if (relay_listen_api(d->rl, d->srv) < 0)
+		return EXIT_RUNTIME;
+	if (user && drop_privileges(user) < 0)
+		return EXIT_USAGE;
+	print_warnings(cfg, list, n, 0);
+	for (i = 0; i < n; i++) {
+		struct sockaddr_storage bound;
+		char text[80];
+		int tls = override ? cfg->server.tls_cert != NULL : list[i].tls > 0;
 		http_server_local_addr(d->srv, i, &bound);
 		addr_text(&bound, text, sizeof(text));
 		log_msg(LOG_INFO, "listening", "addr", text, "tls", tls ? "on" : "off", NULL);
 	}
-	print_warnings(cfg, list, n, 0);
-	return relay_listen_api(d->rl, d->srv, n) < 0 ? EXIT_RUNTIME : 0;
+	relay_log_api_listeners(d->rl, d->srv, n);
+	return 0;
 }
 
 /* A daemon started with a closed stdin/stdout/stderr would hand those
@@ -374,9 +386,7 @@ int main(int argc, char **argv)
 	}
 	d.rl->srv = d.srv;
 	timer_init(&d.drain_timer, on_drain_timeout, &d);
-	rc = start_listeners(&d, o.listen);
-	if (rc == 0 && (o.user || cfg->server.user) && drop_privileges(o.user ? o.user : cfg->server.user) < 0)
-		rc = EXIT_USAGE;
+	rc = start_listeners(&d, o.listen, o.user ? o.user : cfg->server.user);
 	if (rc == 0) {
 		log_msg(LOG_INFO, "edgehook started", "version", EDGEHOOK_VERSION, NULL);
 		if (reactor_run(d.r) < 0) {

@@ -1,6 +1,11 @@
 #!/bin/sh
 # Installs what the build and tests use when it is missing (Debian).
+# The tests need every tool here and fail, rather than pass, without one.
 set -eu
+if [ "$(id -u)" -ne 0 ]; then
+	echo "make test runs as root: it checks privilege dropping, chroot and root-only command rules" >&2
+	exit 1
+fi
 need=""
 command -v cc >/dev/null 2>&1 || need="$need gcc libc6-dev"
 command -v gcc >/dev/null 2>&1 || need="$need gcc"
@@ -12,6 +17,8 @@ command -v dpkg-source >/dev/null 2>&1 || need="$need dpkg-dev"
 command -v musl-gcc >/dev/null 2>&1 || need="$need musl-tools"
 command -v chroot >/dev/null 2>&1 || need="$need coreutils"
 command -v ps >/dev/null 2>&1 || need="$need procps"
+command -v pgrep >/dev/null 2>&1 || need="$need procps"
+command -v file >/dev/null 2>&1 || need="$need file"
 if [ -n "$need" ]; then
 	echo "installing:$need"
 	apt-get update -q >/dev/null

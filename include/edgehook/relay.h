@@ -48,9 +48,11 @@ void relay_free(struct relay *rl);
 /* All or nothing: on success takes ownership of cfg (the old one is
  * freed); on failure (logged) nothing changed and cfg is the caller's. */
 int relay_reload(struct relay *rl, struct config *cfg);
-/* Binds api.listen after the server's first `base` listeners; -1 with a
- * message on stderr. */
-int relay_listen_api(struct relay *rl, struct http_server *srv, size_t base);
+/* Binds api.listen (after the server's own listeners); -1 with a
+ * message on stderr. relay_log_api_listeners logs them (listeners base..) once the process
+ * is ready (after any privilege drop). */
+int relay_listen_api(struct relay *rl, struct http_server *srv);
+void relay_log_api_listeners(const struct relay *rl, const struct http_server *srv, size_t base);
 void relay_handle(void *arg, struct http_conn *c, const struct http_request *req, const char *body,
 		  size_t body_len);
 

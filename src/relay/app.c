@@ -124,12 +124,11 @@ static void bound_text(const struct http_server *srv, size_t i, const struct lis
 						: ((struct sockaddr_in *)&ss)->sin_port));
 }
 
-int relay_listen_api(struct relay *rl, struct http_server *srv, size_t base)
+int relay_listen_api(struct relay *rl, struct http_server *srv)
 {
 	size_t i;
 	for (i = 0; i < rl->cfg->api.nlisten; i++) {
 		const struct listen_cfg *l = &rl->cfg->api.listen[i];
-		char text[160];
 		if (l->addr.ss_family == AF_UNIX)
 			remove_stale_socket((const struct sockaddr_un *)&l->addr);
 		if (http_server_listen_flags(srv, (const struct sockaddr *)&l->addr, l->addrlen, NULL, HTTP_LISTENER_API) < 0) {
@@ -141,10 +140,18 @@ int relay_listen_api(struct relay *rl, struct http_server *srv, size_t base)
 			return -1;
 		}
 		rl->api_own_listeners = 1;
-		bound_text(srv, base + i, l, text, sizeof(text));
-		log_msg(LOG_INFO, "listening for the API", "addr", text, NULL);
 	}
 	return 0;
+}
+
+void relay_log_api_listeners(const struct relay *rl, const struct http_server *srv, size_t base)
+{
+	size_t i;
+	for (i = 0; i < rl->cfg->api.nlisten; i++) {
+		char text[160];
+		bound_text(srv, base + i, &rl->cfg->api.listen[i], text, sizeof(text));
+		log_msg(LOG_INFO, "listening for the API", "addr", text, NULL);
+	}
 }
 
 /* The path of the target without query, for origin- and absolute-form. */

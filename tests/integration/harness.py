@@ -13,8 +13,81 @@ import tempfile
 import threading
 import time
 
-BIN = os.environ.get("EDGEHOOK_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "edgehook"))
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+# The processes started for each running test, so tests/run.py can kill
+# what a timed-out test left behind: {test name: [Popen]}.
+_live_lock = threading.Lock()
+_live = {}
+current_test = threading.local()
+
+
+def binary():
+    """The binary under test, read at every start: tests/run.py sets
+    EDGEHOOK_BIN per flavour, so nothing may keep it from import time."""
+    return os.environ.get("EDGEHOOK_BIN", os.path.join(REPO, "edgehook"))
+
+
+def __getattr__(name):
+    # harness.BIN, read at each use (PEP 562), for callers written before
+    # binary(); `from harness import BIN` would freeze it: use binary()
+    if name == "BIN":
+        return binary()
+    raise AttributeError(name)
+
+
+def flavour_env(extra=None):
+    """The environment for a process of the binary under test. ASan must
+    report leaks and fail the exit status, whatever the caller set."""
+    env = dict(os.environ, **(extra or {}))
+    opts = [o for o in env.get("ASAN_OPTIONS", "").split(":") if o and not o.startswith("detect_leaks=")]
+    env["ASAN_OPTIONS"] = ":".join(opts + ["detect_leaks=1"])
+    return env
+
+
+def register(proc):
+    """Remembers proc as started by the calling test (see kill_started)."""
+    with _live_lock:
+        _live.setdefault(getattr(current_test, "name", None), []).append(proc)
+
+
+def kill_started(test_name):
+    """SIGKILL, by pid, every process test_name started that still runs."""
+    with _live_lock:
+        procs = _live.pop(test_name, [])
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def forget_started(test_name):
+    with _live_lock:
+        _live.pop(test_name, None)
+
+
+def check_exe(pid, expect):
+    """Raises unless /proc/PID/exe is `expect` (symlinks resolved). A
+    process that has already exited cannot be checked; its argv[0] was
+    `expect` anyway, so that is accepted."""
+    try:
+        exe = os.readlink("/proc/%d/exe" % pid)
+    except FileNotFoundError:
+        return
+    if exe.endswith(" (deleted)"):
+        exe = exe[:-len(" (deleted)")]
+    if os.path.realpath(exe) != os.path.realpath(expect):
+        raise AssertionError("process %d runs %s, expected the flavour's binary %s" % (pid, exe, expect))
+
+
+def run_cli(args, env=None, timeout=60, **kw):
+    """One short run of the binary under test (--check, --version...)."""
+    p = subprocess.Popen([binary()] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=flavour_env(env), **kw)
+    register(p)
+    check_exe(p.pid, binary())
+    out, err = p.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 
 def serial(fn):
@@ -22,6 +95,14 @@ def serial(fn):
     measurements): tests/run.py runs it after the parallel ones."""
     fn.serial = True
     return fn
+
+
+def timeout(seconds):
+    """Sets a test's deadline in tests/run.py (default 240 s)."""
+    def mark(fn):
+        fn.timeout = seconds
+        return fn
+    return mark
 
 
 class Edgehook:
@@ -32,11 +113,14 @@ class Edgehook:
     ASan a leak makes that fail)."""
 
     def __init__(self, config=None, args=(), env=None, listen="127.0.0.1:0", preexec_fn=None, expect_exit=0,
-                 command=None):
-        """command: the argv to run instead of BIN (e.g. through chroot)."""
+                 command=None, exe=None):
+        """command: the argv to run instead of the binary under test (e.g.
+        through chroot); exe: the file that process ends up running, checked
+        like the binary under test is."""
         self.config = config
         self.args = list(args)
-        self.env = dict(os.environ, **(env or {}))
+        self.env = flavour_env(env)
+        self.exe = exe
         self.listen = listen
         self.preexec_fn = preexec_fn
         self.expect_exit = expect_exit
@@ -66,8 +150,13 @@ class Edgehook:
                 self._cond.notify_all()
 
     def start(self):
-        cmd = list(self.command) if self.command else [BIN]
-        if os.environ.get("EDGEHOOK_VALGRIND") and not self.command:
+        cmd = list(self.command) if self.command else [binary()]
+        expect_exe = self.exe if self.command else binary()
+        # Under valgrind /proc/PID/exe is valgrind's tool, not our binary:
+        # there the check is skipped (the binary is then cmd[-1] of the
+        # wrapper, chosen by binary() above like everywhere else).
+        valgrind = bool(os.environ.get("EDGEHOOK_VALGRIND")) and not self.command
+        if valgrind:
             # any memcheck error or definitely lost byte makes the exit
             # status 99, which __exit__ reports as a failure
             cmd = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
@@ -79,6 +168,9 @@ class Edgehook:
         cmd += self.args
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env,
                                      preexec_fn=self.preexec_fn)
+        register(self.proc)
+        if not self.command and not valgrind:
+            check_exe(self.proc.pid, expect_exe)  # Popen returns after the exec
         self.threads = [threading.Thread(target=self._reader, args=(self.proc.stdout, self.stdout_lines), daemon=True),
                         threading.Thread(target=self._reader, args=(self.proc.stderr, self.stderr_lines), daemon=True)]
         for t in self.threads:
@@ -87,9 +179,12 @@ class Edgehook:
         if not self.ports:
             raise AssertionError("edgehook did not start: %s" % "\n".join(self.stderr_lines))
         self.port = self.ports[0]
+        # checked once it is ready: a wrapper (chroot) has exec'd by then
+        if expect_exe and not valgrind:
+            check_exe(self.proc.pid, expect_exe)
         return self
 
-    def wait_for(self, pred, timeout=5.0, what="condition"):
+    def wait_for(self, pred, timeout=20.0, what="condition"):
         deadline = time.time() + timeout
         with self._cond:
             while not pred():
@@ -98,14 +193,29 @@ class Edgehook:
                     raise AssertionError("timed out waiting for %s" % what)
                 self._cond.wait(min(left, 0.1))
 
-    def wait_stdout(self, n, timeout=5.0):
+    def wait_stdout(self, n, timeout=20.0):
         self.wait_for(lambda: len(self.stdout_lines) >= n, timeout, "%d stdout lines" % n)
         return self.stdout_lines[:n]
 
-    def wait_log(self, pattern, timeout=5.0):
+    def wait_log(self, pattern, timeout=20.0):
         rx = re.compile(pattern)
         self.wait_for(lambda: any(rx.search(l) for l in self.stderr_lines), timeout, "log " + pattern)
         return [l for l in self.stderr_lines if rx.search(l)]
+
+    def sync(self):
+        """A /healthz round trip on a new connection: bytes other clients
+        sent before it have been read by the loop once it is answered
+        (epoll reports them no later than this request)."""
+        assert_eq(self.request("GET", "/healthz").status, 200, "sync request")
+
+    def endpoints(self):
+        """{name: endpoint status} from /api/v1/endpoints."""
+        return {e["name"]: e for e in self.request("GET", "/api/v1/endpoints").json()["endpoints"]}
+
+    def cpu_ns(self):
+        """CPU time the process has used, in ns (schedstat, not ticks)."""
+        with open("/proc/%d/schedstat" % self.proc.pid) as f:
+            return int(f.read().split()[0])
 
     def signal(self, sig):
         self.proc.send_signal(sig)
@@ -226,6 +336,46 @@ def is_closed(sock, timeout=3.0):
         return True
     except socket.timeout:
         return False
+
+
+def wait_until(pred, timeout=20.0, what="condition"):
+    """Polls pred every 20 ms until it is true; raises after timeout. For
+    events outside edgehook's output (files, /proc)."""
+    deadline = time.time() + timeout
+    while not pred():
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting for %s" % what)
+        time.sleep(0.02)
+
+
+def read_to_close(sock, timeout=10.0):
+    """Every byte the peer sends until it closes; raises if it does not
+    close within timeout. Unlike is_closed, nothing is thrown away."""
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+    except (ConnectionResetError, BrokenPipeError):
+        return data
+    except socket.timeout:
+        raise AssertionError("peer did not close within %.0fs (got %r)" % (timeout, data[:200]))
+
+
+def barrier(eh, path="/webhooks/demo"):
+    """Sends one request that emits an event and waits for its stdout line:
+    edgehook handles connections in one loop, so whatever an earlier
+    (already answered or closed) request would have emitted is on stdout
+    by then. Returns the stdout lines before the barrier's own."""
+    marker = "barrier-%d" % id(eh)
+    r = eh.request("POST", path, ('{"barrier":"%s"}' % marker).encode())
+    assert_eq(r.status, 202, "barrier request")
+    eh.wait_for(lambda: any(marker in l for l in eh.stdout_lines), 30, "barrier event")
+    lines = list(eh.stdout_lines)
+    return [l for l in lines[:next(i for i, l in enumerate(lines) if marker in l)]]
 
 
 def assert_eq(a, b, what=""):

@@ -29,13 +29,16 @@ class Sink:
         self.behave = behave or (lambda i, r: ("status", 200, {}))
         self.tls = None
         self.resumed = 0
+        self.sni = []  # the server name of every ClientHello (None: no SNI)
         self.handshake_errors = []
         if tls:
             import ssl
             self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.tls.load_cert_chain(*tls)
+            self.tls.sni_callback = self._on_sni
         self.requests = []
         self.connections = 0
+        self.closed = 0  # connections this sink has ended or seen end
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
         self.sock = socket.socket(family, socket.SOCK_STREAM)
@@ -46,6 +49,10 @@ class Sink:
         self.stopped = False
         self.held = []
         threading.Thread(target=self._accept, daemon=True).start()
+
+    def _on_sni(self, sock, name, ctx):
+        with self.lock:
+            self.sni.append(name)
 
     def url(self, path="/hook", host="127.0.0.1"):
         return "%s://%s:%d%s" % ("https" if self.tls else "http", host, self.port, path)
@@ -98,6 +105,22 @@ class Sink:
         return (method, path, headers, buf[:n]), buf[n:]
 
     def _serve(self, c, cid):
+        if self._serve_conn(c, cid) is not False:
+            with self.cond:
+                self.closed += 1
+                self.cond.notify_all()
+
+    def wait_closed(self, n, timeout=30):
+        """Waits until n connections have ended on the sink's side."""
+        deadline = time.time() + timeout
+        with self.cond:
+            while self.closed < n:
+                left = deadline - time.time()
+                if left <= 0:
+                    raise AssertionError("sink closed %d connections, expected %d" % (self.closed, n))
+                self.cond.wait(left)
+
+    def _serve_conn(self, c, cid):
         buf = b""
         try:
             while True:
@@ -113,7 +136,7 @@ class Sink:
                 kind = action[0]
                 if kind == "blackhole":
                     self.held.append(c)
-                    return
+                    return False
                 if kind == "reset":
                     c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     c.close()
@@ -147,7 +170,7 @@ class Sink:
         except OSError:
             return
 
-    def wait(self, n, timeout=10):
+    def wait(self, n, timeout=30):
         deadline = time.time() + timeout
         with self.cond:
             while len(self.requests) < n:

@@ -6,11 +6,10 @@ import re
 import signal
 import socket
 import threading
-import time
 
 from harness import Edgehook, Reader, assert_eq, assert_true, build_request, read_response, serial
 from sinks import Sink
-from test_server import cpu_ticks, raise_nofile
+from test_server import raise_nofile
 
 
 @serial
@@ -20,17 +19,14 @@ def test_1000_slowloris_while_serving():
         slow = [eh.connect(timeout=10) for _ in range(1000)]
         for s in slow:
             s.sendall(b"POST /webhooks/demo HTTP/1.1\r\nHo")
-        t0 = time.time()
-        served = 0
-        while time.time() - t0 < 1.5:
+        # a normal client is served between every round of trickled bytes
+        for _ in range(20):
             for s in slow[:200]:
-                s.sendall(b"s")
-            r = eh.request("GET", "/healthz")
-            assert_eq(r.status, 200)
-            served += 1
-        assert_true(served >= 10, "normal client served while 1000 trickle (%d requests)" % served)
-        before = cpu_ticks(eh.proc.pid)
-        time.sleep(1.0)
+                try:
+                    s.sendall(b"s")
+                except OSError:
+                    pass  # already answered 408 and closed: counted below
+            assert_eq(eh.request("GET", "/healthz").status, 200)
         got408 = 0
         for s in slow:
             try:
@@ -66,11 +62,12 @@ webhook:
     - {url: "%s", name: cut}
 """ % tuple(s.url() for s in (healthy, slow, big, endless, badstatus, notHttp, cut))
     with Edgehook(cfg) as eh:
-        t0 = time.time()
         for i in range(20):
             assert_eq(eh.request("POST", "/api/v1/events", json.dumps({"event": "e", "i": i}).encode()).status, 202)
-        healthy.wait(20, timeout=5)
-        assert_true(time.time() - t0 < 2, "healthy endpoint unaffected")
+        healthy.wait(20)
+        # the healthy endpoint got everything while the black hole still
+        # held its first attempts: no attempt to it had ended yet
+        assert_eq(eh.endpoints()["slow"]["failed"], 0, "healthy endpoint unaffected by the black hole")
         eh.wait_for(lambda: all(
             e["delivered"] + e["failed"] == 20 for e in eh.request("GET", "/api/v1/endpoints").json()["endpoints"]), 20,
             "every delivery accounted for")
@@ -144,7 +141,9 @@ def test_sighup_broken_config_under_load():
             with open(eh.config_path, "w") as f:
                 f.write("triggers:\n  - {id: t, emit: maybe}\n" if i % 2 == 0 else good)
             eh.signal(signal.SIGHUP)
-            time.sleep(0.1)
+            # each reload is done (and logged) before the next file is written
+            eh.wait_for(lambda: sum("reload failed" in l or "config reloaded" in l for l in eh.stderr_lines) == i + 1,
+                        30, "reload %d" % (i + 1))
         stop.set()
         for t in threads:
             t.join()
@@ -156,8 +155,11 @@ def test_sighup_broken_config_under_load():
 
 
 def test_drop_privileges():
-    if os.geteuid() != 0:
-        raise AssertionError("make test runs as root")
+    """Readiness (the "listening" line) comes from a process that is
+    already unprivileged: the drop happens before the loop accepts
+    anything, so /proc read at readiness shows the new ids."""
+    assert_true(os.geteuid() == 0, "make test runs as root: this checks dropping root")
+
     def task_status(pid):
         # every thread of the process (valgrind runs our code in one of
         # its own, so the process-level status would show its creds)
@@ -166,6 +168,12 @@ def test_drop_privileges():
             with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
                 out.append(f.read())
         return out
+
+    def dropped_before_listening(eh):
+        lines = eh.stderr_lines
+        drop = [i for i, l in enumerate(lines) if "dropped privileges" in l]
+        listen = [i for i, l in enumerate(lines) if "msg=listening" in l]
+        assert_true(drop and listen and drop[0] < listen[0], "dropped before announcing: %r" % lines)
     # memcheck does not show credential changes in /proc; there the proof
     # is the log line, written only after setuid(0) was refused
     under_valgrind = bool(os.environ.get("EDGEHOOK_VALGRIND"))
@@ -173,40 +181,69 @@ def test_drop_privileges():
         statuses = task_status(eh.proc.pid)
         assert_true(under_valgrind or any(re.search(r"^Uid:\s+65534\s+65534\s+65534", st, re.M) and
                         re.search(r"^Gid:\s+65534\s+65534\s+65534", st, re.M) for st in statuses), statuses[0])
+        dropped_before_listening(eh)
         assert_eq(eh.request("GET", "/healthz").status, 200)
-        eh.wait_log("dropped privileges")
     with Edgehook("server:\n  user: nobody\n") as eh:
         assert_true(under_valgrind or any(re.search(r"^Uid:\s+65534", st, re.M) for st in task_status(eh.proc.pid)),
                     "server.user by name")
-        eh.wait_log("dropped privileges")
+        dropped_before_listening(eh)
     eh = Edgehook(args=["--user", "no-such-user-xyz"], expect_exit=None)
     try:
         eh.start()
-        raise AssertionError("started with an unknown user")
-    except AssertionError as e:
-        assert_true("unknown user" in str(e) or eh.proc.wait(5) == 2, str(e))
-    assert_eq(eh.proc.wait(5), 2)
+        started = True
+    except AssertionError:
+        started = False
+    assert_true(not started, "started with an unknown user")
+    assert_eq(eh.proc.wait(30), 2)
+    eh.threads[1].join(10)
+    assert_true(any("no-such-user-xyz" in l and "unknown user" in l for l in eh.stderr_lines),
+                "the error names the user: %r" % eh.stderr_lines)
+
+
+def cpu_ns(pid):
+    """Time the process has run on a CPU, in ns (schedstat, not ticks)."""
+    with open("/proc/%d/schedstat" % pid) as f:
+        return int(f.read().split()[0])
 
 
 @serial
 def test_byte_trickled_heads_cost_linear_cpu():
     """A head re-parsed from its start at every read makes a byte-by-byte
-    sender cost O(n^2): 16 KiB of head would burn seconds of CPU."""
-    cfg = "server:\n  header_timeout: 30s\n  max_header_bytes: 16KiB\ntriggers:\n  - {id: demo}\n"
+    sender cost O(n^2): each byte then costs in proportion to the bytes
+    before it. Measured within one run, so the machine's speed cancels
+    out: the last 2 KiB of a 24 KiB head must cost about what the first
+    2 KiB did (linear: 1; re-parsing each head at every read: 2.6-3.4
+    measured here).
+
+    16 connections get one byte each per round; after each round a
+    /healthz round trip on another connection makes the server read that
+    round's bytes before the next ones come (epoll reports them first),
+    so each byte is one read however fast or busy the machine is."""
+    cfg = "server:\n  header_timeout: 120s\n  max_header_bytes: 64KiB\ntriggers:\n  - {id: demo}\n"
+    seg = 2048
     with Edgehook(cfg) as eh:
-        socks = [eh.connect(timeout=30) for _ in range(16)]
+        socks = [eh.connect(timeout=60) for _ in range(16)]
+        sync = eh.connect(timeout=60)
+        rd = Reader(sync)
+        ping = build_request("GET", "/healthz")
         head = b"POST /webhooks/demo HTTP/1.1\r\nHost: a\r\n" + b"".join(
-            b"X-Pad-%05d: %s\r\n" % (i, b"v" * 150) for i in range(90))
-        before = cpu_ticks(eh.proc.pid)
+            b"X-Pad-%05d: %s\r\n" % (i, b"v" * 1000) for i in range(24))
+        marks = {}
         for i in range(len(head)):
+            if i in (0, seg, len(head) - seg):
+                marks[i] = cpu_ns(eh.proc.pid)
             for s in socks:
                 s.send(head[i:i + 1])
-        time.sleep(0.3)
-        used = cpu_ticks(eh.proc.pid) - before
+            sync.sendall(ping)
+            rd.read_response()
+        end = cpu_ns(eh.proc.pid)
         for s in socks:
             s.sendall(b"Content-Length: 2\r\n\r\n{}")
         for s in socks:
             assert_eq(read_response(s).status, 202)
             s.close()
-        assert_true(used < 150, "server CPU for %d trickled bytes: %d ticks" % (len(head) * 16, used))
-
+        first = marks[seg] - marks[0]
+        last = end - marks[len(head) - seg]
+        ratio = last / first
+        assert_true(ratio < 2.0, "CPU for the last / first %d bytes of each head: %d / %d us = %.2f" % (
+            seg, last // 1000, first // 1000, ratio))

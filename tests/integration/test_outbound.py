@@ -77,11 +77,14 @@ def test_agentstack_patterns():
     cfg = cfg.replace("https://ci.example.com/hooks/agentstack", ci.url()).replace(
         "https://monitoring.example.com/ingest", mon.url())
     with Edgehook(cfg) as eh:
-        for ev in ["provider_build.started", "provider.created", "provider_build.done", "user.deleted"]:
-            assert_eq(post_events(eh, {"event": ev}).status, 202)
+        # routing is decided at ingest: the 202 says how many endpoints
+        # matched, so nothing needs waiting for to know none else will come
+        for ev, n in [("provider_build.started", 2), ("provider.created", 1), ("provider_build.done", 2),
+                      ("user.deleted", 1)]:
+            r = post_events(eh, {"event": ev})
+            assert_eq((r.status, r.json()["endpoints"]), (202, n), ev)
         mon.wait(4)
         ci.wait(2)
-        time.sleep(0.3)
         assert_eq(sorted(json.loads(r.body)["event"] for r in ci.requests), ["provider_build.done", "provider_build.started"])
         assert_eq(len(mon.requests), 4)
         assert_eq(ci.requests[0].header("authorization"), "Bearer ci-token")
@@ -135,9 +138,11 @@ def test_retries_then_success_same_webhook_id():
         assert_eq({q.header("webhook-id") for q in reqs}, {evid})
         assert_true(all(verify_standard(SECRET, q) for q in reqs), "every attempt signed")
         gap1, gap2 = reqs[1].at - reqs[0].at, reqs[2].at - reqs[1].at
-        assert_true(0.06 < gap1 < 0.6, "first backoff ~100ms (%.3f)" % gap1)
-        assert_true(0.14 < gap2 < 1.0, "second backoff ~200ms (%.3f)" % gap2)
-        time.sleep(0.2)
+        # backoff * 2^n - 20 %: a slow machine only makes the gaps longer
+        assert_true(gap1 >= 0.08, "first backoff at least 100ms - 20%% (%.3f)" % gap1)
+        assert_true(gap2 >= 0.16, "second backoff at least 200ms - 20%% (%.3f)" % gap2)
+        eh.wait_for(lambda: eh.request("GET", "/api/v1/events/" + evid).json()["deliveries"][0]["state"] == "delivered",
+                    30, "delivered state")
         st = eh.request("GET", "/api/v1/events/" + evid).json()
         d = st["deliveries"][0]
         assert_eq((d["state"], d["attempts"], d["last_status"]), ("delivered", 3, 200))
@@ -180,7 +185,9 @@ webhook:
         evid = post_events(eh, {"event": "e"}).json()["id"]
         for s in (always503, gone, bad, redirect):
             s.wait(1)
-        time.sleep(0.5)
+        # once every delivery is in a final state no attempt can follow
+        eh.wait_for(lambda: all(d["state"] == "failed" for d in
+                                eh.request("GET", "/api/v1/events/" + evid).json()["deliveries"]), 30, "final states")
         for s in (always503, gone, bad, redirect):
             assert_eq(len(s.requests), 1, "exactly one attempt")
         st = eh.request("GET", "/api/v1/events/" + evid).json()
@@ -208,11 +215,11 @@ webhook:
     - {url: "http://127.0.0.1:%d/", name: refused}
 """ % (healthy.url(), hole.url(), reset.url(), refused)
     with Edgehook(cfg) as eh:
-        t0 = time.time()
         ids = [post_events(eh, {"event": "e", "n": i}).json()["id"] for i in range(50)]
-        healthy.wait(50, timeout=5)
-        elapsed = time.time() - t0
-        assert_true(elapsed < 1.0, "healthy endpoint got 50 events in %.2fs" % elapsed)
+        healthy.wait(50)
+        # all 50 arrived while the black hole still held its first two
+        # attempts (1.5 s each): the dead endpoints delayed nothing
+        assert_eq(eh.endpoints()["hole"]["failed"], 0, "healthy endpoint served before any black-hole timeout")
         assert_eq(eh.request("GET", "/healthz").status, 200)
         # every delivery to the dead ones ends as a logged failure
         eh.wait_for(lambda: sum("delivery failed" in l for l in eh.stderr_lines) >= 150, 20, "150 failure lines")
@@ -240,11 +247,15 @@ webhook:
         for i in range(40):
             post_events(eh, {"event": "e", "i": i})
             if i % 10 == 9:
-                time.sleep(0.15)  # let the stale sink close its idle connection
+                # the stale sink closes its idle connection after answering:
+                # the next delivery finds it pooled but dead
+                stale.wait(i + 1)
+                stale.wait_closed(stale.connections)
         sink.wait(40)
         stale.wait(40)
-        assert_true(sink.connections <= 4, "few connections for many events (%d)" % sink.connections)
-        time.sleep(0.3)
+        assert_true(sink.connections <= 4, "at most max_in_flight connections (%d)" % sink.connections)
+        eh.wait_for(lambda: eh.endpoints()["stale"]["delivered"] == 40, 30, "40 delivered to stale")
+        assert_eq(eh.endpoints()["stale"]["failed"], 0)
         assert_eq([l for l in eh.stderr_lines if "delivery failed" in l], [], "stale connections are not failures")
         m = eh.request("GET", "/metrics").body.decode()
         reused = int(re.search(r"edgehook_client_connections_reused_total (\d+)", m).group(1))
@@ -295,7 +306,8 @@ webhook:
         assert_true(re.search(r"endpoint=junk .*err=\"dns: timeout\"", logs), "garbage ignored until timeout")
         assert_true(re.search(r"endpoint=spoof .*err=\"dns: timeout\"", logs), "wrong-id answers ignored")
         closer.wait(1)
-        time.sleep(0.1)
+        eh.wait_for(lambda: all(e["delivered"] + e["failed"] == 1 for e in eh.endpoints().values()), 30,
+                    "every endpoint's first outcome")
         n_queries = len([q for q in dns.queries if q[0] == "sink.test"])
         post_events(eh, {"event": "two"})
         sink.wait(6)
@@ -344,7 +356,7 @@ webhook:
         t0 = time.time()
         out = eh.request("POST", "/api/v1/endpoints/hole/test").json()
         assert_eq((out["delivered"], out["error"]), (False, "timeout"))
-        assert_true(0.4 < time.time() - t0 < 2, "answers when the attempt times out")
+        assert_true(time.time() - t0 >= 0.4, "answers when the attempt times out, not before")
         out = eh.request("POST", "/api/v1/endpoints/refused/test").json()
         assert_eq(out["error"], "connection refused")
         assert_eq(eh.request("POST", "/api/v1/endpoints/none/test").status, 404)
@@ -357,8 +369,11 @@ webhook:
         # a client that leaves before the outcome does not break anything
         s = eh.connect()
         s.sendall(b"POST /api/v1/endpoints/hole/test HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")
+        eh.sync()
         s.close()
-        time.sleep(0.8)
+        # a second test to the same endpoint, started later with the same
+        # timeout, is answered after the abandoned one's outcome came
+        assert_eq(eh.request("POST", "/api/v1/endpoints/hole/test").json()["error"], "timeout")
         assert_eq(eh.request("GET", "/healthz").status, 200)
     ok.close()
     hole.close()
@@ -384,27 +399,43 @@ webhook:
         hole.wait(1)
         t0 = time.time()
         eh.signal(signal.SIGTERM)
-        assert_eq(eh.proc.wait(5), 0)
-        assert_true(1.2 < time.time() - t0 < 3, "waited for drain_timeout")
+        assert_eq(eh.proc.wait(60), 0)
+        assert_true(time.time() - t0 >= 1.2, "waited for drain_timeout")
         assert_eq(len(sink.requests), 2, "the retry ran during the drain")
         eh.wait_log("deliveries abandoned at shutdown.*count=1")
     sink.close()
     hole.close()
 
 
+@serial
 def test_wide_json_event_answers_fast():
     """jsmn without parent links walked back over every token at each
-    comma: a 1 MB event with a wide array stalled the loop for seconds."""
+    comma: a 1 MB event with a wide array stalled the loop for seconds.
+    Compared within one run with an event of the same size that is one
+    long string: per byte, tokens cost more than string bytes (about 10x
+    measured), a walk back over every token at each comma costs ~10^4 x.
+    No endpoint matches, so the CPU measured is the ingest alone; the
+    least of three posts each (other processes only add)."""
     sink = Sink()
-    cfg = 'server:\n  max_body_bytes: 2MiB\nwebhook:\n  endpoints:\n    - url: "%s"\n' % sink.url()
+    cfg = ('server:\n  max_body_bytes: 4MiB\nwebhook:\n  endpoints:\n    - url: "%s"\n      events: ["other.*"]\n'
+           % sink.url())
     with Edgehook(cfg) as eh:
-        for data in (list(range(150000)), {("k%d" % i): i for i in range(60000)}):
-            wide = json.dumps({"event": "wide", "data": data}).encode()
-            t0 = time.time()
-            r = post_events(eh, wide)
-            assert_eq(r.status, 202)
-            assert_true(time.time() - t0 < 1.5, "answered in %.2fs" % (time.time() - t0))
-        reqs = sink.wait(2)
-        assert_eq(sorted(len(json.loads(q.body)["data"]) for q in reqs), [60000, 150000])
+        def cost(data):
+            body = json.dumps({"event": "wide", "data": data}).encode()
+            best = None
+            for _ in range(3):
+                before = eh.cpu_ns()
+                r = post_events(eh, body)
+                used = eh.cpu_ns() - before
+                assert_eq((r.status, r.json()["endpoints"]), (202, 0))
+                best = used if best is None else min(best, used)
+            return best, len(body)
+        for wide in (list(range(150000)), {("k%d" % i): i for i in range(60000)}):
+            used, size = cost(wide)
+            flat, _ = cost("x" * size)
+            assert_true(used < 50 * flat, "CPU for %d bytes of tokens / of one string: %d / %d us" % (
+                size, used // 1000, flat // 1000))
+        assert_eq(post_events(eh, {"event": "other.x"}).json()["endpoints"], 1)
+        assert_eq(len(sink.wait(1)), 1, "only the matching event delivered")
     sink.close()
 

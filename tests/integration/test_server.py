@@ -7,7 +7,8 @@ import socket
 import threading
 import time
 
-from harness import Edgehook, Reader, assert_eq, assert_true, build_request, is_closed, read_response, REPO, serial
+from harness import (Edgehook, Reader, assert_eq, assert_true, barrier, build_request, is_closed, read_response,
+                     read_to_close, REPO, serial)
 
 
 def test_healthz_and_methods():
@@ -105,9 +106,7 @@ triggers:
         assert_eq(r.json(), {"status": "duplicate"})
         assert_eq(eh.request("POST", "/agent-1/webhook", b"{}", {"Idempotency-Key": "k1"}).status, 202)
         assert_eq(eh.request("GET", "/agent-1/webhook").json()["id"], "open")
-        assert_eq(len(eh.wait_stdout(2)), 2)
-        time.sleep(0.2)
-        assert_eq(len(eh.stdout_lines), 2, "duplicates emit nothing")
+        assert_eq(len(barrier(eh, "/webhooks/open")), 2, "duplicates emit nothing")
 
 
 def test_pipelining_1000_in_order():
@@ -234,8 +233,7 @@ def test_framing_errors_close_connection():
                 r = read_response(s)
             except EOFError:
                 raise AssertionError("%s: no response" % name)
-            want = 405 if status == 405 else status
-            assert_eq(r.status, want, name)
+            assert_eq(r.status, status, name)
             assert_true(b'"error"' in r.body, name + ": JSON error body")
             assert_true(is_closed(s), name + ": connection closed")
         assert_eq(eh.request("GET", "/healthz").status, 200)
@@ -256,28 +254,31 @@ def test_smuggling_second_request_not_executed():
             s.sendall(raw)
             rd = Reader(s)
             r = rd.read_response()
-            assert_true(r.status >= 400, "rejected")
-            assert_true(is_closed(s), "closed")
-            assert_eq(rd.buf, b"", "no second response")
-        time.sleep(0.1)
-        assert_eq(eh.stdout_lines, [], "nothing emitted")
+            assert_true(r.status >= 400, "rejected: %r" % raw)
+            # everything after the first response, kept until the close
+            assert_eq(rd.buf + read_to_close(s), b"", "no second response to %r" % raw)
+            s.close()
+        assert_eq(barrier(eh), [], "nothing emitted")
 
 
 @serial
 def test_slow_header_gets_408_others_served():
     cfg = "server:\n  header_timeout: 700ms\n"
     with Edgehook(cfg) as eh:
-        slow = eh.connect()
-        slow.sendall(b"GET /healthz HTTP/1.1\r\nHo")
+        slow = eh.connect(timeout=30)
         t0 = time.time()
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHo")
         for _ in range(5):
             assert_eq(eh.request("GET", "/healthz").status, 200)
-            slow.sendall(b"s")
-            time.sleep(0.1)
+            try:
+                slow.sendall(b"s")
+            except OSError:
+                break  # already answered and closed
         r = read_response(slow)
         elapsed = time.time() - t0
         assert_eq(r.status, 408)
-        assert_true(0.5 < elapsed < 3, "408 after about header_timeout (%.2fs)" % elapsed)
+        # a slow machine only makes it later; never before the timeout
+        assert_true(elapsed >= 0.6, "408 not before header_timeout (%.2fs)" % elapsed)
         assert_true(is_closed(slow), "closed after 408")
         assert_eq(eh.request("GET", "/healthz").status, 200)
 
@@ -290,15 +291,17 @@ def test_idle_keepalive_closed():
         s.sendall(build_request("GET", "/healthz"))
         assert_eq(read_response(s).status, 200)
         t0 = time.time()
-        assert_true(is_closed(s, 3), "idle connection closed")
-        assert_true(time.time() - t0 < 2, "closed near idle_timeout")
+        assert_true(is_closed(s, 30), "idle connection closed")
+        assert_true(time.time() - t0 >= 0.25, "not before idle_timeout")
 
 
 def test_max_connections_503():
     cfg = "server:\n  max_connections: 5\n"
     with Edgehook(cfg) as eh:
         held = [eh.connect() for _ in range(5)]
-        time.sleep(0.2)
+        for s in held:  # each answered: all 5 are accepted and counted
+            s.sendall(build_request("GET", "/healthz"))
+            assert_eq(read_response(s).status, 200)
         extra = eh.connect()
         r = read_response(extra)
         assert_eq(r.status, 503)
@@ -308,10 +311,22 @@ def test_max_connections_503():
             s.sendall(build_request("GET", "/healthz"))
             assert_eq(read_response(s).status, 200)
         held[0].close()
-        time.sleep(0.2)
-        s = eh.connect()
-        s.sendall(build_request("GET", "/healthz"))
-        assert_eq(read_response(s).status, 200)
+        # the slot frees once the loop has seen the close; until then a
+        # new connection is refused, so retry until one is served
+        statuses = []
+
+        def served():
+            s = eh.connect()
+            try:
+                s.sendall(build_request("GET", "/healthz"))
+                statuses.append(read_response(s).status)
+            except OSError:
+                statuses.append(None)
+            finally:
+                s.close()
+            return statuses[-1] == 200
+        eh.wait_for(served, 30, "a freed slot")
+        assert_true(set(statuses) <= {200, 503}, statuses)
         for s in held[1:]:
             s.close()
 
@@ -344,14 +359,12 @@ def test_2000_concurrent_keepalive_connections():
             s.close()
 
 
-def cpu_ticks(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
-
-
 @serial
 def test_fd_exhaustion_no_busy_loop():
+    """Out of descriptors with connections waiting, the loop must not spin
+    on the listening socket: over a one-second window it uses a small
+    share of one CPU (a spinning loop uses all it gets). The window is a
+    measurement, not a wait: the state is reached first (its log line)."""
     def limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))
     with Edgehook(preexec_fn=limit) as eh:
@@ -361,16 +374,20 @@ def test_fd_exhaustion_no_busy_loop():
                 socks.append(eh.connect(timeout=2))
             except OSError:
                 break
-        time.sleep(0.3)
-        before = cpu_ticks(eh.proc.pid)
+        eh.wait_log("out of file descriptors")
+        t0, before = time.time(), eh.cpu_ns()
         time.sleep(1.0)
-        used = cpu_ticks(eh.proc.pid) - before
-        assert_true(used < 30, "CPU stays low while out of fds (%d ticks/s)" % used)
+        share = (eh.cpu_ns() - before) / 1e9 / (time.time() - t0)
+        assert_true(share < 0.3, "CPU share while out of fds: %.2f" % share)
         for s in socks:
             s.close()
-        time.sleep(0.3)
-        assert_eq(eh.request("GET", "/healthz").status, 200)
-        eh.wait_log("out of file descriptors")
+
+        def served():
+            try:
+                return eh.request("GET", "/healthz").status == 200
+            except OSError:
+                return False
+        eh.wait_for(served, 30, "served again once descriptors are free")
 
 
 def test_garbage_and_tls_hello():

@@ -17,7 +17,8 @@ def test_static_binary_in_empty_chroot():
     assert_true(os.geteuid() == 0, "chroot needs root (make test runs as root)")
     size = os.path.getsize(STATIC)
     assert_true(size <= 600 * 1024, "static binary is %d KiB (target 600)" % (size // 1024))
-    out = subprocess.run(["file", STATIC], capture_output=True, text=True).stdout if shutil.which("file") else "statically linked"
+    assert_true(shutil.which("file"), "file(1) is missing: tests/setup.sh installs it")
+    out = subprocess.run(["file", STATIC], capture_output=True, text=True).stdout
     assert_true("statically linked" in out or "static-pie" in out, out)
     sink = Sink()
     root = tempfile.mkdtemp(prefix="edgehook-chroot-")
@@ -27,7 +28,7 @@ def test_static_binary_in_empty_chroot():
     assert_eq(sorted(os.listdir(root)), ["config.yaml", "edgehook"])
     try:
         with Edgehook(command=[shutil.which("chroot") or "/usr/sbin/chroot", root, "/edgehook", "-c", "/config.yaml", "-l", "127.0.0.1:0"],
-                      listen=None) as eh:
+                      listen=None, exe=os.path.join(root, "edgehook")) as eh:
             assert_eq(eh.request("GET", "/healthz").json(), {"status": "ok"})
             r = eh.request("POST", "/api/v1/events", b'{"event":"static.test"}')
             assert_eq(r.status, 202)

@@ -7,8 +7,8 @@ import re
 import socket
 import ssl
 import subprocess
-import time
 
+import harness
 from harness import Edgehook, Reader, assert_eq, assert_true, build_request, is_closed
 from pki import path
 from sinks import Sink
@@ -23,26 +23,36 @@ def post(eh, ev):
 
 
 def test_https_delivery_keepalive_and_resumption():
+    """One delivery at a time to each sink, each waited for, so every
+    connection count is what the protocol allows, not what timing gives:
+    `keep` never closes and max_in_flight is 1, so its one connection is
+    always reused (a second would mean the pool dropped a live keep-alive
+    connection); `closer` closes after each answer with close_notify, so
+    each of its 6 connections after the first resumes the session the
+    previous one established."""
     keep = https_sink()
     closer = https_sink(behave=lambda i, r: ("close", 200))
     cfg = """
 webhook:
   ca_file: %s
   endpoints:
-    - {url: "https://localhost:%d/keep", name: keep}
-    - {url: "https://localhost:%d/close", name: closer}
+    - {url: "https://localhost:%d/keep", name: keep, max_in_flight: 1}
+    - {url: "https://localhost:%d/close", name: closer, max_in_flight: 1}
 """ % (path("ca.pem"), keep.port, closer.port)
     with Edgehook(cfg) as eh:
         for i in range(6):
             assert_eq(post(eh, {"event": "e", "i": i}).status, 202)
-            closer.wait(i + 1)
-        keep.wait(6)
-        assert_eq(sorted(json.loads(r.body)["i"] for r in keep.requests), list(range(6)))
-        assert_true(keep.connections <= 2, "keep-alive over TLS (%d connections)" % keep.connections)
+            eh.wait_for(lambda: all(e["delivered"] == i + 1 for e in
+                                    eh.request("GET", "/api/v1/endpoints").json()["endpoints"]),
+                        30, "delivery %d done on both endpoints" % i)
+        assert_eq([json.loads(r.body)["i"] for r in keep.requests], list(range(6)))
+        assert_eq(keep.connections, 1, "keep-alive over TLS")
+        assert_eq(keep.sni, ["localhost"], "SNI: the endpoint's host name, as the sink's TLS stack saw it")
+        assert_eq(closer.sni, ["localhost"] * 6, "SNI on every handshake, resumed ones too")
         assert_eq(closer.connections, 6)
-        assert_true(closer.resumed >= 4, "sessions resumed on reconnect (%d of 6)" % closer.resumed)
+        assert_eq(closer.resumed, 5, "sessions resumed on every reconnect")
         m = eh.request("GET", "/metrics").body.decode()
-        assert_true(int(re.search(r"edgehook_client_tls_resumed_total (\d+)", m).group(1)) >= 4, "resumption counted")
+        assert_eq(int(re.search(r"edgehook_client_tls_resumed_total (\d+)", m).group(1)), 5, "resumption counted")
         assert_eq([l for l in eh.stderr_lines if "delivery failed" in l], [])
         eh.wait_log("trust anchors loaded")
     keep.close()
@@ -86,7 +96,7 @@ def test_https_endpoint_needs_readable_ca():
     cfg = 'webhook:\n  ca_file: /nonexistent/ca.pem\n  endpoints:\n    - url: "https://example.com/x"\n'
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         f.write(cfg)
-    p = subprocess.run([os.environ.get("EDGEHOOK_BIN", "./edgehook"), "--check", "-c", f.name], capture_output=True, text=True)
+    p = harness.run_cli(["--check", "-c", f.name])
     os.unlink(f.name)
     assert_eq(p.returncode, 2)
     assert_true(f.name + ":2: webhook.ca_file: cannot read /nonexistent/ca.pem" in p.stderr, p.stderr)
@@ -160,9 +170,7 @@ def test_https_listener_hostile_input():
             assert_true(is_closed(c, 4), "closed after %r" % junk[:20])
         # a client that connects and says nothing is cut at header_timeout
         c = socket.create_connection(("127.0.0.1", eh.port), timeout=5)
-        t0 = time.time()
-        assert_true(is_closed(c, 4), "silent TLS client closed")
-        assert_true(time.time() - t0 < 3, "within header_timeout")
+        assert_true(is_closed(c, 30), "silent TLS client closed at header_timeout")
         out = subprocess.run(["curl", "-s", "--cacert", path("ca.pem"), "https://localhost:%d/healthz" % eh.port],
                              capture_output=True, text=True, timeout=20)
         assert_eq(out.stdout, '{"status":"ok"}')

@@ -115,8 +115,8 @@ TEST(token_and_equal)
 int main(void)
 {
 	if (load_vectors() < 0) {
-		printf("FAIL load ../shared/testdata/signatures.json\n");
-		return 1;
+		unit_report("load ../shared/testdata/signatures.json", 1);
+		return unit_done();
 	}
 	RUN(github_vector);
 	RUN(slack_vector_with_injected_clock);
