@@ -1,4 +1,6 @@
 #include "edgehook/tls.h"
+#include "edgehook/log.h"
+#include "edgehook/tls_impl.h"
 #include "edgehook/x509_san.h"
 
 #include <arpa/inet.h>
@@ -57,6 +59,16 @@ struct tls_session {
 };
 
 static uint64_t anchors_loaded;
+
+/* Once per process, when the first context is made: which BearSSL code
+ * the handshakes will run, so a slow build is visible in the log. */
+static void log_impl(void)
+{
+	static int logged;
+	if (!logged)
+		log_msg(LOG_INFO, "tls implementations", "impl", tls_impl_describe(), NULL);
+	logged = 1;
+}
 
 struct tls_conn {
 	br_ssl_engine_context *eng;
@@ -287,6 +299,7 @@ struct tls_client_ctx *tls_client_ctx_new(const char *ca_file, const char **err,
 		return NULL;
 	}
 	*count = ctx->ntas;
+	log_impl();
 	return ctx;
 }
 
@@ -380,6 +393,7 @@ struct tls_server_ctx *tls_server_ctx_new(const char *cert_file, const char *key
 		goto fail;
 	}
 	br_ssl_session_cache_lru_init(&ctx->cache, ctx->cache_store, sizeof(ctx->cache_store));
+	log_impl();
 	return ctx;
 fail:
 	tls_server_ctx_free(ctx);
@@ -483,7 +497,7 @@ struct tls_conn *tls_client_new(struct tls_client_ctx *ctx, const char *server_n
 	t->client = 1;
 	t->u.c.anchors = ctx;
 	ctx->refs++;
-	br_ssl_client_init_full(&t->u.c.cc, &t->u.c.xc, ctx->tas, ctx->ntas);
+	tls_impl_client_init(&t->u.c.cc, &t->u.c.xc, ctx->tas, ctx->ntas);
 	t->eng = &t->u.c.cc.eng;
 	br_ssl_engine_add_flags(t->eng, BR_OPT_NO_RENEGOTIATION);
 	br_ssl_engine_set_buffer(t->eng, t->iobuf, sizeof(t->iobuf), 0);
@@ -518,10 +532,8 @@ struct tls_conn *tls_server_new(struct tls_server_ctx *ctx)
 	struct tls_conn *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
-	if (ctx->key_type == BR_KEYTYPE_RSA)
-		br_ssl_server_init_full_rsa(&t->u.sc, ctx->chain, ctx->chain_len, &ctx->rsa);
-	else
-		br_ssl_server_init_full_ec(&t->u.sc, ctx->chain, ctx->chain_len, ctx->issuer_key_type, &ctx->ec);
+	tls_impl_server_init(&t->u.sc, ctx->chain, ctx->chain_len, ctx->key_type == BR_KEYTYPE_RSA ? &ctx->rsa : NULL,
+			     &ctx->ec, ctx->issuer_key_type);
 	br_ssl_server_set_cache(&t->u.sc, &ctx->cache.vtable);
 	t->eng = &t->u.sc.eng;
 	/* a renegotiation would restart the handshake inside a request,
