@@ -42,4 +42,5 @@ if [ -n "$need" ]; then
 		;;
 	esac
 fi
+sh bench/tls.sh
 exec python3 bench/bench.py "$@"
