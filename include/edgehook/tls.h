@@ -12,7 +12,9 @@
  * literal they send no SNI (RFC 6066) and match the address against the
  * certificate's iPAddress SANs. Sessions can be resumed from saved
  * parameters. Servers load a PEM chain and an RSA or EC key and keep a
- * small LRU session cache. Both sides refuse renegotiation.
+ * small LRU session cache. Both sides refuse renegotiation. Engines are
+ * set up from tls_impl's table (tls_impl.h), logged once at the first
+ * context ("tls implementations").
  *
  * Errors are plain text: "tls: unknown CA", "tls: expired certificate",
  * "tls: name mismatch", else "tls: <BearSSL error name>". */
