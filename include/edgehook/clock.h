@@ -12,6 +12,9 @@
 
 uint64_t clock_update(void);
 uint64_t clock_now_ms(void);
+/* How many times clock_update ran: changes once per loop iteration, so
+ * work can be budgeted per iteration. */
+uint64_t clock_updates(void);
 uint64_t clock_wall_ms(void);
 void clock_set_wall_override(uint64_t wall_ms);
 /* "2026-03-26T12:00:00Z" (or with .mmm when with_ms); returns length. */

@@ -4,12 +4,13 @@
 #include <string.h>
 #include <time.h>
 
-static uint64_t now_ms;
+static uint64_t now_ms, updates;
 static uint64_t wall_override;
 
 uint64_t clock_update(void)
 {
 	struct timespec ts;
+	updates++;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 	return now_ms;
@@ -21,6 +22,8 @@ uint64_t clock_now_ms(void)
 		return clock_update();
 	return now_ms;
 }
+
+uint64_t clock_updates(void) { return updates; }
 
 void clock_set_wall_override(uint64_t wall_ms) { wall_override = wall_ms; }
 

@@ -1,4 +1,5 @@
 #include "edgehook/tls.h"
+#include "edgehook/clock.h"
 #include "edgehook/log.h"
 #include "edgehook/tls_impl.h"
 #include "edgehook/x509_san.h"
@@ -13,6 +14,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { MAX_PEM_FILE = 8 << 20, SESSION_CACHE_BYTES = 32 << 10, MAX_EE_CERT = 64 << 10 };
@@ -592,6 +594,43 @@ static int pump_once(struct tls_conn *t, int fd, unsigned st)
 	return -2;
 }
 
+/* A server handshake step (a signature, a key exchange) costs 0.5-2 ms
+ * of CPU, and epoll hands over up to 256 ready sockets per iteration: a
+ * burst of new connections held the loop for 300 ms. Past this much
+ * handshake work in one loop iteration a server connection waits for the
+ * next one (epoll is level-triggered: its unread bytes report it again),
+ * so the clients already served are never behind more than about this. */
+enum { HANDSHAKE_NS_PER_ITERATION = 4000000 };
+static uint64_t budget_iteration, budget_spent_ns;
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* One round of record I/O during a server handshake; a record received
+ * runs the handshake code, within the budget: -2 (as if the socket would
+ * block) once it is spent. */
+static int pump_handshake(struct tls_conn *t, int fd, unsigned st)
+{
+	uint64_t start;
+	int r;
+	if (st & BR_SSL_SENDREC)
+		return pump_once(t, fd, st);
+	if (budget_iteration != clock_updates()) {
+		budget_iteration = clock_updates();
+		budget_spent_ns = 0;
+	}
+	if (budget_spent_ns >= HANDSHAKE_NS_PER_ITERATION)
+		return -2;
+	start = mono_ns();
+	r = pump_once(t, fd, st);
+	budget_spent_ns += mono_ns() - start;
+	return r;
+}
+
 ssize_t tls_read(struct tls_conn *t, int fd, void *out, size_t cap)
 {
 	for (;;) {
@@ -608,7 +647,7 @@ ssize_t tls_read(struct tls_conn *t, int fd, void *out, size_t cap)
 			br_ssl_engine_recvapp_ack(t->eng, len);
 			return (ssize_t)len;
 		}
-		r = pump_once(t, fd, st);
+		r = !t->client && !tls_handshake_done(t) ? pump_handshake(t, fd, st) : pump_once(t, fd, st);
 		if (r == -1)
 			return t->sock_error == -1 && tls_handshake_done(t) ? 0 : -1;
 		if (r < 0)
