@@ -8,6 +8,7 @@
 #include "edgehook/relay.h"
 #include "edgehook/runner.h"
 #include "edgehook/server.h"
+#include "edgehook/supervise.h"
 #include "edgehook/tls.h"
 
 #include <arpa/inet.h>
@@ -38,6 +39,7 @@ struct daemon {
 	const char *config_path;
 	struct timer drain_timer;
 	struct tls_server_ctx *tls;
+	struct supervisor sup;
 	int draining;
 };
 
@@ -231,7 +233,9 @@ static void on_signal(void *arg, int signo)
 {
 	struct daemon *d = arg;
 	if (signo == SIGHUP) {
+		supervise_reloading(&d->sup);
 		reload(d);
+		supervise_ready(&d->sup);
 		return;
 	}
 	if (signo == SIGCHLD) {
@@ -245,6 +249,7 @@ static void on_signal(void *arg, int signo)
 		return;
 	}
 	d->draining = 1;
+	supervise_stopping(&d->sup);
 	timer_start(d->r, &d->drain_timer, d->rl->cfg->server.drain_timeout_ms);
 	/* logged after the listeners are closed: whoever reads this line can
 	 * rely on new connections being refused */
@@ -386,8 +391,11 @@ int main(int argc, char **argv)
 	}
 	d.rl->srv = d.srv;
 	timer_init(&d.drain_timer, on_drain_timeout, &d);
+	supervise_start(&d.sup, d.r, d.rl);
 	rc = start_listeners(&d, o.listen, o.user ? o.user : cfg->server.user);
+	/* a durable spool is recovered here, before READY=1 */
 	if (rc == 0) {
+		supervise_ready(&d.sup);
 		log_msg(LOG_INFO, "edgehook started", "version", EDGEHOOK_VERSION, NULL);
 		if (reactor_run(d.r) < 0) {
 			log_msg(LOG_ERROR, "event loop failed", NULL);
@@ -396,6 +404,7 @@ int main(int argc, char **argv)
 	}
 	dispatch_flush(d.rl->disp);
 	timer_stop(d.r, &d.drain_timer);
+	supervise_stop(&d.sup);
 	http_server_free(d.srv);
 	tls_server_ctx_free(d.tls);
 	relay_free(d.rl);
