@@ -279,6 +279,26 @@ static void print_warnings(const struct config *cfg, const struct listen_cfg *li
 	buf_free(&b);
 }
 
+/* Sockets passed by socket activation that no listen entry took are
+ * served too (a .socket unit may listen on more addresses than named). */
+static int listen_passed_rest(struct daemon *d, size_t i)
+{
+	unsigned flags;
+	int got;
+	for (; (got = http_server_listen_passed(d->srv, &flags)) > 0; i++) {
+		struct sockaddr_storage bound;
+		char text[80];
+		if (flags & HTTP_LISTENER_API)
+			d->rl->api_own_listeners = 1;
+		http_server_local_addr(d->srv, i, &bound);
+		addr_text(&bound, text, sizeof(text));
+		log_msg(LOG_INFO, "listening", "addr", text, "tls", "off", "passed", "yes", NULL);
+	}
+	if (got < 0)
+		fprintf(stderr, "edgehook: cannot serve a passed socket: %s\n", strerror(errno));
+	return got < 0 ? EXIT_RUNTIME : 0;
+}
+
 /* Binds every listener (the API's too), drops root for `user` (when set),
  * and only then logs the "listening" lines: readiness is announced by a
  * process that is already unprivileged and has accepted nothing (the loop
@@ -307,8 +327,8 @@ static int start_listeners(struct daemon *d, const char *override, const char *u
 				return EXIT_USAGE;
 			}
 		}
-		if (http_server_listen(d->srv, (const struct sockaddr *)&list[i].addr, list[i].addrlen,
-				       tls ? d->tls : NULL) < 0) {
+		if (http_server_listen_named(d->srv, (const struct sockaddr *)&list[i].addr, list[i].addrlen, list[i].name,
+					     tls ? d->tls : NULL, 0) < 0) {
 			fprintf(stderr, "edgehook: cannot listen on %s: %s\n", list[i].text, strerror(errno));
 			return EXIT_RUNTIME;
 		}
@@ -327,7 +347,7 @@ static int start_listeners(struct daemon *d, const char *override, const char *u
 		log_msg(LOG_INFO, "listening", "addr", text, "tls", tls ? "on" : "off", NULL);
 	}
 	relay_log_api_listeners(d->rl, d->srv, n);
-	return 0;
+	return listen_passed_rest(d, n + cfg->api.nlisten);
 }
 
 /* A daemon started with a closed stdin/stdout/stderr would hand those

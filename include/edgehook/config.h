@@ -25,6 +25,7 @@ struct listen_cfg {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	int tls;
+	const char *name; /* socket activation: the LISTEN_FDNAMES name to take, or NULL */
 };
 
 struct header_cfg {

@@ -161,3 +161,114 @@ def test_notify_socket_not_inherited_by_commands():
                 assert_true(var not in env, var + " leaked into a command")
     finally:
         ns.close()
+
+
+# The exec wrapper of a service manager: the passed sockets become fds
+# 3.., and LISTEN_PID is the pid that execs edgehook (known only there).
+ACTIVATE = ("import fcntl, os, sys\n"
+            "fds = [int(f) for f in sys.argv[1].split(',')]\n"
+            "tmp = [fcntl.fcntl(f, fcntl.F_DUPFD, 100) for f in fds]\n"
+            "for i, f in enumerate(tmp):\n"
+            "    os.dup2(f, 3 + i)\n"
+            "    os.close(f)\n"
+            "os.environ['LISTEN_FDS'] = str(len(fds))\n"
+            "os.environ['LISTEN_PID'] = str(os.getpid())\n"
+            "os.execv(sys.argv[2], sys.argv[2:])\n")
+
+
+def listening_socket():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    return s
+
+
+def listening_inodes(pid):
+    """Inodes of the listening TCP sockets the process holds."""
+    held = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            held.add(int(link[8:-1]))
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                if cols[3] == "0A":
+                    listening.add(int(cols[9]))
+    return held & listening
+
+
+def activated(socks, names=None, config=None, args=()):
+    fds = [s.fileno() for s in socks]
+    env = {"LISTEN_FDNAMES": names} if names else {}
+    eh = Edgehook(config=config, listen=None, env=env, pass_fds=fds,
+                  command=[sys.executable, "-c", ACTIVATE, ",".join(map(str, fds)), harness.BIN] + list(args))
+    if config is not None:
+        eh.command += ["-c", eh.write_config(config)]
+        eh.config = None
+    return eh
+
+
+def test_socket_activation_serves_the_passed_socket_and_binds_nothing():
+    ls = listening_socket()
+    port = ls.getsockname()[1]
+    try:
+        # server.listen says port 1: taken from the passed socket instead
+        with activated([ls], config="server:\n  listen: 127.0.0.1:1\n") as eh:
+            assert_eq(eh.port, port, "the port logged is the passed socket's")
+            assert_eq(eh.request("GET", "/healthz").status, 200)
+            assert_eq(listening_inodes(eh.proc.pid), {os.fstat(ls.fileno()).st_ino}, "listening sockets held")
+            env = open("/proc/%d/environ" % eh.proc.pid, "rb").read()
+            assert_true(b"LISTEN_PID=%d" % eh.proc.pid in env, "the wrapper set LISTEN_PID to the child's pid")
+    finally:
+        ls.close()
+
+
+def test_socket_activation_matches_entries_by_fdname():
+    web, api = listening_socket(), listening_socket()
+    cfg = ("server:\n  listen: {address: \"127.0.0.1:1\", name: web}\n"
+           "api:\n  listen: {address: \"127.0.0.1:2\", name: control}\n")
+    try:
+        # passed in the opposite order of the config: names decide
+        with activated([api, web], names="control:web", config=cfg) as eh:
+            assert_eq(eh.port, web.getsockname()[1], "server.listen took the socket named web")
+            assert_eq(eh.request("GET", "/api/v1/triggers").status, 404)
+            c = socket.create_connection(api.getsockname())
+            c.sendall(harness.build_request("GET", "/api/v1/triggers"))
+            assert_eq(harness.read_response(c).status, 200, "the API is served on the socket named control")
+            c.close()
+    finally:
+        web.close()
+        api.close()
+
+
+def test_socket_activation_for_another_pid_binds_as_usual():
+    ls = listening_socket()
+    try:
+        env = {"LISTEN_PID": "1", "LISTEN_FDS": "1"}
+        with Edgehook(env=env, pass_fds=[ls.fileno()]) as eh:
+            assert_true(eh.port != ls.getsockname()[1], "bound its own port")
+            assert_eq(eh.request("GET", "/healthz").status, 200)
+    finally:
+        ls.close()
+
+
+def test_socket_activation_without_a_socket_for_an_entry_fails():
+    ls = listening_socket()
+    try:
+        cfg = "server:\n  listen: [\"127.0.0.1:1\", \"127.0.0.1:2\"]\n"
+        eh = activated([ls], config=cfg)
+        eh.expect_exit = 1
+        try:
+            eh.start()
+        except AssertionError:
+            pass
+        assert_eq(eh.stop(), 1)
+        assert_true(any("no passed socket" in l for l in eh.stderr_lines), eh.stderr_lines)
+    finally:
+        ls.close()
