@@ -226,6 +226,9 @@ static void reload(struct daemon *d)
 		return;
 	}
 	http_server_set_limits(d->srv, &lim);
+	if (config_apply_log(d->rl->cfg) < 0)
+		log_msg(LOG_ERROR, "reload: cannot open log.file: logging where it did", "file", d->rl->cfg->log.file,
+			"err", strerror(errno), NULL);
 	log_msg(LOG_INFO, "config reloaded", "file", d->config_path, NULL);
 }
 
@@ -240,6 +243,10 @@ static void on_signal(void *arg, int signo)
 	}
 	if (signo == SIGCHLD) {
 		runner_reap(d->rl->runner);
+		return;
+	}
+	if (signo == SIGUSR2) {
+		log_reopen();
 		return;
 	}
 	if (signo != SIGTERM && signo != SIGINT)
@@ -375,7 +382,7 @@ static void test_clock(void)
 
 int main(int argc, char **argv)
 {
-	static const int signals[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+	static const int signals[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR2};
 	struct options o;
 	struct config *cfg;
 	struct http_server_limits lim;
@@ -393,6 +400,10 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return 0;
 	}
+	if (config_apply_log(cfg) < 0) {
+		fprintf(stderr, "edgehook: log.file %s: %s\n", cfg->log.file, strerror(errno));
+		return EXIT_USAGE;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	test_clock();
 	memset(&d, 0, sizeof(d));
@@ -405,7 +416,7 @@ int main(int argc, char **argv)
 	}
 	limits_of(cfg, &lim);
 	d.srv = http_server_new(d.r, &lim, relay_handle, d.rl);
-	if (!d.srv || reactor_signals(d.r, signals, 4, on_signal, &d) < 0) {
+	if (!d.srv || reactor_signals(d.r, signals, 5, on_signal, &d) < 0) {
 		fprintf(stderr, "edgehook: start-up failed: %s\n", strerror(errno));
 		return EXIT_RUNTIME;
 	}

@@ -29,7 +29,7 @@ const char config_default_yaml[] =
 	"    emit: true\n"
 	"    description: \"demo trigger: POST JSON here, the event prints on stdout\"\n";
 
-static const char *const top_keys[] = {"server", "api", "webhook", "triggers", NULL};
+static const char *const top_keys[] = {"server", "api", "webhook", "triggers", "log", NULL};
 static const char *const server_keys[] = {"listen", "tls", "max_connections", "max_header_bytes",
 	"max_body_bytes", "header_timeout", "body_timeout", "idle_timeout", "drain_timeout", "trusted_proxies", "user",
 	"dedupe", NULL};
@@ -323,6 +323,8 @@ static void finish_tls(struct loader *L, const struct node *root, struct config 
 
 static void set_defaults(struct config *c)
 {
+	c->log.format = LOG_LOGFMT;
+	c->log.level = LOG_INFO;
 	c->server.max_connections = 10000;
 	c->server.max_header_bytes = 16 << 10;
 	c->server.max_body_bytes = 1 << 20;
@@ -388,6 +390,10 @@ int config_load_text(const char *name, const char *text, size_t len, struct conf
 		} else if (n && n->kind != NODE_NULL) {
 			err_at(&L, n, "api: expected a map");
 		}
+		if ((n = tree_get(root, "log")) && n->kind == NODE_MAP)
+			load_log(&L, n, c);
+		else if (n && n->kind != NODE_NULL)
+			err_at(&L, n, "log: expected a map");
 		if ((n = tree_get(root, "triggers")) && n->kind != NODE_NULL)
 			load_triggers(&L, n, c);
 	}

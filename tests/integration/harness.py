@@ -146,9 +146,9 @@ class Edgehook:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             with self._cond:
                 lines.append(line)
-                m = re.search(r"msg=listening addr=(\S+)", line)
+                m = re.search(r'msg=listening addr=(\S+)|"msg":"listening","addr":"([^"]+)"', line)
                 if m:
-                    self.ports.append(int(m.group(1).rsplit(":", 1)[1]))
+                    self.ports.append(int((m.group(1) or m.group(2)).rsplit(":", 1)[1]))
                 self._cond.notify_all()
 
     def start(self):
