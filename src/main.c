@@ -3,6 +3,7 @@
 #include "edgehook/clock.h"
 #include "edgehook/config.h"
 #include "edgehook/dispatch.h"
+#include "edgehook/healthcheck.h"
 #include "edgehook/log.h"
 #include "edgehook/reactor.h"
 #include "edgehook/relay.h"
@@ -30,6 +31,8 @@ struct options {
 	const char *listen;
 	const char *user;
 	int check;
+	int healthcheck;
+	const char *health_url;
 };
 
 struct daemon {
@@ -44,13 +47,16 @@ struct daemon {
 };
 
 static const char usage[] =
-	"usage: edgehook [-c FILE] [-l HOST:PORT] [--user USER] [--check] [--version] [--help]\n"
+	"usage: edgehook [-c FILE] [-l HOST:PORT] [--user USER] [--check] [--healthcheck [URL]] [--version] [--help]\n"
 	"  -c FILE       configuration (YAML or JSON); default: built-in demo config\n"
 	"  -l HOST:PORT  listen address, overrides server.listen\n"
 	"  --user USER   after binding, drop root for USER (name or uid:gid), overrides server.user\n"
 	"  --check       validate the configuration, print ok or the errors, exit\n"
+	"  --healthcheck [URL]  GET URL (default: /healthz on the first listener), exit 0 on 2xx, else 1\n"
 	"  --version     print the version\n"
-	"exit codes: 0 normal stop, 1 runtime failure, 2 usage or config error\n";
+	"exit codes: 0 normal stop, 1 runtime failure, 2 usage or config error\n"
+	"signals: HUP reload, TERM/INT drain and stop, USR2 reopen log.file\n"
+	"more in the manual: man edgehook\n";
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
@@ -66,6 +72,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->user = argv[++i];
 		} else if (strcmp(a, "--check") == 0) {
 			o->check = 1;
+		} else if (strcmp(a, "--healthcheck") == 0) {
+			o->healthcheck = 1;
+			if (i + 1 < argc && argv[i + 1][0] != '-')
+				o->health_url = argv[++i];
 		} else if (strcmp(a, "--version") == 0) {
 			printf("edgehook %s\n", EDGEHOOK_VERSION);
 			exit(0);
@@ -392,6 +402,8 @@ int main(int argc, char **argv)
 	ensure_std_fds();
 	if (parse_args(argc, argv, &o) < 0)
 		return EXIT_USAGE;
+	if (o.healthcheck)
+		return healthcheck_main(o.health_url, o.config, o.listen);
 	if (load(o.config, &cfg) < 0)
 		return EXIT_USAGE;
 	if (o.check) {
