@@ -194,7 +194,8 @@ int healthcheck_main(const char *url, const char *config_path, const char *liste
 			rc = config_load_file(config_path, &cfg, &errors);
 		else
 			rc = config_load_text("<default>", config_default_yaml, strlen(config_default_yaml), &cfg, &errors);
-		fwrite(errors.data, 1, errors.len, stderr);
+		if (errors.len)
+			fwrite(errors.data, 1, errors.len, stderr);
 		buf_free(&errors);
 		if (rc == 0)
 			rc = healthcheck_default_url(cfg->server.listen, cfg->server.nlisten, text, sizeof(text));
