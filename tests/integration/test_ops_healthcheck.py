@@ -14,9 +14,8 @@ from sinks import Sink
 STATIC = os.path.join(harness.REPO, "build", "static", "edgehook.bin")
 
 
-def healthcheck(*args, binary=None):
-    return subprocess.run([binary or harness.BIN, "--healthcheck"] + list(args), capture_output=True, text=True,
-                          timeout=30)
+def healthcheck(*args):
+    return harness.run_cli(["--healthcheck"] + list(args), timeout=30)
 
 
 def test_healthcheck_up_by_url_by_listen_and_by_config():

@@ -58,8 +58,10 @@ def start_logging_to_file(config_text, tmpdir):
     cfg = os.path.join(tmpdir, "config.yaml")
     with open(cfg, "w") as f:
         f.write(config_text)
-    proc = subprocess.Popen([sys.executable, "-c", ACTIVATE, str(ls.fileno()), harness.BIN, "-c", cfg],
-                            pass_fds=[ls.fileno()], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-c", ACTIVATE, str(ls.fileno()), harness.binary(), "-c", cfg],
+                            pass_fds=[ls.fileno()], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=harness.flavour_env())
+    harness.register(proc)
     return proc, ls
 
 
@@ -121,6 +123,6 @@ def test_bad_log_settings_are_config_errors():
     for cfg, err in (("log:\n  format: xml\n", "log.format"), ("log:\n  level: loud\n", "log.level"),
                      ("log:\n  file: relative.log\n", "log.file")):
         eh = Edgehook(config=cfg, args=["--check"], listen=None)
-        out = subprocess.run([harness.BIN, "--check", "-c", eh.write_config(cfg)], capture_output=True, text=True)
+        out = harness.run_cli(["--check", "-c", eh.write_config(cfg)])
         assert_eq(out.returncode, 2, cfg)
         assert_true(err in out.stderr, out.stderr)

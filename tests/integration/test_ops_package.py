@@ -86,7 +86,7 @@ def test_man_page_renders_without_warnings_and_help_points_to_it():
         assert_true(section in r.stdout, section)
     for flag in ("--healthcheck", "--check", "--user", "SIGUSR2", "NOTIFY_SOCKET", "LISTEN_FDS", "WATCHDOG_USEC"):
         assert_true(flag in r.stdout.replace("\u2010", "-"), flag + " in the man page")
-    assert_true("man edgehook" in run([harness.BIN, "--help"]).stdout, "--help points to the man page")
+    assert_true("man edgehook" in harness.run_cli(["--help"]).stdout, "--help points to the man page")
 
 
 def test_service_unit_has_the_hardening_and_verifies():
@@ -115,6 +115,6 @@ def test_service_unit_has_the_hardening_and_verifies():
 
 def test_packaged_config_is_valid_and_commented():
     path = os.path.join(PKG, "config.yaml")
-    assert_eq(run([harness.BIN, "--check", "-c", path]).stdout.strip(), "ok")
+    assert_eq(harness.run_cli(["--check", "-c", path]).stdout.strip(), "ok")
     text = open(path).read()
     assert_true(text.count("\n#") + text.count("  #") >= 10, "comments explain the settings")

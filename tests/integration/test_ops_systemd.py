@@ -5,7 +5,6 @@ import os
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import time
 
@@ -206,8 +205,8 @@ def listening_inodes(pid):
 def activated(socks, names=None, config=None, args=()):
     fds = [s.fileno() for s in socks]
     env = {"LISTEN_FDNAMES": names} if names else {}
-    eh = Edgehook(config=config, listen=None, env=env, pass_fds=fds,
-                  command=[sys.executable, "-c", ACTIVATE, ",".join(map(str, fds)), harness.BIN] + list(args))
+    eh = Edgehook(config=config, listen=None, env=env, pass_fds=fds, exe=harness.binary(),
+                  command=[sys.executable, "-c", ACTIVATE, ",".join(map(str, fds)), harness.binary()] + list(args))
     if config is not None:
         eh.command += ["-c", eh.write_config(config)]
         eh.config = None
