@@ -271,3 +271,9 @@ def test_socket_activation_without_a_socket_for_an_entry_fails():
         assert_true(any("no passed socket" in l for l in eh.stderr_lines), eh.stderr_lines)
     finally:
         ls.close()
+
+
+def test_unusable_notify_socket_is_logged_and_the_daemon_runs():
+    with Edgehook(env={"NOTIFY_SOCKET": "relative/path", "WATCHDOG_USEC": "100000"}) as eh:
+        eh.wait_log("NOTIFY_SOCKET unusable")
+        assert_eq(eh.request("GET", "/healthz").status, 200)
