@@ -18,6 +18,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <netinet/in.h>
+#include <sys/un.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,9 @@ static void addr_text(const struct sockaddr_storage *ss, char *out, size_t cap)
 		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
 		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
 		snprintf(out, cap, "[%s]:%u", host, ntohs(a->sin6_port));
+	} else if (ss->ss_family == AF_UNIX) {
+		/* a passed socket: api.listen's own are logged by relay */
+		snprintf(out, cap, "unix:%s", ((const struct sockaddr_un *)ss)->sun_path);
 	} else {
 		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
 		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
@@ -304,12 +308,13 @@ static int listen_passed_rest(struct daemon *d, size_t i)
 	int got;
 	for (; (got = http_server_listen_passed(d->srv, &flags)) > 0; i++) {
 		struct sockaddr_storage bound;
-		char text[80];
+		char text[128];
 		if (flags & HTTP_LISTENER_API)
 			d->rl->api_own_listeners = 1;
 		http_server_local_addr(d->srv, i, &bound);
 		addr_text(&bound, text, sizeof(text));
-		log_msg(LOG_INFO, "listening", "addr", text, "tls", "off", "passed", "yes", NULL);
+		log_msg(LOG_INFO, flags & HTTP_LISTENER_API ? "listening for the API" : "listening", "addr", text, "tls",
+			"off", "passed", "yes", NULL);
 	}
 	if (got < 0)
 		fprintf(stderr, "edgehook: cannot serve a passed socket: %s\n", strerror(errno));
@@ -357,7 +362,7 @@ static int start_listeners(struct daemon *d, const char *override, const char *u
 	print_warnings(cfg, list, n, 0);
 	for (i = 0; i < n; i++) {
 		struct sockaddr_storage bound;
-		char text[80];
+		char text[128];
 		int tls = override ? cfg->server.tls_cert != NULL : list[i].tls > 0;
 		http_server_local_addr(d->srv, i, &bound);
 		addr_text(&bound, text, sizeof(text));

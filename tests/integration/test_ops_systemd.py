@@ -2,10 +2,12 @@
 RELOADING=1, STOPPING=1, STATUS= and WATCHDOG=1 over $NOTIFY_SOCKET, and
 listeners passed by socket activation (LISTEN_FDS)."""
 import os
+import re
 import signal
 import socket
 import struct
 import sys
+import tempfile
 import time
 
 import harness
@@ -277,3 +279,26 @@ def test_unusable_notify_socket_is_logged_and_the_daemon_runs():
     with Edgehook(env={"NOTIFY_SOCKET": "relative/path", "WATCHDOG_USEC": "100000"}) as eh:
         eh.wait_log("NOTIFY_SOCKET unusable")
         assert_eq(eh.request("GET", "/healthz").status, 200)
+
+
+def test_socket_activation_serves_sockets_no_entry_took_api_by_name():
+    web = listening_socket()
+    eh_dir = tempfile.mkdtemp(prefix="edgehook-test-")
+    api = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    api.bind(os.path.join(eh_dir, "api.sock"))
+    api.listen(4)
+    try:
+        # no api.listen in the config: the socket named api is served
+        # anyway, as an API-only listener
+        with activated([web, api], names="edgehook.socket:api", config="server:\n  listen: 127.0.0.1:1\n") as eh:
+            eh.wait_log(r"msg=\"listening for the API\" addr=unix:%s/api.sock .*passed=yes" % re.escape(eh_dir))
+            assert_eq(eh.request("GET", "/api/v1/triggers").status, 404, "API off the web socket")
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.connect(os.path.join(eh_dir, "api.sock"))
+            c.sendall(harness.build_request("GET", "/api/v1/triggers"))
+            assert_eq(harness.read_response(c).status, 200)
+            c.close()
+        assert_true(os.path.exists(os.path.join(eh_dir, "api.sock")), "a passed socket's path is not ours to remove")
+    finally:
+        web.close()
+        api.close()
