@@ -8,5 +8,8 @@ COPY build/static/edgehook.bin /edgehook
 # COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 USER 65534:65534
 EXPOSE 8080
+# No curl in a scratch image: the binary checks itself (GET /healthz on
+# 127.0.0.1:8080, the default below; with -c FILE add "-c", "FILE").
+HEALTHCHECK --interval=30s --timeout=5s CMD ["/edgehook", "--healthcheck"]
 ENTRYPOINT ["/edgehook"]
 CMD ["-l", "0.0.0.0:8080"]

@@ -44,7 +44,7 @@ REPLAY_BINS := $(patsubst fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
 LIBBEARSSL := $(OUT)/bearssl/libbearssl.a
 STAMP    := $(VENDOR)/.stamp
 
-.PHONY: all run test static fuzz fuzz-build bench valgrind clean flavour
+.PHONY: all run test static fuzz fuzz-build bench valgrind clean flavour deb
 all: edgehook
 
 edgehook: $(STAMP) FORCE
@@ -121,6 +121,12 @@ static: $(STAMP)
 	@command -v musl-gcc >/dev/null || apt-get install -y musl-tools
 	@$(MAKE) --no-print-directory -j2 FLAVOUR=static $(BUILD)/static/edgehook.bin
 	@ls -l $(BUILD)/static/edgehook.bin
+
+# Debian package from the static binary: build/edgehook_VERSION_ARCH.deb
+deb: $(STAMP)
+	@command -v musl-gcc >/dev/null || apt-get install -y musl-tools
+	@$(MAKE) --no-print-directory -j2 FLAVOUR=static $(BUILD)/static/edgehook.bin
+	@sh packaging/mkdeb.sh $(BUILD)/static/edgehook.bin $(VERSION) $(BUILD)
 
 fuzz: $(STAMP)
 	@command -v clang >/dev/null || apt-get install -y clang

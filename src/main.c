@@ -3,11 +3,13 @@
 #include "edgehook/clock.h"
 #include "edgehook/config.h"
 #include "edgehook/dispatch.h"
+#include "edgehook/healthcheck.h"
 #include "edgehook/log.h"
 #include "edgehook/reactor.h"
 #include "edgehook/relay.h"
 #include "edgehook/runner.h"
 #include "edgehook/server.h"
+#include "edgehook/supervise.h"
 #include "edgehook/tls.h"
 
 #include <arpa/inet.h>
@@ -16,6 +18,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <netinet/in.h>
+#include <sys/un.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +32,8 @@ struct options {
 	const char *listen;
 	const char *user;
 	int check;
+	int healthcheck;
+	const char *health_url;
 };
 
 struct daemon {
@@ -38,17 +43,21 @@ struct daemon {
 	const char *config_path;
 	struct timer drain_timer;
 	struct tls_server_ctx *tls;
+	struct supervisor sup;
 	int draining;
 };
 
 static const char usage[] =
-	"usage: edgehook [-c FILE] [-l HOST:PORT] [--user USER] [--check] [--version] [--help]\n"
+	"usage: edgehook [-c FILE] [-l HOST:PORT] [--user USER] [--check] [--healthcheck [URL]] [--version] [--help]\n"
 	"  -c FILE       configuration (YAML or JSON); default: built-in demo config\n"
 	"  -l HOST:PORT  listen address, overrides server.listen\n"
 	"  --user USER   after binding, drop root for USER (name or uid:gid), overrides server.user\n"
 	"  --check       validate the configuration, print ok or the errors, exit\n"
+	"  --healthcheck [URL]  GET URL (default: /healthz on the first listener), exit 0 on 2xx, else 1\n"
 	"  --version     print the version\n"
-	"exit codes: 0 normal stop, 1 runtime failure, 2 usage or config error\n";
+	"exit codes: 0 normal stop, 1 runtime failure, 2 usage or config error\n"
+	"signals: HUP reload, TERM/INT drain and stop, USR2 reopen log.file\n"
+	"more in the manual: man edgehook\n";
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
@@ -64,6 +73,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->user = argv[++i];
 		} else if (strcmp(a, "--check") == 0) {
 			o->check = 1;
+		} else if (strcmp(a, "--healthcheck") == 0) {
+			o->healthcheck = 1;
+			if (i + 1 < argc && argv[i + 1][0] != '-')
+				o->health_url = argv[++i];
 		} else if (strcmp(a, "--version") == 0) {
 			printf("edgehook %s\n", EDGEHOOK_VERSION);
 			exit(0);
@@ -110,6 +123,9 @@ static void addr_text(const struct sockaddr_storage *ss, char *out, size_t cap)
 		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
 		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
 		snprintf(out, cap, "[%s]:%u", host, ntohs(a->sin6_port));
+	} else if (ss->ss_family == AF_UNIX) {
+		/* a passed socket: api.listen's own are logged by relay */
+		snprintf(out, cap, "unix:%s", ((const struct sockaddr_un *)ss)->sun_path);
 	} else {
 		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
 		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
@@ -224,6 +240,9 @@ static void reload(struct daemon *d)
 		return;
 	}
 	http_server_set_limits(d->srv, &lim);
+	if (config_apply_log(d->rl->cfg) < 0)
+		log_msg(LOG_ERROR, "reload: cannot open log.file: logging where it did", "file", d->rl->cfg->log.file,
+			"err", strerror(errno), NULL);
 	log_msg(LOG_INFO, "config reloaded", "file", d->config_path, NULL);
 }
 
@@ -231,11 +250,17 @@ static void on_signal(void *arg, int signo)
 {
 	struct daemon *d = arg;
 	if (signo == SIGHUP) {
+		supervise_reloading(&d->sup);
 		reload(d);
+		supervise_ready(&d->sup);
 		return;
 	}
 	if (signo == SIGCHLD) {
 		runner_reap(d->rl->runner);
+		return;
+	}
+	if (signo == SIGUSR2) {
+		log_reopen();
 		return;
 	}
 	if (signo != SIGTERM && signo != SIGINT)
@@ -245,6 +270,7 @@ static void on_signal(void *arg, int signo)
 		return;
 	}
 	d->draining = 1;
+	supervise_stopping(&d->sup);
 	timer_start(d->r, &d->drain_timer, d->rl->cfg->server.drain_timeout_ms);
 	/* logged after the listeners are closed: whoever reads this line can
 	 * rely on new connections being refused */
@@ -272,6 +298,27 @@ static void print_warnings(const struct config *cfg, const struct listen_cfg *li
 	else if (!all)
 		log_msg(LOG_WARN, "more config warnings than fit in 1 MiB", NULL);
 	buf_free(&b);
+}
+
+/* Sockets passed by socket activation that no listen entry took are
+ * served too (a .socket unit may listen on more addresses than named). */
+static int listen_passed_rest(struct daemon *d, size_t i)
+{
+	unsigned flags;
+	int got;
+	for (; (got = http_server_listen_passed(d->srv, &flags)) > 0; i++) {
+		struct sockaddr_storage bound;
+		char text[128];
+		if (flags & HTTP_LISTENER_API)
+			d->rl->api_own_listeners = 1;
+		http_server_local_addr(d->srv, i, &bound);
+		addr_text(&bound, text, sizeof(text));
+		log_msg(LOG_INFO, flags & HTTP_LISTENER_API ? "listening for the API" : "listening", "addr", text, "tls",
+			"off", "passed", "yes", NULL);
+	}
+	if (got < 0)
+		fprintf(stderr, "edgehook: cannot serve a passed socket: %s\n", strerror(errno));
+	return got < 0 ? EXIT_RUNTIME : 0;
 }
 
 /* Binds every listener (the API's too), drops root for `user` (when set),
@@ -302,8 +349,8 @@ static int start_listeners(struct daemon *d, const char *override, const char *u
 				return EXIT_USAGE;
 			}
 		}
-		if (http_server_listen(d->srv, (const struct sockaddr *)&list[i].addr, list[i].addrlen,
-				       tls ? d->tls : NULL) < 0) {
+		if (http_server_listen_named(d->srv, (const struct sockaddr *)&list[i].addr, list[i].addrlen, list[i].name,
+					     tls ? d->tls : NULL, 0) < 0) {
 			fprintf(stderr, "edgehook: cannot listen on %s: %s\n", list[i].text, strerror(errno));
 			return EXIT_RUNTIME;
 		}
@@ -315,14 +362,14 @@ static int start_listeners(struct daemon *d, const char *override, const char *u
 	print_warnings(cfg, list, n, 0);
 	for (i = 0; i < n; i++) {
 		struct sockaddr_storage bound;
-		char text[80];
+		char text[128];
 		int tls = override ? cfg->server.tls_cert != NULL : list[i].tls > 0;
 		http_server_local_addr(d->srv, i, &bound);
 		addr_text(&bound, text, sizeof(text));
 		log_msg(LOG_INFO, "listening", "addr", text, "tls", tls ? "on" : "off", NULL);
 	}
 	relay_log_api_listeners(d->rl, d->srv, n);
-	return 0;
+	return listen_passed_rest(d, n + cfg->api.nlisten);
 }
 
 /* A daemon started with a closed stdin/stdout/stderr would hand those
@@ -350,7 +397,7 @@ static void test_clock(void)
 
 int main(int argc, char **argv)
 {
-	static const int signals[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+	static const int signals[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR2};
 	struct options o;
 	struct config *cfg;
 	struct http_server_limits lim;
@@ -360,6 +407,8 @@ int main(int argc, char **argv)
 	ensure_std_fds();
 	if (parse_args(argc, argv, &o) < 0)
 		return EXIT_USAGE;
+	if (o.healthcheck)
+		return healthcheck_main(o.health_url, o.config, o.listen);
 	if (load(o.config, &cfg) < 0)
 		return EXIT_USAGE;
 	if (o.check) {
@@ -367,6 +416,10 @@ int main(int argc, char **argv)
 		puts("ok");
 		config_free(cfg);
 		return 0;
+	}
+	if (config_apply_log(cfg) < 0) {
+		fprintf(stderr, "edgehook: log.file %s: %s\n", cfg->log.file, strerror(errno));
+		return EXIT_USAGE;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	test_clock();
@@ -380,14 +433,17 @@ int main(int argc, char **argv)
 	}
 	limits_of(cfg, &lim);
 	d.srv = http_server_new(d.r, &lim, relay_handle, d.rl);
-	if (!d.srv || reactor_signals(d.r, signals, 4, on_signal, &d) < 0) {
+	if (!d.srv || reactor_signals(d.r, signals, 5, on_signal, &d) < 0) {
 		fprintf(stderr, "edgehook: start-up failed: %s\n", strerror(errno));
 		return EXIT_RUNTIME;
 	}
 	d.rl->srv = d.srv;
 	timer_init(&d.drain_timer, on_drain_timeout, &d);
+	supervise_start(&d.sup, d.r, d.rl);
 	rc = start_listeners(&d, o.listen, o.user ? o.user : cfg->server.user);
+	/* a durable spool is recovered here, before READY=1 */
 	if (rc == 0) {
+		supervise_ready(&d.sup);
 		log_msg(LOG_INFO, "edgehook started", "version", EDGEHOOK_VERSION, NULL);
 		if (reactor_run(d.r) < 0) {
 			log_msg(LOG_ERROR, "event loop failed", NULL);
@@ -396,6 +452,7 @@ int main(int argc, char **argv)
 	}
 	dispatch_flush(d.rl->disp);
 	timer_stop(d.r, &d.drain_timer);
+	supervise_stop(&d.sup);
 	http_server_free(d.srv);
 	tls_server_ctx_free(d.tls);
 	relay_free(d.rl);

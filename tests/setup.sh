@@ -19,9 +19,24 @@ command -v chroot >/dev/null 2>&1 || need="$need coreutils"
 command -v ps >/dev/null 2>&1 || need="$need procps"
 command -v pgrep >/dev/null 2>&1 || need="$need procps"
 command -v file >/dev/null 2>&1 || need="$need file"
+command -v dpkg-deb >/dev/null 2>&1 || need="$need dpkg"
+command -v man >/dev/null 2>&1 || need="$need man-db"
+command -v groff >/dev/null 2>&1 || need="$need groff-base"
+command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 if [ -n "$need" ]; then
 	echo "installing:$need"
 	apt-get update -q >/dev/null
+	# systemd is wanted for systemd-analyze only: its maintainer scripts
+	# must start nothing in this container (policy-rc.d 101 = "do not")
+	policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 0755 /usr/sbin/policy-rc.d
+		policy=1
+	fi
 	# shellcheck disable=SC2086
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null
+	if [ -n "$policy" ]; then
+		rm -f /usr/sbin/policy-rc.d
+	fi
 fi

@@ -17,6 +17,7 @@
 #include "edgehook/arena.h"
 #include "edgehook/buf.h"
 #include "edgehook/cidr.h"
+#include "edgehook/log.h"
 #include "edgehook/tree.h"
 #include "edgehook/url.h"
 
@@ -25,6 +26,7 @@ struct listen_cfg {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	int tls;
+	const char *name; /* socket activation: the LISTEN_FDNAMES name to take, or NULL */
 };
 
 struct header_cfg {
@@ -114,6 +116,11 @@ struct config {
 	} webhook;
 	struct trigger_cfg *triggers;
 	size_t ntriggers;
+	struct {
+		enum log_format format;
+		enum log_level level;
+		const char *file; /* NULL: stderr */
+	} log;
 };
 
 /* The configuration used when no -c is given. */
@@ -122,6 +129,11 @@ extern const char config_default_yaml[];
 int config_load_file(const char *path, struct config **out, struct buf *errors);
 int config_load_text(const char *name, const char *text, size_t len, struct config **out, struct buf *errors);
 void config_free(struct config *cfg);
+
+/* Applies the log settings: level, format and file (opened unless the
+ * log already goes there). -1 with errno when the file cannot be
+ * opened; nothing changed then. */
+int config_apply_log(const struct config *c);
 
 /* Parsers shared with the runtime trigger API; -1 on bad input. */
 int config_parse_duration(const char *s, uint64_t *ms);

@@ -23,6 +23,7 @@ void oom(struct loader *L, const struct node *n);
 void check_keys(struct loader *L, const struct node *map, const char *const *allowed);
 void expand_env(struct loader *L, struct node *n);
 
+void load_log(struct loader *L, const struct node *n, struct config *c);
 int get_str(struct loader *L, const struct node *n, const char *key, const char **out);
 int get_bool(struct loader *L, const struct node *n, const char *key, int *out);
 int get_int(struct loader *L, const struct node *n, const char *key, int *out, int min, int max);

@@ -69,6 +69,18 @@ enum { HTTP_LISTENER_API = 1 };
 /* The same with flags; an AF_UNIX address gets a socket of mode 0600. */
 int http_server_listen_flags(struct http_server *s, const struct sockaddr *addr, socklen_t len,
 			     struct tls_server_ctx *tls, unsigned flags);
+/* The same for a named listen entry: under socket activation (see
+ * activation.h) it takes the passed socket of that name, address or role
+ * instead of binding; -1 with EADDRNOTAVAIL when none is left. */
+int http_server_listen_named(struct http_server *s, const struct sockaddr *addr, socklen_t len, const char *name,
+			     struct tls_server_ctx *tls, unsigned flags);
+/* Serves one passed socket that no entry took (plain HTTP; an API
+ * listener when named "api", *flags says which): 1, 0 when none is left,
+ * -1 on failure. */
+int http_server_listen_passed(struct http_server *s, unsigned *flags);
+/* 1 when listeners come from socket activation: nothing is bound and
+ * no socket path is ours to create or remove. */
+int http_server_activated(void);
 /* New limits apply to new requests (SIGHUP reload keeps the listeners). */
 void http_server_set_limits(struct http_server *s, const struct http_server_limits *limits);
 /* Stops accepting and closes idle connections; busy ones close after

@@ -29,12 +29,12 @@ const char config_default_yaml[] =
 	"    emit: true\n"
 	"    description: \"demo trigger: POST JSON here, the event prints on stdout\"\n";
 
-static const char *const top_keys[] = {"server", "api", "webhook", "triggers", NULL};
+static const char *const top_keys[] = {"server", "api", "webhook", "triggers", "log", NULL};
 static const char *const server_keys[] = {"listen", "tls", "max_connections", "max_header_bytes",
 	"max_body_bytes", "header_timeout", "body_timeout", "idle_timeout", "drain_timeout", "trusted_proxies", "user",
 	"dedupe", NULL};
 static const char *const tls_keys[] = {"cert", "key", NULL};
-static const char *const listen_keys[] = {"address", "tls", NULL};
+static const char *const listen_keys[] = {"address", "tls", "name", NULL};
 static const char *const api_keys[] = {"token", "listen", "allow_run", NULL};
 static const char *const webhook_keys[] = {"timeout", "retries", "backoff", "max_backoff", "queue",
 	"max_queue_bytes", "history",
@@ -122,6 +122,7 @@ static void load_api(struct loader *L, const struct node *n, struct config *c)
 int load_listen(struct loader *L, const struct node *n, struct listen_cfg *out)
 {
 	const struct node *addr = n;
+	const char *name = NULL;
 	int tls = -1;
 	if (n->kind == NODE_MAP) {
 		check_keys(L, n, listen_keys);
@@ -129,12 +130,14 @@ int load_listen(struct loader *L, const struct node *n, struct listen_cfg *out)
 		if (!addr)
 			return err_at(L, n, "listen: address is required"), -1;
 		get_bool(L, n, "tls", &tls);
+		get_str(L, n, "name", &name);
 	}
 	if (addr->kind != NODE_SCALAR)
 		return err_at(L, addr, "listen: expected HOST:PORT"), -1;
 	if (config_parse_listen(addr->str, out) < 0)
 		return err_at(L, addr, "listen: bad address \"%s\" (expected HOST:PORT, [V6]:PORT or unix:/PATH)", addr->str), -1;
 	out->tls = tls;
+	out->name = name;
 	return 0;
 }
 
@@ -320,6 +323,8 @@ static void finish_tls(struct loader *L, const struct node *root, struct config 
 
 static void set_defaults(struct config *c)
 {
+	c->log.format = LOG_LOGFMT;
+	c->log.level = LOG_INFO;
 	c->server.max_connections = 10000;
 	c->server.max_header_bytes = 16 << 10;
 	c->server.max_body_bytes = 1 << 20;
@@ -385,6 +390,10 @@ int config_load_text(const char *name, const char *text, size_t len, struct conf
 		} else if (n && n->kind != NODE_NULL) {
 			err_at(&L, n, "api: expected a map");
 		}
+		if ((n = tree_get(root, "log")) && n->kind == NODE_MAP)
+			load_log(&L, n, c);
+		else if (n && n->kind != NODE_NULL)
+			err_at(&L, n, "log: expected a map");
 		if ((n = tree_get(root, "triggers")) && n->kind != NODE_NULL)
 			load_triggers(&L, n, c);
 	}

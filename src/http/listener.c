@@ -1,6 +1,8 @@
-/* listener: listening sockets, accepting, and the limits applied before
- * a peer becomes a connection (max_connections, draining, EMFILE). */
+/* listener: listening sockets (bound here or passed by socket
+ * activation), accepting, and the limits applied before a peer becomes a
+ * connection (max_connections, draining, EMFILE). */
 #include "edgehook/server.h"
+#include "edgehook/activation.h"
 #include "edgehook/server_internal.h"
 #include "edgehook/log.h"
 #include "edgehook/reactor.h"
@@ -132,12 +134,23 @@ int http_server_listen(struct http_server *s, const struct sockaddr *addr, sockl
 int http_server_listen_flags(struct http_server *s, const struct sockaddr *addr, socklen_t len,
 			     struct tls_server_ctx *tls, unsigned flags)
 {
+	return http_server_listen_named(s, addr, len, NULL, tls, flags);
+}
+
+static int add_listener(struct http_server *s, int fd, struct tls_server_ctx *tls, unsigned flags)
+{
+	if (reactor_add(s->r, fd, EPOLLIN, on_accept, s) < 0)
+		return -1;
+	s->listener_tls[s->nlisteners] = tls;
+	s->listener_flags[s->nlisteners] = flags;
+	s->listeners[s->nlisteners++] = fd;
+	return 0;
+}
+
+static int bind_listener(const struct sockaddr *addr, socklen_t len)
+{
 	int one = 1, fd, bound;
 	mode_t mask;
-	if (s->nlisteners == MAX_LISTENERS) {
-		errno = ENOSPC;
-		return -1;
-	}
 	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
@@ -149,17 +162,59 @@ int http_server_listen_flags(struct http_server *s, const struct sockaddr *addr,
 	bound = bind(fd, addr, len);
 	if (addr->sa_family == AF_UNIX)
 		umask(mask);
-	if (bound < 0 || listen(fd, 4096) < 0 || reactor_add(s->r, fd, EPOLLIN, on_accept, s) < 0) {
+	if (bound < 0 || listen(fd, 4096) < 0) {
 		int e = errno;
 		close(fd);
 		errno = e;
 		return -1;
 	}
-	s->listener_tls[s->nlisteners] = tls;
-	s->listener_flags[s->nlisteners] = flags;
-	s->listeners[s->nlisteners++] = fd;
+	return fd;
+}
+
+/* Under socket activation nothing is bound here: an entry without a
+ * passed socket is an error (EADDRNOTAVAIL), not a silent bind. */
+int http_server_listen_named(struct http_server *s, const struct sockaddr *addr, socklen_t len, const char *name,
+			     struct tls_server_ctx *tls, unsigned flags)
+{
+	int fd;
+	if (s->nlisteners == MAX_LISTENERS) {
+		errno = ENOSPC;
+		return -1;
+	}
+	if (activation_count() > 0) {
+		fd = activation_take(addr, len, name, (flags & HTTP_LISTENER_API) != 0);
+		if (fd < 0) {
+			log_msg(LOG_ERROR, "socket activation: no passed socket left for a listener", "name", name ? name : "",
+				NULL);
+			errno = EADDRNOTAVAIL;
+			return -1;
+		}
+	} else if ((fd = bind_listener(addr, len)) < 0) {
+		return -1;
+	}
+	if (add_listener(s, fd, tls, flags) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
 	return 0;
 }
+
+int http_server_listen_passed(struct http_server *s, unsigned *flags)
+{
+	int fd, api;
+	if (s->nlisteners == MAX_LISTENERS || (fd = activation_take_rest(&api)) < 0)
+		return 0;
+	*flags = api ? HTTP_LISTENER_API : 0;
+	if (add_listener(s, fd, NULL, *flags) < 0) {
+		close(fd);
+		return -1;
+	}
+	return 1;
+}
+
+int http_server_activated(void) { return activation_count() > 0; }
 
 int http_server_local_addr(const struct http_server *s, size_t i, struct sockaddr_storage *out)
 {

@@ -129,13 +129,16 @@ int relay_listen_api(struct relay *rl, struct http_server *srv)
 	size_t i;
 	for (i = 0; i < rl->cfg->api.nlisten; i++) {
 		const struct listen_cfg *l = &rl->cfg->api.listen[i];
-		if (l->addr.ss_family == AF_UNIX)
+		/* a passed Unix socket is the service manager's to remove */
+		int own_path = l->addr.ss_family == AF_UNIX && !http_server_activated();
+		if (own_path)
 			remove_stale_socket((const struct sockaddr_un *)&l->addr);
-		if (http_server_listen_flags(srv, (const struct sockaddr *)&l->addr, l->addrlen, NULL, HTTP_LISTENER_API) < 0) {
+		if (http_server_listen_named(srv, (const struct sockaddr *)&l->addr, l->addrlen, l->name, NULL,
+					     HTTP_LISTENER_API) < 0) {
 			fprintf(stderr, "edgehook: cannot listen on %s (api.listen): %s\n", l->text, strerror(errno));
 			return -1;
 		}
-		if (l->addr.ss_family == AF_UNIX && remember_socket(rl, ((const struct sockaddr_un *)&l->addr)->sun_path) < 0) {
+		if (own_path && remember_socket(rl, ((const struct sockaddr_un *)&l->addr)->sun_path) < 0) {
 			fprintf(stderr, "edgehook: out of memory\n");
 			return -1;
 		}

@@ -113,10 +113,11 @@ class Edgehook:
     ASan a leak makes that fail)."""
 
     def __init__(self, config=None, args=(), env=None, listen="127.0.0.1:0", preexec_fn=None, expect_exit=0,
-                 command=None, exe=None):
+                 command=None, exe=None, pass_fds=()):
         """command: the argv to run instead of the binary under test (e.g.
         through chroot); exe: the file that process ends up running, checked
-        like the binary under test is."""
+        like the binary under test is; pass_fds: descriptors the child
+        inherits (socket activation)."""
         self.config = config
         self.args = list(args)
         self.env = flavour_env(env)
@@ -131,6 +132,7 @@ class Edgehook:
         self.dir = tempfile.mkdtemp(prefix="edgehook-test-")
         self.config_path = None
         self.command = command
+        self.pass_fds = tuple(pass_fds)
 
     def write_config(self, text):
         path = os.path.join(self.dir, "config.yaml")
@@ -144,9 +146,9 @@ class Edgehook:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             with self._cond:
                 lines.append(line)
-                m = re.search(r"msg=listening addr=(\S+)", line)
+                m = re.search(r'msg=listening addr=(\S+)|"msg":"listening","addr":"([^"]+)"', line)
                 if m:
-                    self.ports.append(int(m.group(1).rsplit(":", 1)[1]))
+                    self.ports.append(int((m.group(1) or m.group(2)).rsplit(":", 1)[1]))
                 self._cond.notify_all()
 
     def start(self):
@@ -167,7 +169,7 @@ class Edgehook:
             cmd += ["-l", self.listen]
         cmd += self.args
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env,
-                                     preexec_fn=self.preexec_fn)
+                                     preexec_fn=self.preexec_fn, pass_fds=self.pass_fds)
         register(self.proc)
         if not self.command and not valgrind:
             check_exe(self.proc.pid, expect_exe)  # Popen returns after the exec
