@@ -122,6 +122,10 @@ extern const char config_default_yaml[];
 int config_load_file(const char *path, struct config **out, struct buf *errors);
 int config_load_text(const char *name, const char *text, size_t len, struct config **out, struct buf *errors);
 void config_free(struct config *cfg);
+/* The document tree of a config text: JSON when the first non-blank byte
+ * is '{' or '[', the YAML subset otherwise (a UTF-8 byte order mark is
+ * skipped); on error "LINE: message" in err. */
+int tree_parse(struct arena *a, const char *text, size_t len, struct node **root, char *err, size_t errcap);
 
 /* Parsers shared with the runtime trigger API; -1 on bad input. */
 int config_parse_duration(const char *s, uint64_t *ms);

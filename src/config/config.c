@@ -1,5 +1,6 @@
 #include "edgehook/config.h"
 #include "edgehook/config_internal.h"
+#include "edgehook/yaml.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -339,6 +340,23 @@ static void set_defaults(struct config *c)
 	c->webhook.ca_file = "/etc/ssl/certs/ca-certificates.crt";
 	c->webhook.resolv_conf = "/etc/resolv.conf";
 	c->webhook.hosts_file = "/etc/hosts";
+}
+
+/* A config is JSON when its first non-blank byte opens an object or an
+ * array, the YAML subset otherwise. */
+int tree_parse(struct arena *a, const char *text, size_t len, struct node **root, char *err, size_t errcap)
+{
+	size_t i = 0;
+	/* editors on some systems start a UTF-8 file with a byte order mark */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+		text += 3;
+		len -= 3;
+	}
+	while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+		i++;
+	if (i < len && (text[i] == '{' || text[i] == '['))
+		return tree_from_json(a, text, len, root, err, errcap);
+	return yaml_parse(a, text, len, root, err, errcap);
 }
 
 int config_load_text(const char *name, const char *text, size_t len, struct config **out, struct buf *errors)
