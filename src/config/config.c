@@ -1,8 +1,8 @@
 #include "edgehook/config.h"
 #include "edgehook/config_internal.h"
+#include "edgehook/addr.h"
 #include "edgehook/yaml.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -465,6 +465,7 @@ int config_parse_listen(const char *s, struct listen_cfg *out)
 	const char *colon;
 	char *end;
 	long port;
+	int rc;
 	memset(out, 0, sizeof(*out));
 	out->text = s;
 	if (strncmp(s, "unix:", 5) == 0) {
@@ -500,20 +501,10 @@ int config_parse_listen(const char *s, struct listen_cfg *out)
 		snprintf(host, sizeof(host), "0.0.0.0");
 	else if (strcmp(host, "localhost") == 0)
 		snprintf(host, sizeof(host), "127.0.0.1");
-	if (strchr(host, ':')) {
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&out->addr;
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
-			return -1;
-		out->addrlen = sizeof(*a6);
-	} else {
-		struct sockaddr_in *a4 = (struct sockaddr_in *)&out->addr;
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
-			return -1;
-		out->addrlen = sizeof(*a4);
-	}
+	rc = addr_parse_ip(host, strlen(host), &out->addr);
+	if (rc < 0)
+		return -1;
+	addr_set_port(&out->addr, (uint16_t)port);
+	out->addrlen = (socklen_t)rc;
 	return 0;
 }

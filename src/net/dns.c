@@ -1,11 +1,11 @@
 #include "edgehook/dns.h"
+#include "edgehook/addr.h"
 #include "edgehook/buf.h"
 #include "edgehook/clock.h"
 #include "edgehook/log.h"
 #include "edgehook/rand.h"
 #include "edgehook/reactor.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -93,6 +93,7 @@ static int parse_server(const char *s, struct sockaddr_storage *ss, socklen_t *l
 	char host[64];
 	long port = 53;
 	const char *colon = NULL;
+	int rc;
 	memset(ss, 0, sizeof(*ss));
 	if (*s == '[') {
 		const char *close = strchr(s, ']');
@@ -113,19 +114,12 @@ static int parse_server(const char *s, struct sockaddr_storage *ss, socklen_t *l
 		if (port <= 0 || port > 65535)
 			return -1;
 	}
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
-		((struct sockaddr_in *)ss)->sin_family = AF_INET;
-		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-		*len = sizeof(struct sockaddr_in);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
-		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
-		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-		*len = sizeof(struct sockaddr_in6);
-		return 0;
-	}
-	return -1;
+	rc = addr_parse_ip(host, strlen(host), ss);
+	if (rc < 0)
+		return -1;
+	addr_set_port(ss, (uint16_t)port);
+	*len = (socklen_t)rc;
+	return 0;
 }
 
 static void load_resolv_conf(struct dns_conf *c, const char *path)
@@ -161,19 +155,7 @@ static void load_resolv_conf(struct dns_conf *c, const char *path)
 		parse_server("127.0.0.1", &c->servers[c->nservers++], &c->server_len[0]);
 }
 
-static int literal(const char *s, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, s, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
-		ss->ss_family = AF_INET;
-		return 1;
-	}
-	if (inet_pton(AF_INET6, s, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
-		ss->ss_family = AF_INET6;
-		return 1;
-	}
-	return 0;
-}
+static int literal(const char *s, struct sockaddr_storage *ss) { return addr_parse_ip(s, strlen(s), ss) > 0; }
 
 /* "name." and "name" are one name; the table keeps the short form. */
 static int add_host(struct dns_conf *c, const char *name, const struct sockaddr_storage *ss)
