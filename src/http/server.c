@@ -1,11 +1,12 @@
 #include "edgehook/server.h"
 #include "edgehook/server_internal.h"
-#include "edgehook/response.h"
+#include "edgehook/message.h"
 #include "edgehook/buf.h"
 #include "edgehook/clock.h"
 #include "edgehook/json.h"
 #include "edgehook/log.h"
 #include "edgehook/reactor.h"
+#include "edgehook/stream.h"
 #include "edgehook/tls.h"
 
 #include <errno.h>
@@ -183,35 +184,12 @@ static void conn_update_events(struct http_conn *c)
 		c->events = ev;
 }
 
-/* The transport: n > 0 bytes, 0 EOF (recv only), -2 wait, -1 error. */
-static ssize_t conn_send(struct http_conn *c, const char *data, size_t len)
-{
-	ssize_t n;
-	if (c->tls)
-		return tls_write(c->tls, c->fd, data, len);
-	n = send(c->fd, data, len, MSG_NOSIGNAL);
-	if (n >= 0)
-		return n;
-	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -2 : -1;
-}
-
-static ssize_t conn_recv(struct http_conn *c, char *buf, size_t cap)
-{
-	ssize_t n;
-	if (c->tls)
-		return tls_read(c->tls, c->fd, buf, cap);
-	n = recv(c->fd, buf, cap, 0);
-	if (n >= 0)
-		return n;
-	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -2 : -1;
-}
-
 /* Writes what is queued; -1 when the connection died. */
 static int conn_flush(struct http_conn *c)
 {
 	int r;
 	while (c->out.len > 0) {
-		ssize_t n = conn_send(c, c->out.data, c->out.len);
+		ssize_t n = stream_send(c->fd, c->tls, c->out.data, c->out.len, NULL);
 		if (n > 0) {
 			buf_consume(&c->out, (size_t)n);
 			continue;
@@ -517,7 +495,7 @@ static void conn_read(struct http_conn *c, uint32_t events)
 		conn_reject(c, c->state == CONN_BODY ? 413 : 431, "request too large");
 		return;
 	}
-	n = conn_recv(c, c->in.data + c->in.len, c->in.cap - c->in.len);
+	n = stream_recv(c->fd, c->tls, c->in.data + c->in.len, c->in.cap - c->in.len, NULL);
 	if (n == -2)
 		return;
 	if (n == -1) {
