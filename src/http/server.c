@@ -3,7 +3,6 @@
 #include "edgehook/message.h"
 #include "edgehook/buf.h"
 #include "edgehook/clock.h"
-#include "edgehook/json.h"
 #include "edgehook/log.h"
 #include "edgehook/reactor.h"
 #include "edgehook/stream.h"
@@ -70,6 +69,7 @@ struct http_conn {
 
 static void conn_io(void *arg, int fd, uint32_t events);
 static void conn_process(struct http_conn *c);
+static void respond_error(struct http_conn *c, int status, const char *msg);
 
 /* ---- connection lifetime ---- */
 
@@ -128,7 +128,7 @@ static void conn_on_timer(void *arg)
 		c->keep_alive = 0;
 		c->is_head = 0; /* the last request's method, not this one's */
 		c->state = CONN_APP; /* so respond accepts it */
-		http_respond_error(c, 408, "request timeout");
+		respond_error(c, 408, "request timeout");
 		return;
 	case CONN_APP:
 		return;
@@ -261,17 +261,21 @@ void http_respond(struct http_conn *c, int status, const char *content_type, con
 	}
 }
 
-void http_respond_error(struct http_conn *c, int status, const char *msg)
+/* The server's own error answers. msg is one of its own or the
+ * parser's literal messages, plain text without '"', '\\' or control
+ * bytes, so it goes into the body as it is: this layer has no JSON
+ * writer (handlers render theirs and answer with http_respond). */
+static void respond_error(struct http_conn *c, int status, const char *msg)
 {
 	struct buf b;
 	char mem[256];
 	buf_init(&b, sizeof(mem));
 	b.data = mem;
 	b.cap = sizeof(mem);
-	buf_puts(&b, "{\"error\":");
-	json_put_cstr(&b, msg);
-	buf_puts(&b, "}");
-	http_respond(c, status, "application/json", status == 503 ? "Retry-After: 1\r\n" : NULL, b.data, b.len);
+	buf_puts(&b, "{\"error\":\"");
+	buf_puts(&b, msg);
+	buf_puts(&b, "\"}");
+	http_respond(c, status, "application/json", NULL, b.data, b.len);
 }
 
 void http_respond_405(struct http_conn *c, const char *allow)
@@ -302,7 +306,7 @@ static void conn_reject(struct http_conn *c, int status, const char *why)
 	c->keep_alive = 0;
 	c->is_head = 0;
 	c->state = CONN_APP;
-	http_respond_error(c, status, why);
+	respond_error(c, status, why);
 }
 
 /* ---- request processing ---- */

@@ -428,7 +428,7 @@ static int slack_challenge(struct http_conn *c, struct inbound *in)
 static void reject(struct http_conn *c, uint64_t *counter, int status, const char *why)
 {
 	(*counter)++;
-	http_respond_error(c, status, why);
+	api_respond_error(c, status, why);
 }
 
 void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *body,
