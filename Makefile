@@ -79,12 +79,12 @@ $(OUT)/obj/%.o: src/%.c $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(WARN) -MMD -MP -c -o $@ $<
 
-$(OUT)/tests/%: tests/unit/%.c $(OBJS) $(LIBBEARSSL) tests/unit/unit.h
+$(OUT)/tests/%: tests/unit/%.c $(OBJS) $(LIBBEARSSL) tests/unit/unit.h tests/unit/guard.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(WARN) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(OBJS) $(LIBBEARSSL)
 
 # Corpus replay driver: the libFuzzer entry point fed by a plain main().
-$(OUT)/fuzz/%: fuzz/%.c fuzz/replay_main.c $(OBJS) $(LIBBEARSSL)
+$(OUT)/fuzz/%: fuzz/%.c fuzz/replay_main.c tests/unit/guard.h $(OBJS) $(LIBBEARSSL)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(WARN) $(LDFLAGS_ALL) -o $@ $< fuzz/replay_main.c $(OBJS) $(LIBBEARSSL)
 
