@@ -27,6 +27,7 @@ static void conn_io_handler(void *arg, int fd, uint32_t events);
 void client_op_free(struct http_client_op *op)
 {
 	timer_stop(op->c->r, &op->timer);
+	defer_cancel(&op->report);
 	buf_free(&op->out);
 	op->c->in_flight--;
 	free(op);
@@ -57,10 +58,16 @@ static void op_complete_error(struct http_client_op *op, const char *err)
 	op_complete(op, &res);
 }
 
-/* Ends op with err, reported from the loop (the op's timer at 0): a
- * failure can be found while http_client_send or http_client_cancel is
- * on the stack (a dead pooled connection, a refused connect), and their
- * callers must never see the callback run there (client.h). */
+static void on_op_report(void *arg)
+{
+	struct http_client_op *op = arg;
+	op_complete_error(op, op->end_err);
+}
+
+/* Ends op with err, reported from the loop (the reactor's defer queue):
+ * a failure can be found while http_client_send or http_client_cancel
+ * is on the stack (a dead pooled connection, a refused connect), and
+ * their callers must never see the callback run there (client.h). */
 static void op_fail(struct http_client_op *op, const char *err)
 {
 	struct http_client *c = op->c;
@@ -70,22 +77,15 @@ static void op_fail(struct http_client_op *op, const char *err)
 	op->conn = NULL;
 	op->end_err = err;
 	op->state = OP_ENDING;
-	op->prev = NULL;
-	op->next = c->ending;
-	if (c->ending)
-		c->ending->prev = op;
-	c->ending = op;
-	timer_start(c->r, &op->timer, 0);
+	timer_stop(c->r, &op->timer); /* the report ends it now */
+	list_push_front(&c->ending, &op->link);
+	reactor_defer(c->r, &op->report);
 }
 
 static void on_op_timer(void *arg)
 {
 	struct http_client_op *op = arg;
 	struct pool *p = op->pool;
-	if (op->state == OP_ENDING) {
-		op_complete_error(op, op->end_err);
-		return;
-	}
 	p->c->stats.timeouts++;
 	if (op->conn) {
 		struct cconn *cc = op->conn;
@@ -123,8 +123,16 @@ static void conn_fail(struct cconn *cc, const char *err)
  * under its caller, so the failure goes through the loop. */
 static void conn_defer_fail(struct cconn *cc, const char *err)
 {
+	struct reactor *r = cc->pool->c->r;
 	cc->deferred_err = err;
-	timer_start(cc->pool->c->r, &cc->timer, 0);
+	timer_stop(r, &cc->timer); /* no connect timeout over it */
+	reactor_defer(r, &cc->fail);
+}
+
+void client_on_conn_fail(void *arg)
+{
+	struct cconn *cc = arg;
+	conn_fail(cc, cc->deferred_err);
 }
 
 /* EPOLLIN always: a response (early or not) or the peer's close.
@@ -282,9 +290,7 @@ static void on_connected(struct cconn *cc)
 void client_on_conn_timer(void *arg)
 {
 	struct cconn *cc = arg;
-	if (cc->deferred_err)
-		conn_fail(cc, cc->deferred_err);
-	else if (cc->state == CC_CONNECTING)
+	if (cc->state == CC_CONNECTING)
 		conn_next_addr(cc, "connect timeout");
 	else
 		pool_conn_close(cc); /* idle too long */
@@ -552,6 +558,8 @@ struct http_client_op *http_client_send(struct http_client *c, const struct http
 		return NULL;
 	}
 	timer_init(&op->timer, on_op_timer, op);
+	defer_init(&op->report, on_op_report, op);
+	list_init(&op->link);
 	timer_start(c->r, &op->timer, req->timeout_ms);
 	c->in_flight++;
 	c->stats.requests++;

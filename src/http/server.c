@@ -42,7 +42,7 @@ struct http_conn {
 	struct timer timer;
 	struct tls_conn *tls; /* TLS listeners only */
 	uint32_t events;      /* what epoll watches now: changes only are sent */
-	struct http_conn *prev, *next;
+	struct list link; /* in the server's conns */
 	/* current request framing, offsets relative to in.data; the parsed
 	 * head itself is never kept: it lives in the frame of the call that
 	 * dispatches it (conn_process), re-parsed there from this
@@ -87,12 +87,7 @@ static void conn_destroy(struct http_conn *c)
 	tls_free(c->tls);
 	buf_free(&c->in);
 	buf_free(&c->out);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	list_remove(&c->link);
 	s->nconns--;
 	s->stats.connections_open--;
 	free(c);
@@ -573,10 +568,7 @@ int http_conn_new(struct http_server *s, int fd, const struct sockaddr_storage *
 		free(c);
 		return -1;
 	}
-	c->next = s->conns;
-	if (s->conns)
-		s->conns->prev = c;
-	s->conns = c;
+	list_push_front(&s->conns, &c->link);
 	s->nconns++;
 	s->stats.connections_open++;
 	conn_arm_timer(c);
@@ -595,6 +587,7 @@ struct http_server *http_server_new(struct reactor *r, const struct http_server_
 	s->lim = *limits;
 	s->handle = handle;
 	s->app = app;
+	list_init(&s->conns);
 	listener_init(s);
 	return s;
 }
@@ -603,13 +596,12 @@ void http_server_set_limits(struct http_server *s, const struct http_server_limi
 
 void http_server_drain(struct http_server *s, void (*on_empty)(void *), void *arg)
 {
-	struct http_conn *c, *next;
 	s->draining = 1;
 	s->on_empty = on_empty;
 	s->on_empty_arg = arg;
 	listener_close(s);
-	for (c = s->conns; c; c = next) {
-		next = c->next;
+	list_for_each_safe(it, nx, &s->conns) {
+		struct http_conn *c = list_entry(it, struct http_conn, link);
 		if ((c->state == CONN_HEAD && c->in.len == 0 && c->out.len == 0) || c->state == CONN_LINGER)
 			conn_close(c);
 		else
@@ -626,8 +618,8 @@ void http_server_free(struct http_server *s)
 	if (!s)
 		return;
 	s->on_empty = NULL;
-	while (s->conns)
-		conn_destroy(s->conns);
+	while (!list_empty(&s->conns))
+		conn_destroy(list_first(&s->conns, struct http_conn, link));
 	listener_free(s);
 	free(s);
 }
