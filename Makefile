@@ -96,7 +96,7 @@ $(BUILD)/fuzz/bin/%: fuzz/%.c $(OBJS) $(LIBBEARSSL)
 	$(CC) $(CFLAGS_ALL) $(WARN) -fsanitize=fuzzer $(LDFLAGS_ALL) -o $@ $< $(OBJS) $(LIBBEARSSL)
 
 $(OUT)/loadgen: bench/loadgen.c $(OBJS)
-	$(CC) $(CFLAGS_ALL) -Wall -Wextra -Werror -o $@ $< $(OUT)/obj/http/parser.o $(OUT)/obj/core/url.o $(OUT)/obj/core/strutil.o
+	$(CC) $(CFLAGS_ALL) -Wall -Wextra -Werror -o $@ $< $(OUT)/obj/http/parser.o $(OUT)/obj/http/chars.o $(OUT)/obj/core/url.o $(OUT)/obj/core/strutil.o
 
 run: edgehook
 	./edgehook
