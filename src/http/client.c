@@ -3,12 +3,12 @@
  * answer comes, parse the response, and report the outcome to the op's
  * caller, failures always from the loop. */
 #include "edgehook/client_internal.h"
+#include "edgehook/addr.h"
 #include "edgehook/clock.h"
 #include "edgehook/message.h"
 #include "edgehook/stream.h"
 #include "edgehook/tls.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -218,10 +218,7 @@ static void conn_connect(struct cconn *cc)
 	struct sockaddr_storage *ss = &cc->addrs.addr[cc->addr_idx];
 	socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	int one = 1;
-	if (ss->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(p->port);
-	else
-		((struct sockaddr_in *)ss)->sin_port = htons(p->port);
+	addr_set_port(ss, p->port);
 	cc->fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (cc->fd < 0) {
 		conn_defer_fail(cc, stream_errno_reason(errno));
