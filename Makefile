@@ -79,12 +79,12 @@ $(OUT)/obj/%.o: src/%.c $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(WARN) -MMD -MP -c -o $@ $<
 
-$(OUT)/tests/%: tests/unit/%.c $(OBJS) $(LIBBEARSSL) tests/unit/unit.h
+$(OUT)/tests/%: tests/unit/%.c $(OBJS) $(LIBBEARSSL) tests/unit/unit.h tests/unit/guard.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(WARN) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(OBJS) $(LIBBEARSSL)
 
 # Corpus replay driver: the libFuzzer entry point fed by a plain main().
-$(OUT)/fuzz/%: fuzz/%.c fuzz/replay_main.c $(OBJS) $(LIBBEARSSL)
+$(OUT)/fuzz/%: fuzz/%.c fuzz/replay_main.c tests/unit/guard.h $(OBJS) $(LIBBEARSSL)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(WARN) $(LDFLAGS_ALL) -o $@ $< fuzz/replay_main.c $(OBJS) $(LIBBEARSSL)
 
@@ -96,7 +96,7 @@ $(BUILD)/fuzz/bin/%: fuzz/%.c $(OBJS) $(LIBBEARSSL)
 	$(CC) $(CFLAGS_ALL) $(WARN) -fsanitize=fuzzer $(LDFLAGS_ALL) -o $@ $< $(OBJS) $(LIBBEARSSL)
 
 $(OUT)/loadgen: bench/loadgen.c $(OBJS)
-	$(CC) $(CFLAGS_ALL) -Wall -Wextra -Werror -o $@ $< $(OUT)/obj/http/parser.o $(OUT)/obj/http/url.o
+	$(CC) $(CFLAGS_ALL) -Wall -Wextra -Werror -o $@ $< $(OUT)/obj/http/parser.o $(OUT)/obj/http/chars.o $(OUT)/obj/core/url.o $(OUT)/obj/core/strutil.o
 
 run: edgehook
 	./edgehook

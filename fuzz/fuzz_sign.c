@@ -2,6 +2,7 @@
  * Webhooks (several space-separated signatures), GitHub, Slack, base64,
  * Retry-After. Input layout: header NUL timestamp NUL body. */
 #include "edgehook/b64.h"
+#include "edgehook/client.h"
 #include "edgehook/endpoint.h"
 #include "edgehook/sign.h"
 

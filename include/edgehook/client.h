@@ -85,6 +85,9 @@ void http_client_cancel(struct http_client_op *op);
 /* Sets the most connections open to u's origin; -1 on ENOMEM. */
 int http_client_limit(struct http_client *c, const struct url *u, unsigned max_in_flight);
 const struct http_client_stats *http_client_stats(const struct http_client *c);
+/* A result's Retry-After value (delta-seconds or an HTTP-date) as the
+ * wait in ms from now_wall_ms; -1 when unparseable. */
+int64_t http_retry_after_ms(const char *v, size_t len, uint64_t now_wall_ms);
 /* Requests started but not finished, over all pools. */
 size_t http_client_in_flight(const struct http_client *c);
 

@@ -5,7 +5,7 @@
  *
  * An op is in exactly one place: its pool's wait queue (OP_WAITING), on
  * a connection (OP_ACTIVE), or on the client's list of ops whose failure
- * is reported from the loop (OP_ENDING). */
+ * is reported from the loop by the reactor's defer queue (OP_ENDING). */
 #ifndef EDGEHOOK_CLIENT_INTERNAL_H
 #define EDGEHOOK_CLIENT_INTERNAL_H
 
@@ -13,6 +13,7 @@
 #include "edgehook/client.h"
 #include "edgehook/dns.h"
 #include "edgehook/http_parser.h"
+#include "edgehook/list.h"
 #include "edgehook/reactor.h"
 
 enum {
@@ -41,7 +42,8 @@ struct cconn {
 	struct buf in;
 	size_t written;
 	unsigned reused : 1, got_bytes : 1, keep_alive : 1, no_reuse : 1;
-	const char *deferred_err; /* failure to report from the loop */
+	const char *deferred_err; /* failure to report from the loop (fail) */
+	struct defer fail;
 	const char *write_err;    /* the write failed; a response may still be readable */
 	/* response being read */
 	size_t head_len, body_len, raw_off;
@@ -49,12 +51,12 @@ struct cconn {
 	enum http_body body;
 	uint64_t clen;
 	struct http_chunked chunked;
-	struct timer timer; /* idle expiry, connect timeout, or deferred failure */
+	struct timer timer; /* idle expiry or connect timeout */
 	struct tls_conn *tls; /* https only */
 	uint32_t events;      /* what epoll watches now */
 	uint64_t idle_since;
-	struct cconn *prev, *next;         /* pool's idle list */
-	struct cconn *all_prev, *all_next; /* every connection of the pool */
+	struct list idle_link; /* pool's idle list */
+	struct list all_link;  /* every connection of the pool */
 };
 
 enum op_state { OP_WAITING, OP_ACTIVE, OP_ENDING };
@@ -65,13 +67,14 @@ struct http_client_op {
 	enum op_state state;
 	struct buf out;
 	uint64_t started, timeout_ms;
-	struct timer timer; /* the attempt's deadline, or the deferred report */
+	struct timer timer;  /* the attempt's deadline */
+	struct defer report; /* OP_ENDING: the failure, from the loop */
 	http_client_cb cb;
 	void *arg;
 	struct cconn *conn;
 	const char *end_err;
 	int resent;
-	struct http_client_op *prev, *next; /* wait queue or ending list */
+	struct list link; /* wait queue or ending list */
 };
 
 struct pool {
@@ -80,18 +83,18 @@ struct pool {
 	char host[256];
 	uint16_t port;
 	unsigned max_conns, nconns;
-	struct cconn *idle, *all;
+	struct list idle, all; /* struct cconn */
 	struct tls_session *session; /* for resumption on new connections */
-	struct http_client_op *wait_head, *wait_tail;
-	struct pool *next;
+	struct list wait;      /* struct http_client_op, FIFO */
+	struct list link;      /* in the client's pools */
 };
 
 struct http_client {
 	struct reactor *r;
 	struct dns *dns;
 	struct tls_client_ctx *tls;
-	struct pool *pools;
-	struct http_client_op *ending;
+	struct list pools;  /* struct pool */
+	struct list ending; /* struct http_client_op, OP_ENDING */
 	size_t in_flight;
 	struct http_client_stats stats;
 };
@@ -112,6 +115,8 @@ void pool_dispatch(struct pool *p);
 /* Begins op's request on cc: resolve and connect (fresh) or write. */
 void client_conn_begin(struct cconn *cc, int fresh);
 void client_on_conn_timer(void *arg);
+/* cc's deferred failure (cc->fail), from the loop. */
+void client_on_conn_fail(void *arg);
 void client_op_free(struct http_client_op *op);
 
 #endif

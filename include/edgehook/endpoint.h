@@ -49,7 +49,4 @@ int endpoint_matches(const struct endpoint_rt *ep, const char *type);
 /* {"name":...,"url":...,counters...} */
 int endpoint_json(struct buf *b, const struct endpoint_rt *ep);
 
-/* Retry-After: delta-seconds or an HTTP-date; -1 when unparseable. */
-int64_t http_retry_after_ms(const char *v, size_t len, uint64_t now_wall_ms);
-
 #endif

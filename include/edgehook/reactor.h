@@ -14,6 +14,13 @@
  * Expiry never scans idle entries. A timer callback may start or stop any
  * timer.
  *
+ * Deferred calls are caller-owned `struct defer`s run from the loop after
+ * this iteration's events and timers, in the order they were queued:
+ * "report later" for code that finds a result while its caller is on
+ * the stack (a contract like "the callback never runs inside send").
+ * Queuing a pending one again changes nothing; one queued by a deferred
+ * call runs on the next iteration, which then does not wait for events.
+ *
  * Signals are delivered through signalfd: reactor_signals blocks them and
  * calls the handler from the loop, never from signal context.
  *
@@ -25,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+
+#include "edgehook/list.h"
 
 struct reactor;
 typedef void (*reactor_io_fn)(void *arg, int fd, uint32_t events);
@@ -57,6 +66,18 @@ void timer_init(struct timer *t, reactor_timer_fn fn, void *arg);
 void timer_start(struct reactor *r, struct timer *t, uint64_t delay_ms);
 void timer_stop(struct reactor *r, struct timer *t);
 static inline int timer_armed(const struct timer *t) { return t->lane != TIMER_IDLE; }
+
+struct defer {
+	struct list link; /* in the reactor's queue while pending */
+	reactor_timer_fn fn;
+	void *arg;
+};
+
+void defer_init(struct defer *d, reactor_timer_fn fn, void *arg);
+void reactor_defer(struct reactor *r, struct defer *d);
+/* Safe whether d is pending or not. */
+static inline void defer_cancel(struct defer *d) { list_remove(&d->link); }
+static inline int defer_pending(const struct defer *d) { return list_linked(&d->link); }
 
 /* Blocks the listed signals and routes them to fn through a signalfd. */
 int reactor_signals(struct reactor *r, const int *signals, size_t n, reactor_signal_fn fn, void *arg);

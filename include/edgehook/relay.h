@@ -78,6 +78,9 @@ enum { RENDER_MAX = 64 << 20 };
 /* Sends b and frees it; when an append into b failed (b->failed) the
  * answer is 500 with a log line naming `what`, never a cut body. */
 void reply_rendered(struct http_conn *c, int status, const char *ctype, struct buf *b, const char *what);
+/* {"error":"msg"} with status (503 also says Retry-After: 1); msg is
+ * escaped, so it may quote the request. */
+void api_respond_error(struct http_conn *c, int status, const char *msg);
 int api_authorize(struct relay *rl, struct http_conn *c, const struct http_request *req);
 void api_handle(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *path, size_t plen,
 		const char *body, size_t len);

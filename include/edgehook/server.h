@@ -98,8 +98,6 @@ unsigned http_conn_listener_flags(const struct http_conn *c);
 /* extra_headers: preformatted "Name: value\r\n" lines or NULL. */
 void http_respond(struct http_conn *c, int status, const char *content_type, const char *extra_headers,
 		  const char *body, size_t len);
-/* {"error":"msg"} with status. */
-void http_respond_error(struct http_conn *c, int status, const char *msg);
 /* 405 with an Allow header listing the methods that are. */
 void http_respond_405(struct http_conn *c, const char *allow);
 /* Exact (case-sensitive) method match, as RFC 9110 says methods are. */

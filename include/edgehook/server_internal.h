@@ -4,6 +4,7 @@
 #ifndef EDGEHOOK_SERVER_INTERNAL_H
 #define EDGEHOOK_SERVER_INTERNAL_H
 
+#include "edgehook/list.h"
 #include "edgehook/reactor.h"
 #include "edgehook/server.h"
 
@@ -20,7 +21,7 @@ struct http_server {
 	size_t nlisteners;
 	int reserve_fd;
 	struct timer accept_pause;
-	struct http_conn *conns;
+	struct list conns; /* struct http_conn */
 	size_t nconns;
 	struct http_server_stats stats;
 	int draining;

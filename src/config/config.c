@@ -1,7 +1,8 @@
 #include "edgehook/config.h"
 #include "edgehook/config_internal.h"
+#include "edgehook/addr.h"
+#include "edgehook/yaml.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -346,6 +347,23 @@ static void set_defaults(struct config *c)
 	c->webhook.hosts_file = "/etc/hosts";
 }
 
+/* A config is JSON when its first non-blank byte opens an object or an
+ * array, the YAML subset otherwise. */
+int tree_parse(struct arena *a, const char *text, size_t len, struct node **root, char *err, size_t errcap)
+{
+	size_t i = 0;
+	/* editors on some systems start a UTF-8 file with a byte order mark */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+		text += 3;
+		len -= 3;
+	}
+	while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+		i++;
+	if (i < len && (text[i] == '{' || text[i] == '['))
+		return tree_from_json(a, text, len, root, err, errcap);
+	return yaml_parse(a, text, len, root, err, errcap);
+}
+
 int config_load_text(const char *name, const char *text, size_t len, struct config **out, struct buf *errors)
 {
 	struct config *c = calloc(1, sizeof(*c));
@@ -456,6 +474,7 @@ int config_parse_listen(const char *s, struct listen_cfg *out)
 	const char *colon;
 	char *end;
 	long port;
+	int rc;
 	memset(out, 0, sizeof(*out));
 	out->text = s;
 	if (strncmp(s, "unix:", 5) == 0) {
@@ -491,20 +510,10 @@ int config_parse_listen(const char *s, struct listen_cfg *out)
 		snprintf(host, sizeof(host), "0.0.0.0");
 	else if (strcmp(host, "localhost") == 0)
 		snprintf(host, sizeof(host), "127.0.0.1");
-	if (strchr(host, ':')) {
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&out->addr;
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
-			return -1;
-		out->addrlen = sizeof(*a6);
-	} else {
-		struct sockaddr_in *a4 = (struct sockaddr_in *)&out->addr;
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
-			return -1;
-		out->addrlen = sizeof(*a4);
-	}
+	rc = addr_parse_ip(host, strlen(host), &out->addr);
+	if (rc < 0)
+		return -1;
+	addr_set_port(&out->addr, (uint16_t)port);
+	out->addrlen = (socklen_t)rc;
 	return 0;
 }

@@ -3,7 +3,7 @@
  * one line, plain, single- and double-quoted scalars, comments, a leading
  * "---". Anchors, tags, block scalars and multi-line flows are refused
  * with a message rather than misread. */
-#include "edgehook/tree.h"
+#include "edgehook/yaml.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -36,6 +36,7 @@ struct reactor {
 	int sigfd;
 	reactor_signal_fn sig_fn;
 	void *sig_arg;
+	struct list deferred; /* struct defer, in queue order */
 };
 
 struct reactor *reactor_new(void)
@@ -49,6 +50,7 @@ struct reactor *reactor_new(void)
 		return NULL;
 	}
 	r->sigfd = -1;
+	list_init(&r->deferred);
 	clock_update();
 	return r;
 }
@@ -315,12 +317,42 @@ static int next_timeout(struct reactor *r, int max_wait_ms)
 {
 	uint64_t now = clock_now_ms(), wait;
 	struct timer *t = earliest(r);
+	if (!list_empty(&r->deferred))
+		return 0;
 	if (!t)
 		return max_wait_ms;
 	wait = t->deadline > now ? t->deadline - now : 0;
 	if (max_wait_ms >= 0 && wait > (uint64_t)max_wait_ms)
 		return max_wait_ms;
 	return wait > 60000 ? 60000 : (int)wait;
+}
+
+/* ---- deferred calls ---- */
+
+void defer_init(struct defer *d, reactor_timer_fn fn, void *arg)
+{
+	list_init(&d->link);
+	d->fn = fn;
+	d->arg = arg;
+}
+
+void reactor_defer(struct reactor *r, struct defer *d)
+{
+	if (!defer_pending(d))
+		list_push_back(&r->deferred, &d->link);
+}
+
+/* Runs what was queued when it started: calls queued meanwhile wait for
+ * the next iteration, so a call that queues itself cannot starve I/O. */
+static void run_deferred(struct reactor *r)
+{
+	struct list batch;
+	list_take_all(&batch, &r->deferred);
+	while (!list_empty(&batch)) {
+		struct defer *d = list_entry(batch.next, struct defer, link);
+		list_remove(&d->link);
+		d->fn(d->arg);
+	}
 }
 
 /* ---- signals ---- */
@@ -380,6 +412,7 @@ int reactor_poll(struct reactor *r, int max_wait_ms)
 		h->fn(h->arg, fd, events[i].events);
 	}
 	run_timers(r);
+	run_deferred(r);
 	return 0;
 }
 

@@ -3,10 +3,12 @@
  * answer comes, parse the response, and report the outcome to the op's
  * caller, failures always from the loop. */
 #include "edgehook/client_internal.h"
+#include "edgehook/addr.h"
 #include "edgehook/clock.h"
+#include "edgehook/message.h"
+#include "edgehook/stream.h"
 #include "edgehook/tls.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -25,6 +27,7 @@ static void conn_io_handler(void *arg, int fd, uint32_t events);
 void client_op_free(struct http_client_op *op)
 {
 	timer_stop(op->c->r, &op->timer);
+	defer_cancel(&op->report);
 	buf_free(&op->out);
 	op->c->in_flight--;
 	free(op);
@@ -55,10 +58,16 @@ static void op_complete_error(struct http_client_op *op, const char *err)
 	op_complete(op, &res);
 }
 
-/* Ends op with err, reported from the loop (the op's timer at 0): a
- * failure can be found while http_client_send or http_client_cancel is
- * on the stack (a dead pooled connection, a refused connect), and their
- * callers must never see the callback run there (client.h). */
+static void on_op_report(void *arg)
+{
+	struct http_client_op *op = arg;
+	op_complete_error(op, op->end_err);
+}
+
+/* Ends op with err, reported from the loop (the reactor's defer queue):
+ * a failure can be found while http_client_send or http_client_cancel
+ * is on the stack (a dead pooled connection, a refused connect), and
+ * their callers must never see the callback run there (client.h). */
 static void op_fail(struct http_client_op *op, const char *err)
 {
 	struct http_client *c = op->c;
@@ -68,22 +77,15 @@ static void op_fail(struct http_client_op *op, const char *err)
 	op->conn = NULL;
 	op->end_err = err;
 	op->state = OP_ENDING;
-	op->prev = NULL;
-	op->next = c->ending;
-	if (c->ending)
-		c->ending->prev = op;
-	c->ending = op;
-	timer_start(c->r, &op->timer, 0);
+	timer_stop(c->r, &op->timer); /* the report ends it now */
+	list_push_front(&c->ending, &op->link);
+	reactor_defer(c->r, &op->report);
 }
 
 static void on_op_timer(void *arg)
 {
 	struct http_client_op *op = arg;
 	struct pool *p = op->pool;
-	if (op->state == OP_ENDING) {
-		op_complete_error(op, op->end_err);
-		return;
-	}
 	p->c->stats.timeouts++;
 	if (op->conn) {
 		struct cconn *cc = op->conn;
@@ -96,18 +98,6 @@ static void on_op_timer(void *arg)
 }
 
 /* ---- connection failures ---- */
-
-static const char *errno_reason(int e)
-{
-	switch (e) {
-	case ECONNREFUSED: return "connection refused";
-	case ECONNRESET: case EPIPE: return "connection reset";
-	case ETIMEDOUT: return "timeout";
-	case EHOSTUNREACH: return "host unreachable";
-	case ENETUNREACH: return "network unreachable";
-	default: return strerror(e);
-	}
-}
 
 /* A request that died on a reused connection before any response byte
  * goes out once more on a fresh one: the peer probably closed the idle
@@ -133,48 +123,16 @@ static void conn_fail(struct cconn *cc, const char *err)
  * under its caller, so the failure goes through the loop. */
 static void conn_defer_fail(struct cconn *cc, const char *err)
 {
+	struct reactor *r = cc->pool->c->r;
 	cc->deferred_err = err;
-	timer_start(cc->pool->c->r, &cc->timer, 0);
+	timer_stop(r, &cc->timer); /* no connect timeout over it */
+	reactor_defer(r, &cc->fail);
 }
 
-/* ---- transport: plain TCP, or TLS when the pool is https ---- */
-
-/* Both return n > 0, 0 for EOF (recv), -2 to wait, -1 for an error
- * (reason set). */
-static ssize_t conn_send(struct cconn *cc, const char *data, size_t len, const char **why)
+void client_on_conn_fail(void *arg)
 {
-	ssize_t n;
-	if (cc->tls) {
-		n = tls_write(cc->tls, cc->fd, data, len);
-		if (n == -1)
-			*why = tls_error(cc->tls);
-		return n;
-	}
-	n = send(cc->fd, data, len, MSG_NOSIGNAL);
-	if (n >= 0)
-		return n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return -2;
-	*why = errno_reason(errno);
-	return -1;
-}
-
-static ssize_t conn_recv(struct cconn *cc, char *buf, size_t cap, const char **why)
-{
-	ssize_t n;
-	if (cc->tls) {
-		n = tls_read(cc->tls, cc->fd, buf, cap);
-		if (n == -1)
-			*why = tls_error(cc->tls);
-		return n;
-	}
-	n = recv(cc->fd, buf, cap, 0);
-	if (n >= 0)
-		return n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return -2;
-	*why = errno_reason(errno);
-	return -1;
+	struct cconn *cc = arg;
+	conn_fail(cc, cc->deferred_err);
 }
 
 /* EPOLLIN always: a response (early or not) or the peer's close.
@@ -202,7 +160,7 @@ static void conn_write(struct cconn *cc)
 	struct http_client_op *op = cc->op;
 	const char *why = NULL;
 	while (cc->written < op->out.len) {
-		ssize_t n = conn_send(cc, op->out.data + cc->written, op->out.len - cc->written, &why);
+		ssize_t n = stream_send(cc->fd, cc->tls, op->out.data + cc->written, op->out.len - cc->written, &why);
 		if (n > 0) {
 			cc->written += (size_t)n;
 			continue;
@@ -260,13 +218,10 @@ static void conn_connect(struct cconn *cc)
 	struct sockaddr_storage *ss = &cc->addrs.addr[cc->addr_idx];
 	socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	int one = 1;
-	if (ss->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(p->port);
-	else
-		((struct sockaddr_in *)ss)->sin_port = htons(p->port);
+	addr_set_port(ss, p->port);
 	cc->fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (cc->fd < 0) {
-		conn_defer_fail(cc, errno_reason(errno));
+		conn_defer_fail(cc, stream_errno_reason(errno));
 		return;
 	}
 	setsockopt(cc->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -275,7 +230,7 @@ static void conn_connect(struct cconn *cc)
 		int e = errno;
 		close(cc->fd);
 		cc->fd = -1;
-		conn_defer_fail(cc, errno_reason(e));
+		conn_defer_fail(cc, stream_errno_reason(e));
 		return;
 	}
 	p->c->stats.connections_opened++;
@@ -311,7 +266,7 @@ static void on_connected(struct cconn *cc)
 	timer_stop(c->r, &cc->timer);
 	getsockopt(cc->fd, SOL_SOCKET, SO_ERROR, &err, &len);
 	if (err) {
-		conn_next_addr(cc, errno_reason(err));
+		conn_next_addr(cc, stream_errno_reason(err));
 		return;
 	}
 	if (cc->pool->scheme == URL_HTTPS) {
@@ -332,9 +287,7 @@ static void on_connected(struct cconn *cc)
 void client_on_conn_timer(void *arg)
 {
 	struct cconn *cc = arg;
-	if (cc->deferred_err)
-		conn_fail(cc, cc->deferred_err);
-	else if (cc->state == CC_CONNECTING)
+	if (cc->state == CC_CONNECTING)
 		conn_next_addr(cc, "connect timeout");
 	else
 		pool_conn_close(cc); /* idle too long */
@@ -514,7 +467,7 @@ static int conn_read(struct cconn *cc)
 	ssize_t n;
 	if (buf_reserve(&cc->in, CLIENT_READ_CHUNK) < 0)
 		return conn_parse(cc, 1); /* over the cap: what we have decides */
-	n = conn_recv(cc, cc->in.data + cc->in.len, cc->in.cap - cc->in.len, &why);
+	n = stream_recv(cc->fd, cc->tls, cc->in.data + cc->in.len, cc->in.cap - cc->in.len, &why);
 	if (n == -2) {
 		conn_events(cc, writing(cc));
 		return 0;
@@ -592,21 +545,9 @@ struct http_client_op *http_client_send(struct http_client *c, const struct http
 	op->started = clock_now_ms();
 	op->timeout_ms = req->timeout_ms;
 	buf_init(&op->out, CLIENT_MAX_HEAD + req->body_len);
-	/* built without printf: this runs once per delivery attempt */
+	/* one allocation for the whole request */
 	ok = buf_reserve(&op->out, strlen(req->url->path) + (req->headers ? strlen(req->headers) : 0) + 96 + req->body_len);
-	ok |= buf_puts(&op->out, req->method);
-	ok |= buf_puts(&op->out, " ");
-	ok |= buf_puts(&op->out, req->url->path);
-	ok |= buf_puts(&op->out, req->url->host_is_ipv6 ? " HTTP/1.1\r\nHost: [" : " HTTP/1.1\r\nHost: ");
-	ok |= buf_puts(&op->out, req->url->host);
-	ok |= req->url->host_is_ipv6 ? buf_puts(&op->out, "]") : 0;
-	if (req->url->port != (req->url->scheme == URL_HTTPS ? 443 : 80))
-		ok |= buf_puts(&op->out, ":") | buf_put_u64(&op->out, req->url->port);
-	ok |= buf_puts(&op->out, "\r\nContent-Length: ");
-	ok |= buf_put_u64(&op->out, req->body_len);
-	ok |= buf_puts(&op->out, "\r\n");
-	ok |= req->headers ? buf_puts(&op->out, req->headers) : 0;
-	ok |= buf_puts(&op->out, "\r\n");
+	ok |= http_put_request_head(&op->out, req->method, req->url, req->body_len, req->headers);
 	ok |= buf_append(&op->out, req->body, req->body_len);
 	if (ok != 0) {
 		buf_free(&op->out);
@@ -614,6 +555,8 @@ struct http_client_op *http_client_send(struct http_client *c, const struct http
 		return NULL;
 	}
 	timer_init(&op->timer, on_op_timer, op);
+	defer_init(&op->report, on_op_report, op);
+	list_init(&op->link);
 	timer_start(c->r, &op->timer, req->timeout_ms);
 	c->in_flight++;
 	c->stats.requests++;

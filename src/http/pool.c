@@ -22,46 +22,15 @@ enum {
 void pool_queue_push(struct pool *p, struct http_client_op *op, int front)
 {
 	op->state = OP_WAITING;
-	if (front) {
-		op->prev = NULL;
-		op->next = p->wait_head;
-		if (p->wait_head)
-			p->wait_head->prev = op;
-		else
-			p->wait_tail = op;
-		p->wait_head = op;
-	} else {
-		op->next = NULL;
-		op->prev = p->wait_tail;
-		if (p->wait_tail)
-			p->wait_tail->next = op;
-		else
-			p->wait_head = op;
-		p->wait_tail = op;
-	}
+	if (front)
+		list_push_front(&p->wait, &op->link);
+	else
+		list_push_back(&p->wait, &op->link);
 }
 
 void pool_op_unlink(struct http_client_op *op)
 {
-	struct pool *p = op->pool;
-	if (op->state == OP_WAITING) {
-		if (op->prev)
-			op->prev->next = op->next;
-		else
-			p->wait_head = op->next;
-		if (op->next)
-			op->next->prev = op->prev;
-		else
-			p->wait_tail = op->prev;
-	} else if (op->state == OP_ENDING) {
-		if (op->prev)
-			op->prev->next = op->next;
-		else
-			op->c->ending = op->next;
-		if (op->next)
-			op->next->prev = op->prev;
-	}
-	op->prev = op->next = NULL;
+	list_remove(&op->link);
 	op->state = OP_ACTIVE;
 }
 
@@ -77,24 +46,11 @@ struct cconn *pool_conn_new(struct pool *p)
 	cc->state = CC_RESOLVING;
 	buf_init(&cc->in, CLIENT_MAX_HEAD + CLIENT_MAX_BODY + CLIENT_READ_CHUNK);
 	timer_init(&cc->timer, client_on_conn_timer, cc);
-	cc->all_next = p->all;
-	if (p->all)
-		p->all->all_prev = cc;
-	p->all = cc;
+	defer_init(&cc->fail, client_on_conn_fail, cc);
+	list_init(&cc->idle_link);
+	list_push_front(&p->all, &cc->all_link);
 	p->nconns++;
 	return cc;
-}
-
-static void idle_unlink(struct cconn *cc)
-{
-	struct pool *p = cc->pool;
-	if (cc->prev)
-		cc->prev->next = cc->next;
-	else
-		p->idle = cc->next;
-	if (cc->next)
-		cc->next->prev = cc->prev;
-	cc->prev = cc->next = NULL;
 }
 
 void pool_conn_close(struct cconn *cc)
@@ -105,17 +61,12 @@ void pool_conn_close(struct cconn *cc)
 		dns_cancel(cc->dw);
 	reactor_close(c->r, &cc->fd);
 	timer_stop(c->r, &cc->timer);
-	if (cc->state == CC_IDLE)
-		idle_unlink(cc);
+	defer_cancel(&cc->fail);
+	list_remove(&cc->idle_link);
 	if (cc->op)
 		cc->op->conn = NULL;
 	tls_free(cc->tls);
-	if (cc->all_prev)
-		cc->all_prev->all_next = cc->all_next;
-	else
-		p->all = cc->all_next;
-	if (cc->all_next)
-		cc->all_next->all_prev = cc->all_prev;
+	list_remove(&cc->all_link);
 	buf_free(&cc->in);
 	p->nconns--;
 	free(cc);
@@ -128,11 +79,7 @@ void pool_conn_idle(struct cconn *cc)
 	cc->reused = 1;
 	cc->idle_since = clock_now_ms();
 	buf_free(&cc->in);
-	cc->prev = NULL;
-	cc->next = p->idle;
-	if (p->idle)
-		p->idle->prev = cc;
-	p->idle = cc;
+	list_push_front(&p->idle, &cc->idle_link);
 	if (reactor_set_events(p->c->r, cc->fd, EPOLLIN) == 0)
 		cc->events = EPOLLIN;
 	timer_start(p->c->r, &cc->timer, IDLE_MS);
@@ -145,11 +92,11 @@ void pool_conn_idle(struct cconn *cc)
  * resent request: it must not meet a second dead connection. */
 static struct cconn *take_idle(struct pool *p, int probe_always)
 {
-	while (p->idle) {
-		struct cconn *cc = p->idle;
+	struct cconn *cc;
+	while ((cc = list_first(&p->idle, struct cconn, idle_link)) != NULL) {
 		char probe;
 		ssize_t n;
-		idle_unlink(cc);
+		list_remove(&cc->idle_link);
 		cc->state = CC_BUSY;
 		timer_stop(p->c->r, &cc->timer);
 		if (!probe_always && clock_now_ms() - cc->idle_since < PROBE_AFTER_MS)
@@ -165,8 +112,8 @@ static struct cconn *take_idle(struct pool *p, int probe_always)
 
 void pool_dispatch(struct pool *p)
 {
-	while (p->wait_head) {
-		struct http_client_op *op = p->wait_head;
+	struct http_client_op *op;
+	while ((op = list_first(&p->wait, struct http_client_op, link)) != NULL) {
 		struct cconn *cc = take_idle(p, op->resent);
 		int fresh = 0;
 		if (!cc) {
@@ -191,9 +138,11 @@ void pool_dispatch(struct pool *p)
 struct pool *pool_get(struct http_client *c, const struct url *u, unsigned max_conns)
 {
 	struct pool *p;
-	for (p = c->pools; p; p = p->next)
+	list_for_each_safe(it, nx, &c->pools) {
+		p = list_entry(it, struct pool, link);
 		if (p->scheme == u->scheme && p->port == u->port && strcmp(p->host, u->host) == 0)
 			return p;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
@@ -202,8 +151,10 @@ struct pool *pool_get(struct http_client *c, const struct url *u, unsigned max_c
 	p->port = u->port;
 	p->max_conns = max_conns ? max_conns : 1;
 	snprintf(p->host, sizeof(p->host), "%s", u->host);
-	p->next = c->pools;
-	c->pools = p;
+	list_init(&p->idle);
+	list_init(&p->all);
+	list_init(&p->wait);
+	list_push_front(&c->pools, &p->link);
 	return p;
 }
 
@@ -226,6 +177,8 @@ struct http_client *http_client_new(struct reactor *r, struct dns *dns)
 		return NULL;
 	c->r = r;
 	c->dns = dns;
+	list_init(&c->pools);
+	list_init(&c->ending);
 	return c;
 }
 
@@ -233,26 +186,25 @@ void http_client_free(struct http_client *c)
 {
 	if (!c)
 		return;
-	while (c->ending) {
-		struct http_client_op *op = c->ending;
+	list_for_each_safe(it, nx, &c->ending) {
+		struct http_client_op *op = list_entry(it, struct http_client_op, link);
 		pool_op_unlink(op);
 		client_op_free(op);
 	}
-	while (c->pools) {
-		struct pool *p = c->pools;
-		while (p->wait_head) {
-			struct http_client_op *op = p->wait_head;
+	list_for_each_safe(it, nx, &c->pools) {
+		struct pool *p = list_entry(it, struct pool, link);
+		list_for_each_safe(w, wn, &p->wait) {
+			struct http_client_op *op = list_entry(w, struct http_client_op, link);
 			pool_op_unlink(op);
 			client_op_free(op);
 		}
-		while (p->all) {
-			struct cconn *cc = p->all;
+		list_for_each_safe(a, an, &p->all) {
+			struct cconn *cc = list_entry(a, struct cconn, all_link);
 			struct http_client_op *op = cc->op;
 			pool_conn_close(cc);
 			if (op)
 				client_op_free(op);
 		}
-		c->pools = p->next;
 		free(p->session);
 		free(p);
 	}

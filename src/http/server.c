@@ -1,11 +1,11 @@
 #include "edgehook/server.h"
 #include "edgehook/server_internal.h"
-#include "edgehook/response.h"
+#include "edgehook/message.h"
 #include "edgehook/buf.h"
 #include "edgehook/clock.h"
-#include "edgehook/json.h"
 #include "edgehook/log.h"
 #include "edgehook/reactor.h"
+#include "edgehook/stream.h"
 #include "edgehook/tls.h"
 
 #include <errno.h>
@@ -42,7 +42,7 @@ struct http_conn {
 	struct timer timer;
 	struct tls_conn *tls; /* TLS listeners only */
 	uint32_t events;      /* what epoll watches now: changes only are sent */
-	struct http_conn *prev, *next;
+	struct list link; /* in the server's conns */
 	/* current request framing, offsets relative to in.data; the parsed
 	 * head itself is never kept: it lives in the frame of the call that
 	 * dispatches it (conn_process), re-parsed there from this
@@ -69,6 +69,7 @@ struct http_conn {
 
 static void conn_io(void *arg, int fd, uint32_t events);
 static void conn_process(struct http_conn *c);
+static void respond_error(struct http_conn *c, int status, const char *msg);
 
 /* ---- connection lifetime ---- */
 
@@ -86,12 +87,7 @@ static void conn_destroy(struct http_conn *c)
 	tls_free(c->tls);
 	buf_free(&c->in);
 	buf_free(&c->out);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	list_remove(&c->link);
 	s->nconns--;
 	s->stats.connections_open--;
 	free(c);
@@ -127,7 +123,7 @@ static void conn_on_timer(void *arg)
 		c->keep_alive = 0;
 		c->is_head = 0; /* the last request's method, not this one's */
 		c->state = CONN_APP; /* so respond accepts it */
-		http_respond_error(c, 408, "request timeout");
+		respond_error(c, 408, "request timeout");
 		return;
 	case CONN_APP:
 		return;
@@ -183,35 +179,12 @@ static void conn_update_events(struct http_conn *c)
 		c->events = ev;
 }
 
-/* The transport: n > 0 bytes, 0 EOF (recv only), -2 wait, -1 error. */
-static ssize_t conn_send(struct http_conn *c, const char *data, size_t len)
-{
-	ssize_t n;
-	if (c->tls)
-		return tls_write(c->tls, c->fd, data, len);
-	n = send(c->fd, data, len, MSG_NOSIGNAL);
-	if (n >= 0)
-		return n;
-	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -2 : -1;
-}
-
-static ssize_t conn_recv(struct http_conn *c, char *buf, size_t cap)
-{
-	ssize_t n;
-	if (c->tls)
-		return tls_read(c->tls, c->fd, buf, cap);
-	n = recv(c->fd, buf, cap, 0);
-	if (n >= 0)
-		return n;
-	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -2 : -1;
-}
-
 /* Writes what is queued; -1 when the connection died. */
 static int conn_flush(struct http_conn *c)
 {
 	int r;
 	while (c->out.len > 0) {
-		ssize_t n = conn_send(c, c->out.data, c->out.len);
+		ssize_t n = stream_send(c->fd, c->tls, c->out.data, c->out.len, NULL);
 		if (n > 0) {
 			buf_consume(&c->out, (size_t)n);
 			continue;
@@ -283,17 +256,21 @@ void http_respond(struct http_conn *c, int status, const char *content_type, con
 	}
 }
 
-void http_respond_error(struct http_conn *c, int status, const char *msg)
+/* The server's own error answers. msg is one of its own or the
+ * parser's literal messages, plain text without '"', '\\' or control
+ * bytes, so it goes into the body as it is: this layer has no JSON
+ * writer (handlers render theirs and answer with http_respond). */
+static void respond_error(struct http_conn *c, int status, const char *msg)
 {
 	struct buf b;
 	char mem[256];
 	buf_init(&b, sizeof(mem));
 	b.data = mem;
 	b.cap = sizeof(mem);
-	buf_puts(&b, "{\"error\":");
-	json_put_cstr(&b, msg);
-	buf_puts(&b, "}");
-	http_respond(c, status, "application/json", status == 503 ? "Retry-After: 1\r\n" : NULL, b.data, b.len);
+	buf_puts(&b, "{\"error\":\"");
+	buf_puts(&b, msg);
+	buf_puts(&b, "\"}");
+	http_respond(c, status, "application/json", NULL, b.data, b.len);
 }
 
 void http_respond_405(struct http_conn *c, const char *allow)
@@ -324,7 +301,7 @@ static void conn_reject(struct http_conn *c, int status, const char *why)
 	c->keep_alive = 0;
 	c->is_head = 0;
 	c->state = CONN_APP;
-	http_respond_error(c, status, why);
+	respond_error(c, status, why);
 }
 
 /* ---- request processing ---- */
@@ -517,7 +494,7 @@ static void conn_read(struct http_conn *c, uint32_t events)
 		conn_reject(c, c->state == CONN_BODY ? 413 : 431, "request too large");
 		return;
 	}
-	n = conn_recv(c, c->in.data + c->in.len, c->in.cap - c->in.len);
+	n = stream_recv(c->fd, c->tls, c->in.data + c->in.len, c->in.cap - c->in.len, NULL);
 	if (n == -2)
 		return;
 	if (n == -1) {
@@ -591,10 +568,7 @@ int http_conn_new(struct http_server *s, int fd, const struct sockaddr_storage *
 		free(c);
 		return -1;
 	}
-	c->next = s->conns;
-	if (s->conns)
-		s->conns->prev = c;
-	s->conns = c;
+	list_push_front(&s->conns, &c->link);
 	s->nconns++;
 	s->stats.connections_open++;
 	conn_arm_timer(c);
@@ -613,6 +587,7 @@ struct http_server *http_server_new(struct reactor *r, const struct http_server_
 	s->lim = *limits;
 	s->handle = handle;
 	s->app = app;
+	list_init(&s->conns);
 	listener_init(s);
 	return s;
 }
@@ -621,13 +596,12 @@ void http_server_set_limits(struct http_server *s, const struct http_server_limi
 
 void http_server_drain(struct http_server *s, void (*on_empty)(void *), void *arg)
 {
-	struct http_conn *c, *next;
 	s->draining = 1;
 	s->on_empty = on_empty;
 	s->on_empty_arg = arg;
 	listener_close(s);
-	for (c = s->conns; c; c = next) {
-		next = c->next;
+	list_for_each_safe(it, nx, &s->conns) {
+		struct http_conn *c = list_entry(it, struct http_conn, link);
 		if ((c->state == CONN_HEAD && c->in.len == 0 && c->out.len == 0) || c->state == CONN_LINGER)
 			conn_close(c);
 		else
@@ -644,8 +618,8 @@ void http_server_free(struct http_server *s)
 	if (!s)
 		return;
 	s->on_empty = NULL;
-	while (s->conns)
-		conn_destroy(s->conns);
+	while (!list_empty(&s->conns))
+		conn_destroy(list_first(&s->conns, struct http_conn, link));
 	listener_free(s);
 	free(s);
 }

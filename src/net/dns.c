@@ -1,11 +1,12 @@
 #include "edgehook/dns.h"
+#include "edgehook/addr.h"
 #include "edgehook/buf.h"
 #include "edgehook/clock.h"
+#include "edgehook/list.h"
 #include "edgehook/log.h"
 #include "edgehook/rand.h"
 #include "edgehook/reactor.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -41,7 +42,7 @@ struct dns_waiter {
 	struct dns_query *q;
 	dns_cb cb;
 	void *arg;
-	struct dns_waiter *next, *prev;
+	struct list link; /* in its query's waiters */
 };
 
 /* One question asked again over TCP after a truncated answer; A and
@@ -63,8 +64,8 @@ struct dns_query {
 	struct dns_result res;
 	uint32_t ttl;
 	struct timer timer;
-	struct dns_waiter *waiters;
-	struct dns_query *next, *prev;
+	struct list waiters; /* struct dns_waiter; never empty while active */
+	struct list link;    /* in the resolver's active queries */
 };
 
 struct dns_conf {
@@ -80,7 +81,7 @@ struct dns {
 	struct reactor *r;
 	struct dns_conf *conf;
 	struct cache_entry *cache;
-	struct dns_query *active;
+	struct list active; /* struct dns_query */
 	struct dns_stats stats;
 };
 
@@ -93,6 +94,7 @@ static int parse_server(const char *s, struct sockaddr_storage *ss, socklen_t *l
 	char host[64];
 	long port = 53;
 	const char *colon = NULL;
+	int rc;
 	memset(ss, 0, sizeof(*ss));
 	if (*s == '[') {
 		const char *close = strchr(s, ']');
@@ -113,19 +115,12 @@ static int parse_server(const char *s, struct sockaddr_storage *ss, socklen_t *l
 		if (port <= 0 || port > 65535)
 			return -1;
 	}
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
-		((struct sockaddr_in *)ss)->sin_family = AF_INET;
-		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-		*len = sizeof(struct sockaddr_in);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
-		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
-		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-		*len = sizeof(struct sockaddr_in6);
-		return 0;
-	}
-	return -1;
+	rc = addr_parse_ip(host, strlen(host), ss);
+	if (rc < 0)
+		return -1;
+	addr_set_port(ss, (uint16_t)port);
+	*len = (socklen_t)rc;
+	return 0;
 }
 
 static void load_resolv_conf(struct dns_conf *c, const char *path)
@@ -161,19 +156,7 @@ static void load_resolv_conf(struct dns_conf *c, const char *path)
 		parse_server("127.0.0.1", &c->servers[c->nservers++], &c->server_len[0]);
 }
 
-static int literal(const char *s, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, s, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
-		ss->ss_family = AF_INET;
-		return 1;
-	}
-	if (inet_pton(AF_INET6, s, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
-		ss->ss_family = AF_INET6;
-		return 1;
-	}
-	return 0;
-}
+static int literal(const char *s, struct sockaddr_storage *ss) { return addr_parse_ip(s, strlen(s), ss) > 0; }
 
 /* "name." and "name" are one name; the table keeps the short form. */
 static int add_host(struct dns_conf *c, const char *name, const struct sockaddr_storage *ss)
@@ -302,6 +285,7 @@ struct dns *dns_new(struct reactor *r, struct dns_conf *conf)
 	}
 	d->r = r;
 	d->conf = conf;
+	list_init(&d->active);
 	return d;
 }
 
@@ -320,8 +304,10 @@ void dns_free(struct dns *d)
 	if (!d)
 		return;
 	/* cancelling a query's last waiter frees the query: re-read the list */
-	while (d->active)
-		dns_cancel(d->active->waiters);
+	while (!list_empty(&d->active)) {
+		struct dns_query *q = list_first(&d->active, struct dns_query, link);
+		dns_cancel(list_first(&q->waiters, struct dns_waiter, link));
+	}
 	dns_conf_free(d->conf);
 	free(d->cache);
 	free(d);
@@ -340,26 +326,16 @@ static void query_free(struct dns_query *q)
 		buf_free(&q->tcp[idx].out);
 	}
 	timer_stop(d->r, &q->timer);
-	if (q->prev)
-		q->prev->next = q->next;
-	else
-		d->active = q->next;
-	if (q->next)
-		q->next->prev = q->prev;
+	list_remove(&q->link);
 	free(q);
 }
 
 void dns_cancel(struct dns_waiter *w)
 {
 	struct dns_query *q = w->q;
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		q->waiters = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
+	list_remove(&w->link);
 	free(w);
-	if (!q->waiters)
+	if (list_empty(&q->waiters))
 		query_free(q);
 }
 
@@ -389,7 +365,7 @@ static void order_v4_first(struct dns_result *res)
 static void finish(struct dns_query *q, const char *err)
 {
 	struct dns *d = q->d;
-	struct dns_waiter *w;
+	struct list waiters;
 	if (!err && q->res.n > 0) {
 		uint64_t ttl = q->ttl < 1 ? 1 : q->ttl > 3600 ? 3600 : q->ttl;
 		order_v4_first(&q->res);
@@ -404,16 +380,15 @@ static void finish(struct dns_query *q, const char *err)
 		d->stats.failures++;
 	/* Waiters may resolve or cancel from their callbacks: detach all
 	 * first, free the query, then call. */
-	w = q->waiters;
-	q->waiters = NULL;
+	list_take_all(&waiters, &q->waiters);
 	{
 		struct dns_result res = q->res;
 		query_free(q);
-		while (w) {
-			struct dns_waiter *next = w->next;
+		while (!list_empty(&waiters)) {
+			struct dns_waiter *w = list_first(&waiters, struct dns_waiter, link);
+			list_remove(&w->link);
 			w->cb(w->arg, err, err ? NULL : &res);
 			free(w);
-			w = next;
 		}
 	}
 }
@@ -584,10 +559,7 @@ static struct dns_waiter *add_waiter(struct dns_query *q, dns_cb cb, void *arg)
 	w->q = q;
 	w->cb = cb;
 	w->arg = arg;
-	w->next = q->waiters;
-	if (q->waiters)
-		q->waiters->prev = w;
-	q->waiters = w;
+	list_push_front(&q->waiters, &w->link);
 	return w;
 }
 
@@ -632,9 +604,11 @@ struct dns_waiter *dns_resolve(struct dns *d, const char *host, dns_cb cb, void 
 		cb(arg, "dns: bad name", NULL);
 		return NULL;
 	}
-	for (q = d->active; q; q = q->next)
+	list_for_each_safe(it, nx, &d->active) {
+		q = list_entry(it, struct dns_query, link);
 		if (strcasecmp(q->name, host) == 0)
 			return add_waiter(q, cb, arg);
+	}
 	q = calloc(1, sizeof(*q));
 	if (!q) {
 		cb(arg, "dns: out of memory", NULL);
@@ -653,10 +627,8 @@ struct dns_waiter *dns_resolve(struct dns *d, const char *host, dns_cb cb, void 
 		buf_init(&q->tcp[idx].out, 512);
 	}
 	timer_init(&q->timer, on_timeout, q);
-	q->next = d->active;
-	if (d->active)
-		d->active->prev = q;
-	d->active = q;
+	list_init(&q->waiters);
+	list_push_front(&d->active, &q->link);
 	{
 		struct dns_waiter *w = add_waiter(q, cb, arg);
 		if (!w) {

@@ -3,8 +3,8 @@
 #include "edgehook/log.h"
 #include "edgehook/tls_impl.h"
 #include "edgehook/x509_san.h"
+#include "edgehook/addr.h"
 
-#include <arpa/inet.h>
 #include <bearssl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -487,6 +487,7 @@ struct tls_conn *tls_client_new(struct tls_client_ctx *ctx, const char *server_n
 {
 	struct tls_conn *t;
 	struct ip_check *ipc;
+	struct sockaddr_storage lit;
 	char name[256];
 	size_t len = strlen(server_name);
 	/* the name in SNI and in the certificate has no trailing dot */
@@ -504,10 +505,10 @@ struct tls_conn *tls_client_new(struct tls_client_ctx *ctx, const char *server_n
 	br_ssl_engine_add_flags(t->eng, BR_OPT_NO_RENEGOTIATION);
 	br_ssl_engine_set_buffer(t->eng, t->iobuf, sizeof(t->iobuf), 0);
 	ipc = &t->u.c.ipc;
-	if (inet_pton(AF_INET, name, ipc->ip) == 1)
-		ipc->iplen = 4;
-	else if (inet_pton(AF_INET6, name, ipc->ip) == 1)
-		ipc->iplen = 16;
+	if (addr_parse_ip(name, len, &lit) > 0) {
+		const uint8_t *ip = addr_ip_bytes(&lit, &ipc->iplen);
+		memcpy(ipc->ip, ip, ipc->iplen);
+	}
 	if (ipc->iplen) {
 		ipc->vtable = &ip_check_vtable;
 		ipc->inner = &t->u.c.xc;

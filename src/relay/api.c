@@ -61,7 +61,7 @@ int api_authorize(struct relay *rl, struct http_conn *c, const struct http_reque
 	if (!token) {
 		if (is_local(rl, c, req))
 			return 0;
-		http_respond_error(c, 403, "without api.token the API answers local, unproxied peers only");
+		api_respond_error(c, 403, "without api.token the API answers local, unproxied peers only");
 		return -1;
 	}
 	auth = http_find_header(req->headers, req->num_headers, "authorization");
@@ -73,11 +73,24 @@ int api_authorize(struct relay *rl, struct http_conn *c, const struct http_reque
 	return -1;
 }
 
+void api_respond_error(struct http_conn *c, int status, const char *msg)
+{
+	struct buf b;
+	char mem[256];
+	buf_init(&b, sizeof(mem));
+	b.data = mem;
+	b.cap = sizeof(mem);
+	buf_puts(&b, "{\"error\":");
+	json_put_cstr(&b, msg);
+	buf_puts(&b, "}");
+	http_respond(c, status, "application/json", status == 503 ? "Retry-After: 1\r\n" : NULL, b.data, b.len);
+}
+
 void reply_rendered(struct http_conn *c, int status, const char *ctype, struct buf *b, const char *what)
 {
 	if (b->failed || !b->data) {
 		log_msg(LOG_ERROR, "answer not sent: rendering failed (too large or out of memory)", "what", what, NULL);
-		http_respond_error(c, 500, "the answer could not be rendered (see the log)");
+		api_respond_error(c, 500, "the answer could not be rendered (see the log)");
 	} else {
 		http_respond(c, status, ctype, NULL, b->data, b->len);
 	}
@@ -123,14 +136,14 @@ static void ingest(struct relay *rl, struct http_conn *c, const char *body, size
 	struct buf reply, one;
 	const char *why = NULL;
 	if (len == 0 || (rc = json_parse(&doc, body, len, 64)) < 0) {
-		http_respond_error(c, 400, len == 0 ? "empty body" : rc == -2 ? "body has a duplicate key in an object (ambiguous JSON)" : "body is not valid JSON");
+		api_respond_error(c, 400, len == 0 ? "empty body" : rc == -2 ? "body has a duplicate key in an object (ambiguous JSON)" : "body is not valid JSON");
 		return;
 	}
 	if (doc.toks[0].type == JSON_ARRAY) {
 		if (doc.toks[0].size == 0 || doc.toks[0].size > MAX_BATCH) {
 			const char *why_size = doc.toks[0].size ? "at most 1000 events per request" : "empty array";
 			json_doc_free(&doc);
-			http_respond_error(c, 400, why_size);
+			api_respond_error(c, 400, why_size);
 			return;
 		}
 		for (i = 0, tok = 1; i < doc.toks[0].size; i++, tok = json_skip(&doc, tok))
@@ -141,7 +154,7 @@ static void ingest(struct relay *rl, struct http_conn *c, const char *body, size
 	all_types = malloc((size_t)nitems * sizeof(*all_types));
 	if (!all_types) {
 		json_doc_free(&doc);
-		http_respond_error(c, 500, "out of memory");
+		api_respond_error(c, 500, "out of memory");
 		return;
 	}
 	for (i = 0; i < nitems && !why; i++) {
@@ -154,12 +167,12 @@ static void ingest(struct relay *rl, struct http_conn *c, const char *body, size
 			snprintf(msg, sizeof(msg), "event %d: %s", i - 1, why);
 		else
 			snprintf(msg, sizeof(msg), "%s", why);
-		http_respond_error(c, 400, msg);
+		api_respond_error(c, 400, msg);
 		goto out;
 	}
 	if (!dispatch_admit(rl->disp, type_ptrs, (size_t)nitems, len + (size_t)nitems * 48)) {
 		log_msg(LOG_WARN, "events refused: delivery queue full", NULL);
-		http_respond_error(c, 503, "delivery queue full");
+		api_respond_error(c, 503, "delivery queue full");
 		goto out;
 	}
 	buf_init(&reply, RENDER_MAX);
@@ -253,7 +266,7 @@ static void on_test_done(void *arg, const char *json, size_t len)
 	} else {
 		log_msg(LOG_ERROR, "answer not sent: rendering failed (too large or out of memory)", "what",
 			"endpoint test", NULL);
-		http_respond_error(p->c, 500, "the answer could not be rendered (see the log)");
+		api_respond_error(p->c, 500, "the answer could not be rendered (see the log)");
 	}
 	free(p);
 }
@@ -270,21 +283,21 @@ static void endpoint_test(struct relay *rl, struct http_conn *c, const char *nam
 	struct pending_test *p;
 	char n[256];
 	if (len == 0 || len >= sizeof(n)) {
-		http_respond_error(c, 404, "unknown endpoint");
+		api_respond_error(c, 404, "unknown endpoint");
 		return;
 	}
 	memcpy(n, name, len);
 	n[len] = '\0';
 	p = calloc(1, sizeof(*p));
 	if (!p) {
-		http_respond_error(c, 500, "out of memory");
+		api_respond_error(c, 500, "out of memory");
 		return;
 	}
 	p->c = c;
 	p->t = dispatch_test(rl->disp, n, on_test_done, p);
 	if (!p->t) {
 		free(p);
-		http_respond_error(c, 404, "unknown endpoint");
+		api_respond_error(c, 404, "unknown endpoint");
 		return;
 	}
 	http_defer(c, on_test_abort, p);
@@ -314,14 +327,14 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 			return;
 		}
 		if (rlen >= sizeof(id) || memchr(rest, '/', rlen)) {
-			http_respond_error(c, 404, "unknown event");
+			api_respond_error(c, 404, "unknown event");
 			return;
 		}
 		memcpy(id, rest, rlen);
 		id[rlen] = '\0';
 		buf_init(&b, RENDER_MAX);
 		if (event_status_json(rl->disp, id, &b) < 0 && !b.failed) {
-			http_respond_error(c, 404, "unknown event (or no longer in the status history)");
+			api_respond_error(c, 404, "unknown event (or no longer in the status history)");
 			buf_free(&b);
 		} else {
 			reply_rendered(c, 200, "application/json", &b, "event status");
@@ -336,7 +349,7 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 		reply_rendered(c, 200, "application/json", &b, "endpoints");
 	} else if (str_slice_eq(path, head, "triggers")) {
 		if (memchr(rest, '/', rlen))
-			http_respond_error(c, 404, "unknown trigger");
+			api_respond_error(c, 404, "unknown trigger");
 		else
 			triggers_api(rl, c, req, rest, rlen, body, len);
 	} else if (str_slice_eq(path, head, "runs") && rlen > 0) {
@@ -346,14 +359,14 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 			return;
 		}
 		if (rlen >= sizeof(id)) {
-			http_respond_error(c, 404, "unknown run");
+			api_respond_error(c, 404, "unknown run");
 			return;
 		}
 		memcpy(id, rest, rlen);
 		id[rlen] = '\0';
 		buf_init(&b, RENDER_MAX);
 		if (runner_run_json(rl->runner, id, &b) < 0 && !b.failed) {
-			http_respond_error(c, 404, "unknown run (or no longer in the history)");
+			api_respond_error(c, 404, "unknown run (or no longer in the history)");
 			buf_free(&b);
 		} else {
 			reply_rendered(c, 200, "application/json", &b, "run");
@@ -364,6 +377,6 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 		else
 			http_respond_405(c, "POST");
 	} else {
-		http_respond_error(c, 404, "unknown API route");
+		api_respond_error(c, 404, "unknown API route");
 	}
 }

@@ -212,7 +212,7 @@ static void webhooks_route(struct relay *rl, struct http_conn *c, const struct h
 	}
 	if (!t) {
 		rl->tstats.not_found++;
-		http_respond_error(c, 404, "unknown trigger");
+		api_respond_error(c, 404, "unknown trigger");
 		return;
 	}
 	trigger_route(rl, c, req, body, len, t, verify_as);
@@ -230,7 +230,7 @@ void relay_handle(void *arg, struct http_conn *c, const struct http_request *req
 	on_api = (http_conn_listener_flags(c) & HTTP_LISTENER_API) != 0;
 	api_path = plen > 8 && memcmp(path, "/api/v1/", 8) == 0;
 	if (on_api != api_path && (on_api || rl->api_own_listeners)) {
-		http_respond_error(c, 404, "not found");
+		api_respond_error(c, 404, "not found");
 		return;
 	}
 	if (plen > 10 && memcmp(path, "/webhooks/", 10) == 0) {
@@ -250,6 +250,6 @@ void relay_handle(void *arg, struct http_conn *c, const struct http_request *req
 	} else if ((t = trigger_by_path(rl, path, plen)) != NULL) {
 		trigger_route(rl, c, req, body, len, t, -1);
 	} else {
-		http_respond_error(c, 404, "not found");
+		api_respond_error(c, 404, "not found");
 	}
 }

@@ -49,25 +49,6 @@ static void history_add(struct dispatch *d, struct event *ev)
 		history_drop(old);
 }
 
-static void active_link(struct dispatch *d, struct event *ev)
-{
-	ev->prev = NULL;
-	ev->next = d->active;
-	if (d->active)
-		d->active->prev = ev;
-	d->active = ev;
-}
-
-static void active_unlink(struct dispatch *d, struct event *ev)
-{
-	if (ev->prev)
-		ev->prev->next = ev->next;
-	else
-		d->active = ev->next;
-	if (ev->next)
-		ev->next->prev = ev->prev;
-}
-
 /* ---- delivery outcomes ---- */
 
 void dispatch_delivery_finish(struct delivery *dl, enum dlv_state state)
@@ -84,7 +65,7 @@ void dispatch_delivery_finish(struct delivery *dl, enum dlv_state state)
 	d->pending--;
 	if (--ev->unfinished == 0) {
 		d->pending_bytes -= ev->len;
-		active_unlink(d, ev);
+		list_remove(&ev->link);
 		free(ev->body); /* status keeps metadata only */
 		ev->body = NULL;
 		event_maybe_free(ev);
@@ -125,18 +106,14 @@ static void attempt(struct delivery *dl);
 
 static void on_attempt_done(void *arg, const struct http_client_result *res);
 
-static void on_retry_timer(void *arg)
+static void on_retry_timer(void *arg) { attempt(arg); }
+
+static void on_send_refused(void *arg)
 {
-	struct delivery *dl = arg;
-	if (dl->send_failed) {
-		struct http_client_result res;
-		dl->send_failed = 0;
-		memset(&res, 0, sizeof(res));
-		res.error = "out of memory";
-		on_attempt_done(dl, &res);
-		return;
-	}
-	attempt(dl);
+	struct http_client_result res;
+	memset(&res, 0, sizeof(res));
+	res.error = "out of memory";
+	on_attempt_done(arg, &res);
 }
 
 static int retryable(int status) { return status == 0 || status == 408 || status == 429 || status >= 500; }
@@ -244,8 +221,7 @@ static void attempt(struct delivery *dl)
 	if (!dl->op) {
 		/* reported from the loop, like every other outcome: launch and
 		 * dispatch_test are still walking this event */
-		dl->send_failed = 1;
-		timer_start(d->r, &dl->retry, 0);
+		reactor_defer(d->r, &dl->refused);
 	}
 }
 
@@ -286,6 +262,7 @@ struct event *dispatch_event_new(const char *type, const char *body, size_t len,
 	snprintf(ev->type, sizeof(ev->type), "%s", type);
 	rand_id(ev->id, sizeof(ev->id), "evt_");
 	ev->created_ms = clock_wall_ms();
+	list_init(&ev->link);
 	return ev;
 }
 
@@ -297,6 +274,7 @@ struct delivery *dispatch_add_delivery(struct dispatch *d, struct event *ev, str
 	dl->ep = ep;
 	endpoint_ref(ep);
 	timer_init(&dl->retry, on_retry_timer, dl);
+	defer_init(&dl->refused, on_send_refused, dl);
 	if (ep->url.scheme != URL_STDOUT) {
 		ev->unfinished++;
 		d->pending++;
@@ -312,7 +290,7 @@ void dispatch_launch(struct dispatch *d, struct event *ev)
 	d->events_total++;
 	if (http) {
 		d->pending_bytes += ev->len;
-		active_link(d, ev);
+		list_push_front(&d->active, &ev->link);
 	}
 	history_add(d, ev);
 	for (i = 0; i < ev->ndl; i++) {
@@ -407,6 +385,7 @@ struct dispatch *dispatch_new(struct reactor *r, const struct config *cfg)
 	if (!d)
 		return NULL;
 	d->r = r;
+	list_init(&d->active);
 	dispatch_stdout_init(&d->out, r);
 	st = dispatch_prepare(cfg);
 	if (history_init(&d->done, cfg->webhook.history) < 0 || !st) {
@@ -443,8 +422,8 @@ static size_t stop_all(struct dispatch *d)
 {
 	size_t n = 0;
 	d->on_idle = NULL;
-	while (d->active) {
-		struct event *ev = d->active;
+	while (!list_empty(&d->active)) {
+		struct event *ev = list_first(&d->active, struct event, link);
 		/* the last delivery_finish may free ev: count down, never re-read it */
 		unsigned left = ev->unfinished;
 		size_t i, ndl = ev->ndl;
@@ -456,7 +435,7 @@ static size_t stop_all(struct dispatch *d)
 				if (dl->op)
 					http_client_cancel(dl->op);
 				dl->op = NULL;
-				dl->send_failed = 0;
+				defer_cancel(&dl->refused);
 				dl->ep->in_flight--;
 			}
 			timer_stop(d->r, &dl->retry);

@@ -33,8 +33,9 @@ struct delivery {
 	char last_error[64];
 	uint64_t first_ms, last_ms, next_ms, done_ms; /* wall clock */
 	struct http_client_op *op;
-	struct timer retry; /* the next attempt, or the report of a send that could not start */
-	int no_retry, send_failed;
+	struct timer retry;    /* the next attempt */
+	struct defer refused;  /* the report of a send that could not start */
+	int no_retry;
 	struct dispatch_test *test;
 };
 
@@ -46,7 +47,7 @@ struct event {
 	uint64_t created_ms;
 	unsigned unfinished, ndl;
 	int in_ring;
-	struct event *prev, *next; /* active list: events with unfinished deliveries */
+	struct list link; /* in the active list: events with unfinished deliveries */
 	struct delivery dl[];
 };
 
@@ -66,7 +67,7 @@ struct dispatch {
 	struct dispatch_stdout out;
 	size_t pending, pending_bytes, queue_max, bytes_max;
 	struct history done; /* the last webhook.history events, for their status */
-	struct event *active;
+	struct list active; /* struct event, with unfinished deliveries */
 	uint64_t events_total, events_rejected, abandoned;
 	void (*on_idle)(void *);
 	void *idle_arg;

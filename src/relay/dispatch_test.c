@@ -13,11 +13,11 @@ struct dispatch_test {
 	void (*cb)(void *arg, const char *json, size_t len);
 	void *arg;
 	struct buf result;
-	struct timer timer;
+	struct defer answer; /* from the loop: the caller may be in dispatch_test */
 	struct reactor *r;
 };
 
-static void on_test_timer(void *arg)
+static void on_test_answer(void *arg)
 {
 	struct dispatch_test *t = arg;
 	t->cb(t->arg, t->result.failed ? NULL : t->result.data, t->result.len);
@@ -40,8 +40,7 @@ void dispatch_test_report(struct delivery *dl)
 	buf_puts(b, ",\"error\":");
 	json_put_cstr_or_null(b, dl->last_error);
 	buf_printf(b, ",\"duration_ms\":%llu}", (unsigned long long)(dl->done_ms - dl->first_ms));
-	/* the caller may still be inside dispatch_test: answer from the loop */
-	timer_start(t->r, &t->timer, 0);
+	reactor_defer(t->r, &t->answer);
 }
 
 struct dispatch_test *dispatch_test(struct dispatch *d, const char *endpoint,
@@ -76,7 +75,7 @@ struct dispatch_test *dispatch_test(struct dispatch *d, const char *endpoint,
 	t->arg = arg;
 	t->r = d->r;
 	buf_init(&t->result, 4096);
-	timer_init(&t->timer, on_test_timer, t);
+	defer_init(&t->answer, on_test_answer, t);
 	t->dl = dispatch_add_delivery(d, ev, ep);
 	t->dl->no_retry = 1;
 	t->dl->test = t;
@@ -88,7 +87,7 @@ void dispatch_test_cancel(struct dispatch_test *t)
 {
 	if (t->dl)
 		t->dl->test = NULL;
-	timer_stop(t->r, &t->timer);
+	defer_cancel(&t->answer);
 	buf_free(&t->result);
 	free(t);
 }

@@ -153,16 +153,16 @@ static void put_trigger(struct relay *rl, struct http_conn *c, const char *id, s
 	const char *why;
 	int created;
 	if (config_trigger(rl, id, id_len)) {
-		http_respond_error(c, 409, "trigger is defined in the config file");
+		api_respond_error(c, 409, "trigger is defined in the config file");
 		return;
 	}
 	if (len > MAX_TRIGGER_BODY) {
-		http_respond_error(c, 413, "a trigger definition is at most 64 KiB");
+		api_respond_error(c, 413, "a trigger definition is at most 64 KiB");
 		return;
 	}
 	a = calloc(1, sizeof(*a));
 	if (!a) {
-		http_respond_error(c, 500, "out of memory");
+		api_respond_error(c, 500, "out of memory");
 		return;
 	}
 	arena_init(&a->arena);
@@ -170,18 +170,18 @@ static void put_trigger(struct relay *rl, struct http_conn *c, const char *id, s
 	if (len == 0 || tree_from_json(&a->arena, body, len, &root, err, sizeof(err)) < 0) {
 		/* the tree's "LINE: message" without the line, for a JSON body */
 		const char *msg = len ? strstr(err, ": ") : NULL;
-		http_respond_error(c, 400, len == 0 ? "empty body" : msg ? msg + 2 : "body is not valid JSON");
+		api_respond_error(c, 400, len == 0 ? "empty body" : msg ? msg + 2 : "body is not valid JSON");
 		goto fail;
 	}
 	if (root->kind != NODE_MAP) {
-		http_respond_error(c, 400, "body must be a JSON object");
+		api_respond_error(c, 400, "body must be a JSON object");
 		goto fail;
 	}
 	idn = tree_get(root, "id");
 	if (!idn) {
 		idn = tree_new(&a->arena, NODE_SCALAR, 1);
 		if (!idn || !(idn->str = arena_strndup(&a->arena, id, id_len))) {
-			http_respond_error(c, 500, "out of memory");
+			api_respond_error(c, 500, "out of memory");
 			goto fail;
 		}
 		idn->quoted = 1;
@@ -189,29 +189,29 @@ static void put_trigger(struct relay *rl, struct http_conn *c, const char *id, s
 		idn->key = "id";
 		tree_append(root, idn);
 	} else if (idn->kind != NODE_SCALAR || !str_slice_eq(id, id_len, idn->str)) {
-		http_respond_error(c, 400, "\"id\" in the body differs from the URL");
+		api_respond_error(c, 400, "\"id\" in the body differs from the URL");
 		goto fail;
 	}
 	if (config_trigger_from_tree(&a->arena, "request", root, &a->cfg, &errors) < 0) {
 		first_error(&errors, err, sizeof(err));
-		http_respond_error(c, 400, err);
+		api_respond_error(c, 400, err);
 		goto fail;
 	}
 	if ((why = run_refusal(rl, &a->cfg)) != NULL) {
-		http_respond_error(c, 400, why);
+		api_respond_error(c, 400, why);
 		goto fail;
 	}
 	if (a->cfg.path) {
 		const struct trigger_cfg *other = trigger_by_path(rl, a->cfg.path, strlen(a->cfg.path));
 		if (other && strcmp(other->id, a->cfg.id) != 0) {
-			http_respond_error(c, 409, "path is used by another trigger");
+			api_respond_error(c, 409, "path is used by another trigger");
 			goto fail;
 		}
 	}
 	slot = api_slot(rl, id, id_len);
 	created = *slot == NULL;
 	if (created && rl->n_api_triggers >= MAX_API_TRIGGERS) {
-		http_respond_error(c, 409, "too many API triggers (1024)");
+		api_respond_error(c, 409, "too many API triggers (1024)");
 		goto fail;
 	}
 	if (!created) {
@@ -236,11 +236,11 @@ static void delete_trigger(struct relay *rl, struct http_conn *c, const char *id
 {
 	struct api_trigger **slot = api_slot(rl, id, id_len), *a;
 	if (config_trigger(rl, id, id_len)) {
-		http_respond_error(c, 409, "trigger is defined in the config file");
+		api_respond_error(c, 409, "trigger is defined in the config file");
 		return;
 	}
 	if (!*slot) {
-		http_respond_error(c, 404, "unknown trigger");
+		api_respond_error(c, 404, "unknown trigger");
 		return;
 	}
 	a = *slot;
@@ -266,7 +266,7 @@ void triggers_api(struct relay *rl, struct http_conn *c, const struct http_reque
 		if (t)
 			trigger_info(rl, c, t);
 		else
-			http_respond_error(c, 404, "unknown trigger");
+			api_respond_error(c, 404, "unknown trigger");
 	} else if (http_method_is(req, "PUT")) {
 		put_trigger(rl, c, id, id_len, body, len);
 	} else if (http_method_is(req, "DELETE")) {

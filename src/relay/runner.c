@@ -46,21 +46,21 @@ struct run {
 	struct slot *spare; /* a slot made by runner_prepare, linked at commit */
 	struct proc proc;
 	struct timer timer; /* the timeout, then the grace before SIGKILL */
-	struct run *next; /* slot queue, or the running list */
+	struct list link; /* slot queue, or the running list */
 };
 
 struct slot {
 	char trigger[129];
 	unsigned running, queued, concurrency;
-	struct run *head, *tail;
-	struct slot *next;
+	struct list queue; /* struct run, FIFO */
+	struct list link;  /* in the runner's slots */
 };
 
 struct runner {
 	struct reactor *r;
 	struct dispatch *disp;
-	struct slot *slots;
-	struct run *running;
+	struct list slots;   /* struct slot */
+	struct list running; /* struct run */
 	struct proc_kills kills;
 	size_t active, nslots, held;
 	uint64_t completed, failed;
@@ -145,15 +145,10 @@ static void check_idle(struct runner *rn)
 static void finish(struct run *run)
 {
 	struct runner *rn = run->rn;
-	struct run **pp;
 	timer_stop(rn->r, &run->timer);
 	proc_owe_kill(&rn->kills, &run->proc);
 	proc_close(&run->proc);
-	for (pp = &rn->running; *pp; pp = &(*pp)->next)
-		if (*pp == run) {
-			*pp = run->next;
-			break;
-		}
+	list_remove(&run->link);
 	if (run->started_ms)
 		run->slot->running--;
 	run->slot = NULL;
@@ -179,25 +174,18 @@ static void start(struct run *run);
 
 static void slot_unlink(struct runner *rn, struct slot *s)
 {
-	struct slot **pp;
-	for (pp = &rn->slots; *pp; pp = &(*pp)->next)
-		if (*pp == s) {
-			*pp = s->next;
-			free(s);
-			rn->nslots--;
-			return;
-		}
+	list_remove(&s->link);
+	free(s);
+	rn->nslots--;
 }
 
 /* Starts what the slot has room for, then frees it once nothing runs or
  * waits: slots live only as long as their trigger's runs. */
 static void settle(struct runner *rn, struct slot *s)
 {
-	while (s->head && s->running < s->concurrency) {
-		struct run *next = s->head;
-		s->head = next->next;
-		if (!s->head)
-			s->tail = NULL;
+	while (!list_empty(&s->queue) && s->running < s->concurrency) {
+		struct run *next = list_first(&s->queue, struct run, link);
+		list_remove(&next->link);
 		s->queued--;
 		start(next);
 	}
@@ -231,8 +219,7 @@ static void start(struct run *run)
 	run->started_ms = clock_wall_ms();
 	run->slot->running++;
 	rc = proc_start(&run->proc, run->command, run->argv, run->envp, run->input, run->input_len, on_input_done, run);
-	run->next = rn->running;
-	rn->running = run;
+	list_push_front(&rn->running, &run->link);
 	if (rc != 0) {
 		snprintf(run->error, sizeof(run->error), "spawn %s: %s", run->command, strerror(rc));
 		run->exit_code = -1;
@@ -250,11 +237,14 @@ void runner_reap(struct runner *rn)
 	int status;
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		struct run *run;
+		struct run *run = NULL;
 		struct slot *s;
-		for (run = rn->running; run; run = run->next)
-			if (run->proc.pid == pid)
+		list_for_each_safe(it, nx, &rn->running) {
+			if (list_entry(it, struct run, link)->proc.pid == pid) {
+				run = list_entry(it, struct run, link);
 				break;
+			}
+		}
 		if (!run)
 			continue;
 		if (WIFEXITED(status)) {
@@ -276,10 +266,11 @@ void runner_reap(struct runner *rn)
 
 static struct slot *slot_find(const struct runner *rn, const char *trigger)
 {
-	struct slot *s;
-	for (s = rn->slots; s; s = s->next)
+	list_for_each_safe(it, nx, &rn->slots) {
+		struct slot *s = list_entry(it, struct slot, link);
 		if (strcmp(s->trigger, trigger) == 0)
 			return s;
+	}
 	return NULL;
 }
 
@@ -341,6 +332,7 @@ struct run *runner_prepare(struct runner *rn, const struct trigger_cfg *t, const
 	run = calloc(1, sizeof(*run));
 	if (!run)
 		return NULL;
+	list_init(&run->link);
 	run->rn = rn;
 	proc_init(&run->proc, rn->r);
 	run->exit_code = -1;
@@ -405,8 +397,8 @@ void runner_commit(struct runner *rn, struct run *run, char *id, size_t cap)
 		s = run->spare;
 		run->spare = NULL;
 		snprintf(s->trigger, sizeof(s->trigger), "%s", run->trigger);
-		s->next = rn->slots;
-		rn->slots = s;
+		list_init(&s->queue);
+		list_push_front(&rn->slots, &s->link);
 		rn->nslots++;
 	}
 	/* the trigger's current concurrency (a reload or PUT may change it) */
@@ -414,11 +406,7 @@ void runner_commit(struct runner *rn, struct run *run, char *id, size_t cap)
 	run->slot = s;
 	run->state = RUN_QUEUED;
 	rn->active++;
-	if (s->tail)
-		s->tail->next = run;
-	else
-		s->head = run;
-	s->tail = run;
+	list_push_back(&s->queue, &run->link);
 	s->queued++;
 	settle(rn, s);
 }
@@ -462,6 +450,8 @@ struct runner *runner_new(struct reactor *r, struct dispatch *disp, size_t histo
 	if (!rn)
 		return NULL;
 	rn->r = r;
+	list_init(&rn->slots);
+	list_init(&rn->running);
 	rn->kills.r = r;
 	rn->disp = disp;
 	if (history_init(&rn->done, history) < 0) {
@@ -490,13 +480,12 @@ void runner_drain(struct runner *rn, void (*on_idle)(void *), void *arg)
 
 void runner_kill_all(struct runner *rn)
 {
-	struct run *run;
-	struct slot *s;
-	for (s = rn->slots; s; s = s->next) {
+	list_for_each_safe(it, nx, &rn->slots) {
+		struct slot *s = list_entry(it, struct slot, link);
 		/* queued runs never start */
-		while (s->head) {
-			struct run *q = s->head;
-			s->head = q->next;
+		while (!list_empty(&s->queue)) {
+			struct run *q = list_first(&s->queue, struct run, link);
+			list_remove(&q->link);
 			s->queued--;
 			rn->active--;
 			snprintf(q->error, sizeof(q->error), "cancelled at shutdown");
@@ -506,9 +495,9 @@ void runner_kill_all(struct runner *rn)
 			if (!q->in_ring)
 				run_free(q);
 		}
-		s->tail = NULL;
 	}
-	for (run = rn->running; run; run = run->next) {
+	list_for_each_safe(it, nx, &rn->running) {
+		struct run *run = list_entry(it, struct run, link);
 		proc_kill(&run->proc);
 		if (!run->error[0])
 			snprintf(run->error, sizeof(run->error), "killed at shutdown");
@@ -518,22 +507,19 @@ void runner_kill_all(struct runner *rn)
 
 void runner_free(struct runner *rn)
 {
-	struct slot *s;
 	if (!rn)
 		return;
 	rn->on_idle = NULL;
 	runner_kill_all(rn);
-	while (rn->running) {
-		struct run *run = rn->running;
+	while (!list_empty(&rn->running)) {
+		struct run *run = list_first(&rn->running, struct run, link);
 		int status;
 		waitpid(run->proc.pid, &status, 0);
 		run->exit_code = -1;
 		finish(run);
 	}
 	history_free(&rn->done, history_drop);
-	while ((s = rn->slots)) {
-		rn->slots = s->next;
-		free(s);
-	}
+	list_for_each_safe(it, nx, &rn->slots)
+		free(list_entry(it, struct slot, link));
 	free(rn);
 }

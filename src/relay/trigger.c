@@ -1,4 +1,5 @@
 #include "edgehook/relay.h"
+#include "edgehook/addr.h"
 #include "edgehook/buf.h"
 #include "edgehook/cidr.h"
 #include "edgehook/clock.h"
@@ -14,7 +15,6 @@
 #include "edgehook/server.h"
 #include "edgehook/sign.h"
 
-#include <arpa/inet.h>
 #include <bearssl.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -39,7 +39,6 @@ static int header_copy(const struct http_request *req, const char *name, char *o
  * "[v6]:port", "v4:port". -1 when it is none of these. */
 static int parse_hop(const char *s, size_t n, struct sockaddr_storage *out)
 {
-	char ip[64];
 	const char *colon;
 	if (n && s[0] == '[') {
 		const char *close = memchr(s, ']', n);
@@ -50,18 +49,7 @@ static int parse_hop(const char *s, size_t n, struct sockaddr_storage *out)
 	} else if ((colon = memchr(s, ':', n)) != NULL && !memchr(colon + 1, ':', n - (size_t)(colon - s) - 1)) {
 		n = (size_t)(colon - s);
 	}
-	if (n == 0 || n >= sizeof(ip))
-		return -1;
-	memcpy(ip, s, n);
-	ip[n] = '\0';
-	memset(out, 0, sizeof(*out));
-	if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)out)->sin_addr) == 1)
-		out->ss_family = AF_INET;
-	else if (inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)out)->sin6_addr) == 1)
-		out->ss_family = AF_INET6;
-	else
-		return -1;
-	return 0;
+	return addr_parse_ip(s, n, out) < 0 ? -1 : 0;
 }
 
 static int is_trusted(const struct relay *rl, const struct sockaddr *sa)
@@ -440,7 +428,7 @@ static int slack_challenge(struct http_conn *c, struct inbound *in)
 static void reject(struct http_conn *c, uint64_t *counter, int status, const char *why)
 {
 	(*counter)++;
-	http_respond_error(c, status, why);
+	api_respond_error(c, status, why);
 }
 
 void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *body,

@@ -2,6 +2,7 @@
  * chains, compression, hostile packets. Also delivery backoff maths. */
 #include "unit.h"
 
+#include "edgehook/client.h"
 #include "edgehook/dns.h"
 #include "edgehook/endpoint.h"
 

@@ -1,13 +1,32 @@
 /* Parser tests: the request corpus in tests/data (whole, one byte at a
  * time, and the head scanner in random pieces), responses, chunked
- * decoding split at every offset. */
+ * decoding split at every offset. Every input the parser sees ends at an
+ * unreadable page (guard.h): a read past what was fed crashes the test. */
 #include "unit.h"
+#include "guard.h"
 
 #include "edgehook/http_parser.h"
 
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
 enum { MAX_HEADERS = 100, MAX_CASE = 65536 };
+
+static struct guard G;
+
+/* s[0..n) placed just before the guard page. */
+static char *fed(const char *s, size_t n) { return guard_place(&G, s, n); }
+
+static int parse_request(const char *s, size_t n, struct http_request *req, size_t max)
+{
+	return http_parse_request(fed(s, n), n, req, max);
+}
+
+static int parse_response(const char *s, size_t n, struct http_response *res, size_t max, int head)
+{
+	return http_parse_response(fed(s, n), n, res, max, head);
+}
 
 /* Decodes C escapes in place; returns the length. */
 static size_t unescape(char *s)
@@ -54,7 +73,7 @@ static void run_case(const char *raw, size_t len, size_t step, struct outcome *o
 	memset(o, 0, sizeof(*o));
 	req.headers = headers;
 	for (;;) {
-		head = http_parse_request(raw, have, &req, MAX_HEADERS);
+		head = parse_request(raw, have, &req, MAX_HEADERS);
 		if (head != -2 || have == len)
 			break;
 		have += step;
@@ -80,10 +99,10 @@ static void run_case(const char *raw, size_t len, size_t step, struct outcome *o
 		ssize_t r = -2;
 		http_chunked_init(&ch, 1 << 20, 8192);
 		while (off < len) {
-			char piece[MAX_CASE];
 			size_t n = step ? 1 : len - off;
-			r = http_chunked_decode(&ch, memcpy(piece, raw + off, n), &n);
-			memcpy(o->body + o->body_len, piece, n);
+			char *in = fed(raw + off, n);
+			r = http_chunked_decode(&ch, in, &n);
+			memcpy(o->body + o->body_len, in, n);
 			o->body_len += n;
 			if (r != -2)
 				break;
@@ -110,7 +129,7 @@ static int scan_pieces(const char *raw, size_t len, unsigned *seed)
 		have += 1 + (*seed >> 8) % 7;
 		if (have > len)
 			have = len;
-		r = http_head_scan(&s, raw, have);
+		r = http_head_scan(&s, fed(raw, have), have);
 	}
 	return r == -1 ? -s.error_status : r;
 }
@@ -120,7 +139,7 @@ static int scan_whole(const char *raw, size_t len)
 	struct http_head_scan s;
 	int r;
 	http_head_scan_init(&s, MAX_HEADERS);
-	r = http_head_scan(&s, raw, len);
+	r = http_head_scan(&s, fed(raw, len), len);
 	return r == -1 ? -s.error_status : r;
 }
 
@@ -210,7 +229,7 @@ TEST(request_fields)
 	struct http_header h[8];
 	struct http_request req;
 	req.headers = h;
-	CHECK_EQ_INT(http_parse_request(raw, sizeof(raw) - 1, &req, 8), (int)sizeof(raw) - 4);
+	CHECK_EQ_INT(parse_request(raw, sizeof(raw) - 1, &req, 8), (int)sizeof(raw) - 4);
 	CHECK(http_token_eq(req.method, req.method_len, "POST"));
 	CHECK_EQ_INT(req.target_len, 9);
 	CHECK_EQ_INT(req.minor_version, 1);
@@ -228,9 +247,9 @@ TEST(keep_alive_rules)
 	struct http_header h[8];
 	struct http_request req;
 	req.headers = h;
-	http_parse_request("GET / HTTP/1.0\r\n\r\n", 18, &req, 8);
+	parse_request("GET / HTTP/1.0\r\n\r\n", 18, &req, 8);
 	CHECK(!req.keep_alive);
-	http_parse_request("GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, close\r\n\r\n", 51, &req, 8);
+	parse_request("GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, close\r\n\r\n", 51, &req, 8);
 	CHECK(!req.keep_alive);
 }
 
@@ -243,24 +262,24 @@ TEST(response_framing)
 	static const char close_delim[] = "HTTP/1.0 200 OK\r\n\r\nbody";
 	static const char no_reason[] = "HTTP/1.1 204\r\n\r\n";
 	res.headers = h;
-	CHECK_EQ_INT(http_parse_response(ok, sizeof(ok) - 1, &res, 8, 0), (int)sizeof(ok) - 3);
+	CHECK_EQ_INT(parse_response(ok, sizeof(ok) - 1, &res, 8, 0), (int)sizeof(ok) - 3);
 	CHECK_EQ_INT(res.status, 200);
 	CHECK_EQ_INT(res.body, HTTP_BODY_LENGTH);
 	CHECK(res.keep_alive);
-	CHECK_EQ_INT(http_parse_response(chunked, sizeof(chunked) - 1, &res, 8, 0), (int)sizeof(chunked) - 1);
+	CHECK_EQ_INT(parse_response(chunked, sizeof(chunked) - 1, &res, 8, 0), (int)sizeof(chunked) - 1);
 	CHECK_EQ_INT(res.status, 503);
 	CHECK_EQ_INT(res.body, HTTP_BODY_CHUNKED);
-	CHECK(http_parse_response(close_delim, sizeof(close_delim) - 1, &res, 8, 0) > 0);
+	CHECK(parse_response(close_delim, sizeof(close_delim) - 1, &res, 8, 0) > 0);
 	CHECK_EQ_INT(res.body, HTTP_BODY_UNTIL_CLOSE);
 	CHECK(!res.keep_alive);
-	CHECK(http_parse_response(no_reason, sizeof(no_reason) - 1, &res, 8, 0) > 0);
+	CHECK(parse_response(no_reason, sizeof(no_reason) - 1, &res, 8, 0) > 0);
 	CHECK_EQ_INT(res.status, 204);
 	CHECK_EQ_INT(res.body, HTTP_BODY_NONE);
-	CHECK_EQ_INT(http_parse_response("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 38, &res, 8, 1), 38);
+	CHECK_EQ_INT(parse_response("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 38, &res, 8, 1), 38);
 	CHECK_EQ_INT(res.body, HTTP_BODY_NONE);
-	CHECK_EQ_INT(http_parse_response("HTTP/1.1 2x0 OK\r\n\r\n", 19, &res, 8, 0), -1);
-	CHECK_EQ_INT(http_parse_response("HTTP/1.1 200 OK\r\n", 17, &res, 8, 0), -2);
-	CHECK_EQ_INT(http_parse_response("SSH-2.0-OpenSSH\r\n", 17, &res, 8, 0), -1);
+	CHECK_EQ_INT(parse_response("HTTP/1.1 2x0 OK\r\n\r\n", 19, &res, 8, 0), -1);
+	CHECK_EQ_INT(parse_response("HTTP/1.1 200 OK\r\n", 17, &res, 8, 0), -2);
+	CHECK_EQ_INT(parse_response("SSH-2.0-OpenSSH\r\n", 17, &res, 8, 0), -1);
 }
 
 TEST(chunked_every_split)
@@ -269,16 +288,16 @@ TEST(chunked_every_split)
 	size_t n = sizeof(body) - 1, split;
 	for (split = 0; split <= n; split++) {
 		struct http_chunked ch;
-		char a[128], b[128], out[128];
+		char *a, *b, out[128];
 		size_t la = split, lb = n - split, olen = 0;
 		ssize_t r;
-		memcpy(a, body, la);
-		memcpy(b, body + split, lb);
 		http_chunked_init(&ch, 1024, 1024);
+		a = fed(body, la);
 		r = http_chunked_decode(&ch, a, &la);
 		memcpy(out, a, la);
 		olen = la;
 		if (r == -2) {
+			b = fed(body + split, lb);
 			r = http_chunked_decode(&ch, b, &lb);
 			memcpy(out + olen, b, lb);
 			olen += lb;
@@ -294,10 +313,10 @@ TEST(chunked_every_split)
 TEST(chunked_body_cap)
 {
 	struct http_chunked ch;
-	char buf[] = "10\r\n0123456789abcdef\r\n0\r\n\r\n";
-	size_t len = sizeof(buf) - 1;
+	static const char body[] = "10\r\n0123456789abcdef\r\n0\r\n\r\n";
+	size_t len = sizeof(body) - 1;
 	http_chunked_init(&ch, 8, 64);
-	CHECK_EQ_INT(http_chunked_decode(&ch, buf, &len), -1);
+	CHECK_EQ_INT(http_chunked_decode(&ch, fed(body, len), &len), -1);
 	CHECK_EQ_INT(ch.error_status, 413);
 }
 
@@ -311,12 +330,40 @@ TEST(chunked_trailer_cap)
 	memcpy(buf + 203, ": b\r\n\r\n", 7);
 	len = 210;
 	http_chunked_init(&ch, 8, 64);
-	CHECK_EQ_INT(http_chunked_decode(&ch, buf, &len), -1);
+	CHECK_EQ_INT(http_chunked_decode(&ch, fed(buf, len), &len), -1);
 	CHECK_EQ_INT(ch.error_status, 400);
+}
+
+/* The guard itself: one byte past a placed input is unreadable. */
+TEST(guard_page_faults_one_byte_past_the_input)
+{
+	int status = 0;
+	pid_t pid;
+	char *p = fed("GET", 3);
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	CHECK_EQ_INT(p[2], 'T');
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		volatile const char *q = p;
+		signal(SIGSEGV, SIG_DFL);
+		_exit(q[3] == 0 ? 3 : 4);
+	}
+	CHECK(pid > 0);
+	waitpid(pid, &status, 0);
+	CHECK(WIFSIGNALED(status));
+	CHECK(WIFSIGNALED(status) && (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS));
 }
 
 int main(int argc, char **argv)
 {
+	if (guard_init(&G, MAX_CASE) < 0) {
+		printf("FAIL guard page: mmap/mprotect\n");
+		return 1;
+	}
+	RUN(guard_page_faults_one_byte_past_the_input);
 	corpus(argc > 1 ? argv[1] : "tests/data/http_requests.txt");
 	RUN(request_fields);
 	RUN(keep_alive_rules);
@@ -324,5 +371,6 @@ int main(int argc, char **argv)
 	RUN(chunked_every_split);
 	RUN(chunked_body_cap);
 	RUN(chunked_trailer_cap);
+	guard_free(&G);
 	return unit_done();
 }

@@ -249,6 +249,46 @@ TEST(run_until_stop)
 	CHECK_EQ_INT(reactor_run(R), 0);
 }
 
+static struct defer deferred[3];
+
+static void on_deferred(void *arg)
+{
+	int i = (int)(long)arg;
+	fired[nfired++] = i;
+	/* queued from a deferred call: runs on the next iteration, not this one */
+	if (i == 0)
+		reactor_defer(R, &deferred[2]);
+}
+
+/* Deferred calls run from the loop, in queue order, once however often
+ * they were queued, never inside reactor_defer; a cancelled one never
+ * runs; the poll does not wait while calls are queued. */
+TEST(defer_queue_runs_from_the_loop_in_order)
+{
+	int i;
+	nfired = 0;
+	for (i = 0; i < 3; i++)
+		defer_init(&deferred[i], on_deferred, (void *)(long)i);
+	reactor_defer(R, &deferred[1]);
+	reactor_defer(R, &deferred[0]);
+	reactor_defer(R, &deferred[1]);
+	CHECK_EQ_INT(nfired, 0);
+	CHECK(defer_pending(&deferred[1]));
+	CHECK_EQ_INT(reactor_poll(R, 10000), 0);
+	CHECK_EQ_INT(nfired, 2);
+	CHECK_EQ_INT(fired[0], 1);
+	CHECK_EQ_INT(fired[1], 0);
+	CHECK(defer_pending(&deferred[2]));
+	CHECK_EQ_INT(reactor_poll(R, 10000), 0);
+	CHECK_EQ_INT(nfired, 3);
+	CHECK_EQ_INT(fired[2], 2);
+	reactor_defer(R, &deferred[1]);
+	defer_cancel(&deferred[1]);
+	CHECK(!defer_pending(&deferred[1]));
+	CHECK_EQ_INT(reactor_poll(R, 0), 0);
+	CHECK_EQ_INT(nfired, 3);
+}
+
 int main(void)
 {
 	R = reactor_new();
@@ -261,6 +301,7 @@ int main(void)
 	RUN(stale_events_dropped);
 	RUN(signals_via_signalfd);
 	RUN(run_until_stop);
+	RUN(defer_queue_runs_from_the_loop_in_order);
 	reactor_free(R);
 	return unit_done();
 }

@@ -1,6 +1,4 @@
-/* Response heads: status reasons and the header block, written without
- * printf because every response goes through here. */
-#include "edgehook/response.h"
+#include "edgehook/message.h"
 
 #include <string.h>
 
@@ -69,3 +67,22 @@ int http_put_head(struct buf *b, int status, size_t len, const char *content_typ
 	return rc;
 }
 
+
+int http_put_request_head(struct buf *b, const char *method, const struct url *u, size_t body_len,
+			  const char *headers)
+{
+	int rc = buf_puts(b, method);
+	rc |= buf_puts(b, " ");
+	rc |= buf_puts(b, u->path);
+	rc |= buf_puts(b, u->host_is_ipv6 ? " HTTP/1.1\r\nHost: [" : " HTTP/1.1\r\nHost: ");
+	rc |= buf_puts(b, u->host);
+	rc |= u->host_is_ipv6 ? buf_puts(b, "]") : 0;
+	if (u->port != (u->scheme == URL_HTTPS ? 443 : 80))
+		rc |= buf_puts(b, ":") | buf_put_u64(b, u->port);
+	rc |= buf_puts(b, "\r\nContent-Length: ");
+	rc |= buf_put_u64(b, body_len);
+	rc |= buf_puts(b, "\r\n");
+	rc |= put_str(b, headers);
+	rc |= buf_puts(b, "\r\n");
+	return rc;
+}

@@ -76,21 +76,6 @@ int tree_to_json(struct buf *b, const struct node *n)
 	return -1;
 }
 
-int tree_parse(struct arena *a, const char *text, size_t len, struct node **root, char *err, size_t errcap)
-{
-	size_t i = 0;
-	/* editors on some systems start a UTF-8 file with a byte order mark */
-	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
-		text += 3;
-		len -= 3;
-	}
-	while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
-		i++;
-	if (i < len && (text[i] == '{' || text[i] == '['))
-		return tree_from_json(a, text, len, root, err, errcap);
-	return yaml_parse(a, text, len, root, err, errcap);
-}
-
 /* ---- JSON into the tree ---- */
 
 struct jbuild {

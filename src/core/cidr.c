@@ -1,4 +1,5 @@
 #include "edgehook/cidr.h"
+#include "edgehook/addr.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -8,24 +9,18 @@
 
 int cidr_parse(const char *s, struct cidr *out)
 {
-	char host[64];
+	struct sockaddr_storage ss;
 	const char *slash = strchr(s, '/');
-	size_t hlen = slash ? (size_t)(slash - s) : strlen(s);
+	const uint8_t *bytes;
+	size_t blen;
 	int max;
 	memset(out, 0, sizeof(*out));
-	if (hlen == 0 || hlen >= sizeof(host))
+	if (addr_parse_ip(s, slash ? (size_t)(slash - s) : strlen(s), &ss) < 0)
 		return -1;
-	memcpy(host, s, hlen);
-	host[hlen] = '\0';
-	if (inet_pton(AF_INET, host, out->addr) == 1) {
-		out->family = AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, host, out->addr) == 1) {
-		out->family = AF_INET6;
-		max = 128;
-	} else {
-		return -1;
-	}
+	bytes = addr_ip_bytes(&ss, &blen);
+	out->family = ss.ss_family;
+	memcpy(out->addr, bytes, blen);
+	max = (int)blen * 8;
 	out->prefix = max;
 	if (slash) {
 		char *end;
