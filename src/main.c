@@ -3,7 +3,7 @@
 #include "edgehook/clock.h"
 #include "edgehook/config.h"
 #include "edgehook/dispatch.h"
-#include "edgehook/healthcheck.h"
+#include "edgehook/health_mode.h"
 #include "edgehook/log.h"
 #include "edgehook/reactor.h"
 #include "edgehook/relay.h"
