@@ -60,7 +60,7 @@ enum { HOOKS_MAX = 4096, HOOKS_MAX_FILE_BYTES = 4 << 20 };
 
 void hooks_init(struct hook_set *s);
 /* Adds the hooks of one file's text; 0, or -1 with "FILE:LINE: ..." in
- * err (the set may then hold part of the file: discard it). */
+ * err and the set as it was before. */
 int hooks_add_text(struct hook_set *s, const char *file, const char *text, size_t len, char *err, size_t errcap);
 /* Reads and adds each file in turn. */
 int hooks_load(struct hook_set *s, const char *const *files, size_t nfiles, char *err, size_t errcap);

@@ -37,6 +37,8 @@ struct node;
 int hook_arg_load(struct hook_arg *arg, const struct node *n, char *err, size_t errcap);
 void hook_arg_free(struct hook_arg *arg);
 enum hook_source hook_source_parse(const char *s);
+/* Go's textproto.CanonicalMIMEHeaderKey, in place. */
+void hook_canonical_header(char *s);
 
 /* What a parameter lookup answered. */
 enum { RULE_PARAM_FOUND = 0, RULE_PARAM_MISSING = -1, RULE_PARAM_ERROR = -2 };

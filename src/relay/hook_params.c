@@ -245,6 +245,107 @@ static int payload_param(struct hook_request *rq, const char *name)
 	return render(rq->out, doc, v) < 0 ? RULE_PARAM_ERROR : RULE_PARAM_FOUND;
 }
 
+struct kv {
+	const char *k, *v;
+	size_t klen, vlen, idx;
+};
+
+static int key_cmp(const struct kv *x, const struct kv *y)
+{
+	size_t n = x->klen < y->klen ? x->klen : y->klen;
+	int c = memcmp(x->k, y->k, n);
+	return c ? c : x->klen < y->klen ? -1 : x->klen > y->klen;
+}
+
+/* By key, then by position: the first of equal keys sorts first. */
+static int cmp_kv(const void *a, const void *b)
+{
+	const struct kv *x = a, *y = b;
+	int c = key_cmp(x, y);
+	return c ? c : x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* A Go map[string]string as json.Marshal writes it: sorted keys, and a
+ * repeated key's first value (webhook keeps the first). */
+static int marshal_map(struct buf *b, struct kv *kv, size_t n)
+{
+	size_t i, w = 0;
+	qsort(kv, n, sizeof(*kv), cmp_kv);
+	if (buf_append(b, "{", 1) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (i && key_cmp(&kv[i], &kv[i - 1]) == 0)
+			continue;
+		if ((w++ && buf_append(b, ",", 1) < 0) || put_go_string(b, kv[i].k, kv[i].klen) < 0 ||
+		    buf_append(b, ":", 1) < 0 || put_go_string(b, kv[i].v, kv[i].vlen) < 0)
+			return -1;
+	}
+	return buf_append(b, "}", 1);
+}
+
+static int entire_headers(struct hook_request *rq)
+{
+	struct kv *kv = calloc(rq->nheaders + 1, sizeof(*kv));
+	char *names = malloc(256 * (rq->nheaders + 1)), *p = names;
+	size_t i, n = 0;
+	int rc = -1;
+	if (!kv || !names)
+		goto out;
+	for (i = 0; i < rq->nheaders; i++) {
+		const struct http_header *h = &rq->headers[i];
+		size_t len = h->name_len < 255 ? h->name_len : 255;
+		/* net/http keeps Host out of the header map */
+		if (h->name_len == 4 && strncasecmp(h->name, "host", 4) == 0)
+			continue;
+		memcpy(p, h->name, len);
+		p[len] = 0;
+		hook_canonical_header(p);
+		kv[n] = (struct kv){p, h->value, len, h->value_len, i};
+		n++;
+		p += 256;
+	}
+	rc = marshal_map(rq->out, kv, n);
+out:
+	free(kv);
+	free(names);
+	return rc;
+}
+
+/* url.ParseQuery: '&'-separated, a pair with ';' or a bad escape is
+ * dropped, keys and values decoded ('+' is a space). */
+static int entire_query(struct hook_request *rq)
+{
+	size_t cap = rq->query_len / 2 + 2, n = 0, i = 0;
+	struct kv *kv = calloc(cap, sizeof(*kv));
+	char *dec = malloc(rq->query_len + 1), *w = dec;
+	int rc = -1;
+	if (!kv || !dec)
+		goto out;
+	while (rq->query && i < rq->query_len && n < cap) {
+		const char *s = rq->query + i, *amp = memchr(s, '&', rq->query_len - i), *eq;
+		size_t len = amp ? (size_t)(amp - s) : rq->query_len - i;
+		int kl, vl;
+		i += len + 1;
+		if (len == 0 || memchr(s, ';', len))
+			continue;
+		eq = memchr(s, '=', len);
+		kl = form_decode(s, eq ? (size_t)(eq - s) : len, w);
+		if (kl < 0)
+			continue;
+		vl = eq ? form_decode(eq + 1, len - (size_t)(eq + 1 - s), w + kl) : 0;
+		if (vl < 0)
+			continue;
+		kv[n] = (struct kv){w, w + kl, (size_t)kl, (size_t)vl, n};
+		n++;
+		w += kl + vl;
+	}
+	rc = marshal_map(rq->out, kv, n);
+out:
+	free(kv);
+	free(dec);
+	return rc;
+}
+
 static int header_eq(const struct http_header *h, const char *name)
 {
 	return strlen(name) == h->name_len && strncasecmp(h->name, name, h->name_len) == 0;
@@ -308,9 +409,14 @@ int hook_param_get(void *ctx, const struct hook_arg *arg, const char **val, size
 			b->len = n + 9;
 		}
 		break;
+	case SRC_ENTIRE_HEADERS:
+		k = entire_headers(rq) < 0 ? RULE_PARAM_ERROR : RULE_PARAM_FOUND;
+		break;
+	case SRC_ENTIRE_QUERY:
+		k = entire_query(rq) < 0 ? RULE_PARAM_ERROR : RULE_PARAM_FOUND;
+		break;
 	default:
-		/* entire-headers and entire-query render in hooks' command
-		 * stage; an unknown source is webhook's error */
+		/* an unknown source is webhook's error */
 		snprintf(why, whycap, "no source for value retrieval");
 		return RULE_PARAM_ERROR;
 	}

@@ -83,8 +83,10 @@ static int get_code(struct hload *L, const struct node *h, const char *key, int 
 		return hfail(L, n, "%s must be a number", key);
 	errno = 0;
 	v = strtol(n->str, &end, 10);
-	if (errno || *end || end == n->str || v < 100 || v > 999)
-		return hfail(L, n, "%s must be an HTTP status code (100-999)", key);
+	/* webhook loads any number and ignores one outside 100-999 when
+	 * answering (with a log line): so does compat.c */
+	if (errno || *end || end == n->str || v < -1000000 || v > 1000000)
+		return hfail(L, n, "%s must be a number", key);
 	*out = (int)v;
 	return 0;
 }
@@ -257,11 +259,18 @@ int hooks_add_text(struct hook_set *s, const char *file, const char *text, size_
 		memset(hk, 0, sizeof(*hk));
 		s->n++;
 		if (load_hook(&L, h, hk) < 0)
-			return -1;
-		if (find_in(s, 0, first, hk->id, strlen(hk->id)))
-			return hfail(&L, h, "hook with the id %s has already been loaded", hk->id);
+			goto fail;
+		if (find_in(s, 0, first, hk->id, strlen(hk->id))) {
+			hfail(&L, h, "hook with the id %s has already been loaded", hk->id);
+			goto fail;
+		}
 	}
 	return 0;
+fail:
+	/* the set stays as it was before this file */
+	while (s->n > first)
+		hook_free(&s->hooks[--s->n]);
+	return -1;
 }
 
 static char *read_file(const char *path, size_t *len, char *err, size_t errcap)

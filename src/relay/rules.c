@@ -72,7 +72,7 @@ enum hook_source hook_source_parse(const char *s)
 
 /* Go's textproto.CanonicalMIMEHeaderKey: upper case after '-' and at
  * the start, lower case elsewhere; names with other bytes stay as given. */
-static void canonical_header(char *s)
+void hook_canonical_header(char *s)
 {
 	char *p;
 	int upper = 1;
@@ -123,7 +123,7 @@ int hook_arg_load(struct hook_arg *arg, const struct node *n, char *err, size_t 
 		return -1;
 	}
 	if (arg->source == SRC_HEADER)
-		canonical_header(arg->name);
+		hook_canonical_header(arg->name);
 	return 0;
 }
 
