@@ -656,7 +656,7 @@ void compat_handle(void *arg, struct http_conn *c, const struct http_request *re
 	x.body = body;
 	x.len = len;
 	if (plen == 0 || req->target[0] != '/') {
-		answer(c, 404, NULL, "404 page not found\n");
+		answer(c, 404, "X-Content-Type-Options: nosniff\r\n", "404 page not found\n");
 		return;
 	}
 	if (!(clean = malloc(2 * plen + 2)) || !(id = malloc(plen + 1))) {
@@ -680,7 +680,7 @@ void compat_handle(void *arg, struct http_conn *c, const struct http_request *re
 		goto out;
 	}
 	if (n < pre || memcmp(id, x.app->prefix, pre) != 0) {
-		answer(c, 404, NULL, "404 page not found\n");
+		answer(c, 404, "X-Content-Type-Options: nosniff\r\n", "404 page not found\n");
 		goto out;
 	}
 	request_id(x.app, req, x.reqid, sizeof(x.reqid));

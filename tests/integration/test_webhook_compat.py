@@ -133,7 +133,7 @@ class Server:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-HEADERS_COMPARED = ("content-type", "location", "x-test", "x-global", "allow")
+HEADERS_COMPARED = ("content-type", "location", "x-test", "x-global", "allow", "x-content-type-options")
 
 
 def answer(srv, req, expect_run):
