@@ -39,25 +39,40 @@ void compat_log(struct compat *app, const char *reqid, const char *fmt, ...)
 	fflush(app->log);
 }
 
-static int load_hooks(struct compat *app)
+/* Loads every -hooks file into set. At start a bad file is logged and
+ * skipped (webhook carries on); on reload any failure keeps the running
+ * set. A duplicate id always fails. */
+static int load_set(struct compat *app, struct hook_set *set, int strict)
 {
 	size_t i, before;
 	char err[1024];
 	for (i = 0; i < app->o.nhooks; i++) {
-		compat_log(app, NULL, "attempting to load hooks from %s", app->o.hooks[i]);
-		before = app->hooks.n;
-		if (hooks_load(&app->hooks, &app->o.hooks[i], 1, err, sizeof(err)) < 0) {
+		compat_log(app, NULL, "attempting to %sload hooks from %s", strict ? "re" : "", app->o.hooks[i]);
+		before = set->n;
+		if (hooks_load(set, &app->o.hooks[i], 1, err, sizeof(err)) < 0) {
 			if (strstr(err, "has already been loaded")) {
-				fprintf(stderr, "[webhook] error: %s! please check your hooks file for duplicate hooks ids!\n", err);
+				compat_log(app, NULL, "error: %s! please check your hooks file for duplicate hooks ids!", err);
+				if (!app->log)
+					fprintf(stderr, "[webhook] error: %s! please check your hooks file for duplicate hooks "
+							"ids!\n", err);
 				return -1;
 			}
 			compat_log(app, NULL, "couldn't load hooks from file! %s", err);
+			if (strict)
+				return -1;
 			continue;
 		}
-		compat_log(app, NULL, "found %zu hook(s) in file", app->hooks.n - before);
-		for (; before < app->hooks.n; before++)
-			compat_log(app, NULL, "\tloaded: %s", app->hooks.hooks[before].id);
+		compat_log(app, NULL, "found %zu hook(s) in file", set->n - before);
+		for (; before < set->n; before++)
+			compat_log(app, NULL, "\tloaded: %s", set->hooks[before].id);
 	}
+	return 0;
+}
+
+static int load_hooks(struct compat *app)
+{
+	if (load_set(app, &app->hooks, 0) < 0)
+		return -1;
 	if (app->hooks.n == 0 && !app->log && !app->o.nopanic) {
 		printf("couldn't load any hooks from file!\naborting webhook execution since the -verbose flag is set to "
 		       "false.\nIf, for some reason, you want webhook to start without the hooks, either use -verbose flag, "
@@ -65,6 +80,22 @@ static int load_hooks(struct compat *app)
 		return -1;
 	}
 	return 0;
+}
+
+/* SIGHUP, SIGUSR1: a new set replaces the running one only whole. Runs
+ * in flight copied what they need from their hook, and no request is
+ * between lookup and answer here (one thread), so the old set can go. */
+static void reload(struct compat *app)
+{
+	struct hook_set fresh;
+	hooks_init(&fresh);
+	if (load_set(app, &fresh, 1) < 0) {
+		compat_log(app, NULL, "reverting hooks back to the previous configuration");
+		hooks_free(&fresh);
+		return;
+	}
+	hooks_free(&app->hooks);
+	app->hooks = fresh;
 }
 
 static int split_methods(struct compat *app)
@@ -162,13 +193,18 @@ static void on_signal(void *arg, int signo)
 		compat_reap(app);
 		return;
 	}
+	if (signo == SIGHUP || signo == SIGUSR1) {
+		compat_log(app, NULL, "caught %s signal", signo == SIGHUP ? "hangup" : "user defined signal 1");
+		reload(app);
+		return;
+	}
 	compat_log(app, NULL, "caught %s signal", signo == SIGTERM ? "terminated" : "interrupt");
 	reactor_stop(app->r);
 }
 
 int compat_main(int argc, char **argv)
 {
-	static const int signals[] = {SIGTERM, SIGINT, SIGCHLD};
+	static const int signals[] = {SIGTERM, SIGINT, SIGCHLD, SIGHUP, SIGUSR1};
 	static const struct http_server_limits lim = {
 		.max_connections = 4096,
 		.max_header_bytes = 1 << 20,  /* Go's DefaultMaxHeaderBytes */
@@ -212,7 +248,7 @@ int compat_main(int argc, char **argv)
 		fprintf(pid, "%d\n", (int)getpid());
 		fclose(pid);
 	}
-	if (!(app.r = reactor_new()) || reactor_signals(app.r, signals, 3, on_signal, &app) < 0 ||
+	if (!(app.r = reactor_new()) || reactor_signals(app.r, signals, sizeof(signals) / sizeof(signals[0]), on_signal, &app) < 0 ||
 	    !(srv = http_server_new(app.r, &lim, compat_handle, &app)))
 		goto out;
 	if (listen_on(&app, srv, &tls) < 0 || drop_ids(&app) < 0)

@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -42,6 +43,12 @@ struct compat_run {
 	char reqid[64], id[128];
 	char **tmpfiles;
 	size_t ntmp;
+	/* our extensions: the body on stdin, a deadline */
+	int in_fd;
+	char *stdin_data;
+	size_t stdin_len, stdin_off;
+	struct timer deadline;
+	int timed_out;
 };
 
 static const char text_plain[] = "text/plain; charset=utf-8";
@@ -138,6 +145,9 @@ void compat_run_free(struct compat_run *run)
 	}
 	free(run->tmpfiles);
 	free(run->extra);
+	free(run->stdin_data);
+	if (run->in_fd >= 0)
+		close(run->in_fd);
 	buf_free(&run->out);
 	free(run);
 }
@@ -158,6 +168,11 @@ static void run_finish(struct compat_run *run)
 	struct compat *app = run->app;
 	struct compat_run **pp;
 	int failed = !WIFEXITED(run->status) || WEXITSTATUS(run->status) != 0;
+	timer_stop(app->r, &run->deadline);
+	if (run->in_fd >= 0)
+		reactor_close(app->r, &run->in_fd);
+	if (run->timed_out)
+		compat_log(app, run->reqid, "edgehook: %s timed out and was killed", run->id);
 	compat_log(app, run->reqid, "command output: %.*s", (int)run->out.len, run->out.data ? run->out.data : "");
 	if (failed)
 		compat_log(app, run->reqid, "error occurred: %s %d",
@@ -413,6 +428,47 @@ static int build_command(struct compat_run *run, const struct hook *h, struct ho
 	return 0;
 }
 
+static void on_stdin(void *arg, int fd, uint32_t events)
+{
+	struct compat_run *run = arg;
+	(void)events;
+	while (run->stdin_off < run->stdin_len) {
+		ssize_t n = write(fd, run->stdin_data + run->stdin_off, run->stdin_len - run->stdin_off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0)
+			break; /* the command closed its stdin: the rest is not wanted */
+		run->stdin_off += (size_t)n;
+	}
+	reactor_close(run->app->r, &run->in_fd);
+	free(run->stdin_data);
+	run->stdin_data = NULL;
+}
+
+static void on_deadline(void *arg)
+{
+	struct compat_run *run = arg;
+	run->timed_out = 1;
+	kill(-run->pid, SIGKILL);
+}
+
+/* pass-body-to-stdin: the body is written as the command reads it;
+ * otherwise stdin is at EOF at once, as webhook's /dev/null. */
+static void feed_stdin(struct compat_run *run, const struct hook *h, const struct hook_request *rq, int in)
+{
+	run->in_fd = in;
+	if (h->body_to_stdin && rq->body_len && (run->stdin_data = malloc(rq->body_len))) {
+		memcpy(run->stdin_data, rq->body, rq->body_len);
+		run->stdin_len = rq->body_len;
+		if (reactor_add(run->app->r, in, EPOLLOUT, on_stdin, run) == 0)
+			return;
+	}
+	close(in);
+	run->in_fd = -1;
+}
+
 /* Starts h's command; 0, or -1 when it could not start (logged). */
 static int start_command(struct compat *app, struct compat_run *run, const struct hook *h, struct hook_request *rq)
 {
@@ -440,7 +496,9 @@ static int start_command(struct compat *app, struct compat_run *run, const struc
 		compat_log(app, run->reqid, "error in exec: %s", strerror(k));
 		goto out;
 	}
-	close(in); /* stdin reads as empty, like /dev/null */
+	feed_stdin(run, h, rq, in);
+	if (h->timeout_ms)
+		timer_start(app->r, &run->deadline, h->timeout_ms);
 	if (reactor_add(app->r, run->fd, EPOLLIN, on_output, run) < 0) {
 		close(run->fd);
 		run->fd = -1;
@@ -544,6 +602,8 @@ static void trigger(struct exchange *x, struct hook_request *rq)
 	}
 	run->app = app;
 	run->fd = -1;
+	run->in_fd = -1;
+	timer_init(&run->deadline, on_deadline, run);
 	run->success_code = h->success_code;
 	run->on_error = h->output_on_error;
 	buf_init(&run->out, COMPAT_MAX_OUTPUT + 1);

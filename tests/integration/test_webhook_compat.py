@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -352,3 +353,50 @@ def test_webhook_compat_unknown_flag_exits_2():
         p = subprocess.run(cmd + ["-no-such-flag"], capture_output=True, timeout=30)
         assert p.returncode == 2, (cmd, p.returncode)
         assert b"flag provided but not defined: -no-such-flag" in p.stderr, p.stderr
+
+
+def wait_log(srv, text, timeout=20):
+    deadline = time.time() + timeout
+    while not any(text in line for line in srv.log):
+        if time.time() > deadline or srv.proc.poll() is not None:
+            raise AssertionError("%s: no log line %r\n%s" % (srv.kind, text, "\n".join(srv.log[-20:])))
+        time.sleep(0.02)
+
+
+def test_webhook_compat_reload_keeps_old_set_on_bad_file():
+    srv = Server("edgehook", [hook("a")])
+    try:
+        assert srv.request("POST", "/hooks/a")[0] == 200
+        with open(srv.hooks, "w") as f:
+            json.dump([hook("b")], f)
+        srv.proc.send_signal(signal.SIGHUP)
+        wait_log(srv, "loaded: b")
+        assert srv.request("POST", "/hooks/b")[0] == 200
+        assert srv.request("POST", "/hooks/a")[2] == b"Hook not found."
+        with open(srv.hooks, "w") as f:
+            f.write('[{"id": "c", "trigger-rule": {"match": {"type": "regex", "regex": "(?=x)"}}}]')
+        srv.proc.send_signal(signal.SIGUSR1)
+        wait_log(srv, "reverting hooks back to the previous configuration")
+        assert srv.request("POST", "/hooks/b")[0] == 200
+        assert any("(?=x)" in line for line in srv.log), srv.log[-5:]
+    finally:
+        srv.stop()
+
+
+def test_webhook_compat_extensions_timeout_and_body_on_stdin():
+    body = b"x" * 300000  # more than a pipe holds: written as the command reads
+    hooks = [hook("stdin", **{"pass-body-to-stdin": True, "include-command-output-in-response": True}),
+             {"id": "slow", "execute-command": "/bin/sleep", "timeout": "1",
+              "include-command-output-in-response": True, "pass-arguments-to-command": [arg("string", "60")]}]
+    srv = Server("edgehook", hooks)
+    try:
+        before = srv.runs()
+        status, _, out = srv.request("POST", "/hooks/stdin", body)
+        assert status == 200, (status, out)
+        assert srv.wait_run(before)["stdin"] == body.decode()
+        # without the timeout the 60 s sleep outlives the request's socket timeout
+        status, _, out = srv.request("POST", "/hooks/slow")
+        assert status == 500 and b"Error occurred while executing" in out, (status, out)
+        wait_log(srv, "slow timed out and was killed")
+    finally:
+        srv.stop()
