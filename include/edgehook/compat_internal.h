@@ -24,6 +24,7 @@ struct compat {
 	char *methods_text;
 	size_t nmethods;
 	FILE *log;          /* NULL: quiet, as webhook without -verbose */
+	int watch_fd; /* -hotreload's inotify descriptor or -1 */
 	struct compat_run *runs;
 	size_t nruns;
 };
@@ -33,6 +34,8 @@ void compat_log(struct compat *app, const char *reqid, const char *fmt, ...) __a
 void compat_handle(void *arg, struct http_conn *c, const struct http_request *req, const char *body, size_t len);
 /* SIGCHLD: reap and finish the runs whose process ended. */
 void compat_reap(struct compat *app);
+/* Reloads the hooks files; on any failure the running set stays. */
+void compat_reload(struct compat *app);
 /* At exit: runs still going are left to finish on their own. */
 struct compat_run *compat_run_next(const struct compat_run *run);
 void compat_run_free(struct compat_run *run);

@@ -8,6 +8,7 @@
 #include "edgehook/tls.h"
 
 #include <arpa/inet.h>
+#include <sys/epoll.h>
 #include <errno.h>
 #include <grp.h>
 #include <netinet/in.h>
@@ -15,6 +16,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,7 +87,7 @@ static int load_hooks(struct compat *app)
 /* SIGHUP, SIGUSR1: a new set replaces the running one only whole. Runs
  * in flight copied what they need from their hook, and no request is
  * between lookup and answer here (one thread), so the old set can go. */
-static void reload(struct compat *app)
+void compat_reload(struct compat *app)
 {
 	struct hook_set fresh;
 	hooks_init(&fresh);
@@ -96,6 +98,60 @@ static void reload(struct compat *app)
 	}
 	hooks_free(&app->hooks);
 	app->hooks = fresh;
+}
+
+/* -hotreload: the directories of the hooks files are watched, since
+ * editors and config tools replace a file by renaming a new one over it;
+ * a change to one of the files reloads the set. */
+static void on_inotify(void *arg, int fd, uint32_t events)
+{
+	struct compat *app = arg;
+	char ev[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int changed = 0;
+	ssize_t n;
+	size_t i;
+	(void)events;
+	while ((n = read(fd, ev, sizeof(ev))) > 0) {
+		char *p;
+		for (p = ev; p < ev + n; p += sizeof(struct inotify_event) + ((struct inotify_event *)p)->len) {
+			const struct inotify_event *e = (const struct inotify_event *)p;
+			for (i = 0; e->len && i < app->o.nhooks; i++) {
+				const char *base = strrchr(app->o.hooks[i], '/');
+				if (strcmp(e->name, base ? base + 1 : app->o.hooks[i]) == 0)
+					changed = 1;
+			}
+		}
+	}
+	if (changed) {
+		compat_log(app, NULL, "hooks file changed");
+		compat_reload(app);
+	}
+}
+
+static int watch_hooks(struct compat *app)
+{
+	size_t i;
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	for (i = 0; i < app->o.nhooks; i++) {
+		char dir[4096];
+		const char *slash = strrchr(app->o.hooks[i], '/');
+		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - app->o.hooks[i] + 1) : 1,
+			 slash ? app->o.hooks[i] : ".");
+		if (inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
+			compat_log(app, NULL, "error adding hooks dir %s to the watcher: %s", dir, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		compat_log(app, NULL, "setting up file watcher for %s", app->o.hooks[i]);
+	}
+	if (reactor_add(app->r, fd, EPOLLIN, on_inotify, app) < 0) {
+		close(fd);
+		return -1;
+	}
+	app->watch_fd = fd;
+	return 0;
 }
 
 static int split_methods(struct compat *app)
@@ -195,7 +251,7 @@ static void on_signal(void *arg, int signo)
 	}
 	if (signo == SIGHUP || signo == SIGUSR1) {
 		compat_log(app, NULL, "caught %s signal", signo == SIGHUP ? "hangup" : "user defined signal 1");
-		reload(app);
+		compat_reload(app);
 		return;
 	}
 	compat_log(app, NULL, "caught %s signal", signo == SIGTERM ? "terminated" : "interrupt");
@@ -224,6 +280,7 @@ int compat_main(int argc, char **argv)
 		struct compat_opts o = app.o;
 		memset(&app, 0, sizeof(app));
 		app.o = o;
+		app.watch_fd = -1;
 	}
 	hooks_init(&app.hooks);
 	signal(SIGPIPE, SIG_IGN);
@@ -235,9 +292,8 @@ int compat_main(int argc, char **argv)
 		app.log = stderr;
 	snprintf(app.prefix, sizeof(app.prefix), "/%s%s", app.o.urlprefix, *app.o.urlprefix ? "/" : "");
 	compat_log(&app, NULL, "version 2.8.0 starting");
-	if (app.o.template_ || app.o.hotreload)
-		compat_log(&app, NULL, "edgehook: %s is not supported yet and is ignored",
-			   app.o.template_ ? "-template" : "-hotreload");
+	if (app.o.template_)
+		compat_log(&app, NULL, "edgehook: -template is not supported yet and is ignored");
 	if (split_methods(&app) < 0 || load_hooks(&app) < 0)
 		goto out;
 	if (app.o.pidfile) {
@@ -251,6 +307,8 @@ int compat_main(int argc, char **argv)
 	if (!(app.r = reactor_new()) || reactor_signals(app.r, signals, sizeof(signals) / sizeof(signals[0]), on_signal, &app) < 0 ||
 	    !(srv = http_server_new(app.r, &lim, compat_handle, &app)))
 		goto out;
+	if (app.o.hotreload && watch_hooks(&app) < 0)
+		goto out;
 	if (listen_on(&app, srv, &tls) < 0 || drop_ids(&app) < 0)
 		goto out;
 	reactor_run(app.r);
@@ -262,6 +320,8 @@ out:
 		http_server_free(srv);
 	if (tls)
 		tls_server_ctx_free(tls);
+	if (app.r && app.watch_fd >= 0)
+		reactor_close(app.r, &app.watch_fd);
 	if (app.r)
 		reactor_free(app.r);
 	hooks_free(&app.hooks);

@@ -400,3 +400,22 @@ def test_webhook_compat_extensions_timeout_and_body_on_stdin():
         wait_log(srv, "slow timed out and was killed")
     finally:
         srv.stop()
+
+
+def test_webhook_compat_hotreload_follows_the_file():
+    srv = Server("edgehook", [hook("a")], flags=["-hotreload"])
+    try:
+        wait_log(srv, "setting up file watcher")
+        # replaced by rename, as editors and config tools do
+        tmp = srv.hooks + ".new"
+        with open(tmp, "w") as f:
+            json.dump([hook("b")], f)
+        os.rename(tmp, srv.hooks)
+        wait_log(srv, "loaded: b")
+        assert srv.request("POST", "/hooks/b")[0] == 200
+        with open(srv.hooks, "w") as f:
+            f.write("[{")
+        wait_log(srv, "reverting hooks back to the previous configuration")
+        assert srv.request("POST", "/hooks/b")[0] == 200
+    finally:
+        srv.stop()
