@@ -40,6 +40,8 @@ void compat_reload(struct compat *app);
 struct compat_run *compat_run_next(const struct compat_run *run);
 void compat_run_free(struct compat_run *run);
 
-enum { COMPAT_MAX_RUNS = 1024, COMPAT_MAX_OUTPUT = 16 << 20 };
+/* Runs at once (running or waiting), output kept per run, and runs
+ * waiting per hook under its max-concurrency. */
+enum { COMPAT_MAX_RUNS = 1024, COMPAT_MAX_OUTPUT = 16 << 20, COMPAT_MAX_QUEUE = 64 };
 
 #endif

@@ -49,6 +49,11 @@ struct compat_run {
 	size_t stdin_len, stdin_off;
 	struct timer deadline;
 	int timed_out;
+	uint64_t timeout_ms;
+	/* prepared command: spawned at once, or when a slot frees up */
+	char *path, *cwd;
+	char **argv, **envp;
+	int max_concurrency, queued;
 };
 
 static const char text_plain[] = "text/plain; charset=utf-8";
@@ -148,6 +153,10 @@ void compat_run_free(struct compat_run *run)
 	free(run->stdin_data);
 	if (run->in_fd >= 0)
 		close(run->in_fd);
+	free(run->path);
+	free(run->cwd);
+	proc_strv_free(run->argv);
+	proc_strv_free(run->envp);
 	buf_free(&run->out);
 	free(run);
 }
@@ -162,6 +171,8 @@ static void run_abort(void *arg)
 	struct compat_run *run = arg;
 	run->conn = NULL;
 }
+
+static void launch_or_fail(struct compat *app, struct compat_run *run);
 
 static void run_finish(struct compat_run *run)
 {
@@ -198,6 +209,15 @@ static void run_finish(struct compat_run *run)
 			break;
 		}
 	app->nruns--;
+	if (run->max_concurrency) {
+		struct compat_run *next;
+		for (next = app->runs; next && !(next->queued && strcmp(next->id, run->id) == 0); next = next->next)
+			;
+		compat_run_free(run);
+		if (next)
+			launch_or_fail(app, next);
+		return;
+	}
 	compat_run_free(run);
 }
 
@@ -227,16 +247,20 @@ static void on_output(void *arg, int fd, uint32_t events)
 
 void compat_reap(struct compat *app)
 {
-	struct compat_run *run, *next;
-	for (run = app->runs; run; run = next) {
+	struct compat_run *run;
+again:
+	for (run = app->runs; run; run = run->next) {
 		int st;
-		next = run->next;
-		if (run->exited || waitpid(run->pid, &st, WNOHANG) != run->pid)
+		/* a queued run has no process yet (waitpid(0) would reap any) */
+		if (run->queued || run->exited || waitpid(run->pid, &st, WNOHANG) != run->pid)
 			continue;
 		run->exited = 1;
 		run->status = st;
-		if (run->fd < 0)
+		if (run->fd < 0) {
+			/* finishing may start or end other runs: walk again */
 			run_finish(run);
+			goto again;
+		}
 	}
 }
 
@@ -456,25 +480,21 @@ static void on_deadline(void *arg)
 
 /* pass-body-to-stdin: the body is written as the command reads it;
  * otherwise stdin is at EOF at once, as webhook's /dev/null. */
-static void feed_stdin(struct compat_run *run, const struct hook *h, const struct hook_request *rq, int in)
+static void feed_stdin(struct compat_run *run, int in)
 {
 	run->in_fd = in;
-	if (h->body_to_stdin && rq->body_len && (run->stdin_data = malloc(rq->body_len))) {
-		memcpy(run->stdin_data, rq->body, rq->body_len);
-		run->stdin_len = rq->body_len;
-		if (reactor_add(run->app->r, in, EPOLLOUT, on_stdin, run) == 0)
-			return;
-	}
+	if (run->stdin_data && reactor_add(run->app->r, in, EPOLLOUT, on_stdin, run) == 0)
+		return;
 	close(in);
 	run->in_fd = -1;
 }
 
-/* Starts h's command; 0, or -1 when it could not start (logged). */
-static int start_command(struct compat *app, struct compat_run *run, const struct hook *h, struct hook_request *rq)
+/* Resolves h's command and renders its arguments, environment and
+ * files for this request; -1 when it cannot run (logged). */
+static int prepare_command(struct compat *app, struct compat_run *run, const struct hook *h, struct hook_request *rq)
 {
 	struct strv argv = {0}, env = {0};
 	char path[4096], look[4096];
-	int in = -1, err = -1, rc = -1, k;
 	if (h->workdir && *h->workdir && h->command[0] != '/')
 		snprintf(look, sizeof(look), "%s/%s", h->workdir, h->command);
 	else
@@ -486,28 +506,67 @@ static int start_command(struct compat *app, struct compat_run *run, const struc
 				   (int)strcspn(h->command, " \t"), h->command);
 		return -1;
 	}
-	if (build_command(run, h, rq, &argv, &env) < 0)
-		goto out;
+	if (build_command(run, h, rq, &argv, &env) < 0 || !(run->path = strdup(path)) ||
+	    (h->workdir && *h->workdir && !(run->cwd = strdup(h->workdir))) ||
+	    (h->body_to_stdin && rq->body_len && !(run->stdin_data = malloc(rq->body_len)))) {
+		compat_log(app, run->reqid, "edgehook: out of memory preparing %s", h->id);
+		strv_free(&argv);
+		strv_free(&env);
+		return -1;
+	}
+	if (run->stdin_data) {
+		memcpy(run->stdin_data, rq->body, rq->body_len);
+		run->stdin_len = rq->body_len;
+	}
+	run->argv = argv.v;
+	run->envp = env.v;
+	run->timeout_ms = h->timeout_ms;
+	run->max_concurrency = h->max_concurrency;
 	compat_log(app, run->reqid, "executing %s (%s) with %zu argument(s) using %s as cwd", h->command, path,
 		   argv.n, h->workdir ? h->workdir : "");
-	k = proc_spawn_at(path, argv.v, env.v, h->workdir && *h->workdir ? h->workdir : NULL, 1, &run->pid, &in,
-			  &run->fd, &err);
+	return 0;
+}
+
+/* Spawns a prepared run; 0, or -1 (logged). */
+static int launch(struct compat *app, struct compat_run *run)
+{
+	int in = -1, err = -1;
+	int k = proc_spawn_at(run->path, run->argv, run->envp, run->cwd, 1, &run->pid, &in, &run->fd, &err);
+	proc_strv_free(run->argv);
+	proc_strv_free(run->envp);
+	run->argv = run->envp = NULL;
+	run->queued = 0;
 	if (k != 0) {
 		compat_log(app, run->reqid, "error in exec: %s", strerror(k));
-		goto out;
+		return -1;
 	}
-	feed_stdin(run, h, rq, in);
-	if (h->timeout_ms)
-		timer_start(app->r, &run->deadline, h->timeout_ms);
+	feed_stdin(run, in);
+	if (run->timeout_ms)
+		timer_start(app->r, &run->deadline, run->timeout_ms);
 	if (reactor_add(app->r, run->fd, EPOLLIN, on_output, run) < 0) {
 		close(run->fd);
 		run->fd = -1;
 	}
-	rc = 0;
-out:
-	strv_free(&argv);
-	strv_free(&env);
-	return rc;
+	return 0;
+}
+
+/* A run that could not start ends as a failed one (a sync hook's 500). */
+static void launch_or_fail(struct compat *app, struct compat_run *run)
+{
+	if (launch(app, run) == 0)
+		return;
+	run->exited = 1;
+	run->status = 127 << 8;
+	run_finish(run);
+}
+
+static size_t count_runs(const struct compat *app, const char *id, int queued)
+{
+	const struct compat_run *r;
+	size_t n = 0;
+	for (r = app->runs; r; r = r->next)
+		n += r->queued == queued && strcmp(r->id, id) == 0;
+	return n;
 }
 
 /* ---- requests ---- */
@@ -589,7 +648,7 @@ static void trigger(struct exchange *x, struct hook_request *rq)
 {
 	struct compat *app = x->app;
 	const struct hook *h = x->h;
-	struct compat_run *run;
+	struct compat_run *run, **tail;
 	size_t i;
 	compat_log(app, x->reqid, "%s hook triggered successfully", h->id);
 	for (i = 0; i < h->nheaders; i++)
@@ -609,26 +668,43 @@ static void trigger(struct exchange *x, struct hook_request *rq)
 	buf_init(&run->out, COMPAT_MAX_OUTPUT + 1);
 	snprintf(run->reqid, sizeof(run->reqid), "%s", x->reqid);
 	snprintf(run->id, sizeof(run->id), "%s", h->id);
-	if (!h->sync)
-		answer(x->c, valid_code(h->success_code) ? h->success_code : 200, cstr(&x->extra),
-		       h->response ? h->response : "");
-	if (start_command(app, run, h, rq) < 0) {
+	if (prepare_command(app, run, h, rq) < 0) {
 		if (h->sync)
 			answer(x->c, 500, cstr(&x->extra),
 			       h->output_on_error ? ""
 						  : "Error occurred while executing the hook's command. Please check your logs for more details.");
+		else
+			answer(x->c, valid_code(h->success_code) ? h->success_code : 200, cstr(&x->extra),
+			       h->response ? h->response : "");
 		compat_log(app, x->reqid, "finished handling %s", h->id);
 		compat_run_free(run);
 		return;
 	}
-	run->next = app->runs;
-	app->runs = run;
+	if (h->max_concurrency && count_runs(app, h->id, 0) >= (size_t)h->max_concurrency) {
+		if (count_runs(app, h->id, 1) >= COMPAT_MAX_QUEUE) {
+			compat_log(app, x->reqid, "edgehook: %s has %d commands running and %d waiting: refused", h->id,
+				   h->max_concurrency, COMPAT_MAX_QUEUE);
+			answer(x->c, 503, cstr(&x->extra), "Too many commands waiting for this hook.");
+			compat_run_free(run);
+			return;
+		}
+		run->queued = 1;
+	}
+	/* FIFO: a queued run starts after those queued before it */
+	for (tail = &app->runs; *tail; tail = &(*tail)->next)
+		;
+	*tail = run;
 	app->nruns++;
 	if (h->sync) {
 		run->extra = x->extra.len ? strndup(x->extra.data, x->extra.len) : NULL;
 		run->conn = x->c;
 		http_defer(x->c, run_abort, run);
+	} else {
+		answer(x->c, valid_code(h->success_code) ? h->success_code : 200, cstr(&x->extra),
+		       h->response ? h->response : "");
 	}
+	if (!run->queued)
+		launch_or_fail(app, run);
 }
 
 static void hook_request(struct exchange *x)

@@ -419,3 +419,32 @@ def test_webhook_compat_hotreload_follows_the_file():
         assert srv.request("POST", "/hooks/b")[0] == 200
     finally:
         srv.stop()
+
+
+def test_webhook_compat_max_concurrency_queues_then_refuses():
+    """max-concurrency 1 with the first command held at a gate: 64 more
+    wait (202), the next is refused (503); once the gate opens the
+    waiting ones run one at a time, in arrival order."""
+    script = 'echo start $1 >> order; while [ ! -e gate ]; do sleep 0.02; done; echo end $1 >> order'
+    hooks = [{"id": "one", "execute-command": "/bin/sh", "max-concurrency": 1, "success-http-response-code": 202,
+              "pass-arguments-to-command": [arg("string", "-c"), arg("string", script), arg("string", "sh"),
+                                            arg("payload", "n")]}]
+    srv = Server("edgehook", hooks)
+    try:
+        ct = {"Content-Type": "application/json"}
+        codes = [srv.request("POST", "/hooks/one", json.dumps({"n": i}).encode(), ct)[0] for i in range(66)]
+        assert codes == [202] * 65 + [503], codes
+        open(os.path.join(srv.dir, "gate"), "w").close()
+        order = os.path.join(srv.dir, "order")
+        want = []
+        for i in range(65):
+            want += ["start %d" % i, "end %d" % i]
+        deadline = time.time() + 120
+        while True:
+            lines = open(order).read().split("\n")[:-1] if os.path.exists(order) else []
+            if len(lines) >= len(want) or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        assert lines == want, lines[:12]
+    finally:
+        srv.stop()
