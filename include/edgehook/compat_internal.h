@@ -9,6 +9,7 @@
 #include "edgehook/buf.h"
 #include "edgehook/compat.h"
 #include "edgehook/hooks.h"
+#include "edgehook/reactor.h"
 
 struct reactor;
 struct http_conn;
@@ -42,6 +43,46 @@ void compat_run_free(struct compat_run *run);
 
 /* Runs at once (running or waiting), output kept per run, and runs
  * waiting per hook under its max-concurrency. */
+struct compat_run {
+	struct compat *app;
+	struct compat_run *next;
+	pid_t pid;
+	int fd;
+	int exited, status;
+	struct buf out;
+	struct http_conn *conn; /* a synchronous hook's request; NULL when async or gone */
+	int success_code, on_error;
+	char *extra; /* the answer's headers */
+	char reqid[64], id[128];
+	char **tmpfiles;
+	size_t ntmp;
+	/* our extensions: the body on stdin, a deadline */
+	int in_fd;
+	char *stdin_data;
+	size_t stdin_len, stdin_off;
+	struct timer deadline;
+	int timed_out;
+	uint64_t timeout_ms;
+	/* prepared command: spawned at once, or when a slot frees up */
+	char *path, *cwd;
+	char **argv, **envp;
+	int max_concurrency, queued;
+};
+
+/* compat_hook.c */
+int compat_valid_code(int code);
+/* text/plain unless empty or the hook's headers name a Content-Type. */
+void compat_answer(struct http_conn *c, int status, const char *extra, const char *body);
+
+/* compat_run.c */
+struct hook_request;
+int compat_run_prepare(struct compat *app, struct compat_run *run, const struct hook *h, struct hook_request *rq);
+/* Spawns a prepared run; one that cannot start ends as failed. */
+void compat_run_start(struct compat *app, struct compat_run *run);
+void compat_run_init_timer(struct compat_run *run);
+void compat_run_abort(void *arg);
+size_t compat_count_runs(const struct compat *app, const char *id, int queued);
+
 enum { COMPAT_MAX_RUNS = 1024, COMPAT_MAX_OUTPUT = 16 << 20, COMPAT_MAX_QUEUE = 64 };
 
 #endif
