@@ -327,7 +327,7 @@ void compat_handle(void *arg, struct http_conn *c, const struct http_request *re
 	}
 	if (!(clean = malloc(2 * plen + 2)) || !(id = malloc(plen + 1))) {
 		free(clean);
-		http_respond_error(c, 503, "out of memory");
+		compat_answer(c, 503, NULL, "Out of memory.");
 		return;
 	}
 	n = clean_path(req->target, plen, clean);

@@ -3,6 +3,7 @@
  * compiled to their own (malloc'd) forms. */
 #include "edgehook/hooks.h"
 
+#include "edgehook/config.h"
 #include "edgehook/tree.h"
 
 #include <errno.h>

@@ -4,6 +4,7 @@
 
 #include "edgehook/arena.h"
 #include "edgehook/rules.h"
+#include "edgehook/config.h"
 #include "edgehook/tree.h"
 
 #include <arpa/inet.h>
