@@ -1,6 +1,7 @@
 /* edgehook: flags, config, signals, then the loop. */
 #include "edgehook/buf.h"
 #include "edgehook/clock.h"
+#include "edgehook/compat.h"
 #include "edgehook/config.h"
 #include "edgehook/dispatch.h"
 #include "edgehook/health_mode.h"
@@ -403,6 +404,9 @@ int main(int argc, char **argv)
 	struct http_server_limits lim;
 	struct daemon d;
 	int rc;
+	int skip;
+	if (compat_wanted(argc, argv, &skip))
+		return compat_main(argc - skip, argv + skip);
 
 	ensure_std_fds();
 	if (parse_args(argc, argv, &o) < 0)

@@ -23,6 +23,7 @@ command -v dpkg-deb >/dev/null 2>&1 || need="$need dpkg"
 command -v man >/dev/null 2>&1 || need="$need man-db"
 command -v groff >/dev/null 2>&1 || need="$need groff-base"
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
+command -v webhook >/dev/null 2>&1 || need="$need webhook"
 if [ -n "$need" ]; then
 	echo "installing:$need"
 	apt-get update -q >/dev/null

@@ -20,6 +20,11 @@
 int proc_spawn(const char *command, char *const argv[], char *const envp[], pid_t *pid, int *in, int *out,
 	       int *err);
 
+/* The same, run in cwd (when not NULL); with combined, stderr shares
+ * stdout's pipe (*err is -1), so the output keeps its interleaving. */
+int proc_spawn_at(const char *command, char *const argv[], char *const envp[], const char *cwd, int combined,
+		  pid_t *pid, int *in, int *out, int *err);
+
 /* A clean environment: PATH (a default when unset), HOME, LANG and TZ
  * from ours, then the NAME=value pairs given. NULL when memory is short. */
 char **proc_env(const char *const pairs[][2], size_t n);

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static int spawn_with(const char *command, char *const argv[], char *const envp[], pid_t *pid, int in[2],
-		      int out[2], int err[2])
+static int spawn_with(const char *command, char *const argv[], char *const envp[], const char *cwd, pid_t *pid,
+		      int in[2], int out[2], int err[2])
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -23,6 +23,8 @@ static int spawn_with(const char *command, char *const argv[], char *const envp[
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	if (cwd)
+		posix_spawn_file_actions_addchdir_np(&fa, cwd);
 	posix_spawnattr_init(&attr);
 	/* the loop blocks signals for signalfd and ignores SIGPIPE: give the
 	 * child a normal signal state, and its own group for clean kills */
@@ -52,9 +54,15 @@ static void set_nonblock(int fd)
 
 int proc_spawn(const char *command, char *const argv[], char *const envp[], pid_t *pid, int *in, int *out, int *err)
 {
+	return proc_spawn_at(command, argv, envp, NULL, 0, pid, in, out, err);
+}
+
+int proc_spawn_at(const char *command, char *const argv[], char *const envp[], const char *cwd, int combined,
+		  pid_t *pid, int *in, int *out, int *err)
+{
 	int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1}, rc;
-	if (pipe2(pin, O_CLOEXEC) == 0 && pipe2(pout, O_CLOEXEC) == 0 && pipe2(perr, O_CLOEXEC) == 0)
-		rc = spawn_with(command, argv, envp, pid, pin, pout, perr);
+	if (pipe2(pin, O_CLOEXEC) == 0 && pipe2(pout, O_CLOEXEC) == 0 && (combined || pipe2(perr, O_CLOEXEC) == 0))
+		rc = spawn_with(command, argv, envp, cwd, pid, pin, pout, combined ? pout : perr);
 	else
 		rc = errno;
 	/* the child's ends */
@@ -68,7 +76,8 @@ int proc_spawn(const char *command, char *const argv[], char *const envp[], pid_
 	} else {
 		set_nonblock(pin[1]);
 		set_nonblock(pout[0]);
-		set_nonblock(perr[0]);
+		if (perr[0] >= 0)
+			set_nonblock(perr[0]);
 	}
 	*in = pin[1];
 	*out = pout[0];

@@ -1,0 +1,42 @@
+/* hook_params: webhook's parameter sources over one request, rendered
+ * the way webhook (Go) prints them (../shared/COMPAT-WEBHOOK.md
+ * § Parameters).
+ *
+ * Scalars print as %v does: strings unescaped, numbers as their source
+ * text, true/false, JSON null as "<nil>". Objects and arrays print as Go's
+ * json.Marshal: compact, keys sorted by bytes, <, >, & as \u003c \u003e
+ * \u0026, U+2028/9 escaped, control bytes as \u00XX except \n \r \t
+ * (Go 1.19, Debian bookworm's webhook). A payload whose top level is an
+ * array reads as {"root": [...]}. Payload paths are dotted with array
+ * indices as numbers; a literal key containing dots wins over the path. */
+#ifndef EDGEHOOK_HOOK_PARAMS_H
+#define EDGEHOOK_HOOK_PARAMS_H
+
+#include <stddef.h>
+
+#include "edgehook/buf.h"
+#include "edgehook/json.h"
+#include "edgehook/rules.h"
+
+struct http_header;
+
+struct hook_request {
+	const struct http_header *headers;
+	size_t nheaders;
+	const char *query; /* raw query string, without '?' */
+	size_t query_len;
+	const char *method;
+	const char *remote_addr; /* "IP:port", "[v6]:port" */
+	const char *body;
+	size_t body_len;
+	const struct json_doc *payload; /* NULL: no payload */
+	struct buf *out;                /* renders land here (cleared per lookup) */
+};
+
+/* rule_req.param's contract (RULE_PARAM_FOUND / _MISSING / _ERROR);
+ * ctx is a struct hook_request. */
+int hook_param_get(void *ctx, const struct hook_arg *arg, const char **val, size_t *len, char *why, size_t whycap);
+/* Appends token i of doc as Go's json.Marshal would write it. */
+int hook_json_marshal(struct buf *b, const struct json_doc *doc, int i);
+
+#endif

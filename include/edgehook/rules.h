@@ -1,0 +1,76 @@
+/* rules: adnanh/webhook trigger rules (and/or/not/match), compiled once
+ * from the hooks file into a tree and evaluated per request without
+ * allocating.
+ *
+ * Evaluation follows webhook 2.8's error model exactly (see
+ * ../shared/COMPAT-WEBHOOK.md § Rules): a missing parameter is a
+ * "parameter" error, which and/not pass up, or skips, and the top level
+ * treats as false-with-a-log-line (so `not` of a missing parameter is
+ * true there, as in webhook); signature mismatches are "signature"
+ * errors, which `or` skips when trigger-signature-soft-failures is set;
+ * every other error answers 500. Regexes and HMAC keys are prepared at
+ * load time; a regex outside the supported syntax refuses the file. */
+#ifndef EDGEHOOK_RULES_H
+#define EDGEHOOK_RULES_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <time.h>
+
+enum hook_source {
+	SRC_UNKNOWN, SRC_HEADER, SRC_QUERY, SRC_PAYLOAD, SRC_REQUEST, SRC_RAW_BODY,
+	SRC_ENTIRE_PAYLOAD, SRC_ENTIRE_HEADERS, SRC_ENTIRE_QUERY, SRC_STRING,
+};
+
+/* A parameter as the hooks file names it: {source, name, envname,
+ * base64decode}. Header names are stored canonical (X-Hub-Signature). */
+struct hook_arg {
+	enum hook_source source;
+	char *name;
+	char *envname;
+	int base64decode;
+};
+
+struct node;
+
+/* Fills arg from a {source, name, ...} map. 0, or -1 with err set. */
+int hook_arg_load(struct hook_arg *arg, const struct node *n, char *err, size_t errcap);
+void hook_arg_free(struct hook_arg *arg);
+enum hook_source hook_source_parse(const char *s);
+/* Go's textproto.CanonicalMIMEHeaderKey, in place. */
+void hook_canonical_header(char *s);
+
+/* What a parameter lookup answered. */
+enum { RULE_PARAM_FOUND = 0, RULE_PARAM_MISSING = -1, RULE_PARAM_ERROR = -2 };
+
+struct rule_req {
+	const char *body;
+	size_t body_len;
+	/* the client: the socket peer, or the X-Forwarded-For hop when the
+	 * peer is in trusted_proxies; NULL or AF_UNIX when there is none */
+	const struct sockaddr *client;
+	time_t now;
+	int soft_signature_failures;
+	/* Looks a parameter up: RULE_PARAM_FOUND with val and len set (valid until
+	 * the next call), RULE_PARAM_MISSING, or RULE_PARAM_ERROR with a
+	 * message in why. */
+	int (*param)(void *ctx, const struct hook_arg *arg, const char **val, size_t *len, char *why, size_t whycap);
+	void *ctx;
+	/* after evaluation: what to log (the parameter error, or the error
+	 * that made it 500), empty when nothing */
+	char why[192];
+};
+
+struct rules;
+
+enum { RULES_MAX_DEPTH = 32, RULES_MAX_NODES = 1024 };
+
+/* Compiles a trigger-rule map. hook names the hook in messages.
+ * 0 and *out (NULL for an absent rule: every request passes), or -1
+ * with "hook ID: message" in err. */
+int rules_compile(struct rules **out, const struct node *rule, const char *hook, char *err, size_t errcap);
+/* 1 rules true, 0 false, -1 an evaluation error (answer 500). */
+int rules_eval(const struct rules *r, struct rule_req *q);
+void rules_free(struct rules *r);
+
+#endif

@@ -1,0 +1,376 @@
+/* compat_hook: webhook's routes and answers (COMPAT-WEBHOOK.md § HTTP
+ * answers): paths, methods, payload by content type, rules, then the
+ * command (compat_run.c). */
+#include "edgehook/compat_internal.h"
+
+#include "edgehook/form.h"
+#include "edgehook/hook_params.h"
+#include "edgehook/json.h"
+#include "edgehook/rand.h"
+#include "edgehook/server.h"
+#include "edgehook/strutil.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char text_plain[] = "text/plain; charset=utf-8";
+
+int compat_valid_code(int code)
+{
+	return code >= 100 && code <= 999;
+}
+
+/* ---- paths ---- */
+
+/* Go's path.Clean, keeping a trailing slash as gorilla/mux does. */
+static size_t clean_path(const char *p, size_t n, char *out)
+{
+	size_t w = 0, i = 0;
+	out[w++] = '/';
+	while (i < n) {
+		size_t s = i, len;
+		while (i < n && p[i] != '/')
+			i++;
+		len = i - s;
+		if (i < n)
+			i++;
+		if (len == 0 || (len == 1 && p[s] == '.'))
+			continue;
+		if (len == 2 && p[s] == '.' && p[s + 1] == '.') {
+			while (w > 1 && out[w - 1] != '/')
+				w--;
+			if (w > 1)
+				w--;
+			continue;
+		}
+		if (w > 1)
+			out[w++] = '/';
+		memcpy(out + w, p + s, len);
+		w += len;
+	}
+	if (n > 1 && p[n - 1] == '/' && w > 1)
+		out[w++] = '/';
+	return w;
+}
+
+static size_t pct_decode(const char *in, size_t n, char *out)
+{
+	size_t i, w = 0;
+	for (i = 0; i < n; i++) {
+		int hi, lo;
+		if (in[i] == '%' && i + 2 < n && (hi = str_hex_digit(in[i + 1])) >= 0 &&
+		    (lo = str_hex_digit(in[i + 2])) >= 0) {
+			out[w++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else {
+			out[w++] = in[i];
+		}
+	}
+	return w;
+}
+
+/* ---- answers ---- */
+
+void compat_answer(struct http_conn *c, int status, const char *extra, const char *body)
+{
+	size_t n = strlen(body);
+	/* a Content-Type among the hook's headers replaces ours */
+	int own = extra && (strncasecmp(extra, "content-type:", 13) == 0 || strcasestr(extra, "\ncontent-type:"));
+	http_respond(c, status, n && !own ? text_plain : NULL, extra && *extra ? extra : NULL, body, n);
+}
+
+/* The buffer as a C string (NULL when empty or short of memory). */
+static const char *cstr(struct buf *b)
+{
+	if (b->len == 0 || buf_append(b, "", 1) < 0)
+		return NULL;
+	b->len--;
+	return b->data;
+}
+
+static int add_header(struct buf *b, const char *name, const char *value)
+{
+	char canon[256];
+	snprintf(canon, sizeof(canon), "%s", name);
+	hook_canonical_header(canon);
+	return buf_printf(b, "%s: %s\r\n", canon, value);
+}
+
+/* ---- requests ---- */
+
+static void request_id(struct compat *app, const struct http_request *req, char *out, size_t cap)
+{
+	const struct http_header *h = app->o.xrid ? http_find_header(req->headers, req->num_headers, "x-request-id") : NULL;
+	if (h && h->value_len) {
+		size_t n = h->value_len;
+		if (app->o.xrid_limit > 0 && n > (size_t)app->o.xrid_limit)
+			n = (size_t)app->o.xrid_limit;
+		snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), h->value);
+		return;
+	}
+	snprintf(out, cap, "%06x", rand_u32() & 0xffffff);
+}
+
+static int method_in(const char *const *list, size_t n, const struct http_request *req)
+{
+	size_t i;
+	for (i = 0; i < n; i++)
+		if (strlen(list[i]) == req->method_len && memcmp(list[i], req->method, req->method_len) == 0)
+			return 1;
+	return 0;
+}
+
+/* The payload by content type; NULL with a log line when there is none. */
+static struct json_doc *parse_payload(struct compat *app, const char *reqid, const char *ctype, const char *body,
+				      size_t len, struct json_doc *doc, struct buf *form)
+{
+	if (strstr(ctype, "json")) {
+		if (json_parse(doc, body, len, 512) == 0)
+			return doc;
+		compat_log(app, reqid, "error parsing JSON payload");
+		return NULL;
+	}
+	if (strstr(ctype, "x-www-form-urlencoded")) {
+		if (form_to_json(form, body, len) == 0 && json_parse(doc, form->data, form->len, 4) == 0)
+			return doc;
+		compat_log(app, reqid, "error parsing form payload");
+		return NULL;
+	}
+	if (strstr(ctype, "xml") || strncmp(ctype, "multipart/form-data", 19) == 0) {
+		compat_log(app, reqid, "edgehook: %s payloads are not read yet", strstr(ctype, "xml") ? "XML" : "multipart");
+		return NULL;
+	}
+	compat_log(app, reqid, "error parsing body payload due to unsupported content type header: %s", ctype);
+	return NULL;
+}
+
+static void peer_text(const struct sockaddr *sa, char *out, size_t cap)
+{
+	char host[INET6_ADDRSTRLEN] = "";
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		snprintf(out, cap, "[%s]:%u", host, ntohs(a->sin6_port));
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		snprintf(out, cap, "%s:%u", host, ntohs(a->sin_port));
+	} else {
+		snprintf(out, cap, "@");
+	}
+}
+
+struct exchange {
+	struct compat *app;
+	struct http_conn *c;
+	const struct http_request *req;
+	const struct hook *h;
+	const char *body;
+	size_t len;
+	char reqid[64];
+	struct buf extra; /* -header, then response-headers */
+};
+
+static void trigger(struct exchange *x, struct hook_request *rq)
+{
+	struct compat *app = x->app;
+	const struct hook *h = x->h;
+	struct compat_run *run, **tail;
+	size_t i;
+	compat_log(app, x->reqid, "%s hook triggered successfully", h->id);
+	for (i = 0; i < h->nheaders; i++)
+		add_header(&x->extra, h->headers[i].name, h->headers[i].value);
+	if (app->nruns >= COMPAT_MAX_RUNS || !(run = calloc(1, sizeof(*run)))) {
+		/* bounded: say so rather than drop the command */
+		compat_log(app, x->reqid, "edgehook: %d commands running: refusing %s", COMPAT_MAX_RUNS, h->id);
+		compat_answer(x->c, 503, cstr(&x->extra), "Too many commands running.");
+		return;
+	}
+	run->app = app;
+	run->fd = -1;
+	run->in_fd = -1;
+	compat_run_init_timer(run);
+	run->success_code = h->success_code;
+	run->on_error = h->output_on_error;
+	buf_init(&run->out, COMPAT_MAX_OUTPUT + 1);
+	snprintf(run->reqid, sizeof(run->reqid), "%s", x->reqid);
+	snprintf(run->id, sizeof(run->id), "%s", h->id);
+	if (compat_run_prepare(app, run, h, rq) < 0) {
+		if (h->sync)
+			compat_answer(x->c, 500, cstr(&x->extra),
+			       h->output_on_error ? ""
+						  : "Error occurred while executing the hook's command. Please check your logs for more details.");
+		else
+			compat_answer(x->c, compat_valid_code(h->success_code) ? h->success_code : 200, cstr(&x->extra),
+			       h->response ? h->response : "");
+		compat_log(app, x->reqid, "finished handling %s", h->id);
+		compat_run_free(run);
+		return;
+	}
+	if (h->max_concurrency && compat_count_runs(app, h->id, 0) >= (size_t)h->max_concurrency) {
+		if (compat_count_runs(app, h->id, 1) >= COMPAT_MAX_QUEUE) {
+			compat_log(app, x->reqid, "edgehook: %s has %d commands running and %d waiting: refused", h->id,
+				   h->max_concurrency, COMPAT_MAX_QUEUE);
+			compat_answer(x->c, 503, cstr(&x->extra), "Too many commands waiting for this hook.");
+			compat_run_free(run);
+			return;
+		}
+		run->queued = 1;
+	}
+	/* FIFO: a queued run starts after those queued before it */
+	for (tail = &app->runs; *tail; tail = &(*tail)->next)
+		;
+	*tail = run;
+	app->nruns++;
+	if (h->sync) {
+		run->extra = x->extra.len ? strndup(x->extra.data, x->extra.len) : NULL;
+		run->conn = x->c;
+		http_defer(x->c, compat_run_abort, run);
+	} else {
+		compat_answer(x->c, compat_valid_code(h->success_code) ? h->success_code : 200, cstr(&x->extra),
+		       h->response ? h->response : "");
+	}
+	if (!run->queued)
+		compat_run_start(app, run);
+}
+
+static void hook_request(struct exchange *x)
+{
+	struct compat *app = x->app;
+	const struct hook *h = x->h;
+	const struct http_request *req = x->req;
+	const struct http_header *cth = http_find_header(req->headers, req->num_headers, "content-type");
+	char ctype[256], remote[80];
+	const char *q = memchr(req->target, '?', req->target_len);
+	struct json_doc doc;
+	struct buf form, out;
+	struct hook_request rq;
+	struct rule_req rr;
+	int ok;
+	size_t i;
+	compat_log(app, x->reqid, "%s got matched", h->id);
+	for (i = 0; i < app->o.nheaders; i++) {
+		const char *eq = strchr(app->o.headers[i], '=');
+		char name[256];
+		snprintf(name, sizeof(name), "%.*s", (int)(eq ? (size_t)(eq - app->o.headers[i]) : strlen(app->o.headers[i])),
+			 app->o.headers[i]);
+		add_header(&x->extra, name, eq ? eq + 1 : "");
+	}
+	if (h->content_type && *h->content_type)
+		snprintf(ctype, sizeof(ctype), "%s", h->content_type);
+	else
+		snprintf(ctype, sizeof(ctype), "%.*s", cth ? (int)cth->value_len : 0, cth ? cth->value : "");
+	memset(&doc, 0, sizeof(doc));
+	buf_init(&form, 2 * form_json_bound(x->len) + 16);
+	buf_init(&out, 64u << 20);
+	peer_text(http_conn_peer(x->c), remote, sizeof(remote));
+	memset(&rq, 0, sizeof(rq));
+	rq.headers = req->headers;
+	rq.nheaders = req->num_headers;
+	rq.query = q ? q + 1 : NULL;
+	rq.query_len = q ? req->target_len - (size_t)(q + 1 - req->target) : 0;
+	rq.method = strndup(req->method, req->method_len);
+	rq.remote_addr = remote;
+	rq.body = x->body;
+	rq.body_len = x->len;
+	rq.payload = parse_payload(app, x->reqid, ctype, x->body, x->len, &doc, &form);
+	rq.out = &out;
+	memset(&rr, 0, sizeof(rr));
+	rr.body = x->body;
+	rr.body_len = x->len;
+	rr.client = http_conn_peer(x->c);
+	rr.now = time(NULL);
+	rr.soft_signature_failures = h->soft_failures;
+	rr.param = hook_param_get;
+	rr.ctx = &rq;
+	ok = rules_eval(h->rule, &rr);
+	if (ok < 0) {
+		compat_log(app, x->reqid, "error evaluating hook: %s", rr.why);
+		compat_answer(x->c, 500, cstr(&x->extra), "Error occurred while evaluating hook rules.");
+	} else {
+		if (rr.why[0])
+			compat_log(app, x->reqid, "%s", rr.why);
+		if (ok) {
+			trigger(x, &rq);
+		} else {
+			compat_log(app, x->reqid,
+				   "%s got matched, but didn't get triggered because the trigger rules were not satisfied", h->id);
+			compat_answer(x->c, compat_valid_code(h->mismatch_code) ? h->mismatch_code : 200, cstr(&x->extra),
+			       "Hook rules were not satisfied.");
+		}
+	}
+	free((char *)rq.method);
+	if (rq.payload)
+		json_doc_free(&doc);
+	buf_free(&form);
+	buf_free(&out);
+}
+
+void compat_handle(void *arg, struct http_conn *c, const struct http_request *req, const char *body, size_t len)
+{
+	struct exchange x;
+	const char *q = memchr(req->target, '?', req->target_len);
+	size_t plen = q ? (size_t)(q - req->target) : req->target_len, n, pre;
+	char *clean, *id;
+	memset(&x, 0, sizeof(x));
+	x.app = arg;
+	x.c = c;
+	x.req = req;
+	x.body = body;
+	x.len = len;
+	if (plen == 0 || req->target[0] != '/') {
+		compat_answer(c, 404, "X-Content-Type-Options: nosniff\r\n", "404 page not found\n");
+		return;
+	}
+	if (!(clean = malloc(2 * plen + 2)) || !(id = malloc(plen + 1))) {
+		free(clean);
+		compat_answer(c, 503, NULL, "Out of memory.");
+		return;
+	}
+	n = clean_path(req->target, plen, clean);
+	if (n != plen || memcmp(clean, req->target, n) != 0) {
+		char loc[8300];
+		snprintf(loc, sizeof(loc), "Location: %.*s%.*s\r\n", (int)(n < 4096 ? n : 4096), clean,
+			 q ? (int)(req->target_len - plen < 4096 ? req->target_len - plen : 4096) : 0, q ? q : "");
+		http_respond(c, 301, NULL, loc, "", 0);
+		goto out;
+	}
+	n = pct_decode(req->target, plen, id);
+	id[n] = 0;
+	pre = strlen(x.app->prefix);
+	if (n == 1) {
+		compat_answer(c, 200, NULL, "OK");
+		goto out;
+	}
+	if (n < pre || memcmp(id, x.app->prefix, pre) != 0) {
+		compat_answer(c, 404, "X-Content-Type-Options: nosniff\r\n", "404 page not found\n");
+		goto out;
+	}
+	request_id(x.app, req, x.reqid, sizeof(x.reqid));
+	{
+		char remote[80];
+		peer_text(http_conn_peer(c), remote, sizeof(remote));
+		compat_log(x.app, x.reqid, "incoming HTTP %.*s request from %s", (int)req->method_len, req->method, remote);
+	}
+	x.h = hooks_find(&x.app->hooks, id + pre, n - pre);
+	if (!x.h) {
+		compat_answer(c, 404, NULL, "Hook not found.");
+		goto out;
+	}
+	if (x.h->nmethods ? !method_in(x.h->methods, x.h->nmethods, req)
+			  : x.app->nmethods && !method_in(x.app->methods, x.app->nmethods, req)) {
+		compat_log(x.app, x.reqid, "HTTP %.*s method not allowed for hook \"%s\"", (int)req->method_len, req->method,
+			   x.h->id);
+		http_respond(c, 405, NULL, NULL, "", 0);
+		goto out;
+	}
+	buf_init(&x.extra, 1 << 20);
+	hook_request(&x);
+	buf_free(&x.extra);
+out:
+	free(clean);
+	free(id);
+}
