@@ -443,6 +443,13 @@ int main(int argc, char **argv)
 	rc = start_listeners(&d, o.listen, o.user ? o.user : cfg->server.user);
 	/* a durable spool is recovered here, before READY=1 */
 	if (rc == 0) {
+		char err[512];
+		if (relay_open_spool(d.rl, err, sizeof(err)) < 0) {
+			fprintf(stderr, "edgehook: spool: %s\n", err);
+			rc = EXIT_USAGE;
+		}
+	}
+	if (rc == 0) {
 		supervise_ready(&d.sup);
 		log_msg(LOG_INFO, "edgehook started", "version", EDGEHOOK_VERSION, NULL);
 		if (reactor_run(d.r) < 0) {

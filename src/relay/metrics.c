@@ -9,6 +9,7 @@
 #include "edgehook/dns.h"
 #include "edgehook/endpoint.h"
 #include "edgehook/server.h"
+#include "edgehook/spool.h"
 
 static void metric_head(struct buf *b, const char *name, const char *type, const char *help)
 {
@@ -120,5 +121,7 @@ void metrics_render(struct relay *rl, struct http_conn *c)
 	dispatch_metrics(&b, rl->disp);
 	outbound_metrics(&b, rl->disp);
 	endpoint_metrics(&b, rl->disp);
+	if (rl->spool)
+		spool_metrics(rl->spool, &b);
 	reply_rendered(c, 200, "text/plain; version=0.0.4", &b, "metrics");
 }

@@ -1,0 +1,88 @@
+"""Spool (issue 14): start-up checks of spool.dir, recovery of damaged
+segments, config errors. Record format: u32 length | u32 CRC32C over
+length+type+payload | u8 type | payload, little endian."""
+import os
+import re
+import struct
+import subprocess
+import tempfile
+
+import harness
+from harness import Edgehook, assert_eq, assert_true
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
+    return crc ^ 0xFFFFFFFF
+
+
+def record(rtype, payload):
+    length = struct.pack("<I", len(payload))
+    return length + struct.pack("<I", crc32c(length + bytes([rtype]) + payload)) + bytes([rtype]) + payload
+
+
+def spool_config(path, extra=""):
+    return "spool:\n  dir: %s\n%s" % (path, extra)
+
+
+def run_binary(config_text, timeout=30):
+    fd, path = tempfile.mkstemp(suffix=".yaml")
+    with os.fdopen(fd, "w") as f:
+        f.write(config_text)
+    try:
+        return subprocess.run([harness.BIN, "-c", path, "-l", "127.0.0.1:0"], capture_output=True, text=True,
+                              timeout=timeout)
+    finally:
+        os.unlink(path)
+
+
+def test_spool_dir_that_cannot_be_created_exits_2():
+    base = tempfile.mkdtemp(prefix="edgehook-spool-")
+    blocker = os.path.join(base, "file")
+    open(blocker, "w").close()
+    p = run_binary(spool_config(os.path.join(blocker, "spool")))
+    assert_eq(p.returncode, 2, "exit status")
+    assert_true(re.search(r"edgehook: spool: spool directory \S+/file/spool cannot be created", p.stderr),
+                "clear error: " + p.stderr[-500:])
+
+
+def test_spool_dir_unwritable_for_the_running_user_exits_2():
+    if os.geteuid() != 0:
+        return
+    base = tempfile.mkdtemp(prefix="edgehook-spool-")
+    spool = os.path.join(base, "spool")
+    os.mkdir(spool, 0o700)  # root's; the server runs as nobody
+    os.chmod(base, 0o755)
+    p = run_binary(spool_config(spool) + "server:\n  user: nobody\n")
+    assert_eq(p.returncode, 2, "exit status: " + p.stderr[-500:])
+    assert_true("edgehook: spool: spool directory %s" % spool in p.stderr, "clear error: " + p.stderr[-500:])
+
+
+def test_spool_config_errors_name_file_and_line():
+    p = run_binary(spool_config("/tmp/x", "  fsync: sometimes\n"))
+    assert_eq(p.returncode, 2)
+    assert_true(re.search(r"\.yaml:3: fsync: expected always, interval or off", p.stderr), p.stderr[-500:])
+
+
+def test_spool_recovery_cuts_torn_tail_and_counts_corrupt_record():
+    spool = tempfile.mkdtemp(prefix="edgehook-spool-")
+    first, middle, last = record(1, b"first"), bytearray(record(2, b"middle-record")), record(3, b"third")
+    middle[12] ^= 0x20
+    torn = record(4, b"torn-at-the-end")[:11]
+    seg = os.path.join(spool, "0000000000000001.seg")
+    with open(seg, "wb") as f:
+        f.write(first + bytes(middle) + last + torn)
+    with Edgehook(spool_config(spool)) as eh:
+        lines = eh.wait_log(r"msg=\"spool recovered\"")
+        assert_eq(len(lines), 1, "one summary line")
+        assert_true("records=2 " in lines[0] and "corrupt=1 " in lines[0] and "truncated_bytes=11 " in lines[0],
+                    lines[0])
+        eh.wait_log(r"torn tail truncated")
+        m = eh.request("GET", "/metrics").body.decode()
+        assert_true("\nedgehook_spool_corrupt_records_total 1\n" in m, "corrupt counter")
+        assert_true("\nedgehook_spool_recovered_records 2\n" in m, "recovered gauge")
+    assert_eq(os.path.getsize(seg), len(first) + len(middle) + len(last), "torn tail cut off")
