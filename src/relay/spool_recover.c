@@ -164,7 +164,8 @@ static int list_segments(int dirfd, struct spool_seg **out, size_t *nout, char *
 		segs[n++].seq = seq;
 	}
 	closedir(d);
-	qsort(segs, n, sizeof(*segs), cmp_seg);
+	if (n)
+		qsort(segs, n, sizeof(*segs), cmp_seg);
 	*out = segs;
 	*nout = n;
 	return 0;

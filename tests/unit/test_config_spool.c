@@ -38,6 +38,7 @@ TEST(test_spool_config_defaults_memory_only)
 		CHECK_EQ_INT(c->spool.retention_ms, 24 * 3600000);
 	}
 	config_free(c);
+	buf_free(&errs);
 	c = load(config_default_yaml, &errs);
 	CHECK(c && c->spool.dir == NULL);
 	config_free(c);
@@ -60,6 +61,7 @@ TEST(test_spool_config_all_keys)
 		CHECK_EQ_INT(c->spool.retention_ms, 0);
 	}
 	config_free(c);
+	buf_free(&errs);
 	c = load("spool:\n  dir: /s\n  fsync: off\n", &errs);
 	CHECK(c && c->spool.fsync == SPOOL_FSYNC_OFF);
 	config_free(c);
