@@ -94,8 +94,15 @@ void spool_release(struct spool *s, uint64_t seg);
 /* Bytes in the log, including what is still batched. */
 uint64_t spool_bytes(const struct spool *s);
 size_t spool_segment_count(const struct spool *s);
-/* Prometheus lines: edgehook_spool_* */
-void spool_metrics(const struct spool *s, struct buf *b);
+
+struct spool_stats {
+	uint64_t bytes, segments;      /* now */
+	uint64_t appended, full;       /* records accepted, refused (full) */
+	uint64_t flushes, fsyncs;      /* batches written, of them synced */
+	uint64_t write_errors, deleted; /* batches failed, segments removed */
+	uint64_t recovered, corrupt;   /* at start: records replayed, damaged ones skipped */
+};
+void spool_stats(const struct spool *s, struct spool_stats *out);
 
 /* The record scanner used by recovery, on one segment's bytes: calls fn
  * for every valid record, skips and counts damaged ones it can resync

@@ -300,24 +300,18 @@ uint64_t spool_bytes(const struct spool *s) { return s->bytes; }
 size_t spool_segment_count(const struct spool *s) { return s->nsegs; }
 const struct spool_recovery *spool_recovery(const struct spool *s) { return &s->rec; }
 
-void spool_metrics(const struct spool *s, struct buf *b)
+void spool_stats(const struct spool *s, struct spool_stats *out)
 {
-	buf_printf(b,
-		   "# TYPE edgehook_spool_bytes gauge\nedgehook_spool_bytes %llu\n"
-		   "# TYPE edgehook_spool_segments gauge\nedgehook_spool_segments %llu\n"
-		   "# TYPE edgehook_spool_records_total counter\nedgehook_spool_records_total %llu\n"
-		   "# TYPE edgehook_spool_full_total counter\nedgehook_spool_full_total %llu\n"
-		   "# TYPE edgehook_spool_flushes_total counter\nedgehook_spool_flushes_total %llu\n"
-		   "# TYPE edgehook_spool_fsyncs_total counter\nedgehook_spool_fsyncs_total %llu\n"
-		   "# TYPE edgehook_spool_write_errors_total counter\nedgehook_spool_write_errors_total %llu\n"
-		   "# TYPE edgehook_spool_segments_deleted_total counter\nedgehook_spool_segments_deleted_total %llu\n"
-		   "# TYPE edgehook_spool_recovered_records gauge\nedgehook_spool_recovered_records %llu\n"
-		   "# TYPE edgehook_spool_corrupt_records_total counter\nedgehook_spool_corrupt_records_total %llu\n",
-		   (unsigned long long)s->bytes, (unsigned long long)s->nsegs, (unsigned long long)s->st.appended,
-		   (unsigned long long)s->st.full, (unsigned long long)s->st.flushes,
-		   (unsigned long long)s->st.fsyncs, (unsigned long long)s->st.write_errors,
-		   (unsigned long long)s->st.deleted, (unsigned long long)s->rec.records,
-		   (unsigned long long)s->rec.corrupt);
+	out->bytes = s->bytes;
+	out->segments = s->nsegs;
+	out->appended = s->st.appended;
+	out->full = s->st.full;
+	out->flushes = s->st.flushes;
+	out->fsyncs = s->st.fsyncs;
+	out->write_errors = s->st.write_errors;
+	out->deleted = s->st.deleted;
+	out->recovered = s->rec.records;
+	out->corrupt = s->rec.corrupt;
 }
 
 /* Writability is proven by creating a file, not by access(2): that is

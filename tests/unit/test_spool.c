@@ -89,20 +89,11 @@ static int append_and_wait(struct reactor *r, struct spool *s, unsigned type, co
 	return status;
 }
 
-static unsigned long long metric(const struct spool *s, const char *name)
+static struct spool_stats stats(const struct spool *s)
 {
-	struct buf b;
-	char key[96];
-	const char *at;
-	unsigned long long v = ~0ULL;
-	buf_init(&b, 1 << 14);
-	spool_metrics(s, &b);
-	buf_append(&b, "", 1);
-	snprintf(key, sizeof(key), "\n%s ", name);
-	if ((at = strstr(b.data, key)) != NULL)
-		v = strtoull(at + strlen(key), NULL, 10);
-	buf_free(&b);
-	return v;
+	struct spool_stats st;
+	spool_stats(s, &st);
+	return st;
 }
 
 static long long file_size(const char *name)
@@ -324,7 +315,7 @@ TEST(test_spool_rotates_and_deletes_settled_segments_oldest_first)
 	CHECK_EQ_INT(file_size("0000000000000001.seg"), -1);
 	CHECK_EQ_INT(file_size("0000000000000003.seg"), -1);
 	CHECK_EQ_INT(file_size("0000000000000004.seg"), SPOOL_HEADER + 10);
-	CHECK_EQ_INT(metric(s, "edgehook_spool_segments_deleted_total"), 3);
+	CHECK_EQ_INT(stats(s).deleted, 3);
 	CHECK_EQ_INT(spool_bytes(s), SPOOL_HEADER + 10);
 	spool_free(s);
 	reactor_free(r);
@@ -349,8 +340,8 @@ TEST(test_spool_max_bytes_full_is_refused_and_counted)
 	}
 	CHECK_EQ_INT(ok, 10);
 	CHECK_EQ_INT(full, 15);
-	CHECK_EQ_INT(metric(s, "edgehook_spool_full_total"), 15);
-	CHECK_EQ_INT(metric(s, "edgehook_spool_records_total"), 10);
+	CHECK_EQ_INT(stats(s).full, 15);
+	CHECK_EQ_INT(stats(s).appended, 10);
 	CHECK_EQ_INT(spool_append(s, 1, payload, SPOOL_RECORD_MAX + 1u, NULL, NULL), -1);
 	spool_free(s);
 	reactor_free(r);
@@ -427,17 +418,17 @@ TEST(test_spool_group_commit_and_fsync_modes)
 		for (i = 0, left = 0; i < 20; i++)
 			left += status[i] != 0;
 		CHECK_EQ_INT(left, 0);
-		CHECK_EQ_INT(metric(s, "edgehook_spool_flushes_total"), 2);
+		CHECK_EQ_INT(stats(s).flushes, 2);
 		if (modes[m] == SPOOL_FSYNC_ALWAYS)
-			CHECK_EQ_INT(metric(s, "edgehook_spool_fsyncs_total"), 2);
+			CHECK_EQ_INT(stats(s).fsyncs, 2);
 		if (modes[m] == SPOOL_FSYNC_OFF)
-			CHECK_EQ_INT(metric(s, "edgehook_spool_fsyncs_total"), 0);
+			CHECK_EQ_INT(stats(s).fsyncs, 0);
 		if (modes[m] == SPOOL_FSYNC_INTERVAL) {
 			uint64_t until = clock_update() + 10000;
-			CHECK_EQ_INT(metric(s, "edgehook_spool_fsyncs_total"), 0);
-			while (metric(s, "edgehook_spool_fsyncs_total") == 0 && clock_update() < until)
+			CHECK_EQ_INT(stats(s).fsyncs, 0);
+			while (stats(s).fsyncs == 0 && clock_update() < until)
 				reactor_poll(r, 10);
-			CHECK_EQ_INT(metric(s, "edgehook_spool_fsyncs_total"), 1);
+			CHECK_EQ_INT(stats(s).fsyncs, 1);
 		}
 		spool_free(s);
 		reactor_free(r);
@@ -467,7 +458,7 @@ TEST(test_spool_write_failure_is_cut_back_and_recovers)
 	CHECK(setrlimit(RLIMIT_FSIZE, &small) == 0);
 	CHECK_EQ_INT(append_and_wait(r, s, 2, big), -1);
 	CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
-	CHECK_EQ_INT(metric(s, "edgehook_spool_write_errors_total"), 1);
+	CHECK_EQ_INT(stats(s).write_errors, 1);
 	CHECK_EQ_INT(file_size("0000000000000001.seg"), SPOOL_HEADER + 4);
 	CHECK_EQ_INT(spool_bytes(s), SPOOL_HEADER + 4);
 	CHECK_EQ_INT(append_and_wait(r, s, 3, big), 0);
