@@ -72,6 +72,9 @@ const struct spool_recovery *spool_recovery(const struct spool *s);
  * answers 503 and the refusal is counted. */
 int spool_append(struct spool *s, unsigned type, const void *p, size_t n, uint64_t *seg, uint64_t *lsn);
 
+/* Whether n records of bytes payload in all would be taken now. */
+int spool_fits(const struct spool *s, size_t bytes, size_t n);
+
 /* Called from the loop when the batch holding lsn has been written, and
  * synced under fsync: always. status 0, or -1 when the write failed (the
  * record is not in the log; the failed bytes were cut off again). */

@@ -62,7 +62,12 @@ int relay_open_spool(struct relay *rl, char *err, size_t errcap)
 {
 	if (!rl->cfg->spool.dir)
 		return 0;
-	return spool_open(rl->r, &rl->cfg->spool, NULL, NULL, &rl->spool, err, errcap);
+	if (spool_open(rl->r, &rl->cfg->spool, dispatch_spool_replay, rl->disp, &rl->spool, err, errcap) < 0) {
+		dispatch_spool_discard(rl->disp);
+		return -1;
+	}
+	dispatch_spool_resume(rl->disp, rl->spool);
+	return 0;
 }
 
 static int same_spool(const struct spool_cfg *a, const struct spool_cfg *b)

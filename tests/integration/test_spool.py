@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 
 import harness
+import sinks
 from harness import Edgehook, assert_eq, assert_true
 
 
@@ -86,3 +87,65 @@ def test_spool_recovery_cuts_torn_tail_and_counts_corrupt_record():
         assert_true("\nedgehook_spool_corrupt_records_total 1\n" in m, "corrupt counter")
         assert_true("\nedgehook_spool_recovered_records 2\n" in m, "recovered gauge")
     assert_eq(os.path.getsize(seg), len(first) + len(middle) + len(last), "torn tail cut off")
+
+
+def endpoint_config(spool, url, extra=""):
+    return spool_config(spool, extra) + (
+        "webhook:\n  retries: 20\n  backoff: 30s\n  timeout: 2s\n"
+        "  endpoints:\n    - name: sink\n      url: %s\n" % url)
+
+
+def post_events(eh, n):
+    ids = []
+    for i in range(n):
+        r = eh.request("POST", "/api/v1/events", body=('{"event":"order.created","n":%d}' % i).encode(),
+                       headers={"Content-Type": "application/json"})
+        assert_eq(r.status, 202, "accepted")
+        ids.append(r.json()["id"])
+    return ids
+
+
+def test_spool_accepted_events_survive_kill_9_with_same_webhook_id():
+    spool = tempfile.mkdtemp(prefix="edgehook-spool-")
+    down = "http://127.0.0.1:%d/hook" % sinks.closed_port()
+    eh = Edgehook(endpoint_config(spool, down)).start()
+    try:
+        ids = post_events(eh, 5)
+        eh.wait_for(lambda: sum("delivery failed" in l for l in eh.stderr_lines) >= 5, 20, "five failed attempts")
+    finally:
+        eh.proc.kill()  # kill -9: nothing is flushed on the way out
+        eh.proc.wait()
+    sink = sinks.Sink()
+    try:
+        with Edgehook(endpoint_config(spool, sink.url())) as eh2:
+            eh2.wait_log(r"deliveries resumed\" events=5 deliveries=5 ")
+            got = sink.wait(5, timeout=20)
+            assert_eq(sorted(r.header("webhook-id") for r in got), sorted(ids), "same webhook-id after the crash")
+            eh2.wait_for(lambda: "\nedgehook_spool_records_total 5\n" in eh2.request("GET", "/metrics").body.decode(),
+                         10, "five DONE records")
+        # a clean restart owes nothing: the outcomes were logged
+        with Edgehook(endpoint_config(spool, sink.url())) as eh3:
+            eh3.wait_log(r"deliveries resumed\" events=0 deliveries=0 ")
+    finally:
+        sink.close()
+
+
+def test_spool_fsync_always_answers_after_the_commit():
+    spool = tempfile.mkdtemp(prefix="edgehook-spool-")
+    sink = sinks.Sink()
+    try:
+        with Edgehook(endpoint_config(spool, sink.url()), env={"EDGEHOOK_TEST_SPOOL_DELAY_MS": "300"}) as eh:
+            c = eh.connect()
+            c.sendall(harness.build_request("POST", "/api/v1/events", b'{"event":"a.b"}',
+                                            {"Content-Type": "application/json"}))
+            # while the commit is held back, other routes answer
+            assert_eq(eh.request("GET", "/healthz").status, 200, "healthz during a slow flush")
+            m = eh.request("GET", "/metrics").body.decode()
+            assert_true("\nedgehook_spool_flushes_total 0\n" in m, "no commit finished yet")
+            r = harness.read_response(c)
+            assert_eq(r.status, 202)
+            m = eh.request("GET", "/metrics").body.decode()
+            assert_true(re.search(r"\nedgehook_spool_fsyncs_total [1-9]", m), "the 202 came after an fsync")
+            c.close()
+    finally:
+        sink.close()
