@@ -104,6 +104,7 @@ struct spool_stats {
 	uint64_t flushes, fsyncs;      /* batches written, of them synced */
 	uint64_t write_errors, deleted; /* batches failed, segments removed */
 	uint64_t recovered, corrupt;   /* at start: records replayed, damaged ones skipped */
+	uint64_t sweeps;               /* retention checks run */
 };
 void spool_stats(const struct spool *s, struct spool_stats *out);
 

@@ -31,7 +31,7 @@ struct spool {
 	struct spool_io io;
 	struct spool_recovery rec;
 	struct {
-		uint64_t appended, full, flushes, fsyncs, write_errors, deleted, unlink_errors;
+		uint64_t appended, full, flushes, fsyncs, write_errors, deleted, unlink_errors, sweeps;
 	} st;
 };
 
@@ -179,6 +179,7 @@ static void on_sweep(void *arg)
 	struct spool *s = arg;
 	uint64_t now = clock_wall_ms();
 	size_t n = 0;
+	s->st.sweeps++;
 	while (n + 1 < s->nsegs && s->segs[n].holds == 0 && now - s->segs[n].idle_since >= s->cfg.retention_ms) {
 		struct spool_job *job = s->pending;
 		if (grow((void **)&job->unlinks, &job->capunlinks, job->nunlinks, sizeof(*job->unlinks)) < 0)
@@ -318,6 +319,7 @@ void spool_stats(const struct spool *s, struct spool_stats *out)
 	out->deleted = s->st.deleted;
 	out->recovered = s->rec.records;
 	out->corrupt = s->rec.corrupt;
+	out->sweeps = s->st.sweeps;
 }
 
 /* Writability is proven by creating a file, not by access(2): that is
