@@ -167,9 +167,8 @@ static int is_done(const struct rec_event *e, const char *endpoint)
 	return 0;
 }
 
-static int owed(const struct dispatch *d, const struct rec_event *e, const struct endpoint_rt *ep)
+static int owed(const struct rec_event *e, const struct endpoint_rt *ep)
 {
-	(void)d;
 	return ep->url.scheme != URL_STDOUT && endpoint_matches(ep, e->type) && !is_done(e, ep->name);
 }
 
@@ -180,7 +179,7 @@ static size_t resume_one(struct dispatch *d, struct rec_event *e)
 	struct event *ev;
 	size_t i, n = 0;
 	for (i = 0; i < d->neps; i++)
-		n += (size_t)owed(d, e, d->eps[i]);
+		n += (size_t)owed(e, d->eps[i]);
 	if (n == 0 || !(ev = dispatch_event_new(e->type, e->body, e->len, n)))
 		return 0;
 	memcpy(ev->id, e->id, sizeof(ev->id));
@@ -189,7 +188,7 @@ static size_t resume_one(struct dispatch *d, struct rec_event *e)
 	ev->spool_seg = e->seg;
 	spool_hold(d->spool, e->seg);
 	for (i = 0; i < d->neps; i++)
-		if (owed(d, e, d->eps[i]))
+		if (owed(e, d->eps[i]))
 			dispatch_add_delivery(d, ev, d->eps[i]);
 	dispatch_launch(d, ev);
 	return n;
