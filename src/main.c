@@ -422,6 +422,9 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* a file size limit makes a spool write fail (EFBIG, answered 503),
+	 * it must not kill the process */
+	signal(SIGXFSZ, SIG_IGN);
 	test_clock();
 	memset(&d, 0, sizeof(d));
 	d.config_path = o.config;

@@ -4,6 +4,7 @@ length+type+payload | u8 type | payload, little endian."""
 import os
 import random
 import re
+import resource
 import socket
 import struct
 import subprocess
@@ -210,4 +211,31 @@ def test_spool_kill_9_cycles_lose_no_accepted_event():
                         (len(missing), len(accepted), sorted(missing)[:3]))
     finally:
         hole.close()
+        sink.close()
+
+
+def test_spool_unwritable_at_run_time_answers_503_and_recovers():
+    """A spool that cannot grow (a file size limit set on the running
+    process) makes ingest answer 503 with a log line; once it can write
+    again, events are accepted again."""
+    spool = tempfile.mkdtemp(prefix="edgehook-spool-")
+    sink = sinks.Sink()
+    try:
+        with Edgehook(endpoint_config(spool, sink.url())) as eh:
+            post_events(eh, 1)
+            # the delivery's outcome record is written too before the limit
+            eh.wait_for(lambda: "\nedgehook_spool_flushes_total 2\n" in eh.request("GET", "/metrics").body.decode(),
+                        10, "event and outcome written")
+            size = os.path.getsize(os.path.join(spool, "0000000000000001.seg"))
+            old = resource.prlimit(eh.proc.pid, resource.RLIMIT_FSIZE, (size + 20, resource.RLIM_INFINITY))
+            r = eh.request("POST", "/api/v1/events", body=b'{"event":"big","pad":"' + b"x" * 200 + b'"}',
+                           headers={"Content-Type": "application/json"})
+            assert_eq(r.status, 503, "spool cannot write")
+            assert_eq(r.header("retry-after"), "1")
+            eh.wait_log(r"spool: write failed")
+            resource.prlimit(eh.proc.pid, resource.RLIMIT_FSIZE, old)
+            post_events(eh, 1)
+            m = eh.request("GET", "/metrics").body.decode()
+            assert_true(re.search(r"\nedgehook_spool_write_errors_total [1-9]", m), "write error counted")
+    finally:
         sink.close()
