@@ -10,7 +10,7 @@ FLAVOUR  ?= release
 VERSION  := 0.1.0
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
-BASEFLAGS := -std=c11 -D_GNU_SOURCE -DEDGEHOOK_VERSION='"$(VERSION)"' -fno-strict-aliasing
+BASEFLAGS := -std=c11 -pthread -D_GNU_SOURCE -DEDGEHOOK_VERSION='"$(VERSION)"' -fno-strict-aliasing
 CC_release := cc
 CF_release := -O2 -g
 LD_release :=
@@ -32,7 +32,7 @@ CFLAGS_ALL := $(BASEFLAGS) $(CF_$(FLAVOUR)) -Iinclude -I$(VENDOR)/bearssl/inc -I
 # records): under the sanitizers it reads words byte by byte instead.
 BEARSSL_CFLAGS := $(CF_$(FLAVOUR)) -fno-strict-aliasing \
 	$(if $(filter asan fuzz,$(FLAVOUR)),-DBR_LE_UNALIGNED=0 -DBR_BE_UNALIGNED=0)
-LDFLAGS_ALL := $(LD_$(FLAVOUR))
+LDFLAGS_ALL := $(LD_$(FLAVOUR)) -pthread
 
 SRCS     := $(wildcard src/*/*.c)
 OBJS     := $(patsubst src/%.c,$(OUT)/obj/%.o,$(SRCS))

@@ -426,6 +426,9 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* a file size limit makes a spool write fail (EFBIG, answered 503),
+	 * it must not kill the process */
+	signal(SIGXFSZ, SIG_IGN);
 	test_clock();
 	memset(&d, 0, sizeof(d));
 	d.config_path = o.config;
@@ -446,6 +449,13 @@ int main(int argc, char **argv)
 	supervise_start(&d.sup, d.r, d.rl);
 	rc = start_listeners(&d, o.listen, o.user ? o.user : cfg->server.user);
 	/* a durable spool is recovered here, before READY=1 */
+	if (rc == 0) {
+		char err[512];
+		if (relay_open_spool(d.rl, err, sizeof(err)) < 0) {
+			fprintf(stderr, "edgehook: spool: %s\n", err);
+			rc = EXIT_USAGE;
+		}
+	}
 	if (rc == 0) {
 		supervise_ready(&d.sup);
 		log_msg(LOG_INFO, "edgehook started", "version", EDGEHOOK_VERSION, NULL);

@@ -81,6 +81,17 @@ struct trigger_cfg {
 	int line;
 };
 
+enum spool_fsync { SPOOL_FSYNC_ALWAYS, SPOOL_FSYNC_INTERVAL, SPOOL_FSYNC_OFF };
+
+/* spool: the durable log (spool.h); dir NULL keeps everything in memory. */
+struct spool_cfg {
+	const char *dir;
+	enum spool_fsync fsync;
+	uint64_t interval_ms;
+	size_t max_bytes, segment_bytes;
+	uint64_t retention_ms;
+};
+
 struct config {
 	struct arena arena;
 	const char *path;
@@ -114,6 +125,7 @@ struct config {
 		struct endpoint_cfg *endpoints;
 		size_t nendpoints;
 	} webhook;
+	struct spool_cfg spool;
 	struct trigger_cfg *triggers;
 	size_t ntriggers;
 	struct {

@@ -38,6 +38,8 @@ int get_cidrs(struct loader *L, const struct node *n, const char *key, struct ci
 
 int load_listen(struct loader *L, const struct node *n, struct listen_cfg *out);
 int load_trigger(struct loader *L, const struct node *n, struct trigger_cfg *t);
+void spool_defaults(struct config *c);
+void load_spool(struct loader *L, const struct node *n, struct config *c);
 
 int valid_id(const char *s);
 int valid_pattern(const char *s);

@@ -25,6 +25,7 @@
 
 struct reactor;
 struct config;
+struct spool;
 struct dispatch;
 struct dispatch_test;
 struct dns_conf;
@@ -55,6 +56,18 @@ int dispatch_event(struct dispatch *d, const char *type, const char *body, size_
 /* Whether events of these types and total body size all fit now; when
  * not, the n events are counted as rejected. */
 int dispatch_admit(struct dispatch *d, const char *const *types, size_t n, size_t bytes);
+
+/* dispatch_spool.c: with a spool, events with HTTP deliveries are
+ * logged before they launch and their deliveries' outcomes after.
+ * dispatch_spool_replay is the spool_open callback; dispatch_spool_resume
+ * then starts (with their own ids) the deliveries the log still owes and
+ * keeps logging to s. dispatch_spool_lsn: the last record appended, for
+ * waiting on its commit. */
+void dispatch_spool_replay(void *arg, uint64_t seg, unsigned type, const unsigned char *p, size_t n);
+void dispatch_spool_resume(struct dispatch *d, struct spool *s);
+/* Drops a replay that will not be resumed (the spool failed to open). */
+void dispatch_spool_discard(struct dispatch *d);
+uint64_t dispatch_spool_lsn(const struct dispatch *d);
 
 /* dispatch_test.c: sends a webhook.test event to one endpoint (one
  * attempt, no retries) and calls cb, from the loop, with a JSON outcome

@@ -34,6 +34,7 @@ struct relay {
 	struct dispatch *disp;
 	struct dedupe *dedupe;
 	struct runner *runner;
+	struct spool *spool;     /* NULL: spool.dir unset, memory only */
 	struct api_trigger *api_triggers;
 	size_t n_api_triggers;
 	struct trigger_stats tstats;
@@ -45,6 +46,10 @@ struct relay {
 
 struct relay *relay_new(struct reactor *r, struct config *cfg);
 void relay_free(struct relay *rl);
+/* Opens and recovers spool.dir when set (after privileges are dropped:
+ * the user that runs must be the one that can write it). -1 with a
+ * message in err: the caller exits with a usage error. */
+int relay_open_spool(struct relay *rl, char *err, size_t errcap);
 /* All or nothing: on success takes ownership of cfg (the old one is
  * freed); on failure (logged) nothing changed and cfg is the caller's. */
 int relay_reload(struct relay *rl, struct config *cfg);

@@ -11,6 +11,7 @@
 #include "edgehook/runner.h"
 #include "edgehook/server.h"
 #include "edgehook/sign.h"
+#include "edgehook/spool.h"
 #include "edgehook/strutil.h"
 
 #include <netinet/in.h>
@@ -127,6 +128,56 @@ static int item_body(const struct json_doc *doc, int tok, struct buf *out)
 	return buf_puts(out, "}");
 }
 
+/* A 202 held until the spool has synced the events it names. */
+struct ingest_ack {
+	struct relay *rl;
+	struct http_conn *c;
+	struct buf reply;
+	struct spool_waiter w;
+};
+
+static void ack_abort(void *arg)
+{
+	struct ingest_ack *a = arg;
+	spool_wait_cancel(a->rl->spool, &a->w);
+	buf_free(&a->reply);
+	free(a);
+}
+
+static void ack_written(void *arg, int status)
+{
+	struct ingest_ack *a = arg;
+	if (status == 0) {
+		reply_rendered(a->c, 202, "application/json", &a->reply, "event ids");
+	} else {
+		api_respond_error(a->c, 503, "the spool could not write the events");
+		buf_free(&a->reply);
+	}
+	free(a);
+}
+
+/* Under fsync: always the answer waits for the commit of the last
+ * record this request appended; otherwise it leaves at once. */
+static void reply_accepted(struct relay *rl, struct http_conn *c, struct buf *reply, uint64_t lsn_before)
+{
+	uint64_t lsn = dispatch_spool_lsn(rl->disp);
+	struct ingest_ack *a;
+	if (!rl->spool || rl->cfg->spool.fsync != SPOOL_FSYNC_ALWAYS || lsn == lsn_before ||
+	    !(a = calloc(1, sizeof(*a)))) {
+		reply_rendered(c, 202, "application/json", reply, "event ids");
+		return;
+	}
+	a->rl = rl;
+	a->c = c;
+	a->reply = *reply;
+	if (spool_wait(rl->spool, &a->w, lsn, ack_written, a) == 1) {
+		reply_rendered(c, 202, "application/json", &a->reply, "event ids");
+		free(a);
+		return;
+	}
+	http_defer(c, ack_abort, a);
+}
+
 static void ingest(struct relay *rl, struct http_conn *c, const char *body, size_t len)
 {
 	struct json_doc doc;
@@ -135,6 +186,7 @@ static void ingest(struct relay *rl, struct http_conn *c, const char *body, size
 	char (*all_types)[MAX_TYPE] = NULL;
 	struct buf reply, one;
 	const char *why = NULL;
+	uint64_t lsn_before;
 	if (len == 0 || (rc = json_parse(&doc, body, len, 64)) < 0) {
 		api_respond_error(c, 400, len == 0 ? "empty body" : rc == -2 ? "body has a duplicate key in an object (ambiguous JSON)" : "body is not valid JSON");
 		return;
@@ -175,6 +227,7 @@ static void ingest(struct relay *rl, struct http_conn *c, const char *body, size
 		api_respond_error(c, 503, "delivery queue full");
 		goto out;
 	}
+	lsn_before = dispatch_spool_lsn(rl->disp);
 	buf_init(&reply, RENDER_MAX);
 	buf_init(&one, len + 64);
 	if (doc.toks[0].type == JSON_ARRAY)
@@ -198,7 +251,7 @@ static void ingest(struct relay *rl, struct http_conn *c, const char *body, size
 	}
 	if (doc.toks[0].type == JSON_ARRAY)
 		buf_puts(&reply, "]");
-	reply_rendered(c, 202, "application/json", &reply, "event ids");
+	reply_accepted(rl, c, &reply, lsn_before);
 	buf_free(&one);
 out:
 	free(all_types);

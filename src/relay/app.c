@@ -7,6 +7,7 @@
 #include "edgehook/log.h"
 #include "edgehook/runner.h"
 #include "edgehook/server.h"
+#include "edgehook/spool.h"
 #include "edgehook/strutil.h"
 
 #include <arpa/inet.h>
@@ -52,8 +53,29 @@ void relay_free(struct relay *rl)
 	registry_free(rl);
 	dispatch_free(rl->disp);
 	dedupe_free(rl->dedupe);
+	spool_free(rl->spool);
 	config_free(rl->cfg);
 	free(rl);
+}
+
+int relay_open_spool(struct relay *rl, char *err, size_t errcap)
+{
+	if (!rl->cfg->spool.dir)
+		return 0;
+	if (spool_open(rl->r, &rl->cfg->spool, dispatch_spool_replay, rl->disp, &rl->spool, err, errcap) < 0) {
+		dispatch_spool_discard(rl->disp);
+		return -1;
+	}
+	dispatch_spool_resume(rl->disp, rl->spool);
+	return 0;
+}
+
+static int same_spool(const struct spool_cfg *a, const struct spool_cfg *b)
+{
+	if (!a->dir != !b->dir || (a->dir && strcmp(a->dir, b->dir) != 0))
+		return 0;
+	return a->fsync == b->fsync && a->interval_ms == b->interval_ms && a->max_bytes == b->max_bytes &&
+	       a->segment_bytes == b->segment_bytes && a->retention_ms == b->retention_ms;
 }
 
 static int same_api_listeners(const struct config *a, const struct config *b)
@@ -75,6 +97,8 @@ int relay_reload(struct relay *rl, struct config *cfg)
 		return -1;
 	if (!same_api_listeners(rl->cfg, cfg))
 		log_msg(LOG_WARN, "reload: api.listen changes take effect after a restart", NULL);
+	if (!same_spool(&rl->cfg->spool, &cfg->spool))
+		log_msg(LOG_WARN, "reload: spool changes take effect after a restart", NULL);
 	dispatch_commit(rl->disp, st);
 	config_free(rl->cfg);
 	rl->cfg = cfg;

@@ -12,6 +12,7 @@
 #include "edgehook/log.h"
 #include "edgehook/rand.h"
 #include "edgehook/sign.h"
+#include "edgehook/spool.h"
 #include "edgehook/tls.h"
 
 #include <stdio.h>
@@ -62,8 +63,12 @@ void dispatch_delivery_finish(struct delivery *dl, enum dlv_state state)
 		dispatch_test_report(dl);
 	if (dl->ep->url.scheme == URL_STDOUT)
 		return;
+	if (ev->spooled && state != DLV_DROPPED)
+		dispatch_spool_done(d, dl);
 	d->pending--;
 	if (--ev->unfinished == 0) {
+		if (ev->spooled)
+			spool_release(d->spool, ev->spool_seg);
 		d->pending_bytes -= ev->len;
 		list_remove(&ev->link);
 		free(ev->body); /* status keeps metadata only */
@@ -241,7 +246,8 @@ int dispatch_admit(struct dispatch *d, const char *const *types, size_t n, size_
 	size_t i, need = 0;
 	for (i = 0; i < n; i++)
 		need += http_matches(d, types[i]);
-	if (need == 0 || (d->pending + need <= d->queue_max && d->pending_bytes + bytes <= d->bytes_max))
+	if (need == 0 || (d->pending + need <= d->queue_max && d->pending_bytes + bytes <= d->bytes_max &&
+			  (!d->spool || spool_fits(d->spool, bytes + n * 256, n))))
 		return 1;
 	d->events_rejected += n;
 	return 0;
@@ -315,6 +321,11 @@ int dispatch_event(struct dispatch *d, const char *type, const char *body, size_
 	if (!dispatch_admit(d, types, 1, len))
 		return -1;
 	ev = dispatch_event_new(type, body, len, matched);
+	if (ev && d->spool && http_matches(d, type) && dispatch_spool_event(d, ev) < 0) {
+		free(ev->body);
+		free(ev);
+		ev = NULL;
+	}
 	if (!ev) {
 		d->events_rejected++;
 		return -1;
@@ -468,6 +479,7 @@ void dispatch_free(struct dispatch *d)
 	if (d->client)
 		stop_all(d);
 	history_free(&d->done, history_drop);
+	dispatch_spool_discard(d);
 	for (i = 0; i < d->neps; i++)
 		endpoint_unref(d->eps[i]);
 	free(d->eps);

@@ -47,6 +47,8 @@ struct event {
 	uint64_t created_ms;
 	unsigned unfinished, ndl;
 	int in_ring;
+	int spooled;        /* its SPOOL_EVENT is in the log; spool_seg is held */
+	uint64_t spool_seg;
 	struct list link; /* in the active list: events with unfinished deliveries */
 	struct delivery dl[];
 };
@@ -71,6 +73,9 @@ struct dispatch {
 	uint64_t events_total, events_rejected, abandoned;
 	void (*on_idle)(void *);
 	void *idle_arg;
+	struct spool *spool; /* NULL: memory only */
+	uint64_t spool_lsn;  /* of the last record appended */
+	struct dispatch_recovery *recovery; /* replayed, not resumed yet */
 };
 
 /* dispatch.c: an event with room for ndl deliveries (NULL: no memory),
@@ -88,6 +93,11 @@ void dispatch_stdout_init(struct dispatch_stdout *s, struct reactor *r);
 void dispatch_stdout_close(struct dispatch_stdout *s);
 /* Writes dl's event as one line and finishes dl (delivered or dropped). */
 void dispatch_stdout_deliver(struct dispatch_stdout *s, struct delivery *dl);
+
+/* dispatch_spool.c: logs ev before it launches (-1: not logged, the
+ * spool is full), and dl's final outcome. */
+int dispatch_spool_event(struct dispatch *d, struct event *ev);
+void dispatch_spool_done(struct dispatch *d, const struct delivery *dl);
 
 /* dispatch_test.c: called when a test delivery is finished. */
 void dispatch_test_report(struct delivery *dl);

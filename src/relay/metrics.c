@@ -9,6 +9,7 @@
 #include "edgehook/dns.h"
 #include "edgehook/endpoint.h"
 #include "edgehook/server.h"
+#include "edgehook/spool.h"
 
 static void metric_head(struct buf *b, const char *name, const char *type, const char *help)
 {
@@ -111,6 +112,23 @@ static void endpoint_metrics(struct buf *b, const struct dispatch *d)
 		buf_printf(b, "edgehook_endpoint_in_flight{endpoint=\"%s\"} %u\n", d->eps[i]->name, d->eps[i]->in_flight);
 }
 
+static void spool_metrics(struct buf *b, const struct spool *s)
+{
+	struct spool_stats st;
+	spool_stats(s, &st);
+	gauge(b, "edgehook_spool_bytes", "Bytes in the spool's segments.", st.bytes);
+	gauge(b, "edgehook_spool_segments", "Spool segment files.", st.segments);
+	counter(b, "edgehook_spool_records_total", "Records appended to the spool.", st.appended);
+	counter(b, "edgehook_spool_full_total", "Records refused: spool.max_bytes reached.", st.full);
+	counter(b, "edgehook_spool_flushes_total", "Batches written to the spool (group commits).", st.flushes);
+	counter(b, "edgehook_spool_fsyncs_total", "Spool batches synced to disk.", st.fsyncs);
+	counter(b, "edgehook_spool_write_errors_total", "Spool batches that failed to write or sync.", st.write_errors);
+	counter(b, "edgehook_spool_segments_deleted_total", "Settled spool segments deleted after retention.",
+		st.deleted);
+	gauge(b, "edgehook_spool_recovered_records", "Records replayed from the spool at start.", st.recovered);
+	counter(b, "edgehook_spool_corrupt_records_total", "Damaged spool records skipped at start.", st.corrupt);
+}
+
 void metrics_render(struct relay *rl, struct http_conn *c)
 {
 	struct buf b;
@@ -120,5 +138,7 @@ void metrics_render(struct relay *rl, struct http_conn *c)
 	dispatch_metrics(&b, rl->disp);
 	outbound_metrics(&b, rl->disp);
 	endpoint_metrics(&b, rl->disp);
+	if (rl->spool)
+		spool_metrics(&b, rl->spool);
 	reply_rendered(c, 200, "text/plain; version=0.0.4", &b, "metrics");
 }
