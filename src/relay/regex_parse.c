@@ -341,10 +341,22 @@ static int class_item(struct parser *ps)
 	return add_range(ps, lo, hi);
 }
 
+/* The ranges added since start, merged, as one class node. */
+static int class_node(struct parser *ps, size_t start)
+{
+	size_t n = merge_ranges(ps->t, start);
+	int node = new_node(ps, RN_CLASS);
+	if (node < 0)
+		return -1;
+	ps->t->nodes[node].a = (int)start;
+	ps->t->nodes[node].b = (int)n;
+	return node;
+}
+
 static int parse_class(struct parser *ps)
 {
-	size_t start = ps->t->nranges, n;
-	int negated = 0, first = 1, node;
+	size_t start = ps->t->nranges;
+	int negated = 0, first = 1;
 	ps->p++;
 	if (ps->p < ps->end && *ps->p == '^')
 		negated = 1, ps->p++;
@@ -360,26 +372,15 @@ static int parse_class(struct parser *ps)
 		return -1;
 	if (negated && negate_ranges(ps, start) < 0)
 		return -1;
-	n = merge_ranges(ps->t, start);
-	if ((node = new_node(ps, RN_CLASS)) < 0)
-		return -1;
-	ps->t->nodes[node].a = (int)start;
-	ps->t->nodes[node].b = (int)n;
-	return node;
+	return class_node(ps, start);
 }
 
 static int perl_node(struct parser *ps, unsigned c)
 {
-	size_t start = ps->t->nranges, n;
-	int node;
+	size_t start = ps->t->nranges;
 	if (add_named(ps, &perl_classes[perl_class((unsigned char)c)], c < 'a') < 0)
 		return -1;
-	n = merge_ranges(ps->t, start);
-	if ((node = new_node(ps, RN_CLASS)) < 0)
-		return -1;
-	ps->t->nodes[node].a = (int)start;
-	ps->t->nodes[node].b = (int)n;
-	return node;
+	return class_node(ps, start);
 }
 
 static int assert_node(struct parser *ps, int kind)
