@@ -24,11 +24,13 @@ command -v man >/dev/null 2>&1 || need="$need man-db"
 command -v groff >/dev/null 2>&1 || need="$need groff-base"
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 command -v webhook >/dev/null 2>&1 || need="$need webhook"
+command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
 if [ -n "$need" ]; then
 	echo "installing:$need"
 	apt-get update -q >/dev/null
-	# systemd is wanted for systemd-analyze only: its maintainer scripts
-	# must start nothing in this container (policy-rc.d 101 = "do not")
+	# systemd is wanted for systemd-analyze only, redis-server for the
+	# binary (tests start their own): their maintainer scripts must start
+	# nothing in this container (policy-rc.d 101 = "do not")
 	policy=""
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
 		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
