@@ -22,8 +22,8 @@
  * resp_command; a command that cannot be queued is refused there with -1
  * and its callback is never called. err is NULL with a reply (an error
  * reply such as NOGROUP is a reply of type RESP_ERROR), or a short text:
- * "resp: timeout", "resp: connection lost", "resp: protocol error",
- * "resp: not connected". A command sent on a connection that dies gets
+ * "resp: timeout", "resp: connection lost", "resp: protocol error".
+ * A command sent on a connection that dies gets
  * "resp: connection lost" (it may or may not have run: the caller decides
  * whether to retry); one not yet sent waits for the reconnect, at most its
  * timeout. A reply that does not come within the timeout means a stalled
@@ -127,7 +127,7 @@ struct resp_opts {
 	uint32_t max_queue;   /* commands queued or in flight */
 	size_t max_out;       /* encoded bytes not yet written */
 	size_t max_reply;     /* bytes of one reply */
-	uint32_t max_values;  /* values in one reply */
+	uint32_t max_values;  /* values in one reply: bound XREADGROUP's COUNT to fit */
 };
 void resp_opts_default(struct resp_opts *o);
 
@@ -136,6 +136,8 @@ struct resp_stats {
 	uint64_t connects, connect_failures, disconnects, protocol_errors, timeouts, replies, refused;
 };
 
+/* r (NULL with err) points into the client's read buffer: valid only
+ * during the call. */
 typedef void (*resp_cb)(void *arg, const char *err, const struct resp_reply *r);
 
 /* Starts connecting at once; NULL when out of memory or the URL asks for

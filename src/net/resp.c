@@ -73,7 +73,7 @@ void resp_opts_default(struct resp_opts *o)
 	o->max_queue = 4096;
 	o->max_out = 16u << 20;
 	o->max_reply = 16u << 20;
-	o->max_values = 65536;
+	o->max_values = 16384;
 }
 
 static struct cmd *cmd_at(struct resp_client *c, uint32_t i)
@@ -118,13 +118,11 @@ static void conn_drop(struct resp_client *c, const char *err, const char *why)
 		dns_cancel(c->dw);
 		c->dw = NULL;
 	}
-	if (c->fd >= 0) {
-		reactor_close(c->r, &c->fd);
-		if (c->state >= RC_HANDSHAKE)
-			c->stats.disconnects++;
-		else
-			c->stats.connect_failures++;
-	}
+	reactor_close(c->r, &c->fd);
+	if (c->state >= RC_HANDSHAKE)
+		c->stats.disconnects++;
+	else if (c->state != RC_IDLE)
+		c->stats.connect_failures++;
 	snprintf(c->last_error, sizeof(c->last_error), "%s", why);
 	log_msg(LOG_WARN, "redis connection failed", "host", c->u.host, "err", why, NULL);
 	if (c->partial > 0)

@@ -15,6 +15,11 @@ void resp_parser_init(struct resp_parser *p, struct resp_value *vals, const stru
 	p->lim = *lim;
 	if (p->lim.max_depth > RESP_MAX_DEPTH || p->lim.max_depth <= 0)
 		p->lim.max_depth = RESP_MAX_DEPTH;
+	/* element lengths travel as int */
+	if (p->lim.max_bulk > INT_MAX / 2)
+		p->lim.max_bulk = INT_MAX / 2;
+	if (p->lim.max_line > INT_MAX / 2)
+		p->lim.max_line = INT_MAX / 2;
 	p->vals = vals;
 }
 
