@@ -199,9 +199,13 @@ class Edgehook:
         self.wait_for(lambda: len(self.stdout_lines) >= n, timeout, "%d stdout lines" % n)
         return self.stdout_lines[:n]
 
-    def wait_log(self, pattern, timeout=20.0):
+    def wait_log(self, pattern, timeout=20.0, count=1):
+        """The stderr lines matching pattern, once at least count have been
+        read (stderr arrives through a pipe and a reader thread, so a state
+        seen through the API can be ahead of its log line)."""
         rx = re.compile(pattern)
-        self.wait_for(lambda: any(rx.search(l) for l in self.stderr_lines), timeout, "log " + pattern)
+        self.wait_for(lambda: sum(1 for l in self.stderr_lines if rx.search(l)) >= count, timeout,
+                      "%d log line(s) %s" % (count, pattern))
         return [l for l in self.stderr_lines if rx.search(l)]
 
     def sync(self):
