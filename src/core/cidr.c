@@ -65,10 +65,19 @@ static int peer_bytes(const struct sockaddr *sa, uint8_t out[16])
 	return -1;
 }
 
+/* A v4 peer is also its v4-mapped IPv6 address: "::ffff:127.0.0.1" or
+ * "::/0" in a list must match 127.0.0.1, or a listed proxy passes for an
+ * unlisted peer. */
 int cidr_match(const struct cidr *c, const struct sockaddr *sa)
 {
 	uint8_t bytes[16];
 	int fam = peer_bytes(sa, bytes);
+	if (fam == AF_INET && c->family == AF_INET6) {
+		memmove(bytes + 12, bytes, 4);
+		memset(bytes, 0, 10);
+		bytes[10] = bytes[11] = 0xff;
+		fam = AF_INET6;
+	}
 	return fam == c->family && prefix_eq(bytes, c->addr, c->prefix);
 }
 
