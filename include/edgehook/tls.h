@@ -44,6 +44,8 @@ void tls_server_ctx_free(struct tls_server_ctx *ctx);
 /* resume may be NULL; a session saved under other anchors (before a
  * reload changed them) is not offered. */
 struct tls_conn *tls_client_new(struct tls_client_ctx *ctx, const char *server_name, const struct tls_session *resume);
+/* 1 when client connection t verified its peer under ctx's anchors. */
+int tls_client_under(const struct tls_conn *t, const struct tls_client_ctx *ctx);
 struct tls_conn *tls_server_new(struct tls_server_ctx *ctx);
 void tls_free(struct tls_conn *t);
 

@@ -99,6 +99,11 @@ static struct cconn *take_idle(struct pool *p, int probe_always)
 		list_remove(&cc->idle_link);
 		cc->state = CC_BUSY;
 		timer_stop(p->c->r, &cc->timer);
+		if (cc->tls && !tls_client_under(cc->tls, p->c->tls)) {
+			/* verified under anchors a reload has replaced */
+			pool_conn_close(cc);
+			continue;
+		}
 		if (!probe_always && clock_now_ms() - cc->idle_since < PROBE_AFTER_MS)
 			return cc;
 		n = recv(cc->fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);

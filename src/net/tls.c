@@ -719,6 +719,12 @@ int tls_close_notified(const struct tls_conn *t)
 	return (br_ssl_engine_current_state(t->eng) & BR_SSL_CLOSED) && br_ssl_engine_last_error(t->eng) == BR_ERR_OK;
 }
 
+int tls_client_under(const struct tls_conn *t, const struct tls_client_ctx *ctx)
+{
+	/* t holds a reference on its anchors: no other ctx can share the address */
+	return t->client && t->u.c.anchors == ctx;
+}
+
 int tls_resumed(const struct tls_conn *t)
 {
 	br_ssl_session_parameters p;

@@ -1,12 +1,18 @@
 """Variations on the security rounds' scenarios (issues 12, 19, 21) that
 the first regression tests did not cover, each found failing once."""
+import json
+import os
 import select
+import shutil
+import signal
 import socket
 import ssl
+import tempfile
 import time
 
 from harness import Edgehook, assert_eq, assert_true, serial
 from pki import path
+from sinks import Sink
 
 TICK = 0.1
 TRICKLE_FOR = 12.0
@@ -93,3 +99,38 @@ def test_v4_mapped_allowed_ip_matches_v4_peer():
     cfg = STDOUT + 'triggers:\n  - {id: t, allowed_ips: ["::ffff:127.0.0.1"], emit: true}\n'
     with Edgehook(cfg) as eh:
         assert_eq(eh.request("POST", "/webhooks/t", b"{}").status, 202, "mapped allowed_ips")
+
+
+def test_reload_new_trust_anchors_close_idle_tls_connections():
+    """Issue 19 #6 / the resumption fix, for pooled connections: an idle
+    keep-alive TLS connection verified under anchors a reload removed is
+    not used again; the next delivery handshakes under the new bundle and
+    fails for a CA that is no longer trusted."""
+    keep = Sink(tls=(path("server.pem"), path("server.key")))
+    ca = os.path.join(tempfile.mkdtemp(prefix="edgehook-test-"), "ca.pem")
+    shutil.copy(path("ca.pem"), ca)
+    cfg = """
+webhook:
+  ca_file: %s
+  retries: 0
+  endpoints:
+    - {url: "https://localhost:%d/tls", name: tls}
+""" % (ca, keep.port)
+
+    def delivered(n):
+        eps = eh.request("GET", "/api/v1/endpoints").json()["endpoints"]
+        return eps[0]["delivered"] >= n
+
+    with Edgehook(cfg) as eh:
+        for n in (1, 2):
+            assert_eq(eh.request("POST", "/api/v1/events", json.dumps({"event": "e%d" % n}).encode()).status, 202)
+            eh.wait_for(lambda: delivered(n), 40, "delivery %d" % n)
+        assert_eq(keep.connections, 1, "both deliveries on one pooled connection")
+        shutil.copy(path("other-ca.pem"), ca)
+        eh.signal(signal.SIGHUP)
+        eh.wait_log("config reloaded")
+        assert_eq(eh.request("POST", "/api/v1/events", b'{"event":"after"}').status, 202)
+        line = eh.wait_log(r"delivery failed.*endpoint=tls", timeout=40)[0]
+        assert_true('err="tls: unknown CA"' in line, line)
+        assert_eq(len(keep.requests), 2, "nothing delivered under the old trust")
+    keep.close()
