@@ -115,6 +115,11 @@ static char *tok_string(struct jbuild *b, int i)
 	len = t->type == JSON_STRING ? json_unescape(b->text + t->start, n, s) : (memcpy(s, b->text + t->start, n), (int)n);
 	if (len < 0)
 		return NULL;
+	/* a C string would end at the NUL: "abc\u0000def" must not become "abc" */
+	if (memchr(s, '\0', (size_t)len)) {
+		snprintf(b->err, b->errcap, "%d: string holds a NUL (\\u0000)", line_at(b, t->start));
+		return NULL;
+	}
 	s[len] = '\0';
 	return s;
 }

@@ -134,3 +134,16 @@ webhook:
         assert_true('err="tls: unknown CA"' in line, line)
         assert_eq(len(keep.requests), 2, "nothing delivered under the old trust")
     keep.close()
+
+
+def test_api_trigger_string_with_nul_refused():
+    """Issue 19 #3 / 21 #2 for the trigger API: a config string holding
+    \\u0000 was cut at the NUL (secret "abc\\u0000def" signed with
+    "abc"). A value that cannot be kept exactly is refused."""
+    with Edgehook(STDOUT) as eh:
+        for body in (b'{"emit":true,"secret":"abc\\u0000def"}', b'{"emit":true,"description":"a\\u0000b"}',
+                     b'{"emit":true,"allowed_ips":["127.0.0.1\\u0000x"]}', b'{"emit":true,"r\\u0000":1}'):
+            r = eh.request("PUT", "/api/v1/triggers/x", body, {"Content-Type": "application/json"})
+            assert_eq(r.status, 400, body)
+            assert_true("NUL" in r.body.decode(), r.body)
+        assert_eq(eh.request("GET", "/api/v1/triggers/x").status, 404, "nothing created")
