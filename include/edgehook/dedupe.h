@@ -17,6 +17,9 @@
 struct dedupe;
 
 struct dedupe *dedupe_new(size_t window);
+/* A new store of `window` ids holding the newest of old's (a reload that
+ * changes server.dedupe); NULL when memory is short. old is unchanged. */
+struct dedupe *dedupe_resized(const struct dedupe *old, size_t window);
 void dedupe_free(struct dedupe *d);
 /* 1 when (scope, id) was seen within the window (and leaves it), else
  * records it and returns 0. */

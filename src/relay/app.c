@@ -93,8 +93,17 @@ static int same_api_listeners(const struct config *a, const struct config *b)
 int relay_reload(struct relay *rl, struct config *cfg)
 {
 	struct dispatch_stage *st = dispatch_prepare(cfg);
+	struct dedupe *dd = NULL;
 	if (!st)
 		return -1;
+	if (cfg->server.dedupe != rl->cfg->server.dedupe && !(dd = dedupe_resized(rl->dedupe, cfg->server.dedupe))) {
+		dispatch_stage_free(st);
+		return -1;
+	}
+	if (dd) {
+		dedupe_free(rl->dedupe);
+		rl->dedupe = dd;
+	}
 	if (!same_api_listeners(rl->cfg, cfg))
 		log_msg(LOG_WARN, "reload: api.listen changes take effect after a restart", NULL);
 	if (!same_spool(&rl->cfg->spool, &cfg->spool))

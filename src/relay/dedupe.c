@@ -34,17 +34,23 @@ static size_t home(const struct dedupe *d, const digest_t dg)
 	return (size_t)h & (d->nslots - 1);
 }
 
-struct dedupe *dedupe_new(size_t window)
+/* key: NULL draws a fresh one; else the new table keeps that key (a
+ * resize must find the digests it carries over). */
+static struct dedupe *make(size_t window, const br_hmac_key_context *key)
 {
 	struct dedupe *d = calloc(1, sizeof(*d));
-	uint8_t key[DIGEST];
+	uint8_t fresh[DIGEST];
 	if (!d)
 		return NULL;
 	d->window = window;
 	if (window == 0)
 		return d;
-	rand_bytes(key, sizeof(key));
-	br_hmac_key_init(&d->key, &br_sha256_vtable, key, sizeof(key));
+	if (key) {
+		d->key = *key;
+	} else {
+		rand_bytes(fresh, sizeof(fresh));
+		br_hmac_key_init(&d->key, &br_sha256_vtable, fresh, sizeof(fresh));
+	}
 	d->nslots = 16;
 	while (d->nslots < d->window * 2)
 		d->nslots *= 2;
@@ -56,6 +62,8 @@ struct dedupe *dedupe_new(size_t window)
 	}
 	return d;
 }
+
+struct dedupe *dedupe_new(size_t window) { return make(window, NULL); }
 
 void dedupe_free(struct dedupe *d)
 {
@@ -107,6 +115,21 @@ int dedupe_seen(struct dedupe *d, const char *scope, const char *id, size_t id_l
 	return d->slots[find(d, dg)] != 0;
 }
 
+/* Records dg, not yet present (i: the empty slot find gave for it),
+ * evicting the oldest when full. */
+static void insert(struct dedupe *d, const digest_t dg, size_t i)
+{
+	if (d->count == d->window) {
+		erase(d, find(d, d->ring[d->head]));
+		d->count--;
+		i = find(d, dg);
+	}
+	memcpy(d->ring[d->head], dg, DIGEST);
+	d->slots[i] = (uint32_t)d->head + 1;
+	d->head = (d->head + 1) % d->window;
+	d->count++;
+}
+
 int dedupe_check(struct dedupe *d, const char *scope, const char *id, size_t id_len)
 {
 	digest_t dg;
@@ -117,14 +140,20 @@ int dedupe_check(struct dedupe *d, const char *scope, const char *id, size_t id_
 	i = find(d, dg);
 	if (d->slots[i])
 		return 1;
-	if (d->count == d->window) {
-		erase(d, find(d, d->ring[d->head]));
-		d->count--;
-		i = find(d, dg);
-	}
-	memcpy(d->ring[d->head], dg, DIGEST);
-	d->slots[i] = (uint32_t)d->head + 1;
-	d->head = (d->head + 1) % d->window;
-	d->count++;
+	insert(d, dg, i);
 	return 0;
+}
+
+struct dedupe *dedupe_resized(const struct dedupe *old, size_t window)
+{
+	struct dedupe *d = make(window, old->window ? &old->key : NULL);
+	size_t k;
+	if (!d || window == 0)
+		return d;
+	/* oldest first, so the newest ids are the ones a smaller window keeps */
+	for (k = 0; k < old->count; k++) {
+		const uint8_t *dg = old->ring[(old->head + old->window - old->count + k) % old->window];
+		insert(d, dg, find(d, dg));
+	}
+	return d;
 }

@@ -147,3 +147,34 @@ def test_api_trigger_string_with_nul_refused():
             assert_eq(r.status, 400, body)
             assert_true("NUL" in r.body.decode(), r.body)
         assert_eq(eh.request("GET", "/api/v1/triggers/x").status, 404, "nothing created")
+
+
+def dedupe_cfg(window):
+    return "server:\n  dedupe: %d\n" % window + STDOUT + "triggers:\n  - {id: t, emit: true}\n"
+
+
+def post_key(eh, key):
+    return eh.request("POST", "/webhooks/t", b"{}", {"Idempotency-Key": key})
+
+
+def test_reload_applies_dedupe_window():
+    """Issue 21 #12 across a reload: server.dedupe was read at start only,
+    so turning dedupe on (0 -> 100) by SIGHUP silently left it off, and a
+    smaller window kept the old one. The ids already seen stay seen (the
+    newest ones, up to the new window)."""
+    with Edgehook(dedupe_cfg(0)) as eh:
+        assert_eq(post_key(eh, "a").status, 202)
+        assert_eq(post_key(eh, "a").status, 202, "dedupe off")
+        eh.write_config(dedupe_cfg(100))
+        eh.signal(signal.SIGHUP)
+        eh.wait_log("config reloaded")
+        assert_eq(post_key(eh, "b").status, 202)
+        assert_eq(post_key(eh, "b").status, 200, "dedupe on after the reload")
+        for k in ("c", "d"):
+            assert_eq(post_key(eh, k).status, 202)
+        eh.write_config(dedupe_cfg(2))
+        eh.signal(signal.SIGHUP)
+        eh.wait_for(lambda: sum("config reloaded" in l for l in eh.stderr_lines) >= 2, 20, "second reload")
+        assert_eq(post_key(eh, "d").status, 200, "the newest ids survive a smaller window")
+        assert_eq(post_key(eh, "c").status, 200)
+        assert_eq(post_key(eh, "b").status, 202, "the window is 2 now")
