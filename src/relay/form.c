@@ -99,15 +99,42 @@ int form_to_json(struct buf *out, const char *body, size_t len)
 
 struct finder {
 	const char *name;
-	char *out;
+	char *out; /* NULL: only count */
 	size_t cap;
 	int found;
+	int count;
 };
+
+/* 1 when raw name k decodes to name: "pay%6Coad" is "payload" to every
+ * form reader. */
+static int name_is(const char *k, size_t klen, const char *name)
+{
+	size_t i = 0;
+	for (; *name; name++) {
+		char c;
+		if (i >= klen)
+			return 0;
+		if (k[i] == '%') {
+			int hi = i + 2 < klen ? str_hex_digit((unsigned char)k[i + 1]) : -1;
+			int lo = i + 2 < klen ? str_hex_digit((unsigned char)k[i + 2]) : -1;
+			if (hi < 0 || lo < 0)
+				return 0;
+			c = (char)(hi * 16 + lo);
+			i += 3;
+		} else {
+			c = k[i] == '+' ? ' ' : k[i];
+			i++;
+		}
+		if (c != *name)
+			return 0;
+	}
+	return i == klen;
+}
 
 static int pair_find(void *arg, const char *k, size_t klen, const char *v, size_t vlen)
 {
 	struct finder *f = arg;
-	if (f->found >= 0 || klen != strlen(f->name) || memcmp(k, f->name, klen) != 0)
+	if (!name_is(k, klen, f->name) || f->count++ > 0 || !f->out)
 		return 0;
 	if (vlen >= f->cap)
 		return -1;
@@ -119,8 +146,15 @@ static int pair_find(void *arg, const char *k, size_t klen, const char *v, size_
 
 int form_get(const char *body, size_t len, const char *name, char *out, size_t cap)
 {
-	struct finder f = {name, out, cap, -1};
+	struct finder f = {name, out, cap, -1, 0};
 	if (each_pair(body, len, pair_find, &f) < 0)
 		return -1;
 	return f.found;
+}
+
+int form_count(const char *body, size_t len, const char *name)
+{
+	struct finder f = {name, NULL, 0, -1, 0};
+	each_pair(body, len, pair_find, &f);
+	return f.count;
 }

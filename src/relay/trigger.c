@@ -186,12 +186,17 @@ static enum body_type body_type(const struct http_request *req, struct inbound *
 	return BODY_OTHER;
 }
 
-/* GitHub's form content type: the JSON is the payload field. */
+/* GitHub's form content type: the JSON is the payload field; -2 when
+ * the field repeats (readers disagree on which one counts). */
 static int github_payload(struct inbound *in)
 {
-	char *payload = malloc(in->len + 1);
-	int n = payload ? form_get(in->body, in->len, "payload", payload, in->len + 1) : -1;
-	int ok = n > 0 && buf_append(&in->conv, payload, (size_t)n) == 0;
+	char *payload;
+	int n, ok;
+	if (form_count(in->body, in->len, "payload") > 1)
+		return -2;
+	payload = malloc(in->len + 1);
+	n = payload ? form_get(in->body, in->len, "payload", payload, in->len + 1) : -1;
+	ok = n > 0 && buf_append(&in->conv, payload, (size_t)n) == 0;
 	free(payload);
 	return ok ? inbound_conv(in) : -1;
 }
@@ -217,8 +222,8 @@ static int body_data(struct inbound *in, const struct http_request *req, int git
 		return 0;
 	case BODY_FORM:
 		if (github_form) {
-			if (github_payload(in) < 0) {
-				*why = "form body without a JSON payload field";
+			if ((rc = github_payload(in)) < 0) {
+				*why = rc == -2 ? "form body repeats a field name" : "form body without a JSON payload field";
 				*status = 400;
 				return -1;
 			}

@@ -178,3 +178,24 @@ def test_reload_applies_dedupe_window():
         assert_eq(post_key(eh, "d").status, 200, "the newest ids survive a smaller window")
         assert_eq(post_key(eh, "c").status, 200)
         assert_eq(post_key(eh, "b").status, 202, "the window is 2 now")
+
+
+def test_github_form_repeated_payload_refused():
+    """Issue 21 #2 for GitHub's form content type: routing and
+    placeholders read the first payload field while a command reading the
+    body (stdin) with a usual form parser sees the last; a repeated name,
+    also spelled with escapes (pay%6Coad), is refused like a repeated
+    JSON key."""
+    import hashlib
+    import hmac
+    secret = "gh-secret"
+    cfg = STDOUT + "triggers:\n  - {id: gh, kind: github, secret: %s, emit: true}\n" % secret
+    form = "application/x-www-form-urlencoded"
+    with Edgehook(cfg) as eh:
+        for i, body in enumerate((b'payload=%7B%22a%22%3A1%7D&payload=%7B%22a%22%3A2%7D',
+                                  b'payload=%7B%22a%22%3A1%7D&pay%6Coad=%7B%22a%22%3A2%7D',
+                                  b'payload=%7B%22a%22%3A1%7D')):
+            sig = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            r = eh.request("POST", "/webhooks/gh", body, {"Content-Type": form, "X-Hub-Signature-256": sig,
+                                                         "X-GitHub-Event": "push", "X-GitHub-Delivery": "d%d" % i})
+            assert_eq(r.status, 202 if i == 2 else 400, body)
