@@ -247,7 +247,10 @@ static int body_data(struct inbound *in, const struct http_request *req, int git
 	}
 }
 
-/* -1 when the header naming the event is not UTF-8 (it goes into JSON). */
+/* The first event header present names the event; -1 when that one is
+ * too long to keep or not UTF-8 (it goes into JSON). It is never skipped
+ * for the next one: a sender could then pick the type routing reads while
+ * receivers read the first header. */
 static int event_type(const struct trigger_cfg *t, const struct http_request *req, char *out, size_t cap)
 {
 	static const char *const headers[] = {"x-github-event", "x-gitlab-event", "x-webhook-event", NULL};
@@ -256,9 +259,17 @@ static int event_type(const struct trigger_cfg *t, const struct http_request *re
 		snprintf(out, cap, "%s", t->event);
 		return 0;
 	}
-	for (h = headers; *h; h++)
-		if (header_copy(req, *h, out, cap))
-			return json_utf8_valid(out, strlen(out)) ? 0 : -1;
+	for (h = headers; *h; h++) {
+		const struct http_header *v = http_find_header(req->headers, req->num_headers, *h);
+		if (!v || v->value_len == 0)
+			continue;
+		if (v->value_len >= cap || !json_utf8_valid(v->value, v->value_len) ||
+		    memchr(v->value, '\0', v->value_len))
+			return -1;
+		memcpy(out, v->value, v->value_len);
+		out[v->value_len] = '\0';
+		return 0;
+	}
 	snprintf(out, cap, "webhook.received");
 	return 0;
 }
@@ -495,7 +506,7 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 	}
 	rand_id(dlv_id, sizeof(dlv_id), "dlv_");
 	if (event_type(t, req, type, sizeof(type)) < 0) {
-		reject(c, &rl->tstats.rejected_body, 400, "event type header is not UTF-8");
+		reject(c, &rl->tstats.rejected_body, 400, "event type header too long (127 bytes at most) or not UTF-8");
 		goto out;
 	}
 	/* Everything that can refuse is decided before any side effect: a

@@ -199,3 +199,27 @@ def test_github_form_repeated_payload_refused():
             r = eh.request("POST", "/webhooks/gh", body, {"Content-Type": form, "X-Hub-Signature-256": sig,
                                                          "X-GitHub-Event": "push", "X-GitHub-Delivery": "d%d" % i})
             assert_eq(r.status, 202 if i == 2 else 400, body)
+
+
+def test_overlong_event_header_is_refused_not_skipped():
+    """An event header too long to keep must not hand the event type to
+    the next header in line: with X-GitHub-Event over the bound, an
+    X-Webhook-Event the sender adds would otherwise route the event
+    (receivers and filters that read X-GitHub-Event see another type)."""
+    cfg = """
+webhook:
+  endpoints:
+    - {url: "stdout:", events: ["public.*"]}
+triggers:
+  - {id: t, emit: true}
+"""
+    with Edgehook(cfg) as eh:
+        r = eh.request("POST", "/webhooks/t", b'{"a":1}', {"Content-Type": "application/json",
+                                                         "X-GitHub-Event": "admin." + "x" * 200,
+                                                         "X-Webhook-Event": "public.ping"})
+        assert_eq(r.status, 400, r.body)
+        r = eh.request("POST", "/webhooks/t", b'{"a":2}', {"Content-Type": "application/json",
+                                                         "X-GitHub-Event": "public.ok"})
+        assert_eq(r.status, 202, r.body)
+        eh.wait_for(lambda: any('"public.ok"' in l for l in eh.stdout_lines), 20, "the valid event")
+        assert_true(not any('"public.ping"' in l for l in eh.stdout_lines), "the overlong request emitted nothing")
