@@ -16,6 +16,7 @@ enum chunk_state {
 	CH_DATA_CR,
 	CH_DATA_LF,
 	CH_TRAILER_START,
+	CH_TRAILER_NAME,
 	CH_TRAILER,
 	CH_TRAILER_LF,
 	CH_END_LF
@@ -104,8 +105,19 @@ static int chunk_byte(struct http_chunked *c, unsigned char ch)
 		}
 		if (!IS_TOKEN(ch))
 			return (int)chunk_fail(c, 400, "invalid trailer");
-		c->state = CH_TRAILER;
+		c->state = CH_TRAILER_NAME;
 		/* fall through */
+	case CH_TRAILER_NAME:
+		/* Trailers are discarded, but a line a proxy in front would read
+		 * another way (no colon, a space in the name) is refused, as in
+		 * the head. */
+		if (++c->trailer_bytes > c->max_trailer)
+			return (int)chunk_fail(c, 400, "trailers too large");
+		if (ch == ':')
+			c->state = CH_TRAILER;
+		else if (!IS_TOKEN(ch))
+			return (int)chunk_fail(c, 400, "invalid trailer name");
+		return 0;
 	case CH_TRAILER:
 		if (++c->trailer_bytes > c->max_trailer)
 			return (int)chunk_fail(c, 400, "trailers too large");
