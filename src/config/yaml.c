@@ -10,6 +10,7 @@
  * after "key:"; refused in block indentation and after "-". Tags are refused with a
  * message rather than misread. */
 #include "edgehook/yaml.h"
+#include "edgehook/yaml_scalar.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -149,61 +150,6 @@ static int split_lines(struct yaml *y, const char *text, size_t len)
 
 static int is_seq_item(const char *s) { return s[0] == '-' && (s[1] == ' ' || s[1] == '\0'); }
 
-static int hex4(const char *s)
-{
-	int v = 0, k;
-	for (k = 0; k < 4; k++) {
-		int c = (unsigned char)s[k];
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= c - '0';
-		else if ((c | 32) >= 'a' && (c | 32) <= 'f')
-			v |= (c | 32) - 'a' + 10;
-		else
-			return -1;
-	}
-	return v;
-}
-
-/* "\uXXXX" (a surrogate pair as two) at *in, just past the backslash,
- * written as UTF-8 at *out: never longer than the escape it replaces. */
-static int unicode_escape(char **in, char **out)
-{
-	long cp = hex4(*in + 1);
-	unsigned char *o = (unsigned char *)*out;
-	if (cp < 0)
-		return -1;
-	*in += 5;
-	if (cp >= 0xdc00 && cp <= 0xdfff)
-		return -1;
-	if (cp >= 0xd800 && cp <= 0xdbff) {
-		int lo = (*in)[0] == '\\' && (*in)[1] == 'u' ? hex4(*in + 2) : -1;
-		if (lo < 0xdc00 || lo > 0xdfff)
-			return -1;
-		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-		*in += 6;
-	}
-	if (cp == 0)
-		return -1;
-	if (cp < 0x80) {
-		*o++ = (unsigned char)cp;
-	} else if (cp < 0x800) {
-		*o++ = (unsigned char)(0xc0 | (cp >> 6));
-		*o++ = (unsigned char)(0x80 | (cp & 0x3f));
-	} else if (cp < 0x10000) {
-		*o++ = (unsigned char)(0xe0 | (cp >> 12));
-		*o++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		*o++ = (unsigned char)(0x80 | (cp & 0x3f));
-	} else {
-		*o++ = (unsigned char)(0xf0 | (cp >> 18));
-		*o++ = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-		*o++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		*o++ = (unsigned char)(0x80 | (cp & 0x3f));
-	}
-	*out = (char *)o;
-	return 0;
-}
-
 /* Parses a quoted scalar at *pp in place; leaves *pp after the closing
  * quote. Unescaping only shrinks text, so the result fits where it was. */
 static char *quoted(struct yaml *y, int line, char **pp)
@@ -230,7 +176,7 @@ static char *quoted(struct yaml *y, int line, char **pp)
 			case 'f': *out++ = '\f'; break;
 			case '"': case '\\': case '/': case ' ': *out++ = *in; break;
 			case 'u':
-				if (unicode_escape(&in, &out) < 0)
+				if (yaml_unicode_escape(&in, &out) < 0)
 					return yfail(y, line, "bad \\u escape in double-quoted string");
 				continue;
 			default:
@@ -528,103 +474,25 @@ static char *flow_text(struct yaml *y, int line, char *s)
 	return out;
 }
 
-static int raw_indent(const char *s)
-{
-	int n = 0;
-	while (s[n] == ' ')
-		n++;
-	return n;
-}
-
-static int is_blank(const char *s)
-{
-	return *skip_blanks((char *)s) == '\0';
-}
-
-/* Appends the block scalar body of raw lines [from, to) to b. */
-static void block_body(char *b, size_t *off, struct yaml *y, int from, int to, int cindent, int folded)
-{
-	int k, blanks = 0, started = 0, prev_more = 0;
-	for (k = from; k < to; k++) {
-		const char *l = y->raw[k];
-		int more;
-		if ((int)strlen(l) <= cindent && is_blank(l)) {
-			blanks++;
-			continue;
-		}
-		l += cindent;
-		more = *l == ' ' || *l == '\t';
-		if (!started) {
-			memset(b + *off, '\n', (size_t)blanks);
-			*off += (size_t)blanks;
-		} else if (!folded || prev_more || more) {
-			memset(b + *off, '\n', (size_t)blanks + 1);
-			*off += (size_t)blanks + 1;
-		} else if (blanks) {
-			memset(b + *off, '\n', (size_t)blanks);
-			*off += (size_t)blanks;
-		} else {
-			b[(*off)++] = ' ';
-		}
-		memcpy(b + *off, l, strlen(l));
-		*off += strlen(l);
-		started = 1;
-		blanks = 0;
-		prev_more = more;
-	}
-}
-
-/* "|" or ">" (then optionally a chomping "-"/"+" and an indentation
- * digit, either order) after a key or "-" at `indent`: the lines below,
- * read untouched from the source. */
+/* A block scalar after a key or "-" at `indent` (yaml_scalar.c reads
+ * it); takes the lines it spans. */
 static struct node *block_scalar(struct yaml *y, int indent, int line, const char *h)
 {
-	int folded = *h == '>', chomp = 0, cindent = 0, k, last = line, trailing = 0;
-	size_t cap = 2, off = 0;
-	char *b;
-	for (h++; *h && *h != ' ' && *h != '\t'; h++) {
-		if ((*h == '-' || *h == '+') && !chomp)
-			chomp = *h;
-		else if (*h >= '1' && *h <= '9' && !cindent)
-			cindent = indent + (*h - '0');
-		else
-			return yfail(y, line, "bad block scalar header");
-	}
-	if (*skip_blanks((char *)h))
+	char *text;
+	int last;
+	switch (yaml_block_scalar(y->a, y->raw, y->nraw, indent, line, h, &text, &last)) {
+	case 0:
+		break;
+	case -1:
+		return yfail(y, line, "bad block scalar header");
+	case -2:
 		return yfail(y, line, "unexpected text after block scalar header");
-	for (k = line; k < y->nraw; k++) {
-		const char *l = y->raw[k];
-		if (is_blank(l)) {
-			if (!cindent || (int)strlen(l) <= cindent) {
-				trailing++;
-				cap += strlen(l) + 1;
-				continue;
-			}
-		}
-		if (!cindent)
-			cindent = raw_indent(l);
-		if (raw_indent(l) < cindent || cindent <= indent)
-			break;
-		cap += strlen(l) + 1;
-		last = k + 1;
-		trailing = 0;
-	}
-	if (cindent <= indent)
-		cindent = indent + 1;
-	b = arena_alloc(y->a, cap + (size_t)trailing + 2);
-	if (!b)
+	default:
 		return yfail(y, line, "out of memory");
-	block_body(b, &off, y, line, last, cindent, folded);
-	if (off > 0 && chomp != '-')
-		b[off++] = '\n';
-	if (chomp == '+') {
-		memset(b + off, '\n', (size_t)trailing);
-		off += (size_t)trailing;
 	}
-	b[off] = '\0';
 	while (y->i < y->n && y->lines[y->i].lineno <= last)
 		y->i++;
-	return scalar_node(y, line, b, 1);
+	return scalar_node(y, line, text, 1);
 }
 
 /* A value written after "key:" or "- " on the same line; indent is the
