@@ -274,7 +274,7 @@ static void hook_request(struct exchange *x)
 	char ctype[256], remote[80];
 	const char *q = memchr(req->target, '?', req->target_len);
 	struct json_doc doc;
-	struct buf form, out;
+	struct buf form, out, pjson;
 	struct hook_request rq;
 	struct rule_req rr;
 	int ok, refused = 0;
@@ -293,6 +293,7 @@ static void hook_request(struct exchange *x)
 		snprintf(ctype, sizeof(ctype), "%.*s", cth ? (int)cth->value_len : 0, cth ? cth->value : "");
 	memset(&doc, 0, sizeof(doc));
 	buf_init(&form, 2 * form_json_bound(x->len) + 16);
+	buf_init(&pjson, 0);
 	buf_init(&out, 64u << 20);
 	peer_text(http_conn_peer(x->c), remote, sizeof(remote));
 	memset(&rq, 0, sizeof(rq));
@@ -308,6 +309,14 @@ static void hook_request(struct exchange *x)
 	if (refused) {
 		compat_answer(x->c, 500, cstr(&x->extra), "Error occurred while parsing multipart form.");
 		goto done;
+	}
+	if (rq.payload && h->json_params.n) {
+		char why[160];
+		int rc = hook_params_parse_json(&doc, &pjson, &h->json_params, why, sizeof(why));
+		if (rc == -2)
+			rq.payload = NULL;
+		if (rc < 0)
+			compat_log(app, x->reqid, "%s", rc == -2 ? "error re-reading the payload" : why);
 	}
 	rq.out = &out;
 	memset(&rr, 0, sizeof(rr));
@@ -338,6 +347,7 @@ done:
 	free((char *)rq.method);
 	if (rq.payload)
 		json_doc_free(&doc);
+	buf_free(&pjson);
 	buf_free(&form);
 	buf_free(&out);
 }

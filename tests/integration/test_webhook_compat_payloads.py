@@ -39,3 +39,21 @@ def test_webhook_compat_multipart_values_and_json_files():
         ("ends-after-delimiter-line", ("POST", "/hooks/mp", b"--" + B.encode() + b"\r\n", ct), True, None),
         ("no-delimiter", ("POST", "/hooks/mp", b"just text", ct), False, None),
     ])
+
+
+def test_webhook_compat_parse_parameters_as_json():
+    args = [wc.arg("payload", n) for n in ("data.x.y", "data", "s", "list.0.k", "nested.in")]
+    rule = {"match": {"type": "value", "value": "2", "parameter": wc.arg("payload", "data.x.y")}}
+    hooks = [wc.hook("pj", **{"pass-arguments-to-command": args, "trigger-rule": rule,
+                              "parse-parameters-as-json": [wc.arg("payload", n) for n in
+                                                           ("data", "s", "missing", "nested")]})]
+    js = {"Content-Type": "application/json"}
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    body = (b'{"data": "{\\"x\\": {\\"y\\": 2}, \\"u\\": \\"\\\\u00e9\\"}", "s": "not json",'
+            b' "list": ["{\\"k\\": true}"], "nested": {"in": 1}}')
+    wc.compare(hooks, [
+        ("json-strings-become-objects", ("POST", "/hooks/pj", body, js), True, None),
+        ("form-value-becomes-object", ("POST", "/hooks/pj", b"data=%7B%22x%22%3A%7B%22y%22%3A2%7D%7D&s=1", form),
+         True, None),
+        ("rule-sees-no-object", ("POST", "/hooks/pj", b'{"data": "{\\"x\\": 3}"}', js), False, None),
+    ])
