@@ -7,8 +7,8 @@
  * alias is a copy, and all copies of a document together are capped so a
  * "billion laughs" file is refused), comments, a leading "---". Tabs are
  * accepted where go-yaml (webhook's reader) takes them: inside flows and
- * after "key:"; refused in block indentation and after "-". Tags are refused with a
- * message rather than misread. */
+ * after "key:"; refused in block indentation and after "-". Tags and
+ * merge keys (<<) are refused with a message rather than misread. */
 #include "edgehook/yaml.h"
 #include "edgehook/yaml_scalar.h"
 
@@ -363,6 +363,8 @@ static struct node *flow_collection_body(struct yaml *y, char **pp)
 			struct node *k = v;
 			if (**pp != ':' || k->kind == NODE_SEQ || k->kind == NODE_MAP || !*k->str)
 				return yfail(y, y->fline, "expected \"key: value\" in flow map");
+			if (!k->quoted && strcmp(k->str, "<<") == 0)
+				return yfail(y, y->fline, "merge keys (<<) are not supported");
 			v = flow_pair_value(y, pp, close);
 			if (!v)
 				return NULL;
@@ -612,6 +614,8 @@ static struct node *block_map(struct yaml *y, int indent)
 			return yfail(y, l->lineno, "tab in indentation");
 		if (!*key)
 			return yfail(y, l->lineno, "empty key");
+		if (l->text[0] == '<' && strcmp(key, "<<") == 0)
+			return yfail(y, l->lineno, "merge keys (<<) are not supported");
 		if (map->count >= TREE_MAX_MAP_KEYS)
 			return yfail(y, map->line, "too many keys in one map (at most %d)", TREE_MAX_MAP_KEYS);
 		if (tree_get(map, key))

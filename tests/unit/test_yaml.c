@@ -77,6 +77,9 @@ TEST(yaml_anchors_and_aliases)
 	CHECK_STR(parse("- &h\n  id: a\n- *h\n"), "[{\"id\":\"a\"},{\"id\":\"a\"}]");
 	CHECK_STR(parse("a: *nope\n"), "ERR 1: unknown alias \"*nope\"");
 	CHECK_STR(parse("a: !!str x\n"), "ERR 1: tags are not supported");
+	CHECK_STR(parse("b: &b {k: 1}\nc:\n  <<: *b\n"), "ERR 3: merge keys (<<) are not supported");
+	CHECK_STR(parse("b: &b {k: 1}\nc: {<<: *b}\n"), "ERR 2: merge keys (<<) are not supported");
+	CHECK_STR(parse("c: {\"<<\": 1}\n"), "{\"c\":{\"<<\":1}}");
 }
 
 TEST(yaml_billion_laughs_is_refused)
