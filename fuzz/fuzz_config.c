@@ -1,5 +1,8 @@
-/* Config files: the YAML subset or JSON, then the whole schema. */
+/* Config files: the YAML subset or JSON, then the whole schema; and the
+ * YAML reader alone, as webhook hooks files reach it (a document that
+ * opens with '[' or '{' included). */
 #include "edgehook/config.h"
+#include "edgehook/yaml.h"
 
 #include <stdint.h>
 
@@ -9,9 +12,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct config *cfg = NULL;
 	struct buf errors;
+	struct arena a;
+	struct node *root;
+	char err[256];
 	buf_init(&errors, 1 << 16);
 	config_load_text("fuzz.yaml", (const char *)data, size, &cfg, &errors);
 	config_free(cfg);
 	buf_free(&errors);
+	arena_init(&a);
+	yaml_parse(&a, (const char *)data, size, &root, err, sizeof(err));
+	arena_free(&a);
 	return 0;
 }

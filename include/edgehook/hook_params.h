@@ -38,5 +38,13 @@ struct hook_request {
 int hook_param_get(void *ctx, const struct hook_arg *arg, const char **val, size_t *len, char *why, size_t whycap);
 /* Appends token i of doc as Go's json.Marshal would write it. */
 int hook_json_marshal(struct buf *b, const struct json_doc *doc, int i);
+/* parse-parameters-as-json for payload parameters: each named string that
+ * holds a JSON object becomes that object (doc is re-read from a new text
+ * kept in *text, which the caller frees after doc). 0; -1 when one could
+ * not be read (why says which; the others still apply); -2 when doc could
+ * not be re-read (it is then empty and must not be used). */
+struct hook_args;
+int hook_params_parse_json(struct json_doc *doc, struct buf *text, const struct hook_args *list, char *why,
+			   size_t whycap);
 
 #endif

@@ -1,9 +1,16 @@
-/* The YAML subset of DESIGN.md: block maps and sequences (a sequence may
- * sit at its parent key's indentation), flow sequences and flow maps on
- * one line, plain, single- and double-quoted scalars, comments, a leading
- * "---". Anchors, tags, block scalars and multi-line flows are refused
- * with a message rather than misread. */
+/* The YAML subset of DESIGN.md, grown to read real hooks files: block
+ * maps and sequences (a sequence may sit at its parent key's
+ * indentation), flow sequences and maps that may span lines and end in a
+ * trailing comma, one-pair maps written without braces inside a flow
+ * sequence, plain, single- and double-quoted scalars, block scalars (| and
+ * > with chomping and indentation indicators), anchors and aliases (an
+ * alias is a copy, and all copies of a document together are capped so a
+ * "billion laughs" file is refused), comments, a leading "---". Tabs are
+ * accepted where go-yaml (webhook's reader) takes them: inside flows and
+ * after "key:"; refused in block indentation and after "-". Tags and
+ * merge keys (<<) are refused with a message rather than misread. */
 #include "edgehook/yaml.h"
+#include "edgehook/yaml_scalar.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,8 +19,16 @@
 struct yline {
 	int indent;
 	int lineno;
+	int tab; /* a tab in the indentation: an error unless a flow or block scalar takes the line */
 	char *text; /* content after indentation, comment and trailing blanks cut */
 };
+
+struct anchor {
+	const char *name;
+	const struct node *node;
+};
+
+enum { MAX_DEPTH = 64, MAX_ANCHORS = 256, MAX_ALIAS_NODES = 10000 };
 
 struct yaml {
 	struct arena *a;
@@ -23,9 +38,13 @@ struct yaml {
 	size_t errcap;
 	int failed;
 	int depth; /* nesting so far: recursion must stay bounded */
+	char **raw; /* every source line untouched, [lineno - 1] */
+	int nraw;
+	int fline; /* line of the flow text being read */
+	struct anchor anchors[MAX_ANCHORS];
+	int nanchors;
+	size_t alias_nodes; /* nodes copied for aliases so far */
 };
-
-enum { MAX_DEPTH = 64 };
 
 static void *yfail(struct yaml *y, int line, const char *fmt, ...)
 {
@@ -74,21 +93,31 @@ static void rtrim(char *s)
 
 static int split_lines(struct yaml *y, const char *text, size_t len)
 {
-	char *copy = arena_strndup(y->a, text, len), *p;
+	char *copy = arena_strndup(y->a, text, len), *rawcopy = arena_strndup(y->a, text, len), *p, *r;
 	size_t count = 1, k;
 	int lineno = 0;
-	if (!copy)
+	if (!copy || !rawcopy)
 		return -1;
 	if (memchr(text, '\0', len))
 		return yfail(y, 1, "NUL byte in file"), -1;
 	for (k = 0; k < len; k++)
 		count += text[k] == '\n';
 	y->lines = arena_alloc(y->a, count * sizeof(*y->lines));
-	if (!y->lines)
+	y->raw = arena_alloc(y->a, count * sizeof(*y->raw));
+	if (!y->lines || !y->raw)
 		return -1;
+	for (r = rawcopy; r; y->nraw++) {
+		char *nl = strchr(r, '\n');
+		if (nl)
+			*nl = '\0';
+		if (nl && nl > r && nl[-1] == '\r')
+			nl[-1] = '\0';
+		y->raw[y->nraw] = r;
+		r = nl ? nl + 1 : NULL;
+	}
 	for (p = copy; p; ) {
 		char *nl = strchr(p, '\n'), *s = p;
-		int indent = 0;
+		int indent = 0, tab = 0;
 		if (nl)
 			*nl = '\0';
 		lineno++;
@@ -97,8 +126,11 @@ static int split_lines(struct yaml *y, const char *text, size_t len)
 			s++;
 			indent++;
 		}
-		if (*s == '\t')
-			return yfail(y, lineno, "tab in indentation"), -1;
+		if (*s == '\t') {
+			tab = 1;
+			while (*s == ' ' || *s == '\t')
+				s++;
+		}
 		cut_comment(s);
 		rtrim(s);
 		if (*s == '\0')
@@ -108,6 +140,7 @@ static int split_lines(struct yaml *y, const char *text, size_t len)
 		if (indent == 0 && (strcmp(s, "---") == 0 || strcmp(s, "...") == 0))
 			return yfail(y, lineno, "only one document is supported"), -1;
 		y->lines[y->n].indent = indent;
+		y->lines[y->n].tab = tab;
 		y->lines[y->n].lineno = lineno;
 		y->lines[y->n].text = s;
 		y->n++;
@@ -139,7 +172,13 @@ static char *quoted(struct yaml *y, int line, char **pp)
 			case 'n': *out++ = '\n'; break;
 			case 't': *out++ = '\t'; break;
 			case 'r': *out++ = '\r'; break;
+			case 'b': *out++ = '\b'; break;
+			case 'f': *out++ = '\f'; break;
 			case '"': case '\\': case '/': case ' ': *out++ = *in; break;
+			case 'u':
+				if (yaml_unicode_escape(&in, &out) < 0)
+					return yfail(y, line, "bad \\u escape in double-quoted string");
+				continue;
 			default:
 				return yfail(y, line, "unsupported escape in double-quoted string");
 			}
@@ -189,115 +228,300 @@ static char *skip_blanks(char *p)
 	return p;
 }
 
-static struct node *flow_value(struct yaml *y, int line, char **pp);
+/* Blanks and line breaks inside a flow collection; breaks move y->fline. */
+static char *fskip(struct yaml *y, char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n')
+		y->fline += *p++ == '\n';
+	return p;
+}
 
-/* Plain scalar inside a flow collection: ends at ',', ']' or '}'. */
-static struct node *flow_plain(struct yaml *y, int line, char **pp, const char *stops)
+/* Copies an anchored node for an alias; every copy counts against one
+ * budget per document, so nested aliases cannot grow exponentially. */
+static struct node *copy_node(struct yaml *y, const struct node *n)
+{
+	struct node *c;
+	const struct node *k;
+	if (++y->alias_nodes > MAX_ALIAS_NODES)
+		return yfail(y, y->fline, "aliases expand to more than %d nodes", MAX_ALIAS_NODES);
+	c = tree_new(y->a, n->kind, n->line);
+	if (!c)
+		return yfail(y, y->fline, "out of memory");
+	c->quoted = n->quoted;
+	c->str = n->str;
+	c->len = n->len;
+	for (k = n->child; k; k = k->next) {
+		struct node *d = copy_node(y, k);
+		if (!d)
+			return NULL;
+		d->key = k->key;
+		tree_append(c, d);
+	}
+	return c;
+}
+
+/* The name after '&' or '*' at *pp; leaves *pp after it. */
+static const char *anchor_name(struct yaml *y, int line, char **pp)
+{
+	char *s = ++*pp;
+	while (**pp && !strchr(" \t\n,[]{}", **pp))
+		(*pp)++;
+	if (*pp == s)
+		return yfail(y, line, "anchor or alias without a name");
+	return arena_strndup(y->a, s, (size_t)(*pp - s));
+}
+
+static struct node *alias(struct yaml *y, int line, char **pp)
+{
+	const char *name = anchor_name(y, line, pp);
+	int k;
+	if (!name)
+		return NULL;
+	for (k = y->nanchors - 1; k >= 0; k--)
+		if (strcmp(y->anchors[k].name, name) == 0) {
+			y->fline = line;
+			return copy_node(y, y->anchors[k].node);
+		}
+	return yfail(y, line, "unknown alias \"*%s\"", name);
+}
+
+static int add_anchor(struct yaml *y, int line, const char *name, const struct node *n)
+{
+	if (y->nanchors >= MAX_ANCHORS)
+		return yfail(y, line, "more than %d anchors", MAX_ANCHORS), -1;
+	y->anchors[y->nanchors].name = name;
+	y->anchors[y->nanchors].node = n;
+	y->nanchors++;
+	return 0;
+}
+
+static struct node *flow_value(struct yaml *y, char **pp, int in_seq);
+
+/* Plain scalar inside a flow collection: ends at ',', ']', '}', a line
+ * break, and (as a key) at ':' followed by a blank or an indicator. */
+static struct node *flow_plain(struct yaml *y, char **pp, int as_key)
 {
 	char *s = *pp, *e;
-	while (**pp && !strchr(stops, **pp))
+	while (**pp && !strchr(",]}\n", **pp)) {
+		if (as_key && **pp == ':' && strchr(" \t\n,]}", (*pp)[1]))
+			break;
 		(*pp)++;
+	}
 	e = *pp;
 	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
 		e--;
 	if (e == s)
-		return yfail(y, line, "empty item in flow collection");
+		return yfail(y, y->fline, "empty item in flow collection");
 	s = arena_strndup(y->a, s, (size_t)(e - s));
 	if (!s)
-		return yfail(y, line, "out of memory");
-	return scalar_node(y, line, s, 0);
+		return yfail(y, y->fline, "out of memory");
+	return scalar_node(y, y->fline, s, 0);
 }
 
-static struct node *flow_collection_body(struct yaml *y, int line, char **pp);
+static struct node *flow_collection_body(struct yaml *y, char **pp);
 
-static struct node *flow_collection(struct yaml *y, int line, char **pp)
+static struct node *flow_collection(struct yaml *y, char **pp)
 {
 	struct node *n;
 	if (++y->depth > MAX_DEPTH)
-		return yfail(y, line, "nesting deeper than %d", MAX_DEPTH);
-	n = flow_collection_body(y, line, pp);
+		return yfail(y, y->fline, "nesting deeper than %d", MAX_DEPTH);
+	n = flow_collection_body(y, pp);
 	y->depth--;
 	return n;
 }
 
-static struct node *flow_collection_body(struct yaml *y, int line, char **pp)
+/* "key: value" inside a flow map, or a one-pair map written without
+ * braces inside a flow sequence: the key is already read. */
+static struct node *flow_pair_value(struct yaml *y, char **pp, char close)
+{
+	*pp = fskip(y, *pp + 1);
+	if (**pp == ',' || **pp == close)
+		return scalar_node(y, y->fline, "", 0);
+	return flow_value(y, pp, 0);
+}
+
+static struct node *flow_collection_body(struct yaml *y, char **pp)
 {
 	int is_map = **pp == '{';
 	char close = is_map ? '}' : ']';
-	struct node *n = tree_new(y->a, is_map ? NODE_MAP : NODE_SEQ, line);
+	struct node *n = tree_new(y->a, is_map ? NODE_MAP : NODE_SEQ, y->fline);
 	if (!n)
-		return yfail(y, line, "out of memory");
-	*pp = skip_blanks(*pp + 1);
-	if (**pp == close) {
-		(*pp)++;
-		return n;
-	}
+		return yfail(y, y->fline, "out of memory");
+	(*pp)++;
 	for (;;) {
 		struct node *v;
-		char *key = NULL;
-		*pp = skip_blanks(*pp);
-		if (is_map) {
-			if (**pp == '"' || **pp == '\'') {
-				key = quoted(y, line, pp);
-			} else {
-				char *s = *pp;
-				while (**pp && **pp != ':' && **pp != ',' && **pp != '}')
-					(*pp)++;
-				key = arena_strndup(y->a, s, (size_t)(*pp - s));
-				if (key)
-					rtrim(key);
-			}
-			if (!key)
-				return yfail(y, line, "bad key in flow map");
-			*pp = skip_blanks(*pp);
-			if (**pp != ':' || !*key)
-				return yfail(y, line, "expected \"key: value\" in flow map");
-			*pp = skip_blanks(*pp + 1);
-			if (n->count >= TREE_MAX_MAP_KEYS)
-				return yfail(y, line, "too many keys in one map (at most %d)", TREE_MAX_MAP_KEYS);
-			if (tree_get(n, key))
-				return yfail(y, line, "duplicate key \"%s\"", key);
+		*pp = fskip(y, *pp);
+		if (**pp == close) { /* also after a trailing comma */
+			(*pp)++;
+			return n;
 		}
-		v = flow_value(y, line, pp);
+		v = flow_value(y, pp, 1);
 		if (!v)
 			return NULL;
-		v->key = key;
+		*pp = fskip(y, *pp);
+		if (**pp == ':' || is_map) {
+			struct node *k = v;
+			if (**pp != ':' || k->kind == NODE_SEQ || k->kind == NODE_MAP || !*k->str)
+				return yfail(y, y->fline, "expected \"key: value\" in flow map");
+			if (!k->quoted && strcmp(k->str, "<<") == 0)
+				return yfail(y, y->fline, "merge keys (<<) are not supported");
+			v = flow_pair_value(y, pp, close);
+			if (!v)
+				return NULL;
+			v->key = k->str;
+			if (!is_map) {
+				struct node *m = tree_new(y->a, NODE_MAP, k->line);
+				if (!m)
+					return yfail(y, y->fline, "out of memory");
+				tree_append(m, v);
+				v = m;
+			} else if (n->count >= TREE_MAX_MAP_KEYS) {
+				return yfail(y, y->fline, "too many keys in one map (at most %d)", TREE_MAX_MAP_KEYS);
+			} else if (tree_get(n, k->str)) {
+				return yfail(y, y->fline, "duplicate key \"%s\"", k->str);
+			}
+			*pp = fskip(y, *pp);
+		}
 		tree_append(n, v);
-		*pp = skip_blanks(*pp);
 		if (**pp == close) {
 			(*pp)++;
 			return n;
 		}
 		if (**pp != ',')
-			return yfail(y, line, **pp ? "expected ',' or '%c'" : "flow collection must end on its line (missing '%c')", close);
+			return yfail(y, y->fline, **pp ? "expected ',' or '%c'" : "flow collection not closed (missing '%c')", close);
 		(*pp)++;
 	}
 }
 
-static struct node *flow_value(struct yaml *y, int line, char **pp)
-{
-	if (**pp == '[' || **pp == '{')
-		return flow_collection(y, line, pp);
-	if (**pp == '"' || **pp == '\'') {
-		char *s = quoted(y, line, pp);
-		return s ? scalar_node(y, line, s, 1) : NULL;
-	}
-	return flow_plain(y, line, pp, ",]}");
-}
-
-/* A value written after "key:" or "- " on the same line. */
-static struct node *inline_value(struct yaml *y, int line, char *s)
+/* A value inside a flow collection (in_seq: it may turn out to be a key). */
+static struct node *flow_value(struct yaml *y, char **pp, int in_seq)
 {
 	struct node *n;
-	char *p = s;
+	if (**pp == '&') {
+		int line = y->fline;
+		const char *name = anchor_name(y, line, pp);
+		if (!name)
+			return NULL;
+		*pp = fskip(y, *pp);
+		n = flow_value(y, pp, in_seq);
+		return n && add_anchor(y, line, name, n) == 0 ? n : NULL;
+	}
+	if (**pp == '*')
+		return alias(y, y->fline, pp);
+	if (**pp == '!')
+		return yfail(y, y->fline, "tags are not supported");
+	if (**pp == '[' || **pp == '{')
+		return flow_collection(y, pp);
+	if (**pp == '"' || **pp == '\'') {
+		char *s = quoted(y, y->fline, pp);
+		return s ? scalar_node(y, y->fline, s, 1) : NULL;
+	}
+	return flow_plain(y, pp, in_seq);
+}
+
+/* How many flow collections s leaves open, starting from depth. */
+static int flow_depth(const char *s, int depth)
+{
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\'') {
+			const char *e = quote_end(s);
+			if (!e)
+				return depth;
+			s = e;
+		} else if (*s == '[' || *s == '{') {
+			depth++;
+		} else if (*s == ']' || *s == '}') {
+			depth--;
+		}
+	}
+	return depth;
+}
+
+/* A flow collection opened at s on line `line` and closed on a later line:
+ * the following source lines, comments cut, joined with their line breaks
+ * (blank lines included, so y->fline stays right). Takes those lines. */
+static char *flow_text(struct yaml *y, int line, char *s)
+{
+	int depth = flow_depth(s, 0), k;
+	size_t len = strlen(s) + 1, off;
+	char *out;
+	if (depth <= 0)
+		return s;
+	for (k = line; k < y->nraw && depth > 0; k++) {
+		char *c = arena_strdup(y->a, y->raw[k]);
+		if (!c)
+			return yfail(y, line, "out of memory");
+		cut_comment(c);
+		rtrim(c);
+		y->raw[k] = c; /* block scalars never start inside a flow */
+		depth = flow_depth(c, depth);
+		len += strlen(c) + 1;
+	}
+	if (depth > 0)
+		return yfail(y, line, "flow collection not closed at end of file");
+	out = arena_alloc(y->a, len);
+	if (!out)
+		return yfail(y, line, "out of memory");
+	off = strlen(s);
+	memcpy(out, s, off);
+	for (int j = line; j < k; j++) {
+		size_t n = strlen(y->raw[j]);
+		out[off++] = '\n';
+		memcpy(out + off, y->raw[j], n);
+		off += n;
+	}
+	out[off] = '\0';
+	while (y->i < y->n && y->lines[y->i].lineno <= k)
+		y->i++;
+	return out;
+}
+
+/* A block scalar after a key or "-" at `indent` (yaml_scalar.c reads
+ * it); takes the lines it spans. */
+static struct node *block_scalar(struct yaml *y, int indent, int line, const char *h)
+{
+	char *text;
+	int last;
+	switch (yaml_block_scalar(y->a, y->raw, y->nraw, indent, line, h, &text, &last)) {
+	case 0:
+		break;
+	case -1:
+		return yfail(y, line, "bad block scalar header");
+	case -2:
+		return yfail(y, line, "unexpected text after block scalar header");
+	default:
+		return yfail(y, line, "out of memory");
+	}
+	while (y->i < y->n && y->lines[y->i].lineno <= last)
+		y->i++;
+	return scalar_node(y, line, text, 1);
+}
+
+/* A value written after "key:" or "- " on the same line; indent is the
+ * key's or the dash's column (where a block scalar's body must be deeper). */
+static struct node *inline_value(struct yaml *y, int indent, int line, char *s)
+{
+	struct node *n;
+	char *p;
 	if (*s == '|' || *s == '>')
-		return yfail(y, line, "block scalars (| and >) are not supported");
-	if (*s == '&' || *s == '*' || *s == '!')
-		return yfail(y, line, "anchors, aliases and tags are not supported");
-	if (*s == '[' || *s == '{' || *s == '"' || *s == '\'') {
-		n = flow_value(y, line, &p);
+		return block_scalar(y, indent, line, s);
+	if (*s == '*') {
+		p = s;
+		n = alias(y, line, &p);
 		if (n && *skip_blanks(p))
-			return yfail(y, line, "unexpected text after value: \"%s\"", skip_blanks(p));
+			return yfail(y, line, "unexpected text after alias: \"%s\"", skip_blanks(p));
+		return n;
+	}
+	if (*s == '!')
+		return yfail(y, line, "tags are not supported");
+	if (*s == '[' || *s == '{' || *s == '"' || *s == '\'') {
+		p = *s == '[' || *s == '{' ? flow_text(y, line, s) : s;
+		if (!p)
+			return NULL;
+		y->fline = line;
+		n = flow_value(y, &p, 0);
+		if (n && *fskip(y, p))
+			return yfail(y, y->fline, "unexpected text after value: \"%s\"", skip_blanks(p));
 		return n;
 	}
 	return scalar_node(y, line, s, 0);
@@ -359,6 +583,22 @@ static struct node *nested_value(struct yaml *y, int parent_indent, int line)
 	return scalar_node(y, line, "", 0);
 }
 
+/* What follows "key:" (rest, maybe empty, maybe "&anchor" first). */
+static struct node *value(struct yaml *y, int indent, int line, char *rest)
+{
+	const char *anchor = NULL;
+	struct node *v;
+	if (*rest == '&') {
+		if (!(anchor = anchor_name(y, line, &rest)))
+			return NULL;
+		rest = skip_blanks(rest);
+	}
+	v = *rest ? inline_value(y, indent, line, rest) : nested_value(y, indent, line);
+	if (v && anchor && add_anchor(y, line, anchor, v) < 0)
+		return NULL;
+	return v;
+}
+
 static struct node *block_map(struct yaml *y, int indent)
 {
 	struct node *map = tree_new(y->a, NODE_MAP, y->lines[y->i].lineno);
@@ -370,14 +610,18 @@ static struct node *block_map(struct yaml *y, int indent)
 		struct node *v;
 		if (!rest)
 			return NULL;
+		if (l->tab)
+			return yfail(y, l->lineno, "tab in indentation");
 		if (!*key)
 			return yfail(y, l->lineno, "empty key");
+		if (l->text[0] == '<' && strcmp(key, "<<") == 0)
+			return yfail(y, l->lineno, "merge keys (<<) are not supported");
 		if (map->count >= TREE_MAX_MAP_KEYS)
 			return yfail(y, map->line, "too many keys in one map (at most %d)", TREE_MAX_MAP_KEYS);
 		if (tree_get(map, key))
 			return yfail(y, l->lineno, "duplicate key \"%s\"", key);
 		y->i++;
-		v = *rest ? inline_value(y, l->lineno, rest) : nested_value(y, indent, l->lineno);
+		v = value(y, indent, l->lineno, rest);
 		if (!v)
 			return NULL;
 		/* a nested block is reported at its key's line */
@@ -398,7 +642,13 @@ static struct node *block_seq(struct yaml *y, int indent)
 	while (y->i < y->n && y->lines[y->i].indent == indent && is_seq_item(y->lines[y->i].text)) {
 		struct yline *l = &y->lines[y->i];
 		char *item = skip_blanks(l->text + 1);
+		const char *anchor = NULL;
 		struct node *v;
+		if (l->tab)
+			return yfail(y, l->lineno, "tab in indentation");
+		if (*item == '&' && !(anchor = anchor_name(y, l->lineno, &item)))
+			return NULL;
+		item = skip_blanks(item);
 		if (!*item) {
 			/* a bare "-" holds what is indented under it; a "- x"
 			 * at its own column is the next item, and this one null */
@@ -415,9 +665,9 @@ static struct node *block_seq(struct yaml *y, int indent)
 			v = block(y, l->indent);
 		} else {
 			y->i++;
-			v = inline_value(y, l->lineno, item);
+			v = inline_value(y, indent, l->lineno, item);
 		}
-		if (!v)
+		if (!v || (anchor && add_anchor(y, l->lineno, anchor, v) < 0))
 			return NULL;
 		tree_append(seq, v);
 	}
@@ -453,9 +703,14 @@ int yaml_parse(struct arena *a, const char *text, size_t len, struct node **root
 		*root = tree_new(a, NODE_MAP, 1);
 		return *root ? 0 : -1;
 	}
-	if (y.lines[0].indent != 0)
+	if (y.lines[0].indent != 0 || y.lines[0].tab)
 		return yfail(&y, y.lines[0].lineno, "unexpected indentation"), -1;
-	*root = block(&y, 0);
+	if (strchr("[{\"'|>&*", y.lines[0].text[0]) && !key_colon(y.lines[0].text)) {
+		y.i++;
+		*root = value(&y, -1, y.lines[0].lineno, y.lines[0].text);
+	} else {
+		*root = block(&y, 0);
+	}
 	if (!*root)
 		return -1;
 	if (y.i < y.n)

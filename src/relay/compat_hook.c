@@ -4,6 +4,7 @@
 #include "edgehook/compat_internal.h"
 
 #include "edgehook/form.h"
+#include "edgehook/payload_multipart.h"
 #include "edgehook/hook_params.h"
 #include "edgehook/json.h"
 #include "edgehook/rand.h"
@@ -123,9 +124,23 @@ static int method_in(const char *const *list, size_t n, const struct http_reques
 	return 0;
 }
 
-/* The payload by content type; NULL with a log line when there is none. */
-static struct json_doc *parse_payload(struct compat *app, const char *reqid, const char *ctype, const char *body,
-				      size_t len, struct json_doc *doc, struct buf *form)
+/* parse-parameters-as-json names a multipart file part to read as JSON */
+static int json_param(void *ctx, const char *name, size_t nlen)
+{
+	const struct hook *h = ctx;
+	size_t i;
+	for (i = 0; i < h->json_params.n; i++) {
+		const struct hook_arg *a = &h->json_params.v[i];
+		if (a->source == SRC_PAYLOAD && strlen(a->name) == nlen && memcmp(a->name, name, nlen) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The payload by content type; NULL with a log line when there is none.
+ * *refused: webhook answers 500 for a multipart body it cannot read. */
+static struct json_doc *parse_payload(struct compat *app, const struct hook *h, const char *reqid, const char *ctype,
+				      const char *body, size_t len, struct json_doc *doc, struct buf *form, int *refused)
 {
 	if (strstr(ctype, "json")) {
 		if (json_parse(doc, body, len, 512) == 0)
@@ -139,8 +154,21 @@ static struct json_doc *parse_payload(struct compat *app, const char *reqid, con
 		compat_log(app, reqid, "error parsing form payload");
 		return NULL;
 	}
-	if (strstr(ctype, "xml") || strncmp(ctype, "multipart/form-data", 19) == 0) {
-		compat_log(app, reqid, "edgehook: %s payloads are not read yet", strstr(ctype, "xml") ? "XML" : "multipart");
+	if (strncmp(ctype, "multipart/form-data", 19) == 0) {
+		int rc = multipart_to_json(form, ctype, body, len, app->o.multipart_mem, json_param, (void *)h);
+		if (rc == 0 && json_parse(doc, form->data, form->len, 514) == 0)
+			return doc;
+		if (rc == -3) {
+			compat_log(app, reqid, "error parsing body payload due to unsupported content type header: %s", ctype);
+			return NULL;
+		}
+		compat_log(app, reqid, "error parsing multipart form: %s",
+			   rc == -2 ? "multipart: message too large" : "malformed multipart body");
+		*refused = 1;
+		return NULL;
+	}
+	if (strstr(ctype, "xml")) {
+		compat_log(app, reqid, "edgehook: XML payloads are not read yet");
 		return NULL;
 	}
 	compat_log(app, reqid, "error parsing body payload due to unsupported content type header: %s", ctype);
@@ -246,10 +274,10 @@ static void hook_request(struct exchange *x)
 	char ctype[256], remote[80];
 	const char *q = memchr(req->target, '?', req->target_len);
 	struct json_doc doc;
-	struct buf form, out;
+	struct buf form, out, pjson;
 	struct hook_request rq;
 	struct rule_req rr;
-	int ok;
+	int ok, refused = 0;
 	size_t i;
 	compat_log(app, x->reqid, "%s got matched", h->id);
 	for (i = 0; i < app->o.nheaders; i++) {
@@ -265,6 +293,7 @@ static void hook_request(struct exchange *x)
 		snprintf(ctype, sizeof(ctype), "%.*s", cth ? (int)cth->value_len : 0, cth ? cth->value : "");
 	memset(&doc, 0, sizeof(doc));
 	buf_init(&form, 2 * form_json_bound(x->len) + 16);
+	buf_init(&pjson, 0);
 	buf_init(&out, 64u << 20);
 	peer_text(http_conn_peer(x->c), remote, sizeof(remote));
 	memset(&rq, 0, sizeof(rq));
@@ -276,7 +305,19 @@ static void hook_request(struct exchange *x)
 	rq.remote_addr = remote;
 	rq.body = x->body;
 	rq.body_len = x->len;
-	rq.payload = parse_payload(app, x->reqid, ctype, x->body, x->len, &doc, &form);
+	rq.payload = parse_payload(app, h, x->reqid, ctype, x->body, x->len, &doc, &form, &refused);
+	if (refused) {
+		compat_answer(x->c, 500, cstr(&x->extra), "Error occurred while parsing multipart form.");
+		goto done;
+	}
+	if (rq.payload && h->json_params.n) {
+		char why[160];
+		int rc = hook_params_parse_json(&doc, &pjson, &h->json_params, why, sizeof(why));
+		if (rc == -2)
+			rq.payload = NULL;
+		if (rc < 0)
+			compat_log(app, x->reqid, "%s", rc == -2 ? "error re-reading the payload" : why);
+	}
 	rq.out = &out;
 	memset(&rr, 0, sizeof(rr));
 	rr.body = x->body;
@@ -302,9 +343,11 @@ static void hook_request(struct exchange *x)
 			       "Hook rules were not satisfied.");
 		}
 	}
+done:
 	free((char *)rq.method);
 	if (rq.payload)
 		json_doc_free(&doc);
+	buf_free(&pjson);
 	buf_free(&form);
 	buf_free(&out);
 }

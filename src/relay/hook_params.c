@@ -2,6 +2,7 @@
 #include "edgehook/hook_params.h"
 
 #include "edgehook/form.h"
+#include "edgehook/hooks.h"
 #include "edgehook/http_parser.h"
 
 #include <stdio.h>
@@ -222,13 +223,11 @@ static int lookup(const struct json_doc *doc, int node, const char *s, size_t le
 	return -1;
 }
 
-static int payload_param(struct hook_request *rq, const char *name)
+/* The token a payload parameter names, -1 when absent. */
+static int payload_index(const struct json_doc *doc, const char *name)
 {
-	const struct json_doc *doc = rq->payload;
 	size_t len = strlen(name);
 	int v;
-	if (!doc)
-		return RULE_PARAM_MISSING;
 	if (doc->toks[0].type == JSON_ARRAY) {
 		/* the array reads as {"root": [...]} */
 		if (strcmp(name, "root") == 0)
@@ -240,9 +239,76 @@ static int payload_param(struct hook_request *rq, const char *name)
 	} else {
 		v = lookup(doc, 0, name, len, 0);
 	}
-	if (v < 0)
+	return v;
+}
+
+static int payload_param(struct hook_request *rq, const char *name)
+{
+	const struct json_doc *doc = rq->payload;
+	int v;
+	if (!doc)
+		return RULE_PARAM_MISSING;
+	if ((v = payload_index(doc, name)) < 0)
 		return RULE_PARAM_MISSING;
 	return render(rq->out, doc, v) < 0 ? RULE_PARAM_ERROR : RULE_PARAM_FOUND;
+}
+
+/* One parse-parameters-as-json entry: the string at `name` holding a JSON
+ * object is spliced into a new payload text in tmp, which doc then reads. */
+static int json_string_param(struct json_doc *doc, struct buf *text, const char *name)
+{
+	struct buf tmp;
+	const struct json_tok *t;
+	int v = payload_index(doc, name), n;
+	size_t off, at;
+	if (v < 0)
+		return -1;
+	t = &doc->toks[v];
+	if (t->type != JSON_STRING)
+		return 0; /* already a value: webhook's round trip changes nothing */
+	buf_init(&tmp, 3 * doc->len + 16);
+	if (buf_append(&tmp, doc->text, (size_t)t->start - 1) < 0 || buf_reserve(&tmp, (size_t)(t->end - t->start)) < 0)
+		goto fail;
+	at = tmp.len;
+	n = json_unescape(doc->text + t->start, (size_t)(t->end - t->start), tmp.data + at);
+	if (n < 0)
+		goto fail;
+	for (off = at; off < at + (size_t)n && strchr(" \t\r\n", tmp.data[off]); off++)
+		;
+	if (off == at + (size_t)n || tmp.data[off] != '{' || json_validate(tmp.data + at, (size_t)n, 512, &off) < 0)
+		goto fail;
+	tmp.len = at + (size_t)n;
+	if (buf_append(&tmp, doc->text + t->end + 1, doc->len - (size_t)t->end - 1) < 0)
+		goto fail;
+	json_doc_free(doc);
+	if (json_parse(doc, tmp.data, tmp.len, 512) < 0) {
+		buf_free(&tmp);
+		return -2;
+	}
+	buf_free(text);
+	*text = tmp;
+	return 0;
+fail:
+	buf_free(&tmp);
+	return -1;
+}
+
+int hook_params_parse_json(struct json_doc *doc, struct buf *text, const struct hook_args *list, char *why,
+			   size_t whycap)
+{
+	size_t i;
+	int bad = 0, rc;
+	why[0] = '\0';
+	for (i = 0; i < list->n; i++) {
+		if (list->v[i].source != SRC_PAYLOAD)
+			continue;
+		rc = json_string_param(doc, text, list->v[i].name);
+		if (rc == -2)
+			return -2;
+		if (rc < 0 && !bad++)
+			snprintf(why, whycap, "error parsing JSON parameter %s", list->v[i].name);
+	}
+	return bad ? -1 : 0;
 }
 
 struct kv {

@@ -5,6 +5,7 @@
 
 #include "edgehook/config.h"
 #include "edgehook/tree.h"
+#include "edgehook/yaml.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -235,7 +236,10 @@ int hooks_add_text(struct hook_set *s, const char *file, const char *text, size_
 	const struct node *h;
 	size_t first = s->n;
 	char why[256];
-	if (tree_parse(&s->arena, text, len, &root, why, sizeof(why)) < 0) {
+	/* webhook reads JSON hooks files with a YAML 1.1 reader: what strict
+	 * JSON refuses (trailing commas, tabs) gets the lenient reader's say */
+	if (tree_parse(&s->arena, text, len, &root, why, sizeof(why)) < 0 &&
+	    yaml_parse(&s->arena, text, len, &root, why, sizeof(why)) < 0) {
 		snprintf(err, errcap, "%s:%s", file, why);
 		return -1;
 	}

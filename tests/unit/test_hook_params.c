@@ -3,6 +3,7 @@
 #include "unit.h"
 
 #include "edgehook/hook_params.h"
+#include "edgehook/hooks.h"
 #include "edgehook/http_parser.h"
 
 static const char body[] = "{\"z\":1.50,\"n\":null,\"a\":{\"b\":\"x<y\\b\"},\"arr\":[1,{\"k\":2,\"a\":\"&\"}],"
@@ -108,8 +109,38 @@ TEST(test_hook_params_array_payload_reads_as_root)
 	json_doc_free(&doc);
 }
 
+TEST(test_hook_params_parse_parameters_as_json)
+{
+	static const char js[] = "{\"d\":\"{\\\"x\\\": {\\\"y\\\": \\\"\\\\u00e9\\\"}}\",\"s\":\"[1]\",\"o\":{\"k\":1}}";
+	struct hook_arg list[] = {{SRC_PAYLOAD, "d", NULL, 0}, {SRC_PAYLOAD, "s", NULL, 0},
+				  {SRC_PAYLOAD, "o", NULL, 0}, {SRC_HEADER, "h", NULL, 0}};
+	struct hook_args args = {list, 4};
+	struct json_doc doc;
+	struct buf out, text;
+	struct hook_request rq;
+	char got[256], why[128];
+	CHECK(json_parse(&doc, js, strlen(js), 32) == 0);
+	buf_init(&out, 4096);
+	buf_init(&text, 0);
+	CHECK_EQ_INT(hook_params_parse_json(&doc, &text, &args, why, sizeof(why)), -1);
+	CHECK_STR(why, "error parsing JSON parameter s");
+	memset(&rq, 0, sizeof(rq));
+	rq.payload = &doc;
+	rq.out = &out;
+	get(&rq, SRC_PAYLOAD, "d.x.y", got, sizeof(got));
+	CHECK_STR(got, "\xc3\xa9");
+	get(&rq, SRC_PAYLOAD, "s", got, sizeof(got));
+	CHECK_STR(got, "[1]");
+	get(&rq, SRC_PAYLOAD, "o.k", got, sizeof(got));
+	CHECK_STR(got, "1");
+	json_doc_free(&doc);
+	buf_free(&text);
+	buf_free(&out);
+}
+
 int main(void)
 {
+	RUN(test_hook_params_parse_parameters_as_json);
 	RUN(test_hook_params_render_like_go);
 	RUN(test_hook_params_array_payload_reads_as_root);
 	return unit_done();
