@@ -98,17 +98,20 @@ def test_resumed_handshake_costs_a_fraction_of_a_full_one():
     The target is 1/5 (make bench reports the ratio); the assertion is
     a generous 1/2 so a loaded machine cannot fail it, while a server
     that ignored the session (ratio near 1) still does."""
-    n = 60
+    n = 40
     with Edgehook(config("ec")) as eh:
         ctx = tls12_client()
         _, sess = handshake(ctx, eh.port)
-        t0 = cpu_ns(eh.proc.pid)
+        full, resumed = [], []
+        # interleaved one by one, so load from elsewhere falls on both
+        # kinds alike; medians, so a descheduled outlier cannot decide
         for _ in range(n):
+            t0 = cpu_ns(eh.proc.pid)
             assert_true(not handshake(tls12_client(), eh.port)[0], "full")
-        full = cpu_ns(eh.proc.pid) - t0
-        t0 = cpu_ns(eh.proc.pid)
-        for _ in range(n):
+            full.append(cpu_ns(eh.proc.pid) - t0)
+            t0 = cpu_ns(eh.proc.pid)
             assert_true(handshake(ctx, eh.port, sess)[0], "resumed")
-        resumed = cpu_ns(eh.proc.pid) - t0
-        assert_true(resumed * 2 < full, "resumed %d ns vs full %d ns for %d handshakes" % (resumed, full, n))
+            resumed.append(cpu_ns(eh.proc.pid) - t0)
+        full_med, resumed_med = sorted(full)[n // 2], sorted(resumed)[n // 2]
+        assert_true(resumed_med * 2 < full_med, "median resumed %d ns vs full %d ns" % (resumed_med, full_med))
         assert_eq(eh.proc.poll(), None)
