@@ -78,6 +78,9 @@ struct dispatch_test *dispatch_test(struct dispatch *d, const char *endpoint,
 void dispatch_test_cancel(struct dispatch_test *t);
 
 /* Deliveries not finished yet (queued, in flight or waiting to retry). */
+/* Enables the endpoint a 410 Gone disabled; NULL: no such endpoint. */
+const struct endpoint_rt *dispatch_enable(struct dispatch *d, const char *name);
+
 size_t dispatch_pending(const struct dispatch *d);
 /* Calls on_idle once nothing is pending (at once if already so). */
 void dispatch_drain(struct dispatch *d, void (*on_idle)(void *arg), void *arg);

@@ -36,6 +36,7 @@ struct endpoint_rt {
 	uint64_t timeout_ms, backoff_ms, max_backoff_ms;
 	unsigned max_in_flight;
 	unsigned in_flight;
+	int disabled; /* by a 410 Gone until enabled through the API; kept across reloads */
 	struct endpoint_counters n;
 };
 
@@ -45,6 +46,7 @@ void endpoint_unref(struct endpoint_rt *ep);
 /* The wait before attempt number `attempt` (1 = first retry):
  * backoff * 2^(attempt-1), +-20% jitter, capped by max_backoff. */
 uint64_t endpoint_backoff_ms(const struct endpoint_rt *ep, unsigned attempt);
+/* 1 when ep takes events of this type: enabled and a pattern matches. */
 int endpoint_matches(const struct endpoint_rt *ep, const char *type);
 /* {"name":...,"url":...,counters...} */
 int endpoint_json(struct buf *b, const struct endpoint_rt *ep);

@@ -356,6 +356,34 @@ static void endpoint_test(struct relay *rl, struct http_conn *c, const char *nam
 	http_defer(c, on_test_abort, p);
 }
 
+/* POST /api/v1/endpoints/{name}/enable: undoes a 410 Gone. */
+static void endpoint_enable(struct relay *rl, struct http_conn *c, const char *name, size_t len)
+{
+	const struct endpoint_rt *ep;
+	char n[256];
+	struct buf b;
+	if (len == 0 || len >= sizeof(n)) {
+		api_respond_error(c, 404, "unknown endpoint");
+		return;
+	}
+	memcpy(n, name, len);
+	n[len] = '\0';
+	ep = dispatch_enable(rl->disp, n);
+	if (!ep) {
+		api_respond_error(c, 404, "unknown endpoint");
+		return;
+	}
+	buf_init(&b, RENDER_MAX);
+	endpoint_json(&b, ep);
+	reply_rendered(c, 200, "application/json", &b, "endpoint");
+}
+
+/* The length of an endpoints/{name}/ACTION path's name; 0 for another action. */
+static size_t endpoint_action(const char *rest, size_t rlen, const char *action)
+{
+	size_t n = strlen(action);
+	return rlen > n + 1 && rest[rlen - n - 1] == '/' && memcmp(rest + rlen - n, action, n) == 0 ? rlen - n - 1 : 0;
+}
 
 /* path is what follows "/api/v1/". */
 void api_handle(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *path, size_t plen,
@@ -424,9 +452,14 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 		} else {
 			reply_rendered(c, 200, "application/json", &b, "run");
 		}
-	} else if (str_slice_eq(path, head, "endpoints") && rlen > 5 && memcmp(rest + rlen - 5, "/test", 5) == 0) {
+	} else if (str_slice_eq(path, head, "endpoints") && endpoint_action(rest, rlen, "test")) {
 		if (http_method_is(req, "POST"))
-			endpoint_test(rl, c, rest, rlen - 5);
+			endpoint_test(rl, c, rest, endpoint_action(rest, rlen, "test"));
+		else
+			http_respond_405(c, "POST");
+	} else if (str_slice_eq(path, head, "endpoints") && endpoint_action(rest, rlen, "enable")) {
+		if (http_method_is(req, "POST"))
+			endpoint_enable(rl, c, rest, endpoint_action(rest, rlen, "enable"));
 		else
 			http_respond_405(c, "POST");
 	} else {

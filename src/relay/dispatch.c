@@ -111,7 +111,19 @@ static void attempt(struct delivery *dl);
 
 static void on_attempt_done(void *arg, const struct http_client_result *res);
 
-static void on_retry_timer(void *arg) { attempt(arg); }
+/* A retry due while its endpoint is disabled is given up: the endpoint
+ * said the resource is gone. */
+static void on_retry_timer(void *arg)
+{
+	struct delivery *dl = arg;
+	if (!dl->ep->disabled) {
+		attempt(dl);
+		return;
+	}
+	snprintf(dl->last_error, sizeof(dl->last_error), "endpoint disabled");
+	dl->ep->n.failed++;
+	dispatch_delivery_finish(dl, DLV_FAILED);
+}
 
 static void on_send_refused(void *arg)
 {
@@ -121,7 +133,15 @@ static void on_send_refused(void *arg)
 	on_attempt_done(arg, &res);
 }
 
-static int retryable(int status) { return status == 0 || status == 408 || status == 429 || status >= 500; }
+/* Standard Webhooks: every non-2xx is a failure worth retrying, except
+ * 410 Gone, which disables the endpoint. */
+static void disable(struct endpoint_rt *ep)
+{
+	if (ep->disabled)
+		return;
+	ep->disabled = 1;
+	log_msg(LOG_WARN, "endpoint disabled", "endpoint", ep->name, "url", ep->url_text, "status", "410", NULL);
+}
 
 static void on_attempt_done(void *arg, const struct http_client_result *res)
 {
@@ -145,7 +165,9 @@ static void on_attempt_done(void *arg, const struct http_client_result *res)
 		snprintf(dl->last_error, sizeof(dl->last_error), "http %d", res->status);
 	memcpy(ep->n.last_error, dl->last_error, sizeof(ep->n.last_error));
 	ep->n.consecutive_failures++;
-	if (!dl->no_retry && retryable(res->status) && dl->attempts <= ep->retries) {
+	if (res->status == 410 && !dl->test)
+		disable(ep);
+	else if (!dl->no_retry && dl->attempts <= ep->retries) {
 		int64_t wait = res->retry_after ? http_retry_after_ms(res->retry_after, res->retry_after_len, clock_wall_ms()) : -1;
 		char in[32];
 		if (wait < 0)
@@ -368,7 +390,12 @@ static void set_origin_limits(struct dispatch *d)
 
 void dispatch_commit(struct dispatch *d, struct dispatch_stage *st)
 {
-	size_t i;
+	size_t i, k;
+	/* a reload does not bring back an endpoint that said it is gone */
+	for (i = 0; i < st->neps; i++)
+		for (k = 0; k < d->neps; k++)
+			if (strcmp(st->eps[i]->name, d->eps[k]->name) == 0)
+				st->eps[i]->disabled = d->eps[k]->disabled;
 	for (i = 0; i < d->neps; i++)
 		endpoint_unref(d->eps[i]);
 	free(d->eps);
@@ -414,6 +441,20 @@ struct dispatch *dispatch_new(struct reactor *r, const struct config *cfg)
 	}
 	dispatch_commit(d, st);
 	return d;
+}
+
+const struct endpoint_rt *dispatch_enable(struct dispatch *d, const char *name)
+{
+	size_t i;
+	for (i = 0; i < d->neps; i++)
+		if (strcmp(d->eps[i]->name, name) == 0) {
+			if (d->eps[i]->disabled)
+				log_msg(LOG_INFO, "endpoint enabled", "endpoint", name, NULL);
+			d->eps[i]->disabled = 0;
+			d->eps[i]->n.consecutive_failures = 0;
+			return d->eps[i];
+		}
+	return NULL;
 }
 
 size_t dispatch_pending(const struct dispatch *d) { return d->pending; }

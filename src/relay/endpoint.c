@@ -85,7 +85,7 @@ uint64_t endpoint_backoff_ms(const struct endpoint_rt *ep, unsigned attempt)
 
 int endpoint_matches(const struct endpoint_rt *ep, const char *type)
 {
-	return match_any((const char *const *)ep->events, ep->nevents, type);
+	return !ep->disabled && match_any((const char *const *)ep->events, ep->nevents, type);
 }
 
 int endpoint_json(struct buf *b, const struct endpoint_rt *ep)
@@ -108,9 +108,11 @@ int endpoint_json(struct buf *b, const struct endpoint_rt *ep)
 			 (unsigned long long)n->delivered, (unsigned long long)n->failed,
 			 (unsigned long long)n->retried, (unsigned long long)n->dropped,
 			 (unsigned long long)n->attempts);
-	buf_printf(b, ",\"consecutive_failures\":%llu,\"health\":\"%s\",\"last_status\":%d,\"last_error\":",
-			 (unsigned long long)n->consecutive_failures,
-			 n->consecutive_failures ? "failing" : n->attempts ? "healthy" : "unknown", n->last_status);
+	buf_printf(b, ",\"disabled\":%s,\"consecutive_failures\":%llu,\"health\":\"%s\",\"last_status\":%d,"
+		      "\"last_error\":",
+		   ep->disabled ? "true" : "false", (unsigned long long)n->consecutive_failures,
+		   ep->disabled ? "disabled" : n->consecutive_failures ? "failing" : n->attempts ? "healthy" : "unknown",
+		   n->last_status);
 	json_put_cstr_or_null(b, n->last_error);
 	buf_puts(b, "}");
 	return b->failed ? -1 : 0;

@@ -1,0 +1,75 @@
+"""Delivery semantics after Standard Webhooks' guidance (issue 14): with
+retries every non-2xx is retried, 410 Gone disables the endpoint until it
+is enabled again, and multi-secret signatures for key rotation."""
+import json
+
+from harness import Edgehook, assert_eq, assert_true
+from sinks import Sink
+
+
+def post_event(eh, payload):
+    return eh.request("POST", "/api/v1/events", json.dumps(payload).encode(), {"Content-Type": "application/json"})
+
+
+def endpoint(eh, name):
+    return [e for e in eh.request("GET", "/api/v1/endpoints").json()["endpoints"] if e["name"] == name][0]
+
+
+def states(eh, evid):
+    return {d["endpoint"]: d for d in eh.request("GET", "/api/v1/events/" + evid).json()["deliveries"]}
+
+
+def test_every_non_2xx_is_retried_with_retries():
+    sinks = {code: Sink(lambda i, r, code=code: ("status", code if i == 0 else 200, {})) for code in (400, 404, 302, 422)}
+    cfg = "webhook:\n  retries: 2\n  backoff: 10ms\n  endpoints:\n" + "".join(
+        '    - {url: "%s", name: s%d}\n' % (s.url(), code) for code, s in sinks.items())
+    with Edgehook(cfg) as eh:
+        evid = post_event(eh, {"event": "e"}).json()["id"]
+        eh.wait_for(lambda: all(d["state"] == "delivered" for d in states(eh, evid).values()), 30, "all delivered")
+        for code, s in sinks.items():
+            assert_eq(len(s.requests), 2, "s%d: the %d was retried once" % (code, code))
+            assert_eq((states(eh, evid)["s%d" % code]["attempts"]), 2)
+    for s in sinks.values():
+        s.close()
+
+
+def test_410_gone_disables_endpoint_until_enabled():
+    gone = Sink(lambda i, r: ("status", 410 if i == 0 else 200, {}))
+    other = Sink()
+    cfg = """
+webhook:
+  retries: 3
+  backoff: 10ms
+  endpoints:
+    - {url: "%s", name: gone}
+    - {url: "%s", name: other}
+""" % (gone.url(), other.url())
+    with Edgehook(cfg) as eh:
+        evid = post_event(eh, {"event": "e"}).json()["id"]
+        eh.wait_for(lambda: states(eh, evid)["gone"]["state"] == "failed", 30, "410 is final")
+        d = states(eh, evid)["gone"]
+        assert_eq((d["attempts"], d["last_status"]), (1, 410))
+        ep = endpoint(eh, "gone")
+        assert_eq((ep["disabled"], ep["health"]), (True, "disabled"))
+        assert_eq(endpoint(eh, "other")["disabled"], False)
+        m = eh.request("GET", "/metrics").body.decode()
+        assert_true('edgehook_endpoint_disabled{endpoint="gone"} 1' in m, "disabled gauge")
+        assert_true('edgehook_endpoint_disabled{endpoint="other"} 0' in m, "enabled gauge")
+        logs = eh.wait_log("endpoint disabled")
+        assert_eq(len(logs), 1)
+        assert_true("endpoint=gone" in logs[0] and "status=410" in logs[0], logs[0])
+        # disabled: new events are not routed to it
+        r = post_event(eh, {"event": "e"})
+        assert_eq(r.json()["endpoints"], 1)
+        other.wait(2)
+        assert_eq(len(gone.requests), 1, "nothing sent to a disabled endpoint")
+        assert_eq(eh.request("GET", "/api/v1/endpoints/gone/enable").status, 405)
+        assert_eq(eh.request("POST", "/api/v1/endpoints/nosuch/enable").status, 404)
+        r = eh.request("POST", "/api/v1/endpoints/gone/enable")
+        assert_eq(r.status, 200)
+        assert_eq(r.json()["disabled"], False)
+        evid = post_event(eh, {"event": "e"}).json()["id"]
+        eh.wait_for(lambda: states(eh, evid)["gone"]["state"] == "delivered", 30, "delivered after enable")
+        assert_eq(endpoint(eh, "gone")["health"], "healthy")
+    gone.close()
+    other.close()
