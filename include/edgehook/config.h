@@ -33,6 +33,9 @@ struct header_cfg {
 	const char *name, *value;
 };
 
+/* Signatures per delivery: bounds the webhook-signature header. */
+enum { ENDPOINT_MAX_SECRETS = 8 };
+
 struct endpoint_cfg {
 	const char *name;
 	const char *url_text;
@@ -41,8 +44,9 @@ struct endpoint_cfg {
 	size_t nheaders;
 	const char **events;
 	size_t nevents;
-	const char *secret; /* "whsec_..." or NULL */
-	int retries;        /* -1: webhook.retries */
+	const char **secrets; /* "whsec_...", each signs every delivery (rotation) */
+	size_t nsecrets;      /* 0: unsigned; at most ENDPOINT_MAX_SECRETS */
+	int retries;          /* -1: webhook.retries */
 	uint64_t timeout_ms; /* 0: webhook.timeout */
 	unsigned max_in_flight;
 	int line;

@@ -31,7 +31,8 @@ struct endpoint_rt {
 	char *headers; /* preformatted "Name: value\r\n" lines incl. Content-Type and User-Agent */
 	char **events;
 	size_t nevents;
-	char *secret;
+	char **secrets; /* each signs every delivery: key rotation */
+	size_t nsecrets;
 	unsigned retries;
 	uint64_t timeout_ms, backoff_ms, max_backoff_ms;
 	unsigned max_in_flight;

@@ -221,9 +221,13 @@ static void load_endpoint(struct loader *L, const struct node *n, struct config 
 	for (i = 0; i < e->nevents; i++)
 		if (!valid_pattern(e->events[i]))
 			err_at(L, tree_get(n, "events"), "event pattern \"%s\": use \"*\", \"prefix.*\" or an exact name", e->events[i]);
-	get_str(L, n, "secret", &e->secret);
-	if (e->secret && secret_bytes(e->secret, NULL, 0) < 0)
-		err_at(L, tree_get(n, "secret"), "secret: expected whsec_ followed by base64");
+	if (get_str_list(L, n, "secret", &e->secrets, &e->nsecrets) > 0 &&
+	    (e->nsecrets == 0 || e->nsecrets > ENDPOINT_MAX_SECRETS))
+		err_at(L, tree_get(n, "secret"), "secret: one whsec_ value or a list of 1 to at most %d",
+		       ENDPOINT_MAX_SECRETS);
+	for (i = 0; i < e->nsecrets; i++)
+		if (secret_bytes(e->secrets[i], NULL, 0) < 0)
+			err_at(L, tree_get(n, "secret"), "secret: expected whsec_ followed by base64");
 	get_int(L, n, "retries", &e->retries, 0, 100);
 	get_duration(L, n, "timeout", &e->timeout_ms);
 	{

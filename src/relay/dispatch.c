@@ -188,27 +188,24 @@ static void on_attempt_done(void *arg, const struct http_client_result *res)
 }
 
 /* The attempt's header block, NUL-terminated; -1 when it does not fit.
- * The signature covers the timestamp it is sent with. */
+ * The signatures cover the timestamp they are sent with; one per secret,
+ * space-separated, so receivers on the old or the new key both verify. */
 static int attempt_headers(const struct delivery *dl, uint64_t now, struct buf *h)
 {
 	const struct endpoint_rt *ep = dl->ep;
 	const struct event *ev = dl->ev;
-	char sig[128];
-	size_t ts_at;
-	int sign;
+	char ts[24], sig[128];
+	size_t i;
+	snprintf(ts, sizeof(ts), "%llu", (unsigned long long)(now / 1000));
 	buf_puts(h, ep->headers);
 	buf_puts(h, "webhook-id: ");
 	buf_puts(h, ev->id);
 	buf_puts(h, "\r\nwebhook-timestamp: ");
-	ts_at = h->len;
-	buf_put_u64(h, now / 1000);
-	buf_append(h, "", 1); /* sign_standard reads the timestamp as a C string */
-	if (h->failed)
-		return -1;
-	sign = ep->secret && sign_standard(ep->secret, ev->id, h->data + ts_at, ev->body, ev->len, sig, sizeof(sig)) == 0;
-	h->len--;
-	if (sign) {
-		buf_puts(h, "\r\nwebhook-signature: ");
+	buf_puts(h, ts);
+	for (i = 0; i < ep->nsecrets; i++) {
+		if (sign_standard(ep->secrets[i], ev->id, ts, ev->body, ev->len, sig, sizeof(sig)) < 0)
+			return -1;
+		buf_puts(h, i ? " " : "\r\nwebhook-signature: ");
 		buf_puts(h, sig);
 	}
 	buf_puts(h, "\r\n");

@@ -9,8 +9,6 @@
 #include <string.h>
 #include <strings.h>
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
-
 struct endpoint_rt *endpoint_new(const struct endpoint_cfg *e, const struct config *cfg)
 {
 	struct endpoint_rt *ep = calloc(1, sizeof(*ep));
@@ -22,7 +20,10 @@ struct endpoint_rt *endpoint_new(const struct endpoint_cfg *e, const struct conf
 	ep->name = strdup(e->name);
 	ep->url_text = strdup(e->url_text);
 	ep->url = e->url;
-	ep->secret = dup_or_null(e->secret);
+	ep->secrets = calloc(e->nsecrets + 1, sizeof(char *));
+	for (i = 0; ep->secrets && i < e->nsecrets; i++)
+		if ((ep->secrets[i] = strdup(e->secrets[i])))
+			ep->nsecrets++;
 	ep->retries = (unsigned)(e->retries >= 0 ? e->retries : cfg->webhook.retries);
 	ep->timeout_ms = e->timeout_ms ? e->timeout_ms : cfg->webhook.timeout_ms;
 	ep->backoff_ms = cfg->webhook.backoff_ms;
@@ -38,7 +39,7 @@ struct endpoint_rt *endpoint_new(const struct endpoint_cfg *e, const struct conf
 	if (ep->events)
 		for (i = 0; i < e->nevents; i++)
 			ep->events[ep->nevents++] = strdup(e->events[i]);
-	if (!ep->name || !ep->url_text || !ep->headers || !ep->events || (e->secret && !ep->secret)) {
+	if (!ep->name || !ep->url_text || !ep->headers || !ep->events || ep->nsecrets < e->nsecrets) {
 		endpoint_unref(ep);
 		return NULL;
 	}
@@ -59,7 +60,9 @@ void endpoint_unref(struct endpoint_rt *ep)
 		return;
 	free(ep->name);
 	free(ep->url_text);
-	free(ep->secret);
+	for (i = 0; ep->secrets && i < ep->nsecrets; i++)
+		free(ep->secrets[i]);
+	free(ep->secrets);
 	free(ep->headers);
 	for (i = 0; ep->events && i < ep->nevents; i++)
 		free(ep->events[i]);
@@ -102,7 +105,7 @@ int endpoint_json(struct buf *b, const struct endpoint_rt *ep)
 		json_put_cstr(b, ep->events[i]);
 	}
 	buf_printf(b, "],\"signed\":%s,\"retries\":%u,\"timeout_ms\":%llu,\"max_in_flight\":%u,\"in_flight\":%u",
-			 ep->secret ? "true" : "false", ep->retries, (unsigned long long)ep->timeout_ms,
+			 ep->nsecrets ? "true" : "false", ep->retries, (unsigned long long)ep->timeout_ms,
 			 ep->max_in_flight, ep->in_flight);
 	buf_printf(b, ",\"delivered\":%llu,\"failed\":%llu,\"retried\":%llu,\"dropped\":%llu,\"attempts\":%llu",
 			 (unsigned long long)n->delivered, (unsigned long long)n->failed,

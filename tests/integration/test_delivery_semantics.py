@@ -1,10 +1,27 @@
 """Delivery semantics after Standard Webhooks' guidance (issue 14): with
 retries every non-2xx is retried, 410 Gone disables the endpoint until it
 is enabled again, and multi-secret signatures for key rotation."""
+import base64
+import hashlib
+import hmac
 import json
+import os
+import tempfile
+import time
 
+import harness
 from harness import Edgehook, assert_eq, assert_true
 from sinks import Sink
+
+
+def check_config(cfg):
+    fd, path = tempfile.mkstemp(suffix=".yaml")
+    with os.fdopen(fd, "w") as f:
+        f.write(cfg)
+    try:
+        return harness.run_cli(["--check", "-c", path])
+    finally:
+        os.unlink(path)
 
 
 def post_event(eh, payload):
@@ -73,3 +90,37 @@ webhook:
         assert_eq(endpoint(eh, "gone")["health"], "healthy")
     gone.close()
     other.close()
+
+
+SECRET_OLD = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SECRET_NEW = "whsec_" + base64.b64encode(b"rotated-key-0123456789abcdefghij").decode()
+
+
+def standard_signatures(secret, msg_id, ts, body):
+    """An independent Standard Webhooks signer: v1,base64(HMAC-SHA256(key, id.ts.body))."""
+    key = base64.b64decode(secret[len("whsec_"):])
+    mac = hmac.new(key, msg_id.encode() + b"." + ts.encode() + b"." + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def test_secret_list_signs_once_per_secret():
+    sink = Sink()
+    cfg = 'webhook:\n  endpoints:\n    - url: "%s"\n      name: rot\n      secret: [%s, %s]\n' % (sink.url(), SECRET_OLD, SECRET_NEW)
+    with Edgehook(cfg) as eh:
+        evid = post_event(eh, {"event": "e", "n": 1}).json()["id"]
+        req = sink.wait(1)[0]
+        msg_id, ts = req.header("webhook-id"), req.header("webhook-timestamp")
+        assert_eq(msg_id, evid)
+        assert_true(abs(int(ts) - time.time()) < 300, "fresh timestamp")
+        sigs = req.header("webhook-signature").split(" ")
+        assert_eq(sigs, [standard_signatures(SECRET_OLD, msg_id, ts, req.body),
+                         standard_signatures(SECRET_NEW, msg_id, ts, req.body)])
+        assert_eq(endpoint(eh, "rot")["signed"], True)
+    sink.close()
+
+
+def test_secret_list_config_errors():
+    for bad, why in (("[%s, whsec_!!]" % SECRET_OLD, "whsec_"), ("[]", "secret"), ("[%s]" % ",".join([SECRET_OLD] * 9), "at most 8")):
+        cfg = 'webhook:\n  endpoints:\n    - url: "http://127.0.0.1:1/"\n      secret: %s\n' % bad
+        r = check_config(cfg)
+        assert_true(r.returncode != 0 and why in r.stderr, "%s: %r" % (bad, r.stderr))
