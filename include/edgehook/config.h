@@ -126,6 +126,10 @@ struct config {
 		size_t history;
 		const char *user_agent, *ca_file, *resolv_conf, *hosts_file;
 		int https_only;
+		struct {
+			unsigned failures;  /* consecutive failures that open it; 0: no breaker */
+			uint64_t cooldown_ms, disable_after_ms; /* disable_after 0: never */
+		} breaker;
 		struct endpoint_cfg *endpoints;
 		size_t nendpoints;
 	} webhook;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "edgehook/buf.h"
+#include "edgehook/list.h"
 #include "edgehook/url.h"
 
 struct endpoint_cfg;
@@ -21,6 +22,16 @@ struct endpoint_counters {
 	uint64_t consecutive_failures;
 	int last_status;
 	char last_error[64];
+};
+
+enum breaker_state { BREAKER_CLOSED, BREAKER_OPEN, BREAKER_HALF_OPEN };
+
+/* The circuit breaker's state (dispatch_breaker.c); times are monotonic. */
+struct endpoint_breaker {
+	enum breaker_state state;
+	uint64_t open_until_ms, cooldown_ms;
+	uint64_t failing_since_ms; /* the first failure since the last success; 0: none */
+	struct list waiting;       /* struct delivery parked while not closed */
 };
 
 struct endpoint_rt {
@@ -37,7 +48,10 @@ struct endpoint_rt {
 	uint64_t timeout_ms, backoff_ms, max_backoff_ms;
 	unsigned max_in_flight;
 	unsigned in_flight;
-	int disabled; /* by a 410 Gone until enabled through the API; kept across reloads */
+	unsigned breaker_failures; /* 0: no breaker */
+	uint64_t breaker_cooldown_ms, disable_after_ms;
+	int disabled; /* by a 410 Gone or disable_after until enabled through the API; kept across reloads */
+	struct endpoint_breaker breaker;
 	struct endpoint_counters n;
 };
 

@@ -39,7 +39,8 @@ static const char *const listen_keys[] = {"address", "tls", "name", NULL};
 static const char *const api_keys[] = {"token", "listen", "allow_run", NULL};
 static const char *const webhook_keys[] = {"timeout", "retries", "backoff", "max_backoff", "queue",
 	"max_queue_bytes", "history",
-	"user_agent", "ca_file", "endpoints", "https_only", "resolv_conf", "hosts_file", NULL};
+	"user_agent", "ca_file", "endpoints", "https_only", "resolv_conf", "hosts_file", "breaker", NULL};
+static const char *const breaker_keys[] = {"failures", "cooldown", "disable_after", NULL};
 static const char *const endpoint_keys[] = {"url", "name", "headers", "events", "secret", "retries",
 	"timeout", "max_in_flight", NULL};
 
@@ -239,10 +240,25 @@ static void load_endpoint(struct loader *L, const struct node *n, struct config 
 		err_at(L, url, "https_only: http:// endpoint \"%s\" is not allowed", e->url_text);
 }
 
+static void load_breaker(struct loader *L, const struct node *n, struct config *c)
+{
+	int failures = (int)c->webhook.breaker.failures;
+	if (!n || n->kind == NODE_NULL)
+		return;
+	if (n->kind != NODE_MAP)
+		return err_at(L, n, "breaker: expected a map");
+	check_keys(L, n, breaker_keys);
+	get_int(L, n, "failures", &failures, 0, 1000000);
+	c->webhook.breaker.failures = (unsigned)failures;
+	get_duration(L, n, "cooldown", &c->webhook.breaker.cooldown_ms);
+	get_duration_or_zero(L, n, "disable_after", &c->webhook.breaker.disable_after_ms);
+}
+
 static void load_webhook(struct loader *L, const struct node *n, struct config *c)
 {
 	const struct node *eps;
 	check_keys(L, n, webhook_keys);
+	load_breaker(L, tree_get(n, "breaker"), c);
 	get_duration(L, n, "timeout", &c->webhook.timeout_ms);
 	get_int(L, n, "retries", &c->webhook.retries, 0, 100);
 	get_duration_or_zero(L, n, "backoff", &c->webhook.backoff_ms);
@@ -345,6 +361,8 @@ static void set_defaults(struct config *c)
 	c->webhook.queue = 10000;
 	c->webhook.max_queue_bytes = 256 << 20;
 	c->webhook.history = 1024;
+	c->webhook.breaker.failures = 10;
+	c->webhook.breaker.cooldown_ms = 30000;
 	c->webhook.user_agent = "edgehook/" EDGEHOOK_VERSION;
 	c->webhook.ca_file = "/etc/ssl/certs/ca-certificates.crt";
 	c->webhook.resolv_conf = "/etc/resolv.conf";

@@ -82,8 +82,7 @@ void dispatch_delivery_finish(struct delivery *dl, enum dlv_state state)
 	}
 }
 
-/* "250ms", "1.5s", "10s": how log lines say durations. */
-static void duration_text(char *out, size_t cap, uint64_t ms)
+void dispatch_duration_text(char *out, size_t cap, uint64_t ms)
 {
 	if (ms < 1000)
 		snprintf(out, cap, "%llums", (unsigned long long)ms);
@@ -97,7 +96,7 @@ static void log_failure(const struct delivery *dl, uint64_t took_ms, const char 
 {
 	char attempt[16], after[32];
 	snprintf(attempt, sizeof(attempt), "%u", dl->attempts);
-	duration_text(after, sizeof(after), took_ms);
+	dispatch_duration_text(after, sizeof(after), took_ms);
 	if (retry_in)
 		log_msg(LOG_WARN, "delivery failed", "endpoint", dl->ep->name, "url", dl->ep->url_text, "event",
 			dl->ev->type, "id", dl->ev->id, "attempt", attempt, "err", dl->last_error, "after", after,
@@ -107,22 +106,24 @@ static void log_failure(const struct delivery *dl, uint64_t took_ms, const char 
 			dl->ev->type, "id", dl->ev->id, "attempt", attempt, "err", dl->last_error, "after", after, NULL);
 }
 
-static void attempt(struct delivery *dl);
-
 static void on_attempt_done(void *arg, const struct http_client_result *res);
+
+static void fail_disabled(struct delivery *dl)
+{
+	snprintf(dl->last_error, sizeof(dl->last_error), "endpoint disabled");
+	dl->ep->n.failed++;
+	dispatch_delivery_finish(dl, DLV_FAILED);
+}
 
 /* A retry due while its endpoint is disabled is given up: the endpoint
  * said the resource is gone. */
 static void on_retry_timer(void *arg)
 {
 	struct delivery *dl = arg;
-	if (!dl->ep->disabled) {
-		attempt(dl);
-		return;
-	}
-	snprintf(dl->last_error, sizeof(dl->last_error), "endpoint disabled");
-	dl->ep->n.failed++;
-	dispatch_delivery_finish(dl, DLV_FAILED);
+	if (dl->ep->disabled)
+		fail_disabled(dl);
+	else
+		dispatch_attempt(dl);
 }
 
 static void on_send_refused(void *arg)
@@ -133,20 +134,25 @@ static void on_send_refused(void *arg)
 	on_attempt_done(arg, &res);
 }
 
-/* Standard Webhooks: every non-2xx is a failure worth retrying, except
- * 410 Gone, which disables the endpoint. */
-static void disable(struct endpoint_rt *ep)
+void dispatch_disable(struct endpoint_rt *ep, const char *reason)
 {
 	if (ep->disabled)
 		return;
 	ep->disabled = 1;
-	log_msg(LOG_WARN, "endpoint disabled", "endpoint", ep->name, "url", ep->url_text, "status", "410", NULL);
+	log_msg(LOG_WARN, "endpoint disabled", "endpoint", ep->name, "url", ep->url_text, "reason", reason, NULL);
+	while (!list_empty(&ep->breaker.waiting)) {
+		struct delivery *dl = list_first(&ep->breaker.waiting, struct delivery, wait_link);
+		list_remove(&dl->wait_link);
+		timer_stop(dl->d->r, &dl->retry);
+		fail_disabled(dl);
+	}
 }
 
 static void on_attempt_done(void *arg, const struct http_client_result *res)
 {
 	struct delivery *dl = arg;
 	struct endpoint_rt *ep = dl->ep;
+	int open = 0;
 	dl->op = NULL;
 	ep->in_flight--;
 	dl->last_status = res->status;
@@ -156,6 +162,7 @@ static void on_attempt_done(void *arg, const struct http_client_result *res)
 		ep->n.last_error[0] = '\0';
 		ep->n.delivered++;
 		ep->n.consecutive_failures = 0;
+		dispatch_breaker_success(ep);
 		dispatch_delivery_finish(dl, DLV_DELIVERED);
 		return;
 	}
@@ -165,16 +172,26 @@ static void on_attempt_done(void *arg, const struct http_client_result *res)
 		snprintf(dl->last_error, sizeof(dl->last_error), "http %d", res->status);
 	memcpy(ep->n.last_error, dl->last_error, sizeof(ep->n.last_error));
 	ep->n.consecutive_failures++;
+	/* Standard Webhooks: every non-2xx is a failure worth retrying,
+	 * except 410 Gone, which disables the endpoint */
 	if (res->status == 410 && !dl->test)
-		disable(ep);
-	else if (!dl->no_retry && dl->attempts <= ep->retries) {
+		dispatch_disable(ep, "410 Gone");
+	else if (!dl->test)
+		open = dispatch_breaker_failure(dl);
+	if (open && !ep->disabled && !dl->no_retry && dl->attempts <= ep->retries) {
+		log_failure(dl, res->duration_ms, "breaker");
+		ep->n.retried++;
+		dispatch_breaker_park(dl);
+		return;
+	}
+	if (!ep->disabled && !dl->no_retry && dl->attempts <= ep->retries) {
 		int64_t wait = res->retry_after ? http_retry_after_ms(res->retry_after, res->retry_after_len, clock_wall_ms()) : -1;
 		char in[32];
 		if (wait < 0)
 			wait = (int64_t)endpoint_backoff_ms(ep, dl->attempts);
 		if ((uint64_t)wait > ep->max_backoff_ms)
 			wait = (int64_t)ep->max_backoff_ms;
-		duration_text(in, sizeof(in), (uint64_t)wait);
+		dispatch_duration_text(in, sizeof(in), (uint64_t)wait);
 		log_failure(dl, res->duration_ms, in);
 		ep->n.retried++;
 		dl->state = DLV_RETRYING;
@@ -213,7 +230,7 @@ static int attempt_headers(const struct delivery *dl, uint64_t now, struct buf *
 	return h->failed ? -1 : 0;
 }
 
-static void attempt(struct delivery *dl)
+void dispatch_attempt(struct delivery *dl)
 {
 	struct dispatch *d = dl->d;
 	struct endpoint_rt *ep = dl->ep;
@@ -222,6 +239,8 @@ static void attempt(struct delivery *dl)
 	struct buf h;
 	uint64_t now = clock_wall_ms();
 	int built;
+	if (!dispatch_breaker_admit(dl))
+		return;
 	buf_init(&h, 64 << 10);
 	built = attempt_headers(dl, now, &h);
 	memset(&req, 0, sizeof(req));
@@ -299,6 +318,7 @@ struct delivery *dispatch_add_delivery(struct dispatch *d, struct event *ev, str
 	dl->ep = ep;
 	endpoint_ref(ep);
 	timer_init(&dl->retry, on_retry_timer, dl);
+	list_init(&dl->wait_link);
 	defer_init(&dl->refused, on_send_refused, dl);
 	if (ep->url.scheme != URL_STDOUT) {
 		ev->unfinished++;
@@ -322,7 +342,7 @@ void dispatch_launch(struct dispatch *d, struct event *ev)
 		if (ev->dl[i].ep->url.scheme == URL_STDOUT)
 			dispatch_stdout_deliver(&d->out, &ev->dl[i]);
 		else
-			attempt(&ev->dl[i]);
+			dispatch_attempt(&ev->dl[i]);
 	}
 	if (!http) {
 		free(ev->body);
@@ -385,6 +405,19 @@ static void set_origin_limits(struct dispatch *d)
 	}
 }
 
+/* What a reload keeps of an endpoint: disabled, and the breaker's state
+ * (a probe in flight stays with the old endpoint, so the new one probes
+ * afresh). Its parked deliveries stay with the old one. */
+static void carry_state(struct endpoint_rt *to, const struct endpoint_rt *from)
+{
+	to->disabled = from->disabled;
+	to->breaker.state = from->breaker.state == BREAKER_HALF_OPEN ? BREAKER_OPEN : from->breaker.state;
+	to->breaker.open_until_ms = from->breaker.open_until_ms;
+	to->breaker.cooldown_ms = from->breaker.cooldown_ms;
+	to->breaker.failing_since_ms = from->breaker.failing_since_ms;
+	to->n.consecutive_failures = from->n.consecutive_failures;
+}
+
 void dispatch_commit(struct dispatch *d, struct dispatch_stage *st)
 {
 	size_t i, k;
@@ -392,7 +425,7 @@ void dispatch_commit(struct dispatch *d, struct dispatch_stage *st)
 	for (i = 0; i < st->neps; i++)
 		for (k = 0; k < d->neps; k++)
 			if (strcmp(st->eps[i]->name, d->eps[k]->name) == 0)
-				st->eps[i]->disabled = d->eps[k]->disabled;
+				carry_state(st->eps[i], d->eps[k]);
 	for (i = 0; i < d->neps; i++)
 		endpoint_unref(d->eps[i]);
 	free(d->eps);
@@ -448,7 +481,7 @@ const struct endpoint_rt *dispatch_enable(struct dispatch *d, const char *name)
 			if (d->eps[i]->disabled)
 				log_msg(LOG_INFO, "endpoint enabled", "endpoint", name, NULL);
 			d->eps[i]->disabled = 0;
-			d->eps[i]->n.consecutive_failures = 0;
+			dispatch_breaker_reset(d->eps[i]);
 			return d->eps[i];
 		}
 	return NULL;
@@ -488,6 +521,8 @@ static size_t stop_all(struct dispatch *d)
 				dl->ep->in_flight--;
 			}
 			timer_stop(d->r, &dl->retry);
+			if (list_linked(&dl->wait_link))
+				list_remove(&dl->wait_link);
 			snprintf(dl->last_error, sizeof(dl->last_error), "abandoned at shutdown");
 			dl->ep->n.dropped++;
 			n++;

@@ -29,6 +29,11 @@ struct endpoint_rt *endpoint_new(const struct endpoint_cfg *e, const struct conf
 	ep->backoff_ms = cfg->webhook.backoff_ms;
 	ep->max_backoff_ms = cfg->webhook.max_backoff_ms;
 	ep->max_in_flight = e->max_in_flight;
+	/* fire-and-forget endpoints keep today's behaviour: nothing waits */
+	ep->breaker_failures = ep->retries ? cfg->webhook.breaker.failures : 0;
+	ep->breaker_cooldown_ms = cfg->webhook.breaker.cooldown_ms;
+	ep->disable_after_ms = cfg->webhook.breaker.disable_after_ms;
+	list_init(&ep->breaker.waiting);
 	buf_init(&h, 64 << 10);
 	buf_printf(&h, "Content-Type: application/json\r\nUser-Agent: %s\r\n", cfg->webhook.user_agent);
 	for (i = 0; i < e->nheaders; i++)
@@ -111,6 +116,8 @@ int endpoint_json(struct buf *b, const struct endpoint_rt *ep)
 			 (unsigned long long)n->delivered, (unsigned long long)n->failed,
 			 (unsigned long long)n->retried, (unsigned long long)n->dropped,
 			 (unsigned long long)n->attempts);
+	buf_printf(b, ",\"breaker\":\"%s\"", ep->breaker.state == BREAKER_CLOSED ? "closed"
+						 : ep->breaker.state == BREAKER_OPEN ? "open" : "half_open");
 	buf_printf(b, ",\"disabled\":%s,\"consecutive_failures\":%llu,\"health\":\"%s\",\"last_status\":%d,"
 		      "\"last_error\":",
 		   ep->disabled ? "true" : "false", (unsigned long long)n->consecutive_failures,

@@ -74,7 +74,7 @@ webhook:
         assert_true('edgehook_endpoint_disabled{endpoint="other"} 0' in m, "enabled gauge")
         logs = eh.wait_log("endpoint disabled")
         assert_eq(len(logs), 1)
-        assert_true("endpoint=gone" in logs[0] and "status=410" in logs[0], logs[0])
+        assert_true("endpoint=gone" in logs[0] and 'reason="410 Gone"' in logs[0], logs[0])
         # disabled: new events are not routed to it
         r = post_event(eh, {"event": "e"})
         assert_eq(r.json()["endpoints"], 1)
@@ -124,3 +124,83 @@ def test_secret_list_config_errors():
         cfg = 'webhook:\n  endpoints:\n    - url: "http://127.0.0.1:1/"\n      secret: %s\n' % bad
         r = check_config(cfg)
         assert_true(r.returncode != 0 and why in r.stderr, "%s: %r" % (bad, r.stderr))
+
+
+def test_breaker_opens_and_waiting_deliveries_keep_their_retries():
+    fail = [True]
+    sink = Sink(lambda i, r: ("status", 500 if fail[0] else 200, {}))
+    cfg = """
+webhook:
+  retries: 1
+  backoff: 10ms
+  breaker: {failures: 2, cooldown: 1h}
+  endpoints:
+    - {url: "%s", name: flaky}
+""" % sink.url()
+    with Edgehook(cfg) as eh:
+        first = post_event(eh, {"event": "e"}).json()["id"]
+        eh.wait_for(lambda: states(eh, first)["flaky"]["state"] == "failed", 30, "retries exhausted")
+        ep = endpoint(eh, "flaky")
+        assert_eq((ep["breaker"], ep["health"]), ("open", "failing"))
+        logs = eh.wait_log("breaker open")
+        assert_true("endpoint=flaky" in logs[0] and "cooldown=3600s" in logs[0], logs[0])
+        m = eh.request("GET", "/metrics").body.decode()
+        assert_true('edgehook_endpoint_breaker_open{endpoint="flaky"} 1' in m, "breaker gauge")
+        waiting = [post_event(eh, {"event": "e", "n": i}).json()["id"] for i in range(3)]
+        for evid in waiting:
+            d = states(eh, evid)["flaky"]
+            assert_eq((d["state"], d["attempts"]), ("retrying", 0), "waits for the breaker")
+        assert_eq(len(sink.requests), 2, "nothing sent while open")
+        fail[0] = False
+        # enable closes the breaker: the waiting deliveries go, none lost a retry
+        assert_eq(eh.request("POST", "/api/v1/endpoints/flaky/enable").json()["breaker"], "closed")
+        for evid in waiting:
+            eh.wait_for(lambda: states(eh, evid)["flaky"]["state"] == "delivered", 30, "delivered after close")
+            assert_eq(states(eh, evid)["flaky"]["attempts"], 1)
+    sink.close()
+
+
+def test_breaker_probes_after_cooldown_doubling():
+    sink = Sink(lambda i, r: ("status", 503 if i < 3 else 200, {}))
+    cfg = """
+webhook:
+  retries: 10
+  backoff: 1ms
+  breaker: {failures: 1, cooldown: 100ms}
+  endpoints:
+    - {url: "%s", name: probe}
+""" % sink.url()
+    with Edgehook(cfg) as eh:
+        evid = post_event(eh, {"event": "e"}).json()["id"]
+        eh.wait_for(lambda: states(eh, evid)["probe"]["state"] == "delivered", 30, "delivered by a probe")
+        assert_eq(states(eh, evid)["probe"]["attempts"], 4)
+        logs = eh.wait_log("breaker open")
+        assert_eq([l.split("cooldown=")[1].split()[0] for l in logs], ["100ms", "200ms", "400ms"])
+        assert_eq(len(eh.wait_log("breaker closed")), 1)
+        reqs = sink.requests
+        gaps = [reqs[i + 1].at - reqs[i].at for i in range(3)]
+        # each probe waits at least its cooldown (a slow machine only waits longer)
+        assert_true(gaps[0] >= 0.09 and gaps[1] >= 0.19 and gaps[2] >= 0.39, "cooldowns %r" % gaps)
+        assert_eq(endpoint(eh, "probe")["breaker"], "closed")
+    sink.close()
+
+
+def test_breaker_disable_after_continuous_failure():
+    sink = Sink(lambda i, r: ("status", 500, {}))
+    cfg = """
+webhook:
+  retries: 3
+  backoff: 20ms
+  breaker: {failures: 100, disable_after: 10ms}
+  endpoints:
+    - {url: "%s", name: dead}
+""" % sink.url()
+    with Edgehook(cfg) as eh:
+        evid = post_event(eh, {"event": "e"}).json()["id"]
+        eh.wait_for(lambda: states(eh, evid)["dead"]["state"] == "failed", 30, "given up")
+        assert_eq(endpoint(eh, "dead")["disabled"], True)
+        logs = eh.wait_log("endpoint disabled")
+        assert_true("endpoint=dead" in logs[0] and 'reason="failing for 10ms"' in logs[0], logs[0])
+        assert_eq(len(logs), 1)
+        assert_eq(len(sink.requests), 2, "disabled at the second failure, 20ms after the first")
+    sink.close()
