@@ -291,6 +291,51 @@ static int event_status_json(const struct dispatch *d, const char *id, struct bu
 	return 0;
 }
 
+/* The value of the query parameter key in the request target (names and
+ * ids need no decoding); NULL when absent. */
+static const char *query_param(const struct http_request *req, const char *key, size_t *len)
+{
+	const char *q = memchr(req->target, '?', req->target_len), *end = req->target + req->target_len;
+	size_t klen = strlen(key);
+	while (q && q < end) {
+		const char *s = q + 1, *amp = memchr(s, '&', (size_t)(end - s));
+		const char *stop = amp ? amp : end;
+		if ((size_t)(stop - s) > klen && memcmp(s, key, klen) == 0 && s[klen] == '=') {
+			*len = (size_t)(stop - s - (ptrdiff_t)klen - 1);
+			return s + klen + 1;
+		}
+		q = amp;
+	}
+	return NULL;
+}
+
+/* GET /api/v1/dead[?endpoint=NAME]: the deliveries in the status history
+ * that exhausted their retries (or were given up), newest events last. */
+static void dead_json(const struct dispatch *d, const char *name, size_t nlen, struct buf *out)
+{
+	size_t i, k, n = 0;
+	buf_puts(out, "{\"dead\":[");
+	for (i = 0; i < history_len(&d->done); i++) {
+		const struct event *ev = history_at(&d->done, i);
+		for (k = 0; k < ev->ndl; k++) {
+			const struct delivery *dl = &ev->dl[k];
+			if (dl->state != DLV_FAILED || (name && !str_slice_eq(name, nlen, dl->ep->name)))
+				continue;
+			buf_puts(out, n++ ? ",{" : "{");
+			json_put_kv(out, 0, "id", ev->id);
+			json_put_kv(out, 1, "event", ev->type);
+			json_put_kv(out, 1, "endpoint", dl->ep->name);
+			buf_printf(out, ",\"attempts\":%u,\"last_status\":", dl->attempts);
+			json_put_int_or_null(out, dl->last_status != 0, dl->last_status);
+			buf_puts(out, ",\"last_error\":");
+			json_put_cstr_or_null(out, dl->last_error);
+			event_put_time_member(out, "completed", dl->done_ms);
+			buf_puts(out, "}");
+		}
+	}
+	buf_puts(out, "]}");
+}
+
 /* GET /api/v1/endpoints: every endpoint's counters and the queue. */
 static void endpoints_json(const struct dispatch *d, struct buf *out)
 {
@@ -428,6 +473,17 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 		buf_init(&b, RENDER_MAX);
 		endpoints_json(rl->disp, &b);
 		reply_rendered(c, 200, "application/json", &b, "endpoints");
+	} else if (str_slice_eq(path, head, "dead") && rlen == 0) {
+		const char *name;
+		size_t nlen = 0;
+		if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD")) {
+			http_respond_405(c, "GET, HEAD");
+			return;
+		}
+		name = query_param(req, "endpoint", &nlen);
+		buf_init(&b, RENDER_MAX);
+		dead_json(rl->disp, name, nlen, &b);
+		reply_rendered(c, 200, "application/json", &b, "dead letters");
 	} else if (str_slice_eq(path, head, "triggers")) {
 		if (memchr(rest, '/', rlen))
 			api_respond_error(c, 404, "unknown trigger");

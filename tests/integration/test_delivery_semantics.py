@@ -204,3 +204,28 @@ webhook:
         assert_eq(len(logs), 1)
         assert_eq(len(sink.requests), 2, "disabled at the second failure, 20ms after the first")
     sink.close()
+
+
+def test_dead_letters_listed_per_endpoint():
+    bad = Sink(lambda i, r: ("status", 500, {}))
+    good = Sink()
+    cfg = """
+webhook:
+  retries: 1
+  backoff: 1ms
+  endpoints:
+    - {url: "%s", name: bad}
+    - {url: "%s", name: good}
+""" % (bad.url(), good.url())
+    with Edgehook(cfg) as eh:
+        ids = [post_event(eh, {"event": "e", "n": i}).json()["id"] for i in range(3)]
+        for evid in ids:
+            eh.wait_for(lambda: states(eh, evid)["bad"]["state"] == "failed", 30, "dead")
+        dead = eh.request("GET", "/api/v1/dead?endpoint=bad").json()["dead"]
+        assert_eq(sorted(d["id"] for d in dead), sorted(ids))
+        assert_true(all(d["endpoint"] == "bad" and d["attempts"] == 2 and d["last_status"] == 500 for d in dead), dead)
+        assert_eq(eh.request("GET", "/api/v1/dead?endpoint=good").json()["dead"], [])
+        assert_eq(len(eh.request("GET", "/api/v1/dead").json()["dead"]), 3)
+        assert_eq(eh.request("POST", "/api/v1/dead").status, 405)
+    bad.close()
+    good.close()
