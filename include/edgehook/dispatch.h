@@ -78,6 +78,12 @@ struct dispatch_test *dispatch_test(struct dispatch *d, const char *endpoint,
 void dispatch_test_cancel(struct dispatch_test *t);
 
 /* Deliveries not finished yet (queued, in flight or waiting to retry). */
+/* dispatch_replay.c: sends the event id of the status history again (same
+ * id) to endpoint, or to every enabled endpoint it matches when NULL.
+ * Returns the deliveries started, -1 nothing to replay (*why), -2 the
+ * queue is full. */
+int dispatch_replay(struct dispatch *d, const char *id, const char *endpoint, const char **why);
+
 /* Enables the endpoint a 410 Gone disabled; NULL: no such endpoint. */
 const struct endpoint_rt *dispatch_enable(struct dispatch *d, const char *name);
 

@@ -430,6 +430,38 @@ static size_t endpoint_action(const char *rest, size_t rlen, const char *action)
 	return rlen > n + 1 && rest[rlen - n - 1] == '/' && memcmp(rest + rlen - n, action, n) == 0 ? rlen - n - 1 : 0;
 }
 
+/* POST /api/v1/events/{id}/replay[?endpoint=NAME] */
+static void event_replay(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *id,
+			 size_t len)
+{
+	char idz[64], name[256];
+	const char *q, *why = NULL;
+	size_t qlen = 0;
+	struct buf b;
+	int n;
+	q = query_param(req, "endpoint", &qlen);
+	if (len == 0 || len >= sizeof(idz) || memchr(id, '/', len) || (q && qlen >= sizeof(name))) {
+		api_respond_error(c, 404, "unknown event or endpoint");
+		return;
+	}
+	memcpy(idz, id, len);
+	idz[len] = '\0';
+	if (q) {
+		memcpy(name, q, qlen);
+		name[qlen] = '\0';
+	}
+	n = dispatch_replay(rl->disp, idz, q ? name : NULL, &why);
+	if (n < 0) {
+		api_respond_error(c, n == -2 ? 503 : 404, why);
+		return;
+	}
+	buf_init(&b, RENDER_MAX);
+	buf_puts(&b, "{");
+	json_put_kv(&b, 0, "id", idz);
+	buf_printf(&b, ",\"endpoints\":%d}", n);
+	reply_rendered(c, 202, "application/json", &b, "replay");
+}
+
 /* path is what follows "/api/v1/". */
 void api_handle(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *path, size_t plen,
 		const char *body, size_t len)
@@ -444,6 +476,11 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 	if (str_slice_eq(path, head, "events") && rlen == 0) {
 		if (http_method_is(req, "POST"))
 			ingest(rl, c, body, len);
+		else
+			http_respond_405(c, "POST");
+	} else if (str_slice_eq(path, head, "events") && endpoint_action(rest, rlen, "replay")) {
+		if (http_method_is(req, "POST"))
+			event_replay(rl, c, req, rest, endpoint_action(rest, rlen, "replay"));
 		else
 			http_respond_405(c, "POST");
 	} else if (str_slice_eq(path, head, "events")) {

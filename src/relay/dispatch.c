@@ -28,6 +28,8 @@ static void event_maybe_free(struct event *ev)
 	size_t i;
 	if (ev->unfinished || ev->in_ring)
 		return;
+	if (ev->body_kept)
+		ev->dl[0].d->kept_bytes -= ev->len;
 	for (i = 0; i < ev->ndl; i++)
 		endpoint_unref(ev->dl[i].ep);
 	free(ev->body);
@@ -71,8 +73,15 @@ void dispatch_delivery_finish(struct delivery *dl, enum dlv_state state)
 			spool_release(d->spool, ev->spool_seg);
 		d->pending_bytes -= ev->len;
 		list_remove(&ev->link);
-		free(ev->body); /* status keeps metadata only */
-		ev->body = NULL;
+		/* the status history keeps the body for replay while the kept
+		 * bodies fit in max_queue_bytes, else metadata only */
+		if (d->kept_bytes + ev->len <= d->bytes_max) {
+			d->kept_bytes += ev->len;
+			ev->body_kept = 1;
+		} else {
+			free(ev->body);
+			ev->body = NULL;
+		}
 		event_maybe_free(ev);
 	}
 	if (d->pending == 0 && d->on_idle) {
@@ -563,12 +572,14 @@ void dispatch_free(struct dispatch *d)
 	free(d);
 }
 
-static int event_has_id(const void *item, const void *id)
-{
-	return strcmp(((const struct event *)item)->id, id) == 0;
-}
-
+/* Newest first: a replay is in the history under the same id. */
 const struct event *dispatch_find_event(const struct dispatch *d, const char *id)
 {
-	return history_find(&d->done, event_has_id, id);
+	size_t i = history_len(&d->done);
+	while (i-- > 0) {
+		const struct event *ev = history_at(&d->done, i);
+		if (strcmp(ev->id, id) == 0)
+			return ev;
+	}
+	return NULL;
 }

@@ -49,6 +49,7 @@ struct event {
 	unsigned unfinished, ndl;
 	int in_ring;
 	int spooled;        /* its SPOOL_EVENT is in the log; spool_seg is held */
+	int body_kept;      /* finished, body held for replay (counted in kept_bytes) */
 	uint64_t spool_seg;
 	struct list link; /* in the active list: events with unfinished deliveries */
 	struct delivery dl[];
@@ -69,6 +70,7 @@ struct dispatch {
 	struct tls_client_ctx *tls;
 	struct dispatch_stdout out;
 	size_t pending, pending_bytes, queue_max, bytes_max;
+	size_t kept_bytes; /* bodies of finished events in the history, for replay */
 	struct history done; /* the last webhook.history events, for their status */
 	struct list active; /* struct event, with unfinished deliveries */
 	uint64_t events_total, events_rejected, abandoned;

@@ -229,3 +229,39 @@ webhook:
         assert_eq(eh.request("POST", "/api/v1/dead").status, 405)
     bad.close()
     good.close()
+
+
+def test_replay_resends_dead_and_delivered_with_same_webhook_id():
+    fail = [True]
+    flaky = Sink(lambda i, r: ("status", 500 if fail[0] else 200, {}))
+    good = Sink()
+    cfg = """
+webhook:
+  endpoints:
+    - {url: "%s", name: flaky, secret: %s}
+    - {url: "%s", name: good}
+""" % (flaky.url(), SECRET_OLD, good.url())
+    with Edgehook(cfg) as eh:
+        evid = post_event(eh, {"event": "e", "n": 7}).json()["id"]
+        eh.wait_for(lambda: states(eh, evid)["flaky"]["state"] == "failed", 30, "dead")
+        good.wait(1)
+        fail[0] = False
+        r = eh.request("POST", "/api/v1/events/%s/replay?endpoint=flaky" % evid)
+        assert_eq(r.status, 202)
+        assert_eq((r.json()["id"], r.json()["endpoints"]), (evid, 1))
+        reqs = flaky.wait(2)
+        assert_eq(reqs[1].header("webhook-id"), evid)
+        assert_eq(reqs[1].body, reqs[0].body)
+        assert_eq(reqs[1].header("webhook-signature"),
+                  standard_signatures(SECRET_OLD, evid, reqs[1].header("webhook-timestamp"), reqs[1].body))
+        assert_eq(len(good.requests), 1, "replay to one endpoint only")
+        # without ?endpoint every matching endpoint gets it again, delivered ones too
+        assert_eq(eh.request("POST", "/api/v1/events/%s/replay" % evid).json()["endpoints"], 2)
+        good.wait(2)
+        flaky.wait(3)
+        assert_eq(good.requests[1].header("webhook-id"), evid)
+        assert_eq(eh.request("POST", "/api/v1/events/evt_nosuch/replay").status, 404)
+        assert_eq(eh.request("POST", "/api/v1/events/%s/replay?endpoint=nosuch" % evid).status, 404)
+        assert_eq(eh.request("GET", "/api/v1/events/%s/replay" % evid).status, 405)
+    flaky.close()
+    good.close()
