@@ -84,6 +84,11 @@ void dispatch_test_cancel(struct dispatch_test *t);
  * queue is full. */
 int dispatch_replay(struct dispatch *d, const char *id, const char *endpoint, const char **why);
 
+/* Replays every event of the status history whose delivery to endpoint
+ * failed at or after since_ms (wall); the count, -1 unknown endpoint, -2
+ * the queue filled up (some may have been replayed). */
+int dispatch_recover(struct dispatch *d, const char *endpoint, uint64_t since_ms);
+
 /* Enables the endpoint a 410 Gone disabled; NULL: no such endpoint. */
 const struct endpoint_rt *dispatch_enable(struct dispatch *d, const char *name);
 

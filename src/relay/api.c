@@ -3,6 +3,7 @@
 #include "dispatch_internal.h"
 #include "edgehook/buf.h"
 #include "edgehook/cidr.h"
+#include "edgehook/clock.h"
 #include "edgehook/config.h"
 #include "edgehook/endpoint.h"
 #include "edgehook/event.h"
@@ -462,6 +463,48 @@ static void event_replay(struct relay *rl, struct http_conn *c, const struct htt
 	reply_rendered(c, 202, "application/json", &b, "replay");
 }
 
+/* POST /api/v1/endpoints/{name}/recover {"since": RFC 3339} */
+static void endpoint_recover(struct relay *rl, struct http_conn *c, const char *name, size_t len, const char *body,
+			     size_t blen)
+{
+	struct json_doc doc;
+	char n[256], since[64];
+	uint64_t since_ms;
+	int t, rc;
+	struct buf b;
+	if (len == 0 || len >= sizeof(n)) {
+		api_respond_error(c, 404, "unknown endpoint");
+		return;
+	}
+	memcpy(n, name, len);
+	n[len] = '\0';
+	if (json_parse(&doc, body, blen, 8) < 0) {
+		api_respond_error(c, 400, "body: expected {\"since\": \"RFC 3339 time\"}");
+		return;
+	}
+	t = json_get(&doc, 0, "since");
+	rc = t < 0 || json_tok_copy(&doc, t, since, sizeof(since)) < 0 || clock_parse_rfc3339(since, &since_ms) < 0;
+	json_doc_free(&doc);
+	if (rc) {
+		api_respond_error(c, 400, "since: expected an RFC 3339 time");
+		return;
+	}
+	rc = dispatch_recover(rl->disp, n, since_ms);
+	if (rc == -1) {
+		api_respond_error(c, 404, "unknown endpoint");
+		return;
+	}
+	if (rc == -2) {
+		api_respond_error(c, 503, "queue full (some events may have been replayed)");
+		return;
+	}
+	buf_init(&b, RENDER_MAX);
+	buf_puts(&b, "{");
+	json_put_kv(&b, 0, "endpoint", n);
+	buf_printf(&b, ",\"replayed\":%d}", rc);
+	reply_rendered(c, 202, "application/json", &b, "recover");
+}
+
 /* path is what follows "/api/v1/". */
 void api_handle(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *path, size_t plen,
 		const char *body, size_t len)
@@ -548,6 +591,11 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 	} else if (str_slice_eq(path, head, "endpoints") && endpoint_action(rest, rlen, "test")) {
 		if (http_method_is(req, "POST"))
 			endpoint_test(rl, c, rest, endpoint_action(rest, rlen, "test"));
+		else
+			http_respond_405(c, "POST");
+	} else if (str_slice_eq(path, head, "endpoints") && endpoint_action(rest, rlen, "recover")) {
+		if (http_method_is(req, "POST"))
+			endpoint_recover(rl, c, rest, endpoint_action(rest, rlen, "recover"), body, len);
 		else
 			http_respond_405(c, "POST");
 	} else if (str_slice_eq(path, head, "endpoints") && endpoint_action(rest, rlen, "enable")) {

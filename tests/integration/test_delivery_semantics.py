@@ -265,3 +265,28 @@ webhook:
         assert_eq(eh.request("GET", "/api/v1/events/%s/replay" % evid).status, 405)
     flaky.close()
     good.close()
+
+
+def test_recover_resends_failed_since():
+    fail = [True]
+    sink = Sink(lambda i, r: ("status", 500 if fail[0] else 200, {}))
+    cfg = 'webhook:\n  endpoints:\n    - {url: "%s", name: rec}\n' % sink.url()
+    with Edgehook(cfg) as eh:
+        ids = [post_event(eh, {"event": "e", "n": i}).json()["id"] for i in range(3)]
+        for evid in ids:
+            eh.wait_for(lambda: states(eh, evid)["rec"]["state"] == "failed", 30, "dead")
+        fail[0] = False
+        future = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        r = eh.request("POST", "/api/v1/endpoints/rec/recover", json.dumps({"since": future}).encode())
+        assert_eq((r.status, r.json()["replayed"]), (202, 0))
+        past = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 3600))
+        r = eh.request("POST", "/api/v1/endpoints/rec/recover", json.dumps({"since": past}).encode())
+        assert_eq((r.status, r.json()["replayed"]), (202, 3))
+        reqs = sink.wait(6)
+        assert_eq(sorted(q.header("webhook-id") for q in reqs[3:]), sorted(ids))
+        for evid in ids:
+            eh.wait_for(lambda: states(eh, evid)["rec"]["state"] == "delivered", 30, "recovered")
+        for bad in (b'{"since": "yesterday"}', b'{}', b'not json'):
+            assert_eq(eh.request("POST", "/api/v1/endpoints/rec/recover", bad).status, 400, bad)
+        assert_eq(eh.request("POST", "/api/v1/endpoints/nosuch/recover", json.dumps({"since": past}).encode()).status, 404)
+    sink.close()
