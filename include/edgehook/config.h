@@ -49,6 +49,7 @@ struct endpoint_cfg {
 	int retries;          /* -1: webhook.retries */
 	uint64_t timeout_ms; /* 0: webhook.timeout */
 	unsigned max_in_flight;
+	int ordered; /* strictly in ingest order, one delivery at a time */
 	int line;
 };
 

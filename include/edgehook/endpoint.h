@@ -52,6 +52,10 @@ struct endpoint_rt {
 	uint64_t breaker_cooldown_ms, disable_after_ms;
 	int disabled; /* by a 410 Gone or disable_after until enabled through the API; kept across reloads */
 	struct endpoint_breaker breaker;
+	/* ordered: deliveries not started yet, in ingest order, behind the
+	 * one in progress (order_busy) */
+	int ordered, order_busy, order_popping;
+	struct list order;
 	struct endpoint_counters n;
 };
 

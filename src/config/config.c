@@ -42,7 +42,7 @@ static const char *const webhook_keys[] = {"timeout", "retries", "backoff", "max
 	"user_agent", "ca_file", "endpoints", "https_only", "resolv_conf", "hosts_file", "breaker", NULL};
 static const char *const breaker_keys[] = {"failures", "cooldown", "disable_after", NULL};
 static const char *const endpoint_keys[] = {"url", "name", "headers", "events", "secret", "retries",
-	"timeout", "max_in_flight", NULL};
+	"timeout", "max_in_flight", "ordered", NULL};
 
 /* One address or a list of them into *out (arena memory). */
 static void load_listen_list(struct loader *L, const struct node *listen, struct listen_cfg **out, size_t *n)
@@ -231,6 +231,7 @@ static void load_endpoint(struct loader *L, const struct node *n, struct config 
 			err_at(L, tree_get(n, "secret"), "secret: expected whsec_ followed by base64");
 	get_int(L, n, "retries", &e->retries, 0, 100);
 	get_duration(L, n, "timeout", &e->timeout_ms);
+	get_bool(L, n, "ordered", &e->ordered);
 	{
 		size_t mif = e->max_in_flight;
 		get_size(L, n, "max_in_flight", &mif, 1, 4096);

@@ -54,6 +54,45 @@ static void history_add(struct dispatch *d, struct event *ev)
 
 /* ---- delivery outcomes ---- */
 
+static void fail_disabled(struct delivery *dl);
+
+/* The ordered endpoint's head is settled: the next in line goes (or
+ * fails at once when the endpoint is disabled meanwhile). A loop, not
+ * recursion: a failing next one settles inside it. */
+static void order_next(struct dispatch *d, struct endpoint_rt *ep)
+{
+	ep->order_busy = 0;
+	if (ep->order_popping || d->stopping)
+		return;
+	ep->order_popping = 1;
+	while (!ep->order_busy && !list_empty(&ep->order)) {
+		struct delivery *dl = list_first(&ep->order, struct delivery, order_link);
+		list_remove(&dl->order_link);
+		ep->order_busy = 1;
+		dl->order_head = 1;
+		if (ep->disabled)
+			fail_disabled(dl);
+		else
+			dispatch_attempt(dl);
+	}
+	ep->order_popping = 0;
+}
+
+/* Starts dl, or queues it behind its ordered endpoint's head. */
+static void start(struct delivery *dl)
+{
+	struct endpoint_rt *ep = dl->ep;
+	if (!ep->ordered || dl->test) {
+		dispatch_attempt(dl);
+	} else if (ep->order_busy || !list_empty(&ep->order)) {
+		list_push_back(&ep->order, &dl->order_link);
+	} else {
+		ep->order_busy = 1;
+		dl->order_head = 1;
+		dispatch_attempt(dl);
+	}
+}
+
 void dispatch_delivery_finish(struct delivery *dl, enum dlv_state state)
 {
 	struct dispatch *d = dl->d;
@@ -65,6 +104,10 @@ void dispatch_delivery_finish(struct delivery *dl, enum dlv_state state)
 		dispatch_test_report(dl);
 	if (dl->ep->url.scheme == URL_STDOUT)
 		return;
+	if (dl->order_head) {
+		dl->order_head = 0;
+		order_next(d, dl->ep);
+	}
 	if (ev->spooled && state != DLV_DROPPED)
 		dispatch_spool_done(d, dl);
 	d->pending--;
@@ -328,6 +371,7 @@ struct delivery *dispatch_add_delivery(struct dispatch *d, struct event *ev, str
 	endpoint_ref(ep);
 	timer_init(&dl->retry, on_retry_timer, dl);
 	list_init(&dl->wait_link);
+	list_init(&dl->order_link);
 	defer_init(&dl->refused, on_send_refused, dl);
 	if (ep->url.scheme != URL_STDOUT) {
 		ev->unfinished++;
@@ -351,7 +395,7 @@ void dispatch_launch(struct dispatch *d, struct event *ev)
 		if (ev->dl[i].ep->url.scheme == URL_STDOUT)
 			dispatch_stdout_deliver(&d->out, &ev->dl[i]);
 		else
-			dispatch_attempt(&ev->dl[i]);
+			start(&ev->dl[i]);
 	}
 	if (!http) {
 		free(ev->body);
@@ -513,6 +557,7 @@ static size_t stop_all(struct dispatch *d)
 {
 	size_t n = 0;
 	d->on_idle = NULL;
+	d->stopping = 1;
 	while (!list_empty(&d->active)) {
 		struct event *ev = list_first(&d->active, struct event, link);
 		/* the last delivery_finish may free ev: count down, never re-read it */
@@ -532,6 +577,8 @@ static size_t stop_all(struct dispatch *d)
 			timer_stop(d->r, &dl->retry);
 			if (list_linked(&dl->wait_link))
 				list_remove(&dl->wait_link);
+			if (list_linked(&dl->order_link))
+				list_remove(&dl->order_link);
 			snprintf(dl->last_error, sizeof(dl->last_error), "abandoned at shutdown");
 			dl->ep->n.dropped++;
 			n++;
@@ -539,6 +586,7 @@ static size_t stop_all(struct dispatch *d)
 			dispatch_delivery_finish(dl, DLV_DROPPED);
 		}
 	}
+	d->stopping = 0;
 	d->abandoned += n;
 	return n;
 }

@@ -36,6 +36,8 @@ struct delivery {
 	struct timer retry;    /* the next attempt */
 	struct defer refused;  /* the report of a send that could not start */
 	struct list wait_link; /* in its endpoint's breaker.waiting while parked */
+	struct list order_link; /* in its ordered endpoint's queue until its turn */
+	int order_head;        /* the ordered endpoint's delivery in progress */
 	int no_retry;
 	struct dispatch_test *test;
 };
@@ -74,6 +76,7 @@ struct dispatch {
 	struct history done; /* the last webhook.history events, for their status */
 	struct list active; /* struct event, with unfinished deliveries */
 	uint64_t events_total, events_rejected, abandoned;
+	int stopping; /* stop_all runs: ordered queues do not advance */
 	void (*on_idle)(void *);
 	void *idle_arg;
 	struct spool *spool; /* NULL: memory only */

@@ -34,6 +34,8 @@ struct endpoint_rt *endpoint_new(const struct endpoint_cfg *e, const struct conf
 	ep->breaker_cooldown_ms = cfg->webhook.breaker.cooldown_ms;
 	ep->disable_after_ms = cfg->webhook.breaker.disable_after_ms;
 	list_init(&ep->breaker.waiting);
+	ep->ordered = e->ordered;
+	list_init(&ep->order);
 	buf_init(&h, 64 << 10);
 	buf_printf(&h, "Content-Type: application/json\r\nUser-Agent: %s\r\n", cfg->webhook.user_agent);
 	for (i = 0; i < e->nheaders; i++)
@@ -116,6 +118,7 @@ int endpoint_json(struct buf *b, const struct endpoint_rt *ep)
 			 (unsigned long long)n->delivered, (unsigned long long)n->failed,
 			 (unsigned long long)n->retried, (unsigned long long)n->dropped,
 			 (unsigned long long)n->attempts);
+	buf_printf(b, ",\"ordered\":%s", ep->ordered ? "true" : "false");
 	buf_printf(b, ",\"breaker\":\"%s\"", ep->breaker.state == BREAKER_CLOSED ? "closed"
 						 : ep->breaker.state == BREAKER_OPEN ? "open" : "half_open");
 	buf_printf(b, ",\"disabled\":%s,\"consecutive_failures\":%llu,\"health\":\"%s\",\"last_status\":%d,"

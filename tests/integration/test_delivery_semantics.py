@@ -290,3 +290,27 @@ def test_recover_resends_failed_since():
             assert_eq(eh.request("POST", "/api/v1/endpoints/rec/recover", bad).status, 400, bad)
         assert_eq(eh.request("POST", "/api/v1/endpoints/nosuch/recover", json.dumps({"since": past}).encode()).status, 404)
     sink.close()
+
+
+def test_ordered_endpoint_delivers_in_ingest_order_behind_failing_head():
+    seen = []
+    ordered = Sink(lambda i, r: ("status", 500 if i < 2 else 200, {}))
+    cfg = """
+webhook:
+  retries: 5
+  backoff: 20ms
+  endpoints:
+    - {url: "%s", name: ord, ordered: true}
+""" % ordered.url()
+    with Edgehook(cfg) as eh:
+        ids = [post_event(eh, {"event": "e", "n": i}).json()["id"] for i in range(6)]
+        reqs = ordered.wait(8)
+        seen = [r.header("webhook-id") for r in reqs]
+        # the failing head is retried before anything behind it goes
+        assert_eq(seen, [ids[0]] * 3 + ids[1:])
+        for evid in ids:
+            eh.wait_for(lambda: states(eh, evid)["ord"]["state"] == "delivered", 30, "delivered")
+        assert_eq(states(eh, ids[0])["ord"]["attempts"], 3)
+        assert_eq(len(ordered.requests), 8)
+        assert_eq(endpoint(eh, "ord")["ordered"], True)
+    ordered.close()
