@@ -19,5 +19,8 @@ uint64_t clock_wall_ms(void);
 void clock_set_wall_override(uint64_t wall_ms);
 /* "2026-03-26T12:00:00Z" (or with .mmm when with_ms); returns length. */
 size_t clock_iso8601(char *out, size_t cap, uint64_t wall_ms);
+/* RFC 3339 ("2026-03-26T12:00:00Z", fraction and +hh:mm allowed) to
+ * wall ms; -1 when s is not one. */
+int clock_parse_rfc3339(const char *s, uint64_t *wall_ms);
 
 #endif

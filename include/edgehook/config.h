@@ -33,6 +33,9 @@ struct header_cfg {
 	const char *name, *value;
 };
 
+/* Signatures per delivery: bounds the webhook-signature header. */
+enum { ENDPOINT_MAX_SECRETS = 8 };
+
 struct endpoint_cfg {
 	const char *name;
 	const char *url_text;
@@ -41,10 +44,12 @@ struct endpoint_cfg {
 	size_t nheaders;
 	const char **events;
 	size_t nevents;
-	const char *secret; /* "whsec_..." or NULL */
-	int retries;        /* -1: webhook.retries */
+	const char **secrets; /* "whsec_...", each signs every delivery (rotation) */
+	size_t nsecrets;      /* 0: unsigned; at most ENDPOINT_MAX_SECRETS */
+	int retries;          /* -1: webhook.retries */
 	uint64_t timeout_ms; /* 0: webhook.timeout */
 	unsigned max_in_flight;
+	int ordered; /* strictly in ingest order, one delivery at a time */
 	int line;
 };
 
@@ -122,6 +127,10 @@ struct config {
 		size_t history;
 		const char *user_agent, *ca_file, *resolv_conf, *hosts_file;
 		int https_only;
+		struct {
+			unsigned failures;  /* consecutive failures that open it; 0: no breaker */
+			uint64_t cooldown_ms, disable_after_ms; /* disable_after 0: never */
+		} breaker;
 		struct endpoint_cfg *endpoints;
 		size_t nendpoints;
 	} webhook;

@@ -78,6 +78,20 @@ struct dispatch_test *dispatch_test(struct dispatch *d, const char *endpoint,
 void dispatch_test_cancel(struct dispatch_test *t);
 
 /* Deliveries not finished yet (queued, in flight or waiting to retry). */
+/* dispatch_replay.c: sends the event id of the status history again (same
+ * id) to endpoint, or to every enabled endpoint it matches when NULL.
+ * Returns the deliveries started, -1 nothing to replay (*why), -2 the
+ * queue is full. */
+int dispatch_replay(struct dispatch *d, const char *id, const char *endpoint, const char **why);
+
+/* Replays every event of the status history whose delivery to endpoint
+ * failed at or after since_ms (wall); the count, -1 unknown endpoint, -2
+ * the queue filled up (some may have been replayed). */
+int dispatch_recover(struct dispatch *d, const char *endpoint, uint64_t since_ms);
+
+/* Enables the endpoint a 410 Gone disabled; NULL: no such endpoint. */
+const struct endpoint_rt *dispatch_enable(struct dispatch *d, const char *name);
+
 size_t dispatch_pending(const struct dispatch *d);
 /* Calls on_idle once nothing is pending (at once if already so). */
 void dispatch_drain(struct dispatch *d, void (*on_idle)(void *arg), void *arg);

@@ -39,9 +39,10 @@ static const char *const listen_keys[] = {"address", "tls", "name", NULL};
 static const char *const api_keys[] = {"token", "listen", "allow_run", NULL};
 static const char *const webhook_keys[] = {"timeout", "retries", "backoff", "max_backoff", "queue",
 	"max_queue_bytes", "history",
-	"user_agent", "ca_file", "endpoints", "https_only", "resolv_conf", "hosts_file", NULL};
+	"user_agent", "ca_file", "endpoints", "https_only", "resolv_conf", "hosts_file", "breaker", NULL};
+static const char *const breaker_keys[] = {"failures", "cooldown", "disable_after", NULL};
 static const char *const endpoint_keys[] = {"url", "name", "headers", "events", "secret", "retries",
-	"timeout", "max_in_flight", NULL};
+	"timeout", "max_in_flight", "ordered", NULL};
 
 /* One address or a list of them into *out (arena memory). */
 static void load_listen_list(struct loader *L, const struct node *listen, struct listen_cfg **out, size_t *n)
@@ -221,11 +222,16 @@ static void load_endpoint(struct loader *L, const struct node *n, struct config 
 	for (i = 0; i < e->nevents; i++)
 		if (!valid_pattern(e->events[i]))
 			err_at(L, tree_get(n, "events"), "event pattern \"%s\": use \"*\", \"prefix.*\" or an exact name", e->events[i]);
-	get_str(L, n, "secret", &e->secret);
-	if (e->secret && secret_bytes(e->secret, NULL, 0) < 0)
-		err_at(L, tree_get(n, "secret"), "secret: expected whsec_ followed by base64");
+	if (get_str_list(L, n, "secret", &e->secrets, &e->nsecrets) > 0 &&
+	    (e->nsecrets == 0 || e->nsecrets > ENDPOINT_MAX_SECRETS))
+		err_at(L, tree_get(n, "secret"), "secret: one whsec_ value or a list of 1 to at most %d",
+		       ENDPOINT_MAX_SECRETS);
+	for (i = 0; i < e->nsecrets; i++)
+		if (secret_bytes(e->secrets[i], NULL, 0) < 0)
+			err_at(L, tree_get(n, "secret"), "secret: expected whsec_ followed by base64");
 	get_int(L, n, "retries", &e->retries, 0, 100);
 	get_duration(L, n, "timeout", &e->timeout_ms);
+	get_bool(L, n, "ordered", &e->ordered);
 	{
 		size_t mif = e->max_in_flight;
 		get_size(L, n, "max_in_flight", &mif, 1, 4096);
@@ -235,10 +241,25 @@ static void load_endpoint(struct loader *L, const struct node *n, struct config 
 		err_at(L, url, "https_only: http:// endpoint \"%s\" is not allowed", e->url_text);
 }
 
+static void load_breaker(struct loader *L, const struct node *n, struct config *c)
+{
+	int failures = (int)c->webhook.breaker.failures;
+	if (!n || n->kind == NODE_NULL)
+		return;
+	if (n->kind != NODE_MAP)
+		return err_at(L, n, "breaker: expected a map");
+	check_keys(L, n, breaker_keys);
+	get_int(L, n, "failures", &failures, 0, 1000000);
+	c->webhook.breaker.failures = (unsigned)failures;
+	get_duration(L, n, "cooldown", &c->webhook.breaker.cooldown_ms);
+	get_duration_or_zero(L, n, "disable_after", &c->webhook.breaker.disable_after_ms);
+}
+
 static void load_webhook(struct loader *L, const struct node *n, struct config *c)
 {
 	const struct node *eps;
 	check_keys(L, n, webhook_keys);
+	load_breaker(L, tree_get(n, "breaker"), c);
 	get_duration(L, n, "timeout", &c->webhook.timeout_ms);
 	get_int(L, n, "retries", &c->webhook.retries, 0, 100);
 	get_duration_or_zero(L, n, "backoff", &c->webhook.backoff_ms);
@@ -341,6 +362,8 @@ static void set_defaults(struct config *c)
 	c->webhook.queue = 10000;
 	c->webhook.max_queue_bytes = 256 << 20;
 	c->webhook.history = 1024;
+	c->webhook.breaker.failures = 10;
+	c->webhook.breaker.cooldown_ms = 30000;
 	c->webhook.user_agent = "edgehook/" EDGEHOOK_VERSION;
 	c->webhook.ca_file = "/etc/ssl/certs/ca-certificates.crt";
 	c->webhook.resolv_conf = "/etc/resolv.conf";

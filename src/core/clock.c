@@ -1,5 +1,6 @@
 #include "edgehook/clock.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -59,4 +60,42 @@ size_t clock_iso8601(char *out, size_t cap, uint64_t wall_ms)
 	}
 	memcpy(out, cached, cached_len + 1);
 	return cached_len;
+}
+
+int clock_parse_rfc3339(const char *s, uint64_t *wall_ms)
+{
+	struct tm tm;
+	int y, mo, d, h, mi, sec, n = 0, oh = 0, om = 0, sign = 0;
+	long long t;
+	unsigned ms = 0, scale = 100;
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
+		return -1;
+	s += n;
+	if (*s == '.') {
+		if (!isdigit((unsigned char)s[1]))
+			return -1;
+		for (s++; isdigit((unsigned char)*s); s++, scale /= 10)
+			ms += (unsigned)(*s - '0') * scale;
+	}
+	if (*s == 'Z' || *s == 'z')
+		s++;
+	else if ((*s == '+' || *s == '-') && sscanf(s + 1, "%2d:%2d%n", &oh, &om, &n) == 2 && n == 5) {
+		sign = *s == '+' ? 1 : -1;
+		s += 6;
+	} else
+		return -1;
+	if (*s || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || oh > 23 || om > 59 || y < 1970)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = (long long)timegm(&tm) - sign * (oh * 3600LL + om * 60LL);
+	if (t < 0)
+		return -1;
+	*wall_ms = (uint64_t)t * 1000u + ms;
+	return 0;
 }

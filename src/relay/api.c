@@ -3,6 +3,7 @@
 #include "dispatch_internal.h"
 #include "edgehook/buf.h"
 #include "edgehook/cidr.h"
+#include "edgehook/clock.h"
 #include "edgehook/config.h"
 #include "edgehook/endpoint.h"
 #include "edgehook/event.h"
@@ -291,6 +292,51 @@ static int event_status_json(const struct dispatch *d, const char *id, struct bu
 	return 0;
 }
 
+/* The value of the query parameter key in the request target (names and
+ * ids need no decoding); NULL when absent. */
+static const char *query_param(const struct http_request *req, const char *key, size_t *len)
+{
+	const char *q = memchr(req->target, '?', req->target_len), *end = req->target + req->target_len;
+	size_t klen = strlen(key);
+	while (q && q < end) {
+		const char *s = q + 1, *amp = memchr(s, '&', (size_t)(end - s));
+		const char *stop = amp ? amp : end;
+		if ((size_t)(stop - s) > klen && memcmp(s, key, klen) == 0 && s[klen] == '=') {
+			*len = (size_t)(stop - s - (ptrdiff_t)klen - 1);
+			return s + klen + 1;
+		}
+		q = amp;
+	}
+	return NULL;
+}
+
+/* GET /api/v1/dead[?endpoint=NAME]: the deliveries in the status history
+ * that exhausted their retries (or were given up), newest events last. */
+static void dead_json(const struct dispatch *d, const char *name, size_t nlen, struct buf *out)
+{
+	size_t i, k, n = 0;
+	buf_puts(out, "{\"dead\":[");
+	for (i = 0; i < history_len(&d->done); i++) {
+		const struct event *ev = history_at(&d->done, i);
+		for (k = 0; k < ev->ndl; k++) {
+			const struct delivery *dl = &ev->dl[k];
+			if (dl->state != DLV_FAILED || (name && !str_slice_eq(name, nlen, dl->ep->name)))
+				continue;
+			buf_puts(out, n++ ? ",{" : "{");
+			json_put_kv(out, 0, "id", ev->id);
+			json_put_kv(out, 1, "event", ev->type);
+			json_put_kv(out, 1, "endpoint", dl->ep->name);
+			buf_printf(out, ",\"attempts\":%u,\"last_status\":", dl->attempts);
+			json_put_int_or_null(out, dl->last_status != 0, dl->last_status);
+			buf_puts(out, ",\"last_error\":");
+			json_put_cstr_or_null(out, dl->last_error);
+			event_put_time_member(out, "completed", dl->done_ms);
+			buf_puts(out, "}");
+		}
+	}
+	buf_puts(out, "]}");
+}
+
 /* GET /api/v1/endpoints: every endpoint's counters and the queue. */
 static void endpoints_json(const struct dispatch *d, struct buf *out)
 {
@@ -356,6 +402,108 @@ static void endpoint_test(struct relay *rl, struct http_conn *c, const char *nam
 	http_defer(c, on_test_abort, p);
 }
 
+/* POST /api/v1/endpoints/{name}/enable: undoes a 410 Gone. */
+static void endpoint_enable(struct relay *rl, struct http_conn *c, const char *name, size_t len)
+{
+	const struct endpoint_rt *ep;
+	char n[256];
+	struct buf b;
+	if (len == 0 || len >= sizeof(n)) {
+		api_respond_error(c, 404, "unknown endpoint");
+		return;
+	}
+	memcpy(n, name, len);
+	n[len] = '\0';
+	ep = dispatch_enable(rl->disp, n);
+	if (!ep) {
+		api_respond_error(c, 404, "unknown endpoint");
+		return;
+	}
+	buf_init(&b, RENDER_MAX);
+	endpoint_json(&b, ep);
+	reply_rendered(c, 200, "application/json", &b, "endpoint");
+}
+
+/* The length of an endpoints/{name}/ACTION path's name; 0 for another action. */
+static size_t endpoint_action(const char *rest, size_t rlen, const char *action)
+{
+	size_t n = strlen(action);
+	return rlen > n + 1 && rest[rlen - n - 1] == '/' && memcmp(rest + rlen - n, action, n) == 0 ? rlen - n - 1 : 0;
+}
+
+/* POST /api/v1/events/{id}/replay[?endpoint=NAME] */
+static void event_replay(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *id,
+			 size_t len)
+{
+	char idz[64], name[256];
+	const char *q, *why = NULL;
+	size_t qlen = 0;
+	struct buf b;
+	int n;
+	q = query_param(req, "endpoint", &qlen);
+	if (len == 0 || len >= sizeof(idz) || memchr(id, '/', len) || (q && qlen >= sizeof(name))) {
+		api_respond_error(c, 404, "unknown event or endpoint");
+		return;
+	}
+	memcpy(idz, id, len);
+	idz[len] = '\0';
+	if (q) {
+		memcpy(name, q, qlen);
+		name[qlen] = '\0';
+	}
+	n = dispatch_replay(rl->disp, idz, q ? name : NULL, &why);
+	if (n < 0) {
+		api_respond_error(c, n == -2 ? 503 : 404, why);
+		return;
+	}
+	buf_init(&b, RENDER_MAX);
+	buf_puts(&b, "{");
+	json_put_kv(&b, 0, "id", idz);
+	buf_printf(&b, ",\"endpoints\":%d}", n);
+	reply_rendered(c, 202, "application/json", &b, "replay");
+}
+
+/* POST /api/v1/endpoints/{name}/recover {"since": RFC 3339} */
+static void endpoint_recover(struct relay *rl, struct http_conn *c, const char *name, size_t len, const char *body,
+			     size_t blen)
+{
+	struct json_doc doc;
+	char n[256], since[64];
+	uint64_t since_ms;
+	int t, rc;
+	struct buf b;
+	if (len == 0 || len >= sizeof(n)) {
+		api_respond_error(c, 404, "unknown endpoint");
+		return;
+	}
+	memcpy(n, name, len);
+	n[len] = '\0';
+	if (json_parse(&doc, body, blen, 8) < 0) {
+		api_respond_error(c, 400, "body: expected {\"since\": \"RFC 3339 time\"}");
+		return;
+	}
+	t = json_get(&doc, 0, "since");
+	rc = t < 0 || json_tok_copy(&doc, t, since, sizeof(since)) < 0 || clock_parse_rfc3339(since, &since_ms) < 0;
+	json_doc_free(&doc);
+	if (rc) {
+		api_respond_error(c, 400, "since: expected an RFC 3339 time");
+		return;
+	}
+	rc = dispatch_recover(rl->disp, n, since_ms);
+	if (rc == -1) {
+		api_respond_error(c, 404, "unknown endpoint");
+		return;
+	}
+	if (rc == -2) {
+		api_respond_error(c, 503, "queue full (some events may have been replayed)");
+		return;
+	}
+	buf_init(&b, RENDER_MAX);
+	buf_puts(&b, "{");
+	json_put_kv(&b, 0, "endpoint", n);
+	buf_printf(&b, ",\"replayed\":%d}", rc);
+	reply_rendered(c, 202, "application/json", &b, "recover");
+}
 
 /* path is what follows "/api/v1/". */
 void api_handle(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *path, size_t plen,
@@ -371,6 +519,11 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 	if (str_slice_eq(path, head, "events") && rlen == 0) {
 		if (http_method_is(req, "POST"))
 			ingest(rl, c, body, len);
+		else
+			http_respond_405(c, "POST");
+	} else if (str_slice_eq(path, head, "events") && endpoint_action(rest, rlen, "replay")) {
+		if (http_method_is(req, "POST"))
+			event_replay(rl, c, req, rest, endpoint_action(rest, rlen, "replay"));
 		else
 			http_respond_405(c, "POST");
 	} else if (str_slice_eq(path, head, "events")) {
@@ -400,6 +553,17 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 		buf_init(&b, RENDER_MAX);
 		endpoints_json(rl->disp, &b);
 		reply_rendered(c, 200, "application/json", &b, "endpoints");
+	} else if (str_slice_eq(path, head, "dead") && rlen == 0) {
+		const char *name;
+		size_t nlen = 0;
+		if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD")) {
+			http_respond_405(c, "GET, HEAD");
+			return;
+		}
+		name = query_param(req, "endpoint", &nlen);
+		buf_init(&b, RENDER_MAX);
+		dead_json(rl->disp, name, nlen, &b);
+		reply_rendered(c, 200, "application/json", &b, "dead letters");
 	} else if (str_slice_eq(path, head, "triggers")) {
 		if (memchr(rest, '/', rlen))
 			api_respond_error(c, 404, "unknown trigger");
@@ -424,9 +588,19 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 		} else {
 			reply_rendered(c, 200, "application/json", &b, "run");
 		}
-	} else if (str_slice_eq(path, head, "endpoints") && rlen > 5 && memcmp(rest + rlen - 5, "/test", 5) == 0) {
+	} else if (str_slice_eq(path, head, "endpoints") && endpoint_action(rest, rlen, "test")) {
 		if (http_method_is(req, "POST"))
-			endpoint_test(rl, c, rest, rlen - 5);
+			endpoint_test(rl, c, rest, endpoint_action(rest, rlen, "test"));
+		else
+			http_respond_405(c, "POST");
+	} else if (str_slice_eq(path, head, "endpoints") && endpoint_action(rest, rlen, "recover")) {
+		if (http_method_is(req, "POST"))
+			endpoint_recover(rl, c, rest, endpoint_action(rest, rlen, "recover"), body, len);
+		else
+			http_respond_405(c, "POST");
+	} else if (str_slice_eq(path, head, "endpoints") && endpoint_action(rest, rlen, "enable")) {
+		if (http_method_is(req, "POST"))
+			endpoint_enable(rl, c, rest, endpoint_action(rest, rlen, "enable"));
 		else
 			http_respond_405(c, "POST");
 	} else {

@@ -28,6 +28,8 @@ static void event_maybe_free(struct event *ev)
 	size_t i;
 	if (ev->unfinished || ev->in_ring)
 		return;
+	if (ev->body_kept)
+		ev->dl[0].d->kept_bytes -= ev->len;
 	for (i = 0; i < ev->ndl; i++)
 		endpoint_unref(ev->dl[i].ep);
 	free(ev->body);
@@ -52,6 +54,45 @@ static void history_add(struct dispatch *d, struct event *ev)
 
 /* ---- delivery outcomes ---- */
 
+static void fail_disabled(struct delivery *dl);
+
+/* The ordered endpoint's head is settled: the next in line goes (or
+ * fails at once when the endpoint is disabled meanwhile). A loop, not
+ * recursion: a failing next one settles inside it. */
+static void order_next(struct dispatch *d, struct endpoint_rt *ep)
+{
+	ep->order_busy = 0;
+	if (ep->order_popping || d->stopping)
+		return;
+	ep->order_popping = 1;
+	while (!ep->order_busy && !list_empty(&ep->order)) {
+		struct delivery *dl = list_first(&ep->order, struct delivery, order_link);
+		list_remove(&dl->order_link);
+		ep->order_busy = 1;
+		dl->order_head = 1;
+		if (ep->disabled)
+			fail_disabled(dl);
+		else
+			dispatch_attempt(dl);
+	}
+	ep->order_popping = 0;
+}
+
+/* Starts dl, or queues it behind its ordered endpoint's head. */
+static void start(struct delivery *dl)
+{
+	struct endpoint_rt *ep = dl->ep;
+	if (!ep->ordered || dl->test) {
+		dispatch_attempt(dl);
+	} else if (ep->order_busy || !list_empty(&ep->order)) {
+		list_push_back(&ep->order, &dl->order_link);
+	} else {
+		ep->order_busy = 1;
+		dl->order_head = 1;
+		dispatch_attempt(dl);
+	}
+}
+
 void dispatch_delivery_finish(struct delivery *dl, enum dlv_state state)
 {
 	struct dispatch *d = dl->d;
@@ -63,6 +104,10 @@ void dispatch_delivery_finish(struct delivery *dl, enum dlv_state state)
 		dispatch_test_report(dl);
 	if (dl->ep->url.scheme == URL_STDOUT)
 		return;
+	if (dl->order_head) {
+		dl->order_head = 0;
+		order_next(d, dl->ep);
+	}
 	if (ev->spooled && state != DLV_DROPPED)
 		dispatch_spool_done(d, dl);
 	d->pending--;
@@ -71,8 +116,15 @@ void dispatch_delivery_finish(struct delivery *dl, enum dlv_state state)
 			spool_release(d->spool, ev->spool_seg);
 		d->pending_bytes -= ev->len;
 		list_remove(&ev->link);
-		free(ev->body); /* status keeps metadata only */
-		ev->body = NULL;
+		/* the status history keeps the body for replay while the kept
+		 * bodies fit in max_queue_bytes, else metadata only */
+		if (d->kept_bytes + ev->len <= d->bytes_max) {
+			d->kept_bytes += ev->len;
+			ev->body_kept = 1;
+		} else {
+			free(ev->body);
+			ev->body = NULL;
+		}
 		event_maybe_free(ev);
 	}
 	if (d->pending == 0 && d->on_idle) {
@@ -82,8 +134,7 @@ void dispatch_delivery_finish(struct delivery *dl, enum dlv_state state)
 	}
 }
 
-/* "250ms", "1.5s", "10s": how log lines say durations. */
-static void duration_text(char *out, size_t cap, uint64_t ms)
+void dispatch_duration_text(char *out, size_t cap, uint64_t ms)
 {
 	if (ms < 1000)
 		snprintf(out, cap, "%llums", (unsigned long long)ms);
@@ -97,7 +148,7 @@ static void log_failure(const struct delivery *dl, uint64_t took_ms, const char 
 {
 	char attempt[16], after[32];
 	snprintf(attempt, sizeof(attempt), "%u", dl->attempts);
-	duration_text(after, sizeof(after), took_ms);
+	dispatch_duration_text(after, sizeof(after), took_ms);
 	if (retry_in)
 		log_msg(LOG_WARN, "delivery failed", "endpoint", dl->ep->name, "url", dl->ep->url_text, "event",
 			dl->ev->type, "id", dl->ev->id, "attempt", attempt, "err", dl->last_error, "after", after,
@@ -107,11 +158,25 @@ static void log_failure(const struct delivery *dl, uint64_t took_ms, const char 
 			dl->ev->type, "id", dl->ev->id, "attempt", attempt, "err", dl->last_error, "after", after, NULL);
 }
 
-static void attempt(struct delivery *dl);
-
 static void on_attempt_done(void *arg, const struct http_client_result *res);
 
-static void on_retry_timer(void *arg) { attempt(arg); }
+static void fail_disabled(struct delivery *dl)
+{
+	snprintf(dl->last_error, sizeof(dl->last_error), "endpoint disabled");
+	dl->ep->n.failed++;
+	dispatch_delivery_finish(dl, DLV_FAILED);
+}
+
+/* A retry due while its endpoint is disabled is given up: the endpoint
+ * said the resource is gone. */
+static void on_retry_timer(void *arg)
+{
+	struct delivery *dl = arg;
+	if (dl->ep->disabled)
+		fail_disabled(dl);
+	else
+		dispatch_attempt(dl);
+}
 
 static void on_send_refused(void *arg)
 {
@@ -121,12 +186,25 @@ static void on_send_refused(void *arg)
 	on_attempt_done(arg, &res);
 }
 
-static int retryable(int status) { return status == 0 || status == 408 || status == 429 || status >= 500; }
+void dispatch_disable(struct endpoint_rt *ep, const char *reason)
+{
+	if (ep->disabled)
+		return;
+	ep->disabled = 1;
+	log_msg(LOG_WARN, "endpoint disabled", "endpoint", ep->name, "url", ep->url_text, "reason", reason, NULL);
+	while (!list_empty(&ep->breaker.waiting)) {
+		struct delivery *dl = list_first(&ep->breaker.waiting, struct delivery, wait_link);
+		list_remove(&dl->wait_link);
+		timer_stop(dl->d->r, &dl->retry);
+		fail_disabled(dl);
+	}
+}
 
 static void on_attempt_done(void *arg, const struct http_client_result *res)
 {
 	struct delivery *dl = arg;
 	struct endpoint_rt *ep = dl->ep;
+	int open = 0;
 	dl->op = NULL;
 	ep->in_flight--;
 	dl->last_status = res->status;
@@ -136,6 +214,7 @@ static void on_attempt_done(void *arg, const struct http_client_result *res)
 		ep->n.last_error[0] = '\0';
 		ep->n.delivered++;
 		ep->n.consecutive_failures = 0;
+		dispatch_breaker_success(ep);
 		dispatch_delivery_finish(dl, DLV_DELIVERED);
 		return;
 	}
@@ -145,14 +224,26 @@ static void on_attempt_done(void *arg, const struct http_client_result *res)
 		snprintf(dl->last_error, sizeof(dl->last_error), "http %d", res->status);
 	memcpy(ep->n.last_error, dl->last_error, sizeof(ep->n.last_error));
 	ep->n.consecutive_failures++;
-	if (!dl->no_retry && retryable(res->status) && dl->attempts <= ep->retries) {
+	/* Standard Webhooks: every non-2xx is a failure worth retrying,
+	 * except 410 Gone, which disables the endpoint */
+	if (res->status == 410 && !dl->test)
+		dispatch_disable(ep, "410 Gone");
+	else if (!dl->test)
+		open = dispatch_breaker_failure(dl);
+	if (open && !ep->disabled && !dl->no_retry && dl->attempts <= ep->retries) {
+		log_failure(dl, res->duration_ms, "breaker");
+		ep->n.retried++;
+		dispatch_breaker_park(dl);
+		return;
+	}
+	if (!ep->disabled && !dl->no_retry && dl->attempts <= ep->retries) {
 		int64_t wait = res->retry_after ? http_retry_after_ms(res->retry_after, res->retry_after_len, clock_wall_ms()) : -1;
 		char in[32];
 		if (wait < 0)
 			wait = (int64_t)endpoint_backoff_ms(ep, dl->attempts);
 		if ((uint64_t)wait > ep->max_backoff_ms)
 			wait = (int64_t)ep->max_backoff_ms;
-		duration_text(in, sizeof(in), (uint64_t)wait);
+		dispatch_duration_text(in, sizeof(in), (uint64_t)wait);
 		log_failure(dl, res->duration_ms, in);
 		ep->n.retried++;
 		dl->state = DLV_RETRYING;
@@ -166,27 +257,24 @@ static void on_attempt_done(void *arg, const struct http_client_result *res)
 }
 
 /* The attempt's header block, NUL-terminated; -1 when it does not fit.
- * The signature covers the timestamp it is sent with. */
+ * The signatures cover the timestamp they are sent with; one per secret,
+ * space-separated, so receivers on the old or the new key both verify. */
 static int attempt_headers(const struct delivery *dl, uint64_t now, struct buf *h)
 {
 	const struct endpoint_rt *ep = dl->ep;
 	const struct event *ev = dl->ev;
-	char sig[128];
-	size_t ts_at;
-	int sign;
+	char ts[24], sig[128];
+	size_t i;
+	snprintf(ts, sizeof(ts), "%llu", (unsigned long long)(now / 1000));
 	buf_puts(h, ep->headers);
 	buf_puts(h, "webhook-id: ");
 	buf_puts(h, ev->id);
 	buf_puts(h, "\r\nwebhook-timestamp: ");
-	ts_at = h->len;
-	buf_put_u64(h, now / 1000);
-	buf_append(h, "", 1); /* sign_standard reads the timestamp as a C string */
-	if (h->failed)
-		return -1;
-	sign = ep->secret && sign_standard(ep->secret, ev->id, h->data + ts_at, ev->body, ev->len, sig, sizeof(sig)) == 0;
-	h->len--;
-	if (sign) {
-		buf_puts(h, "\r\nwebhook-signature: ");
+	buf_puts(h, ts);
+	for (i = 0; i < ep->nsecrets; i++) {
+		if (sign_standard(ep->secrets[i], ev->id, ts, ev->body, ev->len, sig, sizeof(sig)) < 0)
+			return -1;
+		buf_puts(h, i ? " " : "\r\nwebhook-signature: ");
 		buf_puts(h, sig);
 	}
 	buf_puts(h, "\r\n");
@@ -194,7 +282,7 @@ static int attempt_headers(const struct delivery *dl, uint64_t now, struct buf *
 	return h->failed ? -1 : 0;
 }
 
-static void attempt(struct delivery *dl)
+void dispatch_attempt(struct delivery *dl)
 {
 	struct dispatch *d = dl->d;
 	struct endpoint_rt *ep = dl->ep;
@@ -203,6 +291,8 @@ static void attempt(struct delivery *dl)
 	struct buf h;
 	uint64_t now = clock_wall_ms();
 	int built;
+	if (!dispatch_breaker_admit(dl))
+		return;
 	buf_init(&h, 64 << 10);
 	built = attempt_headers(dl, now, &h);
 	memset(&req, 0, sizeof(req));
@@ -280,6 +370,8 @@ struct delivery *dispatch_add_delivery(struct dispatch *d, struct event *ev, str
 	dl->ep = ep;
 	endpoint_ref(ep);
 	timer_init(&dl->retry, on_retry_timer, dl);
+	list_init(&dl->wait_link);
+	list_init(&dl->order_link);
 	defer_init(&dl->refused, on_send_refused, dl);
 	if (ep->url.scheme != URL_STDOUT) {
 		ev->unfinished++;
@@ -303,7 +395,7 @@ void dispatch_launch(struct dispatch *d, struct event *ev)
 		if (ev->dl[i].ep->url.scheme == URL_STDOUT)
 			dispatch_stdout_deliver(&d->out, &ev->dl[i]);
 		else
-			attempt(&ev->dl[i]);
+			start(&ev->dl[i]);
 	}
 	if (!http) {
 		free(ev->body);
@@ -366,9 +458,27 @@ static void set_origin_limits(struct dispatch *d)
 	}
 }
 
+/* What a reload keeps of an endpoint: disabled, and the breaker's state
+ * (a probe in flight stays with the old endpoint, so the new one probes
+ * afresh). Its parked deliveries stay with the old one. */
+static void carry_state(struct endpoint_rt *to, const struct endpoint_rt *from)
+{
+	to->disabled = from->disabled;
+	to->breaker.state = from->breaker.state == BREAKER_HALF_OPEN ? BREAKER_OPEN : from->breaker.state;
+	to->breaker.open_until_ms = from->breaker.open_until_ms;
+	to->breaker.cooldown_ms = from->breaker.cooldown_ms;
+	to->breaker.failing_since_ms = from->breaker.failing_since_ms;
+	to->n.consecutive_failures = from->n.consecutive_failures;
+}
+
 void dispatch_commit(struct dispatch *d, struct dispatch_stage *st)
 {
-	size_t i;
+	size_t i, k;
+	/* a reload does not bring back an endpoint that said it is gone */
+	for (i = 0; i < st->neps; i++)
+		for (k = 0; k < d->neps; k++)
+			if (strcmp(st->eps[i]->name, d->eps[k]->name) == 0)
+				carry_state(st->eps[i], d->eps[k]);
 	for (i = 0; i < d->neps; i++)
 		endpoint_unref(d->eps[i]);
 	free(d->eps);
@@ -416,6 +526,20 @@ struct dispatch *dispatch_new(struct reactor *r, const struct config *cfg)
 	return d;
 }
 
+const struct endpoint_rt *dispatch_enable(struct dispatch *d, const char *name)
+{
+	size_t i;
+	for (i = 0; i < d->neps; i++)
+		if (strcmp(d->eps[i]->name, name) == 0) {
+			if (d->eps[i]->disabled)
+				log_msg(LOG_INFO, "endpoint enabled", "endpoint", name, NULL);
+			d->eps[i]->disabled = 0;
+			dispatch_breaker_reset(d->eps[i]);
+			return d->eps[i];
+		}
+	return NULL;
+}
+
 size_t dispatch_pending(const struct dispatch *d) { return d->pending; }
 
 void dispatch_drain(struct dispatch *d, void (*on_idle)(void *), void *arg)
@@ -433,6 +557,7 @@ static size_t stop_all(struct dispatch *d)
 {
 	size_t n = 0;
 	d->on_idle = NULL;
+	d->stopping = 1;
 	while (!list_empty(&d->active)) {
 		struct event *ev = list_first(&d->active, struct event, link);
 		/* the last delivery_finish may free ev: count down, never re-read it */
@@ -450,6 +575,10 @@ static size_t stop_all(struct dispatch *d)
 				dl->ep->in_flight--;
 			}
 			timer_stop(d->r, &dl->retry);
+			if (list_linked(&dl->wait_link))
+				list_remove(&dl->wait_link);
+			if (list_linked(&dl->order_link))
+				list_remove(&dl->order_link);
 			snprintf(dl->last_error, sizeof(dl->last_error), "abandoned at shutdown");
 			dl->ep->n.dropped++;
 			n++;
@@ -457,6 +586,7 @@ static size_t stop_all(struct dispatch *d)
 			dispatch_delivery_finish(dl, DLV_DROPPED);
 		}
 	}
+	d->stopping = 0;
 	d->abandoned += n;
 	return n;
 }
@@ -490,12 +620,14 @@ void dispatch_free(struct dispatch *d)
 	free(d);
 }
 
-static int event_has_id(const void *item, const void *id)
-{
-	return strcmp(((const struct event *)item)->id, id) == 0;
-}
-
+/* Newest first: a replay is in the history under the same id. */
 const struct event *dispatch_find_event(const struct dispatch *d, const char *id)
 {
-	return history_find(&d->done, event_has_id, id);
+	size_t i = history_len(&d->done);
+	while (i-- > 0) {
+		const struct event *ev = history_at(&d->done, i);
+		if (strcmp(ev->id, id) == 0)
+			return ev;
+	}
+	return NULL;
 }

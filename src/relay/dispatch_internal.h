@@ -35,6 +35,9 @@ struct delivery {
 	struct http_client_op *op;
 	struct timer retry;    /* the next attempt */
 	struct defer refused;  /* the report of a send that could not start */
+	struct list wait_link; /* in its endpoint's breaker.waiting while parked */
+	struct list order_link; /* in its ordered endpoint's queue until its turn */
+	int order_head;        /* the ordered endpoint's delivery in progress */
 	int no_retry;
 	struct dispatch_test *test;
 };
@@ -48,6 +51,7 @@ struct event {
 	unsigned unfinished, ndl;
 	int in_ring;
 	int spooled;        /* its SPOOL_EVENT is in the log; spool_seg is held */
+	int body_kept;      /* finished, body held for replay (counted in kept_bytes) */
 	uint64_t spool_seg;
 	struct list link; /* in the active list: events with unfinished deliveries */
 	struct delivery dl[];
@@ -68,9 +72,11 @@ struct dispatch {
 	struct tls_client_ctx *tls;
 	struct dispatch_stdout out;
 	size_t pending, pending_bytes, queue_max, bytes_max;
+	size_t kept_bytes; /* bodies of finished events in the history, for replay */
 	struct history done; /* the last webhook.history events, for their status */
 	struct list active; /* struct event, with unfinished deliveries */
 	uint64_t events_total, events_rejected, abandoned;
+	int stopping; /* stop_all runs: ordered queues do not advance */
 	void (*on_idle)(void *);
 	void *idle_arg;
 	struct spool *spool; /* NULL: memory only */
@@ -87,6 +93,23 @@ void dispatch_launch(struct dispatch *d, struct event *ev);
 void dispatch_delivery_finish(struct delivery *dl, enum dlv_state state);
 /* The event with this id in the status history, or NULL. */
 const struct event *dispatch_find_event(const struct dispatch *d, const char *id);
+
+/* Sends dl now, unless its endpoint's breaker parks it. */
+void dispatch_attempt(struct delivery *dl);
+/* Disables ep (410 Gone, disable_after): one log line with the reason;
+ * its parked deliveries fail. */
+void dispatch_disable(struct endpoint_rt *ep, const char *reason);
+/* "250ms", "1.5s", "10s": how log lines say durations. */
+void dispatch_duration_text(char *out, size_t cap, uint64_t ms);
+
+/* dispatch_breaker.c: 1 when dl may be attempted now, else it is parked;
+ * the outcome of an attempt (failure: 1 when the breaker is not closed
+ * after it and a retry should park); parking; closing by hand. */
+int dispatch_breaker_admit(struct delivery *dl);
+int dispatch_breaker_failure(struct delivery *dl);
+void dispatch_breaker_success(struct endpoint_rt *ep);
+void dispatch_breaker_park(struct delivery *dl);
+void dispatch_breaker_reset(struct endpoint_rt *ep);
 
 /* dispatch_stdout.c */
 void dispatch_stdout_init(struct dispatch_stdout *s, struct reactor *r);

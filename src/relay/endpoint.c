@@ -9,8 +9,6 @@
 #include <string.h>
 #include <strings.h>
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
-
 struct endpoint_rt *endpoint_new(const struct endpoint_cfg *e, const struct config *cfg)
 {
 	struct endpoint_rt *ep = calloc(1, sizeof(*ep));
@@ -22,12 +20,22 @@ struct endpoint_rt *endpoint_new(const struct endpoint_cfg *e, const struct conf
 	ep->name = strdup(e->name);
 	ep->url_text = strdup(e->url_text);
 	ep->url = e->url;
-	ep->secret = dup_or_null(e->secret);
+	ep->secrets = calloc(e->nsecrets + 1, sizeof(char *));
+	for (i = 0; ep->secrets && i < e->nsecrets; i++)
+		if ((ep->secrets[i] = strdup(e->secrets[i])))
+			ep->nsecrets++;
 	ep->retries = (unsigned)(e->retries >= 0 ? e->retries : cfg->webhook.retries);
 	ep->timeout_ms = e->timeout_ms ? e->timeout_ms : cfg->webhook.timeout_ms;
 	ep->backoff_ms = cfg->webhook.backoff_ms;
 	ep->max_backoff_ms = cfg->webhook.max_backoff_ms;
 	ep->max_in_flight = e->max_in_flight;
+	/* fire-and-forget endpoints keep today's behaviour: nothing waits */
+	ep->breaker_failures = ep->retries ? cfg->webhook.breaker.failures : 0;
+	ep->breaker_cooldown_ms = cfg->webhook.breaker.cooldown_ms;
+	ep->disable_after_ms = cfg->webhook.breaker.disable_after_ms;
+	list_init(&ep->breaker.waiting);
+	ep->ordered = e->ordered;
+	list_init(&ep->order);
 	buf_init(&h, 64 << 10);
 	buf_printf(&h, "Content-Type: application/json\r\nUser-Agent: %s\r\n", cfg->webhook.user_agent);
 	for (i = 0; i < e->nheaders; i++)
@@ -38,7 +46,7 @@ struct endpoint_rt *endpoint_new(const struct endpoint_cfg *e, const struct conf
 	if (ep->events)
 		for (i = 0; i < e->nevents; i++)
 			ep->events[ep->nevents++] = strdup(e->events[i]);
-	if (!ep->name || !ep->url_text || !ep->headers || !ep->events || (e->secret && !ep->secret)) {
+	if (!ep->name || !ep->url_text || !ep->headers || !ep->events || ep->nsecrets < e->nsecrets) {
 		endpoint_unref(ep);
 		return NULL;
 	}
@@ -59,7 +67,9 @@ void endpoint_unref(struct endpoint_rt *ep)
 		return;
 	free(ep->name);
 	free(ep->url_text);
-	free(ep->secret);
+	for (i = 0; ep->secrets && i < ep->nsecrets; i++)
+		free(ep->secrets[i]);
+	free(ep->secrets);
 	free(ep->headers);
 	for (i = 0; ep->events && i < ep->nevents; i++)
 		free(ep->events[i]);
@@ -85,7 +95,7 @@ uint64_t endpoint_backoff_ms(const struct endpoint_rt *ep, unsigned attempt)
 
 int endpoint_matches(const struct endpoint_rt *ep, const char *type)
 {
-	return match_any((const char *const *)ep->events, ep->nevents, type);
+	return !ep->disabled && match_any((const char *const *)ep->events, ep->nevents, type);
 }
 
 int endpoint_json(struct buf *b, const struct endpoint_rt *ep)
@@ -102,15 +112,20 @@ int endpoint_json(struct buf *b, const struct endpoint_rt *ep)
 		json_put_cstr(b, ep->events[i]);
 	}
 	buf_printf(b, "],\"signed\":%s,\"retries\":%u,\"timeout_ms\":%llu,\"max_in_flight\":%u,\"in_flight\":%u",
-			 ep->secret ? "true" : "false", ep->retries, (unsigned long long)ep->timeout_ms,
+			 ep->nsecrets ? "true" : "false", ep->retries, (unsigned long long)ep->timeout_ms,
 			 ep->max_in_flight, ep->in_flight);
 	buf_printf(b, ",\"delivered\":%llu,\"failed\":%llu,\"retried\":%llu,\"dropped\":%llu,\"attempts\":%llu",
 			 (unsigned long long)n->delivered, (unsigned long long)n->failed,
 			 (unsigned long long)n->retried, (unsigned long long)n->dropped,
 			 (unsigned long long)n->attempts);
-	buf_printf(b, ",\"consecutive_failures\":%llu,\"health\":\"%s\",\"last_status\":%d,\"last_error\":",
-			 (unsigned long long)n->consecutive_failures,
-			 n->consecutive_failures ? "failing" : n->attempts ? "healthy" : "unknown", n->last_status);
+	buf_printf(b, ",\"ordered\":%s", ep->ordered ? "true" : "false");
+	buf_printf(b, ",\"breaker\":\"%s\"", ep->breaker.state == BREAKER_CLOSED ? "closed"
+						 : ep->breaker.state == BREAKER_OPEN ? "open" : "half_open");
+	buf_printf(b, ",\"disabled\":%s,\"consecutive_failures\":%llu,\"health\":\"%s\",\"last_status\":%d,"
+		      "\"last_error\":",
+		   ep->disabled ? "true" : "false", (unsigned long long)n->consecutive_failures,
+		   ep->disabled ? "disabled" : n->consecutive_failures ? "failing" : n->attempts ? "healthy" : "unknown",
+		   n->last_status);
 	json_put_cstr_or_null(b, n->last_error);
 	buf_puts(b, "}");
 	return b->failed ? -1 : 0;

@@ -110,6 +110,13 @@ static void endpoint_metrics(struct buf *b, const struct dispatch *d)
 	metric_head(b, "edgehook_endpoint_in_flight", "gauge", "Outbound requests in flight, by endpoint.");
 	for (i = 0; i < d->neps; i++)
 		buf_printf(b, "edgehook_endpoint_in_flight{endpoint=\"%s\"} %u\n", d->eps[i]->name, d->eps[i]->in_flight);
+	metric_head(b, "edgehook_endpoint_disabled", "gauge", "1 while an endpoint is disabled (it answered 410 Gone).");
+	for (i = 0; i < d->neps; i++)
+		buf_printf(b, "edgehook_endpoint_disabled{endpoint=\"%s\"} %d\n", d->eps[i]->name, d->eps[i]->disabled);
+	metric_head(b, "edgehook_endpoint_breaker_open", "gauge", "1 while an endpoint's breaker is open or half open.");
+	for (i = 0; i < d->neps; i++)
+		buf_printf(b, "edgehook_endpoint_breaker_open{endpoint=\"%s\"} %d\n", d->eps[i]->name,
+			   d->eps[i]->breaker.state != BREAKER_CLOSED);
 }
 
 static void spool_metrics(struct buf *b, const struct spool *s)

@@ -167,9 +167,10 @@ def test_retry_after_honored():
     sink.close()
 
 
-def test_no_retry_by_default_and_permanent_errors():
+def test_no_retry_by_default():
+    """Without retries every failure is final; with them, every non-2xx
+    is retried (test_delivery_semantics.py)."""
     always503 = Sink(lambda i, r: ("status", 503, {}))
-    gone = Sink(lambda i, r: ("status", 410, {}))
     bad = Sink(lambda i, r: ("status", 400, {}))
     redirect = Sink(lambda i, r: ("status", 302, {"Location": "http://127.0.0.1:1/"}))
     cfg = """
@@ -177,25 +178,24 @@ webhook:
   backoff: 10ms
   endpoints:
     - {url: "%s", name: default}
-    - {url: "%s", name: gone, retries: 3}
-    - {url: "%s", name: bad, retries: 3}
-    - {url: "%s", name: redirect, retries: 3}
-""" % (always503.url(), gone.url(), bad.url(), redirect.url())
+    - {url: "%s", name: bad}
+    - {url: "%s", name: redirect}
+""" % (always503.url(), bad.url(), redirect.url())
     with Edgehook(cfg) as eh:
         evid = post_events(eh, {"event": "e"}).json()["id"]
-        for s in (always503, gone, bad, redirect):
+        for s in (always503, bad, redirect):
             s.wait(1)
         # once every delivery is in a final state no attempt can follow
         eh.wait_for(lambda: all(d["state"] == "failed" for d in
                                 eh.request("GET", "/api/v1/events/" + evid).json()["deliveries"]), 30, "final states")
-        for s in (always503, gone, bad, redirect):
+        for s in (always503, bad, redirect):
             assert_eq(len(s.requests), 1, "exactly one attempt")
         st = eh.request("GET", "/api/v1/events/" + evid).json()
         assert_eq(sorted((d["endpoint"], d["state"], d["last_status"]) for d in st["deliveries"]),
-                  [("bad", "failed", 400), ("default", "failed", 503), ("gone", "failed", 410), ("redirect", "failed", 302)])
-        logs = eh.wait_log("delivery failed", count=4)
-        assert_eq(len(logs), 4)
-    for s in (always503, gone, bad, redirect):
+                  [("bad", "failed", 400), ("default", "failed", 503), ("redirect", "failed", 302)])
+        logs = eh.wait_log("delivery failed", count=3)
+        assert_eq(len(logs), 3)
+    for s in (always503, bad, redirect):
         s.close()
 
 

@@ -155,17 +155,17 @@ webhook:
 
 
 def test_early_final_response_ends_attempt_with_its_status():
-    """An endpoint that answers 413 after the head and closes without
+    """An endpoint that answers 410 after the head and closes without
     reading the body: the client saw only "connection reset" (it wrote
-    everything before reading) and retried. The early answer counts,
-    413 is not retried."""
+    everything before reading) and retried. The early answer counts:
+    410 Gone is final (every other non-2xx would be retried)."""
     def serve(c, idx):
         c.settimeout(30)
         head, rest = read_head_only(c)
         if head is None:
             return
         sink.record(head)
-        c.sendall(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        c.sendall(b"HTTP/1.1 410 Gone\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         c.close()  # unread body: the kernel answers with a RST
 
     sink = RawSink(serve, rcvbuf=4096)
@@ -183,8 +183,8 @@ webhook:
         evid = post_event(eh, {"event": "big", "pad": "x" * (10 << 20)})
         d = wait_delivery(eh, evid, ("delivered", "failed"))
         assert_eq(d["state"], "failed")
-        assert_eq(d["last_status"], 413, "the early answer's status: %r" % d)
-        assert_eq(d["attempts"], 1, "413 is not retried")
+        assert_eq(d["last_status"], 410, "the early answer's status: %r" % d)
+        assert_eq(d["attempts"], 1, "410 is not retried")
         assert_eq(sink.connections, 1)
     sink.close()
 

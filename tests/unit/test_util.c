@@ -1,5 +1,6 @@
 /* Small modules: cidr, url, b64, match, form, dedupe, buf, rand ids. */
 #include "unit.h"
+#include "edgehook/clock.h"
 
 #include "edgehook/b64.h"
 #include "edgehook/buf.h"
@@ -323,6 +324,23 @@ TEST(random_ids)
 	CHECK_STR(a, "");
 }
 
+TEST(rfc3339_times)
+{
+	uint64_t ms = 0;
+	CHECK(clock_parse_rfc3339("2026-03-26T12:00:00Z", &ms) == 0);
+	CHECK(ms == 1774526400000ull);
+	CHECK(clock_parse_rfc3339("2026-03-26T14:00:00.250+02:00", &ms) == 0);
+	CHECK(ms == 1774526400250ull);
+	CHECK(clock_parse_rfc3339("2026-03-26T11:30:00-00:30", &ms) == 0);
+	CHECK(ms == 1774526400000ull);
+	CHECK(clock_parse_rfc3339("2026-03-26T12:00:00", &ms) < 0);
+	CHECK(clock_parse_rfc3339("2026-13-26T12:00:00Z", &ms) < 0);
+	CHECK(clock_parse_rfc3339("2026-03-26T12:00:00Zjunk", &ms) < 0);
+	CHECK(clock_parse_rfc3339("2026-03-26T12:00:00.Z", &ms) < 0);
+	CHECK(clock_parse_rfc3339("yesterday", &ms) < 0);
+	CHECK(clock_parse_rfc3339("", &ms) < 0);
+}
+
 int main(void)
 {
 	RUN(cidr_matching);
@@ -338,5 +356,6 @@ int main(void)
 	RUN(buf_bounds);
 	RUN(buf_records_failed_append);
 	RUN(random_ids);
+	RUN(rfc3339_times);
 	return unit_done();
 }
