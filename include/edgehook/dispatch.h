@@ -23,27 +23,38 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "edgehook/client.h"
+
 struct reactor;
 struct config;
 struct spool;
 struct dispatch;
 struct dispatch_test;
-struct dns_conf;
 struct endpoint_rt;
-struct tls_client_ctx;
+struct url;
 
-struct dispatch *dispatch_new(struct reactor *r, const struct config *cfg);
+/* What deliveries go through: the HTTP client in the daemon (relay/app.c
+ * wires it), a fake in the unit tests. send returns NULL when the
+ * request cannot start; cb is then never called. */
+struct dispatch_transport {
+	void *ctx;
+	struct http_client_op *(*send)(void *ctx, const struct http_client_request *req, http_client_cb cb, void *arg);
+	void (*cancel)(void *ctx, struct http_client_op *op);
+	/* connections to the origin of u; -1 when out of memory */
+	int (*limit)(void *ctx, const struct url *u, unsigned max_in_flight);
+};
+
+/* history: how many events keep their status for the API. Endpoints
+ * come with the first dispatch_commit. */
+struct dispatch *dispatch_new(struct reactor *r, const struct dispatch_transport *tp, size_t history);
 void dispatch_free(struct dispatch *d);
-/* A reload in two steps: dispatch_prepare builds everything the config
- * names (endpoints, trust anchors from ca_file, resolv_conf and
- * hosts_file, all read again) and returns NULL, with a log line, when any
- * of it fails; dispatch_commit installs it and cannot fail. Deliveries in
- * flight finish as they were. */
+/* A (re)load in two steps: dispatch_prepare builds the endpoints the
+ * config names and returns NULL, with a log line, when that fails;
+ * dispatch_commit installs them and cannot fail. Deliveries in flight
+ * finish as they were. */
 struct dispatch_stage {
 	struct endpoint_rt **eps;
 	size_t neps, queue_max, bytes_max;
-	struct tls_client_ctx *tls; /* NULL: no https endpoint */
-	struct dns_conf *dns;
 };
 
 struct dispatch_stage *dispatch_prepare(const struct config *cfg);

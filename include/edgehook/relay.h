@@ -1,9 +1,11 @@
 /* relay: the application behind the HTTP server.
  *
  * struct relay holds what the request handlers share: the live config,
- * the dispatcher, the dedupe window and counters. relay_handle is the
- * server's handler: it routes each request to triggers (trigger.c), the
- * API (api.c), /healthz or /metrics (metrics.c). */
+ * the dispatcher, the runner, the dedupe window and counters. It builds
+ * none of them: relay/app.c does, and hands them over in relay_parts.
+ * relay_handle is the server's handler: it routes each request to
+ * triggers (trigger.c), the API (api.c), /healthz or /metrics
+ * (metrics.c). relay_drain winds the whole application down in order. */
 #ifndef EDGEHOOK_RELAY_H
 #define EDGEHOOK_RELAY_H
 
@@ -16,8 +18,11 @@ struct reactor;
 struct config;
 struct dispatch;
 struct dedupe;
+struct dns;
+struct spool;
 struct runner;
 struct api_trigger;
+struct http_client;
 struct http_server;
 struct http_conn;
 struct trigger_cfg;
@@ -27,6 +32,19 @@ struct trigger_stats {
 	uint64_t accepted, duplicates, rejected_auth, rejected_source, rejected_body, not_found, queue_full, run_refused;
 };
 
+/* The collaborators, all owned by the caller and outliving the relay. */
+struct relay_parts {
+	struct reactor *r;
+	struct config *cfg;
+	struct http_server *srv;
+	struct dispatch *disp;
+	struct dedupe *dedupe;
+	struct runner *runner;
+	const struct dns *dns;            /* counters for /metrics */
+	const struct http_client *client; /* counters for /metrics */
+	int api_own_listeners;            /* api.listen was bound */
+};
+
 struct relay {
 	struct reactor *r;
 	struct config *cfg;
@@ -34,32 +52,33 @@ struct relay {
 	struct dispatch *disp;
 	struct dedupe *dedupe;
 	struct runner *runner;
-	struct spool *spool;     /* NULL: spool.dir unset, memory only */
+	const struct dns *dns;
+	const struct http_client *client;
+	struct spool *spool;     /* NULL: spool.dir unset, memory only (set once opened) */
 	struct api_trigger *api_triggers;
 	size_t n_api_triggers;
 	struct trigger_stats tstats;
 	uint64_t started_ms;
-	int api_own_listeners;   /* api.listen was bound: /api/v1 is served only there */
-	char **api_sockets;      /* Unix socket paths bound for the API, removed at exit */
-	size_t n_api_sockets;
+	int api_own_listeners;   /* /api/v1 is served only on the api.listen listeners */
+	void (*on_drained)(void *arg);
+	void *drained_arg;
 };
 
-struct relay *relay_new(struct reactor *r, struct config *cfg);
-void relay_free(struct relay *rl);
-/* Opens and recovers spool.dir when set (after privileges are dropped:
- * the user that runs must be the one that can write it). -1 with a
- * message in err: the caller exits with a usage error. */
-int relay_open_spool(struct relay *rl, char *err, size_t errcap);
-/* All or nothing: on success takes ownership of cfg (the old one is
- * freed); on failure (logged) nothing changed and cfg is the caller's. */
-int relay_reload(struct relay *rl, struct config *cfg);
-/* Binds api.listen (after the server's own listeners); -1 with a
- * message on stderr. relay_log_api_listeners logs them (listeners base..) once the process
- * is ready (after any privilege drop). */
-int relay_listen_api(struct relay *rl, struct http_server *srv);
-void relay_log_api_listeners(const struct relay *rl, const struct http_server *srv, size_t base);
+void relay_init(struct relay *rl, const struct relay_parts *parts);
+/* Frees what the relay itself holds (API-registered triggers). */
+void relay_fini(struct relay *rl);
+/* A reload committed: cfg replaces the live config (the caller frees
+ * the old one afterwards); API triggers it shadows are dropped. */
+void relay_set_config(struct relay *rl, struct config *cfg);
 void relay_handle(void *arg, struct http_conn *c, const struct http_request *req, const char *body,
 		  size_t body_len);
+/* Closes the listeners, then waits for open requests, running commands
+ * (whose lifecycle events are queued) and deliveries, in that order, and
+ * calls on_drained once all are done. */
+void relay_drain(struct relay *rl, void (*on_drained)(void *arg), void *arg);
+/* Past the drain timeout: kills the commands and drops the deliveries
+ * still pending, counted and logged; on_drained is not called. */
+void relay_abandon(struct relay *rl);
 
 /* registry.c: config triggers, then API-registered ones */
 const struct trigger_cfg *trigger_by_id(const struct relay *rl, const char *id, size_t len);

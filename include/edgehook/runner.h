@@ -13,7 +13,7 @@
  * Each trigger runs at most `concurrency` commands at once; more wait in
  * a FIFO of at most `queue` entries, and past that runner_prepare refuses
  * (the caller answers 503). Lifecycle events run.started, run.completed
- * and run.failed go to the dispatcher. The last runs stay queryable;
+ * and run.failed go out through the emit callback. The last runs stay queryable;
  * a finished run keeps only what the runs API shows (its input and
  * arguments are freed once stdin is done or the run ends), and a trigger
  * holds a slot only while it has a run running or waiting. */
@@ -26,7 +26,6 @@
 #include "edgehook/buf.h"
 
 struct reactor;
-struct dispatch;
 struct json_doc;
 struct trigger_cfg;
 struct runner;
@@ -43,7 +42,11 @@ struct run_request {
 	const struct json_doc *data;
 };
 
-struct runner *runner_new(struct reactor *r, struct dispatch *disp, size_t history);
+/* Hands a lifecycle event (type, JSON body) on; -1 when it was refused
+ * (the runner logs that). */
+typedef int (*runner_emit_fn)(void *arg, const char *type, const char *body, size_t len);
+
+struct runner *runner_new(struct reactor *r, runner_emit_fn emit, void *emit_arg, size_t history);
 void runner_free(struct runner *rn);
 /* Whether a run for t would be accepted now (running or queued). */
 int runner_has_room(struct runner *rn, const struct trigger_cfg *t);

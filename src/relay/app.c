@@ -1,73 +1,200 @@
-#include "edgehook/relay.h"
-#include "edgehook/cidr.h"
-#include "edgehook/clock.h"
+/* app: builds the object graph from the config, runs it, reloads it and
+ * winds it down (see app.h). */
+#include "edgehook/app.h"
+#include "edgehook/client.h"
 #include "edgehook/config.h"
 #include "edgehook/dedupe.h"
 #include "edgehook/dispatch.h"
+#include "edgehook/dns.h"
+#include "edgehook/event.h"
 #include "edgehook/log.h"
+#include "edgehook/reactor.h"
+#include "edgehook/relay.h"
 #include "edgehook/runner.h"
 #include "edgehook/server.h"
 #include "edgehook/spool.h"
-#include "edgehook/strutil.h"
+#include "edgehook/supervise.h"
+#include "edgehook/tls.h"
+#include "edgehook/url.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
-struct relay *relay_new(struct reactor *r, struct config *cfg)
+struct app {
+	struct reactor *r;
+	struct config *cfg;
+	const char *config_path;
+	struct dns *dns;
+	struct tls_client_ctx *client_tls;
+	struct http_client *client;
+	struct http_server *srv;
+	struct dispatch *disp;
+	struct dedupe *dedupe;
+	struct runner *runner;
+	struct spool *spool;
+	struct relay rl;
+	struct app_listeners lis;
+	struct supervisor sup;
+	struct timer drain_timer;
+	int supervised, draining;
+};
+
+/* Everything a config builds that can fail, built before anything is
+ * swapped: at start and on every reload. */
+struct app_stage {
+	struct dispatch_stage *disp;
+	struct tls_client_ctx *tls; /* NULL: no https endpoint */
+	struct dns_conf *dns;
+	struct http_server_limits lim;
+};
+
+static void stage_free(struct app_stage *st)
 {
-	struct relay *rl = calloc(1, sizeof(*rl));
-	if (!rl)
-		return NULL;
-	rl->r = r;
-	rl->cfg = cfg;
-	rl->started_ms = clock_now_ms();
-	rl->disp = dispatch_new(r, cfg);
-	rl->dedupe = dedupe_new(cfg->server.dedupe);
-	rl->runner = rl->disp ? runner_new(r, rl->disp, cfg->webhook.history) : NULL;
-	if (!rl->disp || !rl->dedupe || !rl->runner) {
-		relay_free(rl);
-		return NULL;
-	}
-	return rl;
+	dispatch_stage_free(st->disp);
+	tls_client_ctx_free(st->tls);
+	dns_conf_free(st->dns);
 }
 
-void relay_free(struct relay *rl)
+/* The CA bundle is read again on every load (a reload re-reads a
+ * changed file); plain-http endpoints off loopback earn a warning. */
+static int load_trust(struct app_stage *st, const struct config *cfg)
 {
-	size_t i;
-	if (!rl)
-		return;
-	for (i = 0; i < rl->n_api_sockets; i++) {
-		unlink(rl->api_sockets[i]);
-		free(rl->api_sockets[i]);
+	size_t i, count = 0;
+	int https = 0;
+	const char *err = NULL;
+	char n[32];
+	for (i = 0; i < cfg->webhook.nendpoints; i++) {
+		const struct endpoint_cfg *e = &cfg->webhook.endpoints[i];
+		if (e->url.scheme == URL_HTTPS)
+			https = 1;
+		else if (e->url.scheme == URL_HTTP && !url_is_loopback(&e->url))
+			log_msg(LOG_WARN, "endpoint uses plain http off this host", "endpoint", e->name, "url", e->url_text, NULL);
 	}
-	free(rl->api_sockets);
-	runner_free(rl->runner); /* before the dispatcher: runs emit events */
-	registry_free(rl);
-	dispatch_free(rl->disp);
-	dedupe_free(rl->dedupe);
-	spool_free(rl->spool);
-	config_free(rl->cfg);
-	free(rl);
-}
-
-int relay_open_spool(struct relay *rl, char *err, size_t errcap)
-{
-	if (!rl->cfg->spool.dir)
+	if (!https)
 		return 0;
-	if (spool_open(rl->r, &rl->cfg->spool, dispatch_spool_replay, rl->disp, &rl->spool, err, errcap) < 0) {
-		dispatch_spool_discard(rl->disp);
+	st->tls = tls_client_ctx_new(cfg->webhook.ca_file, &err, &count);
+	if (!st->tls) {
+		log_msg(LOG_ERROR, "cannot load trust anchors", "file", cfg->webhook.ca_file, "err", err, NULL);
 		return -1;
 	}
-	dispatch_spool_resume(rl->disp, rl->spool);
+	snprintf(n, sizeof(n), "%zu", count);
+	log_msg(LOG_INFO, "trust anchors loaded", "file", cfg->webhook.ca_file, "count", n, NULL);
 	return 0;
+}
+
+static int stage_build(struct app_stage *st, const struct config *cfg)
+{
+	memset(st, 0, sizeof(*st));
+	st->lim.max_connections = cfg->server.max_connections;
+	st->lim.max_header_bytes = cfg->server.max_header_bytes;
+	st->lim.max_body_bytes = cfg->server.max_body_bytes;
+	st->lim.header_timeout_ms = cfg->server.header_timeout_ms;
+	st->lim.body_timeout_ms = cfg->server.body_timeout_ms;
+	st->lim.idle_timeout_ms = cfg->server.idle_timeout_ms;
+	if (!(st->disp = dispatch_prepare(cfg)) || load_trust(st, cfg) < 0 ||
+	    !(st->dns = dns_conf_load(cfg->webhook.resolv_conf, cfg->webhook.hosts_file))) {
+		stage_free(st);
+		return -1;
+	}
+	return 0;
+}
+
+/* Cannot fail. Without https endpoints the old anchors stay for retries
+ * of deliveries that began under the old config. */
+static void stage_commit(struct app *a, struct app_stage *st)
+{
+	dispatch_commit(a->disp, st->disp);
+	if (st->tls) {
+		tls_client_ctx_free(a->client_tls);
+		a->client_tls = st->tls;
+		http_client_set_tls(a->client, a->client_tls);
+	}
+	dns_set_conf(a->dns, st->dns);
+	http_server_set_limits(a->srv, &st->lim);
+}
+
+/* ---- the dispatcher's transport and the runner's events ---- */
+
+static struct http_client_op *client_send(void *ctx, const struct http_client_request *req, http_client_cb cb,
+					  void *arg)
+{
+	return http_client_send(ctx, req, cb, arg);
+}
+
+static void client_cancel(void *ctx, struct http_client_op *op)
+{
+	(void)ctx;
+	http_client_cancel(op);
+}
+
+static int client_limit(void *ctx, const struct url *u, unsigned max_in_flight)
+{
+	return http_client_limit(ctx, u, max_in_flight);
+}
+
+static int emit_event(void *arg, const char *type, const char *body, size_t len)
+{
+	struct app *a = arg;
+	char id[EVENT_ID_LEN];
+	return dispatch_event(a->disp, type, body, len, id, sizeof(id)) < 0 ? -1 : 0;
+}
+
+/* ---- building and freeing ---- */
+
+static int build(struct app *a, struct app_stage *st)
+{
+	struct dispatch_transport tp = {NULL, client_send, client_cancel, client_limit};
+	if (!(a->dns = dns_new(a->r, NULL)) || !(a->client = http_client_new(a->r, a->dns)))
+		return -1;
+	tp.ctx = a->client;
+	a->disp = dispatch_new(a->r, &tp, a->cfg->webhook.history);
+	a->dedupe = dedupe_new(a->cfg->server.dedupe);
+	a->runner = runner_new(a->r, emit_event, a, a->cfg->webhook.history);
+	/* the server calls into the relay, set up once the listeners are bound */
+	a->srv = http_server_new(a->r, &st->lim, relay_handle, &a->rl);
+	if (!a->disp || !a->dedupe || !a->runner || !a->srv)
+		return -1;
+	stage_commit(a, st);
+	return 0;
+}
+
+static void teardown(struct app *a)
+{
+	if (a->disp)
+		dispatch_flush(a->disp);
+	timer_stop(a->r, &a->drain_timer);
+	if (a->supervised)
+		supervise_stop(&a->sup);
+	http_server_free(a->srv);
+	app_listeners_close(&a->lis);
+	runner_free(a->runner); /* before the dispatcher: runs emit events */
+	relay_fini(&a->rl);
+	dispatch_free(a->disp);
+	spool_free(a->spool);
+	http_client_free(a->client);
+	tls_client_ctx_free(a->client_tls);
+	dns_free(a->dns);
+	dedupe_free(a->dedupe);
+	config_free(a->cfg);
+	reactor_free(a->r);
+}
+
+/* ---- reload and signals ---- */
+
+static int same_str(const char *a, const char *b) { return (!a && !b) || (a && b && strcmp(a, b) == 0); }
+
+static int same_list(const struct listen_cfg *a, size_t na, const struct listen_cfg *b, size_t nb)
+{
+	size_t i;
+	if (na != nb)
+		return 0;
+	for (i = 0; i < na; i++)
+		if (strcmp(a[i].text, b[i].text) != 0 || a[i].tls != b[i].tls)
+			return 0;
+	return 1;
 }
 
 static int same_spool(const struct spool_cfg *a, const struct spool_cfg *b)
@@ -78,211 +205,193 @@ static int same_spool(const struct spool_cfg *a, const struct spool_cfg *b)
 	       a->segment_bytes == b->segment_bytes && a->retention_ms == b->retention_ms;
 }
 
-static int same_api_listeners(const struct config *a, const struct config *b)
+/* Opens and recovers spool.dir when set, as the user that runs (it must
+ * be the one that can write it); its deliveries resume. -1 with a
+ * message on stderr. */
+static int open_spool(struct app *a)
 {
-	size_t i;
-	if (a->api.nlisten != b->api.nlisten)
+	char err[512];
+	if (!a->cfg->spool.dir)
 		return 0;
-	for (i = 0; i < a->api.nlisten; i++)
-		if (strcmp(a->api.listen[i].text, b->api.listen[i].text) != 0)
-			return 0;
-	return 1;
+	if (spool_open(a->r, &a->cfg->spool, dispatch_spool_replay, a->disp, &a->spool, err, sizeof(err)) < 0) {
+		dispatch_spool_discard(a->disp);
+		fprintf(stderr, "edgehook: spool: %s\n", err);
+		return -1;
+	}
+	dispatch_spool_resume(a->disp, a->spool);
+	a->rl.spool = a->spool; /* the API waits on its commits, /metrics counts it */
+	return 0;
 }
 
-/* Builds the whole new state first; the swap below cannot fail. */
-int relay_reload(struct relay *rl, struct config *cfg)
+static void reload(struct app *a)
 {
-	struct dispatch_stage *st = dispatch_prepare(cfg);
-	struct dedupe *dd = NULL;
-	if (!st)
-		return -1;
-	if (cfg->server.dedupe != rl->cfg->server.dedupe && !(dd = dedupe_resized(rl->dedupe, cfg->server.dedupe))) {
-		dispatch_stage_free(st);
-		return -1;
+	struct config *cfg;
+	struct app_stage st;
+	struct dedupe *dedupe = NULL;
+	const struct config *old = a->cfg;
+	if (!a->config_path) {
+		log_msg(LOG_INFO, "reload ignored: running on the built-in config", NULL);
+		return;
 	}
-	if (dd) {
-		dedupe_free(rl->dedupe);
-		rl->dedupe = dd;
+	if (app_load_config(a->config_path, &cfg) < 0) {
+		log_msg(LOG_ERROR, "reload failed: keeping the running config", "file", a->config_path, NULL);
+		return;
 	}
-	if (!same_api_listeners(rl->cfg, cfg))
+	/* listeners are bound once at start; a reload cannot move them */
+	if (!same_list(old->server.listen, old->server.nlisten, cfg->server.listen, cfg->server.nlisten) ||
+	    !same_str(old->server.tls_cert, cfg->server.tls_cert) || !same_str(old->server.tls_key, cfg->server.tls_key))
+		log_msg(LOG_WARN, "reload: server.listen and server.tls changes take effect after a restart", NULL);
+	if (stage_build(&st, cfg) < 0)
+		goto fail;
+	if (cfg->server.dedupe != old->server.dedupe && !(dedupe = dedupe_resized(a->dedupe, cfg->server.dedupe))) {
+		stage_free(&st);
+		goto fail;
+	}
+	if (dedupe) {
+		/* the newest ids seen are kept */
+		dedupe_free(a->dedupe);
+		a->dedupe = a->rl.dedupe = dedupe;
+	}
+	if (!same_list(old->api.listen, old->api.nlisten, cfg->api.listen, cfg->api.nlisten))
 		log_msg(LOG_WARN, "reload: api.listen changes take effect after a restart", NULL);
-	if (!same_spool(&rl->cfg->spool, &cfg->spool))
+	if (!same_spool(&old->spool, &cfg->spool))
 		log_msg(LOG_WARN, "reload: spool changes take effect after a restart", NULL);
-	dispatch_commit(rl->disp, st);
-	config_free(rl->cfg);
-	rl->cfg = cfg;
-	registry_reconcile(rl);
-	return 0;
+	stage_commit(a, &st);
+	relay_set_config(&a->rl, cfg);
+	config_free(a->cfg);
+	a->cfg = cfg;
+	if (config_apply_log(cfg) < 0)
+		log_msg(LOG_ERROR, "reload: cannot open log.file: logging where it did", "file", cfg->log.file, "err",
+			strerror(errno), NULL);
+	log_msg(LOG_INFO, "config reloaded", "file", a->config_path, NULL);
+	return;
+fail:
+	config_free(cfg);
+	log_msg(LOG_ERROR, "reload failed: keeping the running config", "file", a->config_path, NULL);
 }
 
-/* A Unix socket file left by a process that is gone would make bind
- * fail: removed when nothing answers on it. */
-static void remove_stale_socket(const struct sockaddr_un *un)
+static void on_drained(void *arg)
 {
-	struct stat st;
-	int fd;
-	if (lstat(un->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	if (connect(fd, (const struct sockaddr *)un, sizeof(*un)) < 0 && errno == ECONNREFUSED)
-		unlink(un->sun_path);
-	close(fd);
+	struct app *a = arg;
+	reactor_stop(a->r);
 }
 
-static int remember_socket(struct relay *rl, const char *path)
+static void on_drain_timeout(void *arg)
 {
-	char **grown = realloc(rl->api_sockets, (rl->n_api_sockets + 1) * sizeof(*grown));
-	if (!grown)
-		return -1;
-	rl->api_sockets = grown;
-	if (!(grown[rl->n_api_sockets] = strdup(path)))
-		return -1;
-	rl->n_api_sockets++;
-	return 0;
+	struct app *a = arg;
+	relay_abandon(&a->rl);
+	reactor_stop(a->r);
 }
 
-static void bound_text(const struct http_server *srv, size_t i, const struct listen_cfg *l, char *out, size_t cap)
+static void on_signal(void *arg, int signo)
 {
-	struct sockaddr_storage ss;
-	char host[64];
-	if (l->addr.ss_family == AF_UNIX || http_server_local_addr(srv, i, &ss) < 0) {
-		snprintf(out, cap, "%s", l->text);
+	struct app *a = arg;
+	if (signo == SIGHUP) {
+		supervise_reloading(&a->sup);
+		reload(a);
+		supervise_ready(&a->sup);
 		return;
 	}
-	cidr_addr_text((const struct sockaddr *)&ss, host, sizeof(host));
-	snprintf(out, cap, ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
-		 ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-						: ((struct sockaddr_in *)&ss)->sin_port));
+	if (signo == SIGCHLD) {
+		runner_reap(a->runner);
+		return;
+	}
+	if (signo == SIGUSR2) {
+		log_reopen();
+		return;
+	}
+	if (signo != SIGTERM && signo != SIGINT)
+		return;
+	if (a->draining) {
+		reactor_stop(a->r);
+		return;
+	}
+	a->draining = 1;
+	supervise_stopping(&a->sup);
+	timer_start(a->r, &a->drain_timer, a->cfg->server.drain_timeout_ms);
+	/* logged after the listeners are closed: whoever reads this line can
+	 * rely on new connections being refused */
+	relay_drain(&a->rl, on_drained, a);
+	log_msg(LOG_INFO, "draining", "signal", signo == SIGTERM ? "TERM" : "INT", NULL);
 }
 
-int relay_listen_api(struct relay *rl, struct http_server *srv)
+/* ---- the process ---- */
+
+static int start(struct app *a, const struct app_options *o)
 {
-	size_t i;
-	for (i = 0; i < rl->cfg->api.nlisten; i++) {
-		const struct listen_cfg *l = &rl->cfg->api.listen[i];
-		/* a passed Unix socket is the service manager's to remove */
-		int own_path = l->addr.ss_family == AF_UNIX && !http_server_activated();
-		if (own_path)
-			remove_stale_socket((const struct sockaddr_un *)&l->addr);
-		if (http_server_listen_named(srv, (const struct sockaddr *)&l->addr, l->addrlen, l->name, NULL,
-					     HTTP_LISTENER_API) < 0) {
-			fprintf(stderr, "edgehook: cannot listen on %s (api.listen): %s\n", l->text, strerror(errno));
-			return -1;
+	static const int signals[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR2};
+	struct relay_parts parts;
+	struct app_stage st;
+	const char *user;
+	int rc;
+	if (stage_build(&st, a->cfg) < 0) {
+		fprintf(stderr, "edgehook: out of memory\n");
+		return APP_EXIT_RUNTIME;
+	}
+	if (!(a->r = reactor_new()) || build(a, &st) < 0) {
+		stage_free(&st);
+		fprintf(stderr, "edgehook: start-up failed: %s\n", strerror(errno));
+		return APP_EXIT_RUNTIME;
+	}
+	if (reactor_signals(a->r, signals, sizeof(signals) / sizeof(signals[0]), on_signal, a) < 0) {
+		fprintf(stderr, "edgehook: start-up failed: %s\n", strerror(errno));
+		return APP_EXIT_RUNTIME;
+	}
+	if ((rc = app_listen(a->srv, a->cfg, o->listen, &a->lis)) != 0)
+		return rc;
+	parts = (struct relay_parts){a->r, a->cfg, a->srv, a->disp, a->dedupe, a->runner, a->dns, a->client,
+				     a->lis.napi + a->lis.napi_passed > 0};
+	relay_init(&a->rl, &parts);
+	supervise_start(&a->sup, a->r, &a->rl);
+	a->supervised = 1;
+	/* every listener is bound: root is no longer needed, and readiness
+	 * is announced by a process that has dropped it */
+	user = o->user ? o->user : a->cfg->server.user;
+	if (user && app_drop_privileges(user) < 0)
+		return APP_EXIT_USAGE;
+	app_announce(a->srv, a->cfg, &a->lis);
+	/* recovered before READY=1 */
+	if (open_spool(a) < 0)
+		return APP_EXIT_USAGE;
+	supervise_ready(&a->sup);
+	return 0;
+}
+
+int app_run(const struct app_options *o)
+{
+	struct app a;
+	int rc;
+	memset(&a, 0, sizeof(a));
+	timer_init(&a.drain_timer, on_drain_timeout, &a);
+	if (app_load_config(o->config, &a.cfg) < 0)
+		return APP_EXIT_USAGE;
+	if (o->check) {
+		app_print_warnings(a.cfg, NULL, 0, 1);
+		puts("ok");
+		config_free(a.cfg);
+		return 0;
+	}
+	if (config_apply_log(a.cfg) < 0) {
+		fprintf(stderr, "edgehook: log.file %s: %s\n", a.cfg->log.file, strerror(errno));
+		config_free(a.cfg);
+		return APP_EXIT_USAGE;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	/* a file size limit makes a spool write fail (EFBIG, answered 503),
+	 * it must not kill the process */
+	signal(SIGXFSZ, SIG_IGN);
+	app_test_clock();
+	a.config_path = o->config;
+	rc = start(&a, o);
+	if (rc == 0) {
+		log_msg(LOG_INFO, "edgehook started", "version", EDGEHOOK_VERSION, NULL);
+		if (reactor_run(a.r) < 0) {
+			log_msg(LOG_ERROR, "event loop failed", NULL);
+			rc = APP_EXIT_RUNTIME;
 		}
-		if (own_path && remember_socket(rl, ((const struct sockaddr_un *)&l->addr)->sun_path) < 0) {
-			fprintf(stderr, "edgehook: out of memory\n");
-			return -1;
-		}
-		rl->api_own_listeners = 1;
 	}
-	return 0;
-}
-
-void relay_log_api_listeners(const struct relay *rl, const struct http_server *srv, size_t base)
-{
-	size_t i;
-	for (i = 0; i < rl->cfg->api.nlisten; i++) {
-		char text[160];
-		bound_text(srv, base + i, &rl->cfg->api.listen[i], text, sizeof(text));
-		log_msg(LOG_INFO, "listening for the API", "addr", text, NULL);
-	}
-}
-
-/* The path of the target without query, for origin- and absolute-form. */
-static void target_path(const struct http_request *req, const char **path, size_t *len)
-{
-	const char *p = req->target, *end = req->target + req->target_len;
-	if (*p != '/') {
-		const char *scheme_end = memchr(p, ':', (size_t)(end - p));
-		p = scheme_end ? scheme_end + 3 : end;
-		while (p < end && *p != '/' && *p != '?')
-			p++;
-	}
-	*path = p;
-	*len = (size_t)(end - p);
-	{
-		const char *q = memchr(p, '?', *len);
-		if (q)
-			*len = (size_t)(q - p);
-	}
-	if (*len == 0) {
-		*path = "/";
-		*len = 1;
-	}
-}
-
-static void trigger_route(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *body,
-			  size_t len, const struct trigger_cfg *t, int verify_as)
-{
-	if (http_method_is(req, "POST"))
-		trigger_receive(rl, c, req, body, len, t, verify_as);
-	else if (verify_as < 0 && (http_method_is(req, "GET") || http_method_is(req, "HEAD")))
-		trigger_info(rl, c, t);
-	else
-		http_respond_405(c, verify_as < 0 ? "GET, HEAD, POST" : "POST");
-}
-
-/* /webhooks/{id} or /webhooks/{id}/{kind} */
-static void webhooks_route(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *body,
-			   size_t len, const char *rest, size_t rest_len)
-{
-	static const char *const kinds[] = {"github", "gitlab", "slack", "standard"};
-	static const enum trigger_kind kind_of[] = {TRIGGER_GITHUB, TRIGGER_GITLAB, TRIGGER_SLACK, TRIGGER_STANDARD};
-	const char *slash = memchr(rest, '/', rest_len);
-	size_t id_len = slash ? (size_t)(slash - rest) : rest_len;
-	const struct trigger_cfg *t = trigger_by_id(rl, rest, id_len);
-	int verify_as = -1;
-	if (slash) {
-		size_t k, klen = rest_len - id_len - 1;
-		for (k = 0; k < 4; k++)
-			if (str_slice_eq(slash + 1, klen, kinds[k]))
-				verify_as = (int)kind_of[k];
-		/* only a generic trigger lets the route choose its scheme */
-		if (verify_as < 0 || (t && t->kind != TRIGGER_GENERIC && t->kind != (enum trigger_kind)verify_as))
-			t = NULL;
-	}
-	if (!t) {
-		rl->tstats.not_found++;
-		api_respond_error(c, 404, "unknown trigger");
-		return;
-	}
-	trigger_route(rl, c, req, body, len, t, verify_as);
-}
-
-void relay_handle(void *arg, struct http_conn *c, const struct http_request *req, const char *body, size_t len)
-{
-	struct relay *rl = arg;
-	const struct trigger_cfg *t;
-	const char *path;
-	size_t plen;
-	int on_api, api_path;
-	target_path(req, &path, &plen);
-	/* with api.listen the API lives only there, and only the API does */
-	on_api = (http_conn_listener_flags(c) & HTTP_LISTENER_API) != 0;
-	api_path = plen > 8 && memcmp(path, "/api/v1/", 8) == 0;
-	if (on_api != api_path && (on_api || rl->api_own_listeners)) {
-		api_respond_error(c, 404, "not found");
-		return;
-	}
-	if (plen > 10 && memcmp(path, "/webhooks/", 10) == 0) {
-		webhooks_route(rl, c, req, body, len, path + 10, plen - 10);
-	} else if (str_slice_eq(path, plen, "/healthz")) {
-		if (http_method_is(req, "GET") || http_method_is(req, "HEAD"))
-			http_respond(c, 200, "application/json", NULL, "{\"status\":\"ok\"}", 15);
-		else
-			http_respond_405(c, "GET, HEAD");
-	} else if (str_slice_eq(path, plen, "/metrics")) {
-		if (http_method_is(req, "GET") || http_method_is(req, "HEAD"))
-			metrics_render(rl, c);
-		else
-			http_respond_405(c, "GET, HEAD");
-	} else if (api_path) {
-		api_handle(rl, c, req, path + 8, plen - 8, body, len);
-	} else if ((t = trigger_by_path(rl, path, plen)) != NULL) {
-		trigger_route(rl, c, req, body, len, t, -1);
-	} else {
-		api_respond_error(c, 404, "not found");
-	}
+	teardown(&a);
+	if (rc == 0)
+		log_msg(LOG_INFO, "stopped", NULL);
+	return rc;
 }

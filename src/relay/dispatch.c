@@ -7,13 +7,11 @@
 #include "edgehook/client.h"
 #include "edgehook/clock.h"
 #include "edgehook/config.h"
-#include "edgehook/dns.h"
 #include "edgehook/endpoint.h"
 #include "edgehook/log.h"
 #include "edgehook/rand.h"
 #include "edgehook/sign.h"
 #include "edgehook/spool.h"
-#include "edgehook/tls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,7 +309,7 @@ void dispatch_attempt(struct delivery *dl)
 	if (!dl->first_ms)
 		dl->first_ms = now;
 	dl->next_ms = 0;
-	dl->op = built == 0 ? http_client_send(d->client, &req, on_attempt_done, dl) : NULL;
+	dl->op = built == 0 ? d->tp.send(d->tp.ctx, &req, on_attempt_done, dl) : NULL;
 	buf_free(&h);
 	if (!dl->op) {
 		/* reported from the loop, like every other outcome: launch and
@@ -452,7 +450,7 @@ static void set_origin_limits(struct dispatch *d)
 		for (k = 0; k < d->neps; k++)
 			if (same_origin(&d->eps[k]->url, &d->eps[i]->url) && d->eps[k]->max_in_flight < lim)
 				lim = d->eps[k]->max_in_flight;
-		if (http_client_limit(d->client, &d->eps[i]->url, lim) < 0)
+		if (d->tp.limit(d->tp.ctx, &d->eps[i]->url, lim) < 0)
 			log_msg(LOG_WARN, "out of memory: origin limit set at the first delivery", "endpoint",
 				d->eps[i]->name, NULL);
 	}
@@ -487,42 +485,22 @@ void dispatch_commit(struct dispatch *d, struct dispatch_stage *st)
 	d->queue_max = st->queue_max;
 	d->bytes_max = st->bytes_max;
 	set_origin_limits(d);
-	/* without https endpoints the old anchors stay for retries of
-	 * deliveries that began under the old config */
-	if (st->tls) {
-		tls_client_ctx_free(d->tls);
-		d->tls = st->tls;
-		http_client_set_tls(d->client, d->tls);
-	}
-	if (st->dns)
-		dns_set_conf(d->dns, st->dns);
 	free(st);
 }
 
-struct dispatch *dispatch_new(struct reactor *r, const struct config *cfg)
+struct dispatch *dispatch_new(struct reactor *r, const struct dispatch_transport *tp, size_t history)
 {
 	struct dispatch *d = calloc(1, sizeof(*d));
-	struct dispatch_stage *st;
 	if (!d)
 		return NULL;
 	d->r = r;
 	list_init(&d->active);
+	d->tp = *tp;
 	dispatch_stdout_init(&d->out, r);
-	st = dispatch_prepare(cfg);
-	if (history_init(&d->done, cfg->webhook.history) < 0 || !st) {
-		dispatch_stage_free(st);
+	if (history_init(&d->done, history) < 0) {
 		dispatch_free(d);
 		return NULL;
 	}
-	d->dns = dns_new(r, st->dns);
-	st->dns = NULL;
-	d->client = d->dns ? http_client_new(r, d->dns) : NULL;
-	if (!d->client) {
-		dispatch_stage_free(st);
-		dispatch_free(d);
-		return NULL;
-	}
-	dispatch_commit(d, st);
 	return d;
 }
 
@@ -569,7 +547,7 @@ static size_t stop_all(struct dispatch *d)
 				continue;
 			if (dl->state == DLV_IN_FLIGHT) {
 				if (dl->op)
-					http_client_cancel(dl->op);
+					d->tp.cancel(d->tp.ctx, dl->op);
 				dl->op = NULL;
 				defer_cancel(&dl->refused);
 				dl->ep->in_flight--;
@@ -606,16 +584,12 @@ void dispatch_free(struct dispatch *d)
 	size_t i;
 	if (!d)
 		return;
-	if (d->client)
-		stop_all(d);
+	stop_all(d);
 	history_free(&d->done, history_drop);
 	dispatch_spool_discard(d);
 	for (i = 0; i < d->neps; i++)
 		endpoint_unref(d->eps[i]);
 	free(d->eps);
-	http_client_free(d->client);
-	tls_client_ctx_free(d->tls);
-	dns_free(d->dns);
 	dispatch_stdout_close(&d->out);
 	free(d);
 }

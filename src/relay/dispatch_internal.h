@@ -67,9 +67,7 @@ struct dispatch {
 	struct reactor *r;
 	struct endpoint_rt **eps;
 	size_t neps;
-	struct dns *dns;
-	struct http_client *client;
-	struct tls_client_ctx *tls;
+	struct dispatch_transport tp;
 	struct dispatch_stdout out;
 	size_t pending, pending_bytes, queue_max, bytes_max;
 	size_t kept_bytes; /* bodies of finished events in the history, for replay */

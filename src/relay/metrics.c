@@ -59,7 +59,7 @@ static void trigger_metrics(struct buf *b, const struct trigger_stats *ts)
 		buf_printf(b, "edgehook_webhooks_total{outcome=\"%s\"} %llu\n", outcomes[k], (unsigned long long)v[k]);
 }
 
-static void dispatch_metrics(struct buf *b, const struct dispatch *d)
+static void dispatch_metrics(struct buf *b, const struct dispatch *d, const struct http_client *client)
 {
 	counter(b, "edgehook_events_total", "Events accepted for delivery.", d->events_total);
 	counter(b, "edgehook_events_rejected_total", "Events refused: delivery queue full or out of memory.",
@@ -67,13 +67,13 @@ static void dispatch_metrics(struct buf *b, const struct dispatch *d)
 	gauge(b, "edgehook_queue_depth", "Deliveries not finished yet.", d->pending);
 	gauge(b, "edgehook_queue_bytes", "Bytes of event bodies held by unfinished deliveries.", d->pending_bytes);
 	gauge(b, "edgehook_deliveries_in_flight", "Outbound requests started and not finished.",
-	      http_client_in_flight(d->client));
+	      http_client_in_flight(client));
 }
 
-static void outbound_metrics(struct buf *b, const struct dispatch *d)
+static void outbound_metrics(struct buf *b, const struct dns *dns, const struct http_client *client)
 {
-	const struct dns_stats *ds = dns_stats(d->dns);
-	const struct http_client_stats *cs = http_client_stats(d->client);
+	const struct dns_stats *ds = dns_stats(dns);
+	const struct http_client_stats *cs = http_client_stats(client);
 	counter(b, "edgehook_dns_cache_hits_total", "Endpoint name lookups answered from the cache.", ds->cache_hits);
 	counter(b, "edgehook_dns_cache_misses_total", "Endpoint name lookups that needed a query.", ds->cache_misses);
 	counter(b, "edgehook_dns_queries_total", "DNS queries sent.", ds->queries);
@@ -142,8 +142,8 @@ void metrics_render(struct relay *rl, struct http_conn *c)
 	buf_init(&b, RENDER_MAX);
 	server_metrics(&b, rl);
 	trigger_metrics(&b, &rl->tstats);
-	dispatch_metrics(&b, rl->disp);
-	outbound_metrics(&b, rl->disp);
+	dispatch_metrics(&b, rl->disp, rl->client);
+	outbound_metrics(&b, rl->dns, rl->client);
 	endpoint_metrics(&b, rl->disp);
 	if (rl->spool)
 		spool_metrics(&b, rl->spool);

@@ -4,7 +4,6 @@
 #include "edgehook/runner.h"
 #include "edgehook/clock.h"
 #include "edgehook/config.h"
-#include "edgehook/dispatch.h"
 #include "edgehook/event.h"
 #include "edgehook/history.h"
 #include "edgehook/json.h"
@@ -58,7 +57,8 @@ struct slot {
 
 struct runner {
 	struct reactor *r;
-	struct dispatch *disp;
+	runner_emit_fn emit;
+	void *emit_arg;
 	struct list slots;   /* struct slot */
 	struct list running; /* struct run */
 	struct proc_kills kills;
@@ -102,7 +102,7 @@ static void run_free(struct run *run)
 static void emit(struct runner *rn, struct run *run, const char *type)
 {
 	struct buf b;
-	char url[64], evt[EVENT_ID_LEN];
+	char url[64];
 	buf_init(&b, 4096);
 	snprintf(url, sizeof(url), "/api/v1/runs/%s", run->id);
 	buf_puts(&b, "{");
@@ -123,7 +123,7 @@ static void emit(struct runner *rn, struct run *run, const char *type)
 	buf_puts(&b, ",\"timestamp\":");
 	event_put_timestamp(&b);
 	buf_puts(&b, "}");
-	if (b.failed || dispatch_event(rn->disp, type, b.data, b.len, evt, sizeof(evt)) < 0)
+	if (b.failed || rn->emit(rn->emit_arg, type, b.data, b.len) < 0)
 		log_msg(LOG_WARN, "run event refused: delivery queue full", "run", run->id, "event", type, NULL);
 	buf_free(&b);
 }
@@ -444,7 +444,7 @@ int runner_run_json(struct runner *rn, const char *id, struct buf *out)
 	return 0;
 }
 
-struct runner *runner_new(struct reactor *r, struct dispatch *disp, size_t history)
+struct runner *runner_new(struct reactor *r, runner_emit_fn emit_fn, void *emit_arg, size_t history)
 {
 	struct runner *rn = calloc(1, sizeof(*rn));
 	if (!rn)
@@ -453,7 +453,8 @@ struct runner *runner_new(struct reactor *r, struct dispatch *disp, size_t histo
 	list_init(&rn->slots);
 	list_init(&rn->running);
 	rn->kills.r = r;
-	rn->disp = disp;
+	rn->emit = emit_fn;
+	rn->emit_arg = emit_arg;
 	if (history_init(&rn->done, history) < 0) {
 		free(rn);
 		return NULL;

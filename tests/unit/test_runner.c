@@ -5,7 +5,6 @@
 
 #include "edgehook/buf.h"
 #include "edgehook/config.h"
-#include "edgehook/dispatch.h"
 #include "edgehook/json.h"
 #include "edgehook/log.h"
 #include "edgehook/proc.h"
@@ -17,8 +16,15 @@
 #include <stdlib.h>
 
 static struct reactor *R;
-static struct dispatch *D;
 static struct config *C;
+static unsigned emitted; /* lifecycle events handed on */
+
+static int count_event(void *arg, const char *type, const char *body, size_t len)
+{
+	(void)arg, (void)type, (void)body, (void)len;
+	emitted++;
+	return 0;
+}
 
 static const char config_text[] = "triggers:\n"
 				  "  - id: t\n"
@@ -125,12 +131,13 @@ static void drain(struct runner *rn)
 
 TEST(slot_and_input_released_when_runs_end)
 {
-	struct runner *rn = runner_new(R, D, 8);
+	struct runner *rn = runner_new(R, count_event, NULL, 8);
 	struct trigger_cfg *t = &C->triggers[0];
 	struct json_doc doc;
 	struct run_request rq = request("{\"a\":\"0123456789\"}", &doc);
 	struct runner_stats st;
 	char id[32];
+	unsigned before = emitted;
 	struct run *run = runner_prepare(rn, t, &rq);
 	CHECK(run != NULL);
 	runner_commit(rn, run, id, sizeof(id));
@@ -141,6 +148,7 @@ TEST(slot_and_input_released_when_runs_end)
 	CHECK_EQ_INT(st.completed, 1);
 	CHECK_EQ_INT(st.slots, 0);
 	CHECK_EQ_INT(st.held_bytes, 0);
+	CHECK_EQ_INT(emitted - before, 2); /* run.started, run.completed */
 	/* a discarded run leaves nothing behind either */
 	runner_discard(runner_prepare(rn, t, &rq));
 	runner_stats(rn, &st);
@@ -179,7 +187,7 @@ static void *unstartable_queue(void *arg)
  * inside its own failure: 3,000 overflowed a 64 KiB stack. */
 TEST(unstartable_queue_fails_without_recursion)
 {
-	struct runner *rn = runner_new(R, D, 16);
+	struct runner *rn = runner_new(R, count_event, NULL, 16);
 	struct runner_stats st;
 	pthread_attr_t attr;
 	pthread_t th;
@@ -200,7 +208,7 @@ int main(void)
 	struct buf errs;
 	buf_init(&errs, 4096);
 	R = reactor_new();
-	if (config_load_text("t.yaml", config_text, strlen(config_text), &C, &errs) < 0 || !(D = dispatch_new(R, C))) {
+	if (config_load_text("t.yaml", config_text, strlen(config_text), &C, &errs) < 0) {
 		fprintf(stderr, "setup: %.*s\n", (int)errs.len, errs.data ? errs.data : "");
 		return 1;
 	}
@@ -212,7 +220,6 @@ int main(void)
 	RUN(output_tail_cut_at_character_boundary);
 	RUN(slot_and_input_released_when_runs_end);
 	RUN(unstartable_queue_fails_without_recursion);
-	dispatch_free(D);
 	config_free(C);
 	reactor_free(R);
 	return unit_done();
