@@ -1,5 +1,5 @@
 #include "edgehook/config.h"
-#include "edgehook/config_internal.h"
+#include "config_internal.h"
 #include "edgehook/addr.h"
 #include "edgehook/yaml.h"
 
@@ -51,19 +51,19 @@ static void load_listen_list(struct loader *L, const struct node *listen, struct
 		const struct node *it;
 		size_t i = 0;
 		if (listen->count == 0)
-			err_at(L, listen, "listen: at least one address is needed");
+			config_err_at(L, listen, "listen: at least one address is needed");
 		*out = arena_alloc(L->a, (listen->count + 1) * sizeof(struct listen_cfg));
 		if (!*out)
-			return oom(L, listen);
+			return config_oom(L, listen);
 		for (it = listen->child; it; it = it->next)
-			if (load_listen(L, it, &(*out)[i]) == 0)
+			if (config_load_listen(L, it, &(*out)[i]) == 0)
 				i++;
 		*n = i;
 	} else if (listen->kind != NODE_NULL) {
 		*out = arena_alloc(L->a, sizeof(struct listen_cfg));
 		if (!*out)
-			return oom(L, listen);
-		if (load_listen(L, listen, &(*out)[0]) == 0)
+			return config_oom(L, listen);
+		if (config_load_listen(L, listen, &(*out)[0]) == 0)
 			*n = 1;
 	}
 }
@@ -72,33 +72,33 @@ static void load_server(struct loader *L, const struct node *n, struct config *c
 {
 	const struct node *listen, *tls;
 	size_t i;
-	check_keys(L, n, server_keys);
+	config_check_keys(L, n, server_keys);
 	listen = tree_get(n, "listen");
 	if (listen)
 		load_listen_list(L, listen, &c->server.listen, &c->server.nlisten);
 	for (i = 0; i < c->server.nlisten; i++)
 		if (c->server.listen[i].addr.ss_family == AF_UNIX)
-			err_at(L, listen, "listen: %s: Unix sockets are for api.listen only", c->server.listen[i].text);
+			config_err_at(L, listen, "listen: %s: Unix sockets are for api.listen only", c->server.listen[i].text);
 	tls = tree_get(n, "tls");
 	if (tls && tls->kind == NODE_MAP) {
-		check_keys(L, tls, tls_keys);
-		get_str(L, tls, "cert", &c->server.tls_cert);
-		get_str(L, tls, "key", &c->server.tls_key);
+		config_check_keys(L, tls, tls_keys);
+		config_get_str(L, tls, "cert", &c->server.tls_cert);
+		config_get_str(L, tls, "key", &c->server.tls_key);
 		if (!c->server.tls_cert || !c->server.tls_key)
-			err_at(L, tls, "tls: both cert and key are required");
+			config_err_at(L, tls, "tls: both cert and key are required");
 	} else if (tls && tls->kind != NODE_NULL) {
-		err_at(L, tls, "tls: expected a map {cert: FILE, key: FILE}");
+		config_err_at(L, tls, "tls: expected a map {cert: FILE, key: FILE}");
 	}
-	get_size(L, n, "max_connections", &c->server.max_connections, 1, 1000000);
-	get_size(L, n, "max_header_bytes", &c->server.max_header_bytes, 256, 1 << 20);
-	get_size(L, n, "max_body_bytes", &c->server.max_body_bytes, 0, (size_t)1 << 30);
-	get_duration(L, n, "header_timeout", &c->server.header_timeout_ms);
-	get_duration(L, n, "body_timeout", &c->server.body_timeout_ms);
-	get_duration(L, n, "idle_timeout", &c->server.idle_timeout_ms);
-	get_duration_or_zero(L, n, "drain_timeout", &c->server.drain_timeout_ms);
-	get_cidrs(L, n, "trusted_proxies", &c->server.trusted_proxies, &c->server.ntrusted);
-	get_str(L, n, "user", &c->server.user);
-	get_size(L, n, "dedupe", &c->server.dedupe, 0, 10000000);
+	config_get_size(L, n, "max_connections", &c->server.max_connections, 1, 1000000);
+	config_get_size(L, n, "max_header_bytes", &c->server.max_header_bytes, 256, 1 << 20);
+	config_get_size(L, n, "max_body_bytes", &c->server.max_body_bytes, 0, (size_t)1 << 30);
+	config_get_duration(L, n, "header_timeout", &c->server.header_timeout_ms);
+	config_get_duration(L, n, "body_timeout", &c->server.body_timeout_ms);
+	config_get_duration(L, n, "idle_timeout", &c->server.idle_timeout_ms);
+	config_get_duration_or_zero(L, n, "drain_timeout", &c->server.drain_timeout_ms);
+	config_get_cidrs(L, n, "trusted_proxies", &c->server.trusted_proxies, &c->server.ntrusted);
+	config_get_str(L, n, "user", &c->server.user);
+	config_get_size(L, n, "dedupe", &c->server.dedupe, 0, 10000000);
 }
 
 /* api.listen: the API's own listeners, plain HTTP (loopback or a Unix
@@ -107,37 +107,37 @@ static void load_api(struct loader *L, const struct node *n, struct config *c)
 {
 	const struct node *listen = tree_get(n, "listen");
 	size_t i;
-	check_keys(L, n, api_keys);
-	get_str(L, n, "token", &c->api.token);
+	config_check_keys(L, n, api_keys);
+	config_get_str(L, n, "token", &c->api.token);
 	if (c->api.token && !*c->api.token)
 		c->api.token = NULL;
-	get_bool(L, n, "allow_run", &c->api.allow_run);
+	config_get_bool(L, n, "allow_run", &c->api.allow_run);
 	if (listen)
 		load_listen_list(L, listen, &c->api.listen, &c->api.nlisten);
 	for (i = 0; i < c->api.nlisten; i++)
 		if (c->api.listen[i].tls > 0)
-			err_at(L, listen, "api.listen: %s: TLS is not served on API listeners", c->api.listen[i].text);
+			config_err_at(L, listen, "api.listen: %s: TLS is not served on API listeners", c->api.listen[i].text);
 		else
 			c->api.listen[i].tls = 0;
 }
 
-int load_listen(struct loader *L, const struct node *n, struct listen_cfg *out)
+int config_load_listen(struct loader *L, const struct node *n, struct listen_cfg *out)
 {
 	const struct node *addr = n;
 	const char *name = NULL;
 	int tls = -1;
 	if (n->kind == NODE_MAP) {
-		check_keys(L, n, listen_keys);
+		config_check_keys(L, n, listen_keys);
 		addr = tree_get(n, "address");
 		if (!addr)
-			return err_at(L, n, "listen: address is required"), -1;
-		get_bool(L, n, "tls", &tls);
-		get_str(L, n, "name", &name);
+			return config_err_at(L, n, "listen: address is required"), -1;
+		config_get_bool(L, n, "tls", &tls);
+		config_get_str(L, n, "name", &name);
 	}
 	if (addr->kind != NODE_SCALAR)
-		return err_at(L, addr, "listen: expected HOST:PORT"), -1;
+		return config_err_at(L, addr, "listen: expected HOST:PORT"), -1;
 	if (config_parse_listen(addr->str, out) < 0)
-		return err_at(L, addr, "listen: bad address \"%s\" (expected HOST:PORT, [V6]:PORT or unix:/PATH)", addr->str), -1;
+		return config_err_at(L, addr, "listen: bad address \"%s\" (expected HOST:PORT, [V6]:PORT or unix:/PATH)", addr->str), -1;
 	out->tls = tls;
 	out->name = name;
 	return 0;
@@ -172,26 +172,26 @@ static void load_endpoint(struct loader *L, const struct node *n, struct config 
 	e->retries = -1;
 	e->max_in_flight = 64;
 	if (n->kind != NODE_MAP)
-		return err_at(L, n, "endpoint: expected a map with url");
-	check_keys(L, n, endpoint_keys);
+		return config_err_at(L, n, "endpoint: expected a map with url");
+	config_check_keys(L, n, endpoint_keys);
 	url = tree_get(n, "url");
 	if (!url || url->kind != NODE_SCALAR) {
-		err_at(L, url ? url : n, "endpoint: url is required");
+		config_err_at(L, url ? url : n, "endpoint: url is required");
 		e->url_text = "stdout:";
 		e->url.scheme = URL_STDOUT;
 	} else if (url_parse(url->str, &e->url, &why) < 0) {
-		err_at(L, url, "bad url \"%s\": %s", url->str, why);
+		config_err_at(L, url, "bad url \"%s\": %s", url->str, why);
 		e->url_text = url->str;
 	} else {
 		e->url_text = url->str;
 	}
-	get_str(L, n, "name", &e->name);
+	config_get_str(L, n, "name", &e->name);
 	if (e->name) {
-		if (!valid_id(e->name))
-			err_at(L, tree_get(n, "name"), "endpoint name \"%s\": use letters, digits, '.', '_', '-'", e->name);
+		if (!config_valid_id(e->name))
+			config_err_at(L, tree_get(n, "name"), "endpoint name \"%s\": use letters, digits, '.', '_', '-'", e->name);
 		for (i = 0; i < idx; i++)
 			if (c->webhook.endpoints[i].name && strcmp(c->webhook.endpoints[i].name, e->name) == 0)
-				err_at(L, tree_get(n, "name"), "duplicate endpoint name \"%s\"", e->name);
+				config_err_at(L, tree_get(n, "name"), "duplicate endpoint name \"%s\"", e->name);
 	} else {
 		endpoint_name(L, e, c, idx);
 	}
@@ -200,45 +200,45 @@ static void load_endpoint(struct loader *L, const struct node *n, struct config 
 		const struct node *h;
 		e->headers = arena_alloc(L->a, (headers->count + 1) * sizeof(*e->headers));
 		if (!e->headers)
-			return oom(L, headers);
+			return config_oom(L, headers);
 		for (h = headers->child; h; h = h->next) {
 			if (h->kind != NODE_SCALAR)
-				err_at(L, h, "header %s: expected a string", h->key);
-			else if (!valid_header(h->key, h->str))
-				err_at(L, h, "header %s: invalid name or value", h->key);
+				config_err_at(L, h, "header %s: expected a string", h->key);
+			else if (!config_valid_header(h->key, h->str))
+				config_err_at(L, h, "header %s: invalid name or value", h->key);
 			else {
 				e->headers[e->nheaders].name = h->key;
 				e->headers[e->nheaders++].value = h->str;
 			}
 		}
 	} else if (headers && headers->kind != NODE_NULL) {
-		err_at(L, headers, "headers: expected a map of name: value");
+		config_err_at(L, headers, "headers: expected a map of name: value");
 	}
-	if (get_str_list(L, n, "events", &e->events, &e->nevents) == 0 && !tree_get(n, "events")) {
+	if (config_get_str_list(L, n, "events", &e->events, &e->nevents) == 0 && !tree_get(n, "events")) {
 		static const char *all[] = {"*"};
 		e->events = all;
 		e->nevents = 1;
 	}
 	for (i = 0; i < e->nevents; i++)
-		if (!valid_pattern(e->events[i]))
-			err_at(L, tree_get(n, "events"), "event pattern \"%s\": use \"*\", \"prefix.*\" or an exact name", e->events[i]);
-	if (get_str_list(L, n, "secret", &e->secrets, &e->nsecrets) > 0 &&
+		if (!config_valid_pattern(e->events[i]))
+			config_err_at(L, tree_get(n, "events"), "event pattern \"%s\": use \"*\", \"prefix.*\" or an exact name", e->events[i]);
+	if (config_get_str_list(L, n, "secret", &e->secrets, &e->nsecrets) > 0 &&
 	    (e->nsecrets == 0 || e->nsecrets > ENDPOINT_MAX_SECRETS))
-		err_at(L, tree_get(n, "secret"), "secret: one whsec_ value or a list of 1 to at most %d",
+		config_err_at(L, tree_get(n, "secret"), "secret: one whsec_ value or a list of 1 to at most %d",
 		       ENDPOINT_MAX_SECRETS);
 	for (i = 0; i < e->nsecrets; i++)
-		if (secret_bytes(e->secrets[i], NULL, 0) < 0)
-			err_at(L, tree_get(n, "secret"), "secret: expected whsec_ followed by base64");
-	get_int(L, n, "retries", &e->retries, 0, 100);
-	get_duration(L, n, "timeout", &e->timeout_ms);
-	get_bool(L, n, "ordered", &e->ordered);
+		if (config_secret_bytes(e->secrets[i], NULL, 0) < 0)
+			config_err_at(L, tree_get(n, "secret"), "secret: expected whsec_ followed by base64");
+	config_get_int(L, n, "retries", &e->retries, 0, 100);
+	config_get_duration(L, n, "timeout", &e->timeout_ms);
+	config_get_bool(L, n, "ordered", &e->ordered);
 	{
 		size_t mif = e->max_in_flight;
-		get_size(L, n, "max_in_flight", &mif, 1, 4096);
+		config_get_size(L, n, "max_in_flight", &mif, 1, 4096);
 		e->max_in_flight = (unsigned)mif;
 	}
 	if (c->webhook.https_only && e->url.scheme == URL_HTTP)
-		err_at(L, url, "https_only: http:// endpoint \"%s\" is not allowed", e->url_text);
+		config_err_at(L, url, "https_only: http:// endpoint \"%s\" is not allowed", e->url_text);
 }
 
 static void load_breaker(struct loader *L, const struct node *n, struct config *c)
@@ -247,46 +247,46 @@ static void load_breaker(struct loader *L, const struct node *n, struct config *
 	if (!n || n->kind == NODE_NULL)
 		return;
 	if (n->kind != NODE_MAP)
-		return err_at(L, n, "breaker: expected a map");
-	check_keys(L, n, breaker_keys);
-	get_int(L, n, "failures", &failures, 0, 1000000);
+		return config_err_at(L, n, "breaker: expected a map");
+	config_check_keys(L, n, breaker_keys);
+	config_get_int(L, n, "failures", &failures, 0, 1000000);
 	c->webhook.breaker.failures = (unsigned)failures;
-	get_duration(L, n, "cooldown", &c->webhook.breaker.cooldown_ms);
-	get_duration_or_zero(L, n, "disable_after", &c->webhook.breaker.disable_after_ms);
+	config_get_duration(L, n, "cooldown", &c->webhook.breaker.cooldown_ms);
+	config_get_duration_or_zero(L, n, "disable_after", &c->webhook.breaker.disable_after_ms);
 }
 
 static void load_webhook(struct loader *L, const struct node *n, struct config *c)
 {
 	const struct node *eps;
-	check_keys(L, n, webhook_keys);
+	config_check_keys(L, n, webhook_keys);
 	load_breaker(L, tree_get(n, "breaker"), c);
-	get_duration(L, n, "timeout", &c->webhook.timeout_ms);
-	get_int(L, n, "retries", &c->webhook.retries, 0, 100);
-	get_duration_or_zero(L, n, "backoff", &c->webhook.backoff_ms);
-	get_duration_or_zero(L, n, "max_backoff", &c->webhook.max_backoff_ms);
-	get_size(L, n, "queue", &c->webhook.queue, 1, 10000000);
-	get_size(L, n, "max_queue_bytes", &c->webhook.max_queue_bytes, 1024, (size_t)1 << 40);
-	get_size(L, n, "history", &c->webhook.history, 1, 1000000);
-	get_str(L, n, "user_agent", &c->webhook.user_agent);
-	get_str(L, n, "ca_file", &c->webhook.ca_file);
-	get_str(L, n, "resolv_conf", &c->webhook.resolv_conf);
-	get_str(L, n, "hosts_file", &c->webhook.hosts_file);
-	get_bool(L, n, "https_only", &c->webhook.https_only);
+	config_get_duration(L, n, "timeout", &c->webhook.timeout_ms);
+	config_get_int(L, n, "retries", &c->webhook.retries, 0, 100);
+	config_get_duration_or_zero(L, n, "backoff", &c->webhook.backoff_ms);
+	config_get_duration_or_zero(L, n, "max_backoff", &c->webhook.max_backoff_ms);
+	config_get_size(L, n, "queue", &c->webhook.queue, 1, 10000000);
+	config_get_size(L, n, "max_queue_bytes", &c->webhook.max_queue_bytes, 1024, (size_t)1 << 40);
+	config_get_size(L, n, "history", &c->webhook.history, 1, 1000000);
+	config_get_str(L, n, "user_agent", &c->webhook.user_agent);
+	config_get_str(L, n, "ca_file", &c->webhook.ca_file);
+	config_get_str(L, n, "resolv_conf", &c->webhook.resolv_conf);
+	config_get_str(L, n, "hosts_file", &c->webhook.hosts_file);
+	config_get_bool(L, n, "https_only", &c->webhook.https_only);
 	eps = tree_get(n, "endpoints");
 	if (eps && eps->kind == NODE_SEQ && eps->count > MAX_ENDPOINTS) {
-		err_at(L, eps, "endpoints: at most %d", MAX_ENDPOINTS);
+		config_err_at(L, eps, "endpoints: at most %d", MAX_ENDPOINTS);
 	} else if (eps && eps->kind == NODE_SEQ) {
 		const struct node *it;
 		size_t i = 0;
 		c->webhook.endpoints = arena_alloc(L->a, (eps->count + 1) * sizeof(struct endpoint_cfg));
 		if (!c->webhook.endpoints)
-			return oom(L, eps);
+			return config_oom(L, eps);
 		memset(c->webhook.endpoints, 0, (eps->count + 1) * sizeof(struct endpoint_cfg));
 		for (it = eps->child; it; it = it->next)
 			load_endpoint(L, it, c, i++);
 		c->webhook.nendpoints = i;
 	} else if (eps && eps->kind != NODE_NULL) {
-		err_at(L, eps, "endpoints: expected a list");
+		config_err_at(L, eps, "endpoints: expected a list");
 	}
 }
 
@@ -295,21 +295,21 @@ static void load_triggers(struct loader *L, const struct node *n, struct config 
 	const struct node *it;
 	size_t i = 0, j;
 	if (n->kind != NODE_SEQ)
-		return err_at(L, n, "triggers: expected a list");
+		return config_err_at(L, n, "triggers: expected a list");
 	if (n->count > MAX_TRIGGERS)
-		return err_at(L, n, "triggers: at most %d", MAX_TRIGGERS);
+		return config_err_at(L, n, "triggers: at most %d", MAX_TRIGGERS);
 	c->triggers = arena_alloc(L->a, (n->count + 1) * sizeof(struct trigger_cfg));
 	if (!c->triggers)
-		return oom(L, n);
+		return config_oom(L, n);
 	for (it = n->child; it; it = it->next) {
 		struct trigger_cfg *t = &c->triggers[i];
-		if (load_trigger(L, it, t) < 0)
+		if (config_load_trigger(L, it, t) < 0)
 			continue;
 		for (j = 0; j < i; j++) {
 			if (strcmp(c->triggers[j].id, t->id) == 0)
-				err_at(L, it, "duplicate trigger id \"%s\"", t->id);
+				config_err_at(L, it, "duplicate trigger id \"%s\"", t->id);
 			else if (t->path && c->triggers[j].path && strcmp(c->triggers[j].path, t->path) == 0)
-				err_at(L, it, "duplicate trigger path \"%s\"", t->path);
+				config_err_at(L, it, "duplicate trigger path \"%s\"", t->path);
 		}
 		i++;
 	}
@@ -330,13 +330,13 @@ static void finish_tls(struct loader *L, const struct node *root, struct config 
 		if (c->server.listen[i].tls < 0)
 			c->server.listen[i].tls = c->server.tls_cert != NULL && !explicit_flags;
 		else if (c->server.listen[i].tls && !c->server.tls_cert)
-			err_at(L, tree_get(server, "listen"), "listen: %s asks for TLS but server.tls is not set",
+			config_err_at(L, tree_get(server, "listen"), "listen: %s asks for TLS but server.tls is not set",
 			       c->server.listen[i].text);
 	}
 	for (i = 0; i < c->webhook.nendpoints; i++) {
 		if (c->webhook.endpoints[i].url.scheme == URL_HTTPS && access(c->webhook.ca_file, R_OK) != 0) {
 			const struct node *ca = webhook ? tree_get(webhook, "ca_file") : NULL;
-			err_at(L, ca ? ca : (webhook ? webhook : root), "webhook.ca_file: cannot read %s (needed for https endpoints): %s",
+			config_err_at(L, ca ? ca : (webhook ? webhook : root), "webhook.ca_file: cannot read %s (needed for https endpoints): %s",
 			       c->webhook.ca_file, strerror(errno));
 			return;
 		}
@@ -368,7 +368,7 @@ static void set_defaults(struct config *c)
 	c->webhook.ca_file = "/etc/ssl/certs/ca-certificates.crt";
 	c->webhook.resolv_conf = "/etc/resolv.conf";
 	c->webhook.hosts_file = "/etc/hosts";
-	spool_defaults(c);
+	config_spool_defaults(c);
 }
 
 /* A config is JSON when its first non-blank byte opens an object or an
@@ -409,37 +409,37 @@ int config_load_text(const char *name, const char *text, size_t len, struct conf
 		config_free(c);
 		return -1;
 	}
-	expand_env(&L, root);
+	config_expand_env(&L, root);
 	if (root->kind != NODE_MAP) {
-		err_at(&L, root, "expected a map at the top level");
+		config_err_at(&L, root, "expected a map at the top level");
 	} else {
-		check_keys(&L, root, top_keys);
+		config_check_keys(&L, root, top_keys);
 		/* webhook first: https_only is needed by endpoint checks */
 		if ((n = tree_get(root, "webhook")) && n->kind == NODE_MAP) {
 			const struct node *ho = tree_get(n, "https_only");
 			if (ho)
-				get_bool(&L, n, "https_only", &c->webhook.https_only);
+				config_get_bool(&L, n, "https_only", &c->webhook.https_only);
 			load_webhook(&L, n, c);
 		} else if (n && n->kind != NODE_NULL) {
-			err_at(&L, n, "webhook: expected a map");
+			config_err_at(&L, n, "webhook: expected a map");
 		}
 		if ((n = tree_get(root, "server")) && n->kind == NODE_MAP)
 			load_server(&L, n, c);
 		else if (n && n->kind != NODE_NULL)
-			err_at(&L, n, "server: expected a map");
+			config_err_at(&L, n, "server: expected a map");
 		if ((n = tree_get(root, "api")) && n->kind == NODE_MAP) {
 			load_api(&L, n, c);
 		} else if (n && n->kind != NODE_NULL) {
-			err_at(&L, n, "api: expected a map");
+			config_err_at(&L, n, "api: expected a map");
 		}
 		if ((n = tree_get(root, "log")) && n->kind == NODE_MAP)
-			load_log(&L, n, c);
+			config_load_log(&L, n, c);
 		else if (n && n->kind != NODE_NULL)
-			err_at(&L, n, "log: expected a map");
+			config_err_at(&L, n, "log: expected a map");
 		if ((n = tree_get(root, "spool")) && n->kind == NODE_MAP)
-			load_spool(&L, n, c);
+			config_load_spool(&L, n, c);
 		else if (n && n->kind != NODE_NULL)
-			err_at(&L, n, "spool: expected a map");
+			config_err_at(&L, n, "spool: expected a map");
 		if ((n = tree_get(root, "triggers")) && n->kind != NODE_NULL)
 			load_triggers(&L, n, c);
 	}

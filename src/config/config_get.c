@@ -1,4 +1,4 @@
-#include "edgehook/config_internal.h"
+#include "config_internal.h"
 #include "edgehook/b64.h"
 
 #include <errno.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void err_at(struct loader *L, const struct node *n, const char *fmt, ...)
+void config_err_at(struct loader *L, const struct node *n, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -19,9 +19,9 @@ void err_at(struct loader *L, const struct node *n, const char *fmt, ...)
 	L->nerrors++;
 }
 
-void oom(struct loader *L, const struct node *n) { err_at(L, n, "out of memory"); }
+void config_oom(struct loader *L, const struct node *n) { config_err_at(L, n, "out of memory"); }
 
-void check_keys(struct loader *L, const struct node *map, const char *const *allowed)
+void config_check_keys(struct loader *L, const struct node *map, const char *const *allowed)
 {
 	const struct node *c;
 	for (c = map->child; c; c = c->next) {
@@ -30,7 +30,7 @@ void check_keys(struct loader *L, const struct node *map, const char *const *all
 			if (strcmp(*k, c->key) == 0)
 				break;
 		if (!*k)
-			err_at(L, c, "unknown key \"%s\"", c->key);
+			config_err_at(L, c, "unknown key \"%s\"", c->key);
 	}
 }
 
@@ -72,20 +72,20 @@ static const char *expand_ref(struct expansion *e, const char *p, int depth, str
 	char var[128];
 	size_t nlen;
 	if (depth > MAX_ENV_NESTING)
-		return err_at(e->L, e->n, "${...} nested deeper than %d in \"%s\"", MAX_ENV_NESTING, e->text), NULL;
+		return config_err_at(e->L, e->n, "${...} nested deeper than %d in \"%s\"", MAX_ENV_NESTING, e->text), NULL;
 	while ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')
 		p++;
 	nlen = (size_t)(p - name);
 	if (!*p || (p[0] == ':' && p[1] == '\0'))
-		return err_at(e->L, e->n, "unterminated ${ in \"%s\"", e->text), NULL;
+		return config_err_at(e->L, e->n, "unterminated ${ in \"%s\"", e->text), NULL;
 	if (nlen == 0 || nlen >= sizeof(var) || (*p != '}' && !(p[0] == ':' && p[1] == '-')))
-		return err_at(e->L, e->n, "bad variable reference in \"%s\"", e->text), NULL;
+		return config_err_at(e->L, e->n, "bad variable reference in \"%s\"", e->text), NULL;
 	memcpy(var, name, nlen);
 	var[nlen] = '\0';
 	val = getenv(var);
 	if (*p == '}') {
 		if (out && !val)
-			err_at(e->L, e->n, "environment variable %s is not set", var);
+			config_err_at(e->L, e->n, "environment variable %s is not set", var);
 		else if (out)
 			buf_puts(out, val);
 		return p + 1;
@@ -94,7 +94,7 @@ static const char *expand_ref(struct expansion *e, const char *p, int depth, str
 	if (!p)
 		return NULL;
 	if (*p != '}')
-		return err_at(e->L, e->n, "unterminated ${ in \"%s\"", e->text), NULL;
+		return config_err_at(e->L, e->n, "unterminated ${ in \"%s\"", e->text), NULL;
 	if (out && val)
 		buf_puts(out, val);
 	return p + 1;
@@ -113,14 +113,14 @@ static char *expand_one(struct loader *L, const struct node *n, const char *s)
 	buf_init(&out, 1 << 20);
 	expand_text(&e, s, 0, &out);
 	if (out.failed)
-		err_at(L, n, "value longer than 1 MiB after ${...} expansion");
+		config_err_at(L, n, "value longer than 1 MiB after ${...} expansion");
 	if (L->nerrors == before)
 		res = arena_strndup(L->a, out.data ? out.data : "", out.len);
 	buf_free(&out);
 	return res ? res : (char *)s;
 }
 
-void expand_env(struct loader *L, struct node *n)
+void config_expand_env(struct loader *L, struct node *n)
 {
 	struct node *c;
 	if (n->kind == NODE_SCALAR) {
@@ -129,7 +129,7 @@ void expand_env(struct loader *L, struct node *n)
 		return;
 	}
 	for (c = n->child; c; c = c->next)
-		expand_env(L, c);
+		config_expand_env(L, c);
 }
 
 /* The node for key when it is present and not null. */
@@ -143,11 +143,11 @@ static int want_scalar(struct loader *L, const struct node *v, const char *key)
 {
 	if (v->kind == NODE_SCALAR)
 		return 0;
-	err_at(L, v, "%s: expected a single value, not a %s", key, v->kind == NODE_MAP ? "map" : "list");
+	config_err_at(L, v, "%s: expected a single value, not a %s", key, v->kind == NODE_MAP ? "map" : "list");
 	return -1;
 }
 
-int get_str(struct loader *L, const struct node *n, const char *key, const char **out)
+int config_get_str(struct loader *L, const struct node *n, const char *key, const char **out)
 {
 	const struct node *v = present(n, key);
 	if (!v)
@@ -158,7 +158,7 @@ int get_str(struct loader *L, const struct node *n, const char *key, const char 
 	return 1;
 }
 
-int get_bool(struct loader *L, const struct node *n, const char *key, int *out)
+int config_get_bool(struct loader *L, const struct node *n, const char *key, int *out)
 {
 	const struct node *v = present(n, key);
 	if (!v)
@@ -170,11 +170,11 @@ int get_bool(struct loader *L, const struct node *n, const char *key, int *out)
 	else if (!v->quoted && strcmp(v->str, "false") == 0)
 		*out = 0;
 	else
-		return err_at(L, v, "%s: expected true or false, got \"%s\"", key, v->str), -1;
+		return config_err_at(L, v, "%s: expected true or false, got \"%s\"", key, v->str), -1;
 	return 1;
 }
 
-int get_int(struct loader *L, const struct node *n, const char *key, int *out, int min, int max)
+int config_get_int(struct loader *L, const struct node *n, const char *key, int *out, int min, int max)
 {
 	const struct node *v = present(n, key);
 	char *end;
@@ -185,7 +185,7 @@ int get_int(struct loader *L, const struct node *n, const char *key, int *out, i
 		return -1;
 	val = strtol(v->str, &end, 10);
 	if (v->quoted || *v->str == '\0' || *end || val < min || val > max)
-		return err_at(L, v, "%s: expected an integer from %d to %d, got \"%s\"", key, min, max, v->str), -1;
+		return config_err_at(L, v, "%s: expected an integer from %d to %d, got \"%s\"", key, min, max, v->str), -1;
 	*out = (int)val;
 	return 1;
 }
@@ -215,7 +215,7 @@ int config_parse_size(const char *s, size_t *out)
 	return -1;
 }
 
-int get_size(struct loader *L, const struct node *n, const char *key, size_t *out, size_t min, size_t max)
+int config_get_size(struct loader *L, const struct node *n, const char *key, size_t *out, size_t min, size_t max)
 {
 	const struct node *v = present(n, key);
 	size_t val;
@@ -224,9 +224,9 @@ int get_size(struct loader *L, const struct node *n, const char *key, size_t *ou
 	if (want_scalar(L, v, key) < 0)
 		return -1;
 	if (config_parse_size(v->str, &val) < 0)
-		return err_at(L, v, "%s: bad size \"%s\" (use 512, 64KiB, 1MiB)", key, v->str), -1;
+		return config_err_at(L, v, "%s: bad size \"%s\" (use 512, 64KiB, 1MiB)", key, v->str), -1;
 	if (val < min || val > max)
-		return err_at(L, v, "%s: %s is out of range (%zu to %zu)", key, v->str, min, max), -1;
+		return config_err_at(L, v, "%s: %s is out of range (%zu to %zu)", key, v->str, min, max), -1;
 	*out = val;
 	return 1;
 }
@@ -286,24 +286,24 @@ static int duration(struct loader *L, const struct node *n, const char *key, uin
 	if (want_scalar(L, v, key) < 0)
 		return -1;
 	if (config_parse_duration(v->str, &ms) < 0)
-		return err_at(L, v, "%s: bad duration \"%s\" (use 250ms, 10s, 5m, 1h; at most 31 days)", key, v->str), -1;
+		return config_err_at(L, v, "%s: bad duration \"%s\" (use 250ms, 10s, 5m, 1h; at most 31 days)", key, v->str), -1;
 	if (ms < min)
-		return err_at(L, v, "%s: must be at least 1ms (0 would never let it happen)", key), -1;
+		return config_err_at(L, v, "%s: must be at least 1ms (0 would never let it happen)", key), -1;
 	*out = ms;
 	return 1;
 }
 
-int get_duration(struct loader *L, const struct node *n, const char *key, uint64_t *out)
+int config_get_duration(struct loader *L, const struct node *n, const char *key, uint64_t *out)
 {
 	return duration(L, n, key, out, 1);
 }
 
-int get_duration_or_zero(struct loader *L, const struct node *n, const char *key, uint64_t *out)
+int config_get_duration_or_zero(struct loader *L, const struct node *n, const char *key, uint64_t *out)
 {
 	return duration(L, n, key, out, 0);
 }
 
-int get_str_list(struct loader *L, const struct node *n, const char *key, const char ***out, size_t *count)
+int config_get_str_list(struct loader *L, const struct node *n, const char *key, const char ***out, size_t *count)
 {
 	const struct node *v = present(n, key), *it;
 	const char **list;
@@ -313,20 +313,20 @@ int get_str_list(struct loader *L, const struct node *n, const char *key, const 
 	if (v->kind == NODE_SCALAR) {
 		list = arena_alloc(L->a, sizeof(*list));
 		if (!list)
-			return oom(L, v), -1;
+			return config_oom(L, v), -1;
 		list[0] = v->str;
 		*out = list;
 		*count = 1;
 		return 1;
 	}
 	if (v->kind != NODE_SEQ)
-		return err_at(L, v, "%s: expected a list", key), -1;
+		return config_err_at(L, v, "%s: expected a list", key), -1;
 	list = arena_alloc(L->a, (v->count + 1) * sizeof(*list));
 	if (!list)
-		return oom(L, v), -1;
+		return config_oom(L, v), -1;
 	for (it = v->child; it; it = it->next) {
 		if (it->kind != NODE_SCALAR)
-			return err_at(L, it, "%s: list items must be strings", key), -1;
+			return config_err_at(L, it, "%s: list items must be strings", key), -1;
 		list[i++] = it->str;
 	}
 	*out = list;
@@ -334,26 +334,26 @@ int get_str_list(struct loader *L, const struct node *n, const char *key, const 
 	return 1;
 }
 
-int get_cidrs(struct loader *L, const struct node *n, const char *key, struct cidr **out, size_t *count)
+int config_get_cidrs(struct loader *L, const struct node *n, const char *key, struct cidr **out, size_t *count)
 {
 	const char **items;
 	size_t k, nitems = 0;
 	struct cidr *list;
-	int rc = get_str_list(L, n, key, &items, &nitems);
+	int rc = config_get_str_list(L, n, key, &items, &nitems);
 	if (rc <= 0)
 		return rc;
 	list = arena_alloc(L->a, (nitems + 1) * sizeof(*list));
 	if (!list)
-		return oom(L, n), -1;
+		return config_oom(L, n), -1;
 	for (k = 0; k < nitems; k++)
 		if (cidr_parse(items[k], &list[k]) < 0)
-			return err_at(L, tree_get(n, key), "%s: bad address or CIDR \"%s\"", key, items[k]), -1;
+			return config_err_at(L, tree_get(n, key), "%s: bad address or CIDR \"%s\"", key, items[k]), -1;
 	*out = list;
 	*count = nitems;
 	return 1;
 }
 
-int valid_id(const char *s)
+int config_valid_id(const char *s)
 {
 	if (!*s || strlen(s) > 128)
 		return 0;
@@ -364,7 +364,7 @@ int valid_id(const char *s)
 	return 1;
 }
 
-int valid_pattern(const char *s)
+int config_valid_pattern(const char *s)
 {
 	size_t n = strlen(s);
 	const char *star = strchr(s, '*');
@@ -375,7 +375,7 @@ int valid_pattern(const char *s)
 	return star == s + n - 1 && (n == 1 || (n >= 3 && s[n - 2] == '.'));
 }
 
-int valid_header(const char *name, const char *value)
+int config_valid_header(const char *name, const char *value)
 {
 	const char *p;
 	if (!*name)
@@ -389,7 +389,7 @@ int valid_header(const char *name, const char *value)
 	return 1;
 }
 
-int secret_bytes(const char *secret, unsigned char *out, size_t cap)
+int config_secret_bytes(const char *secret, unsigned char *out, size_t cap)
 {
 	unsigned char tmp[256];
 	int n;

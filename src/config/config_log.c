@@ -1,6 +1,6 @@
 /* log: settings of the log (format, level, file) and applying them. */
 #include "edgehook/config.h"
-#include "edgehook/config_internal.h"
+#include "config_internal.h"
 #include "edgehook/log.h"
 
 #include <errno.h>
@@ -14,29 +14,29 @@ static void get_choice(struct loader *L, const struct node *n, const char *key, 
 {
 	const char *v = NULL;
 	int i;
-	if (get_str(L, n, key, &v) < 0 || !v)
+	if (config_get_str(L, n, key, &v) < 0 || !v)
 		return;
 	for (i = 0; names[i]; i++)
 		if (strcmp(v, names[i]) == 0) {
 			*out = i;
 			return;
 		}
-	err_at(L, tree_get(n, key), "log.%s: \"%s\": expected %s", key, v, allowed);
+	config_err_at(L, tree_get(n, key), "log.%s: \"%s\": expected %s", key, v, allowed);
 }
 
-void load_log(struct loader *L, const struct node *n, struct config *c)
+void config_load_log(struct loader *L, const struct node *n, struct config *c)
 {
 	static const char *const formats[] = {"logfmt", "json", NULL};
 	static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
 	int format = (int)c->log.format, level = (int)c->log.level;
-	check_keys(L, n, log_keys);
+	config_check_keys(L, n, log_keys);
 	get_choice(L, n, "format", formats, "logfmt or json", &format);
 	get_choice(L, n, "level", levels, "debug, info, warn or error", &level);
 	c->log.format = (enum log_format)format;
 	c->log.level = (enum log_level)level;
-	get_str(L, n, "file", &c->log.file);
+	config_get_str(L, n, "file", &c->log.file);
 	if (c->log.file && c->log.file[0] != '/')
-		err_at(L, tree_get(n, "file"), "log.file: expected an absolute path");
+		config_err_at(L, tree_get(n, "file"), "log.file: expected an absolute path");
 }
 
 int config_apply_log(const struct config *c)

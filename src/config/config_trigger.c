@@ -1,4 +1,4 @@
-#include "edgehook/config_internal.h"
+#include "config_internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -49,29 +49,29 @@ static struct run_cfg *load_run(struct loader *L, const struct node *n)
 	struct run_cfg *r = arena_alloc(L->a, sizeof(*r));
 	size_t conc = 1, queue = 100;
 	if (!r)
-		return oom(L, n), NULL;
+		return config_oom(L, n), NULL;
 	memset(r, 0, sizeof(*r));
 	r->timeout_ms = 60000;
 	if (n->kind != NODE_MAP)
-		return err_at(L, n, "run: expected a map with command"), NULL;
-	check_keys(L, n, run_keys);
-	if (get_str(L, n, "command", &r->command) <= 0 || !*r->command)
-		err_at(L, n, "run: command is required");
+		return config_err_at(L, n, "run: expected a map with command"), NULL;
+	config_check_keys(L, n, run_keys);
+	if (config_get_str(L, n, "command", &r->command) <= 0 || !*r->command)
+		config_err_at(L, n, "run: command is required");
 	else if (r->command[0] != '/')
-		err_at(L, tree_get(n, "command"), "run: command must be an absolute path (no shell, no PATH search)");
-	get_str_list(L, n, "args", &r->args, &r->nargs);
+		config_err_at(L, tree_get(n, "command"), "run: command must be an absolute path (no shell, no PATH search)");
+	config_get_str_list(L, n, "args", &r->args, &r->nargs);
 	if (r->nargs > RUN_MAX_ARGS)
-		err_at(L, tree_get(n, "args"), "run: at most %d args (%zu given)", RUN_MAX_ARGS, r->nargs);
-	get_duration(L, n, "timeout", &r->timeout_ms);
-	get_size(L, n, "concurrency", &conc, 1, 1024);
-	get_size(L, n, "queue", &queue, 0, 100000);
-	get_bool(L, n, "allow_root", &r->allow_root);
+		config_err_at(L, tree_get(n, "args"), "run: at most %d args (%zu given)", RUN_MAX_ARGS, r->nargs);
+	config_get_duration(L, n, "timeout", &r->timeout_ms);
+	config_get_size(L, n, "concurrency", &conc, 1, 1024);
+	config_get_size(L, n, "queue", &queue, 0, 100000);
+	config_get_bool(L, n, "allow_root", &r->allow_root);
 	r->concurrency = (unsigned)conc;
 	r->queue = (unsigned)queue;
 	return r;
 }
 
-int load_trigger(struct loader *L, const struct node *n, struct trigger_cfg *t)
+int config_load_trigger(struct loader *L, const struct node *n, struct trigger_cfg *t)
 {
 	const char *kind = "generic";
 	const struct node *meta, *run;
@@ -81,49 +81,49 @@ int load_trigger(struct loader *L, const struct node *n, struct trigger_cfg *t)
 	t->enabled = 1;
 	t->metadata_json = "{}";
 	if (n->kind != NODE_MAP)
-		return err_at(L, n, "trigger: expected a map with id"), -1;
-	check_keys(L, n, trigger_keys);
-	if (get_str(L, n, "id", &t->id) <= 0)
-		return err_at(L, n, "trigger: id is required"), -1;
-	if (!valid_id(t->id))
-		err_at(L, tree_get(n, "id"), "trigger id \"%s\": use letters, digits, '.', '_', '-'", t->id);
-	get_str(L, n, "kind", &kind);
+		return config_err_at(L, n, "trigger: expected a map with id"), -1;
+	config_check_keys(L, n, trigger_keys);
+	if (config_get_str(L, n, "id", &t->id) <= 0)
+		return config_err_at(L, n, "trigger: id is required"), -1;
+	if (!config_valid_id(t->id))
+		config_err_at(L, tree_get(n, "id"), "trigger id \"%s\": use letters, digits, '.', '_', '-'", t->id);
+	config_get_str(L, n, "kind", &kind);
 	if (parse_kind(kind, &t->kind) < 0)
-		err_at(L, tree_get(n, "kind"), "kind: \"%s\" is not one of generic, github, gitlab, slack, standard", kind);
+		config_err_at(L, tree_get(n, "kind"), "kind: \"%s\" is not one of generic, github, gitlab, slack, standard", kind);
 	/* an empty secret (often a ${VAR} that expanded to nothing) would
 	 * leave a generic or gitlab trigger open: refused for every kind */
-	if (get_str(L, n, "secret", &t->secret) > 0 && !*t->secret) {
-		err_at(L, tree_get(n, "secret"), "secret: empty (leave the key out for an unsigned trigger)");
+	if (config_get_str(L, n, "secret", &t->secret) > 0 && !*t->secret) {
+		config_err_at(L, tree_get(n, "secret"), "secret: empty (leave the key out for an unsigned trigger)");
 		t->secret = NULL;
 	} else if (!t->secret && (t->kind == TRIGGER_GITHUB || t->kind == TRIGGER_SLACK || t->kind == TRIGGER_STANDARD))
-		err_at(L, n, "trigger %s: kind %s needs a secret", t->id, kind);
-	if (t->secret && t->kind == TRIGGER_STANDARD && secret_bytes(t->secret, NULL, 0) < 0)
-		err_at(L, tree_get(n, "secret"), "secret: kind standard expects whsec_ followed by base64");
-	get_cidrs(L, n, "allowed_ips", &t->allowed_ips, &t->nallowed);
-	get_str(L, n, "event_source", &t->event_source);
-	if (get_str(L, n, "path", &t->path) > 0) {
+		config_err_at(L, n, "trigger %s: kind %s needs a secret", t->id, kind);
+	if (t->secret && t->kind == TRIGGER_STANDARD && config_secret_bytes(t->secret, NULL, 0) < 0)
+		config_err_at(L, tree_get(n, "secret"), "secret: kind standard expects whsec_ followed by base64");
+	config_get_cidrs(L, n, "allowed_ips", &t->allowed_ips, &t->nallowed);
+	config_get_str(L, n, "event_source", &t->event_source);
+	if (config_get_str(L, n, "path", &t->path) > 0) {
 		if (!valid_path(t->path))
-			err_at(L, tree_get(n, "path"), "path \"%s\": must start with / and hold no spaces, ? or #", t->path);
+			config_err_at(L, tree_get(n, "path"), "path \"%s\": must start with / and hold no spaces, ? or #", t->path);
 		else if (reserved_path(t->path))
-			err_at(L, tree_get(n, "path"), "path \"%s\" collides with a built-in route", t->path);
+			config_err_at(L, tree_get(n, "path"), "path \"%s\" collides with a built-in route", t->path);
 	}
-	get_bool(L, n, "enabled", &t->enabled);
-	get_str(L, n, "description", &t->description);
+	config_get_bool(L, n, "enabled", &t->enabled);
+	config_get_str(L, n, "description", &t->description);
 	meta = tree_get(n, "metadata");
 	if (meta && meta->kind == NODE_MAP) {
 		struct buf b;
 		buf_init(&b, 64 << 10);
 		if (tree_to_json(&b, meta) < 0)
-			err_at(L, meta, "metadata: too large");
+			config_err_at(L, meta, "metadata: too large");
 		else
 			t->metadata_json = arena_strndup(L->a, b.data, b.len);
 		buf_free(&b);
 	} else if (meta && meta->kind != NODE_NULL) {
-		err_at(L, meta, "metadata: expected a map");
+		config_err_at(L, meta, "metadata: expected a map");
 	}
-	get_str(L, n, "event", &t->event);
-	get_bool(L, n, "emit", &t->emit);
-	get_bool(L, n, "allow_sha1", &t->allow_sha1);
+	config_get_str(L, n, "event", &t->event);
+	config_get_bool(L, n, "emit", &t->emit);
+	config_get_bool(L, n, "allow_sha1", &t->allow_sha1);
 	run = tree_get(n, "run");
 	if (run && run->kind != NODE_NULL)
 		t->run = load_run(L, run);
@@ -140,5 +140,5 @@ int config_trigger_from_tree(struct arena *a, const char *file, const struct nod
 	L.errors = errors;
 	/* No ${ENV} expansion here: an API client must not be able to read
 	 * the server's environment back through trigger info. */
-	return load_trigger(&L, n, out);
+	return config_load_trigger(&L, n, out);
 }
