@@ -27,11 +27,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ts = header + hlen + (hlen < size);
 	tlen = strlen(ts);
 	body = ts + tlen + (ts + tlen < copy + size);
-	verify_standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_1", ts, header, body, strlen(body), 1614265330, &why);
-	verify_github("secret", header, hlen, 0, body, strlen(body), &why);
-	verify_github("secret", header, hlen, 1, body, strlen(body), &why);
-	verify_slack("secret", ts, header, body, strlen(body), 1531420618, &why);
-	verify_token("secret", header, hlen);
+	sign_verify_standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_1", ts, header, body, strlen(body), 1614265330, &why);
+	sign_verify_github("secret", header, hlen, 0, body, strlen(body), &why);
+	sign_verify_github("secret", header, hlen, 1, body, strlen(body), &why);
+	sign_verify_slack("secret", ts, header, body, strlen(body), 1531420618, &why);
+	sign_verify_token("secret", header, hlen);
 	b64_decode(header, hlen, raw, sizeof(raw));
 	http_retry_after_ms(header, hlen, 1700000000000ULL);
 	free(copy);

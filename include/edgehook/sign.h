@@ -19,13 +19,13 @@ enum { SIGN_WINDOW_SECONDS = 300 };
  * or the secret is malformed. */
 int sign_standard(const char *secret, const char *msg_id, const char *timestamp, const char *body, size_t len,
 		  char *out, size_t cap);
-int verify_standard(const char *secret, const char *msg_id, const char *timestamp, const char *sig_header,
-		    const char *body, size_t len, int64_t now, const char **why);
-int verify_github(const char *secret, const char *header, size_t header_len, int sha1, const char *body, size_t len,
-		  const char **why);
-int verify_slack(const char *secret, const char *timestamp, const char *sig_header, const char *body, size_t len,
-		 int64_t now, const char **why);
-int verify_token(const char *secret, const char *token, size_t token_len);
+int sign_verify_standard(const char *secret, const char *msg_id, const char *timestamp, const char *sig_header,
+			 const char *body, size_t len, int64_t now, const char **why);
+int sign_verify_github(const char *secret, const char *header, size_t header_len, int sha1, const char *body,
+		       size_t len, const char **why);
+int sign_verify_slack(const char *secret, const char *timestamp, const char *sig_header, const char *body, size_t len,
+		      int64_t now, const char **why);
+int sign_verify_token(const char *secret, const char *token, size_t token_len);
 /* Constant-time equality of two byte strings (length is not secret). */
 int sign_equal(const void *a, size_t alen, const void *b, size_t blen);
 

@@ -68,7 +68,7 @@ int api_authorize(struct relay *rl, struct http_conn *c, const struct http_reque
 	}
 	auth = http_find_header(req->headers, req->num_headers, "authorization");
 	if (auth && auth->value_len > 7 && http_token_eq(auth->value, 7, "bearer ") &&
-	    verify_token(token, auth->value + 7, auth->value_len - 7) == 0)
+	    sign_verify_token(token, auth->value + 7, auth->value_len - 7) == 0)
 		return 0;
 	http_respond(c, 401, "application/json", "WWW-Authenticate: Bearer\r\n",
 		     "{\"error\":\"missing or wrong bearer token\"}", 41);

@@ -122,8 +122,8 @@ static int within_window(const char *timestamp, int64_t now)
 	return ts <= now + SIGN_WINDOW_SECONDS && ts >= now - SIGN_WINDOW_SECONDS;
 }
 
-int verify_standard(const char *secret, const char *msg_id, const char *timestamp, const char *sig_header,
-		    const char *body, size_t len, int64_t now, const char **why)
+int sign_verify_standard(const char *secret, const char *msg_id, const char *timestamp, const char *sig_header,
+			 const char *body, size_t len, int64_t now, const char **why)
 {
 	char expect[64];
 	const char *p = sig_header;
@@ -149,8 +149,8 @@ int verify_standard(const char *secret, const char *msg_id, const char *timestam
 	return -1;
 }
 
-int verify_github(const char *secret, const char *header, size_t header_len, int sha1, const char *body, size_t len,
-		  const char **why)
+int sign_verify_github(const char *secret, const char *header, size_t header_len, int sha1, const char *body,
+		       size_t len, const char **why)
 {
 	unsigned char mac[32];
 	char hex[65];
@@ -170,8 +170,8 @@ int verify_github(const char *secret, const char *header, size_t header_len, int
 	return 0;
 }
 
-int verify_slack(const char *secret, const char *timestamp, const char *sig_header, const char *body, size_t len,
-		 int64_t now, const char **why)
+int sign_verify_slack(const char *secret, const char *timestamp, const char *sig_header, const char *body, size_t len,
+		      int64_t now, const char **why)
 {
 	unsigned char mac[32];
 	char hex[68] = "v0=";
@@ -189,7 +189,7 @@ int verify_slack(const char *secret, const char *timestamp, const char *sig_head
 	return 0;
 }
 
-int verify_token(const char *secret, const char *token, size_t token_len)
+int sign_verify_token(const char *secret, const char *token, size_t token_len)
 {
 	return sign_equal(secret, strlen(secret), token, token_len) ? 0 : -1;
 }

@@ -357,15 +357,15 @@ static int verify(const struct trigger_cfg *t, enum trigger_kind kind, const str
 		if (!h && kind == TRIGGER_GENERIC)
 			h = http_find_header(req->headers, req->num_headers, "x-signature-256");
 		if (h)
-			return verify_github(t->secret, h->value, h->value_len, 0, body, len, why);
+			return sign_verify_github(t->secret, h->value, h->value_len, 0, body, len, why);
 		h = http_find_header(req->headers, req->num_headers, "x-hub-signature");
 		if (h && t->allow_sha1)
-			return verify_github(t->secret, h->value, h->value_len, 1, body, len, why);
+			return sign_verify_github(t->secret, h->value, h->value_len, 1, body, len, why);
 		*why = h ? "sha1 signatures are not accepted (allow_sha1)" : "missing X-Hub-Signature-256";
 		return -1;
 	case TRIGGER_GITLAB:
 		h = http_find_header(req->headers, req->num_headers, "x-gitlab-token");
-		if (h && verify_token(t->secret, h->value, h->value_len) == 0)
+		if (h && sign_verify_token(t->secret, h->value, h->value_len) == 0)
 			return 0;
 		*why = h ? "wrong X-Gitlab-Token" : "missing X-Gitlab-Token";
 		return -1;
@@ -375,7 +375,7 @@ static int verify(const struct trigger_cfg *t, enum trigger_kind kind, const str
 			*why = "missing X-Slack-Signature or X-Slack-Request-Timestamp";
 			return -1;
 		}
-		return verify_slack(t->secret, ts, sig, body, len, now_seconds(), why);
+		return sign_verify_slack(t->secret, ts, sig, body, len, now_seconds(), why);
 	case TRIGGER_STANDARD:
 		if (!header_copy(req, "webhook-id", id, sizeof(id)) ||
 		    !header_copy(req, "webhook-timestamp", ts, sizeof(ts)) ||
@@ -383,7 +383,7 @@ static int verify(const struct trigger_cfg *t, enum trigger_kind kind, const str
 			*why = "missing (or over 1023 bytes) webhook-id, webhook-timestamp or webhook-signature";
 			return -1;
 		}
-		return verify_standard(t->secret, id, ts, sig, body, len, now_seconds(), why);
+		return sign_verify_standard(t->secret, id, ts, sig, body, len, now_seconds(), why);
 	}
 	*why = "unknown kind";
 	return -1;
