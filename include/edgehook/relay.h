@@ -25,8 +25,6 @@ struct api_trigger;
 struct http_client;
 struct http_server;
 struct http_conn;
-struct trigger_cfg;
-struct buf;
 
 struct trigger_stats {
 	uint64_t accepted, duplicates, rejected_auth, rejected_source, rejected_body, not_found, queue_full, run_refused;
@@ -79,37 +77,5 @@ void relay_drain(struct relay *rl, void (*on_drained)(void *arg), void *arg);
 /* Past the drain timeout: kills the commands and drops the deliveries
  * still pending, counted and logged; on_drained is not called. */
 void relay_abandon(struct relay *rl);
-
-/* registry.c: config triggers, then API-registered ones */
-const struct trigger_cfg *trigger_by_id(const struct relay *rl, const char *id, size_t len);
-const struct trigger_cfg *trigger_by_path(const struct relay *rl, const char *path, size_t len);
-void trigger_info(struct relay *rl, struct http_conn *c, const struct trigger_cfg *t);
-void triggers_api(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *id,
-		  size_t id_len, const char *body, size_t len);
-/* After a reload: API triggers the new config shadows (same id or path)
- * or no longer allows (run without api.allow_run) are dropped, logged. */
-void registry_reconcile(struct relay *rl);
-void registry_free(struct relay *rl);
-
-/* trigger.c */
-/* verify_as: the kind named in the route, or the trigger's own kind. */
-void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *body,
-		     size_t len, const struct trigger_cfg *t, int verify_as);
-
-/* api.c: path is what follows "/api/v1/" */
-/* Bound for a rendered answer (JSON or metrics); buffers grow to it. */
-enum { RENDER_MAX = 64 << 20 };
-/* Sends b and frees it; when an append into b failed (b->failed) the
- * answer is 500 with a log line naming `what`, never a cut body. */
-void reply_rendered(struct http_conn *c, int status, const char *ctype, struct buf *b, const char *what);
-/* {"error":"msg"} with status (503 also says Retry-After: 1); msg is
- * escaped, so it may quote the request. */
-void api_respond_error(struct http_conn *c, int status, const char *msg);
-int api_authorize(struct relay *rl, struct http_conn *c, const struct http_request *req);
-void api_handle(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *path, size_t plen,
-		const char *body, size_t len);
-
-/* metrics.c */
-void metrics_render(struct relay *rl, struct http_conn *c);
 
 #endif

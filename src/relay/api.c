@@ -1,5 +1,5 @@
 /* /api/v1: event ingest, event status, endpoints, endpoint tests. */
-#include "edgehook/relay.h"
+#include "edgehook/relay_routes.h"
 #include "dispatch_internal.h"
 #include "edgehook/buf.h"
 #include "edgehook/cidr.h"
@@ -88,7 +88,7 @@ void api_respond_error(struct http_conn *c, int status, const char *msg)
 	http_respond(c, status, "application/json", status == 503 ? "Retry-After: 1\r\n" : NULL, b.data, b.len);
 }
 
-void reply_rendered(struct http_conn *c, int status, const char *ctype, struct buf *b, const char *what)
+void api_reply_rendered(struct http_conn *c, int status, const char *ctype, struct buf *b, const char *what)
 {
 	if (b->failed || !b->data) {
 		log_msg(LOG_ERROR, "answer not sent: rendering failed (too large or out of memory)", "what", what, NULL);
@@ -149,7 +149,7 @@ static void ack_written(void *arg, int status)
 {
 	struct ingest_ack *a = arg;
 	if (status == 0) {
-		reply_rendered(a->c, 202, "application/json", &a->reply, "event ids");
+		api_reply_rendered(a->c, 202, "application/json", &a->reply, "event ids");
 	} else {
 		api_respond_error(a->c, 503, "the spool could not write the events");
 		buf_free(&a->reply);
@@ -165,14 +165,14 @@ static void reply_accepted(struct relay *rl, struct http_conn *c, struct buf *re
 	struct ingest_ack *a;
 	if (!rl->spool || rl->cfg->spool.fsync != SPOOL_FSYNC_ALWAYS || lsn == lsn_before ||
 	    !(a = calloc(1, sizeof(*a)))) {
-		reply_rendered(c, 202, "application/json", reply, "event ids");
+		api_reply_rendered(c, 202, "application/json", reply, "event ids");
 		return;
 	}
 	a->rl = rl;
 	a->c = c;
 	a->reply = *reply;
 	if (spool_wait(rl->spool, &a->w, lsn, ack_written, a) == 1) {
-		reply_rendered(c, 202, "application/json", &a->reply, "event ids");
+		api_reply_rendered(c, 202, "application/json", &a->reply, "event ids");
 		free(a);
 		return;
 	}
@@ -421,7 +421,7 @@ static void endpoint_enable(struct relay *rl, struct http_conn *c, const char *n
 	}
 	buf_init(&b, RENDER_MAX);
 	endpoint_json(&b, ep);
-	reply_rendered(c, 200, "application/json", &b, "endpoint");
+	api_reply_rendered(c, 200, "application/json", &b, "endpoint");
 }
 
 /* The length of an endpoints/{name}/ACTION path's name; 0 for another action. */
@@ -460,7 +460,7 @@ static void event_replay(struct relay *rl, struct http_conn *c, const struct htt
 	buf_puts(&b, "{");
 	json_put_kv(&b, 0, "id", idz);
 	buf_printf(&b, ",\"endpoints\":%d}", n);
-	reply_rendered(c, 202, "application/json", &b, "replay");
+	api_reply_rendered(c, 202, "application/json", &b, "replay");
 }
 
 /* POST /api/v1/endpoints/{name}/recover {"since": RFC 3339} */
@@ -502,7 +502,7 @@ static void endpoint_recover(struct relay *rl, struct http_conn *c, const char *
 	buf_puts(&b, "{");
 	json_put_kv(&b, 0, "endpoint", n);
 	buf_printf(&b, ",\"replayed\":%d}", rc);
-	reply_rendered(c, 202, "application/json", &b, "recover");
+	api_reply_rendered(c, 202, "application/json", &b, "recover");
 }
 
 /* path is what follows "/api/v1/". */
@@ -543,7 +543,7 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 			api_respond_error(c, 404, "unknown event (or no longer in the status history)");
 			buf_free(&b);
 		} else {
-			reply_rendered(c, 200, "application/json", &b, "event status");
+			api_reply_rendered(c, 200, "application/json", &b, "event status");
 		}
 	} else if (str_slice_eq(path, head, "endpoints") && rlen == 0) {
 		if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD")) {
@@ -552,7 +552,7 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 		}
 		buf_init(&b, RENDER_MAX);
 		endpoints_json(rl->disp, &b);
-		reply_rendered(c, 200, "application/json", &b, "endpoints");
+		api_reply_rendered(c, 200, "application/json", &b, "endpoints");
 	} else if (str_slice_eq(path, head, "dead") && rlen == 0) {
 		const char *name;
 		size_t nlen = 0;
@@ -563,12 +563,12 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 		name = query_param(req, "endpoint", &nlen);
 		buf_init(&b, RENDER_MAX);
 		dead_json(rl->disp, name, nlen, &b);
-		reply_rendered(c, 200, "application/json", &b, "dead letters");
+		api_reply_rendered(c, 200, "application/json", &b, "dead letters");
 	} else if (str_slice_eq(path, head, "triggers")) {
 		if (memchr(rest, '/', rlen))
 			api_respond_error(c, 404, "unknown trigger");
 		else
-			triggers_api(rl, c, req, rest, rlen, body, len);
+			registry_api(rl, c, req, rest, rlen, body, len);
 	} else if (str_slice_eq(path, head, "runs") && rlen > 0) {
 		char id[64];
 		if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD")) {
@@ -586,7 +586,7 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 			api_respond_error(c, 404, "unknown run (or no longer in the history)");
 			buf_free(&b);
 		} else {
-			reply_rendered(c, 200, "application/json", &b, "run");
+			api_reply_rendered(c, 200, "application/json", &b, "run");
 		}
 	} else if (str_slice_eq(path, head, "endpoints") && endpoint_action(rest, rlen, "test")) {
 		if (http_method_is(req, "POST"))

@@ -1,7 +1,7 @@
 /* GET /metrics: Prometheus text exposition format 0.0.4. Every family
  * gets its # HELP and # TYPE lines from metric_head; the renderer checks
- * the buffer's sticky failure flag once (reply_rendered). */
-#include "edgehook/relay.h"
+ * the buffer's sticky failure flag once (api_reply_rendered). */
+#include "edgehook/relay_routes.h"
 #include "dispatch_internal.h"
 #include "edgehook/buf.h"
 #include "edgehook/client.h"
@@ -147,5 +147,5 @@ void metrics_render(struct relay *rl, struct http_conn *c)
 	endpoint_metrics(&b, rl->disp);
 	if (rl->spool)
 		spool_metrics(&b, rl->spool);
-	reply_rendered(c, 200, "text/plain; version=0.0.4", &b, "metrics");
+	api_reply_rendered(c, 200, "text/plain; version=0.0.4", &b, "metrics");
 }

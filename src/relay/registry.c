@@ -2,7 +2,7 @@
  * run time through /api/v1/triggers. API triggers live in the relay (not
  * the config), so a SIGHUP reload keeps them; a restart does not, and
  * GET shows them with "source":"api". */
-#include "edgehook/relay.h"
+#include "edgehook/relay_routes.h"
 #include "edgehook/arena.h"
 #include "edgehook/buf.h"
 #include "edgehook/config.h"
@@ -42,7 +42,7 @@ static struct api_trigger **api_slot(struct relay *rl, const char *id, size_t le
 	return pp;
 }
 
-const struct trigger_cfg *trigger_by_id(const struct relay *rl, const char *id, size_t len)
+const struct trigger_cfg *registry_by_id(const struct relay *rl, const char *id, size_t len)
 {
 	const struct trigger_cfg *t = config_trigger(rl, id, len);
 	struct api_trigger **pp;
@@ -52,7 +52,7 @@ const struct trigger_cfg *trigger_by_id(const struct relay *rl, const char *id, 
 	return *pp ? &(*pp)->cfg : NULL;
 }
 
-const struct trigger_cfg *trigger_by_path(const struct relay *rl, const char *path, size_t len)
+const struct trigger_cfg *registry_by_path(const struct relay *rl, const char *path, size_t len)
 {
 	const struct api_trigger *a;
 	size_t i;
@@ -89,12 +89,12 @@ static int trigger_json(const struct relay *rl, struct buf *b, const struct trig
 	return b->failed ? -1 : 0;
 }
 
-void trigger_info(struct relay *rl, struct http_conn *c, const struct trigger_cfg *t)
+void registry_info(struct relay *rl, struct http_conn *c, const struct trigger_cfg *t)
 {
 	struct buf b;
 	buf_init(&b, RENDER_MAX);
 	trigger_json(rl, &b, t);
-	reply_rendered(c, 200, "application/json", &b, "trigger");
+	api_reply_rendered(c, 200, "application/json", &b, "trigger");
 }
 
 static void list_triggers(struct relay *rl, struct http_conn *c)
@@ -110,7 +110,7 @@ static void list_triggers(struct relay *rl, struct http_conn *c)
 	for (a = rl->api_triggers; a; a = a->next, first = 0)
 		buf_puts(&b, first ? "" : ","), trigger_json(rl, &b, &a->cfg);
 	buf_puts(&b, "]}");
-	reply_rendered(c, 200, "application/json", &b, "trigger list");
+	api_reply_rendered(c, 200, "application/json", &b, "trigger list");
 }
 
 static void api_trigger_free(struct api_trigger *a)
@@ -202,7 +202,7 @@ static void put_trigger(struct relay *rl, struct http_conn *c, const char *id, s
 		goto fail;
 	}
 	if (a->cfg.path) {
-		const struct trigger_cfg *other = trigger_by_path(rl, a->cfg.path, strlen(a->cfg.path));
+		const struct trigger_cfg *other = registry_by_path(rl, a->cfg.path, strlen(a->cfg.path));
 		if (other && strcmp(other->id, a->cfg.id) != 0) {
 			api_respond_error(c, 409, "path is used by another trigger");
 			goto fail;
@@ -225,7 +225,7 @@ static void put_trigger(struct relay *rl, struct http_conn *c, const char *id, s
 	buf_free(&errors);
 	buf_init(&b, RENDER_MAX);
 	trigger_json(rl, &b, &a->cfg);
-	reply_rendered(c, created ? 201 : 200, "application/json", &b, "trigger");
+	api_reply_rendered(c, created ? 201 : 200, "application/json", &b, "trigger");
 	return;
 fail:
 	buf_free(&errors);
@@ -250,7 +250,7 @@ static void delete_trigger(struct relay *rl, struct http_conn *c, const char *id
 	http_respond(c, 200, "application/json", NULL, "{\"status\":\"deleted\"}", 20);
 }
 
-void triggers_api(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *id,
+void registry_api(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *id,
 		  size_t id_len, const char *body, size_t len)
 {
 	int get = http_method_is(req, "GET") || http_method_is(req, "HEAD");
@@ -262,9 +262,9 @@ void triggers_api(struct relay *rl, struct http_conn *c, const struct http_reque
 		return;
 	}
 	if (get) {
-		const struct trigger_cfg *t = trigger_by_id(rl, id, id_len);
+		const struct trigger_cfg *t = registry_by_id(rl, id, id_len);
 		if (t)
-			trigger_info(rl, c, t);
+			registry_info(rl, c, t);
 		else
 			api_respond_error(c, 404, "unknown trigger");
 	} else if (http_method_is(req, "PUT")) {

@@ -1,5 +1,6 @@
 /* relay: the request router and the drain order (see relay.h). */
 #include "edgehook/relay.h"
+#include "edgehook/relay_routes.h"
 #include "edgehook/clock.h"
 #include "edgehook/config.h"
 #include "edgehook/dispatch.h"
@@ -100,7 +101,7 @@ static void trigger_route(struct relay *rl, struct http_conn *c, const struct ht
 	if (http_method_is(req, "POST"))
 		trigger_receive(rl, c, req, body, len, t, verify_as);
 	else if (verify_as < 0 && (http_method_is(req, "GET") || http_method_is(req, "HEAD")))
-		trigger_info(rl, c, t);
+		registry_info(rl, c, t);
 	else
 		http_respond_405(c, verify_as < 0 ? "GET, HEAD, POST" : "POST");
 }
@@ -113,7 +114,7 @@ static void webhooks_route(struct relay *rl, struct http_conn *c, const struct h
 	static const enum trigger_kind kind_of[] = {TRIGGER_GITHUB, TRIGGER_GITLAB, TRIGGER_SLACK, TRIGGER_STANDARD};
 	const char *slash = memchr(rest, '/', rest_len);
 	size_t id_len = slash ? (size_t)(slash - rest) : rest_len;
-	const struct trigger_cfg *t = trigger_by_id(rl, rest, id_len);
+	const struct trigger_cfg *t = registry_by_id(rl, rest, id_len);
 	int verify_as = -1;
 	if (slash) {
 		size_t k, klen = rest_len - id_len - 1;
@@ -161,7 +162,7 @@ void relay_handle(void *arg, struct http_conn *c, const struct http_request *req
 			http_respond_405(c, "GET, HEAD");
 	} else if (api_path) {
 		api_handle(rl, c, req, path + 8, plen - 8, body, len);
-	} else if ((t = trigger_by_path(rl, path, plen)) != NULL) {
+	} else if ((t = registry_by_path(rl, path, plen)) != NULL) {
 		trigger_route(rl, c, req, body, len, t, -1);
 	} else {
 		api_respond_error(c, 404, "not found");

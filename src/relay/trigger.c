@@ -1,4 +1,4 @@
-#include "edgehook/relay.h"
+#include "edgehook/relay_routes.h"
 #include "edgehook/addr.h"
 #include "edgehook/buf.h"
 #include "edgehook/cidr.h"
@@ -437,7 +437,7 @@ static int slack_challenge(struct http_conn *c, struct inbound *in)
 	buf_puts(&b, "{");
 	json_put_kv(&b, 0, "challenge", challenge);
 	buf_puts(&b, "}");
-	reply_rendered(c, 200, "application/json", &b, "slack challenge");
+	api_reply_rendered(c, 200, "application/json", &b, "slack challenge");
 	return 1;
 }
 
@@ -535,7 +535,7 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 	if (run_id[0])
 		json_put_kv(&reply, 1, "run_id", run_id);
 	buf_puts(&reply, "}");
-	reply_rendered(c, 202, "application/json", &reply, "trigger answer");
+	api_reply_rendered(c, 202, "application/json", &reply, "trigger answer");
 out:
 	inbound_free(&in);
 }
