@@ -103,7 +103,9 @@ int http_parse_response(const char *buf, size_t len, struct http_response *res, 
 
 /* Case-insensitive header lookup; NULL when absent. */
 const struct http_header *http_find_header(const struct http_header *h, size_t n, const char *name);
-int http_token_eq(const char *s, size_t len, const char *lit);
+/* ASCII case-insensitive equality of a slice and a literal: for header
+ * names and tokens, which HTTP compares without case. */
+int http_token_eq_nocase(const char *s, size_t len, const char *lit);
 
 struct http_chunked {
 	int state;

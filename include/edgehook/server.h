@@ -101,7 +101,7 @@ void http_respond(struct http_conn *c, int status, const char *content_type, con
 /* 405 with an Allow header listing the methods that are. */
 void http_respond_405(struct http_conn *c, const char *allow);
 /* Exact (case-sensitive) method match, as RFC 9110 says methods are. */
-int http_method_is(const struct http_request *req, const char *method);
+int http_method_is_exact(const struct http_request *req, const char *method);
 void http_defer(struct http_conn *c, void (*abort_cb)(void *arg), void *arg);
 
 #endif

@@ -30,7 +30,7 @@ static int ieq(const char *s, const char *lit, size_t len)
 	return 1;
 }
 
-int http_token_eq(const char *s, size_t len, const char *lit)
+int http_token_eq_nocase(const char *s, size_t len, const char *lit)
 {
 	return strlen(lit) == len && ieq(s, lit, len);
 }
@@ -322,31 +322,31 @@ static int scan_framing(struct cursor *c, const struct http_header *h, size_t n,
 	for (i = 0; i < n; i++) {
 		const char *p = h[i].value, *end = h[i].value + h[i].value_len, *item;
 		size_t len;
-		if (http_token_eq(h[i].name, h[i].name_len, "content-length")) {
+		if (http_token_eq_nocase(h[i].name, h[i].name_len, "content-length")) {
 			if (f->cl_seen)
 				return fail(c, 400, "duplicate Content-Length");
 			if (parse_content_length(&h[i], &f->cl) < 0)
 				return fail(c, 400, "invalid Content-Length");
 			f->cl_seen = 1;
-		} else if (http_token_eq(h[i].name, h[i].name_len, "transfer-encoding")) {
+		} else if (http_token_eq_nocase(h[i].name, h[i].name_len, "transfer-encoding")) {
 			int any = 0;
 			f->te_seen = 1;
 			while (next_list_item(&p, end, &item, &len)) {
 				any = 1;
 				if (f->chunked_count)
 					f->chunked_not_last = 1;
-				if (http_token_eq(item, len, "chunked"))
+				if (http_token_eq_nocase(item, len, "chunked"))
 					f->chunked_count++;
 				else
 					f->other_coding = 1;
 			}
 			if (!any)
 				f->te_empty = 1;
-		} else if (http_token_eq(h[i].name, h[i].name_len, "connection")) {
+		} else if (http_token_eq_nocase(h[i].name, h[i].name_len, "connection")) {
 			while (next_list_item(&p, end, &item, &len)) {
-				if (http_token_eq(item, len, "close"))
+				if (http_token_eq_nocase(item, len, "close"))
 					f->conn_close = 1;
-				else if (http_token_eq(item, len, "keep-alive"))
+				else if (http_token_eq_nocase(item, len, "keep-alive"))
 					f->conn_keep_alive = 1;
 			}
 		}
@@ -375,15 +375,15 @@ static int request_semantics(struct cursor *c, struct http_request *req)
 		return BAD;
 	for (i = 0; i < req->num_headers; i++) {
 		const struct http_header *h = &req->headers[i];
-		if (http_token_eq(h->name, h->name_len, "host")) {
+		if (http_token_eq_nocase(h->name, h->name_len, "host")) {
 			if (++hosts > 1)
 				return fail(c, 400, "duplicate Host");
 			if (!valid_host(h->value, h->value_len))
 				return fail(c, 400, "invalid Host");
 			req->host = h->value;
 			req->host_len = h->value_len;
-		} else if (http_token_eq(h->name, h->name_len, "expect")) {
-			if (!http_token_eq(h->value, h->value_len, "100-continue"))
+		} else if (http_token_eq_nocase(h->name, h->name_len, "expect")) {
+			if (!http_token_eq_nocase(h->value, h->value_len, "100-continue"))
 				return fail(c, 417, "unsupported expectation");
 			req->expect_continue = req->minor_version == 1;
 		}
@@ -418,10 +418,10 @@ static int check_target(struct cursor *c, struct http_request *req)
 	if (t[0] == '/')
 		return 0;
 	if (n == 1 && t[0] == '*')
-		return http_token_eq(req->method, req->method_len, "OPTIONS") ? 0 : fail(c, 400, "'*' target");
-	if (n > 7 && (http_token_eq(t, 7, "http://") || (n > 8 && http_token_eq(t, 8, "https://"))))
+		return http_token_eq_nocase(req->method, req->method_len, "OPTIONS") ? 0 : fail(c, 400, "'*' target");
+	if (n > 7 && (http_token_eq_nocase(t, 7, "http://") || (n > 8 && http_token_eq_nocase(t, 8, "https://"))))
 		return 0;
-	if (http_token_eq(req->method, req->method_len, "CONNECT"))
+	if (http_token_eq_nocase(req->method, req->method_len, "CONNECT"))
 		return fail(c, 405, "CONNECT not supported");
 	return fail(c, 400, "invalid request target");
 }

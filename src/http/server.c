@@ -280,7 +280,7 @@ void http_respond_405(struct http_conn *c, const char *allow)
 	http_respond(c, 405, "application/json", h, "{\"error\":\"method not allowed\"}", 30);
 }
 
-int http_method_is(const struct http_request *req, const char *method)
+int http_method_is_exact(const struct http_request *req, const char *method)
 {
 	return strlen(method) == req->method_len && memcmp(req->method, method, req->method_len) == 0;
 }
@@ -367,12 +367,13 @@ static int take_head(struct http_conn *c, struct http_request *req)
 	c->content_length = req->content_length;
 	c->keep_alive = req->keep_alive;
 	c->minor = req->minor_version == 1;
-	c->is_head = http_token_eq(req->method, req->method_len, "HEAD");
+	c->is_head = http_token_eq_nocase(req->method, req->method_len, "HEAD");
 	c->body_len = 0;
 	c->sent_continue = 0;
 	c->deadline = clock_now_ms() + s->lim.body_timeout_ms;
 	/* as nginx does: a method that carries a body must say how long */
-	if (!req->has_length && (http_method_is(req, "POST") || http_method_is(req, "PUT") || http_method_is(req, "PATCH"))) {
+	if (!req->has_length &&
+	    (http_method_is_exact(req, "POST") || http_method_is_exact(req, "PUT") || http_method_is_exact(req, "PATCH"))) {
 		conn_reject(c, 411, "Content-Length required");
 		return -1;
 	}

@@ -67,7 +67,7 @@ int api_authorize(struct relay *rl, struct http_conn *c, const struct http_reque
 		return -1;
 	}
 	auth = http_find_header(req->headers, req->num_headers, "authorization");
-	if (auth && auth->value_len > 7 && http_token_eq(auth->value, 7, "bearer ") &&
+	if (auth && auth->value_len > 7 && http_token_eq_nocase(auth->value, 7, "bearer ") &&
 	    sign_verify_token(token, auth->value + 7, auth->value_len - 7) == 0)
 		return 0;
 	http_respond(c, 401, "application/json", "WWW-Authenticate: Bearer\r\n",
@@ -517,18 +517,18 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 	if (api_authorize(rl, c, req) < 0)
 		return;
 	if (str_slice_eq(path, head, "events") && rlen == 0) {
-		if (http_method_is(req, "POST"))
+		if (http_method_is_exact(req, "POST"))
 			ingest(rl, c, body, len);
 		else
 			http_respond_405(c, "POST");
 	} else if (str_slice_eq(path, head, "events") && endpoint_action(rest, rlen, "replay")) {
-		if (http_method_is(req, "POST"))
+		if (http_method_is_exact(req, "POST"))
 			event_replay(rl, c, req, rest, endpoint_action(rest, rlen, "replay"));
 		else
 			http_respond_405(c, "POST");
 	} else if (str_slice_eq(path, head, "events")) {
 		char id[64];
-		if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD")) {
+		if (!http_method_is_exact(req, "GET") && !http_method_is_exact(req, "HEAD")) {
 			http_respond_405(c, "GET, HEAD");
 			return;
 		}
@@ -546,7 +546,7 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 			api_reply_rendered(c, 200, "application/json", &b, "event status");
 		}
 	} else if (str_slice_eq(path, head, "endpoints") && rlen == 0) {
-		if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD")) {
+		if (!http_method_is_exact(req, "GET") && !http_method_is_exact(req, "HEAD")) {
 			http_respond_405(c, "GET, HEAD");
 			return;
 		}
@@ -556,7 +556,7 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 	} else if (str_slice_eq(path, head, "dead") && rlen == 0) {
 		const char *name;
 		size_t nlen = 0;
-		if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD")) {
+		if (!http_method_is_exact(req, "GET") && !http_method_is_exact(req, "HEAD")) {
 			http_respond_405(c, "GET, HEAD");
 			return;
 		}
@@ -571,7 +571,7 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 			registry_api(rl, c, req, rest, rlen, body, len);
 	} else if (str_slice_eq(path, head, "runs") && rlen > 0) {
 		char id[64];
-		if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD")) {
+		if (!http_method_is_exact(req, "GET") && !http_method_is_exact(req, "HEAD")) {
 			http_respond_405(c, "GET, HEAD");
 			return;
 		}
@@ -589,17 +589,17 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 			api_reply_rendered(c, 200, "application/json", &b, "run");
 		}
 	} else if (str_slice_eq(path, head, "endpoints") && endpoint_action(rest, rlen, "test")) {
-		if (http_method_is(req, "POST"))
+		if (http_method_is_exact(req, "POST"))
 			endpoint_test(rl, c, rest, endpoint_action(rest, rlen, "test"));
 		else
 			http_respond_405(c, "POST");
 	} else if (str_slice_eq(path, head, "endpoints") && endpoint_action(rest, rlen, "recover")) {
-		if (http_method_is(req, "POST"))
+		if (http_method_is_exact(req, "POST"))
 			endpoint_recover(rl, c, rest, endpoint_action(rest, rlen, "recover"), body, len);
 		else
 			http_respond_405(c, "POST");
 	} else if (str_slice_eq(path, head, "endpoints") && endpoint_action(rest, rlen, "enable")) {
-		if (http_method_is(req, "POST"))
+		if (http_method_is_exact(req, "POST"))
 			endpoint_enable(rl, c, rest, endpoint_action(rest, rlen, "enable"));
 		else
 			http_respond_405(c, "POST");

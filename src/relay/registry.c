@@ -253,7 +253,7 @@ static void delete_trigger(struct relay *rl, struct http_conn *c, const char *id
 void registry_api(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *id,
 		  size_t id_len, const char *body, size_t len)
 {
-	int get = http_method_is(req, "GET") || http_method_is(req, "HEAD");
+	int get = http_method_is_exact(req, "GET") || http_method_is_exact(req, "HEAD");
 	if (id_len == 0) {
 		if (get)
 			list_triggers(rl, c);
@@ -267,9 +267,9 @@ void registry_api(struct relay *rl, struct http_conn *c, const struct http_reque
 			registry_info(rl, c, t);
 		else
 			api_respond_error(c, 404, "unknown trigger");
-	} else if (http_method_is(req, "PUT")) {
+	} else if (http_method_is_exact(req, "PUT")) {
 		put_trigger(rl, c, id, id_len, body, len);
-	} else if (http_method_is(req, "DELETE")) {
+	} else if (http_method_is_exact(req, "DELETE")) {
 		delete_trigger(rl, c, id, id_len);
 	} else {
 		http_respond_405(c, "GET, HEAD, PUT, DELETE");

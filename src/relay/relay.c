@@ -98,9 +98,9 @@ static void target_path(const struct http_request *req, const char **path, size_
 static void trigger_route(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *body,
 			  size_t len, const struct trigger_cfg *t, int verify_as)
 {
-	if (http_method_is(req, "POST"))
+	if (http_method_is_exact(req, "POST"))
 		trigger_receive(rl, c, req, body, len, t, verify_as);
-	else if (verify_as < 0 && (http_method_is(req, "GET") || http_method_is(req, "HEAD")))
+	else if (verify_as < 0 && (http_method_is_exact(req, "GET") || http_method_is_exact(req, "HEAD")))
 		registry_info(rl, c, t);
 	else
 		http_respond_405(c, verify_as < 0 ? "GET, HEAD, POST" : "POST");
@@ -151,12 +151,12 @@ void relay_handle(void *arg, struct http_conn *c, const struct http_request *req
 	if (plen > 10 && memcmp(path, "/webhooks/", 10) == 0) {
 		webhooks_route(rl, c, req, body, len, path + 10, plen - 10);
 	} else if (str_slice_eq(path, plen, "/healthz")) {
-		if (http_method_is(req, "GET") || http_method_is(req, "HEAD"))
+		if (http_method_is_exact(req, "GET") || http_method_is_exact(req, "HEAD"))
 			http_respond(c, 200, "application/json", NULL, "{\"status\":\"ok\"}", 15);
 		else
 			http_respond_405(c, "GET, HEAD");
 	} else if (str_slice_eq(path, plen, "/metrics")) {
-		if (http_method_is(req, "GET") || http_method_is(req, "HEAD"))
+		if (http_method_is_exact(req, "GET") || http_method_is_exact(req, "HEAD"))
 			metrics_render(rl, c);
 		else
 			http_respond_405(c, "GET, HEAD");

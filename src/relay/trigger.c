@@ -100,7 +100,7 @@ static void source_addr(const struct relay *rl, struct http_conn *c, const struc
 	if (!is_trusted(rl, peer))
 		return;
 	for (i = req->num_headers; i-- > 0;)
-		if (http_token_eq(req->headers[i].name, req->headers[i].name_len, "x-forwarded-for") &&
+		if (http_token_eq_nocase(req->headers[i].name, req->headers[i].name_len, "x-forwarded-for") &&
 		    walk_hops(rl, &req->headers[i], out))
 			return;
 }
@@ -175,10 +175,10 @@ static enum body_type body_type(const struct http_request *req, struct inbound *
 	}
 	while (n > 0 && ct->value[n - 1] == ' ')
 		n--;
-	if (http_token_eq(ct->value, n, "application/json") || http_token_eq(ct->value, n, "text/json") ||
-	    (n > 5 && http_token_eq(ct->value + n - 5, 5, "+json")))
+	if (http_token_eq_nocase(ct->value, n, "application/json") || http_token_eq_nocase(ct->value, n, "text/json") ||
+	    (n > 5 && http_token_eq_nocase(ct->value + n - 5, 5, "+json")))
 		return BODY_JSON;
-	if (http_token_eq(ct->value, n, "application/x-www-form-urlencoded")) {
+	if (http_token_eq_nocase(ct->value, n, "application/x-www-form-urlencoded")) {
 		int rc = inbound_json(in);
 		/* JSON with a repeated key is JSON still, and refused as such */
 		return rc == 0 ? BODY_JSON_CHECKED : rc == -2 ? BODY_JSON : BODY_FORM;
@@ -413,7 +413,7 @@ static int source_allowed(const struct trigger_cfg *t, const struct http_request
 		end = host;
 		while (end < h->value + h->value_len && *end != '/' && *end != ':')
 			end++;
-		if ((size_t)(end - host) == n && http_token_eq(host, n, t->event_source))
+		if ((size_t)(end - host) == n && http_token_eq_nocase(host, n, t->event_source))
 			return 1;
 	}
 	return 0;

@@ -230,7 +230,7 @@ TEST(request_fields)
 	struct http_request req;
 	req.headers = h;
 	CHECK_EQ_INT(parse_request(raw, sizeof(raw) - 1, &req, 8), (int)sizeof(raw) - 4);
-	CHECK(http_token_eq(req.method, req.method_len, "POST"));
+	CHECK(http_token_eq_nocase(req.method, req.method_len, "POST"));
 	CHECK_EQ_INT(req.target_len, 9);
 	CHECK_EQ_INT(req.minor_version, 1);
 	CHECK_EQ_INT(req.num_headers, 3);
