@@ -11,7 +11,9 @@
 
 #include "edgehook/buf.h"
 
-enum { EVENT_ID_LEN = 32 };
+/* EVENT_TYPE_MAX: the buffer for an event type, NUL included (a type
+ * has at most 127 bytes). */
+enum { EVENT_ID_LEN = 32, EVENT_TYPE_MAX = 128 };
 
 struct trigger_envelope {
 	const char *type;

@@ -24,6 +24,7 @@ int log_set_file(const char *path);
 /* Reopens the log file under the same path (after logrotate moved it);
  * -1 (logged to the old file) keeps writing to the old one. */
 int log_reopen(void);
-void log_msg(enum log_level level, const char *msg, ...);
+/* the compiler checks that the pairs end with NULL */
+void log_msg(enum log_level level, const char *msg, ...) __attribute__((sentinel));
 
 #endif

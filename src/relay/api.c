@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_BATCH = 1000, MAX_TYPE = 128 };
+enum { MAX_BATCH = 1000 };
 
 static int is_loopback(const struct sockaddr *sa)
 {
@@ -184,7 +184,7 @@ static void ingest(struct relay *rl, struct http_conn *c, const char *body, size
 	struct json_doc doc;
 	int items[MAX_BATCH], nitems = 0, i, tok, rc = 0;
 	const char *type_ptrs[MAX_BATCH];
-	char (*all_types)[MAX_TYPE] = NULL;
+	char (*all_types)[EVENT_TYPE_MAX] = NULL;
 	struct buf reply, one;
 	const char *why = NULL;
 	uint64_t lsn_before;
@@ -211,7 +211,7 @@ static void ingest(struct relay *rl, struct http_conn *c, const char *body, size
 		return;
 	}
 	for (i = 0; i < nitems && !why; i++) {
-		why = check_item(&doc, items[i], all_types[i], MAX_TYPE);
+		why = check_item(&doc, items[i], all_types[i], EVENT_TYPE_MAX);
 		type_ptrs[i] = all_types[i];
 	}
 	if (why) {

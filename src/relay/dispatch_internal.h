@@ -16,8 +16,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { DISPATCH_MAX_TYPE = 128 };
-
 enum dlv_state { DLV_PENDING, DLV_IN_FLIGHT, DLV_RETRYING, DLV_DELIVERED, DLV_FAILED, DLV_DROPPED };
 extern const char *const dispatch_state_names[];
 
@@ -44,7 +42,7 @@ struct delivery {
 
 struct event {
 	char id[EVENT_ID_LEN];
-	char type[DISPATCH_MAX_TYPE];
+	char type[EVENT_TYPE_MAX];
 	char *body;
 	size_t len;
 	uint64_t created_ms;

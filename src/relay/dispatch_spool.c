@@ -21,7 +21,7 @@ enum { SPOOL_EVENT = 1, SPOOL_DONE = 2 };
 
 struct rec_event {
 	char id[EVENT_ID_LEN];
-	char type[DISPATCH_MAX_TYPE];
+	char type[EVENT_TYPE_MAX];
 	char *body;
 	size_t len;
 	uint64_t created_ms, seg;
@@ -90,7 +90,7 @@ static void replay_event(struct dispatch_recovery *rc, uint64_t seg, const unsig
 	size_t idn, typen, *at, k;
 	struct rec_event *e;
 	uint64_t created = 0;
-	if (!(p = take_str(p, end, &id, &idn, EVENT_ID_LEN)) || !(p = take_str(p, end, &type, &typen, DISPATCH_MAX_TYPE)) ||
+	if (!(p = take_str(p, end, &id, &idn, EVENT_ID_LEN)) || !(p = take_str(p, end, &type, &typen, EVENT_TYPE_MAX)) ||
 	    end - p < 8)
 		return;
 	for (k = 0; k < 8; k++)

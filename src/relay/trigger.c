@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { MAX_TYPE = 128, MAX_DELIVERY_ID = 128 };
+enum { MAX_DELIVERY_ID = 128 };
 
 /* Copies a header value into out when present and short enough. */
 static int header_copy(const struct http_request *req, const char *name, char *out, size_t cap)
@@ -451,7 +451,7 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 		     size_t len, const struct trigger_cfg *t, int verify_as)
 {
 	struct sockaddr_storage src;
-	char ip[64], type[MAX_TYPE], delivery[MAX_DELIVERY_ID], dlv_id[EVENT_ID_LEN], evt_id[EVENT_ID_LEN];
+	char ip[64], type[EVENT_TYPE_MAX], delivery[MAX_DELIVERY_ID], dlv_id[EVENT_ID_LEN], evt_id[EVENT_ID_LEN];
 	char run_id[EVENT_ID_LEN] = "";
 	struct run *run = NULL;
 	enum trigger_kind kind = verify_as >= 0 ? (enum trigger_kind)verify_as : t->kind;
