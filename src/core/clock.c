@@ -6,12 +6,15 @@
 #include <time.h>
 
 static uint64_t now_ms, updates;
+static uint64_t now_override;
 static uint64_t wall_override;
 
 uint64_t clock_update(void)
 {
 	struct timespec ts;
 	updates++;
+	if (now_override)
+		return now_ms = now_override;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 	return now_ms;
@@ -27,6 +30,12 @@ uint64_t clock_now_ms(void)
 uint64_t clock_updates(void) { return updates; }
 
 void clock_set_wall_override(uint64_t wall_ms) { wall_override = wall_ms; }
+
+void clock_set_now_override(uint64_t now)
+{
+	now_override = now;
+	clock_update();
+}
 
 uint64_t clock_wall_ms(void)
 {

@@ -1,10 +1,8 @@
 /* DNS wire format: queries, answers checked against the question, CNAME
- * chains, compression, hostile packets. Also delivery backoff maths. */
+ * chains, compression, hostile packets. */
 #include "unit.h"
 
-#include "edgehook/client.h"
 #include "edgehook/dns.h"
-#include "edgehook/endpoint.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -149,38 +147,6 @@ TEST(hostile_packets)
 	CHECK_EQ_INT(dns_parse_answer(m, 5, "a.test", 1, 1, &res, &ttl), -1);
 }
 
-TEST(retry_after_values)
-{
-	CHECK_EQ_INT(http_retry_after_ms("120", 3, 0), 120000);
-	CHECK_EQ_INT(http_retry_after_ms("0", 1, 0), 0);
-	CHECK_EQ_INT(http_retry_after_ms("0000000001", 10, 0), 1000);
-	CHECK_EQ_INT(http_retry_after_ms("00000000000000000000", 20, 0), 0);
-	CHECK_EQ_INT(http_retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", 29, 784111777000ULL - 5000), 5000);
-	CHECK_EQ_INT(http_retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", 29, 784111777000ULL + 5000), 0);
-	CHECK_EQ_INT(http_retry_after_ms("soon", 4, 0), -1);
-	CHECK_EQ_INT(http_retry_after_ms("-5", 2, 0), -1);
-	CHECK_EQ_INT(http_retry_after_ms("", 0, 0), -1);
-	CHECK_EQ_INT(http_retry_after_ms("Sun, 06 Foo 1994 08:49:37 GMT", 29, 0), -1);
-}
-
-TEST(backoff_bounds)
-{
-	struct endpoint_rt ep;
-	unsigned attempt, i;
-	memset(&ep, 0, sizeof(ep));
-	ep.backoff_ms = 1000;
-	ep.max_backoff_ms = 300000;
-	for (attempt = 1; attempt <= 12; attempt++) {
-		uint64_t base = 1000ULL << (attempt - 1);
-		if (base > 300000)
-			base = 300000;
-		for (i = 0; i < 50; i++) {
-			uint64_t w = endpoint_backoff_ms(&ep, attempt);
-			CHECK(w >= base - base / 5 && w <= base + base / 5);
-		}
-	}
-}
-
 int main(void)
 {
 	RUN(query_format);
@@ -188,7 +154,5 @@ int main(void)
 	RUN(cname_chain_and_unrelated_owners);
 	RUN(trailing_dot_names_the_same_host);
 	RUN(hostile_packets);
-	RUN(retry_after_values);
-	RUN(backoff_bounds);
 	return unit_done();
 }
