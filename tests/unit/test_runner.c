@@ -4,6 +4,7 @@
 #include "unit.h"
 
 #include "edgehook/buf.h"
+#include "edgehook/clock.h"
 #include "edgehook/config.h"
 #include "edgehook/json.h"
 #include "edgehook/log.h"
@@ -28,7 +29,15 @@ static int count_event(void *arg, const char *type, const char *body, size_t len
 
 static const char config_text[] = "triggers:\n"
 				  "  - id: t\n"
-				  "    run: {command: /bin/true, args: [\"{json.a}\"], queue: 100000, allow_root: true}\n";
+				  "    run: {command: /bin/true, args: [\"{json.a}\"], queue: 100000, allow_root: true}\n"
+				  "  - id: slow\n"
+				  "    run:\n"
+				  "      command: /bin/sleep\n"
+				  "      args: [\"30\"]\n"
+				  "      timeout: 1s\n"
+				  "      concurrency: 1\n"
+				  "      queue: 2\n"
+				  "      allow_root: true\n";
 
 /* The request as trigger.c hands it over: the data parsed once, into doc. */
 static struct run_request request(const char *json, struct json_doc *doc)
@@ -203,6 +212,74 @@ TEST(unstartable_queue_fails_without_recursion)
 	runner_free(rn);
 }
 
+/* "queued", "running", ... as the runs API shows run id */
+static const char *state_of(struct runner *rn, const char *id)
+{
+	static char state[16];
+	struct buf b;
+	const char *p;
+	buf_init(&b, 1 << 16);
+	state[0] = '\0';
+	if (runner_run_json(rn, id, &b) == 0 && buf_append(&b, "", 1) == 0 &&
+	    (p = strstr(b.data, "\"state\":\"")) != NULL)
+		sscanf(p + 9, "%15[a-z_]", state);
+	buf_free(&b);
+	return state;
+}
+
+/* One slot, a FIFO of two behind it, the timeout on the loop's clock:
+ * a fake clock moves it, the slot passes to the next queued run. */
+TEST(slot_queue_and_timeout_on_the_loop_clock)
+{
+	struct runner *rn = runner_new(R, count_event, NULL, 16);
+	struct trigger_cfg *t = &C->triggers[1];
+	struct json_doc doc;
+	struct run_request rq = request("{}", &doc);
+	struct runner_stats st;
+	struct run *extra;
+	char id[3][32];
+	unsigned before = emitted, spins;
+	uint64_t now = clock_now_ms();
+	int i;
+	clock_set_now_override(now);
+	for (i = 0; i < 3; i++) {
+		struct run *run = runner_prepare(rn, t, &rq);
+		CHECK(run != NULL);
+		if (run)
+			runner_commit(rn, run, id[i], sizeof(id[i]));
+	}
+	CHECK(!runner_has_room(rn, t));
+	extra = runner_prepare(rn, t, &rq);
+	CHECK(extra == NULL); /* queue full: refused */
+	if (extra)
+		runner_discard(extra);
+	CHECK_EQ_INT(runner_active(rn), 3);
+	runner_stats(rn, &st);
+	CHECK_EQ_INT(st.slots, 1);
+	CHECK_STR(state_of(rn, id[0]), "running");
+	CHECK_STR(state_of(rn, id[1]), "queued");
+	CHECK_STR(state_of(rn, id[2]), "queued");
+	reactor_poll(R, 0);
+	CHECK_STR(state_of(rn, id[0]), "running"); /* 1s has not passed */
+	clock_set_now_override(now + 1000);
+	for (spins = 0; spins < 500 && strcmp(state_of(rn, id[0]), "running") == 0; spins++) {
+		reactor_poll(R, 20);
+		runner_reap(rn);
+	}
+	CHECK_STR(state_of(rn, id[0]), "failed");
+	CHECK_STR(state_of(rn, id[1]), "running");
+	CHECK_STR(state_of(rn, id[2]), "queued");
+	CHECK(runner_has_room(rn, t));
+	CHECK_EQ_INT(emitted - before, 3); /* started, failed, started */
+	runner_stats(rn, &st);
+	CHECK_EQ_INT(st.failed, 1);
+	CHECK_EQ_INT(st.slots, 1);
+	runner_free(rn);
+	if (rq.data)
+		json_doc_free(&doc);
+	clock_set_now_override(0);
+}
+
 int main(void)
 {
 	struct buf errs;
@@ -220,6 +297,7 @@ int main(void)
 	RUN(output_tail_cut_at_character_boundary);
 	RUN(slot_and_input_released_when_runs_end);
 	RUN(unstartable_queue_fails_without_recursion);
+	RUN(slot_queue_and_timeout_on_the_loop_clock);
 	config_free(C);
 	reactor_free(R);
 	return unit_done();
