@@ -80,7 +80,7 @@ void runner_stats(const struct runner *rn, struct runner_stats *out);
 
 /* template.c: {event} {delivery} {trigger} {source_ip} {json.PATH} in
  * run arguments. A value is passed exactly or not at all: -2 (with the
- * reason in why) when a placeholder is missing, holds a NUL, or makes the
+ * reason in errors) when a placeholder is missing, holds a NUL, or makes the
  * argument longer than RUN_MAX_ARG_BYTES; -1 when memory is short.
  * Unknown placeholders stay as written. {json.PATH} reads the request's
  * data document; nothing here parses JSON. */
@@ -89,7 +89,8 @@ enum { RUN_MAX_ARG_BYTES = 65536 };
 struct run_template;
 struct run_template *run_template_new(const char *trigger, const struct run_request *req);
 void run_template_free(struct run_template *tp);
-/* out: a NUL-terminated malloc'd argument; why must start empty. */
-int run_template_expand(struct run_template *tp, const char *tmpl, char **out, char *why, size_t cap);
+/* out: a NUL-terminated malloc'd argument; on -2 the reason is
+ * appended to errors. */
+int run_template_expand(struct run_template *tp, const char *tmpl, char **out, struct buf *errors);
 
 #endif

@@ -309,18 +309,23 @@ static void history_add(struct runner *rn, struct run *run)
 static int expand_args(struct run *run, const struct trigger_cfg *t, const struct run_request *req)
 {
 	struct run_template *tp = run_template_new(t->id, req);
+	struct buf why;
 	size_t i, bytes = 0;
 	int rc = tp ? 0 : -1;
+	buf_init(&why, 1024);
 	for (i = 0; rc == 0 && i < t->run->nargs; i++) {
-		rc = run_template_expand(tp, t->run->args[i], &run->argv[i + 1], run->error, sizeof(run->error));
+		rc = run_template_expand(tp, t->run->args[i], &run->argv[i + 1], &why);
 		if (rc == 0)
 			bytes += strlen(run->argv[i + 1]) + 1;
 	}
 	run_template_free(tp);
-	if (rc == -2)
+	if (rc == -2) {
+		snprintf(run->error, sizeof(run->error), "%.*s", (int)why.len, why.data ? why.data : "");
 		release_spawn_data(run);
-	else if (rc == 0)
+	} else if (rc == 0) {
 		run->held += bytes;
+	}
+	buf_free(&why);
 	return rc == -1 ? -1 : 0;
 }
 

@@ -89,10 +89,11 @@ static int put_placeholder(struct run_template *tp, struct buf *out, const char 
 	return put(out, v, strlen(v));
 }
 
-int run_template_expand(struct run_template *tp, const char *tmpl, char **out, char *why, size_t cap)
+int run_template_expand(struct run_template *tp, const char *tmpl, char **out, struct buf *errors)
 {
 	struct buf b;
 	const char *p = tmpl;
+	size_t said = errors->len;
 	int rc = 0;
 	*out = NULL;
 	buf_init(&b, (size_t)RUN_MAX_ARG_BYTES + 1); /* + the terminating NUL */
@@ -110,12 +111,12 @@ int run_template_expand(struct run_template *tp, const char *tmpl, char **out, c
 		if (rc == 1) /* unknown: left as written */
 			rc = put(&b, p, n + 2);
 		if (rc == -2)
-			snprintf(why, cap, "{%.100s}: %s", name,
-				 reason ? reason : "argument longer than " RUN_MAX_ARG_TEXT " bytes");
+			buf_printf(errors, "{%.100s}: %s", name,
+				   reason ? reason : "argument longer than " RUN_MAX_ARG_TEXT " bytes");
 		p = close + 1;
 	}
-	if (rc == -2 && !*why)
-		snprintf(why, cap, "argument longer than " RUN_MAX_ARG_TEXT " bytes");
+	if (rc == -2 && errors->len == said)
+		buf_puts(errors, "argument longer than " RUN_MAX_ARG_TEXT " bytes");
 	if (rc == 0 && buf_append(&b, "", 1) < 0)
 		rc = -1;
 	if (rc != 0) {

@@ -53,9 +53,12 @@ static int expand(const char *tmpl, const char *json, char **out, char *why, siz
 	struct json_doc doc;
 	struct run_request rq = request(json, &doc);
 	struct run_template *tp = run_template_new("t", &rq);
+	struct buf errors;
 	int rc;
-	why[0] = '\0';
-	rc = run_template_expand(tp, tmpl, out, why, cap);
+	buf_init(&errors, 1024);
+	rc = run_template_expand(tp, tmpl, out, &errors);
+	snprintf(why, cap, "%.*s", (int)errors.len, errors.data ? errors.data : "");
+	buf_free(&errors);
 	run_template_free(tp);
 	if (rq.data)
 		json_doc_free(&doc);
