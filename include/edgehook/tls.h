@@ -25,20 +25,21 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct buf;
 struct tls_client_ctx;
 struct tls_server_ctx;
 struct tls_conn;
 struct tls_session; /* opaque saved session parameters */
 
-/* Loads trust anchors; NULL with *err set when the file is unreadable or
- * holds no certificate. */
-struct tls_client_ctx *tls_client_ctx_new(const char *ca_file, const char **err, size_t *count);
+/* Loads trust anchors; NULL, with the reason appended to errors, when
+ * the file is unreadable or holds no certificate. */
+struct tls_client_ctx *tls_client_ctx_new(const char *ca_file, struct buf *errors, size_t *count);
 /* Drops the caller's reference: connections made from ctx keep their own
  * until tls_free, so a reload can swap the anchors while handshakes run. */
 void tls_client_ctx_free(struct tls_client_ctx *ctx);
 
-/* Loads a PEM chain and key; NULL with an error message in err. */
-struct tls_server_ctx *tls_server_ctx_new(const char *cert_file, const char *key_file, char *err, size_t errcap);
+/* Loads a PEM chain and key; NULL, with the reason appended to errors. */
+struct tls_server_ctx *tls_server_ctx_new(const char *cert_file, const char *key_file, struct buf *errors);
 void tls_server_ctx_free(struct tls_server_ctx *ctx);
 
 /* resume may be NULL; a session saved under other anchors (before a

@@ -1,4 +1,5 @@
 #include "edgehook/tls.h"
+#include "edgehook/buf.h"
 #include "edgehook/clock.h"
 #include "edgehook/log.h"
 #include "edgehook/tls_impl.h"
@@ -266,7 +267,7 @@ static void anchor_free(br_x509_trust_anchor *ta)
 	}
 }
 
-struct tls_client_ctx *tls_client_ctx_new(const char *ca_file, const char **err, size_t *count)
+struct tls_client_ctx *tls_client_ctx_new(const char *ca_file, struct buf *errors, size_t *count)
 {
 	struct tls_client_ctx *ctx;
 	struct pem_object *objs = NULL;
@@ -274,7 +275,7 @@ struct tls_client_ctx *tls_client_ctx_new(const char *ca_file, const char **err,
 	unsigned char *data = read_file(ca_file, &len);
 	int n, i;
 	if (!data) {
-		*err = "cannot read the CA file";
+		buf_puts(errors, "cannot read the CA file");
 		return NULL;
 	}
 	n = pem_decode(data, len, &objs);
@@ -285,7 +286,7 @@ struct tls_client_ctx *tls_client_ctx_new(const char *ca_file, const char **err,
 		ctx->generation = ++anchors_loaded;
 	}
 	if (n <= 0 || !ctx || !(ctx->tas = calloc((size_t)n, sizeof(*ctx->tas)))) {
-		*err = n < 0 ? "CA file is not valid PEM" : "CA file holds no certificate";
+		buf_puts(errors, n < 0 ? "CA file is not valid PEM" : "CA file holds no certificate");
 		if (n > 0)
 			pem_free(objs, n);
 		free(ctx);
@@ -296,7 +297,7 @@ struct tls_client_ctx *tls_client_ctx_new(const char *ca_file, const char **err,
 			ctx->ntas++;
 	pem_free(objs, n);
 	if (ctx->ntas == 0) {
-		*err = "CA file holds no usable certificate";
+		buf_puts(errors, "CA file holds no usable certificate");
 		tls_client_ctx_free(ctx);
 		return NULL;
 	}
@@ -339,7 +340,7 @@ static int copy_key(struct tls_server_ctx *ctx, const br_skey_decoder_context *k
 	return -1;
 }
 
-struct tls_server_ctx *tls_server_ctx_new(const char *cert_file, const char *key_file, char *err, size_t errcap)
+struct tls_server_ctx *tls_server_ctx_new(const char *cert_file, const char *key_file, struct buf *errors)
 {
 	struct tls_server_ctx *ctx = calloc(1, sizeof(*ctx));
 	struct pem_object *objs = NULL;
@@ -347,7 +348,7 @@ struct tls_server_ctx *tls_server_ctx_new(const char *cert_file, const char *key
 	size_t len = 0;
 	int n, i, found = 0;
 	if (!ctx)
-		return snprintf(err, errcap, "out of memory"), NULL;
+		return buf_puts(errors, "out of memory"), NULL;
 	data = read_file(cert_file, &len);
 	n = data ? pem_decode(data, len, &objs) : -1;
 	free(data);
@@ -363,7 +364,7 @@ struct tls_server_ctx *tls_server_ctx_new(const char *cert_file, const char *key
 	if (n > 0)
 		pem_free(objs, n);
 	if (ctx->chain_len == 0) {
-		snprintf(err, errcap, "%s: no certificate found (PEM expected)", cert_file);
+		buf_printf(errors, "%s: no certificate found (PEM expected)", cert_file);
 		goto fail;
 	}
 	{
@@ -372,7 +373,7 @@ struct tls_server_ctx *tls_server_ctx_new(const char *cert_file, const char *key
 		br_x509_decoder_push(&dc, ctx->chain[0].data, ctx->chain[0].data_len);
 		ctx->issuer_key_type = br_x509_decoder_get_signer_key_type(&dc);
 		if (!br_x509_decoder_get_pkey(&dc)) {
-			snprintf(err, errcap, "%s: certificate cannot be decoded", cert_file);
+			buf_printf(errors, "%s: certificate cannot be decoded", cert_file);
 			goto fail;
 		}
 	}
@@ -391,7 +392,7 @@ struct tls_server_ctx *tls_server_ctx_new(const char *cert_file, const char *key
 	if (n > 0)
 		pem_free(objs, n);
 	if (!found) {
-		snprintf(err, errcap, "%s: no RSA or EC private key found (PEM expected)", key_file);
+		buf_printf(errors, "%s: no RSA or EC private key found (PEM expected)", key_file);
 		goto fail;
 	}
 	br_ssl_session_cache_lru_init(&ctx->cache, ctx->cache_store, sizeof(ctx->cache_store));

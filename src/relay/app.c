@@ -1,6 +1,7 @@
 /* app: builds the object graph from the config, runs it, reloads it and
  * winds it down (see app.h). */
 #include "edgehook/app.h"
+#include "edgehook/buf.h"
 #include "edgehook/client.h"
 #include "edgehook/config.h"
 #include "edgehook/dedupe.h"
@@ -62,9 +63,9 @@ static void stage_free(struct app_stage *st)
  * changed file); plain-http endpoints off loopback earn a warning. */
 static int load_trust(struct app_stage *st, const struct config *cfg)
 {
+	struct buf err;
 	size_t i, count = 0;
 	int https = 0;
-	const char *err = NULL;
 	char n[32];
 	for (i = 0; i < cfg->webhook.nendpoints; i++) {
 		const struct endpoint_cfg *e = &cfg->webhook.endpoints[i];
@@ -75,11 +76,16 @@ static int load_trust(struct app_stage *st, const struct config *cfg)
 	}
 	if (!https)
 		return 0;
+	buf_init(&err, 4096);
 	st->tls = tls_client_ctx_new(cfg->webhook.ca_file, &err, &count);
 	if (!st->tls) {
-		log_msg(LOG_ERROR, "cannot load trust anchors", "file", cfg->webhook.ca_file, "err", err, NULL);
+		buf_append(&err, "", 1);
+		log_msg(LOG_ERROR, "cannot load trust anchors", "file", cfg->webhook.ca_file, "err",
+			err.data ? err.data : "out of memory", NULL);
+		buf_free(&err);
 		return -1;
 	}
+	buf_free(&err);
 	snprintf(n, sizeof(n), "%zu", count);
 	log_msg(LOG_INFO, "trust anchors loaded", "file", cfg->webhook.ca_file, "count", n, NULL);
 	return 0;

@@ -117,12 +117,14 @@ static int listen_server(struct http_server *srv, const struct config *cfg, cons
 		const struct listen_cfg *l = &out->list[i];
 		int tls = override ? cfg->server.tls_cert != NULL : l->tls > 0;
 		if (tls && !out->tls) {
-			char err[512];
-			out->tls = tls_server_ctx_new(cfg->server.tls_cert, cfg->server.tls_key, err, sizeof(err));
-			if (!out->tls) {
-				fprintf(stderr, "edgehook: server.tls: %s\n", err);
+			struct buf err;
+			buf_init(&err, 4096);
+			out->tls = tls_server_ctx_new(cfg->server.tls_cert, cfg->server.tls_key, &err);
+			if (!out->tls)
+				fprintf(stderr, "edgehook: server.tls: %.*s\n", (int)err.len, err.data ? err.data : "");
+			buf_free(&err);
+			if (!out->tls)
 				return APP_EXIT_USAGE;
-			}
 		}
 		if (http_server_listen_named(srv, (const struct sockaddr *)&l->addr, l->addrlen, l->name,
 					     tls ? out->tls : NULL, 0) < 0) {

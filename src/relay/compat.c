@@ -3,6 +3,7 @@
  * log webhook users grep, and the loop. */
 #include "edgehook/compat_internal.h"
 
+#include "edgehook/buf.h"
 #include "edgehook/reactor.h"
 #include "edgehook/server.h"
 #include "edgehook/tls.h"
@@ -180,7 +181,6 @@ static int listen_on(struct compat *app, struct http_server *srv, struct tls_ser
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	char err[512];
 	memset(&ss, 0, sizeof(ss));
 	if (app->o.socket) {
 		struct sockaddr_un *un = (struct sockaddr_un *)&ss;
@@ -208,9 +208,15 @@ static int listen_on(struct compat *app, struct http_server *srv, struct tls_ser
 			goto bad_addr;
 		}
 	}
-	if (app->o.secure && !(*tls = tls_server_ctx_new(app->o.cert, app->o.key, err, sizeof(err)))) {
-		fprintf(stderr, "webhook: error loading key pair: %s\n", err);
-		return -1;
+	if (app->o.secure) {
+		struct buf why;
+		buf_init(&why, 4096);
+		*tls = tls_server_ctx_new(app->o.cert, app->o.key, &why);
+		if (!*tls)
+			fprintf(stderr, "webhook: error loading key pair: %.*s\n", (int)why.len, why.data ? why.data : "");
+		buf_free(&why);
+		if (!*tls)
+			return -1;
 	}
 	if (http_server_listen(srv, (const struct sockaddr *)&ss, len, *tls) < 0) {
 		fprintf(stderr, "webhook: listen: %s\n", strerror(errno));
