@@ -14,13 +14,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct buf errors;
 	struct arena a;
 	struct node *root;
-	char err[256];
 	buf_init(&errors, 1 << 16);
 	config_load_text("fuzz.yaml", (const char *)data, size, &cfg, &errors);
 	config_free(cfg);
-	buf_free(&errors);
+	errors.len = 0;
 	arena_init(&a);
-	yaml_parse(&a, (const char *)data, size, &root, err, sizeof(err));
+	yaml_parse(&a, (const char *)data, size, &root, &errors);
 	arena_free(&a);
+	buf_free(&errors);
 	return 0;
 }

@@ -152,8 +152,8 @@ int config_load_text(const char *name, const char *text, size_t len, struct conf
 void config_free(struct config *cfg);
 /* The document tree of a config text: JSON when the first non-blank byte
  * is '{' or '[', the YAML subset otherwise (a UTF-8 byte order mark is
- * skipped); on error "LINE: message" in err. */
-int tree_parse(struct arena *a, const char *text, size_t len, struct node **root, char *err, size_t errcap);
+ * skipped); on error "LINE: message" appended to errors. */
+int config_parse_tree(struct arena *a, const char *text, size_t len, struct node **root, struct buf *errors);
 
 /* Applies the log settings: level, format and file (opened unless the
  * log already goes there). -1 with errno when the file cannot be

@@ -5,9 +5,9 @@
  * whether they were quoted (a quoted "true" is a string, not a bool).
  * Every node records its 1-based source line for error messages.
  *
- * tree_from_json builds the tree from a JSON text; on error it writes
- * "LINE: message" to err. The YAML reader (config/yaml.c) builds the same
- * tree; config.c's tree_parse chooses between the two. */
+ * tree_from_json builds the tree from a JSON text; on error it appends
+ * "LINE: message" to errors. The YAML reader (config/yaml.c) builds the
+ * same tree; config.c's config_parse_tree chooses between the two. */
 #ifndef EDGEHOOK_TREE_H
 #define EDGEHOOK_TREE_H
 
@@ -42,6 +42,6 @@ struct node *tree_get(const struct node *map, const char *key);
 struct buf;
 int tree_to_json(struct buf *b, const struct node *n);
 
-int tree_from_json(struct arena *a, const char *text, size_t len, struct node **root, char *err, size_t errcap);
+int tree_from_json(struct arena *a, const char *text, size_t len, struct node **root, struct buf *errors);
 
 #endif

@@ -1,5 +1,6 @@
 /* yaml: the YAML subset of DESIGN.md read into the document tree
- * (tree.h). On error it writes "LINE: message" to err and returns -1. */
+ * (tree.h). On error it appends "LINE: message" to errors and returns
+ * -1. */
 #ifndef EDGEHOOK_YAML_H
 #define EDGEHOOK_YAML_H
 
@@ -7,6 +8,8 @@
 
 #include "edgehook/tree.h"
 
-int yaml_parse(struct arena *a, const char *text, size_t len, struct node **root, char *err, size_t errcap);
+struct buf;
+
+int yaml_parse(struct arena *a, const char *text, size_t len, struct node **root, struct buf *errors);
 
 #endif

@@ -373,7 +373,7 @@ static void set_defaults(struct config *c)
 
 /* A config is JSON when its first non-blank byte opens an object or an
  * array, the YAML subset otherwise. */
-int tree_parse(struct arena *a, const char *text, size_t len, struct node **root, char *err, size_t errcap)
+int config_parse_tree(struct arena *a, const char *text, size_t len, struct node **root, struct buf *errors)
 {
 	size_t i = 0;
 	/* editors on some systems start a UTF-8 file with a byte order mark */
@@ -384,8 +384,8 @@ int tree_parse(struct arena *a, const char *text, size_t len, struct node **root
 	while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
 		i++;
 	if (i < len && (text[i] == '{' || text[i] == '['))
-		return tree_from_json(a, text, len, root, err, errcap);
-	return yaml_parse(a, text, len, root, err, errcap);
+		return tree_from_json(a, text, len, root, errors);
+	return yaml_parse(a, text, len, root, errors);
 }
 
 int config_load_text(const char *name, const char *text, size_t len, struct config **out, struct buf *errors)
@@ -393,7 +393,8 @@ int config_load_text(const char *name, const char *text, size_t len, struct conf
 	struct config *c = calloc(1, sizeof(*c));
 	struct loader L;
 	struct node *root = NULL, *n;
-	char err[512];
+	struct buf why;
+	int parsed;
 	*out = NULL;
 	if (!c)
 		return buf_puts(errors, "out of memory\n"), -1;
@@ -404,8 +405,12 @@ int config_load_text(const char *name, const char *text, size_t len, struct conf
 	L.errors = errors;
 	c->path = arena_strdup(&c->arena, name);
 	set_defaults(c);
-	if (tree_parse(&c->arena, text, len, &root, err, sizeof(err)) < 0) {
-		buf_printf(errors, "%s:%s\n", name, err);
+	buf_init(&why, 1024);
+	parsed = config_parse_tree(&c->arena, text, len, &root, &why);
+	if (parsed < 0)
+		buf_printf(errors, "%s:%.*s\n", name, (int)why.len, why.data ? why.data : "");
+	buf_free(&why);
+	if (parsed < 0) {
 		config_free(c);
 		return -1;
 	}

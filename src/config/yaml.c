@@ -10,6 +10,7 @@
  * after "key:"; refused in block indentation and after "-". Tags and
  * merge keys (<<) are refused with a message rather than misread. */
 #include "edgehook/yaml.h"
+#include "edgehook/buf.h"
 #include "edgehook/yaml_scalar.h"
 
 #include <stdarg.h>
@@ -34,8 +35,7 @@ struct yaml {
 	struct arena *a;
 	struct yline *lines;
 	size_t n, i;
-	char *err;
-	size_t errcap;
+	struct buf *errors;
 	int failed;
 	int depth; /* nesting so far: recursion must stay bounded */
 	char **raw; /* every source line untouched, [lineno - 1] */
@@ -49,15 +49,14 @@ struct yaml {
 static void *yfail(struct yaml *y, int line, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
+	char msg[480];
 	if (y->failed)
 		return NULL;
 	y->failed = 1;
-	n = snprintf(y->err, y->errcap, "%d: ", line);
 	va_start(ap, fmt);
-	if (n > 0 && (size_t)n < y->errcap)
-		vsnprintf(y->err + n, y->errcap - (size_t)n, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	buf_printf(y->errors, "%d: %s", line, msg);
 	return NULL;
 }
 
@@ -686,17 +685,15 @@ static struct node *block(struct yaml *y, int indent)
 	return n;
 }
 
-int yaml_parse(struct arena *a, const char *text, size_t len, struct node **root, char *err, size_t errcap)
+int yaml_parse(struct arena *a, const char *text, size_t len, struct node **root, struct buf *errors)
 {
 	struct yaml y;
 	memset(&y, 0, sizeof(y));
 	y.a = a;
-	y.err = err;
-	y.errcap = errcap;
-	err[0] = '\0';
+	y.errors = errors;
 	if (split_lines(&y, text, len) < 0) {
 		if (!y.failed)
-			snprintf(err, errcap, "1: out of memory");
+			buf_puts(errors, "1: out of memory");
 		return -1;
 	}
 	if (y.n == 0) {

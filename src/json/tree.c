@@ -1,4 +1,5 @@
 #include "edgehook/tree.h"
+#include "edgehook/buf.h"
 #include "edgehook/json.h"
 
 #include <stdio.h>
@@ -82,8 +83,7 @@ struct jbuild {
 	struct arena *a;
 	const struct json_doc *doc;
 	const char *text;
-	char *err;
-	size_t errcap;
+	struct buf *errors;
 	int line_off, line; /* tokens come in text order: count lines once */
 };
 
@@ -117,7 +117,7 @@ static char *tok_string(struct jbuild *b, int i)
 		return NULL;
 	/* a C string would end at the NUL: "abc\u0000def" must not become "abc" */
 	if (memchr(s, '\0', (size_t)len)) {
-		snprintf(b->err, b->errcap, "%d: string holds a NUL (\\u0000)", line_at(b, t->start));
+		buf_printf(b->errors, "%d: string holds a NUL (\\u0000)", line_at(b, t->start));
 		return NULL;
 	}
 	s[len] = '\0';
@@ -140,16 +140,16 @@ static struct node *jnode(struct jbuild *b, int *i)
 			struct node *c;
 			if (n->kind == NODE_MAP) {
 				if (n->count >= TREE_MAX_MAP_KEYS) {
-					snprintf(b->err, b->errcap, "%d: too many keys in one map (at most %d)", line,
-						 TREE_MAX_MAP_KEYS);
+					buf_printf(b->errors, "%d: too many keys in one map (at most %d)", line,
+						   TREE_MAX_MAP_KEYS);
 					return NULL;
 				}
 				key = tok_string(b, *i);
 				if (!key)
 					return NULL;
 				if (tree_get(n, key)) {
-					snprintf(b->err, b->errcap, "%d: duplicate key \"%s\"",
-						 line_at(b, b->doc->toks[*i].start), key);
+					buf_printf(b->errors, "%d: duplicate key \"%.400s\"",
+						   line_at(b, b->doc->toks[*i].start), key);
 					return NULL;
 				}
 				(*i)++;
@@ -176,27 +176,26 @@ static struct node *jnode(struct jbuild *b, int *i)
 	return n;
 }
 
-int tree_from_json(struct arena *a, const char *text, size_t len, struct node **root, char *err, size_t errcap)
+int tree_from_json(struct arena *a, const char *text, size_t len, struct node **root, struct buf *errors)
 {
 	struct json_doc doc;
-	struct jbuild b = {a, &doc, text, err, errcap, 0, 1};
-	size_t off = 0;
+	struct jbuild b = {a, &doc, text, errors, 0, 1};
+	size_t off = 0, said = errors->len;
 	int i = 0, rc;
-	err[0] = '\0';
 	rc = json_validate(text, len, 64, &off);
 	if (rc < 0) {
-		snprintf(err, errcap, "%d: %s", line_of(text, (int)off), rc == -2 ? "duplicate key" : "invalid JSON");
+		buf_printf(errors, "%d: %s", line_of(text, (int)off), rc == -2 ? "duplicate key" : "invalid JSON");
 		return -1;
 	}
 	if (json_parse(&doc, text, len, 64) < 0) {
-		snprintf(err, errcap, "1: out of memory");
+		buf_puts(errors, "1: out of memory");
 		return -1;
 	}
 	*root = jnode(&b, &i);
 	json_doc_free(&doc);
 	if (!*root) {
-		if (!err[0])
-			snprintf(err, errcap, "1: out of memory");
+		if (errors->len == said)
+			buf_puts(errors, "1: out of memory");
 		return -1;
 	}
 	return 0;

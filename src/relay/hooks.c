@@ -3,6 +3,7 @@
  * compiled to their own (malloc'd) forms. */
 #include "edgehook/hooks.h"
 
+#include "edgehook/buf.h"
 #include "edgehook/config.h"
 #include "edgehook/tree.h"
 #include "edgehook/yaml.h"
@@ -235,14 +236,21 @@ int hooks_add_text(struct hook_set *s, const char *file, const char *text, size_
 	struct node *root;
 	const struct node *h;
 	size_t first = s->n;
-	char why[256];
+	struct buf why;
+	int parsed;
+	buf_init(&why, 1024);
 	/* webhook reads JSON hooks files with a YAML 1.1 reader: what strict
 	 * JSON refuses (trailing commas, tabs) gets the lenient reader's say */
-	if (tree_parse(&s->arena, text, len, &root, why, sizeof(why)) < 0 &&
-	    yaml_parse(&s->arena, text, len, &root, why, sizeof(why)) < 0) {
-		snprintf(err, errcap, "%s:%s", file, why);
-		return -1;
+	parsed = config_parse_tree(&s->arena, text, len, &root, &why);
+	if (parsed < 0) {
+		why.len = 0;
+		parsed = yaml_parse(&s->arena, text, len, &root, &why);
 	}
+	if (parsed < 0)
+		snprintf(err, errcap, "%s:%.*s", file, (int)why.len, why.data ? why.data : "");
+	buf_free(&why);
+	if (parsed < 0)
+		return -1;
 	if (!(L.file = arena_strdup(&s->arena, file)))
 		return hfail(&L, NULL, "out of memory");
 	if (root->kind == NODE_NULL)

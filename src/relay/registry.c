@@ -167,9 +167,9 @@ static void put_trigger(struct relay *rl, struct http_conn *c, const char *id, s
 	}
 	arena_init(&a->arena);
 	buf_init(&errors, 1 << 16);
-	if (len == 0 || tree_from_json(&a->arena, body, len, &root, err, sizeof(err)) < 0) {
+	if (len == 0 || tree_from_json(&a->arena, body, len, &root, &errors) < 0) {
 		/* the tree's "LINE: message" without the line, for a JSON body */
-		const char *msg = len ? strstr(err, ": ") : NULL;
+		const char *msg = len && buf_append(&errors, "", 1) == 0 ? strstr(errors.data, ": ") : NULL;
 		api_respond_error(c, 400, len == 0 ? "empty body" : msg ? msg + 2 : "body is not valid JSON");
 		goto fail;
 	}

@@ -404,10 +404,10 @@ TEST(yaml_quotes_bare_dash_and_bom)
 	struct node *root = NULL;
 	struct buf b, errs;
 	struct config *c;
-	char err[256];
 	arena_init(&a);
 	buf_init(&b, 4096);
-	CHECK_EQ_INT(tree_parse(&a, text, sizeof(text) - 1, &root, err, sizeof(err)), 0);
+	buf_init(&errs, 4096);
+	CHECK_EQ_INT(config_parse_tree(&a, text, sizeof(text) - 1, &root, &errs), 0);
 	if (root) {
 		tree_to_json(&b, root);
 		buf_append(&b, "", 1);

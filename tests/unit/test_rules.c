@@ -3,6 +3,7 @@
 #include "unit.h"
 
 #include "edgehook/arena.h"
+#include "edgehook/buf.h"
 #include "edgehook/rules.h"
 #include "edgehook/config.h"
 #include "edgehook/tree.h"
@@ -26,6 +27,18 @@ struct fake {
 	const char *const *kv; /* "source:name", value, ... NULL */
 };
 
+
+/* The config's document parser, its reason copied into err. */
+static int parse_json(struct arena *a, const char *json, struct node **root, char *err, size_t cap)
+{
+	struct buf why;
+	int rc;
+	buf_init(&why, 1024);
+	rc = config_parse_tree(a, json, strlen(json), root, &why);
+	snprintf(err, cap, "%.*s", (int)why.len, why.data ? why.data : "");
+	buf_free(&why);
+	return rc;
+}
 static int fake_param(void *ctx, const struct hook_arg *arg, const char **val, size_t *len, char *why, size_t whycap)
 {
 	const struct fake *f = ctx;
@@ -159,7 +172,7 @@ static int run_rule(const char *json, int soft, const char *client, time_t now, 
 	struct sockaddr_storage ss;
 	int k;
 	arena_init(&a);
-	if (tree_parse(&a, json, strlen(json), &root, err, sizeof(err)) < 0 ||
+	if (parse_json(&a, json, &root, err, sizeof(err)) < 0 ||
 	    rules_compile(&r, root, "t", err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s\n", json, err);
 		arena_free(&a);
@@ -230,7 +243,7 @@ TEST(test_rules_bad_regex_refuses_the_hook)
 	const char *json = "{\"and\":[" M("{\"type\":\"regex\",\"regex\":\"(a)\\\\1\",\"parameter\":{\"source\":"
 					  "\"payload\",\"name\":\"ref\"}}") "]}";
 	arena_init(&a);
-	CHECK(tree_parse(&a, json, strlen(json), &root, err, sizeof(err)) == 0);
+	CHECK(parse_json(&a, json, &root, err, sizeof(err)) == 0);
 	CHECK_EQ_INT(rules_compile(&r, root, "deploy", err, sizeof(err)), -1);
 	CHECK(strstr(err, "hook deploy") != NULL);
 	CHECK(strstr(err, "(a)\\1") != NULL);
@@ -252,7 +265,7 @@ TEST(test_rules_depth_is_bounded)
 	for (i = 0; i < 40; i++)
 		strcat(json, "}");
 	arena_init(&a);
-	CHECK(tree_parse(&a, json, strlen(json), &root, err, sizeof(err)) == 0);
+	CHECK(parse_json(&a, json, &root, err, sizeof(err)) == 0);
 	CHECK_EQ_INT(rules_compile(&r, root, "deep", err, sizeof(err)), -1);
 	CHECK(strstr(err, "nests deeper") != NULL);
 	arena_free(&a);

@@ -9,24 +9,24 @@
 #include "edgehook/buf.h"
 #include "edgehook/yaml.h"
 
-static char err[256];
-
 /* The document as compact JSON, or "ERR LINE: message". */
 static const char *parse(const char *text)
 {
 	static char out[4096];
 	struct arena a;
 	struct node *root;
-	struct buf b;
+	struct buf b, err;
 	arena_init(&a);
 	buf_init(&b, sizeof(out) - 1);
-	if (yaml_parse(&a, text, strlen(text), &root, err, sizeof(err)) < 0)
-		snprintf(out, sizeof(out), "ERR %s", err);
+	buf_init(&err, 1024);
+	if (yaml_parse(&a, text, strlen(text), &root, &err) < 0)
+		snprintf(out, sizeof(out), "ERR %.*s", (int)err.len, err.data ? err.data : "");
 	else if (tree_to_json(&b, root) < 0)
 		snprintf(out, sizeof(out), "ERR render");
 	else
 		snprintf(out, sizeof(out), "%.*s", (int)b.len, b.data);
 	buf_free(&b);
+	buf_free(&err);
 	arena_free(&a);
 	return out;
 }
