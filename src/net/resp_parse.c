@@ -2,6 +2,7 @@
 #include "edgehook/resp.h"
 
 #include "edgehook/buf.h"
+#include "edgehook/strutil.h"
 
 #include <limits.h>
 #include <string.h>
@@ -232,17 +233,6 @@ int resp_eq(const struct resp_reply *r, const struct resp_value *v, const char *
 	return v->len == n && memcmp(r->base + v->off, s, n) == 0;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes s[0..n) into out (cap bytes with the NUL). */
 static int pct_copy(char *out, size_t cap, const char *s, size_t n)
 {
@@ -253,8 +243,8 @@ static int pct_copy(char *out, size_t cap, const char *s, size_t n)
 			int hi, lo;
 			if (i + 2 >= n)
 				return -1;
-			hi = hexval((unsigned char)s[i + 1]);
-			lo = hexval((unsigned char)s[i + 2]);
+			hi = str_hex_digit((unsigned char)s[i + 1]);
+			lo = str_hex_digit((unsigned char)s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			c = hi * 16 + lo;

@@ -505,6 +505,44 @@ static void endpoint_recover(struct relay *rl, struct http_conn *c, const char *
 	api_reply_rendered(c, 202, "application/json", &b, "recover");
 }
 
+static int render_event(struct relay *rl, const char *id, struct buf *out)
+{
+	return event_status_json(rl->disp, id, out);
+}
+
+static int render_run(struct relay *rl, const char *id, struct buf *out)
+{
+	return runner_run_json(rl->runner, id, out);
+}
+
+/* GET of one record by the id that ends the path: 404 when render finds
+ * none, 500 (through api_reply_rendered) when its answer could not be
+ * built. */
+static void reply_by_id(struct http_conn *c, const struct http_request *req, const char *rest, size_t rlen,
+			int (*render)(struct relay *, const char *, struct buf *), struct relay *rl, const char *what,
+			const char *not_found)
+{
+	char id[64];
+	struct buf b;
+	if (!http_method_is_exact(req, "GET") && !http_method_is_exact(req, "HEAD")) {
+		http_respond_405(c, "GET, HEAD");
+		return;
+	}
+	if (rlen >= sizeof(id) || memchr(rest, '/', rlen)) {
+		api_respond_error(c, 404, not_found);
+		return;
+	}
+	memcpy(id, rest, rlen);
+	id[rlen] = '\0';
+	buf_init(&b, RENDER_MAX);
+	if (render(rl, id, &b) < 0 && !b.failed) {
+		api_respond_error(c, 404, not_found);
+		buf_free(&b);
+		return;
+	}
+	api_reply_rendered(c, 200, "application/json", &b, what);
+}
+
 /* path is what follows "/api/v1/". */
 void api_handle(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *path, size_t plen,
 		const char *body, size_t len)
@@ -527,24 +565,8 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 		else
 			http_respond_405(c, "POST");
 	} else if (str_slice_eq(path, head, "events")) {
-		char id[64];
-		if (!http_method_is_exact(req, "GET") && !http_method_is_exact(req, "HEAD")) {
-			http_respond_405(c, "GET, HEAD");
-			return;
-		}
-		if (rlen >= sizeof(id) || memchr(rest, '/', rlen)) {
-			api_respond_error(c, 404, "unknown event");
-			return;
-		}
-		memcpy(id, rest, rlen);
-		id[rlen] = '\0';
-		buf_init(&b, RENDER_MAX);
-		if (event_status_json(rl->disp, id, &b) < 0 && !b.failed) {
-			api_respond_error(c, 404, "unknown event (or no longer in the status history)");
-			buf_free(&b);
-		} else {
-			api_reply_rendered(c, 200, "application/json", &b, "event status");
-		}
+		reply_by_id(c, req, rest, rlen, render_event, rl, "event status",
+			    "unknown event (or no longer in the status history)");
 	} else if (str_slice_eq(path, head, "endpoints") && rlen == 0) {
 		if (!http_method_is_exact(req, "GET") && !http_method_is_exact(req, "HEAD")) {
 			http_respond_405(c, "GET, HEAD");
@@ -570,24 +592,7 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 		else
 			registry_api(rl, c, req, rest, rlen, body, len);
 	} else if (str_slice_eq(path, head, "runs") && rlen > 0) {
-		char id[64];
-		if (!http_method_is_exact(req, "GET") && !http_method_is_exact(req, "HEAD")) {
-			http_respond_405(c, "GET, HEAD");
-			return;
-		}
-		if (rlen >= sizeof(id)) {
-			api_respond_error(c, 404, "unknown run");
-			return;
-		}
-		memcpy(id, rest, rlen);
-		id[rlen] = '\0';
-		buf_init(&b, RENDER_MAX);
-		if (runner_run_json(rl->runner, id, &b) < 0 && !b.failed) {
-			api_respond_error(c, 404, "unknown run (or no longer in the history)");
-			buf_free(&b);
-		} else {
-			api_reply_rendered(c, 200, "application/json", &b, "run");
-		}
+		reply_by_id(c, req, rest, rlen, render_run, rl, "run", "unknown run (or no longer in the history)");
 	} else if (str_slice_eq(path, head, "endpoints") && endpoint_action(rest, rlen, "test")) {
 		if (http_method_is_exact(req, "POST"))
 			endpoint_test(rl, c, rest, endpoint_action(rest, rlen, "test"));
