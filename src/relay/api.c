@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+enum { ENDPOINT_NAME_CAP = 256 };
+
 enum { MAX_BATCH = 1000 };
 
 static int is_loopback(const struct sockaddr *sa)
@@ -377,16 +379,25 @@ static void on_test_abort(void *arg)
 	free(p);
 }
 
-static void endpoint_test(struct relay *rl, struct http_conn *c, const char *name, size_t len)
+/* The endpoint name from the path into n (NUL-terminated); -1 after a 404
+ * when it cannot be one. */
+static int endpoint_name(struct http_conn *c, const char *name, size_t len, char n[static ENDPOINT_NAME_CAP])
 {
-	struct pending_test *p;
-	char n[256];
-	if (len == 0 || len >= sizeof(n)) {
+	if (len == 0 || len >= ENDPOINT_NAME_CAP) {
 		api_respond_error(c, 404, "unknown endpoint");
-		return;
+		return -1;
 	}
 	memcpy(n, name, len);
 	n[len] = '\0';
+	return 0;
+}
+
+static void endpoint_test(struct relay *rl, struct http_conn *c, const char *name, size_t len)
+{
+	struct pending_test *p;
+	char n[ENDPOINT_NAME_CAP];
+	if (endpoint_name(c, name, len, n) < 0)
+		return;
 	p = calloc(1, sizeof(*p));
 	if (!p) {
 		api_respond_error(c, 500, "out of memory");
@@ -406,14 +417,10 @@ static void endpoint_test(struct relay *rl, struct http_conn *c, const char *nam
 static void endpoint_enable(struct relay *rl, struct http_conn *c, const char *name, size_t len)
 {
 	const struct endpoint_rt *ep;
-	char n[256];
+	char n[ENDPOINT_NAME_CAP];
 	struct buf b;
-	if (len == 0 || len >= sizeof(n)) {
-		api_respond_error(c, 404, "unknown endpoint");
+	if (endpoint_name(c, name, len, n) < 0)
 		return;
-	}
-	memcpy(n, name, len);
-	n[len] = '\0';
 	ep = dispatch_enable(rl->disp, n);
 	if (!ep) {
 		api_respond_error(c, 404, "unknown endpoint");
@@ -468,16 +475,12 @@ static void endpoint_recover(struct relay *rl, struct http_conn *c, const char *
 			     size_t blen)
 {
 	struct json_doc doc;
-	char n[256], since[64];
+	char n[ENDPOINT_NAME_CAP], since[64];
 	uint64_t since_ms;
 	int t, rc;
 	struct buf b;
-	if (len == 0 || len >= sizeof(n)) {
-		api_respond_error(c, 404, "unknown endpoint");
+	if (endpoint_name(c, name, len, n) < 0)
 		return;
-	}
-	memcpy(n, name, len);
-	n[len] = '\0';
 	if (json_parse(&doc, body, blen, 8) < 0) {
 		api_respond_error(c, 400, "body: expected {\"since\": \"RFC 3339 time\"}");
 		return;
