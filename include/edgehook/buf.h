@@ -9,6 +9,7 @@
 #ifndef EDGEHOOK_BUF_H
 #define EDGEHOOK_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,8 @@ int buf_reserve(struct buf *b, size_t extra);
 int buf_append(struct buf *b, const void *data, size_t len);
 int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For error helpers that add a prefix to their caller's format. */
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Decimal digits of v, without printf (for hot paths). */
 int buf_put_u64(struct buf *b, uint64_t v);
 /* Drops the first n bytes. */

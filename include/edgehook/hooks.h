@@ -56,14 +56,16 @@ struct hook_set {
 	struct arena arena; /* the files' trees: the hooks' strings point there */
 };
 
-enum { HOOKS_MAX = 4096, HOOKS_MAX_FILE_BYTES = 4 << 20 };
+/* HOOKS_ERRORS_MAX bounds a load's message (which may quote a regex
+ * pattern and a hook id); a longer one is cut. */
+enum { HOOKS_MAX = 4096, HOOKS_MAX_FILE_BYTES = 4 << 20, HOOKS_ERRORS_MAX = 64 << 10 };
 
 void hooks_init(struct hook_set *s);
-/* Adds the hooks of one file's text; 0, or -1 with "FILE:LINE: ..." in
- * err and the set as it was before. */
-int hooks_add_text(struct hook_set *s, const char *file, const char *text, size_t len, char *err, size_t errcap);
-/* Reads and adds each file in turn. */
-int hooks_load(struct hook_set *s, const char *const *files, size_t nfiles, char *err, size_t errcap);
+/* Adds the hooks of one file's text; 0, or -1 with one "FILE:LINE: ..."
+ * message (no newline) appended to errors and the set as it was before. */
+int hooks_add_text(struct hook_set *s, const char *file, const char *text, size_t len, struct buf *errors);
+/* Reads and adds each file in turn, stopping at the first failure. */
+int hooks_load(struct hook_set *s, const char *const *files, size_t nfiles, struct buf *errors);
 const struct hook *hooks_find(const struct hook_set *s, const char *id, size_t len);
 void hooks_free(struct hook_set *s);
 

@@ -35,8 +35,11 @@
 
 struct regex;
 
-/* 0 and *out set, or -1 with a message in err. */
-int regex_compile(struct regex **out, const char *pattern, char *err, size_t errcap);
+struct buf;
+
+/* 0 and *out set, or -1 with one message (no newline) appended to errors:
+ * a buf, not a static why, because messages quote the offending text. */
+int regex_compile(struct regex **out, const char *pattern, struct buf *errors);
 /* 1 when the pattern matches somewhere in s, else 0. */
 int regex_search(struct regex *re, const char *s, size_t len);
 /* Work done by the last search (threads visited), for cost tests. */

@@ -32,9 +32,11 @@ struct re_tree {
 	int root;
 };
 
+struct buf;
+
 /* Parses pattern into t (which the caller frees with re_tree_free);
- * 0, or -1 with a message in err. */
-int re_parse(struct re_tree *t, const char *pattern, char *err, size_t errcap);
+ * 0, or -1 with the first failure's message appended to errors. */
+int re_parse(struct re_tree *t, const char *pattern, struct buf *errors);
 void re_tree_free(struct re_tree *t);
 /* Decodes one UTF-8 rune from s (n > 0 bytes left); sets *w to its
  * width. Invalid sequences give U+FFFD with width 1. */

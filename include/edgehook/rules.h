@@ -33,8 +33,10 @@ struct hook_arg {
 
 struct node;
 
-/* Fills arg from a {source, name, ...} map. 0, or -1 with err set. */
-int hook_arg_load(struct hook_arg *arg, const struct node *n, char *err, size_t errcap);
+struct buf;
+
+/* Fills arg from a {source, name, ...} map. 0, or -1 with *why set. */
+int hook_arg_load(struct hook_arg *arg, const struct node *n, const char **why);
 void hook_arg_free(struct hook_arg *arg);
 enum hook_source hook_source_parse(const char *s);
 /* Go's textproto.CanonicalMIMEHeaderKey, in place. */
@@ -67,8 +69,8 @@ enum { RULES_MAX_DEPTH = 32, RULES_MAX_NODES = 1024 };
 
 /* Compiles a trigger-rule map. hook names the hook in messages.
  * 0 and *out (NULL for an absent rule: every request passes), or -1
- * with "hook ID: message" in err. */
-int rules_compile(struct rules **out, const struct node *rule, const char *hook, char *err, size_t errcap);
+ * with "hook ID: line N: message" (no newline) appended to errors. */
+int rules_compile(struct rules **out, const struct node *rule, const char *hook, struct buf *errors);
 /* 1 rules true, 0 false, -1 an evaluation error (answer 500). */
 int rules_eval(const struct rules *r, struct rule_req *q);
 void rules_free(struct rules *r);

@@ -40,6 +40,7 @@
 enum {
 	SPOOL_HEADER = 9,
 	SPOOL_RECORD_MAX = 64 << 20, /* payload bytes */
+	SPOOL_ERRORS_MAX = 8 << 10,  /* an open's message: the directory path and errno text */
 };
 
 struct spool;
@@ -57,9 +58,10 @@ struct spool_recovery {
 /* Opens (creating dir when missing) and recovers the spool: replays every
  * record to fn, truncates torn tails and counts corrupt records, then
  * starts the I/O thread. Damage never fails the open; a directory that
- * cannot be created, read or written does: -1 with a message in err. */
+ * cannot be created, read or written does: -1 with one message (no
+ * newline) appended to errors. */
 int spool_open(struct reactor *r, const struct spool_cfg *cfg, spool_replay_fn fn, void *arg, struct spool **out,
-	       char *err, size_t errcap);
+	       struct buf *errors);
 /* Writes out what is still batched (blocking: shutdown only), stops the
  * thread and closes everything. NULL is fine. */
 void spool_free(struct spool *s);

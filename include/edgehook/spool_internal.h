@@ -62,9 +62,10 @@ struct spool_job *spool_io_collect(struct spool_io *io);
 void spool_io_stop(struct spool_io *io);
 
 /* Scans every segment under dirfd in order, truncating torn tails.
- * Fills *segs (malloc'd, ascending seq). -1 with err on an I/O error. */
+ * Fills *segs (malloc'd, ascending seq). -1 with a message appended
+ * to errors on an I/O error. */
 int spool_recover_dir(int dirfd, spool_replay_fn fn, void *arg, struct spool_seg **segs, size_t *nsegs,
-		      struct spool_recovery *rec, char *err, size_t errcap);
+		      struct spool_recovery *rec, struct buf *errors);
 void spool_seg_name(char *out, size_t cap, uint64_t seq);
 
 #endif

@@ -60,27 +60,37 @@ int buf_append(struct buf *b, const void *data, size_t len)
 
 int buf_puts(struct buf *b, const char *s) { return buf_append(b, s, strlen(s)); }
 
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list again;
+	int n;
+	char small[256];
+	va_copy(again, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	if (n < 0) {
+		b->failed = 1;
+		n = -1;
+	} else if ((size_t)n < sizeof(small)) {
+		n = buf_append(b, small, (size_t)n);
+	} else if (buf_reserve(b, (size_t)n + 1) < 0) {
+		n = -1;
+	} else {
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+		b->len += (size_t)n;
+		n = 0;
+	}
+	va_end(again);
+	return n;
+}
+
 int buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
-	char small[256];
+	int rc;
 	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof(small), fmt, ap);
+	rc = buf_vprintf(b, fmt, ap);
 	va_end(ap);
-	if (n < 0) {
-		b->failed = 1;
-		return -1;
-	}
-	if ((size_t)n < sizeof(small))
-		return buf_append(b, small, (size_t)n);
-	if (buf_reserve(b, (size_t)n + 1) < 0)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-	return 0;
+	return rc;
 }
 
 int buf_put_u64(struct buf *b, uint64_t v)

@@ -216,14 +216,17 @@ static int same_spool(const struct spool_cfg *a, const struct spool_cfg *b)
  * message on stderr. */
 static int open_spool(struct app *a)
 {
-	char err[512];
+	struct buf errors;
 	if (!a->cfg->spool.dir)
 		return 0;
-	if (spool_open(a->r, &a->cfg->spool, dispatch_spool_replay, a->disp, &a->spool, err, sizeof(err)) < 0) {
+	buf_init(&errors, SPOOL_ERRORS_MAX);
+	if (spool_open(a->r, &a->cfg->spool, dispatch_spool_replay, a->disp, &a->spool, &errors) < 0) {
 		dispatch_spool_discard(a->disp);
-		fprintf(stderr, "edgehook: spool: %s\n", err);
+		fprintf(stderr, "edgehook: spool: %.*s\n", (int)errors.len, errors.data ? errors.data : "");
+		buf_free(&errors);
 		return -1;
 	}
+	buf_free(&errors);
 	dispatch_spool_resume(a->disp, a->spool);
 	a->rl.spool = a->spool; /* the API waits on its commits, /metrics counts it */
 	return 0;

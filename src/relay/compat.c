@@ -42,34 +42,51 @@ void compat_log(struct compat *app, const char *reqid, const char *fmt, ...)
 	fflush(app->log);
 }
 
+/* NUL-terminates a loader's message for the log; one at the bound loses
+ * its last byte rather than the whole message. */
+static const char *errors_text(struct buf *b)
+{
+	if (buf_append(b, "", 1) == 0)
+		return b->data;
+	if (!b->len)
+		return "out of memory";
+	b->data[b->len - 1] = 0;
+	return b->data;
+}
+
 /* Loads every -hooks file into set. At start a bad file is logged and
  * skipped (webhook carries on); on reload any failure keeps the running
  * set. A duplicate id always fails. */
 static int load_set(struct compat *app, struct hook_set *set, int strict)
 {
 	size_t i, before;
-	char err[1024];
-	for (i = 0; i < app->o.nhooks; i++) {
+	struct buf errors;
+	const char *err;
+	int rc = 0;
+	for (i = 0; i < app->o.nhooks && rc == 0; i++) {
 		compat_log(app, NULL, "attempting to %sload hooks from %s", strict ? "re" : "", app->o.hooks[i]);
 		before = set->n;
-		if (hooks_load(set, &app->o.hooks[i], 1, err, sizeof(err)) < 0) {
+		buf_init(&errors, HOOKS_ERRORS_MAX);
+		if (hooks_load(set, &app->o.hooks[i], 1, &errors) < 0) {
+			err = errors_text(&errors);
 			if (strstr(err, "has already been loaded")) {
 				compat_log(app, NULL, "error: %s! please check your hooks file for duplicate hooks ids!", err);
 				if (!app->log)
 					fprintf(stderr, "[webhook] error: %s! please check your hooks file for duplicate hooks "
 							"ids!\n", err);
-				return -1;
+				rc = -1;
+			} else {
+				compat_log(app, NULL, "couldn't load hooks from file! %s", err);
+				rc = strict ? -1 : 0;
 			}
-			compat_log(app, NULL, "couldn't load hooks from file! %s", err);
-			if (strict)
-				return -1;
-			continue;
+		} else {
+			compat_log(app, NULL, "found %zu hook(s) in file", set->n - before);
+			for (; before < set->n; before++)
+				compat_log(app, NULL, "\tloaded: %s", set->hooks[before].id);
 		}
-		compat_log(app, NULL, "found %zu hook(s) in file", set->n - before);
-		for (; before < set->n; before++)
-			compat_log(app, NULL, "\tloaded: %s", set->hooks[before].id);
+		buf_free(&errors);
 	}
-	return 0;
+	return rc;
 }
 
 static int load_hooks(struct compat *app)

@@ -17,20 +17,17 @@
 struct hload {
 	struct hook_set *s;
 	const char *file;
-	char *err;
-	size_t errcap;
+	struct buf *errors;
 };
 
 static int hfail(struct hload *L, const struct node *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int hfail(struct hload *L, const struct node *n, const char *fmt, ...)
 {
 	va_list ap;
-	int k = snprintf(L->err, L->errcap, "%s:%d: ", L->file, n ? n->line : 0);
-	if (k >= 0 && (size_t)k < L->errcap) {
-		va_start(ap, fmt);
-		vsnprintf(L->err + k, L->errcap - (size_t)k, fmt, ap);
-		va_end(ap);
-	}
+	buf_printf(L->errors, "%s:%d: ", L->file, n ? n->line : 0);
+	va_start(ap, fmt);
+	buf_vprintf(L->errors, fmt, ap);
+	va_end(ap);
 	return -1;
 }
 
@@ -97,7 +94,7 @@ static int get_code(struct hload *L, const struct node *h, const char *key, int 
 static int get_args(struct hload *L, const struct node *h, const char *key, struct hook_args *out)
 {
 	const struct node *n = tree_get(h, key), *it;
-	char why[160];
+	const char *why;
 	memset(out, 0, sizeof(*out));
 	if (!n || n->kind == NODE_NULL)
 		return 0;
@@ -106,7 +103,7 @@ static int get_args(struct hload *L, const struct node *h, const char *key, stru
 	if (n->count && !(out->v = calloc(n->count, sizeof(*out->v))))
 		return hfail(L, n, "out of memory");
 	for (it = n->child; it; it = it->next) {
-		if (hook_arg_load(&out->v[out->n], it, why, sizeof(why)) < 0)
+		if (hook_arg_load(&out->v[out->n], it, &why) < 0)
 			return hfail(L, it, "%s: %s", key, why);
 		out->n++;
 	}
@@ -194,7 +191,9 @@ static void hook_free(struct hook *hk)
 
 static int load_hook(struct hload *L, const struct node *h, struct hook *hk)
 {
-	char why[512];
+	const struct node *rule;
+	struct buf why;
+	int rc;
 	if (h->kind != NODE_MAP)
 		return hfail(L, h, "a hook must be a map with an id");
 	hk->file = L->file;
@@ -216,9 +215,16 @@ static int load_hook(struct hload *L, const struct node *h, struct hook *hk)
 	    get_args(L, h, "pass-file-to-command", &hk->files) < 0 ||
 	    get_args(L, h, "parse-parameters-as-json", &hk->json_params) < 0 || get_extensions(L, h, hk) < 0)
 		return -1;
-	if (rules_compile(&hk->rule, tree_get(h, "trigger-rule"), hk->id, why, sizeof(why)) < 0)
-		return hfail(L, tree_get(h, "trigger-rule"), "%s", why);
-	return 0;
+	rule = tree_get(h, "trigger-rule");
+	/* the rule's message goes after this file's FILE:LINE prefix */
+	buf_init(&why, L->errors->max);
+	rc = rules_compile(&hk->rule, rule, hk->id, &why);
+	if (rc < 0) {
+		hfail(L, rule, "%.*s", (int)why.len, why.data ? why.data : "");
+		L->errors->failed |= why.failed;
+	}
+	buf_free(&why);
+	return rc;
 }
 
 static const struct hook *find_in(const struct hook_set *s, size_t from, size_t to, const char *id, size_t len)
@@ -230,9 +236,9 @@ static const struct hook *find_in(const struct hook_set *s, size_t from, size_t 
 	return NULL;
 }
 
-int hooks_add_text(struct hook_set *s, const char *file, const char *text, size_t len, char *err, size_t errcap)
+int hooks_add_text(struct hook_set *s, const char *file, const char *text, size_t len, struct buf *errors)
 {
-	struct hload L = {s, file, err, errcap};
+	struct hload L = {s, file, errors};
 	struct node *root;
 	const struct node *h;
 	size_t first = s->n;
@@ -247,7 +253,7 @@ int hooks_add_text(struct hook_set *s, const char *file, const char *text, size_
 		parsed = yaml_parse(&s->arena, text, len, &root, &why);
 	}
 	if (parsed < 0)
-		snprintf(err, errcap, "%s:%.*s", file, (int)why.len, why.data ? why.data : "");
+		buf_printf(errors, "%s:%.*s", file, (int)why.len, why.data ? why.data : "");
 	buf_free(&why);
 	if (parsed < 0)
 		return -1;
@@ -286,19 +292,19 @@ fail:
 	return -1;
 }
 
-static char *read_file(const char *path, size_t *len, char *err, size_t errcap)
+static char *read_file(const char *path, size_t *len, struct buf *errors)
 {
 	FILE *f = fopen(path, "rb");
 	char *text = NULL;
 	size_t n = 0;
 	if (!f) {
-		snprintf(err, errcap, "%s: %s", path, strerror(errno));
+		buf_printf(errors, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	if (!(text = malloc(HOOKS_MAX_FILE_BYTES + 1)))
-		snprintf(err, errcap, "%s: out of memory", path);
+		buf_printf(errors, "%s: out of memory", path);
 	else if ((n = fread(text, 1, HOOKS_MAX_FILE_BYTES + 1, f)) > HOOKS_MAX_FILE_BYTES || ferror(f)) {
-		snprintf(err, errcap, "%s: %s", path, ferror(f) ? "read error" : "larger than 4 MiB");
+		buf_printf(errors, "%s: %s", path, ferror(f) ? "read error" : "larger than 4 MiB");
 		free(text);
 		text = NULL;
 	}
@@ -307,15 +313,15 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errcap)
 	return text;
 }
 
-int hooks_load(struct hook_set *s, const char *const *files, size_t nfiles, char *err, size_t errcap)
+int hooks_load(struct hook_set *s, const char *const *files, size_t nfiles, struct buf *errors)
 {
 	size_t i, len;
 	for (i = 0; i < nfiles; i++) {
-		char *text = read_file(files[i], &len, err, errcap);
+		char *text = read_file(files[i], &len, errors);
 		int k;
 		if (!text)
 			return -1;
-		k = hooks_add_text(s, files[i], text, len, err, errcap);
+		k = hooks_add_text(s, files[i], text, len, errors);
 		free(text);
 		if (k < 0)
 			return -1;

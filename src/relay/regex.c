@@ -6,10 +6,10 @@
  * len(input) * len(program) steps whatever the pattern. The two thread
  * lists and the epsilon stack are sparse sets sized by the program and
  * allocated at compile time. */
+#include "edgehook/buf.h"
 #include "edgehook/regex.h"
 #include "edgehook/regex_internal.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,14 +178,14 @@ static void threads_free(struct threads *t)
 	free(t->dense);
 }
 
-int regex_compile(struct regex **out, const char *pattern, char *err, size_t errcap)
+int regex_compile(struct regex **out, const char *pattern, struct buf *errors)
 {
 	struct re_tree t;
 	struct gen g;
 	struct regex *re = NULL;
 	*out = NULL;
 	memset(&g, 0, sizeof(g));
-	if (re_parse(&t, pattern, err, errcap) < 0)
+	if (re_parse(&t, pattern, errors) < 0)
 		goto fail;
 	g.t = &t;
 	g.budget = 4L * REGEX_MAX_INSTS;
@@ -214,8 +214,8 @@ int regex_compile(struct regex **out, const char *pattern, char *err, size_t err
 	*out = re;
 	return 0;
 fail:
-	if (g.err && err && errcap)
-		snprintf(err, errcap, "%s", g.err);
+	if (g.err)
+		buf_puts(errors, g.err);
 	free(g.prog);
 	re_tree_free(&t);
 	regex_free(re);

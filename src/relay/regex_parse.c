@@ -2,6 +2,7 @@
  * Anything outside the subset is an error with Go's wording where Go
  * has one, so a pattern either means here what it means to webhook or
  * does not load. */
+#include "edgehook/buf.h"
 #include "edgehook/regex.h"
 #include "edgehook/regex_internal.h"
 
@@ -20,16 +21,17 @@ struct parser {
 	const unsigned char *p, *end;
 	struct re_tree *t;
 	int flags, depth;
-	char *err;
-	size_t errcap;
+	struct buf *errors;
+	int reported; /* the first failure names the cause; callers only pass it up */
 };
 
 static int fail(struct parser *ps, const char *fmt, ...)
 {
 	va_list ap;
-	if (ps->err && ps->errcap && !ps->err[0]) {
+	if (!ps->reported) {
+		ps->reported = 1;
 		va_start(ap, fmt);
-		vsnprintf(ps->err, ps->errcap, fmt, ap);
+		buf_vprintf(ps->errors, fmt, ap);
 		va_end(ap);
 	}
 	return -1;
@@ -626,17 +628,14 @@ static int parse_alt(struct parser *ps)
 	return alt;
 }
 
-int re_parse(struct re_tree *t, const char *pattern, char *err, size_t errcap)
+int re_parse(struct re_tree *t, const char *pattern, struct buf *errors)
 {
 	struct parser ps;
 	size_t len = strlen(pattern);
 	memset(t, 0, sizeof(*t));
 	memset(&ps, 0, sizeof(ps));
 	ps.t = t;
-	ps.err = err;
-	ps.errcap = errcap;
-	if (err && errcap)
-		err[0] = 0;
+	ps.errors = errors;
 	if (len > REGEX_MAX_PATTERN)
 		return fail(&ps, "pattern longer than %d bytes", REGEX_MAX_PATTERN);
 	/* each byte makes at most an atom, a repeat and its sequence node */

@@ -4,6 +4,7 @@
  * and/or/not combine them differently (see rules.h). */
 #include "edgehook/rules.h"
 
+#include "edgehook/buf.h"
 #include "edgehook/cidr.h"
 #include "edgehook/regex.h"
 #include "edgehook/sign.h"
@@ -103,12 +104,12 @@ static int truthy(const char *s)
 		     strcmp(s, "yes") == 0 || strcmp(s, "on") == 0 || strcmp(s, "y") == 0);
 }
 
-int hook_arg_load(struct hook_arg *arg, const struct node *n, char *err, size_t errcap)
+int hook_arg_load(struct hook_arg *arg, const struct node *n, const char **why)
 {
 	const char *source = scalar(n, "source"), *name = scalar(n, "name"), *env = scalar(n, "envname");
 	memset(arg, 0, sizeof(*arg));
 	if (!n || n->kind != NODE_MAP) {
-		snprintf(err, errcap, "a parameter must be a map with source and name");
+		*why = "a parameter must be a map with source and name";
 		return -1;
 	}
 	/* an unknown source is webhook's "no source for value retrieval": an
@@ -119,7 +120,7 @@ int hook_arg_load(struct hook_arg *arg, const struct node *n, char *err, size_t 
 	arg->base64decode = truthy(scalar(n, "base64decode"));
 	if (!arg->name || (env && !arg->envname)) {
 		hook_arg_free(arg);
-		snprintf(err, errcap, "out of memory");
+		*why = "out of memory";
 		return -1;
 	}
 	if (arg->source == SRC_HEADER)
@@ -137,19 +138,16 @@ void hook_arg_free(struct hook_arg *arg)
 struct compiler {
 	struct rules *r;
 	const char *hook;
-	char *err;
-	size_t errcap;
+	struct buf *errors;
 };
 
 static int cfail(struct compiler *c, const struct node *n, const char *fmt, ...)
 {
 	va_list ap;
-	int k = snprintf(c->err, c->errcap, "hook %s: line %d: ", c->hook, n ? n->line : 0);
-	if (k >= 0 && (size_t)k < c->errcap) {
-		va_start(ap, fmt);
-		vsnprintf(c->err + k, c->errcap - (size_t)k, fmt, ap);
-		va_end(ap);
-	}
+	buf_printf(c->errors, "hook %s: line %d: ", c->hook, n ? n->line : 0);
+	va_start(ap, fmt);
+	buf_vprintf(c->errors, fmt, ap);
+	va_end(ap);
 	return -1;
 }
 
@@ -231,17 +229,32 @@ static int compile_hmac(struct compiler *c, struct rule *m, const char *type)
 	return 0;
 }
 
+/* The regex message goes after the rule's prefix, so it is built apart. */
+static int regex_compile_at(struct compiler *c, const struct node *n, struct regex **re, const char *pattern)
+{
+	struct buf why;
+	int rc;
+	buf_init(&why, 2 * REGEX_MAX_PATTERN);
+	rc = regex_compile(re, pattern, &why);
+	if (rc < 0) {
+		cfail(c, n, "regex \"%s\": %.*s", pattern, (int)why.len, why.data ? why.data : "");
+		c->errors->failed |= why.failed;
+	}
+	buf_free(&why);
+	return rc;
+}
+
 static int compile_match(struct compiler *c, int idx, const struct node *n)
 {
 	struct rule *m = &c->r->nodes[idx];
 	const char *type = scalar(n, "type"), *value = scalar(n, "value"), *secret = scalar(n, "secret");
 	const struct node *param = tree_get(n, "parameter");
-	char why[160];
+	const char *why;
 	m->kind = R_MATCH;
 	m->type = M_UNKNOWN;
 	if (!type)
 		type = "";
-	if (param && hook_arg_load(&m->param, param, why, sizeof(why)) < 0)
+	if (param && hook_arg_load(&m->param, param, &why) < 0)
 		return cfail(c, param, "%s", why);
 	if (!param)
 		m->param.name = dup("");
@@ -251,8 +264,8 @@ static int compile_match(struct compiler *c, int idx, const struct node *n)
 	} else if (strcmp(type, "regex") == 0) {
 		const char *pattern = scalar(n, "regex");
 		m->type = M_REGEX;
-		if (regex_compile(&m->re, pattern ? pattern : "", why, sizeof(why)) < 0)
-			return cfail(c, n, "regex \"%s\": %s", pattern ? pattern : "", why);
+		if (regex_compile_at(c, n, &m->re, pattern ? pattern : "") < 0)
+			return -1;
 	} else if (strcmp(type, "ip-whitelist") == 0) {
 		const char *ranges = scalar(n, "ip-range");
 		m->type = M_IPWL;
@@ -323,15 +336,14 @@ static int compile_rule(struct compiler *c, const struct node *n, int depth)
 	return idx;
 }
 
-int rules_compile(struct rules **out, const struct node *rule, const char *hook, char *err, size_t errcap)
+int rules_compile(struct rules **out, const struct node *rule, const char *hook, struct buf *errors)
 {
 	struct compiler c;
 	*out = NULL;
 	if (!rule)
 		return 0;
 	c.hook = hook;
-	c.err = err;
-	c.errcap = errcap;
+	c.errors = errors;
 	if (!(c.r = calloc(1, sizeof(*c.r))))
 		return cfail(&c, rule, "out of memory");
 	if (compile_rule(&c, rule, 0) < 0) {

@@ -324,21 +324,21 @@ void spool_stats(const struct spool *s, struct spool_stats *out)
 
 /* Writability is proven by creating a file, not by access(2): that is
  * what a read-only mount or a full inode table refuse. */
-static int open_dir(struct spool *s, char *err, size_t errcap)
+static int open_dir(struct spool *s, struct buf *errors)
 {
 	int fd;
 	if (mkdir(s->dir, 0700) < 0 && errno != EEXIST) {
-		snprintf(err, errcap, "spool directory %s cannot be created: %s", s->dir, strerror(errno));
+		buf_printf(errors, "spool directory %s cannot be created: %s", s->dir, strerror(errno));
 		return -1;
 	}
 	s->io.dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->io.dirfd < 0) {
-		snprintf(err, errcap, "spool directory %s cannot be opened: %s", s->dir, strerror(errno));
+		buf_printf(errors, "spool directory %s cannot be opened: %s", s->dir, strerror(errno));
 		return -1;
 	}
 	fd = openat(s->io.dirfd, ".probe", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		snprintf(err, errcap, "spool directory %s is not writable: %s", s->dir, strerror(errno));
+		buf_printf(errors, "spool directory %s is not writable: %s", s->dir, strerror(errno));
 		return -1;
 	}
 	close(fd);
@@ -359,12 +359,12 @@ static void log_recovery(const struct spool *s)
 }
 
 int spool_open(struct reactor *r, const struct spool_cfg *cfg, spool_replay_fn fn, void *arg, struct spool **out,
-	       char *err, size_t errcap)
+	       struct buf *errors)
 {
 	struct spool *s = calloc(1, sizeof(*s));
 	const char *delay = getenv("EDGEHOOK_TEST_SPOOL_DELAY_MS");
 	if (!s || !(s->dir = strdup(cfg->dir))) {
-		snprintf(err, errcap, "out of memory");
+		buf_puts(errors, "out of memory");
 		goto fail;
 	}
 	s->r = r;
@@ -379,14 +379,14 @@ int spool_open(struct reactor *r, const struct spool_cfg *cfg, spool_replay_fn f
 	timer_init(&s->kick, on_kick, s);
 	timer_init(&s->sync_tick, on_sync_tick, s);
 	timer_init(&s->sweep, on_sweep, s);
-	if (open_dir(s, err, errcap) < 0)
+	if (open_dir(s, errors) < 0)
 		goto fail;
-	if (spool_recover_dir(s->io.dirfd, fn, arg, &s->segs, &s->nsegs, &s->rec, err, errcap) < 0)
+	if (spool_recover_dir(s->io.dirfd, fn, arg, &s->segs, &s->nsegs, &s->rec, errors) < 0)
 		goto fail;
 	s->capsegs = s->nsegs;
 	s->bytes = s->rec.bytes;
 	if (s->nsegs == 0 && add_segment(s, 1) < 0) {
-		snprintf(err, errcap, "out of memory");
+		buf_puts(errors, "out of memory");
 		goto fail;
 	}
 	if (delay && *delay) {
@@ -394,7 +394,7 @@ int spool_open(struct reactor *r, const struct spool_cfg *cfg, spool_replay_fn f
 		log_msg(LOG_WARN, "spool flushes delayed by EDGEHOOK_TEST_SPOOL_DELAY_MS (test only)", "ms", delay, NULL);
 	}
 	if (spool_io_start(&s->io) < 0 || reactor_add(r, s->io.efd, EPOLLIN, on_done, s) < 0) {
-		snprintf(err, errcap, "cannot start the spool I/O thread: %s", strerror(errno));
+		buf_printf(errors, "cannot start the spool I/O thread: %s", strerror(errno));
 		goto fail;
 	}
 	timer_start(r, &s->sweep, SWEEP_MS);

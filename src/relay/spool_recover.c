@@ -133,7 +133,7 @@ static int cmp_seg(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int list_segments(int dirfd, struct spool_seg **out, size_t *nout, char *err, size_t errcap)
+static int list_segments(int dirfd, struct spool_seg **out, size_t *nout, struct buf *errors)
 {
 	struct spool_seg *segs = NULL;
 	size_t n = 0, cap = 0;
@@ -141,7 +141,7 @@ static int list_segments(int dirfd, struct spool_seg **out, size_t *nout, char *
 	int fd = dup(dirfd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!d) {
-		snprintf(err, errcap, "cannot read the spool directory: %s", strerror(errno));
+		buf_printf(errors, "cannot read the spool directory: %s", strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -154,7 +154,7 @@ static int list_segments(int dirfd, struct spool_seg **out, size_t *nout, char *
 			size_t ncap = cap ? cap * 2 : 16;
 			struct spool_seg *g = realloc(segs, ncap * sizeof(*g));
 			if (!g) {
-				snprintf(err, errcap, "out of memory listing the spool");
+				buf_puts(errors, "out of memory listing the spool");
 				goto fail;
 			}
 			segs = g;
@@ -177,7 +177,7 @@ fail:
 
 /* Replays one segment; cuts a torn tail off the file. */
 static int recover_one(int dirfd, struct spool_seg *g, int last, spool_replay_fn fn, void *arg,
-		       struct spool_recovery *rec, char *err, size_t errcap)
+		       struct spool_recovery *rec, struct buf *errors)
 {
 	char name[32];
 	struct stat st;
@@ -187,13 +187,13 @@ static int recover_one(int dirfd, struct spool_seg *g, int last, spool_replay_fn
 	spool_seg_name(name, sizeof(name), g->seq);
 	fd = openat(dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		snprintf(err, errcap, "cannot open spool segment %s: %s", name, strerror(errno));
+		buf_printf(errors, "cannot open spool segment %s: %s", name, strerror(errno));
 		goto fail;
 	}
 	if (st.st_size > 0) {
 		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (map == MAP_FAILED) {
-			snprintf(err, errcap, "cannot map spool segment %s: %s", name, strerror(errno));
+			buf_printf(errors, "cannot map spool segment %s: %s", name, strerror(errno));
 			goto fail;
 		}
 		end = spool_scan(map, (size_t)st.st_size, g->seq, fn, arg, &rec->records, &rec->corrupt);
@@ -210,7 +210,7 @@ static int recover_one(int dirfd, struct spool_seg *g, int last, spool_replay_fn
 			rec->corrupt++;
 		rec->truncated_bytes += (size_t)st.st_size - end;
 		if (ftruncate(fd, (off_t)end) < 0) {
-			snprintf(err, errcap, "cannot truncate spool segment %s: %s", name, strerror(errno));
+			buf_printf(errors, "cannot truncate spool segment %s: %s", name, strerror(errno));
 			goto fail;
 		}
 	}
@@ -225,15 +225,15 @@ fail:
 }
 
 int spool_recover_dir(int dirfd, spool_replay_fn fn, void *arg, struct spool_seg **segs, size_t *nsegs,
-		      struct spool_recovery *rec, char *err, size_t errcap)
+		      struct spool_recovery *rec, struct buf *errors)
 {
 	uint64_t t0 = clock_update(), now = clock_wall_ms();
 	size_t i;
 	memset(rec, 0, sizeof(*rec));
-	if (list_segments(dirfd, segs, nsegs, err, errcap) < 0)
+	if (list_segments(dirfd, segs, nsegs, errors) < 0)
 		return -1;
 	for (i = 0; i < *nsegs; i++) {
-		if (recover_one(dirfd, &(*segs)[i], i + 1 == *nsegs, fn, arg, rec, err, errcap) < 0) {
+		if (recover_one(dirfd, &(*segs)[i], i + 1 == *nsegs, fn, arg, rec, errors) < 0) {
 			free(*segs);
 			*segs = NULL;
 			return -1;

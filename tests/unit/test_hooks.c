@@ -44,11 +44,13 @@ TEST(test_hooks_file_reads_every_webhook_key)
 {
 	struct hook_set s;
 	const struct hook *h;
-	char err[256] = "";
+	struct buf err;
 	hooks_init(&s);
-	CHECK_EQ_INT(hooks_add_text(&s, "hooks.json", json_file, sizeof(json_file) - 1, err, sizeof(err)), 0);
-	if (err[0])
-		fprintf(stderr, "%s\n", err);
+	buf_init(&err, HOOKS_ERRORS_MAX);
+	CHECK_EQ_INT(hooks_add_text(&s, "hooks.json", json_file, sizeof(json_file) - 1, &err), 0);
+	if (err.len)
+		fprintf(stderr, "%s\n", unit_errors(&err));
+	buf_free(&err);
 	CHECK_EQ_INT(s.n, 3);
 	h = hooks_find(&s, "deploy", 6);
 	CHECK(h != NULL);
@@ -86,9 +88,11 @@ TEST(test_hooks_yaml_coerces_scalars)
 {
 	struct hook_set s;
 	const struct hook *h;
-	char err[256] = "";
+	struct buf err;
 	hooks_init(&s);
-	CHECK_EQ_INT(hooks_add_text(&s, "hooks.yaml", yaml_file, sizeof(yaml_file) - 1, err, sizeof(err)), 0);
+	buf_init(&err, HOOKS_ERRORS_MAX);
+	CHECK_EQ_INT(hooks_add_text(&s, "hooks.yaml", yaml_file, sizeof(yaml_file) - 1, &err), 0);
+	buf_free(&err);
 	h = hooks_find(&s, "yhook", 5);
 	CHECK(h && h->sync);
 	CHECK(h && h->args.n == 1 && h->args.v[0].source == SRC_STRING && strcmp(h->args.v[0].name, "1") == 0);
@@ -98,12 +102,14 @@ TEST(test_hooks_yaml_coerces_scalars)
 TEST(test_hooks_duplicate_id_across_files_refuses)
 {
 	struct hook_set s;
-	char err[256] = "";
+	struct buf err;
 	static const char a[] = "[{\"id\": \"x\"}]", b[] = "[{\"id\": \"y\"},\n{\"id\": \"x\"}]";
 	hooks_init(&s);
-	CHECK_EQ_INT(hooks_add_text(&s, "a.json", a, sizeof(a) - 1, err, sizeof(err)), 0);
-	CHECK_EQ_INT(hooks_add_text(&s, "b.json", b, sizeof(b) - 1, err, sizeof(err)), -1);
-	CHECK_STR(err, "b.json:2: hook with the id x has already been loaded");
+	buf_init(&err, HOOKS_ERRORS_MAX);
+	CHECK_EQ_INT(hooks_add_text(&s, "a.json", a, sizeof(a) - 1, &err), 0);
+	CHECK_EQ_INT(hooks_add_text(&s, "b.json", b, sizeof(b) - 1, &err), -1);
+	CHECK_STR(unit_errors(&err), "b.json:2: hook with the id x has already been loaded");
+	buf_free(&err);
 	hooks_free(&s);
 }
 
@@ -124,13 +130,15 @@ TEST(test_hooks_errors_name_file_line_hook_and_pattern)
 	size_t i;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct hook_set s;
-		char err[512] = "";
+		struct buf err;
 		hooks_init(&s);
-		CHECK_EQ_INT(hooks_add_text(&s, "h.json", cases[i].text, strlen(cases[i].text), err, sizeof(err)), -1);
-		if (!strstr(err, cases[i].err)) {
-			fprintf(stderr, "case %zu: \"%s\", expected \"%s\"\n", i, err, cases[i].err);
+		buf_init(&err, HOOKS_ERRORS_MAX);
+		CHECK_EQ_INT(hooks_add_text(&s, "h.json", cases[i].text, strlen(cases[i].text), &err), -1);
+		if (!strstr(unit_errors(&err), cases[i].err)) {
+			fprintf(stderr, "case %zu: \"%s\", expected \"%s\"\n", i, unit_errors(&err), cases[i].err);
 			CHECK(0);
 		}
+		buf_free(&err);
 		hooks_free(&s);
 	}
 }

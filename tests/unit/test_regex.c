@@ -45,12 +45,15 @@ TEST(test_regex_table_matches_go)
 	size_t i;
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct regex *re;
-		char err[128];
-		if (regex_compile(&re, rows[i].pattern, err, sizeof(err)) < 0) {
-			fprintf(stderr, "pattern %s: %s\n", rows[i].pattern, err);
+		struct buf err;
+		buf_init(&err, 4096);
+		if (regex_compile(&re, rows[i].pattern, &err) < 0) {
+			fprintf(stderr, "pattern %s: %s\n", rows[i].pattern, unit_errors(&err));
+			buf_free(&err);
 			CHECK(0);
 			continue;
 		}
+		buf_free(&err);
 		if (regex_search(re, rows[i].input, strlen(rows[i].input)) != rows[i].match) {
 			fprintf(stderr, "pattern %s on \"%s\": expected %d\n", rows[i].pattern, rows[i].input,
 				rows[i].match);
@@ -63,8 +66,10 @@ TEST(test_regex_table_matches_go)
 TEST(test_regex_nul_in_input)
 {
 	struct regex *re;
-	char err[128];
-	CHECK(regex_compile(&re, "a\\x00b", err, sizeof(err)) == 0);
+	struct buf err;
+	buf_init(&err, 4096);
+	CHECK(regex_compile(&re, "a\\x00b", &err) == 0);
+	buf_free(&err);
 	CHECK_EQ_INT(regex_search(re, "xa\0b", 4), 1);
 	CHECK_EQ_INT(regex_search(re, "xa\0c", 4), 0);
 	regex_free(re);
@@ -94,16 +99,18 @@ TEST(test_regex_unsupported_syntax_is_an_error)
 	size_t i;
 	for (i = 0; i < sizeof(bad_rows) / sizeof(bad_rows[0]); i++) {
 		struct regex *re = NULL;
-		char err[128];
-		if (regex_compile(&re, bad_rows[i].pattern, err, sizeof(err)) == 0) {
+		struct buf err;
+		buf_init(&err, 4096);
+		if (regex_compile(&re, bad_rows[i].pattern, &err) == 0) {
 			fprintf(stderr, "pattern %s compiled\n", bad_rows[i].pattern);
 			regex_free(re);
 			CHECK(0);
-		} else if (!strstr(err, bad_rows[i].message)) {
-			fprintf(stderr, "pattern %s: \"%s\", expected \"%s\"\n", bad_rows[i].pattern, err,
-				bad_rows[i].message);
+		} else if (!strstr(unit_errors(&err), bad_rows[i].message)) {
+			fprintf(stderr, "pattern %s: \"%s\", expected \"%s\"\n", bad_rows[i].pattern,
+				unit_errors(&err), bad_rows[i].message);
 			CHECK(0);
 		}
+		buf_free(&err);
 	}
 }
 
@@ -136,9 +143,11 @@ TEST(test_regex_cost_is_linear_in_input)
 	size_t i;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct regex *re;
-		char err[128];
+		struct buf err;
 		unsigned long s1, s2, s3;
-		CHECK(regex_compile(&re, cases[i].pattern, err, sizeof(err)) == 0);
+		buf_init(&err, 4096);
+		CHECK(regex_compile(&re, cases[i].pattern, &err) == 0);
+		buf_free(&err);
 		if (!re)
 			continue;
 		s1 = steps_for(re, cases[i].unit, 10000, cases[i].tail);
@@ -157,14 +166,16 @@ TEST(test_regex_cost_is_linear_in_input)
 TEST(test_regex_program_size_is_bounded)
 {
 	struct regex *re = NULL;
-	char err[128];
-	CHECK(regex_compile(&re, "a{1000}", err, sizeof(err)) == 0);
+	struct buf err;
+	buf_init(&err, 4096);
+	CHECK(regex_compile(&re, "a{1000}", &err) == 0);
 	CHECK(re && regex_program_size(re) <= REGEX_MAX_INSTS);
 	regex_free(re);
 	CHECK(regex_compile(&re, "[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}"
 				 "[a-z]{1000}[a-z]{1000}",
-			    err, sizeof(err)) < 0);
-	CHECK(strstr(err, "too large") != NULL);
+			    &err) < 0);
+	CHECK(strstr(unit_errors(&err), "too large") != NULL);
+	buf_free(&err);
 }
 
 int main(void)

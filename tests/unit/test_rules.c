@@ -28,16 +28,10 @@ struct fake {
 };
 
 
-/* The config's document parser, its reason copied into err. */
-static int parse_json(struct arena *a, const char *json, struct node **root, char *err, size_t cap)
+/* The config's document parser. */
+static int parse_json(struct arena *a, const char *json, struct node **root, struct buf *errors)
 {
-	struct buf why;
-	int rc;
-	buf_init(&why, 1024);
-	rc = config_parse_tree(a, json, strlen(json), root, &why);
-	snprintf(err, cap, "%.*s", (int)why.len, why.data ? why.data : "");
-	buf_free(&why);
-	return rc;
+	return config_parse_tree(a, json, strlen(json), root, errors);
 }
 static int fake_param(void *ctx, const struct hook_arg *arg, const char **val, size_t *len, char *why, size_t whycap)
 {
@@ -166,18 +160,20 @@ static int run_rule(const char *json, int soft, const char *client, time_t now, 
 	struct arena a;
 	struct node *root;
 	struct rules *r;
-	char err[256];
+	struct buf err;
 	struct fake f = {kv};
 	struct rule_req q;
 	struct sockaddr_storage ss;
 	int k;
 	arena_init(&a);
-	if (parse_json(&a, json, &root, err, sizeof(err)) < 0 ||
-	    rules_compile(&r, root, "t", err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", json, err);
+	buf_init(&err, 4096);
+	if (parse_json(&a, json, &root, &err) < 0 || rules_compile(&r, root, "t", &err) < 0) {
+		fprintf(stderr, "%s: %s\n", json, unit_errors(&err));
+		buf_free(&err);
 		arena_free(&a);
 		return -9;
 	}
+	buf_free(&err);
 	memset(&q, 0, sizeof(q));
 	q.body = BODY;
 	q.body_len = strlen(BODY);
@@ -239,15 +235,17 @@ TEST(test_rules_bad_regex_refuses_the_hook)
 	struct arena a;
 	struct node *root;
 	struct rules *r = NULL;
-	char err[256];
+	struct buf err;
 	const char *json = "{\"and\":[" M("{\"type\":\"regex\",\"regex\":\"(a)\\\\1\",\"parameter\":{\"source\":"
 					  "\"payload\",\"name\":\"ref\"}}") "]}";
 	arena_init(&a);
-	CHECK(parse_json(&a, json, &root, err, sizeof(err)) == 0);
-	CHECK_EQ_INT(rules_compile(&r, root, "deploy", err, sizeof(err)), -1);
-	CHECK(strstr(err, "hook deploy") != NULL);
-	CHECK(strstr(err, "(a)\\1") != NULL);
-	CHECK(strstr(err, "backreferences") != NULL);
+	buf_init(&err, 4096);
+	CHECK(parse_json(&a, json, &root, &err) == 0);
+	CHECK_EQ_INT(rules_compile(&r, root, "deploy", &err), -1);
+	CHECK(strstr(unit_errors(&err), "hook deploy") != NULL);
+	CHECK(strstr(unit_errors(&err), "(a)\\1") != NULL);
+	CHECK(strstr(unit_errors(&err), "backreferences") != NULL);
+	buf_free(&err);
 	arena_free(&a);
 }
 
@@ -258,16 +256,18 @@ TEST(test_rules_depth_is_bounded)
 	struct arena a;
 	struct node *root;
 	struct rules *r = NULL;
-	char err[256];
+	struct buf err;
 	for (i = 0; i < 40; i++)
 		strcat(json, "{\"not\":");
 	strcat(json, REF);
 	for (i = 0; i < 40; i++)
 		strcat(json, "}");
 	arena_init(&a);
-	CHECK(parse_json(&a, json, &root, err, sizeof(err)) == 0);
-	CHECK_EQ_INT(rules_compile(&r, root, "deep", err, sizeof(err)), -1);
-	CHECK(strstr(err, "nests deeper") != NULL);
+	buf_init(&err, 4096);
+	CHECK(parse_json(&a, json, &root, &err) == 0);
+	CHECK_EQ_INT(rules_compile(&r, root, "deep", &err), -1);
+	CHECK(strstr(unit_errors(&err), "nests deeper") != NULL);
+	buf_free(&err);
 	arena_free(&a);
 }
 

@@ -140,6 +140,19 @@ TEST(test_spool_frame_and_scan_roundtrip)
 	buf_free(&b);
 }
 
+/* spool_open for tests that expect it to work: a failure says why on stderr. */
+static int open_spool(struct reactor *r, const struct spool_cfg *c, spool_replay_fn fn, void *arg, struct spool **s)
+{
+	struct buf err;
+	int rc;
+	buf_init(&err, SPOOL_ERRORS_MAX);
+	rc = spool_open(r, c, fn, arg, s, &err);
+	if (rc < 0)
+		fprintf(stderr, "spool_open: %s\n", unit_errors(&err));
+	buf_free(&err);
+	return rc;
+}
+
 /* Five records through a real spool; returns where the last one begins. */
 static long long write_five(void)
 {
@@ -147,10 +160,9 @@ static long long write_five(void)
 	struct reactor *r = reactor_new();
 	struct spool_cfg c = cfg_for(SPOOL_FSYNC_ALWAYS);
 	struct spool *s = NULL;
-	char err[256];
 	long long last = 0;
 	int i;
-	if (!r || spool_open(r, &c, NULL, NULL, &s, err, sizeof(err)) < 0)
+	if (!r || open_spool(r, &c, NULL, NULL, &s) < 0)
 		return -1;
 	for (i = 0; i < 5; i++) {
 		if (i == 4)
@@ -168,10 +180,8 @@ static int recover(struct seen *seen, struct spool_recovery *rec)
 	struct reactor *r = reactor_new();
 	struct spool_cfg c = cfg_for(SPOOL_FSYNC_ALWAYS);
 	struct spool *s = NULL;
-	char err[256];
 	memset(seen, 0, sizeof(*seen));
-	if (!r || spool_open(r, &c, on_record, seen, &s, err, sizeof(err)) < 0) {
-		fprintf(stderr, "spool_open: %s\n", err);
+	if (!r || open_spool(r, &c, on_record, seen, &s) < 0) {
 		reactor_free(r);
 		return -1;
 	}
@@ -277,13 +287,12 @@ TEST(test_spool_rotates_and_deletes_settled_segments_oldest_first)
 	struct reactor *r = reactor_new();
 	struct spool_cfg c;
 	struct spool *s = NULL;
-	char err[256];
 	uint64_t seg1 = 0, seg;
 	int i;
 	fresh_dir();
 	c = cfg_for(SPOOL_FSYNC_OFF);
 	c.segment_bytes = 3 * (SPOOL_HEADER + 10);
-	CHECK_EQ_INT(spool_open(r, &c, NULL, NULL, &s, err, sizeof(err)), 0);
+	CHECK_EQ_INT(open_spool(r, &c, NULL, NULL, &s), 0);
 	CHECK_EQ_INT(spool_append(s, 1, "0123456789", 10, &seg1, NULL), 0);
 	spool_hold(s, seg1);
 	for (i = 1; i < 9; i++) {
@@ -325,13 +334,13 @@ TEST(test_spool_max_bytes_full_is_refused_and_counted)
 	struct reactor *r = reactor_new();
 	struct spool_cfg c;
 	struct spool *s = NULL;
-	char err[256], payload[100];
+	char payload[100];
 	int i, ok = 0, full = 0;
 	fresh_dir();
 	c = cfg_for(SPOOL_FSYNC_OFF);
 	c.max_bytes = 10 * (SPOOL_HEADER + sizeof(payload));
 	memset(payload, 'p', sizeof(payload));
-	CHECK_EQ_INT(spool_open(r, &c, NULL, NULL, &s, err, sizeof(err)), 0);
+	CHECK_EQ_INT(open_spool(r, &c, NULL, NULL, &s), 0);
 	for (i = 0; i < 25; i++) {
 		int rc = spool_append(s, 1, payload, sizeof(payload), NULL, NULL);
 		ok += rc == 0;
@@ -366,12 +375,11 @@ TEST(test_spool_slow_flush_never_blocks_the_loop)
 	struct spool_cfg c = cfg_for(SPOOL_FSYNC_ALWAYS);
 	struct spool *s = NULL;
 	struct spool_waiter w;
-	char err[256];
 	uint64_t lsn;
 	int status = 99;
 	fresh_dir();
 	setenv("EDGEHOOK_TEST_SPOOL_DELAY_MS", "200", 1);
-	CHECK_EQ_INT(spool_open(r, &c, NULL, NULL, &s, err, sizeof(err)), 0);
+	CHECK_EQ_INT(open_spool(r, &c, NULL, NULL, &s), 0);
 	unsetenv("EDGEHOOK_TEST_SPOOL_DELAY_MS");
 	memset(&w, 0, sizeof(w));
 	tick_r = r;
@@ -398,11 +406,10 @@ TEST(test_spool_group_commit_and_fsync_modes)
 		struct spool_cfg c = cfg_for(modes[m]);
 		struct spool *s = NULL;
 		struct spool_waiter w[20];
-		char err[256];
 		int status[20], i, left;
 		fresh_dir();
 		setenv("EDGEHOOK_TEST_SPOOL_DELAY_MS", "50", 1);
-		CHECK_EQ_INT(spool_open(r, &c, NULL, NULL, &s, err, sizeof(err)), 0);
+		CHECK_EQ_INT(open_spool(r, &c, NULL, NULL, &s), 0);
 		unsetenv("EDGEHOOK_TEST_SPOOL_DELAY_MS");
 		memset(w, 0, sizeof(w));
 		for (i = 0; i < 20; i++) {
@@ -442,14 +449,14 @@ TEST(test_spool_write_failure_is_cut_back_and_recovers)
 	struct spool_cfg c = cfg_for(SPOOL_FSYNC_ALWAYS);
 	struct spool *s = NULL;
 	struct rlimit old, small;
-	char err[256], big[300];
+	char big[300];
 	struct seen seen;
 	struct spool_recovery rec;
 	fresh_dir();
 	memset(big, 'b', sizeof(big) - 1);
 	big[sizeof(big) - 1] = 0;
 	signal(SIGXFSZ, SIG_IGN);
-	CHECK_EQ_INT(spool_open(r, &c, NULL, NULL, &s, err, sizeof(err)), 0);
+	CHECK_EQ_INT(open_spool(r, &c, NULL, NULL, &s), 0);
 	CHECK_EQ_INT(append_and_wait(r, s, 1, "fits"), 0);
 	getrlimit(RLIMIT_FSIZE, &old);
 	small = old;
@@ -474,16 +481,19 @@ TEST(test_spool_dir_that_cannot_be_created_is_an_error)
 	struct reactor *r = reactor_new();
 	struct spool_cfg c;
 	struct spool *s = NULL;
-	char err[256] = "", path[96];
+	struct buf err;
+	char path[96];
 	fresh_dir();
 	snprintf(path, sizeof(path), "%s/file", dir);
 	close(open(path, O_WRONLY | O_CREAT, 0600));
 	snprintf(path, sizeof(path), "%s/file/spool", dir);
 	c = cfg_for(SPOOL_FSYNC_ALWAYS);
 	c.dir = path;
-	CHECK_EQ_INT(spool_open(r, &c, NULL, NULL, &s, err, sizeof(err)), -1);
+	buf_init(&err, SPOOL_ERRORS_MAX);
+	CHECK_EQ_INT(spool_open(r, &c, NULL, NULL, &s, &err), -1);
 	CHECK(s == NULL);
-	CHECK(strstr(err, "cannot be created") != NULL);
+	CHECK(strstr(unit_errors(&err), "cannot be created") != NULL);
+	buf_free(&err);
 	reactor_free(r);
 }
 

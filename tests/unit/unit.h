@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "edgehook/buf.h"
+
 static int unit_current_failed, unit_passed, unit_failed;
 
 #define TEST(name) static void name(void)
@@ -58,6 +60,15 @@ static void unit_report(const char *name, int failed)
 		name();                                    \
 		unit_report(#name, unit_current_failed);   \
 	} while (0)
+
+/* A loader's errors as a C string for CHECK and strstr ("" when none). */
+static inline const char *unit_errors(struct buf *b)
+{
+	if (buf_append(b, "", 1) < 0)
+		return "";
+	b->len--;
+	return b->data;
+}
 
 static inline int unit_done(void)
 {
