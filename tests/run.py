@@ -38,8 +38,18 @@ def report(name, ok, detail=""):
             print("  " + detail.strip().replace("\n", "\n  "), flush=True)
 
 
-def binaries(build, flavour, kind, prefix):
-    found = sorted(glob.glob(os.path.join(build, flavour, kind, prefix + "*")))
+def binaries(build, flavour, kind, prefix, sources):
+    """The built binary of every source in sources (a glob under ROOT): one
+    left in the build tree by a test since removed is not run, and a
+    source without its binary is a failure."""
+    found = []
+    for src in sorted(glob.glob(os.path.join(ROOT, sources))):
+        name = os.path.splitext(os.path.basename(src))[0]
+        binary = os.path.join(build, flavour, kind, name)
+        if os.path.exists(binary):
+            found.append(binary)
+        else:
+            report("%s %s %s built" % (flavour, kind, name), False, "no %s: build the flavour first" % binary)
     if not found:
         report("%s %s binaries exist" % (flavour, kind), False,
                "no %s* in %s: build the flavour first" % (prefix, os.path.join(build, flavour, kind)))
@@ -47,7 +57,7 @@ def binaries(build, flavour, kind, prefix):
 
 
 def run_unit(flavour, build):
-    for binary in binaries(build, flavour, "tests", "test_"):
+    for binary in binaries(build, flavour, "tests", "test_", "tests/unit/test_*.c"):
         name = os.path.basename(binary)
         try:
             proc = subprocess.run([binary], cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -78,7 +88,7 @@ def run_unit(flavour, build):
 
 
 def run_fuzz_replay(flavour, build):
-    for binary in binaries(build, flavour, "fuzz", "fuzz_"):
+    for binary in binaries(build, flavour, "fuzz", "fuzz_", "fuzz/fuzz_*.c"):
         name = os.path.basename(binary)
         corpus = os.path.join(ROOT, "fuzz", "corpus", name[len("fuzz_"):])
         files = sorted(glob.glob(os.path.join(corpus, "*")))
