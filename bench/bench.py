@@ -19,6 +19,8 @@ import tempfile
 import time
 import urllib.request
 
+from benchlib import cpu_ticks, free_port, median, wait_port
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 EDGEHOOK = os.path.join(ROOT, "build", "release", "edgehook.bin")
 STATIC = os.path.join(ROOT, "build", "static", "edgehook.bin")
@@ -32,25 +34,6 @@ BODY = '{"repository":{"full_name":"o/r"},"ref":"refs/heads/main","commits":[{"i
 TMP = tempfile.mkdtemp(prefix="edgehook-bench-")
 procs = []
 rows = []
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, timeout=10):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("server on port %d did not start" % port)
 
 
 def start(cmd, cpu=SERVER_CPU, **kw):
@@ -86,11 +69,6 @@ def wrk(url, headers=None, conns=CONNS):
     return float(m.group(1)) if m else 0.0, int(non2xx.group(1)) if non2xx else 0
 
 
-def median(xs):
-    xs = sorted(xs)
-    return xs[len(xs) // 2]
-
-
 def paired(ours_fn, peer_fn):
     """Runs both sides REPEAT times, alternating, and keeps the medians:
     this VM's throughput drifts by 20% over a minute, so one run each
@@ -100,12 +78,6 @@ def paired(ours_fn, peer_fn):
         a.append(ours_fn())
         b.append(peer_fn())
     return median(a), median(b)
-
-
-def cpu_ticks(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
 
 
 def row(name, ours, peer, peer_name, target, unit="req/s", higher_is_better=True, note=""):

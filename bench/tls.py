@@ -25,6 +25,8 @@ import tempfile
 import threading
 import time
 
+from benchlib import cpu_ticks, free_port, wait_port
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 EDGEHOOK = os.environ.get("EDGEHOOK_BIN", os.path.join(ROOT, "build", "release", "edgehook.bin"))
 SECONDS = int(os.environ.get("BENCH_TLS_SECONDS", "5"))
@@ -35,25 +37,6 @@ TARGETS = {"EC P-256": 1.3, "RSA-2048": 1.5}
 TMP = tempfile.mkdtemp(prefix="edgehook-tlsbench-")
 procs = []
 rows = []
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, timeout=10):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("server on port %d did not start" % port)
 
 
 def start(cmd):
@@ -70,12 +53,6 @@ def stop(p):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
-
-
-def cpu_ticks(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
 
 
 def make_cert(name, key_args):
