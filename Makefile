@@ -79,7 +79,7 @@ $(OUT)/obj/%.o: src/%.c $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(WARN) -MMD -MP -c -o $@ $<
 
-$(OUT)/tests/%: tests/unit/%.c $(OBJS) $(LIBBEARSSL) tests/unit/unit.h tests/unit/guard.h
+$(OUT)/tests/%: tests/unit/%.c $(OBJS) $(LIBBEARSSL) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(WARN) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(OBJS) $(LIBBEARSSL)
 

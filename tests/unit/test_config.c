@@ -1,35 +1,12 @@
 /* Config: the YAML subset, JSON, the schema checks and their line
  * numbers, ${ENV} expansion, defaults, the Agent Stack file verbatim. */
-#include "unit.h"
+#include "config_load.h"
 
 #include "edgehook/config.h"
 #include "edgehook/tree.h"
 
 #include <stdlib.h>
 #include <time.h>
-
-static struct config *load(const char *text, struct buf *errs)
-{
-	struct config *c = NULL;
-	buf_init(errs, 1 << 16);
-	config_load_text("t.yaml", text, strlen(text), &c, errs);
-	if (errs->len)
-		buf_append(errs, "", 1);
-	return c;
-}
-
-/* Loads text expecting failure; checks the first error line. */
-static int fails_with(const char *text, const char *expect)
-{
-	struct buf errs;
-	struct config *c = load(text, &errs);
-	int ok = !c && errs.len && strstr(errs.data, expect) != NULL;
-	if (!ok)
-		fprintf(stderr, "expected error containing \"%s\", got: %s\n", expect, errs.len ? errs.data : "(none)");
-	config_free(c);
-	buf_free(&errs);
-	return ok;
-}
 
 TEST(defaults_and_default_config)
 {

@@ -1,33 +1,11 @@
 /* Config: the api section (listen, allow_run), empty secrets and the
  * warnings --check prints. */
-#include "unit.h"
+#include "config_load.h"
 
 #include "edgehook/config.h"
 
 #include <stdlib.h>
 #include <sys/un.h>
-
-static struct config *load(const char *text, struct buf *errs)
-{
-	struct config *c = NULL;
-	buf_init(errs, 1 << 16);
-	config_load_text("t.yaml", text, strlen(text), &c, errs);
-	if (errs->len)
-		buf_append(errs, "", 1);
-	return c;
-}
-
-static int fails_with(const char *text, const char *expect)
-{
-	struct buf errs;
-	struct config *c = load(text, &errs);
-	int ok = !c && errs.len && strstr(errs.data, expect) != NULL;
-	if (!ok)
-		fprintf(stderr, "expected error containing \"%s\", got: %s\n", expect, errs.len ? errs.data : "(none)");
-	config_free(c);
-	buf_free(&errs);
-	return ok;
-}
 
 /* The warnings of text, NUL-terminated in out (empty when none). */
 static void warnings_of(const char *text, struct buf *out)

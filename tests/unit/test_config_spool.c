@@ -1,28 +1,7 @@
 /* Config: the spool section, its defaults and its FILE:LINE errors. */
-#include "unit.h"
+#include "config_load.h"
 
 #include "edgehook/config.h"
-
-static struct config *load(const char *text, struct buf *errs)
-{
-	struct config *c = NULL;
-	buf_init(errs, 1 << 16);
-	config_load_text("t.yaml", text, strlen(text), &c, errs);
-	buf_append(errs, "", 1);
-	return c;
-}
-
-static int fails_with(const char *text, const char *expect)
-{
-	struct buf errs;
-	struct config *c = load(text, &errs);
-	int ok = !c && strstr(errs.data, expect) != NULL;
-	if (!ok)
-		fprintf(stderr, "expected error containing \"%s\", got: %s\n", expect, errs.data);
-	config_free(c);
-	buf_free(&errs);
-	return ok;
-}
 
 TEST(test_spool_config_defaults_memory_only)
 {
