@@ -8,6 +8,8 @@ import subprocess
 import threading
 import time
 
+from sinks import accept_each, wait_on
+
 
 class SniSink:
     """HTTPS sink answering 200 and closing. `names` gets, per handshake,
@@ -33,12 +35,8 @@ class SniSink:
         return None
 
     def _accept(self):
-        while not self.stopped:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+        accept_each(self.sock, lambda: self.stopped,
+                    lambda c: threading.Thread(target=self._serve, args=(c,), daemon=True).start())
 
     def _serve(self, c):
         try:
@@ -68,13 +66,8 @@ class SniSink:
             c.close()
 
     def wait(self, n, timeout=20):
-        deadline = time.time() + timeout
-        with self.cond:
-            while len(self.requests) < n:
-                left = deadline - time.time()
-                if left <= 0:
-                    raise AssertionError("SNI sink: %d of %d requests" % (len(self.requests), n))
-                self.cond.wait(left)
+        wait_on(self.cond, lambda: len(self.requests) >= n, timeout,
+                lambda: "%d requests at the SNI sink (got %d)" % (n, len(self.requests)))
         return list(self.requests)
 
     def close(self):

@@ -14,6 +14,30 @@ class Request:
         return self.headers.get(name.lower())
 
 
+def wait_on(cond, pred, timeout, what):
+    """Waits under cond (notified by whoever changes what pred reads)
+    until pred() holds; AssertionError after timeout seconds. what: the
+    text of the failure, or a callable giving it then."""
+    deadline = time.time() + timeout
+    with cond:
+        while not pred():
+            left = deadline - time.time()
+            if left <= 0:
+                raise AssertionError("timed out waiting for " + (what() if callable(what) else what))
+            cond.wait(left)
+
+
+def accept_each(sock, stopped, on_conn):
+    """Accepts on sock until it is closed or stopped() is true, calling
+    on_conn(conn) on the accepting thread for each connection."""
+    while not stopped():
+        try:
+            c, _ = sock.accept()
+        except OSError:
+            return
+        on_conn(c)
+
+
 class Sink:
     """HTTP/1.1 sink. `behave(req_index, request)` returns one of:
     ("status", code, extra_headers_dict) -- answer and keep the connection
@@ -58,15 +82,13 @@ class Sink:
         return "%s://%s:%d%s" % ("https" if self.tls else "http", host, self.port, path)
 
     def _accept(self):
-        while not self.stopped:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.connections += 1
-                cid = self.connections
-            threading.Thread(target=self._start, args=(c, cid), daemon=True).start()
+        accept_each(self.sock, lambda: self.stopped, self._accepted)
+
+    def _accepted(self, c):
+        with self.lock:
+            self.connections += 1
+            cid = self.connections
+        threading.Thread(target=self._start, args=(c, cid), daemon=True).start()
 
     def _start(self, c, cid):
         if self.tls:
@@ -112,13 +134,8 @@ class Sink:
 
     def wait_closed(self, n, timeout=30):
         """Waits until n connections have ended on the sink's side."""
-        deadline = time.time() + timeout
-        with self.cond:
-            while self.closed < n:
-                left = deadline - time.time()
-                if left <= 0:
-                    raise AssertionError("sink closed %d connections, expected %d" % (self.closed, n))
-                self.cond.wait(left)
+        wait_on(self.cond, lambda: self.closed >= n, timeout,
+                lambda: "sink to close %d connections (closed %d)" % (n, self.closed))
 
     def _serve_conn(self, c, cid):
         buf = b""
@@ -171,13 +188,8 @@ class Sink:
             return
 
     def wait(self, n, timeout=30):
-        deadline = time.time() + timeout
-        with self.cond:
-            while len(self.requests) < n:
-                left = deadline - time.time()
-                if left <= 0:
-                    raise AssertionError("sink got %d requests, expected %d" % (len(self.requests), n))
-                self.cond.wait(left)
+        wait_on(self.cond, lambda: len(self.requests) >= n, timeout,
+                lambda: "%d requests at the sink (got %d)" % (n, len(self.requests)))
         return self.requests
 
     def close(self):

@@ -7,6 +7,8 @@ import ssl
 import struct
 import threading
 
+from sinks import accept_each, wait_on
+
 
 def read_head(c, buf=b""):
     """Reads up to the end of a request head; returns (head, rest) or
@@ -76,17 +78,15 @@ class RawSink:
         return "%s://%s:%d%s" % (scheme, host, self.port, path)
 
     def _accept(self):
-        while not self.stopped:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            with self.cond:
-                self.connections += 1
-                idx = self.connections - 1
-                self.open.append(c)
-                self.cond.notify_all()
-            threading.Thread(target=self._run, args=(c, idx), daemon=True).start()
+        accept_each(self.sock, lambda: self.stopped, self._accepted)
+
+    def _accepted(self, c):
+        with self.cond:
+            self.connections += 1
+            idx = self.connections - 1
+            self.open.append(c)
+            self.cond.notify_all()
+        threading.Thread(target=self._run, args=(c, idx), daemon=True).start()
 
     def _run(self, c, idx):
         try:
@@ -100,14 +100,7 @@ class RawSink:
             self.cond.notify_all()
 
     def wait_until(self, pred, timeout=20, what="sink condition"):
-        import time
-        deadline = time.time() + timeout
-        with self.cond:
-            while not pred():
-                left = deadline - time.time()
-                if left <= 0:
-                    raise AssertionError("timed out waiting for " + what)
-                self.cond.wait(left)
+        wait_on(self.cond, pred, timeout, what)
 
     def wait(self, n, timeout=20):
         self.wait_until(lambda: len(self.requests) >= n, timeout, "%d requests" % n)
