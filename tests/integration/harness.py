@@ -8,6 +8,7 @@ import re
 import select
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
@@ -382,6 +383,29 @@ def barrier(eh, path="/webhooks/demo"):
     eh.wait_for(lambda: any(marker in l for l in eh.stdout_lines), 30, "barrier event")
     lines = list(eh.stdout_lines)
     return [l for l in lines[:next(i for i, l in enumerate(lines) if marker in l)]]
+
+
+def http_corpus():
+    """The cases of tests/data/http_requests.txt as (expect, name, raw
+    bytes); expect is "ok", "incomplete" or the status, as text."""
+    cases = []
+    with open(os.path.join(REPO, "tests", "data", "http_requests.txt")) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            parts = line.rstrip("\n").split(" | ")
+            raw = parts[2].encode("latin-1").decode("unicode_escape").encode("latin-1")
+            cases.append((parts[0], parts[1], raw))
+    return cases
+
+
+def write_script(d, name, text):
+    """An executable file d/name holding text; its path."""
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, stat.S_IRWXU)
+    return path
 
 
 def assert_eq(a, b, what=""):

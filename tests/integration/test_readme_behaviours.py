@@ -9,13 +9,12 @@ import json
 import os
 import signal
 import socket
-import stat
 import struct
 import tempfile
 import time
 
 import harness
-from harness import Edgehook, assert_eq, assert_true, read_response, serial
+from harness import Edgehook, assert_eq, assert_true, read_response, serial, write_script
 from sinks import Sink
 from test_triggers import SLACK_TS, std_headers
 
@@ -196,12 +195,6 @@ def test_api_without_token_refuses_forwarded_requests():
         assert_eq(eh.request("GET", "/api/v1/endpoints").status, 200)
 
 
-def write_script(d, name, text):
-    path = os.path.join(d, name)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, stat.S_IRWXU)
-    return path
 
 
 @serial

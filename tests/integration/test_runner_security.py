@@ -4,20 +4,13 @@ is not UTF-8, and the memory a finished run keeps."""
 import json
 import os
 import signal
-import stat
 import subprocess
 import tempfile
 
 import harness
-from harness import Edgehook, assert_eq, assert_true
+from harness import Edgehook, assert_eq, assert_true, write_script
 
 
-def write_script(d, name, text):
-    path = os.path.join(d, name)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, stat.S_IRWXU)
-    return path
 
 
 def events(eh, n, timeout=10.0):

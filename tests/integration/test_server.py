@@ -7,8 +7,8 @@ import socket
 import threading
 import time
 
-from harness import (Edgehook, Reader, assert_eq, assert_true, barrier, build_request, is_closed, read_response,
-                     read_to_close, REPO, serial)
+from harness import (Edgehook, Reader, assert_eq, assert_true, barrier, build_request, http_corpus, is_closed,
+                     read_response, read_to_close, serial)
 
 
 def test_healthz_and_methods():
@@ -215,15 +215,7 @@ def test_411_for_bodies_without_length():
 def test_framing_errors_close_connection():
     """Every error case of the corpus, over a real socket: right status,
     JSON error body, connection closed, server still fine."""
-    cases = []
-    with open(os.path.join(REPO, "tests", "data", "http_requests.txt")) as f:
-        for line in f:
-            if line.startswith("#") or not line.strip():
-                continue
-            parts = line.rstrip("\n").split(" | ")
-            if parts[0].isdigit():
-                raw = parts[2].encode("latin-1").decode("unicode_escape").encode("latin-1")
-                cases.append((int(parts[0]), parts[1], raw))
+    cases = [(int(expect), name, raw) for expect, name, raw in http_corpus() if expect.isdigit()]
     assert_true(len(cases) > 40, "enough error cases")
     with Edgehook() as eh:
         for status, name, raw in cases:

@@ -11,28 +11,17 @@ fresh connection whose first byte is refused. The piece was readable
 before the listener saw the barrier's connection, and epoll reports ready
 descriptors in that order, so it has been read once the barrier is
 answered."""
-import os
 import random
 import socket
 
-from harness import Edgehook, REPO, Reader, assert_eq, assert_true, read_response
+from harness import Edgehook, Reader, assert_eq, assert_true, http_corpus, read_response
 
 CONFIG = "server:\n  header_timeout: 120s\n  body_timeout: 120s\n"
 ANSWER_WITHIN = 20.0
 
 
 def corpus():
-    cases = []
-    with open(os.path.join(REPO, "tests", "data", "http_requests.txt")) as f:
-        for line in f:
-            if line.startswith("#") or not line.strip():
-                continue
-            parts = line.rstrip("\n").split(" | ")
-            if parts[0] == "incomplete":
-                continue
-            raw = parts[2].encode("latin-1").decode("unicode_escape").encode("latin-1")
-            cases.append((parts[0], parts[1], raw))
-    return cases
+    return [c for c in http_corpus() if c[0] != "incomplete"]
 
 
 def barrier(eh):
