@@ -40,6 +40,8 @@ int config_load_listen(struct loader *L, const struct node *n, struct listen_cfg
 int config_load_trigger(struct loader *L, const struct node *n, struct trigger_cfg *t);
 void config_spool_defaults(struct config *c);
 void config_load_spool(struct loader *L, const struct node *n, struct config *c);
+void config_cluster_defaults(struct config *c);
+void config_load_cluster(struct loader *L, const struct node *n, struct config *c);
 
 int config_valid_id(const char *s);
 int config_valid_pattern(const char *s);
