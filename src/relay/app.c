@@ -3,6 +3,7 @@
 #include "edgehook/app.h"
 #include "edgehook/buf.h"
 #include "edgehook/client.h"
+#include "edgehook/cluster.h"
 #include "edgehook/config.h"
 #include "edgehook/dedupe.h"
 #include "edgehook/dispatch.h"
@@ -36,6 +37,7 @@ struct app {
 	struct dedupe *dedupe;
 	struct runner *runner;
 	struct spool *spool;
+	struct cluster *cluster;
 	struct relay rl;
 	struct app_listeners lis;
 	struct supervisor sup;
@@ -178,6 +180,7 @@ static void teardown(struct app *a)
 	app_listeners_close(&a->lis);
 	runner_free(a->runner); /* before the dispatcher: runs emit events */
 	relay_fini(&a->rl);
+	cluster_free(a->cluster);
 	dispatch_free(a->disp);
 	spool_free(a->spool);
 	http_client_free(a->client);
@@ -229,6 +232,23 @@ static int open_spool(struct app *a)
 	buf_free(&errors);
 	dispatch_spool_resume(a->disp, a->spool);
 	a->rl.spool = a->spool; /* the API waits on its commits, /metrics counts it */
+	return 0;
+}
+
+/* cluster mode: connects and starts reading the shared stream; ingest
+ * answers 503 until Redis is reachable. -1 with a message on stderr. */
+static int open_cluster(struct app *a)
+{
+	if (!a->cfg->cluster.redis)
+		return 0;
+	if (!(a->cluster = cluster_new(a->r, a->dns, &a->cfg->cluster, a->disp))) {
+		fprintf(stderr, "edgehook: cluster: %s\n",
+			a->cfg->cluster.url.tls ? "rediss:// (TLS to Redis) is not supported yet" : "out of memory");
+		return -1;
+	}
+	a->rl.cluster = a->cluster;
+	log_msg(LOG_INFO, "cluster mode", "redis", a->cfg->cluster.url.host, "instance", cluster_instance(a->cluster),
+		NULL);
 	return 0;
 }
 
@@ -360,7 +380,7 @@ static int start(struct app *a, const struct app_options *o)
 		return APP_EXIT_USAGE;
 	app_announce(a->srv, a->cfg, &a->lis);
 	/* recovered before READY=1 */
-	if (open_spool(a) < 0)
+	if (open_spool(a) < 0 || open_cluster(a) < 0)
 		return APP_EXIT_USAGE;
 	supervise_ready(&a->sup);
 	return 0;
