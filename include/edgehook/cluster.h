@@ -47,6 +47,9 @@ void cluster_stop(struct cluster *c);
 int cluster_up(const struct cluster *c);
 const struct cluster_stats *cluster_stats(const struct cluster *c);
 const char *cluster_instance(const struct cluster *c);
+/* The sum over both Redis connections. */
+struct resp_stats;
+void cluster_redis_stats(const struct cluster *c, struct resp_stats *out);
 
 /* Ingest: begin, add each event, end. status 0: every event is in the
  * stream; -1: at least one is not (why says which problem), answer 503.

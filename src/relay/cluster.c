@@ -422,3 +422,16 @@ int cluster_up(const struct cluster *c) { return resp_connected(c->cmd); }
 const struct cluster_stats *cluster_stats(const struct cluster *c) { return &c->stats; }
 
 const char *cluster_instance(const struct cluster *c) { return c->instance; }
+
+void cluster_redis_stats(const struct cluster *c, struct resp_stats *out)
+{
+	const struct resp_stats *a = resp_stats(c->cmd), *b = resp_stats(c->rd);
+	out->connects = a->connects + b->connects;
+	out->connect_failures = a->connect_failures + b->connect_failures;
+	out->disconnects = a->disconnects + b->disconnects;
+	out->protocol_errors = a->protocol_errors + b->protocol_errors;
+	out->timeouts = a->timeouts + b->timeouts;
+	out->replies = a->replies + b->replies;
+	out->refused = a->refused + b->refused;
+	out->writes = a->writes + b->writes;
+}

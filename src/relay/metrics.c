@@ -9,6 +9,8 @@
 #include "edgehook/dns.h"
 #include "edgehook/endpoint.h"
 #include "edgehook/server.h"
+#include "edgehook/cluster.h"
+#include "edgehook/resp.h"
 #include "edgehook/spool.h"
 
 static void metric_head(struct buf *b, const char *name, const char *type, const char *help)
@@ -136,6 +138,29 @@ static void spool_metrics(struct buf *b, const struct spool *s)
 	counter(b, "edgehook_spool_corrupt_records_total", "Damaged spool records skipped at start.", st.corrupt);
 }
 
+static void cluster_metrics(struct buf *b, const struct cluster *cl)
+{
+	const struct cluster_stats *st = cluster_stats(cl);
+	struct resp_stats rs;
+	cluster_redis_stats(cl, &rs);
+	gauge(b, "edgehook_cluster_redis_up", "1 while the Redis command connection is up.", (uint64_t)cluster_up(cl));
+	counter(b, "edgehook_cluster_stored_total", "Events Redis confirmed (XADD) before their 202.", st->put_ok);
+	counter(b, "edgehook_cluster_store_failed_total", "Ingest requests answered 503: Redis down, full or slow.",
+		st->put_failed);
+	counter(b, "edgehook_cluster_reads_total", "XREADGROUP calls (each waits up to 1s for entries).",
+		st->read_calls);
+	counter(b, "edgehook_cluster_entries_total", "Stream entries taken for delivery here.", st->read_entries);
+	counter(b, "edgehook_cluster_acked_total", "Stream entries settled (delivered or failed) and acknowledged.",
+		st->acked);
+	counter(b, "edgehook_cluster_claimed_total", "Stream entries taken over from a silent instance.", st->claimed);
+	counter(b, "edgehook_cluster_group_created_total", "Consumer group (re)creations.", st->group_created);
+	counter(b, "edgehook_cluster_redis_errors_total", "Redis commands that failed or were refused.",
+		st->redis_errors);
+	counter(b, "edgehook_cluster_redis_replies_total", "Redis replies read.", rs.replies);
+	counter(b, "edgehook_cluster_redis_writes_total", "Writes to Redis (pipelined commands share one).", rs.writes);
+	counter(b, "edgehook_cluster_redis_connects_total", "Redis connections established.", rs.connects);
+}
+
 void metrics_render(struct relay *rl, struct http_conn *c)
 {
 	struct buf b;
@@ -147,5 +172,7 @@ void metrics_render(struct relay *rl, struct http_conn *c)
 	endpoint_metrics(&b, rl->disp);
 	if (rl->spool)
 		spool_metrics(&b, rl->spool);
+	if (rl->cluster)
+		cluster_metrics(&b, rl->cluster);
 	api_reply_rendered(c, 200, "text/plain; version=0.0.4", &b, "metrics");
 }
