@@ -52,7 +52,9 @@ struct resp_stats;
 void cluster_redis_stats(const struct cluster *c, struct resp_stats *out);
 
 /* Ingest: begin, add each event, end. status 0: every event is in the
- * stream; -1: at least one is not (why says which problem), answer 503.
+ * stream; 1: a delivery put with cluster_put_once was seen before (within
+ * cluster.dedupe_window, on any instance); -1: at least one is not stored
+ * (why says which problem), answer 503.
  * cb runs from the loop after end, unless end returned -1 (refused at
  * once: cb never runs) or the put was cancelled. */
 typedef void (*cluster_put_cb)(void *arg, int status, const char *why);
@@ -60,6 +62,16 @@ struct cluster_put;
 struct cluster_put *cluster_put_begin(struct cluster *c, cluster_put_cb cb, void *arg);
 void cluster_put_event(struct cluster_put *p, const char *id, const char *type, uint64_t created_ms,
 		       const char *body, size_t len);
+/* A trigger delivery: marks (scope, delivery) seen and stores the event
+ * (body NULL: only the mark), both or neither. */
+struct cluster_item {
+	const char *id, *type;
+	uint64_t created_ms;
+	const char *body; /* NULL: nothing to store */
+	size_t len;
+};
+void cluster_put_once(struct cluster_put *p, const char *scope, const char *delivery, size_t dlen,
+		      const struct cluster_item *it);
 int cluster_put_end(struct cluster_put *p, const char **why);
 /* The requester went away: cb never runs (the events may still land). */
 void cluster_put_cancel(struct cluster_put *p);

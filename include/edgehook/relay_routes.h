@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "edgehook/event.h"
 #include "edgehook/http_parser.h"
 #include "edgehook/relay.h"
 
@@ -29,6 +30,20 @@ void registry_free(struct relay *rl);
 /* verify_as: the kind named in the route, or the trigger's own kind. */
 void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *body,
 		     size_t len, const struct trigger_cfg *t, int verify_as);
+
+/* trigger_cluster.c: what trigger_receive decided for an accepted
+ * delivery, handed to cluster mode (answers 202, 200 duplicate or 503). */
+struct run;
+struct trigger_accept {
+	const char *type;
+	const char *delivery; /* the sender's delivery id, dlen 0: none */
+	size_t dlen;
+	const char *dlv_id;   /* ours, "dlv_..." */
+	struct run *run;      /* prepared, or NULL */
+	struct trigger_envelope env;
+};
+void trigger_accept_cluster(struct relay *rl, struct http_conn *c, const struct trigger_cfg *t,
+			    const struct trigger_accept *ta);
 
 /* api.c: path is what follows "/api/v1/" */
 /* Bound for a rendered answer (JSON or metrics); buffers grow to it. */

@@ -368,6 +368,8 @@ struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct clu
 	c->claim_after_ms = cfg->claim_after_ms;
 	c->max_stream_len = cfg->max_stream_len;
 	c->timeout_ms = cfg->timeout_ms;
+	snprintf(c->prefix, sizeof(c->prefix), "%s", cfg->prefix);
+	snprintf(c->dedupe_ms, sizeof(c->dedupe_ms), "%llu", (unsigned long long)cfg->dedupe_window_ms);
 	snprintf(c->stream, sizeof(c->stream), "%s:events", cfg->prefix);
 	snprintf(c->group, sizeof(c->group), "%s:deliver", cfg->prefix);
 	snprintf(c->instance, sizeof(c->instance), "%s", cfg->instance);

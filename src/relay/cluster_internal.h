@@ -23,7 +23,7 @@ struct cluster {
 	int claim_busy;
 	struct timer read_timer, claim_timer, beat_timer;
 	struct cluster_stats stats;
-	char stream[96], group[80], instance[129], maxlen[24], claim_ms[24];
+	char prefix[65], stream[96], group[80], instance[129], maxlen[24], claim_ms[24], dedupe_ms[24];
 };
 
 #endif

@@ -1,6 +1,8 @@
 """Cluster mode on Redis Streams (issue 16): a real redis-server with AOF
 (redis_server.py), several edgehook instances, sinks; kill -9 of
 instances and of Redis under load; a hostile fake Redis."""
+import hashlib
+import hmac
 import json
 import re
 import random
@@ -276,5 +278,42 @@ def test_cluster_three_instances_kill_9_and_redis_restart_lose_no_accepted_event
         for eh in ehs.values():
             if eh.proc.poll() is None:
                 eh.stop()
+        sink.close()
+        redis.close()
+
+
+GH_SECRET = "It's a Secret to Everybody"
+GH_TRIGGER = "triggers:\n  - id: gh\n    kind: github\n    secret: \"%s\"\n    emit: true\n" % GH_SECRET
+
+
+def gh_post(eh, delivery, body):
+    sig = "sha256=" + hmac.new(GH_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return eh.request("POST", "/webhooks/gh", body, {"X-Hub-Signature-256": sig, "X-GitHub-Event": "push",
+                                                     "X-GitHub-Delivery": delivery,
+                                                     "Content-Type": "application/json"})
+
+
+def test_cluster_github_redelivery_to_another_instance_is_a_duplicate():
+    redis = Redis().start()
+    sink = sinks.Sink()
+    try:
+        with Edgehook(cluster_config(redis, sink.url(), "a", GH_TRIGGER)) as a, \
+                Edgehook(cluster_config(redis, sink.url(), "b", GH_TRIGGER)) as b:
+            wait_ready(a)
+            wait_ready(b)
+            body = b'{"ref":"refs/heads/main","n":1}'
+            r = gh_post(a, "d-1", body)
+            assert_eq(r.status, 202, "first delivery accepted")
+            r = gh_post(b, "d-1", body)
+            assert_eq(r.status, 200, "GitHub's redelivery to the other instance")
+            assert_eq(r.json()["status"], "duplicate", "recognised as a duplicate")
+            assert_eq(gh_post(b, "d-2", body).status, 202, "a new delivery on b")
+
+            def events():
+                with sink.lock:
+                    return [json.loads(q.body) for q in sink.requests if b'"resource_type":"trigger"' in q.body]
+            harness.wait_until(lambda: len(events()) >= 2, 30, "both trigger events delivered")
+            assert_eq(sorted(e["delivery_id"] for e in events()), ["d-1", "d-2"], "d-1 emitted once, d-2 once")
+    finally:
         sink.close()
         redis.close()
