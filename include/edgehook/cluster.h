@@ -76,4 +76,19 @@ int cluster_put_end(struct cluster_put *p, const char **why);
 /* The requester went away: cb never runs (the events may still land). */
 void cluster_put_cancel(struct cluster_put *p);
 
+/* Runtime triggers (PUT /api/v1/triggers) shared by all instances: a
+ * hash PREFIX:triggers (id -> definition as PUT) and a version counter
+ * PREFIX:triggers:version bumped with every change. Each instance polls
+ * the version every TRIGGER_POLL_MS and, when it moved, reads the hash
+ * and hands it to fn (strings valid during the call only). store: body
+ * NULL deletes. A store that fails is logged and counted. */
+enum { CLUSTER_TRIGGER_POLL_MS = 250 };
+struct cluster_kv {
+	const char *key, *val;
+	size_t klen, vlen;
+};
+void cluster_trigger_store(struct cluster *c, const char *id, const char *body, size_t len);
+void cluster_triggers_watch(struct cluster *c, void (*fn)(void *arg, size_t n, const struct cluster_kv *kv),
+			    void *arg);
+
 #endif

@@ -25,6 +25,9 @@ void registry_api(struct relay *rl, struct http_conn *c, const struct http_reque
  * or no longer allows (run without api.allow_run) are dropped, logged. */
 void registry_reconcile(struct relay *rl);
 void registry_free(struct relay *rl);
+/* Cluster mode: the shared API triggers, for cluster_triggers_watch. */
+struct cluster_kv;
+void registry_sync(void *arg, size_t n, const struct cluster_kv *kv);
 
 /* trigger.c */
 /* verify_as: the kind named in the route, or the trigger's own kind. */

@@ -391,6 +391,7 @@ struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct clu
 	timer_init(&c->read_timer, on_read_timer, c);
 	timer_init(&c->claim_timer, on_claim_timer, c);
 	timer_init(&c->beat_timer, on_beat_timer, c);
+	timer_init(&c->trig_timer, NULL, c);
 	dispatch_cluster_attach(d, settle, c);
 	create_group(c);
 	timer_start(r, &c->claim_timer, claim_every(c));
@@ -414,6 +415,7 @@ void cluster_free(struct cluster *c)
 	timer_stop(c->r, &c->read_timer);
 	timer_stop(c->r, &c->claim_timer);
 	timer_stop(c->r, &c->beat_timer);
+	cluster_triggers_stop(c);
 	resp_client_free(c->cmd);
 	resp_client_free(c->rd);
 	free(c);

@@ -317,3 +317,36 @@ def test_cluster_github_redelivery_to_another_instance_is_a_duplicate():
     finally:
         sink.close()
         redis.close()
+
+
+def test_cluster_runtime_trigger_registered_on_one_instance_is_served_by_all():
+    redis = Redis().start()
+    sink = sinks.Sink()
+    ehs = []
+    try:
+        ehs = [Edgehook(cluster_config(redis, sink.url(), n)).start() for n in ("a", "b", "c")]
+        for eh in ehs:
+            wait_ready(eh)
+        r = ehs[0].request("PUT", "/api/v1/triggers/rt", b'{"emit":true,"description":"shared"}')
+        assert_eq(r.status, 201, "registered on a")
+        for eh in ehs[1:]:
+            harness.wait_until(lambda: eh.request("GET", "/api/v1/triggers/rt").status == 200, 5,
+                               "the trigger announced to instance %d" % eh.port)
+            assert_eq(eh.request("GET", "/api/v1/triggers/rt").json()["description"], "shared", "same definition")
+        r = ehs[2].request("POST", "/webhooks/rt", b'{"x":1}', {"Content-Type": "application/json"})
+        assert_eq(r.status, 202, "served by c")
+
+        def trigger_events():
+            with sink.lock:
+                return [q for q in sink.requests if b'"resource_id":"rt"' in q.body]
+        harness.wait_until(lambda: len(trigger_events()) == 1, 30, "the event of the shared trigger")
+        r = ehs[1].request("DELETE", "/api/v1/triggers/rt")
+        assert_eq(r.status, 200, "deleted on b")
+        for eh in (ehs[0], ehs[2]):
+            harness.wait_until(lambda: eh.request("GET", "/api/v1/triggers/rt").status == 404, 5,
+                               "the deletion announced")
+    finally:
+        for eh in ehs:
+            eh.stop()
+        sink.close()
+        redis.close()
