@@ -76,6 +76,17 @@ int cluster_put_end(struct cluster_put *p, const char **why);
 /* The requester went away: cb never runs (the events may still land). */
 void cluster_put_cancel(struct cluster_put *p);
 
+/* Delivery status shared by all instances (cluster_status.c): store is
+ * the dispatcher's status hook (field NULL: the event alone, at ingest);
+ * get answers status 1 with the event's JSON, 0 unknown (or expired), -1
+ * Redis failed; cb never runs after cancel. NULL: not sent. */
+void cluster_status_store(void *arg, const char *id, const char *field, const char *meta, size_t mlen,
+			  const char *json, size_t jlen);
+struct cluster_get;
+struct cluster_get *cluster_status_get(struct cluster *c, const char *id,
+				       void (*cb)(void *arg, int status, struct buf *json), void *arg);
+void cluster_get_cancel(struct cluster_get *g);
+
 /* Runtime triggers (PUT /api/v1/triggers) shared by all instances: a
  * hash PREFIX:triggers (id -> definition as PUT) and a version counter
  * PREFIX:triggers:version bumped with every change. Each instance polls

@@ -68,6 +68,10 @@ struct json_doc;
 int api_item_body(const struct json_doc *doc, int tok, struct buf *out);
 void api_ingest_cluster(struct relay *rl, struct http_conn *c, const struct json_doc *doc, const int *items,
 			int nitems, const char (*types)[128], int array);
+/* GET /api/v1/events/{id} in cluster mode for an event not held here:
+ * answered from the shared status (0); -1: not for it, answer locally. */
+int api_event_cluster(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *rest,
+		      size_t rlen);
 
 /* metrics.c */
 void metrics_render(struct relay *rl, struct http_conn *c);

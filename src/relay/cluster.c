@@ -359,6 +359,7 @@ struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct clu
 {
 	struct cluster *c;
 	struct resp_opts o;
+	struct dispatch_cluster_hooks hooks;
 	if (cfg->url.tls)
 		return NULL;
 	if (!(c = calloc(1, sizeof(*c))))
@@ -370,6 +371,7 @@ struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct clu
 	c->timeout_ms = cfg->timeout_ms;
 	snprintf(c->prefix, sizeof(c->prefix), "%s", cfg->prefix);
 	snprintf(c->dedupe_ms, sizeof(c->dedupe_ms), "%llu", (unsigned long long)cfg->dedupe_window_ms);
+	snprintf(c->status_ms, sizeof(c->status_ms), "%llu", (unsigned long long)cfg->status_ttl_ms);
 	snprintf(c->stream, sizeof(c->stream), "%s:events", cfg->prefix);
 	snprintf(c->group, sizeof(c->group), "%s:deliver", cfg->prefix);
 	snprintf(c->instance, sizeof(c->instance), "%s", cfg->instance);
@@ -392,7 +394,10 @@ struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct clu
 	timer_init(&c->claim_timer, on_claim_timer, c);
 	timer_init(&c->beat_timer, on_beat_timer, c);
 	timer_init(&c->trig_timer, NULL, c);
-	dispatch_cluster_attach(d, settle, c);
+	hooks.settled = settle;
+	hooks.status = cluster_status_store;
+	hooks.arg = c;
+	dispatch_cluster_attach(d, &hooks);
 	create_group(c);
 	timer_start(r, &c->claim_timer, claim_every(c));
 	timer_start(r, &c->beat_timer, c->claim_after_ms / 3);
@@ -411,7 +416,7 @@ void cluster_free(struct cluster *c)
 	if (!c)
 		return;
 	if (c->d)
-		dispatch_cluster_attach(c->d, NULL, NULL);
+		dispatch_cluster_attach(c->d, NULL);
 	timer_stop(c->r, &c->read_timer);
 	timer_stop(c->r, &c->claim_timer);
 	timer_stop(c->r, &c->beat_timer);

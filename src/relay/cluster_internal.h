@@ -32,7 +32,7 @@ struct cluster {
 	int trig_busy;
 	char trig_version[24];    /* the version last applied, "" none */
 	char trig_hash[96], trig_vkey[112];
-	char prefix[65], stream[96], group[80], instance[129], maxlen[24], claim_ms[24], dedupe_ms[24];
+	char prefix[65], stream[96], group[80], instance[129], maxlen[24], claim_ms[24], dedupe_ms[24], status_ms[24];
 };
 
 /* cluster_triggers.c */

@@ -350,3 +350,38 @@ def test_cluster_runtime_trigger_registered_on_one_instance_is_served_by_all():
             eh.stop()
         sink.close()
         redis.close()
+
+
+def test_cluster_event_status_answers_on_every_instance():
+    """The event is delivered by whichever instance reads it; its status
+    (GET /api/v1/events/{id}) answers on all of them from the shared hash."""
+    redis = Redis().start()
+    refused = []
+
+    def once_503(i, r):
+        if b"order.paid" in r.body and not refused:
+            refused.append(i)
+            return ("status", 503, {})
+        return ("status", 200, {})
+    sink = sinks.Sink(once_503)
+    try:
+        with Edgehook(cluster_config(redis, sink.url(), "a")) as a, \
+                Edgehook(cluster_config(redis, sink.url(), "b")) as b:
+            wait_ready(a)
+            wait_ready(b)
+            r = post(a, b'{"event":"order.paid"}')
+            evid = r.json()["id"]
+            wait_delivered(sink, [evid])
+            for eh in (a, b):
+                def delivered():
+                    s = eh.request("GET", "/api/v1/events/" + evid)
+                    return s.status == 200 and s.json()["deliveries"] and \
+                        s.json()["deliveries"][0]["state"] == "delivered"
+                harness.wait_until(delivered, 10, "status of %s on instance %d" % (evid, eh.port))
+                st = eh.request("GET", "/api/v1/events/" + evid).json()
+                assert_eq(st["event"], "order.paid", "event type")
+                assert_eq(st["deliveries"][0]["attempts"], 2, "one 503, then delivered")
+            assert_eq(a.request("GET", "/api/v1/events/evt_unknown").status, 404, "unknown id")
+    finally:
+        sink.close()
+        redis.close()
