@@ -77,7 +77,7 @@ int cluster_put_end(struct cluster_put *p, const char **why);
 void cluster_put_cancel(struct cluster_put *p);
 
 /* Delivery status shared by all instances (cluster_status.c): store is
- * the dispatcher's status hook (field NULL: the event alone, at ingest);
+ * the dispatcher's status hook (the event itself is entered at ingest);
  * get answers status 1 with the event's JSON, 0 unknown (or expired), -1
  * Redis failed; cb never runs after cancel. NULL: not sent. */
 void cluster_status_store(void *arg, const char *id, const char *field, const char *meta, size_t mlen,

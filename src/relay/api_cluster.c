@@ -43,19 +43,6 @@ static void acked(void *arg, int status, const char *why)
 	free(a);
 }
 
-/* GET /api/v1/events/{id} answers before the first attempt too. */
-static void share_status(struct relay *rl, const char *id, const char *type, uint64_t created)
-{
-	struct buf meta;
-	buf_init(&meta, 512);
-	json_put_kv(&meta, 0, "id", id);
-	json_put_kv(&meta, 1, "event", type);
-	event_put_time_member(&meta, "created", created);
-	if (!meta.failed)
-		cluster_status_store(rl->cluster, id, NULL, meta.data, meta.len, NULL, 0);
-	buf_free(&meta);
-}
-
 void api_ingest_cluster(struct relay *rl, struct http_conn *c, const struct json_doc *doc, const int *items,
 			int nitems, const char (*types)[128], int array)
 {
@@ -80,12 +67,10 @@ void api_ingest_cluster(struct relay *rl, struct http_conn *c, const struct json
 		rand_id(id, sizeof(id), "evt_");
 		one.len = 0;
 		/* an event no endpoint wants owes nothing: no copy needed */
-		if (n > 0 && api_item_body(doc, items[i], &one) == 0) {
+		if (n > 0 && api_item_body(doc, items[i], &one) == 0)
 			cluster_put_event(a->p, id, types[i], now, one.data, one.len);
-			share_status(rl, id, types[i], now);
-		} else if (n > 0) {
+		else if (n > 0)
 			why = "out of memory";
-		}
 		buf_puts(&a->reply, i ? ",{\"id\":\"" : "{\"id\":\"");
 		buf_puts(&a->reply, id);
 		buf_puts(&a->reply, "\",\"endpoints\":");

@@ -80,15 +80,16 @@ static void on_ack(void *arg, const char *err, const struct resp_reply *r)
 		log_redis(c, "XACK/XDEL", err, r);
 }
 
-/* Acknowledged and deleted: the stream keeps only undelivered events. A
- * lost ack costs a repeat delivery (after claim_after), never an event. */
+/* Acknowledged and deleted in one command: the stream keeps only
+ * undelivered events. A lost ack costs a repeat delivery (after
+ * claim_after), never an event. */
 static void settle(void *arg, const char *stream_id)
 {
+	static const char script[] = "redis.call('XACK',KEYS[1],ARGV[1],ARGV[2]) return redis.call('XDEL',KEYS[1],ARGV[2])";
 	struct cluster *c = arg;
-	const char *ack[] = {"XACK", c->stream, c->group, stream_id};
-	const char *del[] = {"XDEL", c->stream, stream_id};
+	const char *argv[] = {"EVAL", script, "1", c->stream, c->group, stream_id};
 	c->stats.acked++;
-	if (resp_command(c->cmd, 4, ack, NULL, on_ack, c) < 0 || resp_command(c->cmd, 3, del, NULL, on_ack, c) < 0)
+	if (resp_command(c->cmd, 6, argv, NULL, on_ack, c) < 0)
 		log_msg(LOG_WARN, "cluster: acknowledgement not queued (redelivered after claim_after)", "stream_id",
 			stream_id, NULL);
 }

@@ -6,14 +6,18 @@
  * connection included, makes it a 503, never a 202 without a copy. */
 #include "cluster_internal.h"
 
+#include "edgehook/buf.h"
+#include "edgehook/event.h"
+#include "edgehook/json.h"
 #include "edgehook/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The dedupe mark (SET NX PX, when KEYS[2] is not empty), XLEN and XADD
- * inside one script: atomic, so a redelivery racing on two instances is
+/* The dedupe mark (SET NX PX, when KEYS[2] is not empty), XLEN, XADD and
+ * the event's entry in its status hash (cluster_status.c) inside one
+ * script, one command per event: atomic, so a redelivery racing on two instances is
  * taken once, concurrent instances cannot overshoot the bound, and a
  * refused event leaves no mark. MAXLEN ~ is a second fence only: the
  * stream holds undelivered entries, which must never be trimmed. */
@@ -23,7 +27,9 @@ static const char put_script[] =
 	"if redis.call('XLEN',KEYS[1])>=tonumber(ARGV[1]) then "
 	"if KEYS[2]~='' then redis.call('DEL',KEYS[2]) end "
 	"return redis.error_reply('FULL stream at max_stream_len') end "
-	"return redis.call('XADD',KEYS[1],'MAXLEN','~',ARGV[1],'*','id',ARGV[3],'type',ARGV[4],'ts',ARGV[5],'body',ARGV[6])";
+	"local id=redis.call('XADD',KEYS[1],'MAXLEN','~',ARGV[1],'*','id',ARGV[3],'type',ARGV[4],'ts',ARGV[5],'body',ARGV[6]) "
+	"redis.call('HSET',KEYS[3],'_event',ARGV[8]) redis.call('PEXPIRE',KEYS[3],ARGV[9]) "
+	"return id";
 
 struct cluster_put {
 	struct cluster *c;
@@ -90,24 +96,39 @@ struct cluster_put *cluster_put_begin(struct cluster *c, cluster_put_cb cb, void
 
 static void put(struct cluster_put *p, const char *mark, size_t mark_len, const struct cluster_item *it)
 {
-	char ts[24];
-	const char *argv[] = {"EVAL",      put_script, "2", p->c->stream, mark,     p->c->maxlen, p->c->dedupe_ms,
+	char ts[24], skey[160];
+	struct buf meta;
+	const char *argv[] = {"EVAL", put_script, "3", p->c->stream, mark, skey, p->c->maxlen, p->c->dedupe_ms,
 			      it->id ? it->id : "", it->type ? it->type : "", ts, it->body ? it->body : "",
-			      it->body ? "1" : "0"};
-	size_t lens[12];
+			      it->body ? "1" : "0", "", p->c->status_ms};
+	size_t lens[15];
 	int i;
 	if (p->failed)
 		return;
 	snprintf(ts, sizeof(ts), "%llu", (unsigned long long)it->created_ms);
-	for (i = 0; i < 12; i++)
+	snprintf(skey, sizeof(skey), "%s:status:%s", p->c->prefix, it->id ? it->id : "");
+	buf_init(&meta, 1024);
+	if (it->body) {
+		json_put_kv(&meta, 0, "id", it->id);
+		json_put_kv(&meta, 1, "event", it->type);
+		event_put_time_member(&meta, "created", it->created_ms);
+		if (meta.failed) {
+			buf_free(&meta);
+			put_fail(p, "out of memory");
+			return;
+		}
+		argv[13] = meta.data;
+	}
+	for (i = 0; i < 15; i++)
 		lens[i] = strlen(argv[i]);
 	lens[4] = mark_len;
-	lens[10] = it->body ? it->len : 0;
-	if (resp_command(p->c->cmd, 12, argv, lens, on_put, p) < 0) {
+	lens[11] = it->body ? it->len : 0;
+	lens[13] = meta.len;
+	if (resp_command(p->c->cmd, 15, argv, lens, on_put, p) < 0)
 		put_fail(p, "too many writes waiting for redis");
-		return;
-	}
-	p->owed++;
+	else
+		p->owed++;
+	buf_free(&meta);
 }
 
 void cluster_put_event(struct cluster_put *p, const char *id, const char *type, uint64_t created_ms,

@@ -32,22 +32,25 @@ static void status_key(const struct cluster *c, const char *id, char *key, size_
 	snprintf(key, cap, "%s:status:%s", c->prefix, id);
 }
 
+/* One command: the hash fields and the expiry together. */
+static const char store_script[] =
+	"redis.call('HSET',KEYS[1],'_event',ARGV[2],ARGV[3],ARGV[4]) return redis.call('PEXPIRE',KEYS[1],ARGV[1])";
+
 void cluster_status_store(void *arg, const char *id, const char *field, const char *meta, size_t mlen,
 			  const char *json, size_t jlen)
 {
 	struct cluster *c = arg;
 	char key[160];
-	const char *set[] = {"HSET", key, "_event", meta, field, json};
-	const char *exp[] = {"PEXPIRE", key, c->status_ms};
-	size_t lens[6];
-	int i, n = field ? 6 : 4;
+	const char *argv[] = {"EVAL", store_script, "1", key, c->status_ms, meta, field, json};
+	size_t lens[8];
+	int i;
 	status_key(c, id, key, sizeof(key));
-	for (i = 0; i < n; i++)
-		lens[i] = strlen(set[i]);
-	lens[3] = mlen;
-	if (field)
-		lens[5] = jlen;
-	if (resp_command(c->cmd, n, set, lens, on_write, c) < 0 || resp_command(c->cmd, 3, exp, NULL, on_write, c) < 0)
+	for (i = 0; i < 5; i++)
+		lens[i] = strlen(argv[i]);
+	lens[5] = mlen;
+	lens[6] = strlen(field);
+	lens[7] = jlen;
+	if (resp_command(c->cmd, 8, argv, lens, on_write, c) < 0)
 		c->stats.redis_errors++;
 }
 

@@ -97,8 +97,6 @@ int dispatch_stream_event(struct dispatch *d, const struct stream_event *se)
 		if (endpoint_matches(d->eps[i], se->type))
 			dispatch_add_delivery(d, ev, d->eps[i]);
 	http = ev->unfinished > 0;
-	for (i = 0; i < ev->ndl; i++)
-		dispatch_cluster_status(d, &ev->dl[i]);
 	dispatch_launch(d, ev);
 	return http;
 }
