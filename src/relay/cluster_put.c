@@ -119,8 +119,9 @@ static void put(struct cluster_put *p, const char *mark, size_t mark_len, const 
 		}
 		argv[13] = meta.data;
 	}
+	/* the mark, the body and the meta are not NUL-terminated */
 	for (i = 0; i < 15; i++)
-		lens[i] = strlen(argv[i]);
+		lens[i] = i == 4 || i == 11 || i == 13 ? 0 : strlen(argv[i]);
 	lens[4] = mark_len;
 	lens[11] = it->body ? it->len : 0;
 	lens[13] = meta.len;

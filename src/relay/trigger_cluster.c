@@ -97,7 +97,8 @@ void trigger_accept_cluster(struct relay *rl, struct http_conn *c, const struct 
 	a->c = c;
 	a->run = ta->run;
 	strcpy(a->trigger, t->id);
-	memcpy(a->delivery, ta->delivery, ta->dlen);
+	if (ta->dlen)
+		memcpy(a->delivery, ta->delivery, ta->dlen);
 	a->dlen = ta->dlen;
 	strcpy(a->dlv_id, ta->dlv_id);
 	if (t->emit) {
