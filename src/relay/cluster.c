@@ -397,6 +397,7 @@ struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct clu
 	timer_init(&c->trig_timer, NULL, c);
 	hooks.settled = settle;
 	hooks.status = cluster_status_store;
+	hooks.breaker = cluster_breaker_open;
 	hooks.arg = c;
 	dispatch_cluster_attach(d, &hooks);
 	create_group(c);

@@ -408,3 +408,26 @@ def test_cluster_over_rediss_verifies_the_server():
     finally:
         sink.close()
         redis.close()
+
+
+def test_cluster_open_breaker_is_open_on_every_instance():
+    """a's breaker opens on its own failures; b, started afterwards and
+    never attempting the endpoint, shows it open within a second."""
+    redis = Redis().start()
+    sink = sinks.Sink(lambda i, r: ("status", 503, {}))
+    extra = "  breaker:\n    failures: 2\n    cooldown: 60s\n"
+    try:
+        cfg = lambda n: cluster_config(redis, sink.url(), n).replace("  timeout: 30s\n", "  timeout: 30s\n" + extra, 1)
+        with Edgehook(cfg("a")) as a:
+            wait_ready(a)
+            harness.wait_until(lambda: a.endpoints()["sink"]["breaker"] == "open", 20, "a's breaker open")
+            attempts = len(sink.requests)
+            with Edgehook(cfg("b")) as b:
+                harness.wait_until(lambda: b.endpoints()["sink"]["breaker"] == "open", 5, "b's breaker open")
+                b.wait_log(r"breaker opened by another instance")
+                assert_eq(b.endpoints()["sink"]["failed"] if "failed" in b.endpoints()["sink"] else 0, 0,
+                          "b never failed an attempt itself")
+            assert_eq(len(sink.requests), attempts, "no attempt while the breaker is open")
+    finally:
+        sink.close()
+        redis.close()
