@@ -9,6 +9,13 @@
 
 enum rd_state { RD_GROUP, RD_READING, RD_WAIT, RD_STOPPED };
 
+/* Runs started here from stream entries, settled when they end. */
+enum { CLUSTER_MAX_RUNS = 4096 };
+struct held_run {
+	char run_id[32];
+	char stream_id[48];
+};
+
 /* Endpoints whose breaker state is shared (more are not polled). */
 enum { CLUSTER_MAX_BREAKERS = 64 };
 
@@ -26,6 +33,10 @@ struct cluster {
 	int claim_busy;
 	struct timer read_timer, claim_timer, beat_timer;
 	struct cluster_stats stats;
+	int (*run_fn)(void *arg, const struct cluster_run *cr);
+	void *run_arg;
+	struct held_run *runs; /* CLUSTER_MAX_RUNS, the first nruns used */
+	size_t nruns;
 	/* shared API triggers (cluster_triggers.c) */
 	struct timer trig_timer;
 	void (*trig_fn)(void *arg, size_t n, const struct cluster_kv *kv);
