@@ -77,6 +77,14 @@ int api_authorize(struct relay *rl, struct http_conn *c, const struct http_reque
 	return -1;
 }
 
+int api_authorize_page(struct relay *rl, struct http_conn *c, const struct http_request *req)
+{
+	if (rl->cfg->api.token || is_local(rl, c, req))
+		return 0;
+	api_respond_error(c, 403, "without api.token the status page answers local, unproxied peers only");
+	return -1;
+}
+
 void api_respond_error(struct http_conn *c, int status, const char *msg)
 {
 	struct buf b;
@@ -261,84 +269,6 @@ out:
 	json_doc_free(&doc);
 }
 
-/* GET /api/v1/events/{id}: the event's deliveries as they stand; -1
- * for an unknown id (the caller checks out->failed). */
-static int event_status_json(const struct dispatch *d, const char *id, struct buf *out)
-{
-	const struct event *ev = dispatch_find_event(d, id);
-	size_t k;
-	if (!ev)
-		return -1;
-	buf_puts(out, "{");
-	json_put_kv(out, 0, "id", ev->id);
-	json_put_kv(out, 1, "event", ev->type);
-	event_put_time_member(out, "created", ev->created_ms);
-	buf_puts(out, ",\"deliveries\":[");
-	for (k = 0; k < ev->ndl; k++) {
-		const struct delivery *dl = &ev->dl[k];
-		buf_puts(out, k ? ",{" : "{");
-		json_put_kv(out, 0, "endpoint", dl->ep->name);
-		json_put_kv(out, 1, "url", dl->ep->url_text);
-		json_put_kv(out, 1, "state", dispatch_state_names[dl->state]);
-		buf_printf(out, ",\"attempts\":%u,\"last_status\":", dl->attempts);
-		json_put_int_or_null(out, dl->last_status != 0, dl->last_status);
-		buf_puts(out, ",\"last_error\":");
-		json_put_cstr_or_null(out, dl->last_error);
-		event_put_time_member(out, "first_attempt", dl->first_ms);
-		event_put_time_member(out, "last_attempt", dl->last_ms);
-		event_put_time_member(out, "next_attempt", dl->next_ms);
-		event_put_time_member(out, "completed", dl->done_ms);
-		buf_puts(out, "}");
-	}
-	buf_puts(out, "]}");
-	return 0;
-}
-
-/* The value of the query parameter key in the request target (names and
- * ids need no decoding); NULL when absent. */
-static const char *query_param(const struct http_request *req, const char *key, size_t *len)
-{
-	const char *q = memchr(req->target, '?', req->target_len), *end = req->target + req->target_len;
-	size_t klen = strlen(key);
-	while (q && q < end) {
-		const char *s = q + 1, *amp = memchr(s, '&', (size_t)(end - s));
-		const char *stop = amp ? amp : end;
-		if ((size_t)(stop - s) > klen && memcmp(s, key, klen) == 0 && s[klen] == '=') {
-			*len = (size_t)(stop - s - (ptrdiff_t)klen - 1);
-			return s + klen + 1;
-		}
-		q = amp;
-	}
-	return NULL;
-}
-
-/* GET /api/v1/dead[?endpoint=NAME]: the deliveries in the status history
- * that exhausted their retries (or were given up), newest events last. */
-static void dead_json(const struct dispatch *d, const char *name, size_t nlen, struct buf *out)
-{
-	size_t i, k, n = 0;
-	buf_puts(out, "{\"dead\":[");
-	for (i = 0; i < history_len(&d->done); i++) {
-		const struct event *ev = history_at(&d->done, i);
-		for (k = 0; k < ev->ndl; k++) {
-			const struct delivery *dl = &ev->dl[k];
-			if (dl->state != DLV_FAILED || (name && !str_slice_eq(name, nlen, dl->ep->name)))
-				continue;
-			buf_puts(out, n++ ? ",{" : "{");
-			json_put_kv(out, 0, "id", ev->id);
-			json_put_kv(out, 1, "event", ev->type);
-			json_put_kv(out, 1, "endpoint", dl->ep->name);
-			buf_printf(out, ",\"attempts\":%u,\"last_status\":", dl->attempts);
-			json_put_int_or_null(out, dl->last_status != 0, dl->last_status);
-			buf_puts(out, ",\"last_error\":");
-			json_put_cstr_or_null(out, dl->last_error);
-			event_put_time_member(out, "completed", dl->done_ms);
-			buf_puts(out, "}");
-		}
-	}
-	buf_puts(out, "]}");
-}
-
 /* GET /api/v1/endpoints: every endpoint's counters and the queue. */
 static void endpoints_json(const struct dispatch *d, struct buf *out)
 {
@@ -447,7 +377,7 @@ static void event_replay(struct relay *rl, struct http_conn *c, const struct htt
 	size_t qlen = 0;
 	struct buf b;
 	int n;
-	q = query_param(req, "endpoint", &qlen);
+	q = api_query_param(req, "endpoint", &qlen);
 	if (len == 0 || len >= sizeof(idz) || memchr(id, '/', len) || (q && qlen >= sizeof(name))) {
 		api_respond_error(c, 404, "unknown event or endpoint");
 		return;
@@ -510,7 +440,7 @@ static void endpoint_recover(struct relay *rl, struct http_conn *c, const char *
 
 static int render_event(struct relay *rl, const char *id, struct buf *out)
 {
-	return event_status_json(rl->disp, id, out);
+	return api_event_json(rl->disp, id, out);
 }
 
 static int render_run(struct relay *rl, const char *id, struct buf *out)
@@ -557,17 +487,14 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 	struct buf b;
 	if (api_authorize(rl, c, req) < 0)
 		return;
-	if (str_slice_eq(path, head, "events") && rlen == 0) {
-		if (http_method_is_exact(req, "POST"))
-			ingest(rl, c, body, len);
-		else
-			http_respond_405(c, "POST");
+	if (str_slice_eq(path, head, "events") && rlen == 0 && http_method_is_exact(req, "POST")) {
+		ingest(rl, c, body, len);
 	} else if (str_slice_eq(path, head, "events") && endpoint_action(rest, rlen, "replay")) {
 		if (http_method_is_exact(req, "POST"))
 			event_replay(rl, c, req, rest, endpoint_action(rest, rlen, "replay"));
 		else
 			http_respond_405(c, "POST");
-	} else if (str_slice_eq(path, head, "events")) {
+	} else if (str_slice_eq(path, head, "events") && rlen > 0) {
 		reply_by_id(c, req, rest, rlen, render_event, rl, "event status",
 			    "unknown event (or no longer in the status history)");
 	} else if (str_slice_eq(path, head, "endpoints") && rlen == 0) {
@@ -578,17 +505,6 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 		buf_init(&b, RENDER_MAX);
 		endpoints_json(rl->disp, &b);
 		api_reply_rendered(c, 200, "application/json", &b, "endpoints");
-	} else if (str_slice_eq(path, head, "dead") && rlen == 0) {
-		const char *name;
-		size_t nlen = 0;
-		if (!http_method_is_exact(req, "GET") && !http_method_is_exact(req, "HEAD")) {
-			http_respond_405(c, "GET, HEAD");
-			return;
-		}
-		name = query_param(req, "endpoint", &nlen);
-		buf_init(&b, RENDER_MAX);
-		dead_json(rl->disp, name, nlen, &b);
-		api_reply_rendered(c, 200, "application/json", &b, "dead letters");
 	} else if (str_slice_eq(path, head, "triggers")) {
 		if (memchr(rest, '/', rlen))
 			api_respond_error(c, 404, "unknown trigger");
@@ -611,7 +527,7 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 			endpoint_enable(rl, c, rest, endpoint_action(rest, rlen, "enable"));
 		else
 			http_respond_405(c, "POST");
-	} else {
+	} else if (!api_status_handle(rl, c, req, path, plen)) {
 		api_respond_error(c, 404, "unknown API route");
 	}
 }
