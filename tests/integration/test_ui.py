@@ -19,6 +19,15 @@ from sinks import Sink
 UI_DIR = os.path.join(harness.REPO, "tests", "ui")
 ARTIFACTS = os.path.join(harness.REPO, "tests", "artifacts")
 SERIES_BUCKETS = 60
+# one endpoint "ci" that gets one retry 50 ms after a failure
+CI_ENDPOINT = """
+webhook:
+  retries: 1
+  backoff: 50ms
+  endpoints:
+    - name: ci
+      url: "%s"
+"""
 
 
 def ui_files(eh, headers=None):
@@ -113,20 +122,14 @@ def test_ui_api_views_shape():
     sink = Sink(lambda i, r: ("status", 500 if i < 2 else 200, {}))
     d = harness.tempfile.mkdtemp(prefix="edgehook-ui-")
     script = write_script(d, "hello.sh", "#!/bin/sh\necho hello from the run\nexit 3\n")
-    cfg = """
-webhook:
-  retries: 1
-  backoff: 50ms
-  endpoints:
-    - name: ci
-      url: "%s"
+    cfg = CI_ENDPOINT % sink.url() + """
 triggers:
   - id: demo
     emit: true
     run: {command: %s, allow_root: true}
 spool:
   dir: %s
-""" % (sink.url(), script, os.path.join(d, "spool"))
+""" % (script, os.path.join(d, "spool"))
     with Edgehook(cfg) as eh:
         series = eh.request("GET", "/api/v1/stats/series").json()
         assert_eq((series["interval_seconds"], series["buckets"]), (10, SERIES_BUCKETS))
@@ -145,6 +148,14 @@ spool:
         # counts into the previous bucket: sums hold either way)
         assert_eq((sum(ep["delivered"]), sum(ep["failed"]), sum(ep["retried"])), (1, 1, 1), ep)
         assert_true(ep["delivered"][-1] + ep["delivered"][-2] == 1, "counted in the newest buckets")
+
+        def closed_buckets():
+            """The counts of the intervals that ended (the tick moved them)."""
+            e = eh.request("GET", "/api/v1/stats/series").json()["endpoints"][0]
+            assert_eq(len(e["delivered"]), SERIES_BUCKETS)
+            return sum(e["delivered"][:-1]), sum(e["failed"][:-1]), e["delivered"][-1]
+
+        eh.wait_for(lambda: closed_buckets() == (1, 1, 0), 40, "the 10 s tick closing the bucket")
         events = eh.request("GET", "/api/v1/events?limit=5").json()["events"]
         assert_eq([e["id"] for e in events], [second, first], "newest first")
         assert_eq(events[1]["deliveries"][0]["state"], "failed")
@@ -169,13 +180,18 @@ spool:
         assert_eq((rec["trigger"], rec["id"], rec["run_id"]), ("demo", got["id"], got["run_id"]))
         assert_true(rec["event_id"].startswith("evt_") and rec["received"], rec)
         assert_eq(eh.request("GET", "/api/v1/received?trigger=other").json()["received"], [])
-        eh.wait_for(lambda: eh.request("GET", "/api/v1/runs").json()["runs"][0]["state"] == "failed",
-                    what="the run finished (exit 3)")
+        wait_run(eh, "failed")
         [run] = eh.request("GET", "/api/v1/runs").json()["runs"]
         assert_eq((run["id"], run["exit_code"], run["output"]), (got["run_id"], 3, "hello from the run\n"))
         spool = eh.request("GET", "/api/v1/spool").json()
         assert_true(spool["enabled"] and spool["bytes"] > 0 and spool["appended"] >= 2, spool)
     sink.close()
+
+
+def wait_run(eh, state):
+    """Until the newest run is in state."""
+    eh.wait_for(lambda: eh.request("GET", "/api/v1/runs").json()["runs"][0]["state"] == state,
+                what="the run " + state)
 
 
 def node_env():
@@ -217,16 +233,10 @@ def test_ui_replay_in_browser():
     state = {"fail": True}
     sink = Sink(lambda i, r: ("status", 500 if state["fail"] else 200, {}))
     ok = Sink()
-    cfg = """
-webhook:
-  retries: 1
-  backoff: 50ms
-  endpoints:
-    - name: ci
-      url: "%s"
+    cfg = CI_ENDPOINT % sink.url() + """
     - name: ok
       url: "%s"
-""" % (sink.url(), ok.url())
+""" % ok.url()
     with Edgehook(cfg) as eh:
         evid = post_event(eh, {"event": "build.done", "n": 1})
         ok.wait(1)
@@ -270,8 +280,7 @@ spool:
     with Edgehook(cfg) as eh:
         r = eh.request("POST", "/webhooks/deploy", b'{"x":1}', {"Content-Type": "application/json"})
         assert_eq(r.status, 202, r.body)
-        eh.wait_for(lambda: eh.request("GET", "/api/v1/runs").json()["runs"][0]["state"] == "completed",
-                    what="the run finished")
+        wait_run(eh, "completed")
         sink.wait(2)  # the event and run.completed
         [step] = drive("plain", "http://127.0.0.1:%d" % eh.port)
         assert_true("deploy" in step["triggers"] and "webhook.received" in step["triggers"], step)
