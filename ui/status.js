@@ -217,7 +217,14 @@
         name.appendChild(el('small', 'url', e.url));
         var action = e.disabled ? button('Enable', 'Enable endpoint ' + e.name, function () { return enable(e.name); })
           : el('span', 'none', '—');
-        return row([['Endpoint', name], ['Health', word(e.health, HEALTH[e.health] || 'idle')],
+        var health = el('span');
+        health.appendChild(word(e.health, HEALTH[e.health] || 'idle'));
+        if (e.failing_since) {
+          health.appendChild(el('br'));
+          health.appendChild(el('small', null, 'since '));
+          health.appendChild(time(e.failing_since));
+        }
+        return row([['Endpoint', name], ['Health', health],
           ['Breaker', word(e.breaker.replace('_', ' '), e.breaker === 'closed' ? 'ok' : 'bad')],
           ['In flight', e.in_flight], ['Delivered', e.delivered], ['Failed', e.failed],
           ['Last answer', answer(e.last_status, e.last_error)], ['Last 10 min', sparkline(byName[e.name])],

@@ -140,9 +140,12 @@ spool:
         first = post_event(eh, {"event": "a.one"})
         sink.wait(2)
         eh.wait_for(lambda: eh.endpoints()["ci"]["failed"] == 1, what="the first event dead")
+        since = eh.endpoints()["ci"]["failing_since"]
+        assert_true(since and since.startswith(events_created(eh)[:10]), "failing since: %r" % since)
         second = post_event(eh, {"event": "a.two"})
         sink.wait(3)
         eh.wait_for(lambda: eh.endpoints()["ci"]["delivered"] == 1, what="the second delivered")
+        assert_eq(eh.endpoints()["ci"]["failing_since"], None, "a success ends the failing run")
         ep = eh.request("GET", "/api/v1/stats/series").json()["endpoints"][0]
         # all within the interval in progress (a tick between them moves
         # counts into the previous bucket: sums hold either way)
@@ -186,6 +189,11 @@ spool:
         spool = eh.request("GET", "/api/v1/spool").json()
         assert_true(spool["enabled"] and spool["bytes"] > 0 and spool["appended"] >= 2, spool)
     sink.close()
+
+
+def events_created(eh):
+    """The newest event's creation time (the server's wall clock)."""
+    return eh.request("GET", "/api/v1/events?limit=1").json()["events"][0]["created"]
 
 
 def wait_run(eh, state):

@@ -72,7 +72,7 @@ async function replay(page) {
   const failing = await until(page, 'endpoint ci failing with a dead letter', async () => {
     const ep = await rowOf(page, 'endpoints', 'ci');
     const dead = await rowOf(page, 'dead', eventId);
-    return ep && dead && ep.Health === 'failing' && dead.Endpoint === 'ci' ? { ep, dead } : null;
+    return ep && dead && ep.Health.startsWith('failingsince ') && dead.Endpoint === 'ci' ? { ep, dead } : null;
   });
   check(failing.ep['Last answer'].startsWith('500'), 'last answer 500: ' + failing.ep['Last answer']);
   check(failing.dead['Last answer'].startsWith('500'), 'dead letter says 500');
