@@ -8,7 +8,7 @@
   var SVG = 'http://www.w3.org/2000/svg';
   var token = sessionStorage.getItem(TOKEN_KEY) || '';
   var last = {};       // table id -> JSON of what it shows now
-  var timer = null;
+  var timer = null, busy = false, again = false;
 
   function $(id) { return document.getElementById(id); }
 
@@ -119,7 +119,7 @@
   }
 
   function sparkline(s) {
-    var w = 120, h = 28, n = s ? s.delivered.length : 0;
+    var w = 100, h = 28, n = s ? s.delivered.length : 0;
     var svg = document.createElementNS(SVG, 'svg');
     svg.setAttribute('viewBox', '0 0 ' + w + ' ' + h);
     svg.setAttribute('width', w);
@@ -315,9 +315,16 @@
     }, 'No runs yet.', 7);
   }
 
+  // One refresh at a time: a call while one runs (a click) asks for
+  // another right after it, so the 2 s loop never doubles.
   function refresh() {
+    if (busy) {
+      again = true;
+      return;
+    }
+    busy = true;
     clearTimeout(timer);
-    return Promise.all([api('GET', 'endpoints'), api('GET', 'stats/series'), api('GET', 'dead'),
+    Promise.all([api('GET', 'endpoints'), api('GET', 'stats/series'), api('GET', 'dead'),
       api('GET', 'events?limit=20'), api('GET', 'triggers'), api('GET', 'received?limit=200'),
       api('GET', 'runs?limit=20'), api('GET', 'spool')]).then(function (r) {
       renderQueue(r[0], r[7]);
@@ -337,7 +344,15 @@
       var st = $('state');
       st.textContent = e.status === 401 ? 'The API needs its token.' : 'Refresh failed: ' + e.message;
       st.className = 'bad';
-    }).then(function () { timer = setTimeout(refresh, REFRESH_MS); });
+    }).then(function () {
+      busy = false;
+      if (again) {
+        again = false;
+        refresh();
+      } else {
+        timer = setTimeout(refresh, REFRESH_MS);
+      }
+    });
   }
 
   function localInput(d) {
