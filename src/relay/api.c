@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum { ENDPOINT_NAME_CAP = 256 };
 
@@ -57,16 +58,70 @@ static int is_local(const struct relay *rl, struct http_conn *c, const struct ht
 	       !cidr_match_any(rl->cfg->server.trusted_proxies, rl->cfg->server.ntrusted, peer);
 }
 
+/* Whether a browser sends this for a page of another origin. Browsers
+ * say where a request comes from (Sec-Fetch-Site on every request,
+ * Origin on cross-origin ones and on POSTs); the only page meant to use
+ * the API is the status page of this origin, so another site's page
+ * cannot drive the API through the operator's browser (CSRF). */
+static int from_other_origin(const struct http_request *req)
+{
+	const struct http_header *site = http_find_header(req->headers, req->num_headers, "sec-fetch-site");
+	const struct http_header *origin = http_find_header(req->headers, req->num_headers, "origin");
+	const struct http_header *host = http_find_header(req->headers, req->num_headers, "host");
+	const char *p;
+	size_t n;
+	if (site && !http_token_eq_nocase(site->value, site->value_len, "same-origin") &&
+	    !http_token_eq_nocase(site->value, site->value_len, "none"))
+		return 1;
+	if (!origin)
+		return 0;
+	p = memmem(origin->value, origin->value_len, "://", 3);
+	if (!p || !host)
+		return 1;
+	p += 3;
+	n = (size_t)(origin->value + origin->value_len - p);
+	return host->value_len != n || strncasecmp(p, host->value, n) != 0;
+}
+
+/* Whether Host names this machine by address or as localhost: a page
+ * whose own name was made to resolve to 127.0.0.1 (DNS rebinding) is
+ * same-origin for the browser, but sends its own name. */
+static int local_host_header(const struct http_request *req)
+{
+	const struct http_header *h = http_find_header(req->headers, req->num_headers, "host");
+	const char *colon;
+	size_t n, i;
+	if (!h || (h->value_len && h->value[0] == '['))
+		return 1;
+	colon = memchr(h->value, ':', h->value_len);
+	n = colon ? (size_t)(colon - h->value) : h->value_len;
+	if (http_token_eq_nocase(h->value, n, "localhost"))
+		return 1;
+	for (i = 0; i < n; i++)
+		if ((h->value[i] < '0' || h->value[i] > '9') && h->value[i] != '.')
+			return 0;
+	return n > 0;
+}
+
 /* 0 when the caller may use the API; otherwise the answer is sent. */
 int api_authorize(struct relay *rl, struct http_conn *c, const struct http_request *req)
 {
 	const char *token = rl->cfg->api.token;
 	const struct http_header *auth;
-	if (!token) {
-		if (is_local(rl, c, req))
-			return 0;
-		api_respond_error(c, 403, "without api.token the API answers local, unproxied peers only");
+	if (from_other_origin(req)) {
+		api_respond_error(c, 403, "the API answers no page of another origin");
 		return -1;
+	}
+	if (!token) {
+		if (!is_local(rl, c, req)) {
+			api_respond_error(c, 403, "without api.token the API answers local, unproxied peers only");
+			return -1;
+		}
+		if (!local_host_header(req)) {
+			api_respond_error(c, 403, "without api.token the API answers Host: localhost or an IP address only");
+			return -1;
+		}
+		return 0;
 	}
 	auth = http_find_header(req->headers, req->num_headers, "authorization");
 	if (auth && auth->value_len > 7 && http_token_eq_nocase(auth->value, 7, "bearer ") &&

@@ -103,6 +103,38 @@ def test_ui_access_rule_is_the_apis():
         assert_true(r.startswith(b"HTTP/1.1 200") and b"default-src 'self'" in r, r[:200])
 
 
+def test_ui_api_refuses_other_origins():
+    """Another site's page in the operator's browser cannot drive the API
+    (CSRF: the browser says so in Origin and Sec-Fetch-Site), nor can a
+    page whose name was rebound to 127.0.0.1 (its Host is its own name)."""
+    sink = Sink(lambda i, r: ("status", 500, {}))
+    with Edgehook('webhook:\n  endpoints:\n    - name: ci\n      url: "%s"\n' % sink.url()) as eh:
+        evid = post_event(eh, {"event": "e"})
+        eh.wait_for(lambda: eh.endpoints()["ci"]["failed"] == 1, what="dead letter")
+        replay = "/api/v1/events/%s/replay?endpoint=ci" % evid
+        for h in ({"Origin": "http://evil.example"}, {"Origin": "null"}, {"Origin": "http://127.0.0.1:1"},
+                  {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+                  {"Host": "rebound.example:%d" % eh.port, "Origin": "http://rebound.example:%d" % eh.port}):
+            r = eh.request("POST", replay, headers=h)
+            assert_eq(r.status, 403, h)
+            assert_eq(eh.request("GET", "/api/v1/endpoints", headers=h).status, 403, h)
+        assert_eq(len(sink.requests), 1, "nothing was replayed")
+        here = "127.0.0.1:%d" % eh.port
+        for h in ({"Origin": "http://" + here, "Sec-Fetch-Site": "same-origin", "Host": here},
+                  {"Host": "localhost:%d" % eh.port}, {"Host": "[::1]"}, {"Sec-Fetch-Site": "none"}):
+            assert_eq(eh.request("GET", "/api/v1/endpoints", headers=h).status, 200, h)
+        assert_eq(eh.request("POST", replay, headers={"Origin": "http://" + here, "Host": here}).status, 202)
+        sink.wait(2)
+        assert_eq(eh.request("GET", "/ui", headers={"Sec-Fetch-Site": "cross-site"}).status, 200,
+                  "a link from elsewhere opens the page (it holds no data)")
+    with Edgehook('api:\n  token: tok\nwebhook:\n  endpoints:\n    - url: "stdout:"\n') as eh:
+        h = {"Authorization": "Bearer tok", "Host": "edge.example"}
+        assert_eq(eh.request("GET", "/api/v1/endpoints", headers=h).status, 200, "any name with the token")
+        h["Origin"] = "http://evil.example"
+        assert_eq(eh.request("GET", "/api/v1/endpoints", headers=h).status, 403, "never for another origin")
+    sink.close()
+
+
 def unix_get(path, target):
     import socket
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
