@@ -35,7 +35,7 @@ struct stats_series {
 	size_t n, cap;
 	size_t head;        /* the bucket in progress */
 	uint64_t ticks;
-	uint64_t untracked; /* endpoints not tracked for want of memory */
+	uint64_t untracked; /* endpoints the last tick could not track (no memory) */
 };
 
 void stats_series_start(struct stats_series *s, struct reactor *r, const struct dispatch *d);

@@ -78,6 +78,7 @@ static void on_tick(void *arg)
 	size_t i, k, next = (s->head + 1) % SERIES_BUCKETS;
 	uint64_t now[SERIES_KINDS];
 	s->ticks++;
+	s->untracked = 0;
 	for (i = 0; i < s->d->neps; i++) {
 		const struct endpoint_rt *ep = s->d->eps[i];
 		struct series_ep *e = find(s, ep->name);
