@@ -216,7 +216,11 @@
         name.appendChild(el('br'));
         name.appendChild(el('small', 'url', e.url));
         var action = e.disabled ? button('Enable', 'Enable endpoint ' + e.name, function () { return enable(e.name); })
-          : el('span', 'none', '—');
+          : button('Recover…', 'Recover endpoint ' + e.name + ' since a time', function () {
+            $('recover-endpoint').value = e.name;
+            $('recover-since').focus();
+            return Promise.resolve();
+          });
         var health = el('span');
         health.appendChild(word(e.health, HEALTH[e.health] || 'idle'));
         if (e.failing_since) {

@@ -279,21 +279,23 @@ def test_ui_replay_in_browser():
 """ % ok.url()
     with Edgehook(cfg) as eh:
         evid = post_event(eh, {"event": "build.done", "n": 1})
-        ok.wait(1)
+        eh.wait_for(lambda: eh.endpoints()["ci"]["failed"] == 1, what="the first dead letter")
+        other = post_event(eh, {"event": "build.done", "n": 2})
+        ok.wait(2)
 
         def recover(step):
             assert_eq(step, "sink recovered")
-            assert_eq(len(sink.requests), 2, "no delivery to ci before Replay")
+            assert_eq(len(sink.requests), 4, "no delivery to ci before Replay")
             state["fail"] = False
 
-        steps = drive("replay", "http://127.0.0.1:%d" % eh.port, evid, recover)
+        steps = drive("replay", "http://127.0.0.1:%d" % eh.port, evid + "," + other, recover)
         assert_eq([s.get("step") for s in steps if "step" in s], ["failing", "healthy"])
-        reqs = sink.wait(3)
-        assert_eq(len(reqs), 3, "one delivery, by the Replay click")
-        assert_eq({r.header("webhook-id") for r in reqs}, {evid}, "the same webhook-id")
-        assert_eq(json.loads(reqs[2].body)["n"], 1, "the same body")
+        reqs = sink.wait(6)
+        assert_eq(len(reqs), 6, "one delivery by the Replay click, one by Recover")
+        assert_eq([r.header("webhook-id") for r in reqs[4:]], [evid, other], "the same webhook-ids")
+        assert_eq([json.loads(r.body)["n"] for r in reqs[4:]], [1, 2], "the same bodies")
         eps = eh.endpoints()
-        assert_eq((eps["ci"]["health"], eps["ci"]["delivered"], eps["ok"]["health"]), ("healthy", 1, "healthy"))
+        assert_eq((eps["ci"]["health"], eps["ci"]["delivered"], eps["ok"]["health"]), ("healthy", 2, "healthy"))
     sink.close()
     ok.close()
 

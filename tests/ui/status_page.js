@@ -12,7 +12,9 @@ const path = require('path');
 const readline = require('readline');
 const puppeteer = require('puppeteer-core');
 
-const [scenario, base, artifacts, eventId] = process.argv.slice(2);
+const [scenario, base, artifacts, arg] = process.argv.slice(2);
+// replay: the dead letter to replay, then the one left to recover
+const [eventId, otherId] = (arg || '').split(',');
 const origin = new URL(base).origin;
 const STEP_MS = 30000;
 const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
@@ -72,7 +74,8 @@ async function replay(page) {
   const failing = await until(page, 'endpoint ci failing with a dead letter', async () => {
     const ep = await rowOf(page, 'endpoints', 'ci');
     const dead = await rowOf(page, 'dead', eventId);
-    return ep && dead && ep.Health.startsWith('failingsince ') && dead.Endpoint === 'ci' ? { ep, dead } : null;
+    const other = await rowOf(page, 'dead', otherId);
+    return ep && dead && other && ep.Health.startsWith('failingsince ') && dead.Endpoint === 'ci' ? { ep, dead } : null;
   });
   check(failing.ep['Last answer'].startsWith('500'), 'last answer 500: ' + failing.ep['Last answer']);
   check(failing.dead['Last answer'].startsWith('500'), 'dead letter says 500');
@@ -84,7 +87,8 @@ async function replay(page) {
   const healthy = await rowOf(page, 'endpoints', 'ok');
   check(healthy && healthy.Health === 'healthy', 'the other endpoint healthy: ' + JSON.stringify(healthy));
   const ev = await rowOf(page, 'events', eventId);
-  check(ev && /ci: failed, 2 attempts, 500/.test(ev.Deliveries), 'event row: ' + JSON.stringify(ev));
+  check(ev && /^ci: failed, 2 attempts, 500 — .*ok: delivered, 1 attempt, 200$/.test(ev.Deliveries),
+    'event row: ' + JSON.stringify(ev));
   const spark = await page.$eval('#endpoints svg', (s) => s.getAttribute('aria-label'));
   check(/[1-9]\d* failed attempts/.test(spark), 'sparkline counts the failures: ' + spark);
   await page.screenshot({ path: path.join(artifacts, 'ui-failing.png'), fullPage: true });
@@ -98,6 +102,20 @@ async function replay(page) {
   });
   const msg = await page.$eval('#message', (m) => m.textContent);
   check(msg.includes('Replay of ' + eventId), 'the replay was confirmed: ' + msg);
+  // recover since a time: the row's button picks the endpoint; the other
+  // dead letter goes again, the one the replay delivered does not
+  await page.click('#endpoints button[aria-label="Recover endpoint ok since a time"]');
+  await page.click('#endpoints button[aria-label="Recover endpoint ci since a time"]');
+  check(await page.$eval('#recover-endpoint', (s) => s.value) === 'ci', 'the row chose the endpoint');
+  await page.click('#recover-form button[type=submit]');
+  await page.waitForFunction(() => document.getElementById('message').textContent.startsWith('Recover at ci'),
+    { timeout: STEP_MS });
+  const rec = await page.$eval('#message', (m) => m.textContent);
+  check(rec === 'Recover at ci: 1 event replayed.', 'recover answered: ' + rec);
+  await until(page, 'the other dead letter recovered', async () => {
+    const other = await rowOf(page, 'dead', otherId);
+    return other && other.Replayed === 'delivered';
+  });
   say({ step: 'healthy', endpoint: done.ep, dead: done.dead });
 }
 
