@@ -59,28 +59,37 @@ static int is_local(const struct relay *rl, struct http_conn *c, const struct ht
 }
 
 /* Whether a browser sends this for a page of another origin. Browsers
- * say where a request comes from (Sec-Fetch-Site on every request,
- * Origin on cross-origin ones and on POSTs); the only page meant to use
- * the API is the status page of this origin, so another site's page
- * cannot drive the API through the operator's browser (CSRF). */
+ * say where a request comes from: Sec-Fetch-Site on every request (they
+ * compute it, so a proxy rewriting Host does not change it); older ones
+ * only Origin, on cross-origin requests and POSTs, compared with the
+ * name asked for (Host, or X-Forwarded-Host from a proxy: a page cannot
+ * set that header without a CORS preflight, which the API never grants).
+ * The only page meant to use the API is the status page of this origin,
+ * so another site's page cannot drive it through the operator's browser
+ * (CSRF). */
 static int from_other_origin(const struct http_request *req)
 {
+	static const char *const names[] = {"host", "x-forwarded-host"};
 	const struct http_header *site = http_find_header(req->headers, req->num_headers, "sec-fetch-site");
 	const struct http_header *origin = http_find_header(req->headers, req->num_headers, "origin");
-	const struct http_header *host = http_find_header(req->headers, req->num_headers, "host");
 	const char *p;
-	size_t n;
-	if (site && !http_token_eq_nocase(site->value, site->value_len, "same-origin") &&
-	    !http_token_eq_nocase(site->value, site->value_len, "none"))
-		return 1;
+	size_t n, k;
+	if (site)
+		return !http_token_eq_nocase(site->value, site->value_len, "same-origin") &&
+		       !http_token_eq_nocase(site->value, site->value_len, "none");
 	if (!origin)
 		return 0;
 	p = memmem(origin->value, origin->value_len, "://", 3);
-	if (!p || !host)
+	if (!p)
 		return 1;
 	p += 3;
 	n = (size_t)(origin->value + origin->value_len - p);
-	return host->value_len != n || strncasecmp(p, host->value, n) != 0;
+	for (k = 0; k < 2; k++) {
+		const struct http_header *h = http_find_header(req->headers, req->num_headers, names[k]);
+		if (h && h->value_len == n && strncasecmp(p, h->value, n) == 0)
+			return 0;
+	}
+	return 1;
 }
 
 /* Whether Host names this machine by address or as localhost: a page

@@ -114,6 +114,7 @@ def test_ui_api_refuses_other_origins():
         replay = "/api/v1/events/%s/replay?endpoint=ci" % evid
         for h in ({"Origin": "http://evil.example"}, {"Origin": "null"}, {"Origin": "http://127.0.0.1:1"},
                   {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+                  {"Sec-Fetch-Site": "cross-site", "Origin": "http://127.0.0.1"},
                   {"Host": "rebound.example:%d" % eh.port, "Origin": "http://rebound.example:%d" % eh.port}):
             r = eh.request("POST", replay, headers=h)
             assert_eq(r.status, 403, h)
@@ -130,8 +131,16 @@ def test_ui_api_refuses_other_origins():
     with Edgehook('api:\n  token: tok\nwebhook:\n  endpoints:\n    - url: "stdout:"\n') as eh:
         h = {"Authorization": "Bearer tok", "Host": "edge.example"}
         assert_eq(eh.request("GET", "/api/v1/endpoints", headers=h).status, 200, "any name with the token")
+        # behind a proxy that rewrites Host: the browser's word, or the proxy's
+        h.update({"Host": "127.0.0.1:8080", "Origin": "https://edge.example"})
+        assert_eq(eh.request("GET", "/api/v1/endpoints", headers=dict(h, **{"Sec-Fetch-Site": "same-origin"})).status,
+                  200, "Sec-Fetch-Site decides")
+        assert_eq(eh.request("GET", "/api/v1/endpoints", headers=dict(h, **{"X-Forwarded-Host": "edge.example"})).status,
+                  200, "the proxy's X-Forwarded-Host")
+        assert_eq(eh.request("GET", "/api/v1/endpoints", headers=h).status, 403, "Origin is not the host")
         h["Origin"] = "http://evil.example"
-        assert_eq(eh.request("GET", "/api/v1/endpoints", headers=h).status, 403, "never for another origin")
+        assert_eq(eh.request("GET", "/api/v1/endpoints", headers=dict(h, **{"Sec-Fetch-Site": "cross-site"})).status,
+                  403, "never for another origin")
     sink.close()
 
 
