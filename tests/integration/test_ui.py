@@ -344,3 +344,15 @@ spool:
 def test_ui_token_asked_once():
     with Edgehook('api:\n  token: s3cr3t-t0ken\nwebhook:\n  endpoints:\n    - url: "stdout:"\n') as eh:
         drive("token", "http://127.0.0.1:%d" % eh.port, "s3cr3t-t0ken")
+
+
+@timeout(300)
+def test_ui_enable_a_gone_endpoint():
+    sink = Sink(lambda i, r: ("status", 410, {}))
+    with Edgehook('webhook:\n  endpoints:\n    - name: gone\n      url: "%s"\n' % sink.url()) as eh:
+        post_event(eh, {"event": "e"})
+        eh.wait_for(lambda: eh.endpoints()["gone"]["disabled"], what="disabled by 410")
+        [step] = drive("enable", "http://127.0.0.1:%d" % eh.port)
+        assert_eq(step["message"], "Endpoint gone enabled.")
+        assert_eq(eh.endpoints()["gone"]["disabled"], False)
+    sink.close()

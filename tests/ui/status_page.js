@@ -163,6 +163,23 @@ async function token(page) {
   say({ step: 'token' });
 }
 
+// An endpoint that answered 410 Gone is disabled; Enable takes it back.
+async function enable(page) {
+  await page.goto(base + '/ui', { waitUntil: 'load' });
+  await until(page, 'endpoint gone disabled', async () => {
+    const ep = await rowOf(page, 'endpoints', 'gone');
+    return ep && ep.Health.startsWith('disabled') && ep['Last answer'].startsWith('410');
+  });
+  await page.click('#endpoints button[aria-label="Enable endpoint gone"]');
+  await until(page, 'endpoint gone enabled', async () => {
+    const ep = await rowOf(page, 'endpoints', 'gone');
+    return ep && !ep.Health.startsWith('disabled') && ep.Action === 'Recover…';
+  });
+  const api = (await apiJson(page, 'endpoints')).endpoints.find((e) => e.name === 'gone');
+  check(api.disabled === false, 'the API says enabled');
+  say({ step: 'enabled', message: await page.$eval('#message', (m) => m.textContent) });
+}
+
 async function main() {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'edgehook-chromium-'));
   const browser = await puppeteer.launch({
@@ -187,6 +204,7 @@ async function main() {
     if (scenario === 'replay') await replay(page);
     else if (scenario === 'plain') await plain(page, requests);
     else if (scenario === 'token') await token(page);
+    else if (scenario === 'enable') await enable(page);
     else throw new Error('unknown scenario ' + scenario);
   } catch (e) {
     failed = true;
