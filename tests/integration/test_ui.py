@@ -28,6 +28,15 @@ webhook:
     - name: ci
       url: "%s"
 """
+# a trigger (id, command) that emits and runs, and a spool (dir)
+TRIGGER_AND_SPOOL = """
+triggers:
+  - id: %s
+    emit: true
+    run: {command: %s, allow_root: true}
+spool:
+  dir: %s
+"""
 
 
 def ui_files(eh, headers=None):
@@ -163,14 +172,7 @@ def test_ui_api_views_shape():
     sink = Sink(lambda i, r: ("status", 500 if i < 2 else 200, {}))
     d = harness.tempfile.mkdtemp(prefix="edgehook-ui-")
     script = write_script(d, "hello.sh", "#!/bin/sh\necho hello from the run\nexit 3\n")
-    cfg = CI_ENDPOINT % sink.url() + """
-triggers:
-  - id: demo
-    emit: true
-    run: {command: %s, allow_root: true}
-spool:
-  dir: %s
-""" % (script, os.path.join(d, "spool"))
+    cfg = CI_ENDPOINT % sink.url() + TRIGGER_AND_SPOOL % ("demo", script, os.path.join(d, "spool"))
     with Edgehook(cfg) as eh:
         series = eh.request("GET", "/api/v1/stats/series").json()
         assert_eq((series["interval_seconds"], series["buckets"]), (10, SERIES_BUCKETS))
@@ -321,13 +323,8 @@ webhook:
   endpoints:
     - name: a-rather-long-endpoint-name-for-a-narrow-screen
       url: "%s"
-triggers:
-  - id: deploy
-    emit: true
-    run: {command: %s, allow_root: true}
-spool:
-  dir: %s
-""" % (sink.url("/a/very/long/path/that/would/not/fit/on/a/phone/screen/at/all"), script, os.path.join(d, "s"))
+""" % sink.url("/a/very/long/path/that/would/not/fit/on/a/phone/screen/at/all") + \
+        TRIGGER_AND_SPOOL % ("deploy", script, os.path.join(d, "s"))
     with Edgehook(cfg) as eh:
         r = eh.request("POST", "/webhooks/deploy", b'{"x":1}', {"Content-Type": "application/json"})
         assert_eq(r.status, 202, r.body)
