@@ -54,10 +54,10 @@ int api_authorize_page(struct relay *rl, struct http_conn *c, const struct http_
 int api_status_handle(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *path,
 		      size_t plen);
 /* GET /api/v1/events/{id}: -1 for an id not in the status history. */
-int api_event_json(const struct dispatch *d, const char *id, struct buf *out);
+int api_status_event_json(const struct dispatch *d, const char *id, struct buf *out);
 /* The value of the query parameter key in the request target (names and
  * ids need no decoding); NULL when absent. */
-const char *api_query_param(const struct http_request *req, const char *key, size_t *len);
+const char *api_status_query_param(const struct http_request *req, const char *key, size_t *len);
 
 /* ui.c: the status page, /ui and its files under /ui/ */
 int ui_path(const char *path, size_t plen);

@@ -441,7 +441,7 @@ static void event_replay(struct relay *rl, struct http_conn *c, const struct htt
 	size_t qlen = 0;
 	struct buf b;
 	int n;
-	q = api_query_param(req, "endpoint", &qlen);
+	q = api_status_query_param(req, "endpoint", &qlen);
 	if (len == 0 || len >= sizeof(idz) || memchr(id, '/', len) || (q && qlen >= sizeof(name))) {
 		api_respond_error(c, 404, "unknown event or endpoint");
 		return;
@@ -504,7 +504,7 @@ static void endpoint_recover(struct relay *rl, struct http_conn *c, const char *
 
 static int render_event(struct relay *rl, const char *id, struct buf *out)
 {
-	return api_event_json(rl->disp, id, out);
+	return api_status_event_json(rl->disp, id, out);
 }
 
 static int render_run(struct relay *rl, const char *id, struct buf *out)

@@ -19,7 +19,7 @@
 
 enum { LIST_DEFAULT = 20, LIST_MAX = 1000 };
 
-const char *api_query_param(const struct http_request *req, const char *key, size_t *len)
+const char *api_status_query_param(const struct http_request *req, const char *key, size_t *len)
 {
 	const char *q = memchr(req->target, '?', req->target_len), *end = req->target + req->target_len;
 	size_t klen = strlen(key);
@@ -39,7 +39,7 @@ const char *api_query_param(const struct http_request *req, const char *key, siz
 static size_t list_limit(const struct http_request *req)
 {
 	size_t len = 0, i, v = 0;
-	const char *s = api_query_param(req, "limit", &len);
+	const char *s = api_status_query_param(req, "limit", &len);
 	if (!s)
 		return LIST_DEFAULT;
 	for (i = 0; i < len && i < 5; i++) {
@@ -81,7 +81,7 @@ static void event_json(const struct event *ev, struct buf *out)
 	buf_puts(out, "]}");
 }
 
-int api_event_json(const struct dispatch *d, const char *id, struct buf *out)
+int api_status_event_json(const struct dispatch *d, const char *id, struct buf *out)
 {
 	const struct event *ev = dispatch_find_event(d, id);
 	if (!ev)
@@ -181,11 +181,11 @@ static void render(struct relay *rl, const struct http_request *req, enum view v
 		runner_runs_json(rl->runner, list_limit(req), b);
 		break;
 	case VIEW_DEAD:
-		name = api_query_param(req, "endpoint", &nlen);
+		name = api_status_query_param(req, "endpoint", &nlen);
 		dead_json(rl->disp, name, nlen, b);
 		break;
 	case VIEW_RECEIVED:
-		name = api_query_param(req, "trigger", &nlen);
+		name = api_status_query_param(req, "trigger", &nlen);
 		received_json(&rl->received, name, nlen, list_limit(req), b);
 		break;
 	case VIEW_SPOOL:
