@@ -222,6 +222,14 @@ static int same_spool(const struct spool_cfg *a, const struct spool_cfg *b)
 	       a->segment_bytes == b->segment_bytes && a->retention_ms == b->retention_ms;
 }
 
+static int same_cluster(const struct cluster_cfg *a, const struct cluster_cfg *b)
+{
+	return same_str(a->redis, b->redis) && same_str(a->prefix, b->prefix) && same_str(a->instance, b->instance) &&
+	       same_str(a->ca_file, b->ca_file) && a->claim_after_ms == b->claim_after_ms &&
+	       a->max_stream_len == b->max_stream_len && a->timeout_ms == b->timeout_ms && a->queue == b->queue &&
+	       a->dedupe_window_ms == b->dedupe_window_ms && a->status_ttl_ms == b->status_ttl_ms;
+}
+
 /* Opens and recovers spool.dir when set, as the user that runs (it must
  * be the one that can write it); its deliveries resume. -1 with a
  * message on stderr. */
@@ -310,6 +318,8 @@ static void reload(struct app *a)
 		log_msg(LOG_WARN, "reload: api.listen changes take effect after a restart", NULL);
 	if (!same_spool(&old->spool, &cfg->spool))
 		log_msg(LOG_WARN, "reload: spool changes take effect after a restart", NULL);
+	if (!same_cluster(&old->cluster, &cfg->cluster))
+		log_msg(LOG_WARN, "reload: cluster changes take effect after a restart", NULL);
 	stage_commit(a, &st);
 	relay_set_config(&a->rl, cfg);
 	config_free(a->cfg);
