@@ -42,7 +42,7 @@ static const char config_text[] = "triggers:\n"
 /* The request as trigger.c hands it over: the data parsed once, into doc. */
 static struct run_request request(const char *json, struct json_doc *doc)
 {
-	struct run_request rq = {"push", "dlv_1", "127.0.0.1", json, json ? strlen(json) : 0, NULL};
+	struct run_request rq = {"push", "dlv_1", "127.0.0.1", json, json ? strlen(json) : 0, NULL, NULL, 0};
 	if (json && json_parse(doc, json, strlen(json), 64) == 0)
 		rq.data = doc;
 	return rq;
