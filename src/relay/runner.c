@@ -392,7 +392,8 @@ struct run *runner_prepare(struct runner *rn, const struct trigger_cfg *t, const
 	run->timeout_ms = t->run->timeout_ms;
 	run->concurrency = t->run->concurrency;
 	timer_init(&run->timer, on_timer, run);
-	if (!slot_find(rn, t->id) && !(run->spare = calloc(1, sizeof(*run->spare))))
+	/* always: the trigger's slot may be gone by a deferred commit */
+	if (!(run->spare = calloc(1, sizeof(*run->spare))))
 		goto fail;
 	run->command = strdup(t->run->command);
 	run->argv = calloc(t->run->nargs + 2, sizeof(char *));
@@ -475,6 +476,8 @@ void runner_commit(struct runner *rn, struct run *run, char *id, size_t cap)
 		list_push_front(&rn->slots, &s->link);
 		rn->nslots++;
 	}
+	free(run->spare);
+	run->spare = NULL;
 	/* the trigger's current concurrency (a reload or PUT may change it) */
 	s->concurrency = run->concurrency;
 	run->slot = s;
