@@ -27,9 +27,10 @@ def gh_headers(body, delivery):
 
 
 def run_script(d, block=False):
-    """A command that appends its delivery id to d/runs.txt; with block it
-    then waits while d/block exists (a run still running at the kill)."""
-    text = '#!/bin/sh\necho "$EDGEHOOK_DELIVERY" >> %s/runs.txt\n' % d
+    """A command that appends its delivery id and argument ({json.ref}) to
+    d/runs.txt; with block it then waits while d/block exists (a run still
+    running at the kill)."""
+    text = '#!/bin/sh\necho "$EDGEHOOK_DELIVERY $1" >> %s/runs.txt\n' % d
     if block:
         text += "while [ -e %s/block ]; do sleep 0.02; done\n" % d
     return harness.write_script(d, "run.sh", text)
@@ -52,16 +53,21 @@ triggers:
     kind: github
     secret: %s
     emit: true
-    run: {command: %s, allow_root: true, concurrency: %d, queue: 100000}
+    run: {command: %s, args: ["{json.ref}"], allow_root: true, concurrency: %d, queue: 100000}
 """ % (spool, fsync, extra_spool, sink_url, SECRET, script, concurrency)
 
 
-def runs_of(d):
+def run_lines(d):
     try:
         with open(os.path.join(d, "runs.txt")) as f:
-            return f.read().split()
+            return f.read().splitlines()
     except FileNotFoundError:
         return []
+
+
+def runs_of(d):
+    """The delivery id of every run started, in order."""
+    return [l.split()[0] for l in run_lines(d)]
 
 
 def sink_events(sink):
@@ -69,8 +75,11 @@ def sink_events(sink):
         return [(r.header("webhook-id"), json.loads(r.body)) for r in sink.requests]
 
 
-def post_trigger(eh, delivery, body=b'{"ref":"main"}'):
-    return eh.request("POST", "/webhooks/gh", body, gh_headers(body, delivery))
+def post_trigger(eh, delivery, body=b'{"ref":"main"}', form=False):
+    headers = gh_headers(body, delivery)
+    if form:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    return eh.request("POST", "/webhooks/gh", body, headers)
 
 
 def test_trigger_runs_after_kill_9_once_and_running_one_is_reported_interrupted():
@@ -83,8 +92,10 @@ def test_trigger_runs_after_kill_9_once_and_running_one_is_reported_interrupted(
     try:
         ids = ["d-%d-%s" % (i, uuid.uuid4()) for i in range(3)]
         run_ids = []
-        for i in ids:
-            r = post_trigger(eh, i)
+        # the last one as GitHub's form: its run reads the payload field's JSON
+        bodies = [b'{"ref":"main"}', b'{"ref":"dev"}', b"payload=%7B%22ref%22%3A%22form%22%7D"]
+        for i, body in zip(ids, bodies):
+            r = post_trigger(eh, i, body, form=body.startswith(b"payload="))
             assert_eq(r.status, 202, "accepted")
             run_ids.append(r.json()["run_id"])
         # the first run is running (blocked); the others wait in the queue
@@ -98,6 +109,7 @@ def test_trigger_runs_after_kill_9_once_and_running_one_is_reported_interrupted(
         line = eh2.wait_log(r"spool: runs resumed")[0]
         assert_true("runs=2 " in line and "interrupted=1 " in line and "dedupe_keys=3 " in line, line)
         harness.wait_until(lambda: sorted(runs_of(d)) == sorted(ids), 20, "queued runs ran after the restart")
+        assert_eq(run_lines(d)[1:], ["%s dev" % ids[1], "%s form" % ids[2]], "recovered runs keep their data")
 
         def failed():
             return [e for _, e in sink_events(sink) if e.get("event") == "run.failed"]
@@ -176,7 +188,7 @@ def test_trigger_spool_full_answers_503_counted():
     spool = os.path.join(d, "spool")
     script = run_script(d)
     sink = sinks.Sink()
-    body = json.dumps({"pad": "x" * 100000}).encode()
+    body = json.dumps({"ref": "main", "pad": "x" * 100000}).encode()
     try:
         cfg = config(spool, sink.url(), script, extra_spool="  max_bytes: 1MiB\n  segment_bytes: 64KiB\n")
         with Edgehook(cfg) as eh:
