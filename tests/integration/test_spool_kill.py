@@ -70,6 +70,12 @@ def runs_of(d):
     return [l.split()[0] for l in run_lines(d)]
 
 
+def setup(block=False):
+    """A directory, the spool in it, the run script and a sink."""
+    d = tempfile.mkdtemp(prefix="edgehook-test-")
+    return d, os.path.join(d, "spool"), run_script(d, block), sinks.Sink()
+
+
 def sink_events(sink):
     with sink.lock:
         return [(r.header("webhook-id"), json.loads(r.body)) for r in sink.requests]
@@ -83,11 +89,8 @@ def post_trigger(eh, delivery, body=b'{"ref":"main"}', form=False):
 
 
 def test_trigger_runs_after_kill_9_once_and_running_one_is_reported_interrupted():
-    d = tempfile.mkdtemp(prefix="edgehook-test-")
-    spool = os.path.join(d, "spool")
-    script = run_script(d, block=True)
+    d, spool, script, sink = setup(block=True)
     open(os.path.join(d, "block"), "w").close()
-    sink = sinks.Sink()
     eh = Edgehook(config(spool, sink.url(), script)).start()
     try:
         ids = ["d-%d-%s" % (i, uuid.uuid4()) for i in range(3)]
@@ -132,10 +135,7 @@ def test_trigger_runs_after_kill_9_once_and_running_one_is_reported_interrupted(
 
 
 def test_dedupe_window_restored_after_kill_9():
-    d = tempfile.mkdtemp(prefix="edgehook-test-")
-    spool = os.path.join(d, "spool")
-    script = run_script(d)
-    sink = sinks.Sink()
+    d, spool, script, sink = setup()
     delivery = str(uuid.uuid4())
     eh = Edgehook(config(spool, sink.url(), script)).start()
     try:
@@ -157,10 +157,7 @@ def test_dedupe_window_restored_after_kill_9():
 
 
 def test_trigger_202_waits_for_the_commit_and_the_run_for_it_too():
-    d = tempfile.mkdtemp(prefix="edgehook-test-")
-    spool = os.path.join(d, "spool")
-    script = run_script(d)
-    sink = sinks.Sink()
+    d, spool, script, sink = setup()
     try:
         with Edgehook(config(spool, sink.url(), script), env={"EDGEHOOK_TEST_SPOOL_DELAY_MS": "300"}) as eh:
             c = eh.connect()
@@ -184,10 +181,7 @@ def test_trigger_202_waits_for_the_commit_and_the_run_for_it_too():
 
 
 def test_trigger_spool_full_answers_503_counted():
-    d = tempfile.mkdtemp(prefix="edgehook-test-")
-    spool = os.path.join(d, "spool")
-    script = run_script(d)
-    sink = sinks.Sink()
+    d, spool, script, sink = setup()
     body = json.dumps({"ref": "main", "pad": "x" * 100000}).encode()
     try:
         cfg = config(spool, sink.url(), script, extra_spool="  max_bytes: 1MiB\n  segment_bytes: 64KiB\n")
