@@ -375,3 +375,38 @@ def test_kill_9_cycles_fsync_always_keep_every_202():
 
 def test_kill_9_cycles_fsync_interval_keep_what_was_committed():
     check_cycles("interval")
+
+
+def test_shutdown_past_drain_timeout_leaves_owed_work_to_the_next_start():
+    """SIGTERM while a delivery waits for its commit (fsync: always, a
+    slow disk) and the drain timeout passes: the process exits cleanly,
+    and the delivery, on disk by then, runs at the next start. Under
+    fsync: off a run held for its start record is cancelled the same way
+    and reported interrupted next time, never run."""
+    d, spool, script, sink = setup()
+    slow = {"EDGEHOOK_TEST_SPOOL_DELAY_MS": "1500"}
+    cfg = "server:\n  drain_timeout: 100ms\n" + config(spool, sink.url(), script)
+    try:
+        eh = Edgehook(cfg, env=slow).start()
+        c = eh.connect()
+        body = b'{"ref":"main"}'
+        c.sendall(harness.build_request("POST", "/webhooks/gh", body, gh_headers(body, "waits-1")))
+        eh.sync()
+        eh.signal(15)
+        assert_eq(eh.stop(), 0, "clean exit: " + "\n".join(eh.stderr_lines[-5:]))
+        c.close()
+        assert_eq(runs_of(d), [], "nothing ran before the commit")
+        with Edgehook(cfg) as eh2:
+            line = eh2.wait_log(r"spool: runs resumed")[0]
+            assert_true("runs=1 " in line, line)
+            harness.wait_until(lambda: runs_of(d) == ["waits-1"], 20, "the run at the next start")
+        eh = Edgehook(cfg.replace("fsync: always", "fsync: off"), env=slow).start()
+        assert_eq(post_trigger(eh, "held-1").status, 202, "fsync: off answers at once")
+        eh.signal(15)
+        assert_eq(eh.stop(), 0, "clean exit: " + "\n".join(eh.stderr_lines[-5:]))
+        with Edgehook(cfg) as eh3:
+            line = eh3.wait_log(r"spool: runs resumed")[0]
+            assert_true("runs=0 " in line and "interrupted=1 " in line, line)
+        assert_eq(runs_of(d), ["waits-1"], "the held run never started")
+    finally:
+        sink.close()
