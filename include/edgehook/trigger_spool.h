@@ -56,6 +56,10 @@ void trigger_spool_free(struct trigger_spool *ts);
  * or its record carries besides. */
 int trigger_spool_fits(const struct trigger_spool *ts, size_t bytes);
 
+/* Whether a delivery with this dedupe key is waiting for its commit
+ * (the dedupe window records it only then). */
+int trigger_spool_pending(struct trigger_spool *ts, const char *scope, const char *key, size_t key_len);
+
 struct trigger_accept {
 	const struct trigger_cfg *t;
 	struct run *run; /* prepared, not committed; NULL: no run */

@@ -501,6 +501,12 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 		http_respond(c, 200, "application/json", NULL, "{\"status\":\"duplicate\"}", 22);
 		goto out;
 	}
+	/* the same delivery still waiting for its commit may yet fail: the
+	 * sender's retry then decides */
+	if (dlv && rl->tspool && trigger_spool_pending(rl->tspool, t->id, dlv->value, dlv->value_len)) {
+		reject(c, &rl->tstats.duplicates, 503, "the same delivery is being accepted");
+		goto out;
+	}
 	if (body_data(&in, req, kind == TRIGGER_GITHUB, &why, &status) < 0) {
 		reject(c, &rl->tstats.rejected_body, status, why);
 		goto out;

@@ -332,6 +332,16 @@ int trigger_spool_fits(const struct trigger_spool *ts, size_t bytes)
 	return spool_fits(ts->spool, bytes + RECORD_SLACK, 4);
 }
 
+int trigger_spool_pending(struct trigger_spool *ts, const char *scope, const char *key, size_t key_len)
+{
+	list_for_each_safe(it, nx, &ts->pending) {
+		const struct pending *pd = list_entry(it, struct pending, link);
+		if (pd->key && pd->key_len == key_len && memcmp(pd->key, key, key_len) == 0 && strcmp(pd->scope, scope) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static void commit(struct relay *rl, struct http_conn *c, struct run *run, const char *scope, const char *key,
 		   size_t key_len, struct buf *reply)
 {

@@ -159,7 +159,7 @@ def test_dedupe_window_restored_after_kill_9():
 def test_trigger_202_waits_for_the_commit_and_the_run_for_it_too():
     d, spool, script, sink = setup()
     try:
-        with Edgehook(config(spool, sink.url(), script), env={"EDGEHOOK_TEST_SPOOL_DELAY_MS": "300"}) as eh:
+        with Edgehook(config(spool, sink.url(), script), env={"EDGEHOOK_TEST_SPOOL_DELAY_MS": "1000"}) as eh:
             c = eh.connect()
             body = b'{"ref":"main"}'
             c.sendall(harness.build_request("POST", "/webhooks/gh", body, gh_headers(body, "slow-1")))
@@ -167,8 +167,11 @@ def test_trigger_202_waits_for_the_commit_and_the_run_for_it_too():
             m = eh.request("GET", "/metrics").body.decode()
             assert_true("\nedgehook_spool_flushes_total 0\n" in m, "no commit finished yet: " + m[-2000:])
             assert_eq(runs_of(d), [], "the run waits for the commit")
+            r = post_trigger(eh, "slow-1")
+            assert_eq((r.status, r.header("retry-after")), (503, "1"), "the same delivery meanwhile: retry later")
             r = harness.read_response(c)
             assert_eq(r.status, 202)
+            assert_eq(post_trigger(eh, "slow-1").json(), {"status": "duplicate"}, "once committed: a duplicate")
             m = eh.request("GET", "/metrics").body.decode()
             assert_true(re.search(r"\nedgehook_spool_fsyncs_total [1-9]", m), "the 202 came after an fsync")
             harness.wait_until(lambda: runs_of(d) == ["slow-1"], 20, "the run after its start record")
