@@ -464,6 +464,8 @@ void runner_commit(struct runner *rn, struct run *run, char *id, size_t cap)
 	run->queued_ms = clock_wall_ms();
 	history_add(rn, run);
 	if (run->error[0]) {
+		free(run->spare);
+		run->spare = NULL;
 		fail_unstarted(run);
 		check_idle(rn);
 		return;
