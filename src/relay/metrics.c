@@ -52,9 +52,9 @@ static void server_metrics(struct buf *b, const struct relay *rl)
 static void trigger_metrics(struct buf *b, const struct trigger_stats *ts)
 {
 	static const char *const outcomes[] = {"accepted", "duplicate", "unauthorized", "forbidden",
-		"bad_body", "not_found", "queue_full", "run_refused"};
+		"bad_body", "not_found", "queue_full", "run_refused", "spool_full"};
 	const uint64_t v[] = {ts->accepted, ts->duplicates, ts->rejected_auth, ts->rejected_source,
-		ts->rejected_body, ts->not_found, ts->queue_full, ts->run_refused};
+		ts->rejected_body, ts->not_found, ts->queue_full, ts->run_refused, ts->spool_full};
 	size_t k;
 	metric_head(b, "edgehook_webhooks_total", "counter", "Inbound trigger deliveries, by outcome.");
 	for (k = 0; k < sizeof(v) / sizeof(v[0]); k++)
