@@ -94,10 +94,10 @@ def test_spool_recovery_cuts_torn_tail_and_counts_corrupt_record():
     assert_eq(os.path.getsize(seg), len(first) + len(middle) + len(last), "torn tail cut off")
 
 
-def endpoint_config(spool, url, extra=""):
+def endpoint_config(spool, url, extra="", backoff="30s"):
     return spool_config(spool, extra) + (
-        "webhook:\n  retries: 20\n  backoff: 30s\n  timeout: 2s\n"
-        "  endpoints:\n    - name: sink\n      url: %s\n" % url)
+        "webhook:\n  retries: 20\n  backoff: %s\n  timeout: 2s\n"
+        "  endpoints:\n    - name: sink\n      url: %s\n" % (backoff, url))
 
 
 def post_events(eh, n):
@@ -113,7 +113,7 @@ def post_events(eh, n):
 def test_spool_accepted_events_survive_kill_9_with_same_webhook_id():
     spool = tempfile.mkdtemp(prefix="edgehook-spool-")
     down = "http://127.0.0.1:%d/hook" % sinks.closed_port()
-    eh = Edgehook(endpoint_config(spool, down)).start()
+    eh = Edgehook(endpoint_config(spool, down, backoff="1s")).start()
     try:
         ids = post_events(eh, 5)
         eh.wait_for(lambda: sum("delivery failed" in l for l in eh.stderr_lines) >= 5, 20, "five failed attempts")
@@ -122,7 +122,7 @@ def test_spool_accepted_events_survive_kill_9_with_same_webhook_id():
         eh.proc.wait()
     sink = sinks.Sink()
     try:
-        with Edgehook(endpoint_config(spool, sink.url())) as eh2:
+        with Edgehook(endpoint_config(spool, sink.url(), backoff="1s")) as eh2:
             eh2.wait_log(r"deliveries resumed\" events=5 deliveries=5 ")
             got = sink.wait(5, timeout=20)
             assert_eq(sorted(r.header("webhook-id") for r in got), sorted(ids), "same webhook-id after the crash")
