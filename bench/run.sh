@@ -43,4 +43,5 @@ if [ -n "$need" ]; then
 	esac
 fi
 sh bench/tls.sh
+python3 bench/spool.py
 exec python3 bench/bench.py "$@"

@@ -16,7 +16,9 @@ from harness import Edgehook, assert_eq, assert_true
 
 
 def config(spool, endpoints, webhook="", spool_extra=""):
-    return "spool:\n  dir: %s\n%swebhook:\n%s  endpoints:\n%s" % (spool, spool_extra, webhook, endpoints)
+    """A short drain: what is pending at the end stays in the spool."""
+    return "server:\n  drain_timeout: 100ms\nspool:\n  dir: %s\n%swebhook:\n%s  endpoints:\n%s" % (
+        spool, spool_extra, webhook, endpoints)
 
 
 def one_endpoint(url, name="sink"):
@@ -190,3 +192,24 @@ def test_spool_carries_a_stuck_event_forward_so_segments_stay_bounded():
             assert_eq(delivery(eh2, stuck, "stuck")["attempts"], 1, "the carried copy kept its attempt count")
     finally:
         good.close()
+
+
+def test_spool_full_answers_503_saying_so():
+    spool = tempfile.mkdtemp(prefix="edgehook-spool-")
+    down = "http://127.0.0.1:%d/hook" % sinks.closed_port()
+    cfg = config(spool, one_endpoint(down), "  retries: 5\n  backoff: 1h\n",
+                 "  segment_bytes: 64KiB\n  max_bytes: 1MiB\n")
+    body = ('{"event":"big.one","pad":"%s"}' % ("x" * 20000)).encode()
+    with Edgehook(cfg) as eh:
+        accepted = 0
+        for _ in range(100):
+            r = eh.request("POST", "/api/v1/events", body=body, headers={"Content-Type": "application/json"})
+            if r.status != 202:
+                break
+            accepted += 1
+        assert_eq(r.status, 503, "refused once max_bytes is reached")
+        assert_true(40 <= accepted < 60, "about 1 MiB of 20 KB events accepted: %d" % accepted)
+        assert_eq(r.json()["error"], "spool full (spool.max_bytes)")
+        assert_eq(r.header("retry-after"), "1")
+        eh.wait_log(r'events refused" why="spool full')
+        assert_eq(metric(eh, "edgehook_events_rejected_total"), 1, "the refusal is counted")
