@@ -47,6 +47,7 @@ struct rec_event {
 	uint64_t created_ms, seg;
 	struct rec_dl *dl;
 	size_t ndl;
+	int kept; /* settled, its body in the kept FIFO */
 };
 
 struct dispatch_recovery {
@@ -54,6 +55,11 @@ struct dispatch_recovery {
 	size_t n, cap;
 	size_t *index; /* open addressing over ev, SIZE_MAX when empty */
 	size_t icap;
+	/* settled events holding a body, in the order they settled; the
+	 * oldest lose theirs past max_queue_bytes, so a large spool does not
+	 * come back into memory whole: only what is owed, and what the
+	 * status history would keep */
+	size_t *kept, kept_head, nkept, capkept, kept_bytes;
 	uint64_t oom;
 };
 
@@ -171,9 +177,66 @@ oom:
 	return NULL;
 }
 
-/* DONE (older spools) and STATE: the latest one for an endpoint wins. */
-static void replay_state(struct dispatch_recovery *rc, unsigned type, const unsigned char *p, size_t n)
+static const struct rec_dl *rec_state(const struct rec_event *e, const char *endpoint)
 {
+	size_t i;
+	for (i = 0; i < e->ndl; i++)
+		if (strcmp(e->dl[i].name, endpoint) == 0)
+			return &e->dl[i];
+	return NULL;
+}
+
+static int settled(const struct rec_dl *r) { return r && r->state != DLV_RETRYING; }
+
+static int takes(const struct rec_event *e, const struct endpoint_rt *ep)
+{
+	return ep->url.scheme != URL_STDOUT && endpoint_matches(ep, e->type);
+}
+
+static int all_settled(const struct dispatch *d, const struct rec_event *e)
+{
+	size_t i;
+	for (i = 0; i < d->neps; i++)
+		if (takes(e, d->eps[i]) && !settled(rec_state(e, d->eps[i]->name)))
+			return 0;
+	return 1;
+}
+
+static void keep_settled(const struct dispatch *d, struct dispatch_recovery *rc, size_t at)
+{
+	struct rec_event *e = &rc->ev[at];
+	if (!e->body || e->kept || !all_settled(d, e))
+		return;
+	if (rc->nkept == rc->capkept) {
+		size_t ncap = rc->capkept ? rc->capkept * 2 : 256, live = rc->nkept - rc->kept_head;
+		size_t *g;
+		if (rc->kept_head > 0 && rc->kept_head >= live) { /* half of it is consumed: reuse */
+			memmove(rc->kept, rc->kept + rc->kept_head, live * sizeof(*g));
+			rc->nkept = live;
+			rc->kept_head = 0;
+		} else if ((g = realloc(rc->kept, ncap * sizeof(*g))) != NULL) {
+			rc->kept = g;
+			rc->capkept = ncap;
+		} else {
+			rc->oom++;
+			return; /* it keeps its body: memory is short, not wrong */
+		}
+	}
+	rc->kept[rc->nkept++] = at;
+	e->kept = 1;
+	rc->kept_bytes += e->len;
+	while (rc->kept_bytes > d->bytes_max && rc->kept_head < rc->nkept) {
+		struct rec_event *old = &rc->ev[rc->kept[rc->kept_head++]];
+		rc->kept_bytes -= old->len;
+		free(old->body);
+		old->body = NULL;
+	}
+}
+
+/* DONE (older spools) and STATE: the latest one for an endpoint wins. */
+static void replay_state(struct dispatch *d, unsigned type, const unsigned char *p, size_t n)
+{
+	struct dispatch_recovery *rc = d->recovery;
 	const unsigned char *end = p + n;
 	const char *id, *err = "";
 	size_t idn, errn = 0, *at;
@@ -207,6 +270,7 @@ static void replay_state(struct dispatch_recovery *rc, unsigned type, const unsi
 	r->at_ms = when;
 	r->status = status;
 	snprintf(r->error, sizeof(r->error), "%.*s", (int)errn, err);
+	keep_settled(d, rc, *at);
 }
 
 void dispatch_spool_replay(void *arg, uint64_t seg, unsigned type, const unsigned char *p, size_t n)
@@ -217,23 +281,7 @@ void dispatch_spool_replay(void *arg, uint64_t seg, unsigned type, const unsigne
 	if (type == SPOOL_EVENT)
 		replay_event(d->recovery, seg, p, n);
 	else if (type == SPOOL_DONE || type == SPOOL_STATE)
-		replay_state(d->recovery, type, p, n);
-}
-
-static const struct rec_dl *rec_state(const struct rec_event *e, const char *endpoint)
-{
-	size_t i;
-	for (i = 0; i < e->ndl; i++)
-		if (strcmp(e->dl[i].name, endpoint) == 0)
-			return &e->dl[i];
-	return NULL;
-}
-
-static int settled(const struct rec_dl *r) { return r && r->state != DLV_RETRYING; }
-
-static int takes(const struct rec_event *e, const struct endpoint_rt *ep)
-{
-	return ep->url.scheme != URL_STDOUT && endpoint_matches(ep, e->type);
+		replay_state(d, type, p, n);
 }
 
 static void set_from(struct delivery *dl, const struct rec_dl *r)
@@ -264,8 +312,18 @@ static size_t resume_one(struct dispatch *d, struct rec_event *e)
 			all++;
 			n += !settled(rec_state(e, d->eps[i]->name));
 		}
-	if (all == 0 || !(ev = dispatch_event_new(e->type, e->body, e->len, all)))
+	if (all == 0)
 		return 0;
+	if (!e->body && n > 0) { /* owed again after it settled: a damaged log */
+		log_msg(LOG_WARN, "spool: event not resumed (its body was let go when it settled)", "id", e->id, NULL);
+		return 0;
+	}
+	if (!(ev = dispatch_event_new(e->type, e->body ? e->body : "", e->body ? e->len : 0, all)))
+		return 0;
+	if (!e->body) { /* settled beyond max_queue_bytes: status only */
+		free(ev->body);
+		ev->body = NULL;
+	}
 	memcpy(ev->id, e->id, sizeof(ev->id));
 	ev->created_ms = e->created_ms;
 	for (i = 0; i < d->neps; i++) {
@@ -302,6 +360,7 @@ static void recovery_free(struct dispatch_recovery *rc)
 	}
 	free(rc->ev);
 	free(rc->index);
+	free(rc->kept);
 	free(rc);
 }
 

@@ -213,3 +213,31 @@ def test_spool_full_answers_503_saying_so():
         assert_eq(r.header("retry-after"), "1")
         eh.wait_log(r'events refused" why="spool full')
         assert_eq(metric(eh, "edgehook_events_rejected_total"), 1, "the refusal is counted")
+
+
+def test_spool_restart_keeps_only_the_newest_bodies_within_max_queue_bytes():
+    """Settled events come back from the spool with their bodies only
+    while they fit in max_queue_bytes (the newest kept, as the history
+    keeps them); older ones keep their status, and replay says why not."""
+    spool = tempfile.mkdtemp(prefix="edgehook-spool-")
+    sink = sinks.Sink()
+    cfg = config(spool, one_endpoint(sink.url()), "  max_queue_bytes: 4KiB\n")
+    pad = "x" * 1000
+    try:
+        with Edgehook(cfg) as eh:
+            ids = [post(eh, '{"event":"a.b","n":%d,"pad":"%s"}' % (i, pad)) for i in range(10)]
+            sink.wait(10, timeout=20)
+            eh.wait_for(lambda: all(delivery(eh, i)["state"] == "delivered" for i in ids), 20, "all delivered")
+        with Edgehook(cfg) as eh2:
+            eh2.wait_log(r"deliveries resumed\" events=0 deliveries=0 ")
+            assert_eq(delivery(eh2, ids[0])["state"], "delivered", "the oldest keeps its status")
+            r = eh2.request("POST", "/api/v1/events/%s/replay" % ids[-1])
+            assert_eq(r.status, 202, "the newest keeps its body: %r" % r.body)
+            sink.wait(11, timeout=20)
+            assert_eq(sink.requests[10].header("webhook-id"), ids[-1])
+            assert_true(b'"n":9,' in sink.requests[10].body, "the same body")
+            r = eh2.request("POST", "/api/v1/events/%s/replay" % ids[0])
+            assert_eq(r.status, 404, "the oldest's body was let go")
+            assert_true("max_queue_bytes" in r.json()["error"], r.body)
+    finally:
+        sink.close()
