@@ -78,6 +78,12 @@ const struct spool_recovery *spool_recovery(const struct spool *s);
  * answers 503 and the refusal is counted. */
 int spool_append(struct spool *s, unsigned type, const void *p, size_t n, uint64_t *seg, uint64_t *lsn);
 
+/* The same for a record whose loss only means repeated work (a state
+ * change): under fsync: always a batch of only such records is written
+ * but not synced; the next synced batch, or the segment's rotation,
+ * syncs it along. */
+int spool_append_lazy(struct spool *s, unsigned type, const void *p, size_t n, uint64_t *seg, uint64_t *lsn);
+
 /* Whether n records of bytes payload in all would be taken now. */
 int spool_fits(const struct spool *s, size_t bytes, size_t n);
 

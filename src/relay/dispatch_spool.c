@@ -451,7 +451,7 @@ void dispatch_spool_state(struct dispatch *d, const struct delivery *dl)
 	at += STATE_FIXED;
 	memcpy(rec + at, dl->last_error, en);
 	memcpy(rec + at + en, dl->ep->name, nn);
-	if (spool_append(d->spool, SPOOL_STATE, rec, (size_t)at + en + nn, NULL, NULL) < 0)
+	if (spool_append_lazy(d->spool, SPOOL_STATE, rec, (size_t)at + en + nn, NULL, NULL) < 0)
 		log_msg(LOG_WARN, "spool: delivery state not logged (it may be repeated after a restart)", "id",
 			dl->ev->id, "endpoint", dl->ep->name, NULL);
 }

@@ -31,7 +31,7 @@ struct spool {
 	struct spool_waiter *whead, *wtail;
 	struct defer kick;
 	struct timer sync_tick, sweep;
-	int want_sync; /* fsync: interval, something written is not synced yet */
+	int want_sync; /* something written is not synced yet, and should be */
 	int failing; /* the last batch failed: logged once until one succeeds */
 	spool_carry_fn carry;
 	void *carry_arg;
@@ -48,6 +48,7 @@ static void job_reset(struct spool_job *job)
 	job->nchunks = 0;
 	job->nunlinks = 0;
 	job->sync = 0;
+	job->durable = 0;
 	job->first_lsn = job->last_lsn = 0;
 }
 
@@ -107,7 +108,7 @@ static void submit(struct spool *s)
 	struct spool_job *job = s->pending;
 	if (s->inflight || (job_empty(job) && !s->want_sync))
 		return;
-	job->sync = (s->cfg.fsync == SPOOL_FSYNC_ALWAYS && job->nchunks > 0) || s->want_sync;
+	job->sync = (s->cfg.fsync == SPOOL_FSYNC_ALWAYS && job->durable) || s->want_sync;
 	if (job->sync)
 		s->want_sync = 0;
 	s->inflight = job;
@@ -165,7 +166,11 @@ static void complete(struct spool *s, struct spool_job *job, int notify)
 		s->st.unlink_errors += job->unlink_errors;
 		log_msg(LOG_WARN, "spool: could not delete an expired segment", "dir", s->dir, NULL);
 	}
-	if (s->cfg.fsync == SPOOL_FSYNC_INTERVAL && job->nchunks && !job->synced && !timer_armed(&s->sync_tick))
+	if (job->synced)
+		timer_stop(s->r, &s->sync_tick); /* it took everything before it along */
+	/* interval: what was written is synced within interval; always: so
+	 * are lazy records that no synced batch took along */
+	if (s->cfg.fsync != SPOOL_FSYNC_OFF && job->nchunks && !job->synced && !timer_armed(&s->sync_tick))
 		timer_start(s->r, &s->sync_tick, s->cfg.interval_ms);
 	if (job->nchunks)
 		s->written_lsn = job->last_lsn;
@@ -215,7 +220,7 @@ static void on_sweep(void *arg)
 	timer_start(s->r, &s->sweep, SWEEP_MS);
 }
 
-int spool_append(struct spool *s, unsigned type, const void *p, size_t n, uint64_t *seg, uint64_t *lsn)
+static int append(struct spool *s, unsigned type, const void *p, size_t n, uint64_t *seg, uint64_t *lsn, int durable)
 {
 	struct spool_job *job = s->pending;
 	struct spool_chunk *c;
@@ -249,6 +254,7 @@ int spool_append(struct spool *s, unsigned type, const void *p, size_t n, uint64
 	active(s)->bytes += need;
 	s->bytes += need;
 	s->st.appended++;
+	job->durable |= durable;
 	if (seg)
 		*seg = active(s)->seq;
 	if (lsn)
@@ -258,6 +264,16 @@ int spool_append(struct spool *s, unsigned type, const void *p, size_t n, uint64
 full:
 	s->st.full++;
 	return -2;
+}
+
+int spool_append(struct spool *s, unsigned type, const void *p, size_t n, uint64_t *seg, uint64_t *lsn)
+{
+	return append(s, type, p, n, seg, lsn, 1);
+}
+
+int spool_append_lazy(struct spool *s, unsigned type, const void *p, size_t n, uint64_t *seg, uint64_t *lsn)
+{
+	return append(s, type, p, n, seg, lsn, 0);
 }
 
 int spool_fits(const struct spool *s, size_t bytes, size_t n)
@@ -456,7 +472,7 @@ void spool_free(struct spool *s)
 		defer_cancel(&s->kick);
 		timer_stop(s->r, &s->sync_tick);
 		timer_stop(s->r, &s->sweep);
-		s->want_sync = s->cfg.fsync == SPOOL_FSYNC_INTERVAL;
+		s->want_sync = s->cfg.fsync != SPOOL_FSYNC_OFF;
 		drain(s);
 		reactor_del(s->r, s->io.efd);
 		spool_io_stop(&s->io);

@@ -224,8 +224,10 @@ def test_spool_unwritable_at_run_time_answers_503_and_recovers():
     try:
         with Edgehook(endpoint_config(spool, sink.url())) as eh:
             post_events(eh, 1)
-            # the delivery's outcome record is written too before the limit
-            eh.wait_for(lambda: "\nedgehook_spool_flushes_total 2\n" in eh.request("GET", "/metrics").body.decode(),
+            # the delivery's outcome record is written too before the limit:
+            # it rides along unsynced, and the sync that follows it within
+            # spool.interval is the second one
+            eh.wait_for(lambda: "\nedgehook_spool_fsyncs_total 2\n" in eh.request("GET", "/metrics").body.decode(),
                         10, "event and outcome written")
             size = os.path.getsize(os.path.join(spool, "0000000000000001.seg"))
             old = resource.prlimit(eh.proc.pid, resource.RLIMIT_FSIZE, (size + 20, resource.RLIM_INFINITY))

@@ -137,7 +137,7 @@ def test_spool_fsync_always_delivers_only_after_the_commit():
             sink.wait(1, timeout=10)
             assert_true(sink.requests[0].at - sent >= 0.3, "delivered %.3fs after the post, before the 300ms commit"
                         % (sink.requests[0].at - sent))
-            eh.wait_for(lambda: metric(eh, "edgehook_spool_flushes_total") == 2, 10, "event and outcome written")
+            eh.wait_for(lambda: metric(eh, "edgehook_spool_fsyncs_total") == 2, 10, "event and outcome synced")
             size = os.path.getsize(os.path.join(spool, "0000000000000001.seg"))
             old = resource.prlimit(eh.proc.pid, resource.RLIMIT_FSIZE, (size + 20, resource.RLIM_INFINITY))
             r = eh.request("POST", "/api/v1/events", body=b'{"event":"a.b","n":2,"pad":"' + b"x" * 200 + b'"}',
