@@ -99,7 +99,7 @@ def bench_throughput():
         peers.append(throughput(mem_port)[0])
     a, m = median(ours), median(peers)
     print("spool fsync: always vs memory only, %d producers: %.0f vs %.0f events/s ingested+delivered, ratio %.2f "
-          "(target >= 0.7); %.0f fsyncs/s, %.1f events per fsync (each event: its record, then its outcome's)"
+          "(target >= 0.7); %.0f fsyncs/s, %.1f events per fsync (outcome records ride along unsynced)"
           % (CONNS, a, m, a / m, fsyncs / busy, events / fsyncs if fsyncs else 0))
     for p in (mem, dur):
         stop(p)
