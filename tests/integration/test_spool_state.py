@@ -7,6 +7,7 @@ newer segment."""
 import os
 import re
 import resource
+import subprocess
 import tempfile
 import time
 
@@ -240,4 +241,42 @@ def test_spool_restart_keeps_only_the_newest_bodies_within_max_queue_bytes():
             assert_eq(r.status, 404, "the oldest's body was let go")
             assert_true("max_queue_bytes" in r.json()["error"], r.body)
     finally:
+        sink.close()
+
+
+def test_spool_dir_immutable_at_run_time_answers_503_until_writable():
+    """The spool directory turns unwritable at run time (chattr +i: even
+    root cannot create a file in it, so the next segment cannot be
+    opened): ingest answers 503 and is logged once; the event answered 503
+    is never delivered; after chattr -i ingest is accepted again."""
+    spool = tempfile.mkdtemp(prefix="edgehook-spool-")
+    sink = sinks.Sink()
+    cfg = config(spool, one_endpoint(sink.url()), spool_extra="  segment_bytes: 64KiB\n")
+    body = ('{"event":"a.b","pad":"%s"}' % ("x" * 20000)).encode()
+    try:
+        with Edgehook(cfg) as eh:
+            first = post(eh, '{"event":"a.b"}')
+            sink.wait(1, timeout=10)
+            subprocess.run(["chattr", "+i", spool], check=True)
+            statuses = []
+            for _ in range(8):  # 64 KiB fill up after three: the fourth needs a new segment
+                r = eh.request("POST", "/api/v1/events", body=body, headers={"Content-Type": "application/json"})
+                statuses.append(r.status)
+                if r.status != 202:
+                    break
+            assert_eq(statuses[-1], 503, "refused once a segment cannot be created: %r" % statuses)
+            assert_eq(r.json()["error"], "the spool could not write the events")
+            refused = eh.request("POST", "/api/v1/events", body=body, headers={"Content-Type": "application/json"})
+            assert_eq(refused.status, 503, "still refused")
+            subprocess.run(["chattr", "-i", spool], check=True)
+            last = post(eh, '{"event":"a.b","last":true}')
+            eh.wait_log(r"spool: writing again")
+            assert_eq(len(eh.wait_log(r"spool: write failed.*err=\"Operation not permitted\"")), 1, "logged once")
+            n = len(statuses)  # the first, the 202s before the refusal, the last
+            sink.wait(n + 1, timeout=20)
+            ids = [q.header("webhook-id") for q in sink.requests]
+            assert_eq((ids[0], ids[-1], len(ids)), (first, last, n + 1), "only accepted events delivered")
+            assert_true(metric(eh, "edgehook_spool_write_errors_total") >= 1, "counted")
+    finally:
+        subprocess.run(["chattr", "-i", spool])
         sink.close()
