@@ -47,7 +47,7 @@ static struct dispatch *rig(void)
 				   "    - {name: a, url: \"http://127.0.0.1:9/a\", events: [\"a.*\"]}\n";
 	static const struct dispatch_transport tp = {NULL, no_send, no_cancel, no_limit};
 	static struct dispatch *d;
-	struct config *cfg;
+	static struct config *cfg; /* kept: the endpoints point into it */
 	struct dispatch_stage *st;
 	struct buf errs;
 	if (d)
