@@ -54,16 +54,22 @@ static void history_add(struct dispatch *d, struct event *ev)
 
 static void fail_disabled(struct delivery *dl);
 
-/* A delivery resumed from the spool keeps its next attempt's time. */
+/* A delivery resumed from the spool keeps its next attempt's time; a
+ * wall clock set back meanwhile makes it wait max_backoff at most. */
 static void attempt_or_wait(struct delivery *dl)
 {
-	uint64_t now = clock_wall_ms();
+	uint64_t now = clock_wall_ms(), wait;
 	if (dl->next_ms <= now) {
 		dispatch_attempt(dl);
 		return;
 	}
+	wait = dl->next_ms - now;
+	if (wait > dl->ep->max_backoff_ms) {
+		wait = dl->ep->max_backoff_ms;
+		dl->next_ms = now + wait;
+	}
 	dl->state = DLV_RETRYING;
-	timer_start(dl->d->r, &dl->retry, dl->next_ms - now);
+	timer_start(dl->d->r, &dl->retry, wait);
 }
 
 /* The ordered endpoint's head is settled: the next in line goes (or
