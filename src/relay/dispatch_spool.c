@@ -60,6 +60,7 @@ struct dispatch_recovery {
 	 * come back into memory whole: only what is owed, and what the
 	 * status history would keep */
 	size_t *kept, kept_head, nkept, capkept, kept_bytes;
+	size_t restored; /* settled events put back in the status history */
 	uint64_t oom;
 };
 
@@ -338,6 +339,7 @@ static size_t resume_one(struct dispatch *d, struct rec_event *e)
 	}
 	if (n == 0) {
 		dispatch_restore(d, ev);
+		d->recovery->restored++;
 		return 0;
 	}
 	ev->spooled = 1;
@@ -378,7 +380,7 @@ void dispatch_spool_resume(struct dispatch *d, struct spool *s)
 {
 	struct dispatch_recovery *rc = d->recovery;
 	size_t i, events = 0, deliveries = 0;
-	char v[3][24];
+	char v[4][24];
 	d->spool = s;
 	spool_on_carry(s, carry, d);
 	for (i = 0; rc && i < rc->n; i++) {
@@ -389,8 +391,9 @@ void dispatch_spool_resume(struct dispatch *d, struct spool *s)
 	snprintf(v[0], sizeof(v[0]), "%zu", events);
 	snprintf(v[1], sizeof(v[1]), "%zu", deliveries);
 	snprintf(v[2], sizeof(v[2]), "%llu", rc ? (unsigned long long)rc->oom : 0ULL);
+	snprintf(v[3], sizeof(v[3]), "%zu", rc ? rc->restored : 0);
 	log_msg(rc && rc->oom ? LOG_ERROR : LOG_INFO, "spool: deliveries resumed", "events", v[0], "deliveries", v[1],
-		"out_of_memory", v[2], NULL);
+		"out_of_memory", v[2], "settled", v[3], NULL);
 	recovery_free(rc);
 	d->recovery = NULL;
 }

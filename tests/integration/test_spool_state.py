@@ -99,7 +99,7 @@ def test_spool_dead_letters_and_history_survive_restart():
         eh.proc.kill()  # a restart that left no clean shutdown behind either
         eh.proc.wait()
         with Edgehook(cfg) as eh2:
-            eh2.wait_log(r"deliveries resumed\" events=0 deliveries=0 ")
+            eh2.wait_log(r"deliveries resumed\" events=0 deliveries=0 .* settled=2$")
             listed = eh2.request("GET", "/api/v1/dead?endpoint=flaky").json()["dead"]
             assert_eq([(d["id"], d["attempts"], d["last_status"]) for d in listed], [(dead, 2, 500)], "dead letter")
             assert_eq(delivery(eh2, ok, "good")["state"], "delivered")
