@@ -134,6 +134,8 @@ static void spool_metrics(struct buf *b, const struct spool *s)
 	counter(b, "edgehook_spool_write_errors_total", "Spool batches that failed to write or sync.", st.write_errors);
 	counter(b, "edgehook_spool_segments_deleted_total", "Settled spool segments deleted after retention.",
 		st.deleted);
+	counter(b, "edgehook_spool_carries_total", "Oldest spool segments whose pending records were carried forward.",
+		st.carries);
 	gauge(b, "edgehook_spool_recovered_records", "Records replayed from the spool at start.", st.recovered);
 	counter(b, "edgehook_spool_corrupt_records_total", "Damaged spool records skipped at start.", st.corrupt);
 }
