@@ -34,7 +34,7 @@ struct cluster;
 
 struct cluster_stats {
 	uint64_t put_ok, put_failed, read_calls, read_entries, acked, claimed, claim_calls, group_created,
-		redis_errors, poison;
+		redis_errors, poison, parked, retries_taken;
 };
 
 /* Starts connecting and reading at once. tls: the anchors for rediss://

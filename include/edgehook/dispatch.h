@@ -91,17 +91,25 @@ struct stream_event {
 	const char *stream_id, *id, *type, *body;
 	size_t len;
 	uint64_t created_ms;
+	const char *owed; /* from the retry set: the deliveries still owed (park's format); NULL: all */
+	size_t owed_len;
 };
 struct dispatch_cluster_hooks {
-	void (*settled)(void *arg, const char *stream_id);
+	void (*settled)(void *arg, const char *stream_id, int retries);
 	/* a delivery's state changed: meta is the event's "id","event",
 	 * "created" members, json the delivery's status object */
 	void (*status)(void *arg, const char *id, const char *endpoint, const char *meta, size_t mlen,
 		       const char *json, size_t jlen);
 	/* an endpoint's breaker opened here for ms */
 	void (*breaker)(void *arg, const char *endpoint, uint64_t ms);
+	/* every unfinished delivery of an event waits for a retry, the first
+	 * due at due_ms (wall): owed lists "ENDPOINT\tATTEMPTS\n" of each;
+	 * the event leaves this instance (retries: it came from the set) */
+	void (*park)(void *arg, const char *stream_id, int retries, uint64_t due_ms, const char *owed, size_t len);
 	void *arg;
 };
+/* Retries shorter than this stay with the instance. */
+enum { DISPATCH_PARK_MIN_MS = 2000 };
 /* Another instance opened endpoint name's breaker for ms more: ours opens
  * too (when it has one and it is closed). */
 void dispatch_breaker_shared(struct dispatch *d, const char *name, uint64_t ms);
@@ -117,10 +125,10 @@ size_t dispatch_matching(const struct dispatch *d, const char *type);
 /* Deliveries the queue still has room for. */
 size_t dispatch_room(const struct dispatch *d);
 /* Whether the stream entry is being delivered here; up to max stream ids
- * of unfinished events into ids, after the first skip (valid until the
- * loop runs on). */
+ * of unfinished events (retries: taken from the retry set, or not) into
+ * ids, after the first skip (valid until the loop runs on). */
 int dispatch_holds(const struct dispatch *d, const char *stream_id);
-size_t dispatch_held(const struct dispatch *d, size_t skip, const char **ids, size_t max);
+size_t dispatch_held(const struct dispatch *d, int retries, size_t skip, const char **ids, size_t max);
 
 /* dispatch_test.c: sends a webhook.test event to one endpoint (one
  * attempt, no retries) and calls cb, from the loop, with a JSON outcome

@@ -23,7 +23,7 @@ enum {
 	READ_COUNT = 128,
 	BACKOFF_MIN_MS = 100,
 	BACKOFF_MAX_MS = 2000,
-	BEAT_BATCH = 512,
+	BEAT_BATCH = CLUSTER_KEEP_BATCH,
 	MAX_REPLY = 64 << 20,
 	GROUP_ARGS = 7,
 };
@@ -33,7 +33,7 @@ static void read_next(struct cluster *c);
 /* ---- replies ---- */
 
 /* Child i of the aggregate at index k of r (the reply is complete). */
-static const struct resp_value *child(const struct resp_reply *r, const struct resp_value *agg, uint32_t i)
+const struct resp_value *cluster_child(const struct resp_reply *r, const struct resp_value *agg, uint32_t i)
 {
 	uint32_t idx = (uint32_t)(agg - r->v) + 1;
 	while (i-- > 0)
@@ -85,12 +85,16 @@ static void on_ack(void *arg, const char *err, const struct resp_reply *r)
 /* Acknowledged and deleted in one command: the stream keeps only
  * undelivered events. A lost ack costs a repeat delivery (after
  * claim_after), never an event. */
-static void settle(void *arg, const char *stream_id)
+static void settle(void *arg, const char *stream_id, int retries)
 {
 	static const char script[] = "redis.call('XACK',KEYS[1],ARGV[1],ARGV[2]) return redis.call('XDEL',KEYS[1],ARGV[2])";
 	struct cluster *c = arg;
 	const char *argv[] = {"EVAL", script, "1", c->stream, c->group, stream_id};
 	c->stats.acked++;
+	if (retries) {
+		cluster_retry_settle(c, stream_id);
+		return;
+	}
 	if (resp_command(c->cmd, 6, argv, NULL, on_ack, c) < 0)
 		log_msg(LOG_WARN, "cluster: acknowledgement not queued (redelivered after claim_after)", "stream_id",
 			stream_id, NULL);
@@ -119,7 +123,7 @@ static void take_run(struct cluster *c, struct cluster_run *cr)
 		return;
 	}
 	if (c->run_fn(c->run_arg, cr) == 0) {
-		settle(c, cr->stream_id);
+		settle(c, cr->stream_id, 0);
 		return;
 	}
 	h = &c->runs[c->nruns++];
@@ -133,7 +137,7 @@ void cluster_run_done(void *arg, const char *run_id)
 	size_t i;
 	for (i = 0; i < c->nruns; i++)
 		if (strcmp(c->runs[i].run_id, run_id) == 0) {
-			settle(c, c->runs[i].stream_id);
+			settle(c, c->runs[i].stream_id, 0);
 			c->runs[i] = c->runs[--c->nruns];
 			return;
 		}
@@ -170,7 +174,7 @@ static void entry_fields(const struct resp_reply *r, const struct resp_value *f,
 	uint32_t k;
 	size_t i;
 	for (k = 0; f->type == RESP_ARRAY && k + 1 < f->n; k += 2) {
-		const struct resp_value *key = child(r, f, k), *val = child(r, f, k + 1);
+		const struct resp_value *key = cluster_child(r, f, k), *val = cluster_child(r, f, k + 1);
 		if (resp_eq(r, key, "body") && is_str(val)) {
 			e->body = resp_str(r, val);
 			e->len = val->len;
@@ -185,36 +189,37 @@ static void entry_fields(const struct resp_reply *r, const struct resp_value *f,
 /* One [stream_id, [field, value, ...]] entry: delivered (or run), or
  * settled at once when there is nothing to do (deleted, malformed, no
  * match). claimed: taken over from another instance. */
-static void take_entry(struct cluster *c, const struct resp_reply *r, const struct resp_value *v, int claimed)
+static void take_entry(struct cluster *c, const struct resp_reply *r, const struct resp_value *v, int claimed,
+		       const char *owed, size_t owed_len)
 {
 	struct entry e;
 	const struct resp_value *f;
 	struct stream_event se;
 	int rc;
 	memset(&e, 0, sizeof(e));
-	if (v->type != RESP_ARRAY || v->n != 2 || copy_str(r, child(r, v, 0), e.sid, sizeof(e.sid)) < 0) {
+	if (v->type != RESP_ARRAY || v->n < 2 || copy_str(r, cluster_child(r, v, 0), e.sid, sizeof(e.sid)) < 0) {
 		c->stats.poison++;
 		return;
 	}
-	if (c->history)
+	if (c->history && !owed)
 		snprintf(c->cursor, sizeof(c->cursor), "%s", e.sid);
 	if (holds(c, e.sid))
 		return;
 	c->stats.read_entries++;
 	c->stats.claimed += (uint64_t)claimed;
-	f = child(r, v, 1);
+	f = cluster_child(r, v, 1);
 	if (f->type == RESP_NULL) {
-		settle(c, e.sid); /* trimmed or deleted: nothing left to deliver */
+		settle(c, e.sid, owed != NULL); /* trimmed or deleted: nothing left to deliver */
 		return;
 	}
 	entry_fields(r, f, &e);
 	if (!e.id[0] || !e.type[0] || !e.body || (strcmp(e.kind, "run") == 0 && !e.trigger[0])) {
 		c->stats.poison++;
 		log_msg(LOG_ERROR, "cluster: stream entry without id, type or body: dropped", "stream_id", e.sid, NULL);
-		settle(c, e.sid);
+		settle(c, e.sid, owed != NULL);
 		return;
 	}
-	if (strcmp(e.kind, "run") == 0) {
+	if (strcmp(e.kind, "run") == 0 && !owed) {
 		struct cluster_run cr = {e.sid, e.id, e.trigger, e.type, e.delivery, e.ip, e.body, e.len,
 					 claimed || c->history};
 		take_run(c, &cr);
@@ -227,11 +232,19 @@ static void take_entry(struct cluster *c, const struct resp_reply *r, const stru
 	se.body = e.body;
 	se.len = e.len;
 	se.created_ms = strtoull(e.ts, NULL, 10);
+	se.owed = owed;
+	se.owed_len = owed_len;
 	rc = dispatch_stream_event(c->d, &se);
 	if (rc == 0)
-		settle(c, e.sid);
+		settle(c, e.sid, owed != NULL);
 	else if (rc < 0)
 		log_msg(LOG_ERROR, "cluster: out of memory: entry left for a claim", "stream_id", e.sid, NULL);
+}
+
+void cluster_take_entry(struct cluster *c, const struct resp_reply *r, const struct resp_value *v, const char *owed,
+			size_t owed_len)
+{
+	take_entry(c, r, v, 0, owed, owed_len);
 }
 
 /* ---- reading ---- */
@@ -315,8 +328,8 @@ static void on_read(void *arg, const char *err, const struct resp_reply *r)
 			read_next(c);
 		return;
 	}
-	entries = child(r, &r->v[0], 0);
-	if (entries->type != RESP_ARRAY || entries->n != 2 || (entries = child(r, entries, 1))->type != RESP_ARRAY) {
+	entries = cluster_child(r, &r->v[0], 0);
+	if (entries->type != RESP_ARRAY || entries->n != 2 || (entries = cluster_child(r, entries, 1))->type != RESP_ARRAY) {
 		log_redis(c, "XREADGROUP", "unexpected reply shape", NULL);
 		back_off(c);
 		return;
@@ -324,7 +337,7 @@ static void on_read(void *arg, const char *err, const struct resp_reply *r)
 	if (c->history && entries->n == 0)
 		c->history = 0; /* our pending list is done: new entries now */
 	for (i = 0; i < entries->n; i++)
-		take_entry(c, r, child(r, entries, i), 0);
+		take_entry(c, r, cluster_child(r, entries, i), 0, NULL, 0);
 	read_next(c);
 }
 
@@ -379,11 +392,11 @@ static void on_claim(void *arg, const char *err, const struct resp_reply *r)
 			log_redis(c, "XAUTOCLAIM", err ? err : r->v[0].type == RESP_ERROR ? NULL : "unexpected reply", r);
 		return;
 	}
-	if (copy_str(r, child(r, &r->v[0], 0), c->claim_cursor, sizeof(c->claim_cursor)) < 0)
+	if (copy_str(r, cluster_child(r, &r->v[0], 0), c->claim_cursor, sizeof(c->claim_cursor)) < 0)
 		snprintf(c->claim_cursor, sizeof(c->claim_cursor), "0-0");
-	entries = child(r, &r->v[0], 1);
+	entries = cluster_child(r, &r->v[0], 1);
 	for (i = 0; entries->type == RESP_ARRAY && i < entries->n; i++)
-		take_entry(c, r, child(r, entries, i), 1);
+		take_entry(c, r, cluster_child(r, entries, i), 1, NULL, 0);
 	if (c->stats.claimed > before) {
 		char n[24];
 		snprintf(n, sizeof(n), "%llu", (unsigned long long)(c->stats.claimed - before));
@@ -437,10 +450,12 @@ static void on_beat_timer(void *arg)
 	timer_start(c->r, &c->beat_timer, every < 100 ? 100 : every);
 	if (!resp_connected(c->cmd))
 		return;
-	while ((n = dispatch_held(c->d, skip, argv + 5, BEAT_BATCH)) > 0) {
+	while ((n = dispatch_held(c->d, 0, skip, argv + 5, BEAT_BATCH)) > 0) {
 		keep(c, argv, n);
 		skip += n;
 	}
+	for (skip = 0; (n = dispatch_held(c->d, 1, skip, argv, BEAT_BATCH)) > 0; skip += n)
+		cluster_retry_keep(c, argv, n);
 	for (i = 0; i < c->nruns; i += n) {
 		for (n = 0; n < BEAT_BATCH && i + n < c->nruns; n++)
 			argv[5 + n] = c->runs[i + n].stream_id;
@@ -467,6 +482,7 @@ struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct clu
 	snprintf(c->dedupe_ms, sizeof(c->dedupe_ms), "%llu", (unsigned long long)cfg->dedupe_window_ms);
 	snprintf(c->status_ms, sizeof(c->status_ms), "%llu", (unsigned long long)cfg->status_ttl_ms);
 	snprintf(c->stream, sizeof(c->stream), "%s:events", cfg->prefix);
+	snprintf(c->retries_key, sizeof(c->retries_key), "%s:retries", cfg->prefix);
 	snprintf(c->group, sizeof(c->group), "%s:deliver", cfg->prefix);
 	snprintf(c->instance, sizeof(c->instance), "%s", cfg->instance);
 	snprintf(c->maxlen, sizeof(c->maxlen), "%llu", (unsigned long long)cfg->max_stream_len);
@@ -500,6 +516,7 @@ struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct clu
 	hooks.settled = settle;
 	hooks.status = cluster_status_store;
 	hooks.breaker = cluster_breaker_open;
+	hooks.park = cluster_retry_park;
 	hooks.arg = c;
 	dispatch_cluster_attach(d, &hooks);
 	create_group(c);

@@ -9,6 +9,9 @@
 
 enum rd_state { RD_GROUP, RD_READING, RD_WAIT, RD_STOPPED };
 
+/* Stream ids per keep-alive command. */
+enum { CLUSTER_KEEP_BATCH = 512 };
+
 /* Runs started here from stream entries, settled when they end. */
 enum { CLUSTER_MAX_RUNS = 4096 };
 struct held_run {
@@ -52,8 +55,24 @@ struct cluster {
 	char brk_keys[CLUSTER_MAX_BREAKERS][200];
 	uint32_t brk_n;
 	int brk_busy;
+	char retries_key[80];
+	int retry_busy;
 	char prefix[65], stream[96], group[80], instance[129], maxlen[24], claim_ms[24], dedupe_ms[24], status_ms[24];
 };
+
+/* cluster.c: child i of an aggregate of a complete reply; one entry
+ * ([stream_id, fields, ...]) taken for delivery, owed: what the retry
+ * set says it still owes (NULL: a fresh entry). */
+const struct resp_value *cluster_child(const struct resp_reply *r, const struct resp_value *agg, uint32_t i);
+void cluster_take_entry(struct cluster *c, const struct resp_reply *r, const struct resp_value *v, const char *owed,
+			size_t owed_len);
+
+/* cluster_retry.c */
+void cluster_retry_park(void *arg, const char *stream_id, int retries, uint64_t due_ms, const char *owed,
+			size_t len);
+void cluster_retry_settle(struct cluster *c, const char *stream_id);
+void cluster_retry_poll(struct cluster *c);
+void cluster_retry_keep(struct cluster *c, const char *const *ids, size_t n);
 
 /* cluster_triggers.c */
 void cluster_triggers_stop(struct cluster *c);

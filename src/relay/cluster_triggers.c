@@ -102,6 +102,7 @@ static void on_trig_timer(void *arg)
 	if (!resp_connected(c->cmd))
 		return;
 	cluster_breaker_poll(c);
+	cluster_retry_poll(c);
 	if (c->trig_busy)
 		return;
 	if (resp_command(c->cmd, 2, argv, NULL, on_version, c) == 0)

@@ -122,6 +122,24 @@ static void keep_body(struct dispatch *d, struct event *ev)
 	}
 }
 
+void dispatch_event_detach(struct dispatch *d, struct event *ev)
+{
+	size_t i;
+	for (i = 0; i < ev->ndl; i++)
+		timer_stop(d->r, &ev->dl[i].retry);
+	d->pending -= ev->unfinished;
+	ev->unfinished = 0;
+	d->pending_bytes -= ev->len;
+	list_remove(&ev->link);
+	keep_body(d, ev);
+	event_maybe_free(ev);
+	if (d->pending == 0 && d->on_idle) {
+		void (*cb)(void *) = d->on_idle;
+		d->on_idle = NULL;
+		cb(d->idle_arg);
+	}
+}
+
 void dispatch_delivery_finish(struct delivery *dl, enum dlv_state state)
 {
 	struct dispatch *d = dl->d;
@@ -280,6 +298,7 @@ static void on_attempt_done(void *arg, const struct http_client_result *res)
 		if (dl->ev->spooled)
 			dispatch_spool_state(dl->d, dl);
 		dispatch_cluster_status(dl->d, dl);
+		dispatch_cluster_retry(dl->d, dl->ev);
 		return;
 	}
 	log_failure(dl, res->duration_ms, NULL);

@@ -53,6 +53,7 @@ struct event {
 	int body_kept;      /* finished, body held for replay (counted in kept_bytes) */
 	uint64_t spool_seg;
 	char stream_id[48]; /* cluster mode: its entry in the shared stream, "" otherwise */
+	int from_retries;   /* cluster mode: taken from the shared retry set (a lease), not the group */
 	struct spool_waiter commit; /* fsync: always: deliveries wait for it */
 	struct list link; /* in the active list: events with unfinished deliveries */
 	struct delivery dl[];
@@ -134,6 +135,12 @@ void dispatch_spool_state(struct dispatch *d, const struct delivery *dl);
  * status is shared). */
 void dispatch_cluster_finished(struct dispatch *d, const struct event *ev);
 void dispatch_cluster_status(struct dispatch *d, const struct delivery *dl);
+/* A delivery of ev now waits for a retry: when all of ev's unfinished
+ * deliveries wait long enough, ev goes to the shared retry set. */
+void dispatch_cluster_retry(struct dispatch *d, struct event *ev);
+/* dispatch.c: ev's unfinished deliveries (all waiting for a retry) stop
+ * here without an outcome: someone else owns them now. */
+void dispatch_event_detach(struct dispatch *d, struct event *ev);
 
 /* dispatch_status.c: "id","event","created" members; one delivery as an
  * object; the whole event (GET /api/v1/events/{id}). */

@@ -158,6 +158,10 @@ static void cluster_metrics(struct buf *b, const struct cluster *cl)
 	counter(b, "edgehook_cluster_claim_calls_total", "XAUTOCLAIM calls (looking for silent instances' entries).",
 		st->claim_calls);
 	counter(b, "edgehook_cluster_group_created_total", "Consumer group (re)creations.", st->group_created);
+	counter(b, "edgehook_cluster_retries_parked_total", "Events handed to the shared retry set while they wait.",
+		st->parked);
+	counter(b, "edgehook_cluster_retries_taken_total", "Events taken from the shared retry set when due.",
+		st->retries_taken);
 	counter(b, "edgehook_cluster_redis_errors_total", "Redis commands that failed or were refused.",
 		st->redis_errors);
 	counter(b, "edgehook_cluster_redis_replies_total", "Redis replies read.", rs.replies);

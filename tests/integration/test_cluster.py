@@ -571,3 +571,43 @@ def test_cluster_full_stream_answers_503_and_trims_nothing():
     finally:
         hole.close()
         redis.close()
+
+
+def test_cluster_waiting_retry_lives_in_redis_and_survives_its_instance():
+    """A delivery that waits seconds for its retry is parked in the
+    shared retry set (PREFIX:retries), not held by its instance: a is
+    killed while it waits, and b takes it from the set when it is due
+    (not through XAUTOCLAIM) and delivers it with the same webhook-id."""
+    redis = Redis().start()
+    refused = []
+
+    def once_503(i, r):
+        if b"order.retry" in r.body and not refused:
+            refused.append(r.header("webhook-id"))
+            return ("status", 503, {})
+        return ("status", 200, {})
+    sink = sinks.Sink(once_503)
+    slow = lambda n: cluster_config(redis, sink.url(), n).replace("backoff: 200ms\n  max_backoff: 1s",
+                                                                  "backoff: 3s\n  max_backoff: 10s")
+    try:
+        a = Edgehook(slow("a")).start()
+        wait_ready(a)
+        evid = post(a, b'{"event":"order.retry"}').json()["id"]
+        harness.wait_until(lambda: metric(a, "edgehook_cluster_retries_parked_total") >= 1, 20, "the retry parked")
+        assert_eq(redis.cmd("ZCARD", "edgehook:retries"), 1, "waiting in the shared retry set")
+        assert_eq(metric(a, "edgehook_queue_depth"), 0, "a holds nothing while it waits")
+        a.proc.kill()
+        a.proc.wait()
+        with Edgehook(slow("b")) as b:
+            harness.wait_until(lambda: delivered_ids(sink).count(evid) >= 2, 30, "the parked retry sent again by b")
+            assert_eq(refused, [evid], "the first attempt was the refused one")
+            assert_true(metric(b, "edgehook_cluster_retries_taken_total") >= 1, "taken from the retry set")
+            assert_eq(metric(b, "edgehook_cluster_claimed_total"), 0, "not through XAUTOCLAIM")
+            harness.wait_until(lambda: redis.cmd("ZCARD", "edgehook:retries") == 0 and stream_len(redis) == 0, 10,
+                               "retry set and stream empty once delivered")
+            st = b.request("GET", "/api/v1/events/" + evid).json()
+            assert_eq(st["deliveries"][0]["state"], "delivered", "status delivered")
+            assert_eq(st["deliveries"][0]["attempts"], 2, "attempts carried over from a")
+    finally:
+        sink.close()
+        redis.close()
