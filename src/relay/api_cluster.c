@@ -122,14 +122,17 @@ int api_event_cluster(struct relay *rl, struct http_conn *c, const struct http_r
 		      size_t rlen)
 {
 	char id[EVENT_ID_LEN];
+	const struct event *ev;
 	struct status_req *s;
 	if (!rl->cluster || (!http_method_is_exact(req, "GET") && !http_method_is_exact(req, "HEAD")) ||
 	    rlen == 0 || rlen >= sizeof(id) || memchr(rest, '/', rlen))
 		return -1;
 	memcpy(id, rest, rlen);
 	id[rlen] = '\0';
-	/* held here: the local state is the freshest */
-	if (dispatch_find_event(rl->disp, id))
+	/* being delivered here: the local state is the freshest (a finished
+	 * or parked one may have moved on elsewhere since) */
+	ev = dispatch_find_event(rl->disp, id);
+	if (ev && ev->unfinished > 0)
 		return -1;
 	if (!(s = calloc(1, sizeof(*s))))
 		return -1;
