@@ -97,6 +97,8 @@ struct spool_cfg {
 	uint64_t retention_ms;
 };
 
+enum { CONFIG_WORKERS_MAX = 64 };
+
 struct config {
 	struct arena arena;
 	const char *path;
@@ -111,6 +113,8 @@ struct config {
 		size_t ntrusted;
 		const char *user;
 		size_t dedupe;
+		unsigned workers;  /* processes serving; 1: this one, no supervisor */
+		int workers_auto;  /* workers: auto (the online CPUs, at most CONFIG_WORKERS_MAX) */
 	} server;
 	struct {
 		const char *token; /* NULL: local peers only (loopback, not proxied) */

@@ -25,6 +25,8 @@ struct api_trigger;
 struct http_client;
 struct http_server;
 struct http_conn;
+struct metrics_shm;
+struct metrics_snapshot;
 
 struct trigger_stats {
 	uint64_t accepted, duplicates, rejected_auth, rejected_source, rejected_body, not_found, queue_full, run_refused;
@@ -58,6 +60,9 @@ struct relay {
 	struct trigger_stats tstats;
 	uint64_t started_ms;
 	int api_own_listeners;   /* /api/v1 is served only on the api.listen listeners */
+	struct metrics_shm *shm; /* NULL: one process; else /metrics sums the workers' slots */
+	unsigned worker;         /* this process's slot in shm */
+	struct metrics_snapshot *published; /* metrics_publish's buffer */
 	void (*on_drained)(void *arg);
 	void *drained_arg;
 };
@@ -77,5 +82,7 @@ void relay_drain(struct relay *rl, void (*on_drained)(void *arg), void *arg);
 /* Past the drain timeout: kills the commands and drops the deliveries
  * still pending, counted and logged; on_drained is not called. */
 void relay_abandon(struct relay *rl);
+/* With workers: copies this process's counters to its slot in rl->shm. */
+void metrics_publish(struct relay *rl);
 
 #endif

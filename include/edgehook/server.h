@@ -78,6 +78,11 @@ int http_server_listen_named(struct http_server *s, const struct sockaddr *addr,
  * listener when named "api", *flags says which): 1, 0 when none is left,
  * -1 on failure. */
 int http_server_listen_passed(struct http_server *s, unsigned *flags);
+/* A bound, listening, non-blocking socket (mode 0600 for AF_UNIX), not
+ * served: for a supervisor that hands listeners to worker processes.
+ * reuseport: SO_REUSEPORT, so several sockets share the address and the
+ * kernel spreads new connections over them. -1 with errno. */
+int http_listen_socket(const struct sockaddr *addr, socklen_t len, int reuseport);
 /* 1 when listeners come from socket activation: nothing is bound and
  * no socket path is ours to create or remove. */
 int http_server_activated(void);

@@ -33,7 +33,7 @@ const char config_default_yaml[] =
 static const char *const top_keys[] = {"server", "api", "webhook", "spool", "triggers", "log", NULL};
 static const char *const server_keys[] = {"listen", "tls", "max_connections", "max_header_bytes",
 	"max_body_bytes", "header_timeout", "body_timeout", "idle_timeout", "drain_timeout", "trusted_proxies", "user",
-	"dedupe", NULL};
+	"dedupe", "workers", NULL};
 static const char *const tls_keys[] = {"cert", "key", NULL};
 static const char *const listen_keys[] = {"address", "tls", "name", NULL};
 static const char *const api_keys[] = {"token", "listen", "allow_run", NULL};
@@ -99,6 +99,7 @@ static void load_server(struct loader *L, const struct node *n, struct config *c
 	config_get_cidrs(L, n, "trusted_proxies", &c->server.trusted_proxies, &c->server.ntrusted);
 	config_get_str(L, n, "user", &c->server.user);
 	config_get_size(L, n, "dedupe", &c->server.dedupe, 0, 10000000);
+	config_load_workers(L, n, c);
 }
 
 /* api.listen: the API's own listeners, plain HTTP (loopback or a Unix
@@ -355,6 +356,7 @@ static void set_defaults(struct config *c)
 	c->server.idle_timeout_ms = 60000;
 	c->server.drain_timeout_ms = 10000;
 	c->server.dedupe = 10000;
+	c->server.workers = 1;
 	c->webhook.timeout_ms = 10000;
 	c->webhook.retries = 0;
 	c->webhook.backoff_ms = 1000;
@@ -447,6 +449,7 @@ int config_load_text(const char *name, const char *text, size_t len, struct conf
 			config_err_at(&L, n, "spool: expected a map");
 		if ((n = tree_get(root, "triggers")) && n->kind != NODE_NULL)
 			load_triggers(&L, n, c);
+		config_check_workers(&L, root, c, 0);
 	}
 	finish_tls(&L, root, c);
 	if (c->server.nlisten == 0) {

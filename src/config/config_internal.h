@@ -40,6 +40,9 @@ int config_load_listen(struct loader *L, const struct node *n, struct listen_cfg
 int config_load_trigger(struct loader *L, const struct node *n, struct trigger_cfg *t);
 void config_spool_defaults(struct config *c);
 void config_load_spool(struct loader *L, const struct node *n, struct config *c);
+void config_load_workers(struct loader *L, const struct node *server, struct config *c);
+/* After every section: workers > 1 (or auto) needs cluster: and no spool. */
+void config_check_workers(struct loader *L, const struct node *root, const struct config *c, int clustered);
 
 int config_valid_id(const char *s);
 int config_valid_pattern(const char *s);

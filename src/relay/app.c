@@ -17,12 +17,16 @@
 #include "edgehook/supervise.h"
 #include "edgehook/tls.h"
 #include "edgehook/url.h"
+#include "edgehook/clock.h"
+#include "edgehook/metrics_shm.h"
+#include "edgehook/workers.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct app {
 	struct reactor *r;
@@ -41,6 +45,9 @@ struct app {
 	struct supervisor sup;
 	struct timer drain_timer;
 	int supervised, draining;
+	const struct app_worker *worker; /* NULL: not one of server.workers */
+	struct timer publish_timer;
+	uint64_t published_ms;
 };
 
 /* Everything a config builds that can fail, built before anything is
@@ -172,6 +179,7 @@ static void teardown(struct app *a)
 	if (a->disp)
 		dispatch_flush(a->disp);
 	timer_stop(a->r, &a->drain_timer);
+	timer_stop(a->r, &a->publish_timer);
 	if (a->supervised)
 		supervise_stop(&a->sup);
 	http_server_free(a->srv);
@@ -312,7 +320,11 @@ static void on_signal(void *arg, int signo)
 	if (signo != SIGTERM && signo != SIGINT)
 		return;
 	if (a->draining) {
-		reactor_stop(a->r);
+		/* a worker gets TERM from its supervisor and often the same from
+		 * the terminal or the service manager: only the supervisor
+		 * decides to cut a drain short */
+		if (!a->worker)
+			reactor_stop(a->r);
 		return;
 	}
 	a->draining = 1;
@@ -322,6 +334,37 @@ static void on_signal(void *arg, int signo)
 	 * rely on new connections being refused */
 	relay_drain(&a->rl, on_drained, a);
 	log_msg(LOG_INFO, "draining", "signal", signo == SIGTERM ? "TERM" : "INT", NULL);
+}
+
+/* ---- a worker's share of /metrics ---- */
+
+/* After any activity the slot is refreshed, at most every
+ * METRICS_SHM_PUBLISH_MS: the timer only makes the loop come round. */
+static void after_iteration(void *arg)
+{
+	struct app *a = arg;
+	uint64_t now = clock_now_ms();
+	if (now - a->published_ms >= METRICS_SHM_PUBLISH_MS) {
+		metrics_publish(&a->rl);
+		a->published_ms = now;
+	} else if (!timer_armed(&a->publish_timer)) {
+		timer_start(a->r, &a->publish_timer, METRICS_SHM_PUBLISH_MS);
+	}
+}
+
+static void on_publish_timer(void *arg) { (void)arg; }
+
+static void worker_start(struct app *a)
+{
+	a->rl.shm = a->worker->shm;
+	a->rl.worker = a->worker->index;
+	reactor_after_each(a->r, after_iteration, a);
+}
+
+static void worker_ready(struct app *a)
+{
+	(void)!write(a->worker->ready_fd, "R", 1);
+	close(a->worker->ready_fd);
 }
 
 /* ---- the process ---- */
@@ -351,6 +394,8 @@ static int start(struct app *a, const struct app_options *o)
 	parts = (struct relay_parts){a->r, a->cfg, a->srv, a->disp, a->dedupe, a->runner, a->dns, a->client,
 				     a->lis.napi + a->lis.napi_passed > 0};
 	relay_init(&a->rl, &parts);
+	if (a->worker)
+		worker_start(a);
 	supervise_start(&a->sup, a->r, &a->rl);
 	a->supervised = 1;
 	/* every listener is bound: root is no longer needed, and readiness
@@ -363,6 +408,8 @@ static int start(struct app *a, const struct app_options *o)
 	if (open_spool(a) < 0)
 		return APP_EXIT_USAGE;
 	supervise_ready(&a->sup);
+	if (a->worker)
+		worker_ready(a);
 	return 0;
 }
 
@@ -372,6 +419,8 @@ int app_run(const struct app_options *o)
 	int rc;
 	memset(&a, 0, sizeof(a));
 	timer_init(&a.drain_timer, on_drain_timeout, &a);
+	timer_init(&a.publish_timer, on_publish_timer, &a);
+	a.worker = o->worker;
 	if (app_load_config(o->config, &a.cfg) < 0)
 		return APP_EXIT_USAGE;
 	if (o->check) {
@@ -390,6 +439,8 @@ int app_run(const struct app_options *o)
 	 * it must not kill the process */
 	signal(SIGXFSZ, SIG_IGN);
 	app_test_clock();
+	if (!a.worker && a.cfg->server.workers > 1)
+		return workers_run(o, a.cfg);
 	a.config_path = o->config;
 	rc = start(&a, o);
 	if (rc == 0) {

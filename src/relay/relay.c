@@ -10,6 +10,7 @@
 #include "edgehook/strutil.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void relay_init(struct relay *rl, const struct relay_parts *p)
@@ -27,7 +28,12 @@ void relay_init(struct relay *rl, const struct relay_parts *p)
 	rl->started_ms = clock_now_ms();
 }
 
-void relay_fini(struct relay *rl) { registry_free(rl); }
+void relay_fini(struct relay *rl)
+{
+	registry_free(rl);
+	free(rl->published);
+	rl->published = NULL;
+}
 
 void relay_set_config(struct relay *rl, struct config *cfg)
 {
