@@ -18,6 +18,7 @@
 #include "edgehook/buf.h"
 #include "edgehook/cidr.h"
 #include "edgehook/log.h"
+#include "edgehook/redis_url.h"
 #include "edgehook/tree.h"
 #include "edgehook/url.h"
 
@@ -97,7 +98,22 @@ struct spool_cfg {
 	uint64_t retention_ms;
 };
 
-enum { CONFIG_WORKERS_MAX = 64 };
+/* a worker's cluster consumer name is "<instance>-w<index>" (index < 64) */
+enum { CONFIG_WORKERS_MAX = 64, CONFIG_INSTANCE_MAX = 128 };
+
+/* cluster: Redis Streams as the shared durability point (DESIGN.md
+ * cluster mode). redis NULL: not configured, the process stands alone. */
+struct cluster_cfg {
+	const char *redis;   /* the URL after ${...} expansion (holds the password) */
+	struct redis_url url;
+	const char *prefix;  /* of every key: PREFIX:events, PREFIX:retries, ... */
+	const char *instance; /* consumer name, unique per process; default: the host name */
+	uint64_t claim_after_ms;
+	uint64_t max_stream_len; /* XADD MAXLEN ~; a full stream answers 503 */
+	uint64_t timeout_ms;     /* one Redis command; ingest answers 503 past it */
+	size_t queue;            /* Redis commands queued or in flight */
+	int line;
+};
 
 struct config {
 	struct arena arena;
@@ -139,6 +155,7 @@ struct config {
 		size_t nendpoints;
 	} webhook;
 	struct spool_cfg spool;
+	struct cluster_cfg cluster;
 	struct trigger_cfg *triggers;
 	size_t ntriggers;
 	struct {

@@ -80,6 +80,29 @@ void dispatch_spool_resume(struct dispatch *d, struct spool *s);
 void dispatch_spool_discard(struct dispatch *d);
 uint64_t dispatch_spool_lsn(const struct dispatch *d);
 
+/* dispatch_cluster.c: cluster mode. An event read from the shared
+ * stream is delivered with its own id to every endpoint it matches,
+ * outside the queue bounds (the reader asks dispatch_room first); once
+ * all its HTTP deliveries are delivered or failed, settled(arg, its
+ * stream id) is called (never for one dropped at shutdown). */
+struct stream_event {
+	const char *stream_id, *id, *type, *body;
+	size_t len;
+	uint64_t created_ms;
+};
+void dispatch_cluster_attach(struct dispatch *d, void (*settled)(void *arg, const char *stream_id), void *arg);
+/* 1 started with HTTP deliveries (settled follows), 0 nothing to settle
+ * for (no HTTP endpoint matches), -1 out of memory. */
+int dispatch_stream_event(struct dispatch *d, const struct stream_event *se);
+/* Endpoints an event type matches (the "endpoints" of an ingest answer). */
+size_t dispatch_matching(const struct dispatch *d, const char *type);
+/* Deliveries the queue still has room for. */
+size_t dispatch_room(const struct dispatch *d);
+/* Whether the stream entry is being delivered here; up to max stream ids
+ * of unfinished events into ids (valid until the loop runs on). */
+int dispatch_holds(const struct dispatch *d, const char *stream_id);
+size_t dispatch_held(const struct dispatch *d, const char **ids, size_t max);
+
 /* dispatch_test.c: sends a webhook.test event to one endpoint (one
  * attempt, no retries) and calls cb, from the loop, with a JSON outcome
  * (json NULL when it could not be rendered). NULL when there is no such

@@ -20,6 +20,7 @@ struct dispatch;
 struct dedupe;
 struct dns;
 struct spool;
+struct cluster;
 struct runner;
 struct api_trigger;
 struct http_client;
@@ -55,6 +56,7 @@ struct relay {
 	const struct dns *dns;
 	const struct http_client *client;
 	struct spool *spool;     /* NULL: spool.dir unset, memory only (set once opened) */
+	struct cluster *cluster; /* NULL: not in cluster mode (set once connected) */
 	struct api_trigger *api_triggers;
 	size_t n_api_triggers;
 	struct trigger_stats tstats;

@@ -43,6 +43,14 @@ int api_authorize(struct relay *rl, struct http_conn *c, const struct http_reque
 void api_handle(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *path, size_t plen,
 		const char *body, size_t len);
 
+/* api.c: one item of an ingest body as delivered (with "timestamp"
+ * added when it has none); api_cluster.c: ingest in cluster mode, the
+ * 202 sent once Redis holds every event of the request. */
+struct json_doc;
+int api_item_body(const struct json_doc *doc, int tok, struct buf *out);
+void api_ingest_cluster(struct relay *rl, struct http_conn *c, const struct json_doc *doc, const int *items,
+			int nitems, const char (*types)[128], int array);
+
 /* metrics.c */
 void metrics_render(struct relay *rl, struct http_conn *c);
 

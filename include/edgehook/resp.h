@@ -36,6 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "edgehook/redis_url.h"
+
 struct buf;
 struct reactor;
 struct dns;
@@ -107,19 +109,6 @@ static inline const char *resp_str(const struct resp_reply *r, const struct resp
 /* True when v is a string-like value equal to s. */
 int resp_eq(const struct resp_reply *r, const struct resp_value *v, const char *s);
 
-/* redis://[[user]:password@]host[:port][/db]; rediss:// sets tls. */
-struct resp_url {
-	char host[256]; /* IPv6 without brackets */
-	uint16_t port;
-	int tls;
-	char user[128];
-	char password[256]; /* percent-decoded; empty = no AUTH */
-	int has_password;
-	unsigned db;
-};
-/* 0, or -1 with *why set. */
-int resp_url_parse(const char *s, struct resp_url *u, const char **why);
-
 struct resp_opts {
 	uint64_t connect_timeout_ms;
 	uint64_t command_timeout_ms;
@@ -142,7 +131,7 @@ typedef void (*resp_cb)(void *arg, const char *err, const struct resp_reply *r);
 
 /* Starts connecting at once; NULL when out of memory or the URL asks for
  * TLS (not supported yet). dns may be NULL for IP literals only. */
-struct resp_client *resp_client_new(struct reactor *r, struct dns *dns, const struct resp_url *u,
+struct resp_client *resp_client_new(struct reactor *r, struct dns *dns, const struct redis_url *u,
 				    const struct resp_opts *o);
 /* Calls no callback; not from inside one of this client's callbacks. */
 void resp_client_free(struct resp_client *c);

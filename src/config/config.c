@@ -30,7 +30,7 @@ const char config_default_yaml[] =
 	"    emit: true\n"
 	"    description: \"demo trigger: POST JSON here, the event prints on stdout\"\n";
 
-static const char *const top_keys[] = {"server", "api", "webhook", "spool", "triggers", "log", NULL};
+static const char *const top_keys[] = {"server", "api", "webhook", "spool", "cluster", "triggers", "log", NULL};
 static const char *const server_keys[] = {"listen", "tls", "max_connections", "max_header_bytes",
 	"max_body_bytes", "header_timeout", "body_timeout", "idle_timeout", "drain_timeout", "trusted_proxies", "user",
 	"dedupe", "workers", NULL};
@@ -371,6 +371,7 @@ static void set_defaults(struct config *c)
 	c->webhook.resolv_conf = "/etc/resolv.conf";
 	c->webhook.hosts_file = "/etc/hosts";
 	config_spool_defaults(c);
+	config_cluster_defaults(c);
 }
 
 /* A config is JSON when its first non-blank byte opens an object or an
@@ -447,9 +448,13 @@ int config_load_text(const char *name, const char *text, size_t len, struct conf
 			config_load_spool(&L, n, c);
 		else if (n && n->kind != NODE_NULL)
 			config_err_at(&L, n, "spool: expected a map");
+		if ((n = tree_get(root, "cluster")) && n->kind == NODE_MAP)
+			config_load_cluster(&L, n, c);
+		else if (n && n->kind != NODE_NULL)
+			config_err_at(&L, n, "cluster: expected a map");
 		if ((n = tree_get(root, "triggers")) && n->kind != NODE_NULL)
 			load_triggers(&L, n, c);
-		config_check_workers(&L, root, c, 0);
+		config_check_workers(&L, root, c, c->cluster.redis != NULL);
 	}
 	finish_tls(&L, root, c);
 	if (c->server.nlisten == 0) {

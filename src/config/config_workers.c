@@ -1,7 +1,6 @@
 /* server.workers: how many processes serve (app_workers.h). */
 #include "config_internal.h"
 
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -42,13 +41,15 @@ void config_check_workers(struct loader *L, const struct node *root, const struc
 {
 	const struct node *server = tree_get(root, "server");
 	const struct node *v = server && server->kind == NODE_MAP ? tree_get(server, "workers") : NULL;
-	const char *test = getenv("EDGEHOOK_TEST_WORKERS_WITHOUT_CLUSTER");
 	if (c->server.workers <= 1 && !c->server.workers_auto)
 		return;
-	if (!clustered && !(test && strcmp(test, "1") == 0))
+	if (!clustered)
 		config_err_at(L, v,
 			      "workers: more than one worker needs cluster: (workers are separate processes and share "
 			      "dedupe, triggers and pending deliveries only through cluster mode)");
+	else if (strlen(c->cluster.instance) > CONFIG_INSTANCE_MAX - 4)
+		config_err_at(L, v, "workers: cluster.instance too long for workers (each adds -wN): at most %d characters",
+			      CONFIG_INSTANCE_MAX - 4);
 	else if (c->spool.dir)
 		config_err_at(L, v, "workers: more than one worker cannot share spool.dir (cluster mode replaces the spool)");
 }

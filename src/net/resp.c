@@ -41,7 +41,7 @@ struct cmd {
 struct resp_client {
 	struct reactor *r;
 	struct dns *dns;
-	struct resp_url u;
+	struct redis_url u;
 	struct resp_opts o;
 	enum rc_state state;
 	int fd;
@@ -391,7 +391,7 @@ static void on_cmd_timer(void *arg)
 	arm_cmd_timer(c);
 }
 
-struct resp_client *resp_client_new(struct reactor *r, struct dns *dns, const struct resp_url *u,
+struct resp_client *resp_client_new(struct reactor *r, struct dns *dns, const struct redis_url *u,
 				    const struct resp_opts *o)
 {
 	struct resp_client *c;

@@ -119,7 +119,7 @@ static const char *check_item(const struct json_doc *doc, int tok, char *type, s
 }
 
 /* The item as given, plus "timestamp" when it has none. */
-static int item_body(const struct json_doc *doc, int tok, struct buf *out)
+int api_item_body(const struct json_doc *doc, int tok, struct buf *out)
 {
 	const char *s = doc->text + doc->toks[tok].start;
 	size_t n = (size_t)(doc->toks[tok].end - doc->toks[tok].start);
@@ -225,6 +225,11 @@ static void ingest(struct relay *rl, struct http_conn *c, const char *body, size
 		api_respond_error(c, 400, msg);
 		goto out;
 	}
+	if (rl->cluster) {
+		api_ingest_cluster(rl, c, &doc, items, nitems, (const char(*)[EVENT_TYPE_MAX])all_types,
+				   doc.toks[0].type == JSON_ARRAY);
+		goto out;
+	}
 	if (!dispatch_admit(rl->disp, type_ptrs, (size_t)nitems, len + (size_t)nitems * 48)) {
 		log_msg(LOG_WARN, "events refused: delivery queue full", NULL);
 		api_respond_error(c, 503, "delivery queue full");
@@ -239,7 +244,7 @@ static void ingest(struct relay *rl, struct http_conn *c, const char *body, size
 		char id[EVENT_ID_LEN];
 		int n;
 		one.len = 0;
-		n = item_body(&doc, items[i], &one) == 0 ? dispatch_event(rl->disp, all_types[i], one.data, one.len, id, sizeof(id)) : -1;
+		n = api_item_body(&doc, items[i], &one) == 0 ? dispatch_event(rl->disp, all_types[i], one.data, one.len, id, sizeof(id)) : -1;
 		if (n < 0) {
 			/* after dispatch_admit only a failed allocation gets here */
 			log_msg(LOG_ERROR, "event refused after admission", "event", all_types[i], NULL);

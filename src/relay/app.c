@@ -3,6 +3,7 @@
 #include "edgehook/app.h"
 #include "edgehook/buf.h"
 #include "edgehook/client.h"
+#include "edgehook/cluster.h"
 #include "edgehook/config.h"
 #include "edgehook/dedupe.h"
 #include "edgehook/dispatch.h"
@@ -40,6 +41,7 @@ struct app {
 	struct dedupe *dedupe;
 	struct runner *runner;
 	struct spool *spool;
+	struct cluster *cluster;
 	struct relay rl;
 	struct app_listeners lis;
 	struct supervisor sup;
@@ -186,6 +188,7 @@ static void teardown(struct app *a)
 	app_listeners_close(&a->lis);
 	runner_free(a->runner); /* before the dispatcher: runs emit events */
 	relay_fini(&a->rl);
+	cluster_free(a->cluster);
 	dispatch_free(a->disp);
 	spool_free(a->spool);
 	http_client_free(a->client);
@@ -240,6 +243,35 @@ static int open_spool(struct app *a)
 	return 0;
 }
 
+/* cluster mode: connects and starts reading the shared stream; ingest
+ * answers 503 until Redis is reachable. -1 with a message on stderr. */
+static int open_cluster(struct app *a)
+{
+	if (!a->cfg->cluster.redis)
+		return 0;
+	if (!(a->cluster = cluster_new(a->r, a->dns, &a->cfg->cluster, a->disp))) {
+		fprintf(stderr, "edgehook: cluster: %s\n",
+			a->cfg->cluster.url.tls ? "rediss:// (TLS to Redis) is not supported yet" : "out of memory");
+		return -1;
+	}
+	a->rl.cluster = a->cluster;
+	log_msg(LOG_INFO, "cluster mode", "redis", a->cfg->cluster.url.host, "instance", cluster_instance(a->cluster),
+		NULL);
+	return 0;
+}
+
+/* Each worker is its own consumer in the cluster's group, named
+ * "<instance>-w<index>"; its replacement takes the same name and so
+ * resumes its pending list. */
+static int worker_config(const struct app *a, struct config *cfg)
+{
+	char name[160];
+	if (!a->worker || !cfg->cluster.redis)
+		return 0;
+	snprintf(name, sizeof(name), "%s-w%u", cfg->cluster.instance, a->worker->index);
+	return (cfg->cluster.instance = arena_strdup(&cfg->arena, name)) ? 0 : -1;
+}
+
 static void reload(struct app *a)
 {
 	struct config *cfg;
@@ -254,6 +286,8 @@ static void reload(struct app *a)
 		log_msg(LOG_ERROR, "reload failed: keeping the running config", "file", a->config_path, NULL);
 		return;
 	}
+	if (worker_config(a, cfg) < 0)
+		goto fail;
 	/* listeners are bound once at start; a reload cannot move them */
 	if (!same_list(old->server.listen, old->server.nlisten, cfg->server.listen, cfg->server.nlisten) ||
 	    !same_str(old->server.tls_cert, cfg->server.tls_cert) || !same_str(old->server.tls_key, cfg->server.tls_key))
@@ -336,7 +370,7 @@ static void on_signal(void *arg, int signo)
 	log_msg(LOG_INFO, "draining", "signal", signo == SIGTERM ? "TERM" : "INT", NULL);
 }
 
-/* ---- a worker's share of /metrics ---- */
+/* ---- a worker (server.workers > 1) ---- */
 
 /* After any activity the slot is refreshed, at most every
  * METRICS_SHM_PUBLISH_MS: the timer only makes the loop come round. */
@@ -405,7 +439,7 @@ static int start(struct app *a, const struct app_options *o)
 		return APP_EXIT_USAGE;
 	app_announce(a->srv, a->cfg, &a->lis);
 	/* recovered before READY=1 */
-	if (open_spool(a) < 0)
+	if (open_spool(a) < 0 || open_cluster(a) < 0)
 		return APP_EXIT_USAGE;
 	supervise_ready(&a->sup);
 	if (a->worker)
@@ -423,6 +457,11 @@ int app_run(const struct app_options *o)
 	a.worker = o->worker;
 	if (app_load_config(o->config, &a.cfg) < 0)
 		return APP_EXIT_USAGE;
+	if (worker_config(&a, a.cfg) < 0) {
+		fprintf(stderr, "edgehook: out of memory\n");
+		config_free(a.cfg);
+		return APP_EXIT_RUNTIME;
+	}
 	if (o->check) {
 		app_print_warnings(a.cfg, NULL, 0, 1);
 		puts("ok");

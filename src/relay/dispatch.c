@@ -112,6 +112,8 @@ void dispatch_delivery_finish(struct delivery *dl, enum dlv_state state)
 	if (--ev->unfinished == 0) {
 		if (ev->spooled)
 			spool_release(d->spool, ev->spool_seg);
+		if (ev->stream_id[0])
+			dispatch_cluster_finished(d, ev);
 		d->pending_bytes -= ev->len;
 		list_remove(&ev->link);
 		/* the status history keeps the body for replay while the kept

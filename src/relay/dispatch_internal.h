@@ -51,6 +51,7 @@ struct event {
 	int spooled;        /* its SPOOL_EVENT is in the log; spool_seg is held */
 	int body_kept;      /* finished, body held for replay (counted in kept_bytes) */
 	uint64_t spool_seg;
+	char stream_id[48]; /* cluster mode: its entry in the shared stream, "" otherwise */
 	struct list link; /* in the active list: events with unfinished deliveries */
 	struct delivery dl[];
 };
@@ -78,6 +79,8 @@ struct dispatch {
 	struct spool *spool; /* NULL: memory only */
 	uint64_t spool_lsn;  /* of the last record appended */
 	struct dispatch_recovery *recovery; /* replayed, not resumed yet */
+	void (*settled)(void *arg, const char *stream_id); /* cluster mode (dispatch_cluster.c) */
+	void *settled_arg;
 };
 
 /* dispatch.c: an event with room for ndl deliveries (NULL: no memory),
@@ -117,6 +120,10 @@ void dispatch_stdout_deliver(struct dispatch_stdout *s, struct delivery *dl);
  * spool is full), and dl's final outcome. */
 int dispatch_spool_event(struct dispatch *d, struct event *ev);
 void dispatch_spool_done(struct dispatch *d, const struct delivery *dl);
+
+/* dispatch_cluster.c: ev, taken from the shared stream, has no
+ * unfinished delivery left. */
+void dispatch_cluster_finished(struct dispatch *d, const struct event *ev);
 
 /* dispatch_test.c: called when a test delivery is finished. */
 void dispatch_test_report(struct delivery *dl);

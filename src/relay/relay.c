@@ -3,6 +3,7 @@
 #include "edgehook/relay_routes.h"
 #include "edgehook/clock.h"
 #include "edgehook/config.h"
+#include "edgehook/cluster.h"
 #include "edgehook/dispatch.h"
 #include "edgehook/log.h"
 #include "edgehook/runner.h"
@@ -65,6 +66,8 @@ void relay_drain(struct relay *rl, void (*on_drained)(void *arg), void *arg)
 {
 	rl->on_drained = on_drained;
 	rl->drained_arg = arg;
+	if (rl->cluster)
+		cluster_stop(rl->cluster);
 	http_server_drain(rl->srv, on_requests_done, rl);
 }
 

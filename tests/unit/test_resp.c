@@ -158,29 +158,29 @@ TEST(test_resp_encode_bulk_array)
 	buf_free(&b);
 }
 
-TEST(test_resp_url_parse)
+TEST(test_redis_url_parse)
 {
-	struct resp_url u;
+	struct redis_url u;
 	const char *why = NULL;
-	CHECK_EQ_INT(resp_url_parse("redis://:p%40ss@10.0.0.5:6380/3", &u, &why), 0);
+	CHECK_EQ_INT(redis_url_parse("redis://:p%40ss@10.0.0.5:6380/3", &u, &why), 0);
 	CHECK_STR(u.host, "10.0.0.5");
 	CHECK_STR(u.password, "p@ss");
 	CHECK(u.has_password && u.port == 6380 && u.db == 3 && !u.tls && u.user[0] == 0);
-	CHECK_EQ_INT(resp_url_parse("rediss://app:x@[::1]", &u, &why), 0);
+	CHECK_EQ_INT(redis_url_parse("rediss://app:x@[::1]", &u, &why), 0);
 	CHECK(u.tls && u.port == 6379 && u.db == 0);
 	CHECK_STR(u.host, "::1");
 	CHECK_STR(u.user, "app");
-	CHECK_EQ_INT(resp_url_parse("redis://localhost/", &u, &why), 0);
+	CHECK_EQ_INT(redis_url_parse("redis://localhost/", &u, &why), 0);
 	CHECK(!u.has_password);
-	CHECK_EQ_INT(resp_url_parse("http://h", &u, &why), -1);
-	CHECK_EQ_INT(resp_url_parse("redis://", &u, &why), -1);
-	CHECK_EQ_INT(resp_url_parse("redis://h:0", &u, &why), -1);
-	CHECK_EQ_INT(resp_url_parse("redis://h:65536", &u, &why), -1);
-	CHECK_EQ_INT(resp_url_parse("redis://h/x", &u, &why), -1);
-	CHECK_EQ_INT(resp_url_parse("redis://pw@h", &u, &why), -1);
-	CHECK_EQ_INT(resp_url_parse("redis://:a%0@h", &u, &why), -1);
-	CHECK_EQ_INT(resp_url_parse("redis://:a%00b@h", &u, &why), -1);
-	CHECK_EQ_INT(resp_url_parse("redis://h/1?x=1", &u, &why), -1);
+	CHECK_EQ_INT(redis_url_parse("http://h", &u, &why), -1);
+	CHECK_EQ_INT(redis_url_parse("redis://", &u, &why), -1);
+	CHECK_EQ_INT(redis_url_parse("redis://h:0", &u, &why), -1);
+	CHECK_EQ_INT(redis_url_parse("redis://h:65536", &u, &why), -1);
+	CHECK_EQ_INT(redis_url_parse("redis://h/x", &u, &why), -1);
+	CHECK_EQ_INT(redis_url_parse("redis://pw@h", &u, &why), -1);
+	CHECK_EQ_INT(redis_url_parse("redis://:a%0@h", &u, &why), -1);
+	CHECK_EQ_INT(redis_url_parse("redis://:a%00b@h", &u, &why), -1);
+	CHECK_EQ_INT(redis_url_parse("redis://h/1?x=1", &u, &why), -1);
 }
 
 int main(void)
@@ -192,6 +192,6 @@ int main(void)
 	RUN(test_resp_long_line_refused_before_its_end);
 	RUN(test_resp_values_bound_counts_every_element);
 	RUN(test_resp_encode_bulk_array);
-	RUN(test_resp_url_parse);
+	RUN(test_redis_url_parse);
 	return unit_done();
 }

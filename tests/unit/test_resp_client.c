@@ -120,10 +120,10 @@ static void redis_stop(void)
 
 static struct resp_client *client(struct dns *d, const char *url, uint64_t timeout_ms)
 {
-	struct resp_url u;
+	struct redis_url u;
 	struct resp_opts o;
 	const char *why;
-	if (resp_url_parse(url, &u, &why) < 0)
+	if (redis_url_parse(url, &u, &why) < 0)
 		return NULL;
 	resp_opts_default(&o);
 	o.command_timeout_ms = timeout_ms;
@@ -386,14 +386,14 @@ TEST(test_resp_client_full_queue_refused_without_callback)
 {
 	struct fake f;
 	char url[64];
-	struct resp_url u;
+	struct redis_url u;
 	struct resp_opts o;
 	const char *why;
 	struct resp_client *c;
 	struct result r[3];
 	const char *ping[] = {"PING"};
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%u", fake_start(&f, FAKE_STALL));
-	resp_url_parse(url, &u, &why);
+	redis_url_parse(url, &u, &why);
 	resp_opts_default(&o);
 	o.max_queue = 2;
 	o.command_timeout_ms = 200;
@@ -411,10 +411,10 @@ TEST(test_resp_client_full_queue_refused_without_callback)
 
 TEST(test_resp_client_refuses_tls_url_for_now)
 {
-	struct resp_url u;
+	struct redis_url u;
 	struct resp_opts o;
 	const char *why;
-	resp_url_parse("rediss://h", &u, &why);
+	redis_url_parse("rediss://h", &u, &why);
 	resp_opts_default(&o);
 	CHECK(resp_client_new(R, NULL, &u, &o) == NULL);
 }

@@ -1,0 +1,64 @@
+/* cluster: cluster mode on Redis Streams (README "Cluster mode").
+ *
+ * Accepted events are added to one stream, PREFIX:events, and answered
+ * 202 only once Redis has acknowledged the XADD (cluster_put). Every
+ * instance reads the stream in one consumer group (consumer = its
+ * instance name) and delivers what it reads through the dispatcher; an
+ * entry is acknowledged and deleted once all its deliveries are
+ * delivered or failed, so the stream holds exactly the undelivered
+ * events and max_stream_len bounds them (a full stream answers 503).
+ *
+ * Ownership: entries this instance still delivers (retries included)
+ * are re-claimed every claim_after/3 so they never look idle; entries
+ * idle longer than claim_after belong to a dead or stalled instance and
+ * are taken over with XAUTOCLAIM. At start the instance first reads its
+ * own pending entries (a restart after kill -9 resumes them at once).
+ * NOGROUP (Redis restarted without its data) recreates the group with
+ * MKSTREAM instead of failing forever.
+ *
+ * Two connections: one for the blocking XREADGROUP, one for everything
+ * else, pipelined (all commands of one loop iteration share a write). */
+#ifndef EDGEHOOK_CLUSTER_H
+#define EDGEHOOK_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct reactor;
+struct dns;
+struct dispatch;
+struct cluster_cfg;
+struct buf;
+
+struct cluster;
+
+struct cluster_stats {
+	uint64_t put_ok, put_failed, read_calls, read_entries, acked, claimed, group_created, redis_errors,
+		poison;
+};
+
+/* Starts connecting and reading at once. NULL when out of memory or the
+ * URL cannot be served (rediss:// needs TLS). */
+struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct cluster_cfg *cfg, struct dispatch *d);
+void cluster_free(struct cluster *c);
+/* Drain: reads nothing more; what is held finishes and is acknowledged. */
+void cluster_stop(struct cluster *c);
+/* The command connection is up (ingest can be answered). */
+int cluster_up(const struct cluster *c);
+const struct cluster_stats *cluster_stats(const struct cluster *c);
+const char *cluster_instance(const struct cluster *c);
+
+/* Ingest: begin, add each event, end. status 0: every event is in the
+ * stream; -1: at least one is not (why says which problem), answer 503.
+ * cb runs from the loop after end, unless end returned -1 (refused at
+ * once: cb never runs) or the put was cancelled. */
+typedef void (*cluster_put_cb)(void *arg, int status, const char *why);
+struct cluster_put;
+struct cluster_put *cluster_put_begin(struct cluster *c, cluster_put_cb cb, void *arg);
+void cluster_put_event(struct cluster_put *p, const char *id, const char *type, uint64_t created_ms,
+		       const char *body, size_t len);
+int cluster_put_end(struct cluster_put *p, const char **why);
+/* The requester went away: cb never runs (the events may still land). */
+void cluster_put_cancel(struct cluster_put *p);
+
+#endif

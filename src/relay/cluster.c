@@ -1,0 +1,424 @@
+/* cluster: reading the shared stream, settling and claiming (cluster.h).
+ *
+ * The reader is one state machine: GROUP (XGROUP CREATE in flight) ->
+ * READING (XREADGROUP in flight) -> back to READING, or WAIT (a timer:
+ * the queue is full, or Redis failed and we back off) -> READING.
+ * STOPPED once draining. Nothing here busy-loops: every failure and
+ * every empty answer that came back early waits on a timer. */
+#include "cluster_internal.h"
+
+#include "edgehook/config.h"
+#include "edgehook/dispatch.h"
+#include "edgehook/clock.h"
+#include "edgehook/event.h"
+#include "edgehook/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	BLOCK_MS = 1000,
+	READ_COUNT = 128,
+	BACKOFF_MIN_MS = 100,
+	BACKOFF_MAX_MS = 2000,
+	BEAT_BATCH = 512,
+	GROUP_ARGS = 7,
+};
+
+static void read_next(struct cluster *c);
+
+/* ---- replies ---- */
+
+/* Child i of the aggregate at index k of r (the reply is complete). */
+static const struct resp_value *child(const struct resp_reply *r, const struct resp_value *agg, uint32_t i)
+{
+	uint32_t idx = (uint32_t)(agg - r->v) + 1;
+	while (i-- > 0)
+		idx = r->v[idx].end;
+	return &r->v[idx];
+}
+
+static int is_str(const struct resp_value *v)
+{
+	return v->type == RESP_BULK || v->type == RESP_SIMPLE;
+}
+
+static int copy_str(const struct resp_reply *r, const struct resp_value *v, char *out, size_t cap)
+{
+	if (!is_str(v) || v->len == 0 || v->len >= cap || memchr(resp_str(r, v), 0, v->len))
+		return -1;
+	memcpy(out, resp_str(r, v), v->len);
+	out[v->len] = '\0';
+	return 0;
+}
+
+static int is_error(const struct resp_reply *r, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	return r && (r->v[0].type == RESP_ERROR || r->v[0].type == RESP_BLOB_ERROR) && r->v[0].len >= n &&
+	       memcmp(resp_str(r, &r->v[0]), prefix, n) == 0;
+}
+
+/* Logs a failed command once per call site and state change would be
+ * nicer; one line per failure is bounded by the backoff. */
+static void log_redis(struct cluster *c, const char *what, const char *err, const struct resp_reply *r)
+{
+	char text[128];
+	c->stats.redis_errors++;
+	if (!err && r)
+		snprintf(text, sizeof(text), "%.*s", (int)(r->v[0].len > 100 ? 100 : r->v[0].len), resp_str(r, &r->v[0]));
+	log_msg(LOG_WARN, "cluster: redis command failed", "command", what, "err", err ? err : text, NULL);
+}
+
+/* ---- settling ---- */
+
+static void on_ack(void *arg, const char *err, const struct resp_reply *r)
+{
+	struct cluster *c = arg;
+	if (err || r->v[0].type == RESP_ERROR)
+		log_redis(c, "XACK/XDEL", err, r);
+}
+
+/* Acknowledged and deleted: the stream keeps only undelivered events. A
+ * lost ack costs a repeat delivery (after claim_after), never an event. */
+static void settle(void *arg, const char *stream_id)
+{
+	struct cluster *c = arg;
+	const char *ack[] = {"XACK", c->stream, c->group, stream_id};
+	const char *del[] = {"XDEL", c->stream, stream_id};
+	c->stats.acked++;
+	if (resp_command(c->cmd, 4, ack, NULL, on_ack, c) < 0 || resp_command(c->cmd, 3, del, NULL, on_ack, c) < 0)
+		log_msg(LOG_WARN, "cluster: acknowledgement not queued (redelivered after claim_after)", "stream_id",
+			stream_id, NULL);
+}
+
+/* ---- entries ---- */
+
+/* One [stream_id, [field, value, ...]] entry: delivered, or settled at
+ * once when there is nothing to deliver (deleted, malformed, no match). */
+static void take_entry(struct cluster *c, const struct resp_reply *r, const struct resp_value *e, int claimed)
+{
+	char sid[48], id[EVENT_ID_LEN], type[EVENT_TYPE_MAX], ts[24] = "";
+	const struct resp_value *f;
+	struct stream_event se;
+	uint32_t k;
+	int rc;
+	memset(&se, 0, sizeof(se));
+	if (e->type != RESP_ARRAY || e->n != 2 || copy_str(r, child(r, e, 0), sid, sizeof(sid)) < 0) {
+		c->stats.poison++;
+		return;
+	}
+	if (c->history)
+		snprintf(c->cursor, sizeof(c->cursor), "%s", sid);
+	if (dispatch_holds(c->d, sid))
+		return;
+	c->stats.read_entries++;
+	c->stats.claimed += (uint64_t)claimed;
+	f = child(r, e, 1);
+	id[0] = type[0] = '\0';
+	for (k = 0; f->type == RESP_ARRAY && k + 1 < f->n; k += 2) {
+		const struct resp_value *key = child(r, f, k), *val = child(r, f, k + 1);
+		if (resp_eq(r, key, "id"))
+			copy_str(r, val, id, sizeof(id));
+		else if (resp_eq(r, key, "type"))
+			copy_str(r, val, type, sizeof(type));
+		else if (resp_eq(r, key, "ts"))
+			copy_str(r, val, ts, sizeof(ts));
+		else if (resp_eq(r, key, "body") && is_str(val)) {
+			se.body = resp_str(r, val);
+			se.len = val->len;
+		}
+	}
+	if (f->type == RESP_NULL) {
+		settle(c, sid); /* trimmed or deleted: nothing left to deliver */
+		return;
+	}
+	if (!id[0] || !type[0] || !se.body) {
+		c->stats.poison++;
+		log_msg(LOG_ERROR, "cluster: stream entry without id, type or body: dropped", "stream_id", sid, NULL);
+		settle(c, sid);
+		return;
+	}
+	se.stream_id = sid;
+	se.id = id;
+	se.type = type;
+	se.created_ms = strtoull(ts, NULL, 10);
+	rc = dispatch_stream_event(c->d, &se);
+	if (rc == 0)
+		settle(c, sid);
+	else if (rc < 0)
+		log_msg(LOG_ERROR, "cluster: out of memory: entry left for a claim", "stream_id", sid, NULL);
+}
+
+/* ---- reading ---- */
+
+static void wait_then_read(struct cluster *c, uint64_t ms)
+{
+	if (c->state == RD_STOPPED)
+		return;
+	c->state = RD_WAIT;
+	timer_start(c->r, &c->read_timer, ms);
+}
+
+static void back_off(struct cluster *c)
+{
+	c->backoff = c->backoff ? c->backoff * 2 : BACKOFF_MIN_MS;
+	if (c->backoff > BACKOFF_MAX_MS)
+		c->backoff = BACKOFF_MAX_MS;
+	wait_then_read(c, c->backoff);
+}
+
+static void on_group(void *arg, const char *err, const struct resp_reply *r)
+{
+	struct cluster *c = arg;
+	if (c->state == RD_STOPPED)
+		return;
+	if (err || (r->v[0].type == RESP_ERROR && !is_error(r, "BUSYGROUP"))) {
+		log_redis(c, "XGROUP CREATE", err, r);
+		c->state = RD_GROUP;
+		back_off(c);
+		return;
+	}
+	if (!is_error(r, "BUSYGROUP")) {
+		c->stats.group_created++;
+		log_msg(LOG_INFO, "cluster: consumer group created", "stream", c->stream, "group", c->group, NULL);
+	}
+	c->backoff = 0;
+	/* our own pending entries first: a restart resumes them at once */
+	c->history = 1;
+	snprintf(c->cursor, sizeof(c->cursor), "0");
+	read_next(c);
+}
+
+static void create_group(struct cluster *c)
+{
+	/* from 0: entries added before the group existed are read too */
+	const char *argv[GROUP_ARGS] = {"XGROUP", "CREATE", c->stream, c->group, "0", "MKSTREAM", NULL};
+	c->state = RD_GROUP;
+	if (resp_command(c->cmd, GROUP_ARGS - 1, argv, NULL, on_group, c) < 0)
+		back_off(c);
+}
+
+static void on_read(void *arg, const char *err, const struct resp_reply *r)
+{
+	struct cluster *c = arg;
+	const struct resp_value *entries;
+	uint32_t i;
+	if (c->state == RD_STOPPED)
+		return;
+	if (is_error(r, "NOGROUP")) {
+		log_msg(LOG_WARN, "cluster: consumer group missing (Redis lost its data?): recreating it", "stream",
+			c->stream, NULL);
+		create_group(c);
+		return;
+	}
+	if (err || r->v[0].type == RESP_ERROR) {
+		log_redis(c, "XREADGROUP", err, r);
+		back_off(c);
+		return;
+	}
+	c->backoff = 0;
+	if (r->v[0].type != RESP_ARRAY || r->v[0].n < 1) {
+		/* nothing new; an answer earlier than BLOCK is a server that
+		 * does not block (or none of ours): no spinning on it */
+		if (c->history)
+			c->history = 0;
+		if (r->v[0].type != RESP_NULL && r->v[0].type != RESP_ARRAY)
+			log_redis(c, "XREADGROUP", "unexpected reply type", NULL);
+		if (clock_now_ms() - c->read_started < BLOCK_MS / 2 && !c->history)
+			wait_then_read(c, BACKOFF_MIN_MS);
+		else
+			read_next(c);
+		return;
+	}
+	entries = child(r, &r->v[0], 0);
+	if (entries->type != RESP_ARRAY || entries->n != 2 || (entries = child(r, entries, 1))->type != RESP_ARRAY) {
+		log_redis(c, "XREADGROUP", "unexpected reply shape", NULL);
+		back_off(c);
+		return;
+	}
+	if (c->history && entries->n == 0)
+		c->history = 0; /* our pending list is done: new entries now */
+	for (i = 0; i < entries->n; i++)
+		take_entry(c, r, child(r, entries, i), 0);
+	read_next(c);
+}
+
+static void read_next(struct cluster *c)
+{
+	char count[16];
+	size_t room = dispatch_room(c->d);
+	const char *argv[] = {"XREADGROUP", "GROUP", c->group, c->instance, "COUNT", count,
+			      "BLOCK",      "1000",  "STREAMS", c->stream, c->history ? c->cursor : ">"};
+	if (c->state == RD_STOPPED)
+		return;
+	if (room < 16) {
+		wait_then_read(c, 50); /* the queue is full: let deliveries finish */
+		return;
+	}
+	snprintf(count, sizeof(count), "%zu", room < READ_COUNT ? room : (size_t)READ_COUNT);
+	c->state = RD_READING;
+	c->stats.read_calls++;
+	c->read_started = clock_now_ms();
+	if (resp_command(c->rd, 11, argv, NULL, on_read, c) < 0)
+		back_off(c);
+}
+
+static void on_read_timer(void *arg)
+{
+	struct cluster *c = arg;
+	if (c->state == RD_GROUP)
+		create_group(c);
+	else if (c->state == RD_WAIT)
+		read_next(c);
+}
+
+/* ---- claiming and keeping ---- */
+
+static uint64_t claim_every(const struct cluster *c)
+{
+	uint64_t t = c->claim_after_ms / 4;
+	return t < 250 ? 250 : t > 15000 ? 15000 : t;
+}
+
+static void on_claim(void *arg, const char *err, const struct resp_reply *r)
+{
+	struct cluster *c = arg;
+	const struct resp_value *entries;
+	uint32_t i;
+	size_t before = c->stats.claimed;
+	c->claim_busy = 0;
+	if (c->state == RD_STOPPED)
+		return;
+	if (err || r->v[0].type != RESP_ARRAY || r->v[0].n < 2) {
+		if (!is_error(r, "NOGROUP")) /* the reader recreates it */
+			log_redis(c, "XAUTOCLAIM", err ? err : r->v[0].type == RESP_ERROR ? NULL : "unexpected reply", r);
+		return;
+	}
+	if (copy_str(r, child(r, &r->v[0], 0), c->claim_cursor, sizeof(c->claim_cursor)) < 0)
+		snprintf(c->claim_cursor, sizeof(c->claim_cursor), "0-0");
+	entries = child(r, &r->v[0], 1);
+	for (i = 0; entries->type == RESP_ARRAY && i < entries->n; i++)
+		take_entry(c, r, child(r, entries, i), 1);
+	if (c->stats.claimed > before) {
+		char n[24];
+		snprintf(n, sizeof(n), "%llu", (unsigned long long)(c->stats.claimed - before));
+		log_msg(LOG_INFO, "cluster: deliveries taken over from a silent instance", "entries", n, NULL);
+	}
+}
+
+static void on_claim_timer(void *arg)
+{
+	struct cluster *c = arg;
+	char count[16];
+	size_t room = dispatch_room(c->d);
+	const char *argv[] = {"XAUTOCLAIM", c->stream, c->group, c->instance, c->claim_ms, c->claim_cursor,
+			      "COUNT", count};
+	timer_start(c->r, &c->claim_timer, claim_every(c));
+	if (c->claim_busy || c->state == RD_STOPPED || c->state == RD_GROUP || room < 16 || !resp_connected(c->cmd))
+		return;
+	snprintf(count, sizeof(count), "%zu", room < READ_COUNT ? room : (size_t)READ_COUNT);
+	if (resp_command(c->cmd, 8, argv, NULL, on_claim, c) == 0)
+		c->claim_busy = 1;
+}
+
+static void on_beat(void *arg, const char *err, const struct resp_reply *r)
+{
+	struct cluster *c = arg;
+	if (err || r->v[0].type == RESP_ERROR)
+		log_redis(c, "XCLAIM (keep)", err, r);
+}
+
+/* Entries still being delivered here (retries wait long) are claimed
+ * again by us, which resets their idle time: nobody takes them over. */
+static void on_beat_timer(void *arg)
+{
+	struct cluster *c = arg;
+	const char *argv[6 + BEAT_BATCH + 1];
+	size_t n;
+	uint64_t every = c->claim_after_ms / 3;
+	timer_start(c->r, &c->beat_timer, every < 100 ? 100 : every);
+	if (!resp_connected(c->cmd))
+		return;
+	n = dispatch_held(c->d, argv + 5, BEAT_BATCH);
+	if (n == 0)
+		return;
+	argv[0] = "XCLAIM";
+	argv[1] = c->stream;
+	argv[2] = c->group;
+	argv[3] = c->instance;
+	argv[4] = "0";
+	argv[5 + n] = "JUSTID";
+	resp_command(c->cmd, (int)(6 + n), argv, NULL, on_beat, c);
+}
+
+/* ---- the object ---- */
+
+struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct cluster_cfg *cfg, struct dispatch *d)
+{
+	struct cluster *c;
+	struct resp_opts o;
+	if (cfg->url.tls)
+		return NULL;
+	if (!(c = calloc(1, sizeof(*c))))
+		return NULL;
+	c->r = r;
+	c->d = d;
+	c->claim_after_ms = cfg->claim_after_ms;
+	c->max_stream_len = cfg->max_stream_len;
+	c->timeout_ms = cfg->timeout_ms;
+	snprintf(c->stream, sizeof(c->stream), "%s:events", cfg->prefix);
+	snprintf(c->group, sizeof(c->group), "%s:deliver", cfg->prefix);
+	snprintf(c->instance, sizeof(c->instance), "%s", cfg->instance);
+	snprintf(c->maxlen, sizeof(c->maxlen), "%llu", (unsigned long long)cfg->max_stream_len);
+	snprintf(c->claim_ms, sizeof(c->claim_ms), "%llu", (unsigned long long)cfg->claim_after_ms);
+	snprintf(c->claim_cursor, sizeof(c->claim_cursor), "0-0");
+	resp_opts_default(&o);
+	o.connect_timeout_ms = cfg->timeout_ms;
+	o.command_timeout_ms = cfg->timeout_ms;
+	o.max_queue = cfg->queue > UINT32_MAX ? UINT32_MAX : (uint32_t)cfg->queue;
+	c->cmd = resp_client_new(r, dns, &cfg->url, &o);
+	o.command_timeout_ms = cfg->timeout_ms + BLOCK_MS;
+	o.max_queue = 4;
+	c->rd = resp_client_new(r, dns, &cfg->url, &o);
+	if (!c->cmd || !c->rd) {
+		cluster_free(c);
+		return NULL;
+	}
+	timer_init(&c->read_timer, on_read_timer, c);
+	timer_init(&c->claim_timer, on_claim_timer, c);
+	timer_init(&c->beat_timer, on_beat_timer, c);
+	dispatch_cluster_attach(d, settle, c);
+	create_group(c);
+	timer_start(r, &c->claim_timer, claim_every(c));
+	timer_start(r, &c->beat_timer, c->claim_after_ms / 3);
+	return c;
+}
+
+void cluster_stop(struct cluster *c)
+{
+	c->state = RD_STOPPED;
+	timer_stop(c->r, &c->read_timer);
+	timer_stop(c->r, &c->claim_timer);
+}
+
+void cluster_free(struct cluster *c)
+{
+	if (!c)
+		return;
+	if (c->d)
+		dispatch_cluster_attach(c->d, NULL, NULL);
+	timer_stop(c->r, &c->read_timer);
+	timer_stop(c->r, &c->claim_timer);
+	timer_stop(c->r, &c->beat_timer);
+	resp_client_free(c->cmd);
+	resp_client_free(c->rd);
+	free(c);
+}
+
+int cluster_up(const struct cluster *c) { return resp_connected(c->cmd); }
+
+const struct cluster_stats *cluster_stats(const struct cluster *c) { return &c->stats; }
+
+const char *cluster_instance(const struct cluster *c) { return c->instance; }

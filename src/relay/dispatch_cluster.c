@@ -1,0 +1,85 @@
+/* dispatch_cluster: the dispatcher's side of cluster mode. Events come
+ * from the shared stream (cluster.c) with their own id and are delivered
+ * like any other; once every HTTP delivery of one is delivered or failed
+ * the stream entry is settled (acknowledged). A delivery dropped at
+ * shutdown settles nothing: its entry stays pending in Redis and another
+ * instance (or this one, restarted) takes it over. */
+#include "dispatch_internal.h"
+#include "edgehook/endpoint.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void dispatch_cluster_attach(struct dispatch *d, void (*settled)(void *arg, const char *stream_id), void *arg)
+{
+	d->settled = settled;
+	d->settled_arg = arg;
+}
+
+void dispatch_cluster_finished(struct dispatch *d, const struct event *ev)
+{
+	size_t i;
+	for (i = 0; i < ev->ndl; i++)
+		if (ev->dl[i].state == DLV_DROPPED)
+			return;
+	if (d->settled)
+		d->settled(d->settled_arg, ev->stream_id);
+}
+
+size_t dispatch_matching(const struct dispatch *d, const char *type)
+{
+	size_t i, n = 0;
+	for (i = 0; i < d->neps; i++)
+		n += (size_t)endpoint_matches(d->eps[i], type);
+	return n;
+}
+
+size_t dispatch_room(const struct dispatch *d)
+{
+	return d->pending < d->queue_max ? d->queue_max - d->pending : 0;
+}
+
+int dispatch_holds(const struct dispatch *d, const char *stream_id)
+{
+	const struct list *l;
+	for (l = d->active.next; l != &d->active; l = l->next) {
+		const struct event *ev = list_entry(l, struct event, link);
+		if (strcmp(ev->stream_id, stream_id) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+size_t dispatch_held(const struct dispatch *d, const char **ids, size_t max)
+{
+	const struct list *l;
+	size_t n = 0;
+	for (l = d->active.next; l != &d->active && n < max; l = l->next) {
+		const struct event *ev = list_entry(l, struct event, link);
+		if (ev->stream_id[0])
+			ids[n++] = ev->stream_id;
+	}
+	return n;
+}
+
+int dispatch_stream_event(struct dispatch *d, const struct stream_event *se)
+{
+	struct event *ev;
+	size_t i, n = dispatch_matching(d, se->type);
+	int http = 0;
+	if (n == 0)
+		return 0;
+	if (strlen(se->stream_id) >= sizeof(((struct event *)0)->stream_id) || !(ev = dispatch_event_new(se->type, se->body, se->len, n)))
+		return -1;
+	snprintf(ev->id, sizeof(ev->id), "%s", se->id);
+	snprintf(ev->stream_id, sizeof(ev->stream_id), "%s", se->stream_id);
+	if (se->created_ms)
+		ev->created_ms = se->created_ms;
+	for (i = 0; i < d->neps; i++)
+		if (endpoint_matches(d->eps[i], se->type))
+			dispatch_add_delivery(d, ev, d->eps[i]);
+	http = ev->unfinished > 0;
+	dispatch_launch(d, ev);
+	return http;
+}

@@ -1,0 +1,100 @@
+"""A real redis-server for cluster tests (the Debian package; setup.sh
+installs it): own temp dir, a free port, AOF on, stopped by pid. And a
+minimal RESP client to look at what edgehook stored."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import harness
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Redis:
+    def __init__(self, port=None, appendonly=True):
+        self.dir = tempfile.mkdtemp(prefix="edgehook-redis-")
+        self.port = port or free_port()
+        self.appendonly = appendonly
+        self.proc = None
+
+    def url(self):
+        return "redis://127.0.0.1:%d" % self.port
+
+    def start(self):
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+                "--save", "", "--appendonly", "yes" if self.appendonly else "no",
+                "--appendfsync", "always", "--logfile", os.path.join(self.dir, "redis.log")]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        harness.register(self.proc)
+        deadline = time.time() + 30
+        while True:
+            try:
+                if self.cmd("PING") == "PONG":
+                    return self
+            except OSError:
+                pass
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise AssertionError("redis-server did not start on port %d" % self.port)
+            time.sleep(0.05)  # polling a port that is not bound yet: nothing to wait on
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(30)
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(30)
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def cmd(self, *args):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        try:
+            out = b"*%d\r\n" % len(args)
+            for a in args:
+                a = a if isinstance(a, bytes) else str(a).encode()
+                out += b"$%d\r\n%s\r\n" % (len(a), a)
+            s.sendall(out)
+            return _read(s.makefile("rb"))
+        finally:
+            s.close()
+
+
+class RedisError(Exception):
+    pass
+
+
+def _read(f):
+    line = f.readline()
+    if not line.endswith(b"\r\n"):
+        raise OSError("connection closed")
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"+":
+        return rest.decode()
+    if kind == b"-":
+        return RedisError(rest.decode())
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = f.read(n + 2)
+        return data[:-2]
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [_read(f) for _ in range(n)]
+    raise OSError("bad reply %r" % line)
