@@ -1,0 +1,209 @@
+"""server.workers (issue 16 point 5): a supervisor and N single-threaded
+workers accepting on their own SO_REUSEPORT sockets, with a real
+redis-server for the cluster: section they need. Workers are found as
+the server's children in /proc; /metrics says which worker answered."""
+import os
+import re
+import signal
+import tempfile
+
+import harness
+from harness import Edgehook, assert_eq, assert_true, run_cli
+from redis_server import Redis
+
+
+def workers_config(url, n=3, extra=""):
+    return ("server:\n  workers: %s\n  drain_timeout: 5s\n"
+            "cluster:\n  redis: %s\n  instance: wtest\n%s" % (n, url, extra))
+
+
+def children(pid):
+    """The server's child pids, read from /proc (all threads: one)."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return sorted(int(p) for p in f.read().split())
+    except FileNotFoundError:
+        return []
+
+
+def parent_of(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"^PPid:\s+(\d+)", f.read(), re.M).group(1))
+
+
+class Counted:
+    """Requests on new connections (each one may land on any worker),
+    counting every answer, so /metrics can be checked against it."""
+
+    def __init__(self, eh):
+        self.eh = eh
+        self.answered = 0
+
+    def request(self, method, path, **kw):
+        r = self.eh.request(method, path, **kw)
+        self.answered += 1
+        return r
+
+    def metrics(self):
+        r = self.request("GET", "/metrics")
+        assert_eq(r.status, 200, "/metrics")
+        samples = {}
+        for line in r.body.decode().splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                samples[name] = float(value)
+        return samples
+
+
+def requests_total(samples):
+    return sum(v for k, v in samples.items() if k.startswith("edgehook_requests_total{"))
+
+
+def scraper(samples):
+    """The worker index that answered this scrape."""
+    for k in samples:
+        m = re.match(r'edgehook_worker_scrape\{worker="(\d+)",pid="(\d+)"\}', k)
+        if m:
+            return int(m.group(1)), int(m.group(2))
+    raise AssertionError("no edgehook_worker_scrape sample")
+
+
+def check_sums_from_every_worker(c, n):
+    """Scrapes until each of the n workers has answered one with
+    edgehook_requests_total equal to every request answered before it.
+    Another worker's slot trails its answers by a few ms at most, so a
+    scrape may see less for a moment, never more. Returns the pid that
+    answered the last scrape (its own answer to it is counted after)."""
+    exact = set()
+    last = []
+
+    def one():
+        before = c.answered
+        s = c.metrics()
+        total = requests_total(s)
+        assert_true(total <= before, "summed requests %d exceed the %d answered" % (total, before))
+        last[:] = [scraper(s)[1]]
+        if total == before:
+            exact.add(scraper(s)[0])
+        return len(exact) == n
+
+    harness.wait_until(one, 60, "an exact sum from each of %d workers" % n)
+    return last[0]
+
+
+def test_workers_refused_without_cluster():
+    d = tempfile.mkdtemp(prefix="edgehook-test-")
+    for value in ("3", "auto"):
+        path = os.path.join(d, "w.yaml")
+        with open(path, "w") as f:
+            f.write("log:\n  level: info\nserver:\n  workers: %s\n" % value)
+        for args in (["--check"], ["-l", "127.0.0.1:0"]):
+            p = run_cli(["-c", path] + args)
+            assert_eq(p.returncode, 2, "workers: %s without cluster: (%s)" % (value, args[0]))
+            assert_true(re.search(r"^%s:4: workers: more than one worker needs cluster:.*cluster mode" % re.escape(path),
+                                  p.stderr, re.M), "file:line and why: %r" % p.stderr)
+    for bad in ("0", "65", "many", "-1"):
+        with open(path, "w") as f:
+            f.write("server:\n  workers: %s\n" % bad)
+        p = run_cli(["-c", path, "--check"])
+        assert_eq(p.returncode, 2, "workers: %s" % bad)
+        assert_true("%s:2: workers: expected" % path in p.stderr, "bounded: %r" % p.stderr)
+    with open(path, "w") as f:
+        f.write("server:\n  workers: 1\n")
+    assert_eq(run_cli(["-c", path, "--check"]).returncode, 0, "one worker needs nothing")
+
+
+def test_workers_refuse_a_shared_spool():
+    d = tempfile.mkdtemp(prefix="edgehook-test-")
+    path = os.path.join(d, "w.yaml")
+    with open(path, "w") as f:
+        f.write(workers_config("redis://127.0.0.1:1", 2, "spool:\n  dir: %s\n" % d))
+    p = run_cli(["-c", path, "--check"])
+    assert_eq(p.returncode, 2, "workers sharing spool.dir")
+    assert_true("%s:2: workers: more than one worker cannot share spool.dir" % path in p.stderr, p.stderr)
+
+
+def test_workers_spread_restart_and_drain():
+    redis = Redis().start()
+    try:
+        eh = Edgehook(workers_config(redis.url())).start()
+        try:
+            c = Counted(eh)
+            eh.wait_log(r"msg=\"workers serving\" workers=3")
+            pids = children(eh.proc.pid)
+            assert_eq(len(pids), 3, "three workers")
+            for p in pids:
+                assert_eq(parent_of(p), eh.proc.pid, "a worker is the server's child")
+            eh.wait_log(r"msg=\"cluster mode\".* instance=wtest-w0", count=1)
+            eh.wait_log(r"instance=wtest-w[012]", count=3)
+
+            for _ in range(60):
+                assert_eq(c.request("GET", "/healthz").status, 200, "served")
+            s = c.metrics()
+            per = [s['edgehook_worker_requests_total{worker="%d"}' % i] for i in range(3)]
+            assert_true(all(n > 0 for n in per), "requests spread over the three workers: %s" % per)
+            assert_eq(s["edgehook_workers"], 3, "workers gauge")
+            # a worker publishes its counts within METRICS_SHM_PUBLISH_MS of
+            # answering: the victim is one whose last answer a later exact
+            # scrape has seen (a SIGKILL loses only what was not published)
+            last = check_sums_from_every_worker(c, 3)
+            victim = [p for p in pids if p != last][0]
+            os.kill(victim, signal.SIGKILL)
+            eh.wait_log(r"msg=\"worker exited: restarting\" worker=\d+ pid=%d status=\"signal 9\"" % victim)
+            harness.wait_until(lambda: len(children(eh.proc.pid)) == 3 and victim not in children(eh.proc.pid),
+                               30, "the killed worker replaced")
+            # the replacement says it serves like any worker (the supervisor's line names workers=)
+            eh.wait_log(r"msg=\"edgehook started\" version=\S+$", count=4)
+            fresh = set(children(eh.proc.pid)) - set(pids)
+            assert_eq(len(fresh), 1, "one new worker pid")
+            for _ in range(30):
+                assert_eq(c.request("GET", "/healthz").status, 200, "service continues")
+            # the dead worker's counts were folded in: the sum did not go back
+            check_sums_from_every_worker(c, 3)
+            assert_eq(c.metrics()["edgehook_worker_restarts_total"], 1, "restart counted")
+
+            now = children(eh.proc.pid)
+            assert_eq(eh.stop(), 0, "drained and exited 0")
+            eh.wait_log(r"msg=\"worker stopped\".*status=\"exit 0\"", count=3)
+            left = [p for p in now if os.path.exists("/proc/%d" % p)]
+            assert_eq(left, [], "no worker outlives the server")
+        finally:
+            eh.stop()
+    finally:
+        redis.close()
+
+
+def test_workers_reload_reaches_every_worker():
+    redis = Redis(appendonly=False).start()
+    try:
+        with Edgehook(workers_config(redis.url())) as eh:
+            eh.wait_log(r"msg=\"workers serving\"")
+            eh.signal(signal.SIGHUP)
+            eh.wait_log(r"msg=\"reload passed to the workers\"")
+            eh.wait_log(r"msg=\"config reloaded\"", count=3)
+    finally:
+        redis.close()
+
+
+def test_workers_connection_queued_on_a_dead_worker_is_served():
+    """The supervisor keeps every worker's socket: a connection queued on
+    one whose worker died is accepted by the replacement, not reset."""
+    redis = Redis(appendonly=False).start()
+    try:
+        with Edgehook(workers_config(redis.url(), 2)) as eh:
+            eh.wait_log(r"msg=\"workers serving\"")
+            pids = children(eh.proc.pid)
+            for p in pids:
+                os.kill(p, signal.SIGSTOP)
+            s = eh.connect(timeout=60)
+            try:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                for p in pids:
+                    os.kill(p, signal.SIGKILL)
+                r = harness.read_response(s)
+                assert_eq(r.status, 200, "answered by a replacement")
+            finally:
+                s.close()
+            eh.wait_log(r"msg=\"worker exited: restarting\"", count=2)
+    finally:
+        redis.close()
