@@ -11,6 +11,7 @@ command -v webhook >/dev/null 2>&1 || need="$need webhook"
 command -v wrk >/dev/null 2>&1 || need="$need wrk"
 command -v taskset >/dev/null 2>&1 || need="$need util-linux"
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
+command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
 if [ -n "$need" ]; then
 	echo "installing:$need"
 	# Debian packages start (and enable) their service on install; a
@@ -43,4 +44,5 @@ if [ -n "$need" ]; then
 	esac
 fi
 sh bench/tls.sh
+python3 bench/cluster.py
 exec python3 bench/bench.py "$@"

@@ -47,9 +47,14 @@ void cluster_stop(struct cluster *c);
 int cluster_up(const struct cluster *c);
 const struct cluster_stats *cluster_stats(const struct cluster *c);
 const char *cluster_instance(const struct cluster *c);
+/* The sum over both Redis connections. */
+struct resp_stats;
+void cluster_redis_stats(const struct cluster *c, struct resp_stats *out);
 
 /* Ingest: begin, add each event, end. status 0: every event is in the
- * stream; -1: at least one is not (why says which problem), answer 503.
+ * stream; 1: a delivery put with cluster_put_once was seen before (within
+ * cluster.dedupe_window, on any instance); -1: at least one is not stored
+ * (why says which problem), answer 503.
  * cb runs from the loop after end, unless end returned -1 (refused at
  * once: cb never runs) or the put was cancelled. */
 typedef void (*cluster_put_cb)(void *arg, int status, const char *why);
@@ -57,8 +62,44 @@ struct cluster_put;
 struct cluster_put *cluster_put_begin(struct cluster *c, cluster_put_cb cb, void *arg);
 void cluster_put_event(struct cluster_put *p, const char *id, const char *type, uint64_t created_ms,
 		       const char *body, size_t len);
+/* A trigger delivery: marks (scope, delivery) seen and stores the event
+ * (body NULL: only the mark), both or neither. */
+struct cluster_item {
+	const char *id, *type;
+	uint64_t created_ms;
+	const char *body; /* NULL: nothing to store */
+	size_t len;
+};
+void cluster_put_once(struct cluster_put *p, const char *scope, const char *delivery, size_t dlen,
+		      const struct cluster_item *it);
 int cluster_put_end(struct cluster_put *p, const char **why);
 /* The requester went away: cb never runs (the events may still land). */
 void cluster_put_cancel(struct cluster_put *p);
+
+/* Delivery status shared by all instances (cluster_status.c): store is
+ * the dispatcher's status hook (the event itself is entered at ingest);
+ * get answers status 1 with the event's JSON, 0 unknown (or expired), -1
+ * Redis failed; cb never runs after cancel. NULL: not sent. */
+void cluster_status_store(void *arg, const char *id, const char *field, const char *meta, size_t mlen,
+			  const char *json, size_t jlen);
+struct cluster_get;
+struct cluster_get *cluster_status_get(struct cluster *c, const char *id,
+				       void (*cb)(void *arg, int status, struct buf *json), void *arg);
+void cluster_get_cancel(struct cluster_get *g);
+
+/* Runtime triggers (PUT /api/v1/triggers) shared by all instances: a
+ * hash PREFIX:triggers (id -> definition as PUT) and a version counter
+ * PREFIX:triggers:version bumped with every change. Each instance polls
+ * the version every TRIGGER_POLL_MS and, when it moved, reads the hash
+ * and hands it to fn (strings valid during the call only). store: body
+ * NULL deletes. A store that fails is logged and counted. */
+enum { CLUSTER_TRIGGER_POLL_MS = 250 };
+struct cluster_kv {
+	const char *key, *val;
+	size_t klen, vlen;
+};
+void cluster_trigger_store(struct cluster *c, const char *id, const char *body, size_t len);
+void cluster_triggers_watch(struct cluster *c, void (*fn)(void *arg, size_t n, const struct cluster_kv *kv),
+			    void *arg);
 
 #endif

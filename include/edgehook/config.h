@@ -111,6 +111,8 @@ struct cluster_cfg {
 	uint64_t claim_after_ms;
 	uint64_t max_stream_len; /* XADD MAXLEN ~; a full stream answers 503 */
 	uint64_t timeout_ms;     /* one Redis command; ingest answers 503 past it */
+	uint64_t dedupe_window_ms; /* how long a trigger delivery id counts as seen, cluster-wide */
+	uint64_t status_ttl_ms;    /* how long GET /api/v1/events/{id} answers after the last change */
 	size_t queue;            /* Redis commands queued or in flight */
 	int line;
 };

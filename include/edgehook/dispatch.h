@@ -90,7 +90,16 @@ struct stream_event {
 	size_t len;
 	uint64_t created_ms;
 };
-void dispatch_cluster_attach(struct dispatch *d, void (*settled)(void *arg, const char *stream_id), void *arg);
+struct dispatch_cluster_hooks {
+	void (*settled)(void *arg, const char *stream_id);
+	/* a delivery's state changed: meta is the event's "id","event",
+	 * "created" members, json the delivery's status object */
+	void (*status)(void *arg, const char *id, const char *endpoint, const char *meta, size_t mlen,
+		       const char *json, size_t jlen);
+	void *arg;
+};
+/* hooks NULL: detached. */
+void dispatch_cluster_attach(struct dispatch *d, const struct dispatch_cluster_hooks *hooks);
 /* 1 started with HTTP deliveries (settled follows), 0 nothing to settle
  * for (no HTTP endpoint matches), -1 out of memory. */
 int dispatch_stream_event(struct dispatch *d, const struct stream_event *se);

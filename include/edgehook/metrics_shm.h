@@ -27,6 +27,11 @@ enum {
 	METRICS_SHM_PUBLISH_MS = 5,
 };
 
+struct metrics_cluster {
+	uint64_t put_ok, put_failed, read_calls, read_entries, acked, claimed, group_created, redis_errors;
+	uint64_t replies, writes, connects;
+};
+
 /* Everything /metrics sums over workers, all monotonic. */
 struct metrics_counters {
 	uint64_t connections_total, connections_rejected, requests[6], parse_errors, timeouts;
@@ -34,11 +39,13 @@ struct metrics_counters {
 	uint64_t events_total, events_rejected;
 	uint64_t dns_hits, dns_misses, dns_queries;
 	uint64_t client_opened, client_reused, client_resent, client_tls_handshakes, client_tls_resumed;
+	struct metrics_cluster cluster;
 };
 
 /* Levels: summed over workers. */
 struct metrics_gauges {
 	uint64_t connections_open, queue_depth, queue_bytes, in_flight;
+	uint64_t cluster_redis_up;
 };
 
 struct metrics_endpoint {
@@ -51,6 +58,7 @@ struct metrics_endpoint {
 struct metrics_snapshot {
 	struct metrics_counters c;
 	struct metrics_gauges g;
+	int cluster; /* cluster: is configured (the same in every worker) */
 	size_t neps;
 	struct metrics_endpoint eps[METRICS_SHM_ENDPOINTS];
 };

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "edgehook/event.h"
 #include "edgehook/http_parser.h"
 #include "edgehook/relay.h"
 
@@ -24,11 +25,28 @@ void registry_api(struct relay *rl, struct http_conn *c, const struct http_reque
  * or no longer allows (run without api.allow_run) are dropped, logged. */
 void registry_reconcile(struct relay *rl);
 void registry_free(struct relay *rl);
+/* Cluster mode: the shared API triggers, for cluster_triggers_watch. */
+struct cluster_kv;
+void registry_sync(void *arg, size_t n, const struct cluster_kv *kv);
 
 /* trigger.c */
 /* verify_as: the kind named in the route, or the trigger's own kind. */
 void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *body,
 		     size_t len, const struct trigger_cfg *t, int verify_as);
+
+/* trigger_cluster.c: what trigger_receive decided for an accepted
+ * delivery, handed to cluster mode (answers 202, 200 duplicate or 503). */
+struct run;
+struct trigger_accept {
+	const char *type;
+	const char *delivery; /* the sender's delivery id, dlen 0: none */
+	size_t dlen;
+	const char *dlv_id;   /* ours, "dlv_..." */
+	struct run *run;      /* prepared, or NULL */
+	struct trigger_envelope env;
+};
+void trigger_accept_cluster(struct relay *rl, struct http_conn *c, const struct trigger_cfg *t,
+			    const struct trigger_accept *ta);
 
 /* api.c: path is what follows "/api/v1/" */
 /* Bound for a rendered answer (JSON or metrics); buffers grow to it. */
@@ -50,6 +68,10 @@ struct json_doc;
 int api_item_body(const struct json_doc *doc, int tok, struct buf *out);
 void api_ingest_cluster(struct relay *rl, struct http_conn *c, const struct json_doc *doc, const int *items,
 			int nitems, const char (*types)[128], int array);
+/* GET /api/v1/events/{id} in cluster mode for an event not held here:
+ * answered from the shared status (0); -1: not for it, answer locally. */
+int api_event_cluster(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *rest,
+		      size_t rlen);
 
 /* metrics.c */
 void metrics_render(struct relay *rl, struct http_conn *c);

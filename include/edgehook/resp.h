@@ -123,6 +123,7 @@ void resp_opts_default(struct resp_opts *o);
 struct resp_client;
 struct resp_stats {
 	uint64_t connects, connect_failures, disconnects, protocol_errors, timeouts, replies, refused;
+	uint64_t writes; /* send calls that carried queued commands */
 };
 
 /* r (NULL with err) points into the client's read buffer: valid only

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 static const char *const cluster_keys[] = {"redis", "prefix", "instance", "claim_after", "max_stream_len",
-					   "timeout", "queue", NULL};
+					   "timeout", "queue", "dedupe_window", "status_ttl", NULL};
 
 /* Key prefixes and consumer names travel into Redis keys, log lines and
  * the status page: a conservative alphabet keeps them unambiguous. */
@@ -31,6 +31,8 @@ void config_cluster_defaults(struct config *c)
 	c->cluster.max_stream_len = 1000000;
 	c->cluster.timeout_ms = 5000;
 	c->cluster.queue = 10000;
+	c->cluster.dedupe_window_ms = 24ULL * 3600000;
+	c->cluster.status_ttl_ms = 24ULL * 3600000;
 }
 
 /* The host name, the natural consumer name of one process per host. */
@@ -82,6 +84,8 @@ void config_load_cluster(struct loader *L, const struct node *n, struct config *
 	if (config_get_int(L, n, "max_stream_len", &len, 100, 2000000000) > 0)
 		cl->max_stream_len = (uint64_t)len;
 	config_get_duration(L, n, "timeout", &cl->timeout_ms);
+	config_get_duration(L, n, "dedupe_window", &cl->dedupe_window_ms);
+	config_get_duration(L, n, "status_ttl", &cl->status_ttl_ms);
 	if (config_get_int(L, n, "queue", &queue, 16, 1000000) > 0)
 		cl->queue = (size_t)queue;
 	if (cl->claim_after_ms < 1000 && tree_get(n, "claim_after"))

@@ -163,6 +163,7 @@ static int flush_out(struct resp_client *c)
 		}
 		buf_consume(b, (size_t)n);
 		if (b == &c->out) {
+			c->stats.writes++;
 			c->partial += (size_t)n;
 			while (c->sent < c->count && c->partial >= cmd_at(c, c->sent)->len) {
 				c->partial -= cmd_at(c, c->sent)->len;

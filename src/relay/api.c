@@ -266,39 +266,6 @@ out:
 	json_doc_free(&doc);
 }
 
-/* GET /api/v1/events/{id}: the event's deliveries as they stand; -1
- * for an unknown id (the caller checks out->failed). */
-static int event_status_json(const struct dispatch *d, const char *id, struct buf *out)
-{
-	const struct event *ev = dispatch_find_event(d, id);
-	size_t k;
-	if (!ev)
-		return -1;
-	buf_puts(out, "{");
-	json_put_kv(out, 0, "id", ev->id);
-	json_put_kv(out, 1, "event", ev->type);
-	event_put_time_member(out, "created", ev->created_ms);
-	buf_puts(out, ",\"deliveries\":[");
-	for (k = 0; k < ev->ndl; k++) {
-		const struct delivery *dl = &ev->dl[k];
-		buf_puts(out, k ? ",{" : "{");
-		json_put_kv(out, 0, "endpoint", dl->ep->name);
-		json_put_kv(out, 1, "url", dl->ep->url_text);
-		json_put_kv(out, 1, "state", dispatch_state_names[dl->state]);
-		buf_printf(out, ",\"attempts\":%u,\"last_status\":", dl->attempts);
-		json_put_int_or_null(out, dl->last_status != 0, dl->last_status);
-		buf_puts(out, ",\"last_error\":");
-		json_put_cstr_or_null(out, dl->last_error);
-		event_put_time_member(out, "first_attempt", dl->first_ms);
-		event_put_time_member(out, "last_attempt", dl->last_ms);
-		event_put_time_member(out, "next_attempt", dl->next_ms);
-		event_put_time_member(out, "completed", dl->done_ms);
-		buf_puts(out, "}");
-	}
-	buf_puts(out, "]}");
-	return 0;
-}
-
 /* The value of the query parameter key in the request target (names and
  * ids need no decoding); NULL when absent. */
 static const char *query_param(const struct http_request *req, const char *key, size_t *len)
@@ -515,7 +482,11 @@ static void endpoint_recover(struct relay *rl, struct http_conn *c, const char *
 
 static int render_event(struct relay *rl, const char *id, struct buf *out)
 {
-	return event_status_json(rl->disp, id, out);
+	const struct event *ev = dispatch_find_event(rl->disp, id);
+	if (!ev)
+		return -1;
+	dispatch_event_json(ev, out);
+	return 0;
 }
 
 static int render_run(struct relay *rl, const char *id, struct buf *out)
@@ -572,6 +543,8 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 			event_replay(rl, c, req, rest, endpoint_action(rest, rlen, "replay"));
 		else
 			http_respond_405(c, "POST");
+	} else if (str_slice_eq(path, head, "events") && api_event_cluster(rl, c, req, rest, rlen) == 0) {
+		/* cluster mode, delivered elsewhere: answered from Redis */
 	} else if (str_slice_eq(path, head, "events")) {
 		reply_by_id(c, req, rest, rlen, render_event, rl, "event status",
 			    "unknown event (or no longer in the status history)");

@@ -2,16 +2,19 @@
  * shared stream instead of the local dispatcher (whichever instance reads
  * them delivers them); the 202 leaves only once Redis confirmed all of
  * them, anything else is a 503 with Retry-After. */
+#include "dispatch_internal.h"
 #include "edgehook/clock.h"
 #include "edgehook/cluster.h"
 #include "edgehook/dispatch.h"
 #include "edgehook/event.h"
+#include "edgehook/json.h"
 #include "edgehook/log.h"
 #include "edgehook/rand.h"
 #include "edgehook/relay_routes.h"
 #include "edgehook/server.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct cluster_ack {
 	struct http_conn *c;
@@ -86,4 +89,56 @@ void api_ingest_cluster(struct relay *rl, struct http_conn *c, const struct json
 		buf_free(&a->reply);
 		free(a);
 	}
+}
+
+/* ---- GET /api/v1/events/{id} ---- */
+
+struct status_req {
+	struct http_conn *c;
+	struct cluster_get *g;
+};
+
+static void status_abort(void *arg)
+{
+	struct status_req *s = arg;
+	cluster_get_cancel(s->g);
+	free(s);
+}
+
+static void status_got(void *arg, int status, struct buf *json)
+{
+	struct status_req *s = arg;
+	if (status > 0) {
+		http_respond(s->c, 200, "application/json", NULL, json->data, json->len);
+	} else if (status == 0) {
+		api_respond_error(s->c, 404, "unknown event (or no longer in the status history)");
+	} else {
+		api_respond_error(s->c, 503, "redis did not answer");
+	}
+	free(s);
+}
+
+int api_event_cluster(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *rest,
+		      size_t rlen)
+{
+	char id[EVENT_ID_LEN];
+	struct status_req *s;
+	if (!rl->cluster || (!http_method_is_exact(req, "GET") && !http_method_is_exact(req, "HEAD")) ||
+	    rlen == 0 || rlen >= sizeof(id) || memchr(rest, '/', rlen))
+		return -1;
+	memcpy(id, rest, rlen);
+	id[rlen] = '\0';
+	/* held here: the local state is the freshest */
+	if (dispatch_find_event(rl->disp, id))
+		return -1;
+	if (!(s = calloc(1, sizeof(*s))))
+		return -1;
+	s->c = c;
+	if (!(s->g = cluster_status_get(rl->cluster, id, status_got, s))) {
+		free(s);
+		api_respond_error(c, 503, "too many requests waiting for redis");
+		return 0;
+	}
+	http_defer(c, status_abort, s);
+	return 0;
 }

@@ -12,6 +12,7 @@
 #include "edgehook/log.h"
 #include "edgehook/reactor.h"
 #include "edgehook/relay.h"
+#include "edgehook/relay_routes.h"
 #include "edgehook/runner.h"
 #include "edgehook/server.h"
 #include "edgehook/spool.h"
@@ -255,6 +256,7 @@ static int open_cluster(struct app *a)
 		return -1;
 	}
 	a->rl.cluster = a->cluster;
+	cluster_triggers_watch(a->cluster, registry_sync, &a->rl);
 	log_msg(LOG_INFO, "cluster mode", "redis", a->cfg->cluster.url.host, "instance", cluster_instance(a->cluster),
 		NULL);
 	return 0;

@@ -80,15 +80,16 @@ static void on_ack(void *arg, const char *err, const struct resp_reply *r)
 		log_redis(c, "XACK/XDEL", err, r);
 }
 
-/* Acknowledged and deleted: the stream keeps only undelivered events. A
- * lost ack costs a repeat delivery (after claim_after), never an event. */
+/* Acknowledged and deleted in one command: the stream keeps only
+ * undelivered events. A lost ack costs a repeat delivery (after
+ * claim_after), never an event. */
 static void settle(void *arg, const char *stream_id)
 {
+	static const char script[] = "redis.call('XACK',KEYS[1],ARGV[1],ARGV[2]) return redis.call('XDEL',KEYS[1],ARGV[2])";
 	struct cluster *c = arg;
-	const char *ack[] = {"XACK", c->stream, c->group, stream_id};
-	const char *del[] = {"XDEL", c->stream, stream_id};
+	const char *argv[] = {"EVAL", script, "1", c->stream, c->group, stream_id};
 	c->stats.acked++;
-	if (resp_command(c->cmd, 4, ack, NULL, on_ack, c) < 0 || resp_command(c->cmd, 3, del, NULL, on_ack, c) < 0)
+	if (resp_command(c->cmd, 6, argv, NULL, on_ack, c) < 0)
 		log_msg(LOG_WARN, "cluster: acknowledgement not queued (redelivered after claim_after)", "stream_id",
 			stream_id, NULL);
 }
@@ -359,6 +360,7 @@ struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct clu
 {
 	struct cluster *c;
 	struct resp_opts o;
+	struct dispatch_cluster_hooks hooks;
 	if (cfg->url.tls)
 		return NULL;
 	if (!(c = calloc(1, sizeof(*c))))
@@ -368,6 +370,9 @@ struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct clu
 	c->claim_after_ms = cfg->claim_after_ms;
 	c->max_stream_len = cfg->max_stream_len;
 	c->timeout_ms = cfg->timeout_ms;
+	snprintf(c->prefix, sizeof(c->prefix), "%s", cfg->prefix);
+	snprintf(c->dedupe_ms, sizeof(c->dedupe_ms), "%llu", (unsigned long long)cfg->dedupe_window_ms);
+	snprintf(c->status_ms, sizeof(c->status_ms), "%llu", (unsigned long long)cfg->status_ttl_ms);
 	snprintf(c->stream, sizeof(c->stream), "%s:events", cfg->prefix);
 	snprintf(c->group, sizeof(c->group), "%s:deliver", cfg->prefix);
 	snprintf(c->instance, sizeof(c->instance), "%s", cfg->instance);
@@ -389,7 +394,11 @@ struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct clu
 	timer_init(&c->read_timer, on_read_timer, c);
 	timer_init(&c->claim_timer, on_claim_timer, c);
 	timer_init(&c->beat_timer, on_beat_timer, c);
-	dispatch_cluster_attach(d, settle, c);
+	timer_init(&c->trig_timer, NULL, c);
+	hooks.settled = settle;
+	hooks.status = cluster_status_store;
+	hooks.arg = c;
+	dispatch_cluster_attach(d, &hooks);
 	create_group(c);
 	timer_start(r, &c->claim_timer, claim_every(c));
 	timer_start(r, &c->beat_timer, c->claim_after_ms / 3);
@@ -408,10 +417,11 @@ void cluster_free(struct cluster *c)
 	if (!c)
 		return;
 	if (c->d)
-		dispatch_cluster_attach(c->d, NULL, NULL);
+		dispatch_cluster_attach(c->d, NULL);
 	timer_stop(c->r, &c->read_timer);
 	timer_stop(c->r, &c->claim_timer);
 	timer_stop(c->r, &c->beat_timer);
+	cluster_triggers_stop(c);
 	resp_client_free(c->cmd);
 	resp_client_free(c->rd);
 	free(c);
@@ -422,3 +432,16 @@ int cluster_up(const struct cluster *c) { return resp_connected(c->cmd); }
 const struct cluster_stats *cluster_stats(const struct cluster *c) { return &c->stats; }
 
 const char *cluster_instance(const struct cluster *c) { return c->instance; }
+
+void cluster_redis_stats(const struct cluster *c, struct resp_stats *out)
+{
+	const struct resp_stats *a = resp_stats(c->cmd), *b = resp_stats(c->rd);
+	out->connects = a->connects + b->connects;
+	out->connect_failures = a->connect_failures + b->connect_failures;
+	out->disconnects = a->disconnects + b->disconnects;
+	out->protocol_errors = a->protocol_errors + b->protocol_errors;
+	out->timeouts = a->timeouts + b->timeouts;
+	out->replies = a->replies + b->replies;
+	out->refused = a->refused + b->refused;
+	out->writes = a->writes + b->writes;
+}

@@ -23,7 +23,19 @@ struct cluster {
 	int claim_busy;
 	struct timer read_timer, claim_timer, beat_timer;
 	struct cluster_stats stats;
-	char stream[96], group[80], instance[129], maxlen[24], claim_ms[24];
+	/* shared API triggers (cluster_triggers.c) */
+	struct timer trig_timer;
+	void (*trig_fn)(void *arg, size_t n, const struct cluster_kv *kv);
+	void *trig_arg;
+	uint64_t trig_gen;        /* local changes: a read older than one is stale */
+	uint64_t trig_read_gen;
+	int trig_busy;
+	char trig_version[24];    /* the version last applied, "" none */
+	char trig_hash[96], trig_vkey[112];
+	char prefix[65], stream[96], group[80], instance[129], maxlen[24], claim_ms[24], dedupe_ms[24], status_ms[24];
 };
+
+/* cluster_triggers.c */
+void cluster_triggers_stop(struct cluster *c);
 
 #endif

@@ -6,25 +6,37 @@
  * connection included, makes it a 503, never a 202 without a copy. */
 #include "cluster_internal.h"
 
+#include "edgehook/buf.h"
+#include "edgehook/event.h"
+#include "edgehook/json.h"
 #include "edgehook/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* XLEN then XADD inside one script: atomic, so concurrent instances
- * cannot overshoot the bound. MAXLEN ~ is a second fence only: the
+/* The dedupe mark (SET NX PX, when KEYS[2] is not empty), XLEN, XADD and
+ * the event's entry in its status hash (cluster_status.c) inside one
+ * script, one command per event: atomic, so a redelivery racing on two instances is
+ * taken once, concurrent instances cannot overshoot the bound, and a
+ * refused event leaves no mark. MAXLEN ~ is a second fence only: the
  * stream holds undelivered entries, which must never be trimmed. */
 static const char put_script[] =
-	"if redis.call('XLEN',KEYS[1])>=tonumber(ARGV[1]) then return redis.error_reply('FULL stream at max_stream_len') end "
-	"return redis.call('XADD',KEYS[1],'MAXLEN','~',ARGV[1],'*','id',ARGV[2],'type',ARGV[3],'ts',ARGV[4],'body',ARGV[5])";
+	"if KEYS[2]~='' and not redis.call('SET',KEYS[2],'1','NX','PX',ARGV[2]) then return 'DUP' end "
+	"if ARGV[7]=='0' then return 'OK' end "
+	"if redis.call('XLEN',KEYS[1])>=tonumber(ARGV[1]) then "
+	"if KEYS[2]~='' then redis.call('DEL',KEYS[2]) end "
+	"return redis.error_reply('FULL stream at max_stream_len') end "
+	"local id=redis.call('XADD',KEYS[1],'MAXLEN','~',ARGV[1],'*','id',ARGV[3],'type',ARGV[4],'ts',ARGV[5],'body',ARGV[6]) "
+	"redis.call('HSET',KEYS[3],'_event',ARGV[8]) redis.call('PEXPIRE',KEYS[3],ARGV[9]) "
+	"return id";
 
 struct cluster_put {
 	struct cluster *c;
 	cluster_put_cb cb;
 	void *arg;
 	unsigned owed;
-	int ended, cancelled, failed;
+	int ended, cancelled, failed, duplicate;
 	char why[96];
 };
 
@@ -42,7 +54,7 @@ static void put_maybe_done(struct cluster_put *p)
 	if (p->failed)
 		p->c->stats.put_failed++;
 	if (!p->cancelled)
-		p->cb(p->arg, p->failed ? -1 : 0, p->why);
+		p->cb(p->arg, p->failed ? -1 : p->duplicate, p->why);
 	free(p);
 }
 
@@ -61,6 +73,8 @@ static void on_put(void *arg, const char *err, const struct resp_reply *r)
 			log_msg(LOG_WARN, "cluster: event not stored", "err", text, NULL);
 			put_fail(p, "redis refused the write");
 		}
+	} else if (resp_eq(r, &r->v[0], "DUP")) {
+		p->duplicate = 1;
 	} else {
 		p->c->stats.put_ok++;
 	}
@@ -80,24 +94,61 @@ struct cluster_put *cluster_put_begin(struct cluster *c, cluster_put_cb cb, void
 	return p;
 }
 
-void cluster_put_event(struct cluster_put *p, const char *id, const char *type, uint64_t created_ms,
-		       const char *body, size_t len)
+static void put(struct cluster_put *p, const char *mark, size_t mark_len, const struct cluster_item *it)
 {
-	char ts[24];
-	const char *argv[] = {"EVAL", put_script, "1", p->c->stream, p->c->maxlen, id, type, ts, body};
-	size_t lens[9];
+	char ts[24], skey[160];
+	struct buf meta;
+	const char *argv[] = {"EVAL", put_script, "3", p->c->stream, mark, skey, p->c->maxlen, p->c->dedupe_ms,
+			      it->id ? it->id : "", it->type ? it->type : "", ts, it->body ? it->body : "",
+			      it->body ? "1" : "0", "", p->c->status_ms};
+	size_t lens[15];
 	int i;
 	if (p->failed)
 		return;
-	snprintf(ts, sizeof(ts), "%llu", (unsigned long long)created_ms);
-	for (i = 0; i < 8; i++)
+	snprintf(ts, sizeof(ts), "%llu", (unsigned long long)it->created_ms);
+	snprintf(skey, sizeof(skey), "%s:status:%s", p->c->prefix, it->id ? it->id : "");
+	buf_init(&meta, 1024);
+	if (it->body) {
+		json_put_kv(&meta, 0, "id", it->id);
+		json_put_kv(&meta, 1, "event", it->type);
+		event_put_time_member(&meta, "created", it->created_ms);
+		if (meta.failed) {
+			buf_free(&meta);
+			put_fail(p, "out of memory");
+			return;
+		}
+		argv[13] = meta.data;
+	}
+	for (i = 0; i < 15; i++)
 		lens[i] = strlen(argv[i]);
-	lens[8] = len;
-	if (resp_command(p->c->cmd, 9, argv, lens, on_put, p) < 0) {
+	lens[4] = mark_len;
+	lens[11] = it->body ? it->len : 0;
+	lens[13] = meta.len;
+	if (resp_command(p->c->cmd, 15, argv, lens, on_put, p) < 0)
 		put_fail(p, "too many writes waiting for redis");
+	else
+		p->owed++;
+	buf_free(&meta);
+}
+
+void cluster_put_event(struct cluster_put *p, const char *id, const char *type, uint64_t created_ms,
+		       const char *body, size_t len)
+{
+	struct cluster_item it = {id, type, created_ms, body, len};
+	put(p, "", 0, &it);
+}
+
+void cluster_put_once(struct cluster_put *p, const char *scope, const char *delivery, size_t dlen,
+		      const struct cluster_item *it)
+{
+	char mark[512];
+	int n = snprintf(mark, sizeof(mark), "%s:seen:%s:", p->c->prefix, scope);
+	if (n < 0 || (size_t)n + dlen > sizeof(mark)) {
+		put_fail(p, "delivery id too long");
 		return;
 	}
-	p->owed++;
+	memcpy(mark + n, delivery, dlen);
+	put(p, mark, (size_t)n + dlen, it);
 }
 
 int cluster_put_end(struct cluster_put *p, const char **why)

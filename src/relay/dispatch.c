@@ -108,6 +108,7 @@ void dispatch_delivery_finish(struct delivery *dl, enum dlv_state state)
 	}
 	if (ev->spooled && state != DLV_DROPPED)
 		dispatch_spool_done(d, dl);
+	dispatch_cluster_status(d, dl);
 	d->pending--;
 	if (--ev->unfinished == 0) {
 		if (ev->spooled)
@@ -249,6 +250,7 @@ static void on_attempt_done(void *arg, const struct http_client_result *res)
 		dl->state = DLV_RETRYING;
 		dl->next_ms = clock_wall_ms() + (uint64_t)wait;
 		timer_start(dl->d->r, &dl->retry, (uint64_t)wait);
+		dispatch_cluster_status(dl->d, dl);
 		return;
 	}
 	log_failure(dl, res->duration_ms, NULL);

@@ -11,10 +11,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-void dispatch_cluster_attach(struct dispatch *d, void (*settled)(void *arg, const char *stream_id), void *arg)
+void dispatch_cluster_attach(struct dispatch *d, const struct dispatch_cluster_hooks *hooks)
 {
-	d->settled = settled;
-	d->settled_arg = arg;
+	if (hooks)
+		d->cluster = *hooks;
+	else
+		memset(&d->cluster, 0, sizeof(d->cluster));
+}
+
+void dispatch_cluster_status(struct dispatch *d, const struct delivery *dl)
+{
+	struct buf meta, json;
+	if (!dl->ev->stream_id[0] || !d->cluster.status || dl->ep->url.scheme == URL_STDOUT || dl->state == DLV_DROPPED)
+		return;
+	buf_init(&meta, 1024);
+	buf_init(&json, 4096);
+	dispatch_event_meta_json(dl->ev, &meta);
+	dispatch_delivery_json(dl, &json);
+	if (!meta.failed && !json.failed)
+		d->cluster.status(d->cluster.arg, dl->ev->id, dl->ep->name, meta.data, meta.len, json.data, json.len);
+	buf_free(&meta);
+	buf_free(&json);
 }
 
 void dispatch_cluster_finished(struct dispatch *d, const struct event *ev)
@@ -23,8 +40,8 @@ void dispatch_cluster_finished(struct dispatch *d, const struct event *ev)
 	for (i = 0; i < ev->ndl; i++)
 		if (ev->dl[i].state == DLV_DROPPED)
 			return;
-	if (d->settled)
-		d->settled(d->settled_arg, ev->stream_id);
+	if (d->cluster.settled)
+		d->cluster.settled(d->cluster.arg, ev->stream_id);
 }
 
 size_t dispatch_matching(const struct dispatch *d, const char *type)

@@ -79,8 +79,7 @@ struct dispatch {
 	struct spool *spool; /* NULL: memory only */
 	uint64_t spool_lsn;  /* of the last record appended */
 	struct dispatch_recovery *recovery; /* replayed, not resumed yet */
-	void (*settled)(void *arg, const char *stream_id); /* cluster mode (dispatch_cluster.c) */
-	void *settled_arg;
+	struct dispatch_cluster_hooks cluster; /* cluster mode (dispatch_cluster.c) */
 };
 
 /* dispatch.c: an event with room for ndl deliveries (NULL: no memory),
@@ -122,8 +121,16 @@ int dispatch_spool_event(struct dispatch *d, struct event *ev);
 void dispatch_spool_done(struct dispatch *d, const struct delivery *dl);
 
 /* dispatch_cluster.c: ev, taken from the shared stream, has no
- * unfinished delivery left. */
+ * unfinished delivery left; dl of such an event changed state (its
+ * status is shared). */
 void dispatch_cluster_finished(struct dispatch *d, const struct event *ev);
+void dispatch_cluster_status(struct dispatch *d, const struct delivery *dl);
+
+/* dispatch_status.c: "id","event","created" members; one delivery as an
+ * object; the whole event (GET /api/v1/events/{id}). */
+void dispatch_event_meta_json(const struct event *ev, struct buf *out);
+void dispatch_delivery_json(const struct delivery *dl, struct buf *out);
+void dispatch_event_json(const struct event *ev, struct buf *out);
 
 /* dispatch_test.c: called when a test delivery is finished. */
 void dispatch_test_report(struct delivery *dl);

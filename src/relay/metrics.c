@@ -10,6 +10,8 @@
 #include "edgehook/endpoint.h"
 #include "edgehook/metrics_shm.h"
 #include "edgehook/server.h"
+#include "edgehook/cluster.h"
+#include "edgehook/resp.h"
 #include "edgehook/spool.h"
 
 #include <stddef.h>
@@ -36,6 +38,26 @@ static void counter(struct buf *b, const char *name, const char *help, uint64_t 
 }
 
 static void gauge(struct buf *b, const char *name, const char *help, uint64_t v) { metric(b, name, "gauge", help, v); }
+
+static void collect_cluster(const struct cluster *cl, struct metrics_snapshot *s)
+{
+	const struct cluster_stats *st = cluster_stats(cl);
+	struct resp_stats rs;
+	cluster_redis_stats(cl, &rs);
+	s->cluster = 1;
+	s->g.cluster_redis_up = cluster_up(cl) != 0;
+	s->c.cluster.put_ok = st->put_ok;
+	s->c.cluster.put_failed = st->put_failed;
+	s->c.cluster.read_calls = st->read_calls;
+	s->c.cluster.read_entries = st->read_entries;
+	s->c.cluster.acked = st->acked;
+	s->c.cluster.claimed = st->claimed;
+	s->c.cluster.group_created = st->group_created;
+	s->c.cluster.redis_errors = st->redis_errors;
+	s->c.cluster.replies = rs.replies;
+	s->c.cluster.writes = rs.writes;
+	s->c.cluster.connects = rs.connects;
+}
 
 /* What this process counted, in the shape the workers' segment sums. */
 static void collect(const struct relay *rl, struct metrics_snapshot *s)
@@ -79,6 +101,8 @@ static void collect(const struct relay *rl, struct metrics_snapshot *s)
 		e->breaker_open = ep->breaker.state != BREAKER_CLOSED;
 	}
 	s->neps = i;
+	if (rl->cluster)
+		collect_cluster(rl->cluster, s);
 }
 
 static void server_metrics(struct buf *b, const struct metrics_snapshot *s, uint64_t started_ms)
@@ -197,6 +221,29 @@ static void spool_metrics(struct buf *b, const struct spool *s)
 	counter(b, "edgehook_spool_corrupt_records_total", "Damaged spool records skipped at start.", st.corrupt);
 }
 
+static void cluster_metrics(struct buf *b, const struct metrics_snapshot *s)
+{
+	const struct metrics_cluster *st = &s->c.cluster;
+	gauge(b, "edgehook_cluster_redis_up",
+	      "1 while the Redis command connection is up (with workers: how many workers have it up).",
+	      s->g.cluster_redis_up);
+	counter(b, "edgehook_cluster_stored_total", "Events Redis confirmed (XADD) before their 202.", st->put_ok);
+	counter(b, "edgehook_cluster_store_failed_total", "Ingest requests answered 503: Redis down, full or slow.",
+		st->put_failed);
+	counter(b, "edgehook_cluster_reads_total", "XREADGROUP calls (each waits up to 1s for entries).",
+		st->read_calls);
+	counter(b, "edgehook_cluster_entries_total", "Stream entries taken for delivery here.", st->read_entries);
+	counter(b, "edgehook_cluster_acked_total", "Stream entries settled (delivered or failed) and acknowledged.",
+		st->acked);
+	counter(b, "edgehook_cluster_claimed_total", "Stream entries taken over from a silent instance.", st->claimed);
+	counter(b, "edgehook_cluster_group_created_total", "Consumer group (re)creations.", st->group_created);
+	counter(b, "edgehook_cluster_redis_errors_total", "Redis commands that failed or were refused.",
+		st->redis_errors);
+	counter(b, "edgehook_cluster_redis_replies_total", "Redis replies read.", st->replies);
+	counter(b, "edgehook_cluster_redis_writes_total", "Writes to Redis (pipelined commands share one).", st->writes);
+	counter(b, "edgehook_cluster_redis_connects_total", "Redis connections established.", st->connects);
+}
+
 void metrics_publish(struct relay *rl)
 {
 	if (!rl->shm || (!rl->published && !(rl->published = malloc(sizeof(*rl->published)))))
@@ -243,6 +290,8 @@ void metrics_render(struct relay *rl, struct http_conn *c)
 	endpoint_metrics(&b, s);
 	if (rl->spool)
 		spool_metrics(&b, rl->spool);
+	if (s->cluster)
+		cluster_metrics(&b, s);
 	if (rl->shm)
 		worker_metrics(&b, &w, rl->worker);
 	free(s);

@@ -135,6 +135,7 @@ static void add_snapshot(struct metrics_snapshot *out, const struct metrics_snap
 	out->g.queue_depth += s->g.queue_depth;
 	out->g.queue_bytes += s->g.queue_bytes;
 	out->g.in_flight += s->g.in_flight;
+	out->g.cluster_redis_up += s->g.cluster_redis_up;
 	for (i = 0; i < s->neps; i++) {
 		struct metrics_endpoint *to = endpoint_in(out->eps, &out->neps, METRICS_SHM_ENDPOINTS, i, &s->eps[i]);
 		if (!to)

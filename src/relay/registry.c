@@ -5,6 +5,7 @@
 #include "edgehook/relay_routes.h"
 #include "edgehook/arena.h"
 #include "edgehook/buf.h"
+#include "edgehook/cluster.h"
 #include "edgehook/config.h"
 #include "edgehook/json.h"
 #include "edgehook/log.h"
@@ -21,6 +22,8 @@ enum { MAX_API_TRIGGERS = 1024, MAX_TRIGGER_BODY = 64 << 10 };
 struct api_trigger {
 	struct arena arena;
 	struct trigger_cfg cfg;
+	const char *json; /* the definition as PUT (cluster mode compares it) */
+	size_t json_len;
 	struct api_trigger *next;
 };
 
@@ -143,45 +146,47 @@ static const char *run_refusal(const struct relay *rl, const struct trigger_cfg 
 	return NULL;
 }
 
-static void put_trigger(struct relay *rl, struct http_conn *c, const char *id, size_t id_len, const char *body,
-			size_t len)
+/* Validates and installs (or replaces) API trigger id from its JSON
+ * definition. Returns 201 created, 200 replaced, or the refusal's status
+ * with err filled. */
+static int install(struct relay *rl, const char *id, size_t id_len, const char *body, size_t len, char *err,
+		   size_t cap)
 {
 	struct api_trigger *a, **slot;
 	struct node *root = NULL, *idn;
-	struct buf errors, b;
-	char err[512];
+	struct buf errors;
 	const char *why;
-	int created;
-	if (config_trigger(rl, id, id_len)) {
-		api_respond_error(c, 409, "trigger is defined in the config file");
-		return;
-	}
-	if (len > MAX_TRIGGER_BODY) {
-		api_respond_error(c, 413, "a trigger definition is at most 64 KiB");
-		return;
-	}
+	int status = 500, created;
+	if (config_trigger(rl, id, id_len))
+		return snprintf(err, cap, "trigger is defined in the config file"), 409;
+	if (len > MAX_TRIGGER_BODY)
+		return snprintf(err, cap, "a trigger definition is at most 64 KiB"), 413;
 	a = calloc(1, sizeof(*a));
-	if (!a) {
-		api_respond_error(c, 500, "out of memory");
-		return;
-	}
+	if (!a)
+		return snprintf(err, cap, "out of memory"), 500;
 	arena_init(&a->arena);
 	buf_init(&errors, 1 << 16);
+	snprintf(err, cap, "out of memory");
+	if (!(a->json = arena_strndup(&a->arena, body, len)))
+		goto fail;
+	a->json_len = len;
+	status = 400;
 	if (len == 0 || tree_from_json(&a->arena, body, len, &root, &errors) < 0) {
 		/* the tree's "LINE: message" without the line, for a JSON body */
 		const char *msg = len && buf_append(&errors, "", 1) == 0 ? strstr(errors.data, ": ") : NULL;
-		api_respond_error(c, 400, len == 0 ? "empty body" : msg ? msg + 2 : "body is not valid JSON");
+		snprintf(err, cap, "%s", len == 0 ? "empty body" : msg ? msg + 2 : "body is not valid JSON");
 		goto fail;
 	}
 	if (root->kind != NODE_MAP) {
-		api_respond_error(c, 400, "body must be a JSON object");
+		snprintf(err, cap, "body must be a JSON object");
 		goto fail;
 	}
 	idn = tree_get(root, "id");
 	if (!idn) {
 		idn = tree_new(&a->arena, NODE_SCALAR, 1);
 		if (!idn || !(idn->str = arena_strndup(&a->arena, id, id_len))) {
-			api_respond_error(c, 500, "out of memory");
+			status = 500;
+			snprintf(err, cap, "out of memory");
 			goto fail;
 		}
 		idn->quoted = 1;
@@ -189,29 +194,29 @@ static void put_trigger(struct relay *rl, struct http_conn *c, const char *id, s
 		idn->key = "id";
 		tree_append(root, idn);
 	} else if (idn->kind != NODE_SCALAR || !str_slice_eq(id, id_len, idn->str)) {
-		api_respond_error(c, 400, "\"id\" in the body differs from the URL");
+		snprintf(err, cap, "\"id\" in the body differs from the URL");
 		goto fail;
 	}
 	if (config_trigger_from_tree(&a->arena, "request", root, &a->cfg, &errors) < 0) {
-		first_error(&errors, err, sizeof(err));
-		api_respond_error(c, 400, err);
+		first_error(&errors, err, cap);
 		goto fail;
 	}
 	if ((why = run_refusal(rl, &a->cfg)) != NULL) {
-		api_respond_error(c, 400, why);
+		snprintf(err, cap, "%s", why);
 		goto fail;
 	}
+	status = 409;
 	if (a->cfg.path) {
 		const struct trigger_cfg *other = registry_by_path(rl, a->cfg.path, strlen(a->cfg.path));
 		if (other && strcmp(other->id, a->cfg.id) != 0) {
-			api_respond_error(c, 409, "path is used by another trigger");
+			snprintf(err, cap, "path is used by another trigger");
 			goto fail;
 		}
 	}
 	slot = api_slot(rl, id, id_len);
 	created = *slot == NULL;
 	if (created && rl->n_api_triggers >= MAX_API_TRIGGERS) {
-		api_respond_error(c, 409, "too many API triggers (1024)");
+		snprintf(err, cap, "too many API triggers (1024)");
 		goto fail;
 	}
 	if (!created) {
@@ -223,18 +228,42 @@ static void put_trigger(struct relay *rl, struct http_conn *c, const char *id, s
 	}
 	*slot = a;
 	buf_free(&errors);
-	buf_init(&b, RENDER_MAX);
-	trigger_json(rl, &b, &a->cfg);
-	api_reply_rendered(c, created ? 201 : 200, "application/json", &b, "trigger");
-	return;
+	return created ? 201 : 200;
 fail:
 	buf_free(&errors);
+	api_trigger_free(a);
+	return status;
+}
+
+static void put_trigger(struct relay *rl, struct http_conn *c, const char *id, size_t id_len, const char *body,
+			size_t len)
+{
+	char err[512];
+	struct buf b;
+	int status = install(rl, id, id_len, body, len, err, sizeof(err));
+	if (status != 200 && status != 201) {
+		api_respond_error(c, status, err);
+		return;
+	}
+	/* cluster mode: every instance serves it (registry_sync) */
+	if (rl->cluster)
+		cluster_trigger_store(rl->cluster, (*api_slot(rl, id, id_len))->cfg.id, body, len);
+	buf_init(&b, RENDER_MAX);
+	trigger_json(rl, &b, &(*api_slot(rl, id, id_len))->cfg);
+	api_reply_rendered(c, status, "application/json", &b, "trigger");
+}
+
+static void remove_api(struct relay *rl, struct api_trigger **slot)
+{
+	struct api_trigger *a = *slot;
+	*slot = a->next;
+	rl->n_api_triggers--;
 	api_trigger_free(a);
 }
 
 static void delete_trigger(struct relay *rl, struct http_conn *c, const char *id, size_t id_len)
 {
-	struct api_trigger **slot = api_slot(rl, id, id_len), *a;
+	struct api_trigger **slot = api_slot(rl, id, id_len);
 	if (config_trigger(rl, id, id_len)) {
 		api_respond_error(c, 409, "trigger is defined in the config file");
 		return;
@@ -243,10 +272,9 @@ static void delete_trigger(struct relay *rl, struct http_conn *c, const char *id
 		api_respond_error(c, 404, "unknown trigger");
 		return;
 	}
-	a = *slot;
-	*slot = a->next;
-	rl->n_api_triggers--;
-	api_trigger_free(a);
+	if (rl->cluster)
+		cluster_trigger_store(rl->cluster, (*slot)->cfg.id, NULL, 0);
+	remove_api(rl, slot);
 	http_respond(c, 200, "application/json", NULL, "{\"status\":\"deleted\"}", 20);
 }
 
@@ -299,9 +327,7 @@ void registry_reconcile(struct relay *rl)
 			continue;
 		}
 		log_msg(LOG_WARN, "API trigger dropped on reload", "trigger", a->cfg.id, "reason", why, NULL);
-		*pp = a->next;
-		rl->n_api_triggers--;
-		api_trigger_free(a);
+		remove_api(rl, pp);
 	}
 }
 
@@ -313,4 +339,37 @@ void registry_free(struct relay *rl)
 		api_trigger_free(a);
 	}
 	rl->n_api_triggers = 0;
+}
+
+/* Cluster mode: the shared set of API triggers (ids[i] -> defs[i], as
+ * PUT on some instance) replaces ours: new and changed ones installed,
+ * ones no longer shared removed. A definition this instance refuses (its
+ * config shadows it) is logged and skipped. */
+void registry_sync(void *arg, size_t n, const struct cluster_kv *kv)
+{
+	struct relay *rl = arg;
+	struct api_trigger **pp;
+	size_t i;
+	char err[512];
+	for (i = 0; i < n; i++) {
+		struct api_trigger *a = *api_slot(rl, kv[i].key, kv[i].klen);
+		int status;
+		if (a && a->json_len == kv[i].vlen && memcmp(a->json, kv[i].val, kv[i].vlen) == 0)
+			continue;
+		status = install(rl, kv[i].key, kv[i].klen, kv[i].val, kv[i].vlen, err, sizeof(err));
+		if (status != 200 && status != 201) {
+			char id[128];
+			snprintf(id, sizeof(id), "%.*s", (int)(kv[i].klen > 100 ? 100 : kv[i].klen), kv[i].key);
+			log_msg(LOG_WARN, "cluster: shared API trigger refused here", "trigger", id, "err", err, NULL);
+		}
+	}
+	for (pp = &rl->api_triggers; *pp;) {
+		for (i = 0; i < n; i++)
+			if (str_slice_eq(kv[i].key, kv[i].klen, (*pp)->cfg.id))
+				break;
+		if (i < n)
+			pp = &(*pp)->next;
+		else
+			remove_api(rl, pp);
+	}
 }

@@ -518,6 +518,13 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 			goto out;
 		}
 	}
+	if (rl->cluster) {
+		struct trigger_accept ta = {type, dlv ? dlv->value : NULL, dlv ? dlv->value_len : 0, dlv_id, run,
+					    {type, t->id, dlv ? delivery : dlv_id, ip, in.data ? in.data->text : NULL,
+					     in.data ? in.data->len : 0}};
+		trigger_accept_cluster(rl, c, t, &ta);
+		goto out;
+	}
 	if (t->emit && emit_event(rl, t, type, dlv ? delivery : dlv_id, ip, in.data, evt_id) < 0) {
 		runner_discard(run);
 		log_msg(LOG_WARN, "event refused: delivery queue full", "trigger", t->id, NULL);

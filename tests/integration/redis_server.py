@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import harness
@@ -98,3 +99,57 @@ def _read(f):
         n = int(rest)
         return None if n < 0 else [_read(f) for _ in range(n)]
     raise OSError("bad reply %r" % line)
+
+
+class FakeRedis:
+    """A hostile RESP server. mode: "garbage" (answers bytes that are not
+    RESP), "stall" (reads, never answers), "partial" (half a bulk reply,
+    then silence), "error" (-ERR to every command)."""
+
+    def __init__(self, mode):
+        self.mode = mode
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.stopped = False
+        self.held = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self):
+        return "redis://127.0.0.1:%d" % self.port
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self.held.append(c)
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        try:
+            while not self.stopped:
+                data = c.recv(65536)
+                if not data:
+                    return
+                if self.mode == "garbage":
+                    c.sendall(b"?this is not RESP\r\n\x00\xff")
+                elif self.mode == "partial":
+                    c.sendall(b"$100\r\nabc")
+                elif self.mode == "error":
+                    c.sendall(b"-ERR nope\r\n" * data.count(b"*"))
+        except OSError:
+            return
+
+    def close(self):
+        self.stopped = True
+        self.sock.close()
+        for c in self.held:
+            try:
+                c.close()
+            except OSError:
+                pass

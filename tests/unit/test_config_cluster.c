@@ -25,7 +25,8 @@ TEST(test_cluster_config_all_keys_and_env)
 	struct config *c;
 	setenv("EH_T_REDIS_PW", "s3cr@t", 1);
 	c = load("cluster:\n  redis: redis://:${EH_T_REDIS_PW}@10.0.0.5:6380/2\n  prefix: eh:prod\n"
-		 "  instance: web-1\n  claim_after: 90s\n  max_stream_len: 5000\n  timeout: 1500ms\n  queue: 64\n",
+		 "  instance: web-1\n  claim_after: 90s\n  max_stream_len: 5000\n  timeout: 1500ms\n  queue: 64\n"
+		 "  dedupe_window: 2h\n  status_ttl: 30m\n",
 		 &errs);
 	CHECK(c != NULL);
 	if (c) {
@@ -40,6 +41,8 @@ TEST(test_cluster_config_all_keys_and_env)
 		CHECK_EQ_INT(c->cluster.max_stream_len, 5000);
 		CHECK_EQ_INT(c->cluster.timeout_ms, 1500);
 		CHECK_EQ_INT(c->cluster.queue, 64);
+		CHECK_EQ_INT(c->cluster.dedupe_window_ms, 2 * 3600000);
+		CHECK_EQ_INT(c->cluster.status_ttl_ms, 30 * 60000);
 		CHECK_EQ_INT(c->cluster.line, 1);
 	}
 	config_free(c);
@@ -63,6 +66,8 @@ TEST(test_cluster_config_defaults_and_tls)
 		CHECK_EQ_INT(c->cluster.max_stream_len, 1000000);
 		CHECK_EQ_INT(c->cluster.timeout_ms, 5000);
 		CHECK_EQ_INT(c->cluster.queue, 10000);
+		CHECK_EQ_INT(c->cluster.dedupe_window_ms, 24 * 3600000);
+		CHECK_EQ_INT(c->cluster.status_ttl_ms, 24 * 3600000);
 	}
 	config_free(c);
 	buf_free(&errs);
