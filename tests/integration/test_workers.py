@@ -8,6 +8,8 @@ import signal
 import tempfile
 
 import harness
+import sinks
+import test_cluster
 from harness import Edgehook, assert_eq, assert_true, run_cli
 from redis_server import Redis
 
@@ -206,4 +208,46 @@ def test_workers_connection_queued_on_a_dead_worker_is_served():
                 s.close()
             eh.wait_log(r"msg=\"worker exited: restarting\"", count=2)
     finally:
+        redis.close()
+
+
+def test_workers_replacements_resume_what_the_killed_held():
+    """Every worker holds deliveries (the endpoint does not answer yet)
+    when all are killed -9; claim_after is 10 minutes, so only each
+    replacement reading its predecessor's pending list (the same consumer
+    name, <instance>-w<index>) delivers them."""
+    redis = Redis().start()
+    hold = [True]
+    answered = []
+
+    def behave(i, r):
+        if hold[0]:
+            return ("blackhole",)
+        answered.append(r.header("webhook-id"))
+        return ("status", 200, {})
+
+    sink = sinks.Sink(behave)
+    try:
+        cfg = test_cluster.cluster_config(redis, sink.url(), "wtest", extra="server:\n  workers: 3\n",
+                                          claim_after="10m")
+        with Edgehook(cfg) as eh:
+            eh.wait_log(r"msg=\"workers serving\"")
+            test_cluster.wait_ready(eh)
+            ids = []
+            for _ in range(12):
+                r = test_cluster.post(eh)
+                assert_eq(r.status, 202, "accepted")
+                ids.append(r.json()["id"])
+            sink.wait(1 + len(ids))
+            pending = redis.cmd("XPENDING", "edgehook:events", "edgehook:deliver")
+            assert_eq(pending[0], 1 + len(ids), "every delivery held by a worker")
+            assert_true(all(re.match(rb"wtest-w[012]$", name) for name, _ in pending[3]),
+                        "one consumer per worker: %r" % pending[3])
+            hold[0] = False
+            for p in children(eh.proc.pid):
+                os.kill(p, signal.SIGKILL)
+            eh.wait_log(r"msg=\"worker exited: restarting\"", count=3)
+            harness.wait_until(lambda: set(ids) <= set(answered), 60, "deliveries held by the killed workers")
+    finally:
+        sink.close()
         redis.close()
