@@ -37,9 +37,11 @@ struct cluster_stats {
 		poison;
 };
 
-/* Starts connecting and reading at once. NULL when out of memory or the
- * URL cannot be served (rediss:// needs TLS). */
-struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct cluster_cfg *cfg, struct dispatch *d);
+/* Starts connecting and reading at once. tls: the anchors for rediss://
+ * (NULL for redis://), outliving the cluster. NULL when out of memory. */
+struct tls_client_ctx;
+struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct cluster_cfg *cfg, struct dispatch *d,
+			    struct tls_client_ctx *tls);
 void cluster_free(struct cluster *c);
 /* Drain: reads nothing more; what is held finishes and is acknowledged. */
 void cluster_stop(struct cluster *c);

@@ -114,6 +114,7 @@ struct cluster_cfg {
 	uint64_t dedupe_window_ms; /* how long a trigger delivery id counts as seen, cluster-wide */
 	uint64_t status_ttl_ms;    /* how long GET /api/v1/events/{id} answers after the last change */
 	size_t queue;            /* Redis commands queued or in flight */
+	const char *ca_file;     /* rediss://: the anchors; NULL: webhook.ca_file */
 	int line;
 };
 

@@ -41,6 +41,7 @@
 struct buf;
 struct reactor;
 struct dns;
+struct tls_client_ctx;
 
 enum resp_type {
 	RESP_SIMPLE = '+',
@@ -117,6 +118,7 @@ struct resp_opts {
 	size_t max_out;       /* encoded bytes not yet written */
 	size_t max_reply;     /* bytes of one reply */
 	uint32_t max_values;  /* values in one reply: bound XREADGROUP's COUNT to fit */
+	struct tls_client_ctx *tls; /* the anchors for rediss:// (required then), NULL for redis:// */
 };
 void resp_opts_default(struct resp_opts *o);
 
@@ -130,8 +132,11 @@ struct resp_stats {
  * during the call. */
 typedef void (*resp_cb)(void *arg, const char *err, const struct resp_reply *r);
 
-/* Starts connecting at once; NULL when out of memory or the URL asks for
- * TLS (not supported yet). dns may be NULL for IP literals only. */
+/* Starts connecting at once; NULL when out of memory or when the URL's
+ * scheme and o->tls disagree (rediss:// needs anchors, redis:// none).
+ * With TLS the server's certificate is verified against o->tls and the
+ * URL's host (tls.h); the ctx must outlive the client. dns may be NULL
+ * for IP literals only. */
 struct resp_client *resp_client_new(struct reactor *r, struct dns *dns, const struct redis_url *u,
 				    const struct resp_opts *o);
 /* Calls no callback; not from inside one of this client's callbacks. */

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 static const char *const cluster_keys[] = {"redis", "prefix", "instance", "claim_after", "max_stream_len",
-					   "timeout", "queue", "dedupe_window", "status_ttl", NULL};
+					   "timeout", "queue", "dedupe_window", "status_ttl", "ca_file", NULL};
 
 /* Key prefixes and consumer names travel into Redis keys, log lines and
  * the status page: a conservative alphabet keeps them unambiguous. */
@@ -86,6 +86,8 @@ void config_load_cluster(struct loader *L, const struct node *n, struct config *
 	config_get_duration(L, n, "timeout", &cl->timeout_ms);
 	config_get_duration(L, n, "dedupe_window", &cl->dedupe_window_ms);
 	config_get_duration(L, n, "status_ttl", &cl->status_ttl_ms);
+	if (config_get_str(L, n, "ca_file", &cl->ca_file) > 0 && !*cl->ca_file)
+		config_err_at(L, tree_get(n, "ca_file"), "ca_file: expected a file path");
 	if (config_get_int(L, n, "queue", &queue, 16, 1000000) > 0)
 		cl->queue = (size_t)queue;
 	if (cl->claim_after_ms < 1000 && tree_get(n, "claim_after"))

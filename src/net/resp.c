@@ -17,6 +17,7 @@
 #include "edgehook/dns.h"
 #include "edgehook/log.h"
 #include "edgehook/reactor.h"
+#include "edgehook/tls.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -45,6 +46,7 @@ struct resp_client {
 	struct resp_opts o;
 	enum rc_state state;
 	int fd;
+	struct tls_conn *tls; /* rediss://: the session on fd, NULL for plain TCP */
 	uint32_t events;
 	struct dns_waiter *dw;
 	struct dns_result addrs;
@@ -74,6 +76,7 @@ void resp_opts_default(struct resp_opts *o)
 	o->max_out = 16u << 20;
 	o->max_reply = 16u << 20;
 	o->max_values = 16384;
+	o->tls = NULL;
 }
 
 static struct cmd *cmd_at(struct resp_client *c, uint32_t i)
@@ -119,6 +122,10 @@ static void conn_drop(struct resp_client *c, const char *err, const char *why)
 		c->dw = NULL;
 	}
 	reactor_close(c->r, &c->fd);
+	if (c->tls) {
+		tls_free(c->tls);
+		c->tls = NULL;
+	}
 	if (c->state >= RC_HANDSHAKE)
 		c->stats.disconnects++;
 	else if (c->state != RC_IDLE)
@@ -147,18 +154,38 @@ static void conn_drop(struct resp_client *c, const char *err, const char *why)
 	arm_cmd_timer(c);
 }
 
+/* n > 0 written, -2 would block, -1 failed (errno or the TLS reason in why). */
+static ssize_t io_send(struct resp_client *c, const char *p, size_t len, const char **why)
+{
+	ssize_t n;
+	if (c->tls) {
+		n = tls_write(c->tls, c->fd, p, len);
+		if (n == -1)
+			*why = tls_error(c->tls);
+		return n;
+	}
+	do
+		n = send(c->fd, p, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return -2;
+	if (n <= 0)
+		*why = n == 0 ? "connection closed" : strerror(errno);
+	return n > 0 ? n : -1;
+}
+
 /* Writes the handshake, then queued commands; -1 when the connection dropped. */
 static int flush_out(struct resp_client *c)
 {
 	struct buf *b = c->state == RC_HANDSHAKE ? &c->hs : &c->out;
+	const char *why = "send failed";
+	uint32_t ev;
 	while (b->len > 0) {
-		ssize_t n = send(c->fd, b->data, b->len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		ssize_t n = io_send(c, b->data, b->len, &why);
+		if (n == -2)
 			break;
-		if (n <= 0) {
-			conn_drop(c, "resp: connection lost", strerror(errno));
+		if (n < 0) {
+			conn_drop(c, "resp: connection lost", why);
 			return -1;
 		}
 		buf_consume(b, (size_t)n);
@@ -171,7 +198,16 @@ static int flush_out(struct resp_client *c)
 			}
 		}
 	}
-	set_events(c, b->len > 0 ? EPOLLIN | EPOLLOUT : EPOLLIN);
+	ev = b->len > 0 ? EPOLLIN | EPOLLOUT : EPOLLIN;
+	if (c->tls) {
+		/* records the engine still holds (the handshake, our writes) */
+		if (tls_flush(c->tls, c->fd) == -1) {
+			conn_drop(c, "resp: connection lost", tls_error(c->tls));
+			return -1;
+		}
+		ev |= tls_want(c->tls);
+	}
+	set_events(c, ev);
 	return 0;
 }
 
@@ -228,12 +264,22 @@ static void on_readable(struct resp_client *c)
 		conn_drop(c, "resp: protocol error", "reply over max_reply");
 		return;
 	}
-	n = read(c->fd, c->in.data + c->in.len, room);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		conn_drop(c, "resp: connection lost", n == 0 ? "closed by server" : strerror(errno));
-		return;
+	if (c->tls) {
+		n = tls_read(c->tls, c->fd, c->in.data + c->in.len, room);
+		if (n == -2)
+			return;
+		if (n <= 0) {
+			conn_drop(c, "resp: connection lost", n == 0 ? "closed by server" : tls_error(c->tls));
+			return;
+		}
+	} else {
+		n = read(c->fd, c->in.data + c->in.len, room);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			conn_drop(c, "resp: connection lost", n == 0 ? "closed by server" : strerror(errno));
+			return;
+		}
 	}
 	c->in.len += (size_t)n;
 	while (off < c->in.len) {
@@ -265,6 +311,10 @@ static void on_connected(struct resp_client *c)
 	getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
 	if (err) {
 		conn_drop(c, "resp: connection lost", strerror(err));
+		return;
+	}
+	if (c->o.tls && !(c->tls = tls_client_new(c->o.tls, c->u.host, NULL))) {
+		conn_drop(c, "resp: connection lost", "out of memory");
 		return;
 	}
 	c->stats.connects++;
@@ -307,7 +357,8 @@ static void on_io(void *arg, int fd, uint32_t events)
 		if (c->state == RC_IDLE || (c->state != st && c->state != RC_READY))
 			return;
 	}
-	if ((events & EPOLLOUT) && c->fd >= 0)
+	/* TLS: a read may have left records to send (the handshake) */
+	if (((events & EPOLLOUT) || c->tls) && c->fd >= 0)
 		flush_out(c);
 }
 
@@ -397,7 +448,7 @@ struct resp_client *resp_client_new(struct reactor *r, struct dns *dns, const st
 {
 	struct resp_client *c;
 	struct resp_limits lim;
-	if (u->tls || o->max_queue == 0 || o->max_values < 2)
+	if (!u->tls != !o->tls || o->max_queue == 0 || o->max_values < 2)
 		return NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -442,6 +493,7 @@ void resp_client_free(struct resp_client *c)
 	if (c->dw)
 		dns_cancel(c->dw);
 	reactor_close(c->r, &c->fd);
+	tls_free(c->tls);
 	timer_stop(c->r, &c->conn_timer);
 	timer_stop(c->r, &c->cmd_timer);
 	defer_cancel(&c->flush);

@@ -43,6 +43,7 @@ struct app {
 	struct runner *runner;
 	struct spool *spool;
 	struct cluster *cluster;
+	struct tls_client_ctx *cluster_tls; /* rediss:// anchors */
 	struct relay rl;
 	struct app_listeners lis;
 	struct supervisor sup;
@@ -190,6 +191,7 @@ static void teardown(struct app *a)
 	runner_free(a->runner); /* before the dispatcher: runs emit events */
 	relay_fini(&a->rl);
 	cluster_free(a->cluster);
+	tls_client_ctx_free(a->cluster_tls);
 	dispatch_free(a->disp);
 	spool_free(a->spool);
 	http_client_free(a->client);
@@ -248,17 +250,30 @@ static int open_spool(struct app *a)
  * answers 503 until Redis is reachable. -1 with a message on stderr. */
 static int open_cluster(struct app *a)
 {
-	if (!a->cfg->cluster.redis)
+	const struct cluster_cfg *cl = &a->cfg->cluster;
+	if (!cl->redis)
 		return 0;
-	if (!(a->cluster = cluster_new(a->r, a->dns, &a->cfg->cluster, a->disp))) {
-		fprintf(stderr, "edgehook: cluster: %s\n",
-			a->cfg->cluster.url.tls ? "rediss:// (TLS to Redis) is not supported yet" : "out of memory");
+	if (cl->url.tls) {
+		struct buf errors;
+		const char *ca = cl->ca_file ? cl->ca_file : a->cfg->webhook.ca_file;
+		size_t anchors;
+		buf_init(&errors, 4096);
+		a->cluster_tls = tls_client_ctx_new(ca, &errors, &anchors);
+		if (!a->cluster_tls) {
+			fprintf(stderr, "edgehook: cluster: ca_file %s: %.*s\n", ca, (int)errors.len, errors.data ? errors.data : "");
+			buf_free(&errors);
+			return -1;
+		}
+		buf_free(&errors);
+	}
+	if (!(a->cluster = cluster_new(a->r, a->dns, cl, a->disp, a->cluster_tls))) {
+		fprintf(stderr, "edgehook: cluster: out of memory\n");
 		return -1;
 	}
 	a->rl.cluster = a->cluster;
 	cluster_triggers_watch(a->cluster, registry_sync, &a->rl);
-	log_msg(LOG_INFO, "cluster mode", "redis", a->cfg->cluster.url.host, "instance", cluster_instance(a->cluster),
-		NULL);
+	log_msg(LOG_INFO, "cluster mode", "redis", cl->url.host, "tls", cl->url.tls ? "on" : "off", "instance",
+		cluster_instance(a->cluster), NULL);
 	return 0;
 }
 

@@ -356,13 +356,12 @@ static void on_beat_timer(void *arg)
 
 /* ---- the object ---- */
 
-struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct cluster_cfg *cfg, struct dispatch *d)
+struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct cluster_cfg *cfg, struct dispatch *d,
+			    struct tls_client_ctx *tls)
 {
 	struct cluster *c;
 	struct resp_opts o;
 	struct dispatch_cluster_hooks hooks;
-	if (cfg->url.tls)
-		return NULL;
 	if (!(c = calloc(1, sizeof(*c))))
 		return NULL;
 	c->r = r;
@@ -380,6 +379,7 @@ struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct clu
 	snprintf(c->claim_ms, sizeof(c->claim_ms), "%llu", (unsigned long long)cfg->claim_after_ms);
 	snprintf(c->claim_cursor, sizeof(c->claim_cursor), "0-0");
 	resp_opts_default(&o);
+	o.tls = tls;
 	o.connect_timeout_ms = cfg->timeout_ms;
 	o.command_timeout_ms = cfg->timeout_ms;
 	o.max_queue = cfg->queue > UINT32_MAX ? UINT32_MAX : (uint32_t)cfg->queue;

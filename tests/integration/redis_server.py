@@ -21,17 +21,23 @@ def free_port():
 
 
 class Redis:
-    def __init__(self, port=None, appendonly=True):
+    def __init__(self, port=None, appendonly=True, tls=None):
+        """tls: (cert, key) to serve rediss:// only (clients unauthenticated)."""
         self.dir = tempfile.mkdtemp(prefix="edgehook-redis-")
         self.port = port or free_port()
         self.appendonly = appendonly
+        self.tls = tls
         self.proc = None
 
-    def url(self):
-        return "redis://127.0.0.1:%d" % self.port
+    def url(self, host="127.0.0.1"):
+        return "%s://%s:%d" % ("rediss" if self.tls else "redis", host, self.port)
 
     def start(self):
-        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+        port = ["--port", str(self.port)]
+        if self.tls:
+            port = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", self.tls[0],
+                    "--tls-key-file", self.tls[1], "--tls-auth-clients", "no"]
+        args = ["redis-server"] + port + ["--bind", "127.0.0.1", "--dir", self.dir,
                 "--save", "", "--appendonly", "yes" if self.appendonly else "no",
                 "--appendfsync", "always", "--logfile", os.path.join(self.dir, "redis.log")]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -63,6 +69,12 @@ class Redis:
 
     def cmd(self, *args):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        if self.tls:
+            import ssl
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            s = ctx.wrap_socket(s)
         try:
             out = b"*%d\r\n" % len(args)
             for a in args:

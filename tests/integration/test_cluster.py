@@ -11,6 +11,7 @@ import threading
 import time
 
 import harness
+import pki
 import sinks
 from harness import Edgehook, assert_eq, assert_true
 from redis_server import FakeRedis, Redis
@@ -382,6 +383,28 @@ def test_cluster_event_status_answers_on_every_instance():
                 assert_eq(st["event"], "order.paid", "event type")
                 assert_eq(st["deliveries"][0]["attempts"], 2, "one 503, then delivered")
             assert_eq(a.request("GET", "/api/v1/events/evt_unknown").status, 404, "unknown id")
+    finally:
+        sink.close()
+        redis.close()
+
+
+def test_cluster_over_rediss_verifies_the_server():
+    """rediss:// goes through our BearSSL client: the certificate is
+    checked against cluster.ca_file and the URL's host; a Redis whose
+    certificate another CA signed is refused (and ingest answers 503)."""
+    redis = Redis(tls=(pki.path("server.pem"), pki.path("server.key"))).start()
+    sink = sinks.Sink()
+    try:
+        ca = "  ca_file: %s\n" % pki.path("ca.pem")
+        with Edgehook(cluster_config(redis, sink.url(), "a", ca).replace("rediss://127.0.0.1", "rediss://localhost")) as eh:
+            wait_ready(eh)
+            r = post(eh)
+            assert_eq(r.status, 202, "stored over TLS")
+            wait_delivered(sink, [r.json()["id"]])
+        other = "  ca_file: %s\n" % pki.path("other-ca.pem")
+        with Edgehook(cluster_config(redis, sink.url(), "b", other)) as eh:
+            eh.wait_log(r"redis connection failed.*(unknown CA|tls)", 20)
+            assert_eq(post(eh).status, 503, "no 202 over an unverified connection")
     finally:
         sink.close()
         redis.close()

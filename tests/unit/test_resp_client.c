@@ -409,13 +409,16 @@ TEST(test_resp_client_full_queue_refused_without_callback)
 	fake_stop(&f);
 }
 
-TEST(test_resp_client_refuses_tls_url_for_now)
+TEST(test_resp_client_tls_needs_anchors_and_plain_refuses_them)
 {
 	struct redis_url u;
 	struct resp_opts o;
 	const char *why;
 	redis_url_parse("rediss://h", &u, &why);
 	resp_opts_default(&o);
+	CHECK(resp_client_new(R, NULL, &u, &o) == NULL);
+	redis_url_parse("redis://h", &u, &why);
+	o.tls = (struct tls_client_ctx *)&o; /* never dereferenced: refused before */
 	CHECK(resp_client_new(R, NULL, &u, &o) == NULL);
 }
 
@@ -438,7 +441,7 @@ int main(void)
 	RUN(test_resp_client_garbage_server_no_busy_loop);
 	RUN(test_resp_client_stalled_server_times_out);
 	RUN(test_resp_client_full_queue_refused_without_callback);
-	RUN(test_resp_client_refuses_tls_url_for_now);
+	RUN(test_resp_client_tls_needs_anchors_and_plain_refuses_them);
 	reactor_free(R);
 	{
 		char cmdline[128];
