@@ -10,6 +10,7 @@ import tempfile
 import harness
 import sinks
 import test_cluster
+import test_ops_systemd
 from harness import Edgehook, assert_eq, assert_true, run_cli
 from redis_server import Redis
 
@@ -251,3 +252,65 @@ def test_workers_replacements_resume_what_the_killed_held():
     finally:
         sink.close()
         redis.close()
+
+
+def uid_of(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"^Uid:\s+(\d+)", f.read(), re.M).group(1))
+
+
+def test_workers_ready_once_all_serve_privileges_dropped_in_workers():
+    """READY=1 comes from the supervisor once every worker serves; the
+    workers dropped root, the supervisor kept it to restart them alike."""
+    redis = Redis(appendonly=False).start()
+    ns = test_ops_systemd.NotifySocket(abstract=True)
+    try:
+        with Edgehook(workers_config(redis.url(), 2), args=["--user", "65534:65534"],
+                      env={"NOTIFY_SOCKET": ns.env_value}) as eh:
+            fields, uid, _ = ns.wait_for("READY")
+            assert_eq(fields.get("READY"), "1")
+            eh.wait_log(r"msg=\"workers serving\" workers=2")
+            assert_eq(len(eh.wait_log(r"msg=\"dropped privileges\"", count=2)), 2, "each worker dropped root")
+            pids = children(eh.proc.pid)
+            assert_eq([uid_of(p) for p in pids], [65534, 65534], "workers run as the user")
+            assert_eq(uid_of(eh.proc.pid), 0, "the supervisor keeps root")
+            eh.signal(signal.SIGTERM)
+            ns.wait_for("STOPPING")
+    finally:
+        ns.close()
+        redis.close()
+
+
+def test_workers_share_socket_activated_listeners():
+    redis = Redis(appendonly=False).start()
+    ls = test_ops_systemd.listening_socket()
+    try:
+        with test_ops_systemd.activated([ls], config=workers_config(redis.url(), 2)) as eh:
+            eh.wait_log(r"msg=\"workers serving\"")
+            inode = {os.fstat(ls.fileno()).st_ino}
+            pids = children(eh.proc.pid)
+            assert_eq(len(pids), 2, "two workers")
+            for p in pids:
+                assert_eq(test_ops_systemd.listening_inodes(p), inode, "a worker accepts on the passed socket only")
+            assert_eq(test_ops_systemd.listening_inodes(eh.proc.pid), inode, "the supervisor bound nothing")
+            for _ in range(10):
+                assert_eq(eh.request("GET", "/healthz").status, 200, "served")
+    finally:
+        ls.close()
+        redis.close()
+
+
+def test_workers_first_worker_failing_stops_the_start():
+    """A worker that cannot start (its TLS key is missing: only workers
+    load it) stops the start with its exit code, leaving no worker."""
+    d = tempfile.mkdtemp(prefix="edgehook-test-")
+    path = os.path.join(d, "w.yaml")
+    with open(path, "w") as f:
+        f.write("server:\n  workers: 2\n  tls: {cert: %s/none.pem, key: %s/none.key}\n"
+                "cluster:\n  redis: redis://127.0.0.1:1\n  instance: wtest\n" % (d, d))
+    p = run_cli(["-c", path, "-l", "127.0.0.1:0"])
+    assert_eq(p.returncode, 2, "the worker's exit code")
+    assert_true("msg=\"worker failed to start: stopping\"" in p.stderr, p.stderr)
+    started = [int(x) for x in re.findall(r"msg=\"worker started\" worker=\d+ pid=(\d+)", p.stderr)]
+    assert_eq(len(started), 2, "two workers were started")
+    assert_eq([q for q in started if os.path.exists("/proc/%d" % q)], [], "none left running")
