@@ -153,10 +153,13 @@ static void worker_main(struct worker *wk, int ready_fd)
 	struct workers *w = wk->w;
 	struct app_worker ctx = {wk->index, w->shm, ready_fd};
 	struct app_options o = *w->o;
+	char idx[16];
 	size_t k, i;
 	/* a supervisor that died (even by SIGKILL) must not leave workers */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != w->self)
 		_exit(APP_EXIT_RUNTIME);
+	/* wk lives in w->ws, freed below */
+	snprintf(idx, sizeof(idx), "%u", wk->index);
 	if (w->nsocks && activation_install(wk->fds, w->names, (int)w->nsocks) < 0)
 		_exit(APP_EXIT_RUNTIME);
 	for (i = 0; i < w->n; i++) {
@@ -176,6 +179,7 @@ static void worker_main(struct worker *wk, int ready_fd)
 	reactor_free(w->r);
 	config_free(w->cfg);
 	free(w->ws);
+	log_set_context("worker", idx);
 	o.worker = &ctx;
 	exit(app_run(&o));
 }

@@ -156,7 +156,7 @@ def test_workers_spread_restart_and_drain():
             harness.wait_until(lambda: len(children(eh.proc.pid)) == 3 and victim not in children(eh.proc.pid),
                                30, "the killed worker replaced")
             # the replacement says it serves like any worker (the supervisor's line names workers=)
-            eh.wait_log(r"msg=\"edgehook started\" version=\S+$", count=4)
+            eh.wait_log(r"msg=\"edgehook started\" version=\S+ worker=\d$", count=4)
             fresh = set(children(eh.proc.pid)) - set(pids)
             assert_eq(len(fresh), 1, "one new worker pid")
             for _ in range(30):
