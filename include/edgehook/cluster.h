@@ -66,15 +66,38 @@ void cluster_put_event(struct cluster_put *p, const char *id, const char *type, 
 		       const char *body, size_t len);
 /* A trigger delivery: marks (scope, delivery) seen and stores the event
  * (body NULL: only the mark), both or neither. */
+enum { CLUSTER_MAX_EXTRA = 6 };
+struct cluster_kv;
 struct cluster_item {
 	const char *id, *type;
 	uint64_t created_ms;
 	const char *body; /* NULL: nothing to store */
 	size_t len;
+	const struct cluster_kv *extra; /* more fields of the entry (a run's) */
+	size_t nextra;                  /* at most CLUSTER_MAX_EXTRA */
 };
 void cluster_put_once(struct cluster_put *p, const char *scope, const char *delivery, size_t dlen,
 		      const struct cluster_item *it);
+/* Another entry in the same put, without a mark. */
+void cluster_put_item(struct cluster_put *p, const struct cluster_item *it);
 int cluster_put_end(struct cluster_put *p, const char **why);
+/* A lifecycle event (run.started, ...) into the stream, not awaited: a
+ * failure is logged and counted. */
+void cluster_emit(struct cluster *c, const char *type, const char *body, size_t len);
+
+/* Runs of trigger commands travel as stream entries too; the instance
+ * that reads one calls fn: 1 the run started (its entry is settled when
+ * cluster_run_done(c, run_id) reports its end: the runner's done hook),
+ * 0 it was reported instead (settled at once). resumed: the entry was
+ * handed to an instance before (taken over, or our pending list after a
+ * restart): it may have run there. */
+struct cluster_run {
+	const char *stream_id, *run_id, *trigger, *type, *delivery, *ip, *body;
+	size_t len;
+	int resumed;
+};
+void cluster_runs_watch(struct cluster *c, int (*fn)(void *arg, const struct cluster_run *cr), void *arg);
+void cluster_run_done(void *arg, const char *run_id);
 /* The requester went away: cb never runs (the events may still land). */
 void cluster_put_cancel(struct cluster_put *p);
 

@@ -96,8 +96,15 @@ struct dispatch_cluster_hooks {
 	 * "created" members, json the delivery's status object */
 	void (*status)(void *arg, const char *id, const char *endpoint, const char *meta, size_t mlen,
 		       const char *json, size_t jlen);
+	/* an endpoint's breaker opened here for ms */
+	void (*breaker)(void *arg, const char *endpoint, uint64_t ms);
 	void *arg;
 };
+/* Another instance opened endpoint name's breaker for ms more: ours opens
+ * too (when it has one and it is closed). */
+void dispatch_breaker_shared(struct dispatch *d, const char *name, uint64_t ms);
+/* The endpoints that have a breaker, up to max (valid until a reload). */
+size_t dispatch_breaker_names(const struct dispatch *d, const char **names, size_t max);
 /* hooks NULL: detached. */
 void dispatch_cluster_attach(struct dispatch *d, const struct dispatch_cluster_hooks *hooks);
 /* 1 started with HTTP deliveries (settled follows), 0 nothing to settle

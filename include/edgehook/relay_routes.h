@@ -42,11 +42,16 @@ struct trigger_accept {
 	const char *delivery; /* the sender's delivery id, dlen 0: none */
 	size_t dlen;
 	const char *dlv_id;   /* ours, "dlv_..." */
-	struct run *run;      /* prepared, or NULL */
+	struct run *run;      /* prepared (validated), or NULL; taken over */
+	const char *body;     /* the raw request body (a run's stdin) */
+	size_t len;
 	struct trigger_envelope env;
 };
 void trigger_accept_cluster(struct relay *rl, struct http_conn *c, const struct trigger_cfg *t,
 			    const struct trigger_accept *ta);
+/* The cluster's run hook (cluster_runs_watch): 1 started, 0 reported. */
+struct cluster_run;
+int trigger_cluster_run(void *arg, const struct cluster_run *cr);
 
 /* api.c: path is what follows "/api/v1/" */
 /* Bound for a rendered answer (JSON or metrics); buffers grow to it. */

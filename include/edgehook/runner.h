@@ -60,6 +60,11 @@ struct run *runner_prepare(struct runner *rn, const struct trigger_cfg *t, const
  * "run_...". */
 void runner_commit(struct runner *rn, struct run *run, char *id, size_t cap);
 void runner_discard(struct run *run);
+/* Cluster mode: a prepared run takes the id the ingesting instance gave
+ * out ("run_..."); fn(arg, id) is called once a run has ended (completed
+ * or failed, after its lifecycle event). */
+void runner_adopt_id(struct run *run, const char *id);
+void runner_on_done(struct runner *rn, void (*fn)(void *arg, const char *run_id), void *arg);
 /* Reaps exited children; call on SIGCHLD. */
 void runner_reap(struct runner *rn);
 int runner_run_json(struct runner *rn, const char *id, struct buf *out);

@@ -156,6 +156,11 @@ static int emit_event(void *arg, const char *type, const char *body, size_t len)
 {
 	struct app *a = arg;
 	char id[EVENT_ID_LEN];
+	/* cluster mode: through the stream, delivered by whichever instance */
+	if (a->cluster) {
+		cluster_emit(a->cluster, type, body, len);
+		return 0;
+	}
 	return dispatch_event(a->disp, type, body, len, id, sizeof(id)) < 0 ? -1 : 0;
 }
 
@@ -272,6 +277,8 @@ static int open_cluster(struct app *a)
 	}
 	a->rl.cluster = a->cluster;
 	cluster_triggers_watch(a->cluster, registry_sync, &a->rl);
+	cluster_runs_watch(a->cluster, trigger_cluster_run, &a->rl);
+	runner_on_done(a->runner, cluster_run_done, a->cluster);
 	log_msg(LOG_INFO, "cluster mode", "redis", cl->url.host, "tls", cl->url.tls ? "on" : "off", "instance",
 		cluster_instance(a->cluster), NULL);
 	return 0;

@@ -13,6 +13,7 @@
 #include "edgehook/event.h"
 #include "edgehook/log.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,58 +99,138 @@ static void settle(void *arg, const char *stream_id)
 
 /* One [stream_id, [field, value, ...]] entry: delivered, or settled at
  * once when there is nothing to deliver (deleted, malformed, no match). */
-static void take_entry(struct cluster *c, const struct resp_reply *r, const struct resp_value *e, int claimed)
+static int holds(const struct cluster *c, const char *sid)
 {
-	char sid[48], id[EVENT_ID_LEN], type[EVENT_TYPE_MAX], ts[24] = "";
+	size_t i;
+	for (i = 0; i < c->nruns; i++)
+		if (strcmp(c->runs[i].stream_id, sid) == 0)
+			return 1;
+	return dispatch_holds(c->d, sid);
+}
+
+/* A run entry: handed to the relay, held until the run ends. */
+static void take_run(struct cluster *c, struct cluster_run *cr)
+{
+	struct held_run *h;
+	if (!c->run_fn || c->nruns == CLUSTER_MAX_RUNS) {
+		/* left pending: taken over after claim_after, reported then */
+		log_msg(LOG_ERROR, "cluster: run entry not taken (too many runs held)", "stream_id", cr->stream_id, NULL);
+		return;
+	}
+	if (c->run_fn(c->run_arg, cr) == 0) {
+		settle(c, cr->stream_id);
+		return;
+	}
+	h = &c->runs[c->nruns++];
+	snprintf(h->run_id, sizeof(h->run_id), "%s", cr->run_id);
+	snprintf(h->stream_id, sizeof(h->stream_id), "%s", cr->stream_id);
+}
+
+void cluster_run_done(void *arg, const char *run_id)
+{
+	struct cluster *c = arg;
+	size_t i;
+	for (i = 0; i < c->nruns; i++)
+		if (strcmp(c->runs[i].run_id, run_id) == 0) {
+			settle(c, c->runs[i].stream_id);
+			c->runs[i] = c->runs[--c->nruns];
+			return;
+		}
+}
+
+void cluster_runs_watch(struct cluster *c, int (*fn)(void *arg, const struct cluster_run *cr), void *arg)
+{
+	c->run_fn = fn;
+	c->run_arg = arg;
+}
+
+/* The fields of one entry, copied where they must be NUL-terminated. */
+struct entry {
+	char sid[48], id[EVENT_ID_LEN], type[EVENT_TYPE_MAX], ts[24], kind[8];
+	char trigger[129], delivery[256], ip[64];
+	const char *body;
+	size_t len;
+};
+
+static void entry_fields(const struct resp_reply *r, const struct resp_value *f, struct entry *e)
+{
+	static const struct {
+		const char *name;
+		size_t off, cap;
+	} text[] = {
+		{"id", offsetof(struct entry, id), EVENT_ID_LEN},
+		{"type", offsetof(struct entry, type), EVENT_TYPE_MAX},
+		{"ts", offsetof(struct entry, ts), 24},
+		{"kind", offsetof(struct entry, kind), 8},
+		{"trigger", offsetof(struct entry, trigger), 129},
+		{"delivery", offsetof(struct entry, delivery), 256},
+		{"ip", offsetof(struct entry, ip), 64},
+	};
+	uint32_t k;
+	size_t i;
+	for (k = 0; f->type == RESP_ARRAY && k + 1 < f->n; k += 2) {
+		const struct resp_value *key = child(r, f, k), *val = child(r, f, k + 1);
+		if (resp_eq(r, key, "body") && is_str(val)) {
+			e->body = resp_str(r, val);
+			e->len = val->len;
+			continue;
+		}
+		for (i = 0; i < sizeof(text) / sizeof(text[0]); i++)
+			if (resp_eq(r, key, text[i].name))
+				copy_str(r, val, (char *)e + text[i].off, text[i].cap);
+	}
+}
+
+/* One [stream_id, [field, value, ...]] entry: delivered (or run), or
+ * settled at once when there is nothing to do (deleted, malformed, no
+ * match). claimed: taken over from another instance. */
+static void take_entry(struct cluster *c, const struct resp_reply *r, const struct resp_value *v, int claimed)
+{
+	struct entry e;
 	const struct resp_value *f;
 	struct stream_event se;
-	uint32_t k;
 	int rc;
-	memset(&se, 0, sizeof(se));
-	if (e->type != RESP_ARRAY || e->n != 2 || copy_str(r, child(r, e, 0), sid, sizeof(sid)) < 0) {
+	memset(&e, 0, sizeof(e));
+	if (v->type != RESP_ARRAY || v->n != 2 || copy_str(r, child(r, v, 0), e.sid, sizeof(e.sid)) < 0) {
 		c->stats.poison++;
 		return;
 	}
 	if (c->history)
-		snprintf(c->cursor, sizeof(c->cursor), "%s", sid);
-	if (dispatch_holds(c->d, sid))
+		snprintf(c->cursor, sizeof(c->cursor), "%s", e.sid);
+	if (holds(c, e.sid))
 		return;
 	c->stats.read_entries++;
 	c->stats.claimed += (uint64_t)claimed;
-	f = child(r, e, 1);
-	id[0] = type[0] = '\0';
-	for (k = 0; f->type == RESP_ARRAY && k + 1 < f->n; k += 2) {
-		const struct resp_value *key = child(r, f, k), *val = child(r, f, k + 1);
-		if (resp_eq(r, key, "id"))
-			copy_str(r, val, id, sizeof(id));
-		else if (resp_eq(r, key, "type"))
-			copy_str(r, val, type, sizeof(type));
-		else if (resp_eq(r, key, "ts"))
-			copy_str(r, val, ts, sizeof(ts));
-		else if (resp_eq(r, key, "body") && is_str(val)) {
-			se.body = resp_str(r, val);
-			se.len = val->len;
-		}
-	}
+	f = child(r, v, 1);
 	if (f->type == RESP_NULL) {
-		settle(c, sid); /* trimmed or deleted: nothing left to deliver */
+		settle(c, e.sid); /* trimmed or deleted: nothing left to deliver */
 		return;
 	}
-	if (!id[0] || !type[0] || !se.body) {
+	entry_fields(r, f, &e);
+	if (!e.id[0] || !e.type[0] || !e.body || (strcmp(e.kind, "run") == 0 && !e.trigger[0])) {
 		c->stats.poison++;
-		log_msg(LOG_ERROR, "cluster: stream entry without id, type or body: dropped", "stream_id", sid, NULL);
-		settle(c, sid);
+		log_msg(LOG_ERROR, "cluster: stream entry without id, type or body: dropped", "stream_id", e.sid, NULL);
+		settle(c, e.sid);
 		return;
 	}
-	se.stream_id = sid;
-	se.id = id;
-	se.type = type;
-	se.created_ms = strtoull(ts, NULL, 10);
+	if (strcmp(e.kind, "run") == 0) {
+		struct cluster_run cr = {e.sid, e.id, e.trigger, e.type, e.delivery, e.ip, e.body, e.len,
+					 claimed || c->history};
+		take_run(c, &cr);
+		return;
+	}
+	memset(&se, 0, sizeof(se));
+	se.stream_id = e.sid;
+	se.id = e.id;
+	se.type = e.type;
+	se.body = e.body;
+	se.len = e.len;
+	se.created_ms = strtoull(e.ts, NULL, 10);
 	rc = dispatch_stream_event(c->d, &se);
 	if (rc == 0)
-		settle(c, sid);
+		settle(c, e.sid);
 	else if (rc < 0)
-		log_msg(LOG_ERROR, "cluster: out of memory: entry left for a claim", "stream_id", sid, NULL);
+		log_msg(LOG_ERROR, "cluster: out of memory: entry left for a claim", "stream_id", e.sid, NULL);
 }
 
 /* ---- reading ---- */
@@ -337,12 +418,14 @@ static void on_beat_timer(void *arg)
 {
 	struct cluster *c = arg;
 	const char *argv[6 + BEAT_BATCH + 1];
-	size_t n;
+	size_t n, i;
 	uint64_t every = c->claim_after_ms / 3;
 	timer_start(c->r, &c->beat_timer, every < 100 ? 100 : every);
 	if (!resp_connected(c->cmd))
 		return;
 	n = dispatch_held(c->d, argv + 5, BEAT_BATCH);
+	for (i = 0; i < c->nruns && n < BEAT_BATCH; i++)
+		argv[5 + n++] = c->runs[i].stream_id;
 	if (n == 0)
 		return;
 	argv[0] = "XCLAIM";
@@ -387,7 +470,8 @@ struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct clu
 	o.command_timeout_ms = cfg->timeout_ms + BLOCK_MS;
 	o.max_queue = 4;
 	c->rd = resp_client_new(r, dns, &cfg->url, &o);
-	if (!c->cmd || !c->rd) {
+	c->runs = calloc(CLUSTER_MAX_RUNS, sizeof(*c->runs));
+	if (!c->cmd || !c->rd || !c->runs) {
 		cluster_free(c);
 		return NULL;
 	}
@@ -397,6 +481,7 @@ struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct clu
 	timer_init(&c->trig_timer, NULL, c);
 	hooks.settled = settle;
 	hooks.status = cluster_status_store;
+	hooks.breaker = cluster_breaker_open;
 	hooks.arg = c;
 	dispatch_cluster_attach(d, &hooks);
 	create_group(c);
@@ -424,6 +509,7 @@ void cluster_free(struct cluster *c)
 	cluster_triggers_stop(c);
 	resp_client_free(c->cmd);
 	resp_client_free(c->rd);
+	free(c->runs);
 	free(c);
 }
 

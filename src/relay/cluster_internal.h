@@ -9,6 +9,16 @@
 
 enum rd_state { RD_GROUP, RD_READING, RD_WAIT, RD_STOPPED };
 
+/* Runs started here from stream entries, settled when they end. */
+enum { CLUSTER_MAX_RUNS = 4096 };
+struct held_run {
+	char run_id[32];
+	char stream_id[48];
+};
+
+/* Endpoints whose breaker state is shared (more are not polled). */
+enum { CLUSTER_MAX_BREAKERS = 64 };
+
 struct cluster {
 	struct reactor *r;
 	struct dispatch *d;
@@ -23,6 +33,10 @@ struct cluster {
 	int claim_busy;
 	struct timer read_timer, claim_timer, beat_timer;
 	struct cluster_stats stats;
+	int (*run_fn)(void *arg, const struct cluster_run *cr);
+	void *run_arg;
+	struct held_run *runs; /* CLUSTER_MAX_RUNS, the first nruns used */
+	size_t nruns;
 	/* shared API triggers (cluster_triggers.c) */
 	struct timer trig_timer;
 	void (*trig_fn)(void *arg, size_t n, const struct cluster_kv *kv);
@@ -32,10 +46,18 @@ struct cluster {
 	int trig_busy;
 	char trig_version[24];    /* the version last applied, "" none */
 	char trig_hash[96], trig_vkey[112];
+	/* shared breakers (cluster_breaker.c): the keys polled, in order */
+	char brk_names[CLUSTER_MAX_BREAKERS][128];
+	char brk_keys[CLUSTER_MAX_BREAKERS][200];
+	uint32_t brk_n;
+	int brk_busy;
 	char prefix[65], stream[96], group[80], instance[129], maxlen[24], claim_ms[24], dedupe_ms[24], status_ms[24];
 };
 
 /* cluster_triggers.c */
 void cluster_triggers_stop(struct cluster *c);
+/* cluster_breaker.c: the dispatcher's breaker hook, and the poll. */
+void cluster_breaker_open(void *arg, const char *endpoint, uint64_t ms);
+void cluster_breaker_poll(struct cluster *c);
 
 #endif

@@ -7,6 +7,8 @@
 #include "cluster_internal.h"
 
 #include "edgehook/buf.h"
+#include "edgehook/clock.h"
+#include "edgehook/rand.h"
 #include "edgehook/event.h"
 #include "edgehook/json.h"
 #include "edgehook/log.h"
@@ -23,12 +25,12 @@
  * stream holds undelivered entries, which must never be trimmed. */
 static const char put_script[] =
 	"if KEYS[2]~='' and not redis.call('SET',KEYS[2],'1','NX','PX',ARGV[2]) then return 'DUP' end "
-	"if ARGV[7]=='0' then return 'OK' end "
+	"if ARGV[3]=='0' then return 'OK' end "
 	"if redis.call('XLEN',KEYS[1])>=tonumber(ARGV[1]) then "
 	"if KEYS[2]~='' then redis.call('DEL',KEYS[2]) end "
 	"return redis.error_reply('FULL stream at max_stream_len') end "
-	"local id=redis.call('XADD',KEYS[1],'MAXLEN','~',ARGV[1],'*','id',ARGV[3],'type',ARGV[4],'ts',ARGV[5],'body',ARGV[6]) "
-	"redis.call('HSET',KEYS[3],'_event',ARGV[8]) redis.call('PEXPIRE',KEYS[3],ARGV[9]) "
+	"local id=redis.call('XADD',KEYS[1],'MAXLEN','~',ARGV[1],'*',unpack(ARGV,6)) "
+	"if ARGV[4]~='' then redis.call('HSET',KEYS[3],'_event',ARGV[4]) redis.call('PEXPIRE',KEYS[3],ARGV[5]) end "
 	"return id";
 
 struct cluster_put {
@@ -94,21 +96,25 @@ struct cluster_put *cluster_put_begin(struct cluster *c, cluster_put_cb cb, void
 	return p;
 }
 
+enum { FIXED_ARGS = 11, MAX_PUT_ARGS = FIXED_ARGS + 8 + 2 * CLUSTER_MAX_EXTRA };
+
 static void put(struct cluster_put *p, const char *mark, size_t mark_len, const struct cluster_item *it)
 {
 	char ts[24], skey[160];
 	struct buf meta;
-	const char *argv[] = {"EVAL", put_script, "3", p->c->stream, mark, skey, p->c->maxlen, p->c->dedupe_ms,
-			      it->id ? it->id : "", it->type ? it->type : "", ts, it->body ? it->body : "",
-			      it->body ? "1" : "0", "", p->c->status_ms};
-	size_t lens[15];
-	int i;
+	const char *argv[MAX_PUT_ARGS] = {"EVAL", put_script, "3", p->c->stream, mark, skey, p->c->maxlen,
+					  p->c->dedupe_ms, it->body ? "1" : "0", "", p->c->status_ms,
+					  "id", it->id ? it->id : "", "type", it->type ? it->type : "", "ts", ts,
+					  "body", it->body ? it->body : ""};
+	size_t lens[MAX_PUT_ARGS];
+	int i, n = FIXED_ARGS + 8;
 	if (p->failed)
 		return;
 	snprintf(ts, sizeof(ts), "%llu", (unsigned long long)it->created_ms);
 	snprintf(skey, sizeof(skey), "%s:status:%s", p->c->prefix, it->id ? it->id : "");
 	buf_init(&meta, 1024);
-	if (it->body) {
+	/* an event gets its status entry (cluster_status.c); a run does not */
+	if (it->body && it->nextra == 0) {
 		json_put_kv(&meta, 0, "id", it->id);
 		json_put_kv(&meta, 1, "event", it->type);
 		event_put_time_member(&meta, "created", it->created_ms);
@@ -117,14 +123,21 @@ static void put(struct cluster_put *p, const char *mark, size_t mark_len, const 
 			put_fail(p, "out of memory");
 			return;
 		}
-		argv[13] = meta.data;
+		argv[9] = meta.data;
 	}
-	for (i = 0; i < 15; i++)
-		lens[i] = strlen(argv[i]);
+	/* the mark, the meta and the body are not NUL-terminated */
+	for (i = 0; i < n; i++)
+		lens[i] = i == 4 || i == 9 || i == n - 1 ? 0 : strlen(argv[i]);
 	lens[4] = mark_len;
-	lens[11] = it->body ? it->len : 0;
-	lens[13] = meta.len;
-	if (resp_command(p->c->cmd, 15, argv, lens, on_put, p) < 0)
+	lens[9] = meta.len;
+	lens[n - 1] = it->body ? it->len : 0;
+	for (i = 0; i < (int)it->nextra && i < CLUSTER_MAX_EXTRA; i++) {
+		argv[n] = it->extra[i].key;
+		lens[n++] = it->extra[i].klen;
+		argv[n] = it->extra[i].val;
+		lens[n++] = it->extra[i].vlen;
+	}
+	if (resp_command(p->c->cmd, n, argv, lens, on_put, p) < 0)
 		put_fail(p, "too many writes waiting for redis");
 	else
 		p->owed++;
@@ -134,8 +147,35 @@ static void put(struct cluster_put *p, const char *mark, size_t mark_len, const 
 void cluster_put_event(struct cluster_put *p, const char *id, const char *type, uint64_t created_ms,
 		       const char *body, size_t len)
 {
-	struct cluster_item it = {id, type, created_ms, body, len};
+	struct cluster_item it = {id, type, created_ms, body, len, NULL, 0};
 	put(p, "", 0, &it);
+}
+
+void cluster_put_item(struct cluster_put *p, const struct cluster_item *it)
+{
+	put(p, "", 0, it);
+}
+
+static void on_emitted(void *arg, int status, const char *why)
+{
+	(void)arg;
+	if (status < 0)
+		log_msg(LOG_WARN, "cluster: lifecycle event not stored", "err", why, NULL);
+}
+
+void cluster_emit(struct cluster *c, const char *type, const char *body, size_t len)
+{
+	struct cluster_put *p = cluster_put_begin(c, on_emitted, NULL);
+	char id[EVENT_ID_LEN];
+	const char *why = NULL;
+	if (!p) {
+		log_msg(LOG_WARN, "cluster: lifecycle event not stored", "err", "out of memory", NULL);
+		return;
+	}
+	rand_id(id, sizeof(id), "evt_");
+	cluster_put_event(p, id, type, clock_wall_ms(), body, len);
+	if (cluster_put_end(p, &why) < 0)
+		log_msg(LOG_WARN, "cluster: lifecycle event not stored", "err", why, NULL);
 }
 
 void cluster_put_once(struct cluster_put *p, const char *scope, const char *delivery, size_t dlen,

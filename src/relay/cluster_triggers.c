@@ -99,7 +99,10 @@ static void on_trig_timer(void *arg)
 	struct cluster *c = arg;
 	const char *argv[] = {"GET", c->trig_vkey};
 	timer_start(c->r, &c->trig_timer, CLUSTER_TRIGGER_POLL_MS);
-	if (c->trig_busy || !resp_connected(c->cmd))
+	if (!resp_connected(c->cmd))
+		return;
+	cluster_breaker_poll(c);
+	if (c->trig_busy)
 		return;
 	if (resp_command(c->cmd, 2, argv, NULL, on_version, c) == 0)
 		c->trig_busy = 1;

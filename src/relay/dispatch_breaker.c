@@ -10,6 +10,7 @@
 #include "edgehook/log.h"
 
 #include <stdio.h>
+#include <string.h>
 
 enum { MAX_COOLDOWN_MS = 600000 };
 
@@ -64,6 +65,35 @@ static void close_breaker(struct endpoint_rt *ep)
 	}
 }
 
+/* Cluster mode: the other instances open theirs for the same time. */
+static void announce(struct dispatch *d, const struct endpoint_rt *ep)
+{
+	if (d->cluster.breaker)
+		d->cluster.breaker(d->cluster.arg, ep->name, ep->breaker.cooldown_ms);
+}
+
+void dispatch_breaker_shared(struct dispatch *d, const char *name, uint64_t ms)
+{
+	struct endpoint_rt *ep = NULL;
+	size_t i;
+	for (i = 0; i < d->neps && !ep; i++)
+		if (strcmp(d->eps[i]->name, name) == 0)
+			ep = d->eps[i];
+	if (!ep || !ep->breaker_failures || ep->breaker.state != BREAKER_CLOSED || ms == 0)
+		return;
+	log_msg(LOG_INFO, "breaker opened by another instance", "endpoint", name, NULL);
+	open_breaker(ep, ms);
+}
+
+size_t dispatch_breaker_names(const struct dispatch *d, const char **names, size_t max)
+{
+	size_t i, n = 0;
+	for (i = 0; i < d->neps && n < max; i++)
+		if (d->eps[i]->breaker_failures)
+			names[n++] = d->eps[i]->name;
+	return n;
+}
+
 int dispatch_breaker_admit(struct delivery *dl)
 {
 	struct endpoint_breaker *b = &dl->ep->breaker;
@@ -98,9 +128,11 @@ int dispatch_breaker_failure(struct delivery *dl)
 	if (b->state == BREAKER_HALF_OPEN) {
 		uint64_t cap = ep->breaker_cooldown_ms > MAX_COOLDOWN_MS ? ep->breaker_cooldown_ms : MAX_COOLDOWN_MS;
 		open_breaker(ep, b->cooldown_ms * 2 < cap ? b->cooldown_ms * 2 : cap);
+		announce(dl->d, ep);
 	} else if (b->state == BREAKER_CLOSED && ep->breaker_failures &&
 		   ep->n.consecutive_failures >= ep->breaker_failures) {
 		open_breaker(ep, ep->breaker_cooldown_ms);
+		announce(dl->d, ep);
 	}
 	return b->state != BREAKER_CLOSED;
 }

@@ -67,6 +67,8 @@ struct runner {
 	struct history done; /* the last runs, for GET /api/v1/runs/{id} */
 	void (*on_idle)(void *);
 	void *idle_arg;
+	void (*on_done)(void *arg, const char *run_id); /* cluster mode: settles the run's entry */
+	void *done_arg;
 };
 
 /* What only starting the command needs. */
@@ -126,6 +128,8 @@ static void emit(struct runner *rn, struct run *run, const char *type)
 	if (b.failed || rn->emit(rn->emit_arg, type, b.data, b.len) < 0)
 		log_msg(LOG_WARN, "run event refused: delivery queue full", "run", run->id, "event", type, NULL);
 	buf_free(&b);
+	if (run->state >= RUN_COMPLETED && rn->on_done)
+		rn->on_done(rn->done_arg, run->id);
 }
 
 /* ---- lifecycle ---- */
@@ -367,6 +371,17 @@ fail:
 	run->held = 0; /* not yet counted */
 	run_free(run);
 	return NULL;
+}
+
+void runner_on_done(struct runner *rn, void (*fn)(void *arg, const char *run_id), void *arg)
+{
+	rn->on_done = fn;
+	rn->done_arg = arg;
+}
+
+void runner_adopt_id(struct run *run, const char *id)
+{
+	snprintf(run->id, sizeof(run->id), "%s", id);
 }
 
 void runner_discard(struct run *run)

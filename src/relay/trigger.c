@@ -519,7 +519,7 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 		}
 	}
 	if (rl->cluster) {
-		struct trigger_accept ta = {type, dlv ? dlv->value : NULL, dlv ? dlv->value_len : 0, dlv_id, run,
+		struct trigger_accept ta = {type, dlv ? dlv->value : NULL, dlv ? dlv->value_len : 0, dlv_id, run, body, len,
 					    {type, t->id, dlv ? delivery : dlv_id, ip, in.data ? in.data->text : NULL,
 					     in.data ? in.data->len : 0}};
 		trigger_accept_cluster(rl, c, t, &ta);

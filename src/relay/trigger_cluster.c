@@ -1,10 +1,19 @@
-/* trigger_cluster: an accepted trigger delivery in cluster mode. One
- * Redis script marks its delivery id seen cluster-wide (a GitHub
- * redelivery that lands on another instance is a duplicate there too)
- * and, when the trigger emits, stores the event in the shared stream;
- * the answer waits for it. Only then does a prepared run start here:
- * duplicate or failure discard it, so a refused request has no side
- * effect and the sender's retry is not taken for a duplicate. */
+/* trigger_cluster: trigger deliveries in cluster mode.
+ *
+ * Accepting (trigger_accept_cluster): one Redis script marks the
+ * delivery id seen cluster-wide (a GitHub redelivery that lands on
+ * another instance is a duplicate there too) and stores what the
+ * delivery owes in the shared stream: the emitted event, and the run as
+ * an entry of its own. The answer waits for Redis; duplicate or failure
+ * leave no side effect, so the sender's retry is not taken for a
+ * duplicate. The run id is given out here and kept by whichever instance
+ * runs it.
+ *
+ * Running (trigger_cluster_run): the instance that reads a run entry
+ * runs it; the entry is settled when the run ends (cluster.c). An entry
+ * that was already handed to an instance before (taken over from a dead
+ * one, or our own pending list after a restart) may have started there:
+ * it is not run again but reported as run.failed "interrupted". */
 #include "edgehook/clock.h"
 #include "edgehook/cluster.h"
 #include "edgehook/config.h"
@@ -17,6 +26,7 @@
 #include "edgehook/runner.h"
 #include "edgehook/server.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,18 +34,17 @@ struct trigger_ack {
 	struct relay *rl;
 	struct http_conn *c;
 	struct cluster_put *p;
-	struct run *run;
 	char trigger[128];
 	char delivery[256];
 	size_t dlen;
 	char dlv_id[EVENT_ID_LEN];
+	char run_id[EVENT_ID_LEN]; /* "" without a run */
 };
 
 static void ack_abort(void *arg)
 {
 	struct trigger_ack *a = arg;
 	cluster_put_cancel(a->p);
-	runner_discard(a->run);
 	free(a);
 }
 
@@ -43,10 +52,8 @@ static void acked(void *arg, int status, const char *why)
 {
 	struct trigger_ack *a = arg;
 	struct relay *rl = a->rl;
-	char run_id[EVENT_ID_LEN] = "";
 	struct buf reply;
 	if (status != 0) {
-		runner_discard(a->run);
 		if (status > 0) {
 			rl->tstats.duplicates++;
 			http_respond(a->c, 200, "application/json", NULL, "{\"status\":\"duplicate\"}", 22);
@@ -58,34 +65,44 @@ static void acked(void *arg, int status, const char *why)
 		free(a);
 		return;
 	}
-	if (a->run)
-		runner_commit(rl->runner, a->run, run_id, sizeof(run_id));
 	if (a->dlen)
 		dedupe_check(rl->dedupe, a->trigger, a->delivery, a->dlen);
 	rl->tstats.accepted++;
 	buf_init(&reply, 256);
 	buf_puts(&reply, "{\"status\":\"accepted\",");
 	json_put_kv(&reply, 0, "id", a->dlv_id);
-	if (run_id[0])
-		json_put_kv(&reply, 1, "run_id", run_id);
+	if (a->run_id[0])
+		json_put_kv(&reply, 1, "run_id", a->run_id);
 	buf_puts(&reply, "}");
 	api_reply_rendered(a->c, 202, "application/json", &reply, "trigger answer");
 	free(a);
+}
+
+static void kv(struct cluster_kv *f, const char *key, const char *val)
+{
+	f->key = key;
+	f->klen = strlen(key);
+	f->val = val;
+	f->vlen = strlen(val);
 }
 
 void trigger_accept_cluster(struct relay *rl, struct http_conn *c, const struct trigger_cfg *t,
 			    const struct trigger_accept *ta)
 {
 	struct trigger_ack *a = calloc(1, sizeof(*a));
-	struct cluster_item it = {NULL, ta->type, clock_wall_ms(), NULL, 0};
+	uint64_t now = clock_wall_ms();
+	struct cluster_item ev = {NULL, ta->type, now, NULL, 0, NULL, 0};
+	struct cluster_item run = {NULL, ta->type, now, ta->body, ta->len, NULL, 0};
+	struct cluster_kv extra[5];
 	char evt_id[EVENT_ID_LEN];
 	const char *why = NULL;
 	struct buf env;
+	/* validated by runner_prepare on this instance; it runs where it is read */
+	runner_discard(ta->run);
 	buf_init(&env, ta->env.data_len + 1024);
 	if (!a || strlen(t->id) >= sizeof(a->trigger) || ta->dlen > sizeof(a->delivery) ||
 	    !(a->p = cluster_put_begin(rl->cluster, acked, a)) ||
 	    (t->emit && event_trigger_envelope(&env, &ta->env) < 0)) {
-		runner_discard(ta->run);
 		if (a && a->p)
 			cluster_put_cancel(a->p), cluster_put_end(a->p, &why);
 		free(a);
@@ -95,29 +112,101 @@ void trigger_accept_cluster(struct relay *rl, struct http_conn *c, const struct 
 	}
 	a->rl = rl;
 	a->c = c;
-	a->run = ta->run;
 	strcpy(a->trigger, t->id);
-	memcpy(a->delivery, ta->delivery, ta->dlen);
+	if (ta->dlen)
+		memcpy(a->delivery, ta->delivery, ta->dlen);
 	a->dlen = ta->dlen;
 	strcpy(a->dlv_id, ta->dlv_id);
 	if (t->emit) {
 		rand_id(evt_id, sizeof(evt_id), "evt_");
-		it.id = evt_id;
-		it.body = env.data;
-		it.len = env.len;
+		ev.id = evt_id;
+		ev.body = env.data;
+		ev.len = env.len;
+	}
+	if (ta->run) {
+		rand_id(a->run_id, sizeof(a->run_id), "run_");
+		run.id = a->run_id;
+		kv(&extra[0], "kind", "run");
+		kv(&extra[1], "trigger", t->id);
+		kv(&extra[2], "delivery", ta->env.delivery_id);
+		kv(&extra[3], "ip", ta->env.source_ip);
+		kv(&extra[4], "dlv", ta->dlv_id);
+		run.extra = extra;
+		run.nextra = 5;
+		if (!run.body)
+			run.body = "";
 	}
 	/* without a delivery id there is nothing to dedupe on: our own id
-	 * stands in, so the script's shape stays one */
+	 * stands in, so the script's shape stays one. The mark goes with the
+	 * first entry; a second one (emit and run) follows in the same write. */
 	if (ta->dlen)
-		cluster_put_once(a->p, t->id, ta->delivery, ta->dlen, &it);
+		cluster_put_once(a->p, t->id, ta->delivery, ta->dlen, t->emit || !ta->run ? &ev : &run);
 	else
-		cluster_put_once(a->p, t->id, ta->dlv_id, strlen(ta->dlv_id), &it);
+		cluster_put_once(a->p, t->id, ta->dlv_id, strlen(ta->dlv_id), t->emit || !ta->run ? &ev : &run);
+	if (t->emit && ta->run)
+		cluster_put_item(a->p, &run);
 	buf_free(&env);
 	http_defer(c, ack_abort, a);
 	if (cluster_put_end(a->p, &why) < 0) {
-		runner_discard(a->run);
 		rl->tstats.queue_full++;
 		api_respond_error(c, 503, why);
 		free(a);
 	}
+}
+
+/* run.failed for a run that cannot be run here, in the runner's shape. */
+static void report_failed(struct relay *rl, const struct cluster_run *cr, const char *error)
+{
+	struct buf b;
+	char url[64];
+	snprintf(url, sizeof(url), "/api/v1/runs/%s", cr->run_id);
+	buf_init(&b, 4096);
+	buf_puts(&b, "{");
+	json_put_kv(&b, 0, "event", "run.failed");
+	json_put_kv(&b, 1, "resource_type", "run");
+	json_put_kv(&b, 1, "resource_id", cr->run_id);
+	json_put_kv(&b, 1, "resource_url", url);
+	json_put_kv(&b, 1, "trigger", cr->trigger);
+	json_put_kv(&b, 1, "delivery_id", cr->delivery);
+	buf_puts(&b, ",\"exit_code\":null,\"duration_ms\":0");
+	json_put_kv(&b, 1, "error", error);
+	buf_puts(&b, ",\"timestamp\":");
+	event_put_timestamp(&b);
+	buf_puts(&b, "}");
+	log_msg(LOG_WARN, "run failed", "run", cr->run_id, "trigger", cr->trigger, "err", error, NULL);
+	if (!b.failed)
+		cluster_emit(rl->cluster, "run.failed", b.data, b.len);
+	buf_free(&b);
+}
+
+int trigger_cluster_run(void *arg, const struct cluster_run *cr)
+{
+	struct relay *rl = arg;
+	const struct trigger_cfg *t = registry_by_id(rl, cr->trigger, strlen(cr->trigger));
+	struct json_doc doc;
+	struct run_request rr = {cr->type, cr->delivery, cr->ip, cr->body, cr->len, NULL};
+	struct run *run;
+	char id[EVENT_ID_LEN];
+	int parsed;
+	if (cr->resumed) {
+		report_failed(rl, cr, "interrupted");
+		return 0;
+	}
+	if (!t || !t->run) {
+		report_failed(rl, cr, "the trigger has no run here (removed or changed)");
+		return 0;
+	}
+	parsed = cr->len && json_parse(&doc, cr->body, cr->len, 64) == 0;
+	if (parsed)
+		rr.data = &doc;
+	run = runner_prepare(rl->runner, t, &rr);
+	if (parsed)
+		json_doc_free(&doc);
+	if (!run) {
+		report_failed(rl, cr, "run queue full on the instance that read it");
+		return 0;
+	}
+	runner_adopt_id(run, cr->run_id);
+	runner_commit(rl->runner, run, id, sizeof(id));
+	return 1;
 }

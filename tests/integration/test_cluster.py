@@ -4,9 +4,12 @@ instances and of Redis under load; a hostile fake Redis."""
 import hashlib
 import hmac
 import json
+import os
 import re
 import random
+import signal
 import socket
+import tempfile
 import threading
 import time
 
@@ -406,5 +409,97 @@ def test_cluster_over_rediss_verifies_the_server():
             eh.wait_log(r"redis connection failed.*(unknown CA|tls)", 20)
             assert_eq(post(eh).status, 503, "no 202 over an unverified connection")
     finally:
+        sink.close()
+        redis.close()
+
+
+def test_cluster_open_breaker_is_open_on_every_instance():
+    """a's breaker opens on its own failures; b, started afterwards and
+    never attempting the endpoint, shows it open within a second."""
+    redis = Redis().start()
+    sink = sinks.Sink(lambda i, r: ("status", 503, {}))
+    extra = "  breaker:\n    failures: 2\n    cooldown: 60s\n"
+    try:
+        cfg = lambda n: cluster_config(redis, sink.url(), n).replace("  timeout: 30s\n", "  timeout: 30s\n" + extra, 1)
+        with Edgehook(cfg("a")) as a:
+            wait_ready(a)
+            harness.wait_until(lambda: a.endpoints()["sink"]["breaker"] == "open", 20, "a's breaker open")
+            attempts = len(sink.requests)
+            with Edgehook(cfg("b")) as b:
+                harness.wait_until(lambda: b.endpoints()["sink"]["breaker"] == "open", 5, "b's breaker open")
+                b.wait_log(r"breaker opened by another instance")
+                assert_eq(b.endpoints()["sink"]["failed"] if "failed" in b.endpoints()["sink"] else 0, 0,
+                          "b never failed an attempt itself")
+            assert_eq(len(sink.requests), attempts, "no attempt while the breaker is open")
+    finally:
+        sink.close()
+        redis.close()
+
+
+def run_trigger(script):
+    return "triggers:\n  - {id: job, run: {command: %s, args: [\"{delivery}\"], allow_root: true}}\n" % script
+
+
+def lifecycle(sink, kind):
+    with sink.lock:
+        return [json.loads(q.body) for q in sink.requests if ('"event":"%s"' % kind).encode() in q.body]
+
+
+def test_cluster_trigger_run_executes_once_on_the_reading_instance():
+    redis = Redis().start()
+    sink = sinks.Sink()
+    d = tempfile.mkdtemp(prefix="edgehook-runs-")
+    script = harness.write_script(d, "job.sh", "#!/bin/sh\necho \"$1\" >> %s/ran\n" % d)
+    try:
+        with Edgehook(cluster_config(redis, sink.url(), "a", run_trigger(script))) as a, \
+                Edgehook(cluster_config(redis, sink.url(), "b", run_trigger(script))) as b:
+            wait_ready(a)
+            wait_ready(b)
+            run_ids = []
+            for i in range(6):
+                r = (a, b)[i % 2].request("POST", "/webhooks/job", b'{"n":%d}' % i, {"X-Request-Id": "req-%d" % i})
+                assert_eq(r.status, 202, "accepted")
+                run_ids.append(r.json()["run_id"])
+            harness.wait_until(lambda: len(lifecycle(sink, "run.completed")) >= 6, 30, "6 runs completed")
+            done = sorted(e["resource_id"] for e in lifecycle(sink, "run.completed"))
+            assert_eq(done, sorted(run_ids), "each run under the id its 202 gave, once")
+            with open(os.path.join(d, "ran")) as f:
+                assert_eq(len(f.read().split()), 6, "six commands ran in all")
+    finally:
+        sink.close()
+        redis.close()
+
+
+def test_cluster_run_interrupted_by_a_kill_is_reported_not_repeated():
+    """a starts a long run and is killed -9; b takes the entry over after
+    claim_after and reports run.failed "interrupted" instead of running
+    the command a second time."""
+    redis = Redis().start()
+    sink = sinks.Sink()
+    d = tempfile.mkdtemp(prefix="edgehook-runs-")
+    script = harness.write_script(d, "job.sh", "#!/bin/sh\necho $$ > %s/pid\necho started >> %s/ran\nexec sleep 60\n" % (d, d))
+    try:
+        a = Edgehook(cluster_config(redis, sink.url(), "a", run_trigger(script))).start()
+        wait_ready(a)
+        r = a.request("POST", "/webhooks/job", b'{}')
+        assert_eq(r.status, 202, "accepted")
+        run_id = r.json()["run_id"]
+        harness.wait_until(lambda: os.path.exists(os.path.join(d, "ran")), 20, "the run started on a")
+        a.proc.kill()
+        a.proc.wait()
+        with Edgehook(cluster_config(redis, sink.url(), "b", run_trigger(script))) as b:
+            harness.wait_until(lambda: [e for e in lifecycle(sink, "run.failed") if e["resource_id"] == run_id], 30,
+                               "run.failed for the interrupted run")
+            failed = [e for e in lifecycle(sink, "run.failed") if e["resource_id"] == run_id][0]
+            assert_eq(failed["error"], "interrupted", "reported as interrupted")
+            b.wait_log(r"run failed.*interrupted")
+        with open(os.path.join(d, "ran")) as f:
+            assert_eq(f.read().split(), ["started"], "not run a second time")
+    finally:
+        try:  # the orphaned command of the killed instance, by its pid
+            with open(os.path.join(d, "pid")) as f:
+                os.kill(int(f.read()), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
         sink.close()
         redis.close()
