@@ -11,6 +11,7 @@ import harness
 import sinks
 import test_cluster
 import test_ops_systemd
+from test_api_trust import unix_request
 from harness import Edgehook, assert_eq, assert_true, run_cli
 from redis_server import Redis
 
@@ -314,3 +315,19 @@ def test_workers_first_worker_failing_stops_the_start():
     started = [int(x) for x in re.findall(r"msg=\"worker started\" worker=\d+ pid=(\d+)", p.stderr)]
     assert_eq(len(started), 2, "two workers were started")
     assert_eq([q for q in started if os.path.exists("/proc/%d" % q)], [], "none left running")
+
+
+def test_workers_share_one_api_unix_socket_removed_at_exit():
+    redis = Redis(appendonly=False).start()
+    d = tempfile.mkdtemp(prefix="edgehook-test-")
+    path = os.path.join(d, "api.sock")
+    try:
+        with Edgehook(workers_config(redis.url(), 2, "api:\n  listen: unix:%s\n" % path)) as eh:
+            eh.wait_log(r"msg=\"workers serving\"")
+            assert_eq(oct(os.stat(path).st_mode & 0o777), "0o600", "the socket file's mode")
+            for _ in range(6):
+                assert_eq(unix_request(path, "GET", "/api/v1/triggers").status, 200, "the API over the socket")
+            eh.wait_log(r"msg=\"listening for the API\" addr=unix:%s worker=\d" % re.escape(path), count=2)
+        assert_true(not os.path.exists(path), "the supervisor removed the socket file")
+    finally:
+        redis.close()
