@@ -331,6 +331,8 @@ static void reload(struct app *a)
 		log_msg(LOG_WARN, "reload: api.listen changes take effect after a restart", NULL);
 	if (!same_spool(&old->spool, &cfg->spool))
 		log_msg(LOG_WARN, "reload: spool changes take effect after a restart", NULL);
+	if (old->server.workers != cfg->server.workers || old->server.workers_auto != cfg->server.workers_auto)
+		log_msg(LOG_WARN, "reload: server.workers changes take effect after a restart", NULL);
 	stage_commit(a, &st);
 	relay_set_config(&a->rl, cfg);
 	config_free(a->cfg);

@@ -182,9 +182,12 @@ def test_workers_reload_reaches_every_worker():
     try:
         with Edgehook(workers_config(redis.url())) as eh:
             eh.wait_log(r"msg=\"workers serving\"")
+            eh.write_config(workers_config(redis.url(), 2))
             eh.signal(signal.SIGHUP)
             eh.wait_log(r"msg=\"reload passed to the workers\"")
             eh.wait_log(r"msg=\"config reloaded\"", count=3)
+            eh.wait_log(r"msg=\"reload: server.workers changes take effect after a restart\"", count=3)
+            assert_eq(len(children(eh.proc.pid)), 3, "still three workers")
     finally:
         redis.close()
 
@@ -329,5 +332,32 @@ def test_workers_share_one_api_unix_socket_removed_at_exit():
                 assert_eq(unix_request(path, "GET", "/api/v1/triggers").status, 200, "the API over the socket")
             eh.wait_log(r"msg=\"listening for the API\" addr=unix:%s worker=\d" % re.escape(path), count=2)
         assert_true(not os.path.exists(path), "the supervisor removed the socket file")
+    finally:
+        redis.close()
+
+
+def test_workers_stop_when_the_supervisor_is_killed():
+    """PR_SET_PDEATHSIG: a supervisor killed -9 leaves no worker behind
+    (each gets TERM and drains)."""
+    redis = Redis(appendonly=False).start()
+    try:
+        eh = Edgehook(workers_config(redis.url(), 2), expect_exit=None).start()
+        try:
+            eh.wait_log(r"msg=\"workers serving\"")
+            pids = children(eh.proc.pid)
+            eh.proc.kill()
+            eh.proc.wait()
+            eh.wait_log(r"msg=stopped worker=\d", count=2, timeout=30)
+
+            def gone(p):
+                try:
+                    with open("/proc/%d/stat" % p) as f:
+                        return f.read().split(") ", 1)[1][0] == "Z"
+                except FileNotFoundError:
+                    return True
+
+            harness.wait_until(lambda: all(gone(p) for p in pids), 30, "workers exited")
+        finally:
+            eh.stop()
     finally:
         redis.close()
