@@ -23,7 +23,9 @@
  * doubling while it keeps dying young, at most 5 s; logged and counted
  * in edgehook_worker_restarts_total), forwards SIGHUP and SIGUSR2, and on
  * SIGTERM/SIGINT drains them all and exits once every one has exited
- * (SIGKILL for any still there drain_timeout + 5 s later). A worker of
+ * (SIGKILL for any still there drain_timeout + 5 s later, or at a second
+ * TERM/INT: a worker ignores repeated ones, which a terminal or a
+ * service manager sends it besides the one passed on). A worker of
  * the first generation that exits before it serves stops the start:
  * the others are stopped and its exit code is returned. Workers get
  * SIGTERM if the supervisor dies. Readiness (sd_notify READY=1) is sent
