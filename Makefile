@@ -35,7 +35,11 @@ BEARSSL_CFLAGS := $(CF_$(FLAVOUR)) -fno-strict-aliasing \
 LDFLAGS_ALL := $(LD_$(FLAVOUR)) -pthread
 
 SRCS     := $(wildcard src/*/*.c)
-OBJS     := $(patsubst src/%.c,$(OUT)/obj/%.o,$(SRCS))
+OBJS     := $(patsubst src/%.c,$(OUT)/obj/%.o,$(SRCS)) $(OUT)/obj/gen/ui_assets.o
+# The status page (GET /ui), compiled in by mk/embed.sh.
+UI_FILES := /ui 'text/html; charset=utf-8' ui/status.html \
+	/ui/status.css 'text/css; charset=utf-8' ui/status.css \
+	/ui/status.js 'text/javascript; charset=utf-8' ui/status.js
 MAIN_OBJ := $(OUT)/obj/main.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
@@ -78,6 +82,14 @@ $(LIBBEARSSL): $(STAMP) $(BEARSSL_FLAGS)
 $(OUT)/obj/%.o: src/%.c $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(WARN) -MMD -MP -c -o $@ $<
+
+$(OUT)/gen/ui_assets.c: ui/status.html ui/status.css ui/status.js mk/embed.sh
+	@mkdir -p $(dir $@)
+	@sh mk/embed.sh $@ $(UI_FILES)
+
+$(OUT)/obj/gen/ui_assets.o: $(OUT)/gen/ui_assets.c include/edgehook/ui_assets.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(WARN) -c -o $@ $<
 
 $(OUT)/tests/%: tests/unit/%.c $(OBJS) $(LIBBEARSSL) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)

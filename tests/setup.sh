@@ -43,3 +43,22 @@ if [ -n "$need" ]; then
 		rm -f /usr/sbin/policy-rc.d
 	fi
 fi
+# The status page tests (tests/integration/test_ui.py) drive Debian's
+# chromium with puppeteer-core from npm (pinned in tests/ui/package.json,
+# works with Node 18 and 20); puppeteer-core never downloads a browser.
+ui_need=""
+command -v chromium >/dev/null 2>&1 || ui_need="$ui_need chromium"
+command -v node >/dev/null 2>&1 || ui_need="$ui_need nodejs"
+command -v npm >/dev/null 2>&1 || ui_need="$ui_need npm"
+if [ -n "$ui_need" ]; then
+	echo "installing:$ui_need"
+	apt-get update -q >/dev/null
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $ui_need >/dev/null
+fi
+ui_dir="$(dirname "$0")/ui"
+if [ ! -f "$ui_dir/node_modules/puppeteer-core/package.json" ] ||
+	[ "$ui_dir/package-lock.json" -nt "$ui_dir/node_modules/.package-lock.json" ]; then
+	echo "installing: puppeteer-core into tests/ui/node_modules"
+	(cd "$ui_dir" && npm ci --no-audit --no-fund --ignore-scripts >/dev/null)
+fi

@@ -38,10 +38,12 @@ struct cluster_stats {
 };
 
 /* Starts connecting and reading at once. tls: the anchors for rediss://
- * (NULL for redis://), outliving the cluster. NULL when out of memory. */
+ * (NULL for redis://), outliving the cluster. max_entry: the largest
+ * body an entry can carry (server.max_body_bytes), so that a batch read
+ * always fits one reply. NULL when out of memory. */
 struct tls_client_ctx;
 struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct cluster_cfg *cfg, struct dispatch *d,
-			    struct tls_client_ctx *tls);
+			    struct tls_client_ctx *tls, size_t max_entry);
 void cluster_free(struct cluster *c);
 /* Drain: reads nothing more; what is held finishes and is acknowledged. */
 void cluster_stop(struct cluster *c);

@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 #include "edgehook/http_parser.h"
+#include "edgehook/received.h"
+#include "edgehook/stats_series.h"
 
 struct reactor;
 struct config;
@@ -60,6 +62,8 @@ struct relay {
 	struct api_trigger *api_triggers;
 	size_t n_api_triggers;
 	struct trigger_stats tstats;
+	struct received_log received;  /* the last webhooks accepted, for the API */
+	struct stats_series series;    /* deliveries per 10 s, for the API */
 	uint64_t started_ms;
 	int api_own_listeners;   /* /api/v1 is served only on the api.listen listeners */
 	struct metrics_shm *shm; /* NULL: one process; else /metrics sums the workers' slots */

@@ -12,6 +12,7 @@
 #include "edgehook/relay.h"
 
 struct buf;
+struct dispatch;
 struct http_conn;
 struct trigger_cfg;
 
@@ -65,6 +66,25 @@ void api_respond_error(struct http_conn *c, int status, const char *msg);
 int api_authorize(struct relay *rl, struct http_conn *c, const struct http_request *req);
 void api_handle(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *path, size_t plen,
 		const char *body, size_t len);
+/* 0 when the status page's files may be served to the caller (with
+ * api.token: anyone reaching the listener, the page holds no data and
+ * sends the token on each API request; without: local callers only);
+ * otherwise the 403 is sent. */
+int api_authorize_page(struct relay *rl, struct http_conn *c, const struct http_request *req);
+
+/* api_status.c: the read-only views (events, runs, dead, received,
+ * spool, stats/series); 0 when path is none of them. */
+int api_status_handle(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *path,
+		      size_t plen);
+/* GET /api/v1/events/{id}: -1 for an id not in the status history. */
+int api_status_event_json(const struct dispatch *d, const char *id, struct buf *out);
+/* The value of the query parameter key in the request target (names and
+ * ids need no decoding); NULL when absent. */
+const char *api_status_query_param(const struct http_request *req, const char *key, size_t *len);
+
+/* ui.c: the status page, /ui and its files under /ui/ */
+int ui_path(const char *path, size_t plen);
+void ui_handle(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *path, size_t plen);
 
 /* api.c: one item of an ingest body as delivered (with "timestamp"
  * added when it has none); api_cluster.c: ingest in cluster mode, the

@@ -68,6 +68,8 @@ void runner_on_done(struct runner *rn, void (*fn)(void *arg, const char *run_id)
 /* Reaps exited children; call on SIGCHLD. */
 void runner_reap(struct runner *rn);
 int runner_run_json(struct runner *rn, const char *id, struct buf *out);
+/* {"runs":[...]}: the last runs of the history, newest first, at most limit. */
+void runner_runs_json(struct runner *rn, size_t limit, struct buf *out);
 /* Runs queued or running. */
 size_t runner_active(const struct runner *rn);
 /* Calls on_idle once no run is active (at once if none). */

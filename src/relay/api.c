@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum { ENDPOINT_NAME_CAP = 256 };
 
@@ -57,16 +58,79 @@ static int is_local(const struct relay *rl, struct http_conn *c, const struct ht
 	       !cidr_match_any(rl->cfg->server.trusted_proxies, rl->cfg->server.ntrusted, peer);
 }
 
+/* Whether a browser sends this for a page of another origin. Browsers
+ * say where a request comes from: Sec-Fetch-Site on every request (they
+ * compute it, so a proxy rewriting Host does not change it); older ones
+ * only Origin, on cross-origin requests and POSTs, compared with the
+ * name asked for (Host, or X-Forwarded-Host from a proxy: a page cannot
+ * set that header without a CORS preflight, which the API never grants).
+ * The only page meant to use the API is the status page of this origin,
+ * so another site's page cannot drive it through the operator's browser
+ * (CSRF). */
+static int from_other_origin(const struct http_request *req)
+{
+	static const char *const names[] = {"host", "x-forwarded-host"};
+	const struct http_header *site = http_find_header(req->headers, req->num_headers, "sec-fetch-site");
+	const struct http_header *origin = http_find_header(req->headers, req->num_headers, "origin");
+	const char *p;
+	size_t n, k;
+	if (site)
+		return !http_token_eq_nocase(site->value, site->value_len, "same-origin") &&
+		       !http_token_eq_nocase(site->value, site->value_len, "none");
+	if (!origin)
+		return 0;
+	p = memmem(origin->value, origin->value_len, "://", 3);
+	if (!p)
+		return 1;
+	p += 3;
+	n = (size_t)(origin->value + origin->value_len - p);
+	for (k = 0; k < 2; k++) {
+		const struct http_header *h = http_find_header(req->headers, req->num_headers, names[k]);
+		if (h && h->value_len == n && strncasecmp(p, h->value, n) == 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether Host names this machine by address or as localhost: a page
+ * whose own name was made to resolve to 127.0.0.1 (DNS rebinding) is
+ * same-origin for the browser, but sends its own name. */
+static int local_host_header(const struct http_request *req)
+{
+	const struct http_header *h = http_find_header(req->headers, req->num_headers, "host");
+	const char *colon;
+	size_t n, i;
+	if (!h || (h->value_len && h->value[0] == '['))
+		return 1;
+	colon = memchr(h->value, ':', h->value_len);
+	n = colon ? (size_t)(colon - h->value) : h->value_len;
+	if (http_token_eq_nocase(h->value, n, "localhost"))
+		return 1;
+	for (i = 0; i < n; i++)
+		if ((h->value[i] < '0' || h->value[i] > '9') && h->value[i] != '.')
+			return 0;
+	return n > 0;
+}
+
 /* 0 when the caller may use the API; otherwise the answer is sent. */
 int api_authorize(struct relay *rl, struct http_conn *c, const struct http_request *req)
 {
 	const char *token = rl->cfg->api.token;
 	const struct http_header *auth;
-	if (!token) {
-		if (is_local(rl, c, req))
-			return 0;
-		api_respond_error(c, 403, "without api.token the API answers local, unproxied peers only");
+	if (from_other_origin(req)) {
+		api_respond_error(c, 403, "the API answers no page of another origin");
 		return -1;
+	}
+	if (!token) {
+		if (!is_local(rl, c, req)) {
+			api_respond_error(c, 403, "without api.token the API answers local, unproxied peers only");
+			return -1;
+		}
+		if (!local_host_header(req)) {
+			api_respond_error(c, 403, "without api.token the API answers Host: localhost or an IP address only");
+			return -1;
+		}
+		return 0;
 	}
 	auth = http_find_header(req->headers, req->num_headers, "authorization");
 	if (auth && auth->value_len > 7 && http_token_eq_nocase(auth->value, 7, "bearer ") &&
@@ -74,6 +138,14 @@ int api_authorize(struct relay *rl, struct http_conn *c, const struct http_reque
 		return 0;
 	http_respond(c, 401, "application/json", "WWW-Authenticate: Bearer\r\n",
 		     "{\"error\":\"missing or wrong bearer token\"}", 41);
+	return -1;
+}
+
+int api_authorize_page(struct relay *rl, struct http_conn *c, const struct http_request *req)
+{
+	if (rl->cfg->api.token || is_local(rl, c, req))
+		return 0;
+	api_respond_error(c, 403, "without api.token the status page answers local, unproxied peers only");
 	return -1;
 }
 
@@ -266,51 +338,6 @@ out:
 	json_doc_free(&doc);
 }
 
-/* The value of the query parameter key in the request target (names and
- * ids need no decoding); NULL when absent. */
-static const char *query_param(const struct http_request *req, const char *key, size_t *len)
-{
-	const char *q = memchr(req->target, '?', req->target_len), *end = req->target + req->target_len;
-	size_t klen = strlen(key);
-	while (q && q < end) {
-		const char *s = q + 1, *amp = memchr(s, '&', (size_t)(end - s));
-		const char *stop = amp ? amp : end;
-		if ((size_t)(stop - s) > klen && memcmp(s, key, klen) == 0 && s[klen] == '=') {
-			*len = (size_t)(stop - s - (ptrdiff_t)klen - 1);
-			return s + klen + 1;
-		}
-		q = amp;
-	}
-	return NULL;
-}
-
-/* GET /api/v1/dead[?endpoint=NAME]: the deliveries in the status history
- * that exhausted their retries (or were given up), newest events last. */
-static void dead_json(const struct dispatch *d, const char *name, size_t nlen, struct buf *out)
-{
-	size_t i, k, n = 0;
-	buf_puts(out, "{\"dead\":[");
-	for (i = 0; i < history_len(&d->done); i++) {
-		const struct event *ev = history_at(&d->done, i);
-		for (k = 0; k < ev->ndl; k++) {
-			const struct delivery *dl = &ev->dl[k];
-			if (dl->state != DLV_FAILED || (name && !str_slice_eq(name, nlen, dl->ep->name)))
-				continue;
-			buf_puts(out, n++ ? ",{" : "{");
-			json_put_kv(out, 0, "id", ev->id);
-			json_put_kv(out, 1, "event", ev->type);
-			json_put_kv(out, 1, "endpoint", dl->ep->name);
-			buf_printf(out, ",\"attempts\":%u,\"last_status\":", dl->attempts);
-			json_put_int_or_null(out, dl->last_status != 0, dl->last_status);
-			buf_puts(out, ",\"last_error\":");
-			json_put_cstr_or_null(out, dl->last_error);
-			event_put_time_member(out, "completed", dl->done_ms);
-			buf_puts(out, "}");
-		}
-	}
-	buf_puts(out, "]}");
-}
-
 /* GET /api/v1/endpoints: every endpoint's counters and the queue. */
 static void endpoints_json(const struct dispatch *d, struct buf *out)
 {
@@ -419,7 +446,7 @@ static void event_replay(struct relay *rl, struct http_conn *c, const struct htt
 	size_t qlen = 0;
 	struct buf b;
 	int n;
-	q = query_param(req, "endpoint", &qlen);
+	q = api_status_query_param(req, "endpoint", &qlen);
 	if (len == 0 || len >= sizeof(idz) || memchr(id, '/', len) || (q && qlen >= sizeof(name))) {
 		api_respond_error(c, 404, "unknown event or endpoint");
 		return;
@@ -482,11 +509,7 @@ static void endpoint_recover(struct relay *rl, struct http_conn *c, const char *
 
 static int render_event(struct relay *rl, const char *id, struct buf *out)
 {
-	const struct event *ev = dispatch_find_event(rl->disp, id);
-	if (!ev)
-		return -1;
-	dispatch_event_json(ev, out);
-	return 0;
+	return api_status_event_json(rl->disp, id, out);
 }
 
 static int render_run(struct relay *rl, const char *id, struct buf *out)
@@ -533,19 +556,16 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 	struct buf b;
 	if (api_authorize(rl, c, req) < 0)
 		return;
-	if (str_slice_eq(path, head, "events") && rlen == 0) {
-		if (http_method_is_exact(req, "POST"))
-			ingest(rl, c, body, len);
-		else
-			http_respond_405(c, "POST");
+	if (str_slice_eq(path, head, "events") && rlen == 0 && http_method_is_exact(req, "POST")) {
+		ingest(rl, c, body, len);
 	} else if (str_slice_eq(path, head, "events") && endpoint_action(rest, rlen, "replay")) {
 		if (http_method_is_exact(req, "POST"))
 			event_replay(rl, c, req, rest, endpoint_action(rest, rlen, "replay"));
 		else
 			http_respond_405(c, "POST");
-	} else if (str_slice_eq(path, head, "events") && api_event_cluster(rl, c, req, rest, rlen) == 0) {
+	} else if (str_slice_eq(path, head, "events") && rlen > 0 && api_event_cluster(rl, c, req, rest, rlen) == 0) {
 		/* cluster mode, delivered elsewhere: answered from Redis */
-	} else if (str_slice_eq(path, head, "events")) {
+	} else if (str_slice_eq(path, head, "events") && rlen > 0) {
 		reply_by_id(c, req, rest, rlen, render_event, rl, "event status",
 			    "unknown event (or no longer in the status history)");
 	} else if (str_slice_eq(path, head, "endpoints") && rlen == 0) {
@@ -556,17 +576,6 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 		buf_init(&b, RENDER_MAX);
 		endpoints_json(rl->disp, &b);
 		api_reply_rendered(c, 200, "application/json", &b, "endpoints");
-	} else if (str_slice_eq(path, head, "dead") && rlen == 0) {
-		const char *name;
-		size_t nlen = 0;
-		if (!http_method_is_exact(req, "GET") && !http_method_is_exact(req, "HEAD")) {
-			http_respond_405(c, "GET, HEAD");
-			return;
-		}
-		name = query_param(req, "endpoint", &nlen);
-		buf_init(&b, RENDER_MAX);
-		dead_json(rl->disp, name, nlen, &b);
-		api_reply_rendered(c, 200, "application/json", &b, "dead letters");
 	} else if (str_slice_eq(path, head, "triggers")) {
 		if (memchr(rest, '/', rlen))
 			api_respond_error(c, 404, "unknown trigger");
@@ -589,7 +598,7 @@ void api_handle(struct relay *rl, struct http_conn *c, const struct http_request
 			endpoint_enable(rl, c, rest, endpoint_action(rest, rlen, "enable"));
 		else
 			http_respond_405(c, "POST");
-	} else {
+	} else if (!api_status_handle(rl, c, req, path, plen)) {
 		api_respond_error(c, 404, "unknown API route");
 	}
 }

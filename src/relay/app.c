@@ -271,7 +271,8 @@ static int open_cluster(struct app *a)
 		}
 		buf_free(&errors);
 	}
-	if (!(a->cluster = cluster_new(a->r, a->dns, cl, a->disp, a->cluster_tls))) {
+	if (!(a->cluster = cluster_new(a->r, a->dns, cl, a->disp, a->cluster_tls,
+					a->cfg->server.max_body_bytes))) {
 		fprintf(stderr, "edgehook: cluster: out of memory\n");
 		return -1;
 	}

@@ -24,6 +24,7 @@ enum {
 	BACKOFF_MIN_MS = 100,
 	BACKOFF_MAX_MS = 2000,
 	BEAT_BATCH = 512,
+	MAX_REPLY = 64 << 20,
 	GROUP_ARGS = 7,
 };
 
@@ -339,7 +340,7 @@ static void read_next(struct cluster *c)
 		wait_then_read(c, 50); /* the queue is full: let deliveries finish */
 		return;
 	}
-	snprintf(count, sizeof(count), "%zu", room < READ_COUNT ? room : (size_t)READ_COUNT);
+	snprintf(count, sizeof(count), "%zu", room < c->read_count ? room : c->read_count);
 	c->state = RD_READING;
 	c->stats.read_calls++;
 	c->read_started = clock_now_ms();
@@ -400,7 +401,7 @@ static void on_claim_timer(void *arg)
 	timer_start(c->r, &c->claim_timer, claim_every(c));
 	if (c->claim_busy || c->state == RD_STOPPED || c->state == RD_GROUP || room < 16 || !resp_connected(c->cmd))
 		return;
-	snprintf(count, sizeof(count), "%zu", room < READ_COUNT ? room : (size_t)READ_COUNT);
+	snprintf(count, sizeof(count), "%zu", room < c->read_count ? room : c->read_count);
 	if (resp_command(c->cmd, 8, argv, NULL, on_claim, c) == 0)
 		c->claim_busy = 1;
 }
@@ -440,7 +441,7 @@ static void on_beat_timer(void *arg)
 /* ---- the object ---- */
 
 struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct cluster_cfg *cfg, struct dispatch *d,
-			    struct tls_client_ctx *tls)
+			    struct tls_client_ctx *tls, size_t max_entry)
 {
 	struct cluster *c;
 	struct resp_opts o;
@@ -461,7 +462,14 @@ struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct clu
 	snprintf(c->maxlen, sizeof(c->maxlen), "%llu", (unsigned long long)cfg->max_stream_len);
 	snprintf(c->claim_ms, sizeof(c->claim_ms), "%llu", (unsigned long long)cfg->claim_after_ms);
 	snprintf(c->claim_cursor, sizeof(c->claim_cursor), "0-0");
+	/* a reply of read_count entries of the largest size must fit */
+	c->read_count = MAX_REPLY / (max_entry + 4096);
+	if (c->read_count > READ_COUNT)
+		c->read_count = READ_COUNT;
+	if (c->read_count == 0)
+		c->read_count = 1;
 	resp_opts_default(&o);
+	o.max_reply = MAX_REPLY;
 	o.tls = tls;
 	o.connect_timeout_ms = cfg->timeout_ms;
 	o.command_timeout_ms = cfg->timeout_ms;

@@ -30,6 +30,7 @@ struct cluster {
 	char claim_cursor[48];
 	uint64_t read_started, backoff;
 	uint64_t claim_after_ms, max_stream_len, timeout_ms;
+	size_t read_count;        /* entries per XREADGROUP/XAUTOCLAIM: their reply fits max_reply */
 	int claim_busy;
 	struct timer read_timer, claim_timer, beat_timer;
 	struct cluster_stats stats;

@@ -1,5 +1,7 @@
 #include "edgehook/endpoint.h"
+#include "edgehook/clock.h"
 #include "edgehook/config.h"
+#include "edgehook/event.h"
 #include "edgehook/json.h"
 #include "edgehook/match.h"
 #include "edgehook/rand.h"
@@ -127,6 +129,9 @@ int endpoint_json(struct buf *b, const struct endpoint_rt *ep)
 		   ep->disabled ? "disabled" : n->consecutive_failures ? "failing" : n->attempts ? "healthy" : "unknown",
 		   n->last_status);
 	json_put_cstr_or_null(b, n->last_error);
+	/* the breaker keeps monotonic time: shown as the wall clock's */
+	event_put_time_member(b, "failing_since", ep->breaker.failing_since_ms ?
+				  clock_wall_ms() - (clock_now_ms() - ep->breaker.failing_since_ms) : 0);
 	buf_puts(b, "}");
 	return b->failed ? -1 : 0;
 }

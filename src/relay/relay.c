@@ -27,11 +27,14 @@ void relay_init(struct relay *rl, const struct relay_parts *p)
 	rl->client = p->client;
 	rl->api_own_listeners = p->api_own_listeners;
 	rl->started_ms = clock_now_ms();
+	stats_series_start(&rl->series, rl->r, rl->disp);
 }
 
 void relay_fini(struct relay *rl)
 {
 	registry_free(rl);
+	received_free(&rl->received);
+	stats_series_stop(&rl->series);
 	free(rl->published);
 	rl->published = NULL;
 }
@@ -152,7 +155,8 @@ void relay_handle(void *arg, struct http_conn *c, const struct http_request *req
 	target_path(req, &path, &plen);
 	/* with api.listen the API lives only there, and only the API does */
 	on_api = (http_conn_listener_flags(c) & HTTP_LISTENER_API) != 0;
-	api_path = plen > 8 && memcmp(path, "/api/v1/", 8) == 0;
+	/* the status page goes where the API goes */
+	api_path = (plen > 8 && memcmp(path, "/api/v1/", 8) == 0) || ui_path(path, plen);
 	if (on_api != api_path && (on_api || rl->api_own_listeners)) {
 		api_respond_error(c, 404, "not found");
 		return;
@@ -169,6 +173,8 @@ void relay_handle(void *arg, struct http_conn *c, const struct http_request *req
 			metrics_render(rl, c);
 		else
 			http_respond_405(c, "GET, HEAD");
+	} else if (ui_path(path, plen)) {
+		ui_handle(rl, c, req, path, plen);
 	} else if (api_path) {
 		api_handle(rl, c, req, path + 8, plen - 8, body, len);
 	} else if ((t = registry_by_path(rl, path, plen)) != NULL) {

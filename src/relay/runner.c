@@ -435,13 +435,10 @@ void runner_commit(struct runner *rn, struct run *run, char *id, size_t cap)
 
 static int run_has_id(const void *item, const void *id) { return strcmp(((const struct run *)item)->id, id) == 0; }
 
-int runner_run_json(struct runner *rn, const char *id, struct buf *out)
+static void run_json(const struct run *run, struct buf *out)
 {
-	const struct run *run = history_find(&rn->done, run_has_id, id);
 	const char *text;
 	size_t n;
-	if (!run)
-		return -1;
 	buf_puts(out, "{");
 	json_put_kv(out, 0, "id", run->id);
 	json_put_kv(out, 1, "trigger", run->trigger);
@@ -461,7 +458,27 @@ int runner_run_json(struct runner *rn, const char *id, struct buf *out)
 	text = proc_tail_text(&run->proc.tail, &n);
 	json_put_string(out, text, n);
 	buf_puts(out, "}");
+}
+
+int runner_run_json(struct runner *rn, const char *id, struct buf *out)
+{
+	const struct run *run = history_find(&rn->done, run_has_id, id);
+	if (!run)
+		return -1;
+	run_json(run, out);
 	return 0;
+}
+
+void runner_runs_json(struct runner *rn, size_t limit, struct buf *out)
+{
+	size_t i, n = history_len(&rn->done);
+	buf_puts(out, "{\"runs\":[");
+	for (i = 0; i < n && i < limit; i++) {
+		if (i)
+			buf_puts(out, ",");
+		run_json(history_at(&rn->done, n - 1 - i), out);
+	}
+	buf_puts(out, "]}");
 }
 
 struct runner *runner_new(struct reactor *r, runner_emit_fn emit_fn, void *emit_arg, size_t history)

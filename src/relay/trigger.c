@@ -536,6 +536,7 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 	if (dlv)
 		dedupe_check(rl->dedupe, t->id, dlv->value, dlv->value_len);
 	rl->tstats.accepted++;
+	received_add(&rl->received, t->id, dlv_id, dlv ? delivery : "", type, t->emit ? evt_id : "", run_id);
 	buf_init(&reply, 256);
 	buf_puts(&reply, "{\"status\":\"accepted\",");
 	json_put_kv(&reply, 0, "id", dlv_id);

@@ -10,21 +10,14 @@ import threading
 import time
 
 import harness
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+import sinks
 
 
 class Redis:
     def __init__(self, port=None, appendonly=True, tls=None):
         """tls: (cert, key) to serve rediss:// only (clients unauthenticated)."""
         self.dir = tempfile.mkdtemp(prefix="edgehook-redis-")
-        self.port = port or free_port()
+        self.port = port or sinks.closed_port()
         self.appendonly = appendonly
         self.tls = tls
         self.proc = None

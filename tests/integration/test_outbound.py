@@ -109,7 +109,7 @@ def test_batch_ingest_and_validation():
             assert_true(why in r.json()["error"], "%r: %r" % (bad, r.json()))
         r = post_events(eh, {"event": "a.big", "pad": "x" * 3000})
         assert_eq(r.status, 413)
-        assert_eq(eh.request("GET", "/api/v1/events").status, 405)
+        assert_eq(eh.request("DELETE", "/api/v1/events").status, 405)
     sink.close()
 
 
