@@ -5,7 +5,10 @@ the server's children in /proc; /metrics says which worker answered."""
 import os
 import re
 import signal
+import threading
 import tempfile
+
+import json
 
 import harness
 import sinks
@@ -360,4 +363,64 @@ def test_workers_stop_when_the_supervisor_is_killed():
         finally:
             eh.stop()
     finally:
+        redis.close()
+
+
+def test_workers_under_load_one_killed_every_202_delivered():
+    """30 producers post events and signed GitHub deliveries (each sent
+    twice: the redelivery lands on any worker) to workers: 3; one worker
+    is killed -9 mid-load. Every 202 is delivered, no redelivery is
+    accepted twice, duplicates stay bounded."""
+    redis = Redis().start()
+    sink = sinks.Sink()
+    events, deliveries, twice = [], [], []
+    lock = threading.Lock()
+
+    def producer(p):
+        for i in range(10):
+            try:
+                if i % 2 == 0:
+                    r = test_cluster.post(eh, b'{"event":"load","p":%d,"i":%d}' % (p, i))
+                    if r.status == 202:
+                        with lock:
+                            events.append(r.json()["id"])
+                    continue
+                d = "p%d-%d" % (p, i)
+                body = b'{"ref":"refs/heads/main","d":"%s"}' % d.encode()
+                if test_cluster.gh_post(eh, d, body).status == 202:
+                    with lock:
+                        deliveries.append(d)
+                    if test_cluster.gh_post(eh, d, body).status == 202:
+                        twice.append(d)
+            except (OSError, EOFError):
+                pass  # a connection of the killed worker: no 202 was given
+
+    try:
+        cfg = test_cluster.cluster_config(redis, sink.url(), "wtest",
+                                          extra=test_cluster.GH_TRIGGER + "server:\n  workers: 3\n")
+        with Edgehook(cfg) as eh:
+            eh.wait_log(r"msg=\"workers serving\"")
+            test_cluster.wait_ready(eh)
+            threads = [threading.Thread(target=producer, args=(p,)) for p in range(30)]
+            for t in threads:
+                t.start()
+            harness.wait_until(lambda: len(events) + len(deliveries) >= 60, 60, "load under way")
+            os.kill(children(eh.proc.pid)[0], signal.SIGKILL)
+            for t in threads:
+                t.join(120)
+            eh.wait_log(r"msg=\"worker exited: restarting\"")
+            assert_true(len(events) + len(deliveries) >= 200, "most posts accepted: %d" % (len(events) + len(deliveries)))
+            assert_eq(twice, [], "a redelivery accepted as new")
+            test_cluster.wait_delivered(sink, events, 120, "accepted events delivered")
+
+            def emitted():
+                with sink.lock:
+                    return [json.loads(q.body)["delivery_id"] for q in sink.requests
+                            if b'"resource_type":"trigger"' in q.body]
+            harness.wait_until(lambda: set(deliveries) <= set(emitted()), 120, "accepted GitHub deliveries emitted")
+            ids = test_cluster.delivered_ids(sink)
+            extra = len(ids) - len(set(ids))
+            assert_true(extra <= 30, "duplicates bounded by what was in flight: %d" % extra)
+    finally:
+        sink.close()
         redis.close()
