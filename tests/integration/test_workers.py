@@ -424,3 +424,37 @@ def test_workers_under_load_one_killed_every_202_delivered():
     finally:
         sink.close()
         redis.close()
+
+
+def test_workers_runtime_trigger_put_on_one_served_by_every_worker():
+    """Runtime triggers live in each worker's memory; cluster mode is how
+    a PUT answered by one worker reaches the others."""
+    redis = Redis(appendonly=False).start()
+    sink = sinks.Sink()
+    try:
+        cfg = test_cluster.cluster_config(redis, sink.url(), "wtest", extra="server:\n  workers: 3\n")
+        with Edgehook(cfg) as eh:
+            eh.wait_log(r"msg=\"workers serving\"")
+            test_cluster.wait_ready(eh)
+            r = eh.request("PUT", "/api/v1/triggers/rt", b'{"emit":true}')
+            assert_eq(r.status, 201, "registered on one worker")
+            served = set()
+
+            def one_connection():
+                """A scrape then the GET on one connection: one worker."""
+                sock = eh.connect()
+                try:
+                    reader = harness.Reader(sock)
+                    sock.sendall(harness.build_request("GET", "/metrics"))
+                    m = re.search(rb'edgehook_worker_scrape\{worker="(\d+)"', reader.read_response().body)
+                    sock.sendall(harness.build_request("GET", "/api/v1/triggers/rt"))
+                    if reader.read_response().status == 200:
+                        served.add(int(m.group(1)))
+                finally:
+                    sock.close()
+                return len(served) == 3
+
+            harness.wait_until(one_connection, 60, "the trigger served by every worker")
+    finally:
+        sink.close()
+        redis.close()
