@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "edgehook/config.h"
 #include "edgehook/relay.h"
 
 enum {
@@ -68,7 +69,7 @@ struct metrics_workers {
 	unsigned n;
 	uint64_t restarts;
 	uint64_t started_ms; /* the supervisor's start, monotonic clock */
-	uint64_t requests[64]; /* answered by each worker's current process */
+	uint64_t requests[CONFIG_WORKERS_MAX]; /* answered by each worker's current process */
 };
 
 struct metrics_shm;
