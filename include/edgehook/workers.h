@@ -13,8 +13,9 @@
  * The sockets are bound before the fork and kept by the supervisor for
  * the workers' whole life: a replacement worker accepts on the very
  * socket its predecessor had, so connections queued on it when it died
- * are served rather than reset, and no worker needs the privilege to
- * bind. The supervisor keeps the user it started as for the same
+ * are served rather than reset (those the kernel hands that socket
+ * while it has no worker wait for the replacement), and no worker needs
+ * the privilege to bind. The supervisor keeps the user it started as for the same
  * reason: a replacement must be able to read what a first worker read
  * (TLS keys) before it drops privileges like the others.
  *
