@@ -418,9 +418,13 @@ def test_workers_under_load_one_killed_every_202_delivered():
                     return [json.loads(q.body)["delivery_id"] for q in sink.requests
                             if b'"resource_type":"trigger"' in q.body]
             harness.wait_until(lambda: set(deliveries) <= set(emitted()), 120, "accepted GitHub deliveries emitted")
+            # a repeat is a delivery the killed worker had sent but not yet
+            # acknowledged: once at most, and only within its share
             ids = test_cluster.delivered_ids(sink)
+            most = max(ids.count(i) for i in set(ids))
             extra = len(ids) - len(set(ids))
-            assert_true(extra <= 30, "duplicates bounded by what was in flight: %d" % extra)
+            assert_true(most <= 2 and extra <= len(set(ids)) // 3,
+                        "duplicates bounded: %d repeats, one id %d times" % (extra, most))
     finally:
         sink.close()
         redis.close()
