@@ -33,8 +33,8 @@ struct buf;
 struct cluster;
 
 struct cluster_stats {
-	uint64_t put_ok, put_failed, read_calls, read_entries, acked, claimed, group_created, redis_errors,
-		poison;
+	uint64_t put_ok, put_failed, read_calls, read_entries, acked, claimed, claim_calls, group_created,
+		redis_errors, poison;
 };
 
 /* Starts connecting and reading at once. tls: the anchors for rediss://

@@ -115,9 +115,10 @@ size_t dispatch_matching(const struct dispatch *d, const char *type);
 /* Deliveries the queue still has room for. */
 size_t dispatch_room(const struct dispatch *d);
 /* Whether the stream entry is being delivered here; up to max stream ids
- * of unfinished events into ids (valid until the loop runs on). */
+ * of unfinished events into ids, after the first skip (valid until the
+ * loop runs on). */
 int dispatch_holds(const struct dispatch *d, const char *stream_id);
-size_t dispatch_held(const struct dispatch *d, const char **ids, size_t max);
+size_t dispatch_held(const struct dispatch *d, size_t skip, const char **ids, size_t max);
 
 /* dispatch_test.c: sends a webhook.test event to one endpoint (one
  * attempt, no retries) and calls cb, from the loop, with a JSON outcome

@@ -402,8 +402,10 @@ static void on_claim_timer(void *arg)
 	if (c->claim_busy || c->state == RD_STOPPED || c->state == RD_GROUP || room < 16 || !resp_connected(c->cmd))
 		return;
 	snprintf(count, sizeof(count), "%zu", room < c->read_count ? room : c->read_count);
-	if (resp_command(c->cmd, 8, argv, NULL, on_claim, c) == 0)
+	if (resp_command(c->cmd, 8, argv, NULL, on_claim, c) == 0) {
 		c->claim_busy = 1;
+		c->stats.claim_calls++;
+	}
 }
 
 static void on_beat(void *arg, const char *err, const struct resp_reply *r)
@@ -415,20 +417,8 @@ static void on_beat(void *arg, const char *err, const struct resp_reply *r)
 
 /* Entries still being delivered here (retries wait long) are claimed
  * again by us, which resets their idle time: nobody takes them over. */
-static void on_beat_timer(void *arg)
+static void keep(struct cluster *c, const char **argv, size_t n)
 {
-	struct cluster *c = arg;
-	const char *argv[6 + BEAT_BATCH + 1];
-	size_t n, i;
-	uint64_t every = c->claim_after_ms / 3;
-	timer_start(c->r, &c->beat_timer, every < 100 ? 100 : every);
-	if (!resp_connected(c->cmd))
-		return;
-	n = dispatch_held(c->d, argv + 5, BEAT_BATCH);
-	for (i = 0; i < c->nruns && n < BEAT_BATCH; i++)
-		argv[5 + n++] = c->runs[i].stream_id;
-	if (n == 0)
-		return;
 	argv[0] = "XCLAIM";
 	argv[1] = c->stream;
 	argv[2] = c->group;
@@ -436,6 +426,26 @@ static void on_beat_timer(void *arg)
 	argv[4] = "0";
 	argv[5 + n] = "JUSTID";
 	resp_command(c->cmd, (int)(6 + n), argv, NULL, on_beat, c);
+}
+
+static void on_beat_timer(void *arg)
+{
+	struct cluster *c = arg;
+	const char *argv[6 + BEAT_BATCH + 1];
+	size_t n, i, skip = 0;
+	uint64_t every = c->claim_after_ms / 3;
+	timer_start(c->r, &c->beat_timer, every < 100 ? 100 : every);
+	if (!resp_connected(c->cmd))
+		return;
+	while ((n = dispatch_held(c->d, skip, argv + 5, BEAT_BATCH)) > 0) {
+		keep(c, argv, n);
+		skip += n;
+	}
+	for (i = 0; i < c->nruns; i += n) {
+		for (n = 0; n < BEAT_BATCH && i + n < c->nruns; n++)
+			argv[5 + n] = c->runs[i + n].stream_id;
+		keep(c, argv, n);
+	}
 }
 
 /* ---- the object ---- */

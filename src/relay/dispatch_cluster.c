@@ -68,13 +68,17 @@ int dispatch_holds(const struct dispatch *d, const char *stream_id)
 	return 0;
 }
 
-size_t dispatch_held(const struct dispatch *d, const char **ids, size_t max)
+size_t dispatch_held(const struct dispatch *d, size_t skip, const char **ids, size_t max)
 {
 	const struct list *l;
 	size_t n = 0;
 	for (l = d->active.next; l != &d->active && n < max; l = l->next) {
 		const struct event *ev = list_entry(l, struct event, link);
-		if (ev->stream_id[0])
+		if (!ev->stream_id[0])
+			continue;
+		if (skip > 0)
+			skip--;
+		else
 			ids[n++] = ev->stream_id;
 	}
 	return n;

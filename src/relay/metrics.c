@@ -236,6 +236,8 @@ static void cluster_metrics(struct buf *b, const struct metrics_snapshot *s)
 	counter(b, "edgehook_cluster_acked_total", "Stream entries settled (delivered or failed) and acknowledged.",
 		st->acked);
 	counter(b, "edgehook_cluster_claimed_total", "Stream entries taken over from a silent instance.", st->claimed);
+	counter(b, "edgehook_cluster_claim_calls_total", "XAUTOCLAIM calls (looking for silent instances' entries).",
+		st->claim_calls);
 	counter(b, "edgehook_cluster_group_created_total", "Consumer group (re)creations.", st->group_created);
 	counter(b, "edgehook_cluster_redis_errors_total", "Redis commands that failed or were refused.",
 		st->redis_errors);

@@ -503,3 +503,28 @@ def test_cluster_run_interrupted_by_a_kill_is_reported_not_repeated():
             pass
         sink.close()
         redis.close()
+
+
+def test_cluster_live_instance_keeps_what_it_holds():
+    """a holds 600 deliveries (more than one XCLAIM batch) to an endpoint
+    that never answers; b, started next to it with claim_after 1s, looks
+    for silent instances' entries many times over and takes none: a
+    re-claims what it holds every claim_after/3."""
+    redis = Redis().start()
+    hole = sinks.Sink(lambda i, r: ("blackhole",))
+    sink = sinks.Sink()
+    try:
+        with Edgehook(cluster_config(redis, hole.url(), "a")) as a:
+            wait_ready(a)
+            events = [{"event": "held", "n": i} for i in range(600)]
+            assert_eq(post(a, json.dumps(events).encode()).status, 202, "600 events accepted")
+            harness.wait_until(lambda: metric(a, "edgehook_cluster_entries_total") >= 601, 30, "a read them all")
+            with Edgehook(cluster_config(redis, sink.url(), "b")) as b:
+                harness.wait_until(lambda: metric(b, "edgehook_cluster_claim_calls_total") >= 16, 30,
+                                   "b looked for silent instances' entries for 4 s (claim_after 1s)")
+                assert_eq(metric(b, "edgehook_cluster_claimed_total"), 0, "nothing taken from a live instance")
+                assert_eq(len(sink.requests), 0, "b delivered none of a's events")
+    finally:
+        hole.close()
+        sink.close()
+        redis.close()
