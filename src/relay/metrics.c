@@ -52,6 +52,7 @@ static void collect_cluster(const struct cluster *cl, struct metrics_snapshot *s
 	s->c.cluster.read_entries = st->read_entries;
 	s->c.cluster.acked = st->acked;
 	s->c.cluster.claimed = st->claimed;
+	s->c.cluster.claim_calls = st->claim_calls;
 	s->c.cluster.group_created = st->group_created;
 	s->c.cluster.redis_errors = st->redis_errors;
 	s->c.cluster.replies = rs.replies;
