@@ -19,16 +19,10 @@ import tempfile
 import time
 import urllib.request
 
-from benchlib import cpu_ticks, free_port, median, wait_port
+from benchlib import (CLIENT_CPU, CONNS, DURATION, EDGEHOOK, LOADGEN, REPEAT, ROOT, SERVER_CPU, cpu_ticks, free_port,
+                      loadgen, median, metric, metrics, wait_port)
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-EDGEHOOK = os.path.join(ROOT, "build", "release", "edgehook.bin")
 STATIC = os.path.join(ROOT, "build", "static", "edgehook.bin")
-LOADGEN = os.path.join(ROOT, "build", "release", "loadgen")
-DURATION = float(os.environ.get("BENCH_SECONDS", "4"))
-REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
-CONNS = int(os.environ.get("BENCH_CONNS", "50"))
-SERVER_CPU, CLIENT_CPU = "0", "1"
 SECRET = "benchsecret"
 BODY = '{"repository":{"full_name":"o/r"},"ref":"refs/heads/main","commits":[{"id":"abc"}]}'
 TMP = tempfile.mkdtemp(prefix="edgehook-bench-")
@@ -46,14 +40,6 @@ def rss_kib(pid):
     # smaps_rollup is exact; VmRSS in /status is synced lazily per thread
     with open("/proc/%d/smaps_rollup" % pid) as f:
         return int(re.search(r"^Rss:\s+(\d+)", f.read(), re.M).group(1))
-
-
-def loadgen(url, extra=(), conns=CONNS, duration=DURATION):
-    out = subprocess.run(["taskset", "-c", CLIENT_CPU, LOADGEN, "-c", str(conns), "-d", str(duration), "-w", "1"] +
-                         list(extra) + [url], capture_output=True, text=True)
-    if out.returncode != 0:
-        raise SystemExit("loadgen failed: " + out.stderr)
-    return json.loads(out.stdout)
 
 
 def wrk(url, headers=None, conns=CONNS):
@@ -92,15 +78,6 @@ def row(name, ours, peer, peer_name, target, unit="req/s", higher_is_better=True
 
 def sig(body):
     return "sha256=" + hmac.new(SECRET.encode(), body.encode(), hashlib.sha256).hexdigest()
-
-
-def metrics(port):
-    return urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5).read().decode()
-
-
-def metric(text, name):
-    m = re.search(r"^%s(?:\{[^}]*\})? (\d+)" % re.escape(name), text, re.M)
-    return int(m.group(1)) if m else 0
 
 
 def main():

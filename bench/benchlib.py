@@ -1,7 +1,21 @@
-"""Helpers shared by the bench scripts (bench.py, tls.py): free ports,
-readiness, CPU of a process. Peers are stopped by pid by each script."""
+"""Helpers shared by the bench scripts (bench.py, tls.py, spool.py): the
+binaries and run settings, free ports, readiness, CPU of a process, the
+load generator and the metrics. Peers are stopped by pid by each script."""
+import json
+import os
+import re
 import socket
+import subprocess
 import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+EDGEHOOK = os.path.join(ROOT, "build", "release", "edgehook.bin")
+LOADGEN = os.path.join(ROOT, "build", "release", "loadgen")
+DURATION = float(os.environ.get("BENCH_SECONDS", "4"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+CONNS = int(os.environ.get("BENCH_CONNS", "50"))
+SERVER_CPU, CLIENT_CPU = "0", "1"
 
 
 def free_port():
@@ -32,3 +46,20 @@ def cpu_ticks(pid):
 def median(xs):
     xs = sorted(xs)
     return xs[len(xs) // 2]
+
+
+def loadgen(url, extra=(), conns=CONNS, duration=DURATION):
+    out = subprocess.run(["taskset", "-c", CLIENT_CPU, LOADGEN, "-c", str(conns), "-d", str(duration), "-w", "1"] +
+                         list(extra) + [url], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit("loadgen failed: " + out.stderr)
+    return json.loads(out.stdout)
+
+
+def metrics(port):
+    return urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10).read().decode()
+
+
+def metric(text, name):
+    m = re.search(r"^%s(?:\{[^}]*\})? (\d+)" % re.escape(name), text, re.M)
+    return int(m.group(1)) if m else 0

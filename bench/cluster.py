@@ -16,7 +16,7 @@ import tempfile
 import time
 import urllib.request
 
-from benchlib import free_port, median, wait_port
+from benchlib import cpu_ticks, free_port, median, wait_port
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 EDGEHOOK = os.path.join(ROOT, "build", "release", "edgehook.bin")
@@ -70,6 +70,9 @@ def instance(name, cfg_text, cpu):
     return p, port
 
 
+REDIS = {}
+
+
 def measure(ports, ingested_metric, delivered_metric):
     """events/s from the first byte until every ingested event (loadgen's
     warm-up included) is delivered."""
@@ -78,6 +81,8 @@ def measure(ports, ingested_metric, delivered_metric):
     writes = sum(metric(p, "edgehook_cluster_redis_writes_total") for p in ports)
     replies = sum(metric(p, "edgehook_cluster_redis_replies_total") for p in ports)
     t0 = time.time()
+    r0 = cpu_ticks(REDIS["pid"])
+    e0 = [cpu_ticks(p) for p in REDIS["edgehook"]]
     accepted = loadgens(ports)
     ingested = sum(metric(p, ingested_metric) for p in ports) - ingested
     end = time.time() + 120
@@ -85,9 +90,13 @@ def measure(ports, ingested_metric, delivered_metric):
         time.sleep(0.02)
     took = time.time() - t0
     done = sum(metric(p, delivered_metric) for p in ports) - before
+    tick = os.sysconf("SC_CLK_TCK")
+    redis_cpu = (cpu_ticks(REDIS["pid"]) - r0) / tick
+    eh_cpu = sum(cpu_ticks(p) - e for p, e in zip(REDIS["edgehook"], e0)) / tick
     w = sum(metric(p, "edgehook_cluster_redis_writes_total") for p in ports) - writes
     r = sum(metric(p, "edgehook_cluster_redis_replies_total") for p in ports) - replies
     return {"events_per_s": done / took, "accepted": accepted, "ingested": ingested, "delivered": done,
+            "redis_cpu_s": round(redis_cpu, 2), "edgehook_cpu_s": round(eh_cpu, 2), "seconds": round(took, 2),
             "redis_writes_per_event": w / done if done else 0, "redis_replies_per_event": r / done if done else 0}
 
 
@@ -107,8 +116,8 @@ http { access_log off; keepalive_requests 100000000; keepalive_timeout 300s;
     p_redis = free_port()
     rdir = os.path.join(TMP, "redis")
     os.makedirs(rdir)
-    start(["redis-server", "--port", str(p_redis), "--bind", "127.0.0.1", "--dir", rdir, "--save", "",
-           "--appendonly", "yes", "--appendfsync", "everysec"], "1")
+    REDIS["pid"] = start(["redis-server", "--port", str(p_redis), "--bind", "127.0.0.1", "--dir", rdir, "--save", "",
+           "--appendonly", "yes", "--appendfsync", "everysec"], "1").pid
     wait_port(p_sink)
     wait_port(p_redis)
     webhook = ("webhook:\n  queue: 2000000\n  max_queue_bytes: 2GiB\n  endpoints:\n"
@@ -119,13 +128,16 @@ http { access_log off; keepalive_requests 100000000; keepalive_timeout 300s;
     # spool, fsync: always
     spool_dir = os.path.join(TMP, "spool")
     p, port = instance("spool", webhook + "spool:\n  dir: %s\n  fsync: always\n" % spool_dir, "0")
+    REDIS["edgehook"] = [p.pid]
     results["spool fsync: always, 1 instance"] = [measure([port], "edgehook_events_total", "edgehook_deliveries_delivered_total")
                                                    for _ in range(REPEAT)]
     stop(p)
     # cluster, 1 then 2 instances
     p, port = instance("a", webhook + cluster % "a", "0")
+    REDIS["edgehook"] = [p.pid]
     results["cluster, 1 instance"] = [measure([port], "edgehook_cluster_stored_total", "edgehook_cluster_acked_total") for _ in range(REPEAT)]
     q, port2 = instance("b", webhook + cluster % "b", "1")
+    REDIS["edgehook"] = [p.pid, q.pid]
     results["cluster, 2 instances (CPU 0 and 1)"] = [measure([port, port2], "edgehook_cluster_stored_total", "edgehook_cluster_acked_total")
                                                       for _ in range(REPEAT)]
     stop(q)
@@ -135,9 +147,9 @@ http { access_log off; keepalive_requests 100000000; keepalive_timeout 300s;
         best = median([r["events_per_s"] for r in runs])
         run = [r for r in runs if r["events_per_s"] == best][0]
         rows.append(dict(run, name=name))
-        print("%-40s %10.0f events/s  redis writes/event %.3f  replies/event %.2f  (%d accepted, %d delivered)" % (
-            name, best, run["redis_writes_per_event"], run["redis_replies_per_event"], run["accepted"],
-            run["delivered"]), flush=True)
+        print("%-40s %8.0f events/s  redis writes/event %.3f  replies/event %.2f  CPU s: redis %.2f edgehook %.2f "
+              "of %.2f s" % (name, best, run["redis_writes_per_event"], run["redis_replies_per_event"],
+                             run["redis_cpu_s"], run["edgehook_cpu_s"], run["seconds"]), flush=True)
     date = datetime.date.today().isoformat()
     outdir = os.path.join(ROOT, "bench", "results")
     os.makedirs(outdir, exist_ok=True)
@@ -145,10 +157,12 @@ http { access_log off; keepalive_requests 100000000; keepalive_timeout 300s;
         json.dump({"date": date, "seconds_per_run": DURATION, "connections": CONNS, "cpus": os.cpu_count(),
                    "rows": rows}, f, indent=1)
     with open(os.path.join(outdir, "cluster-%s.md" % date), "w") as f:
-        f.write("| mode | events/s ingested+delivered | Redis writes/event | Redis replies/event |\n|---|---:|---:|---:|\n")
+        f.write("| mode | events/s ingested+delivered | Redis writes/event | Redis replies/event | CPU s redis / edgehook / wall |\n"
+                "|---|---:|---:|---:|---|\n")
         for r in rows:
-            f.write("| %s | %.0f | %.3f | %.2f |\n" % (r["name"], r["events_per_s"], r["redis_writes_per_event"],
-                                                     r["redis_replies_per_event"]))
+            f.write("| %s | %.0f | %.3f | %.2f | %.2f / %.2f / %.2f |\n" % (
+                r["name"], r["events_per_s"], r["redis_writes_per_event"], r["redis_replies_per_event"],
+                r["redis_cpu_s"], r["edgehook_cpu_s"], r["seconds"]))
 
 
 if __name__ == "__main__":

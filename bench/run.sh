@@ -44,5 +44,6 @@ if [ -n "$need" ]; then
 	esac
 fi
 sh bench/tls.sh
+python3 bench/spool.py
 python3 bench/cluster.py
 exec python3 bench/bench.py "$@"

@@ -25,6 +25,7 @@ command -v groff >/dev/null 2>&1 || need="$need groff-base"
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 command -v webhook >/dev/null 2>&1 || need="$need webhook"
 command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
+command -v chattr >/dev/null 2>&1 || need="$need e2fsprogs"
 if [ -n "$need" ]; then
 	echo "installing:$need"
 	apt-get update -q >/dev/null

@@ -67,6 +67,8 @@ int dispatch_event(struct dispatch *d, const char *type, const char *body, size_
 /* Whether events of these types and total body size all fit now; when
  * not, the n events are counted as rejected. */
 int dispatch_admit(struct dispatch *d, const char *const *types, size_t n, size_t bytes);
+/* Why dispatch_admit said no: "delivery queue full" or "spool full ...". */
+const char *dispatch_refusal(const struct dispatch *d);
 
 /* dispatch_spool.c: with a spool, events with HTTP deliveries are
  * logged before they launch and their deliveries' outcomes after.

@@ -23,6 +23,7 @@ struct dedupe;
 struct dns;
 struct spool;
 struct cluster;
+struct trigger_spool;
 struct runner;
 struct api_trigger;
 struct http_client;
@@ -32,7 +33,8 @@ struct metrics_shm;
 struct metrics_snapshot;
 
 struct trigger_stats {
-	uint64_t accepted, duplicates, rejected_auth, rejected_source, rejected_body, not_found, queue_full, run_refused;
+	uint64_t accepted, duplicates, rejected_auth, rejected_source, rejected_body, not_found, queue_full, run_refused,
+		spool_full;
 };
 
 /* The collaborators, all owned by the caller and outliving the relay. */
@@ -59,6 +61,7 @@ struct relay {
 	const struct http_client *client;
 	struct spool *spool;     /* NULL: spool.dir unset, memory only (set once opened) */
 	struct cluster *cluster; /* NULL: not in cluster mode (set once connected) */
+	struct trigger_spool *tspool; /* set with spool */
 	struct api_trigger *api_triggers;
 	size_t n_api_triggers;
 	struct trigger_stats tstats;

@@ -38,7 +38,7 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 /* trigger_cluster.c: what trigger_receive decided for an accepted
  * delivery, handed to cluster mode (answers 202, 200 duplicate or 503). */
 struct run;
-struct trigger_accept {
+struct cluster_accept {
 	const char *type;
 	const char *delivery; /* the sender's delivery id, dlen 0: none */
 	size_t dlen;
@@ -49,7 +49,7 @@ struct trigger_accept {
 	struct trigger_envelope env;
 };
 void trigger_accept_cluster(struct relay *rl, struct http_conn *c, const struct trigger_cfg *t,
-			    const struct trigger_accept *ta);
+			    const struct cluster_accept *ta);
 /* The cluster's run hook (cluster_runs_watch): 1 started, 0 reported. */
 struct cluster_run;
 int trigger_cluster_run(void *arg, const struct cluster_run *cr);

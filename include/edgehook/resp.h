@@ -141,7 +141,7 @@ struct resp_client *resp_client_new(struct reactor *r, struct dns *dns, const st
 				    const struct resp_opts *o);
 /* Calls no callback; not from inside one of this client's callbacks. */
 void resp_client_free(struct resp_client *c);
-/* 0 queued, -1 refused (queue or buffer full, client TLS-less): cb never runs. */
+/* 0 queued, -1 refused (queue or buffer full): cb never runs. */
 int resp_command(struct resp_client *c, int argc, const char *const *argv, const size_t *lens, resp_cb cb,
 		 void *arg);
 int resp_connected(const struct resp_client *c);

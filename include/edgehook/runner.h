@@ -40,6 +40,11 @@ struct run_request {
 	/* the event data, parsed once on receipt, for {json.PATH}; NULL when
 	 * the request has none. Used only until runner_prepare returns. */
 	const struct json_doc *data;
+	/* a run recovered from the spool keeps its id (NULL: a new one is
+	 * drawn) and is not bound by the trigger's queue: it was accepted
+	 * already. */
+	const char *run_id;
+	int recovered;
 };
 
 /* Hands a lifecycle event (type, JSON body) on; -1 when it was refused
@@ -60,10 +65,8 @@ struct run *runner_prepare(struct runner *rn, const struct trigger_cfg *t, const
  * "run_...". */
 void runner_commit(struct runner *rn, struct run *run, char *id, size_t cap);
 void runner_discard(struct run *run);
-/* Cluster mode: a prepared run takes the id the ingesting instance gave
- * out ("run_..."); fn(arg, id) is called once a run has ended (completed
+/* Cluster mode: fn(arg, id) is called once a run has ended (completed
  * or failed, after its lifecycle event). */
-void runner_adopt_id(struct run *run, const char *id);
 void runner_on_done(struct runner *rn, void (*fn)(void *arg, const char *run_id), void *arg);
 /* Reaps exited children; call on SIGCHLD. */
 void runner_reap(struct runner *rn);
@@ -77,6 +80,38 @@ void runner_drain(struct runner *rn, void (*on_idle)(void *arg), void *arg);
 /* SIGKILLs every running command and every process group still owed
  * its SIGKILL (shutdown past the drain timeout). */
 void runner_kill_all(struct runner *rn);
+
+/* The spool's hooks (trigger_spool.c). hold is called as a run is about
+ * to spawn its command: 0 spawns now, 1 defers the spawn until the hook
+ * calls runner_gate_open (the run-started record is on disk), so a run
+ * that started is never taken for one that did not. cancel: a held run
+ * is dropped instead (shutdown). settled: a run reached its final state
+ * (completed or failed, started or not). */
+struct runner_gate {
+	int (*hold)(void *arg, struct run *run);
+	void (*cancel)(void *arg, struct run *run);
+	void (*settled)(void *arg, const struct run *run);
+	void *arg;
+};
+/* NULL removes the hooks. */
+void runner_set_gate(struct runner *rn, const struct runner_gate *g);
+/* Spawns a held run; ok 0 fails it instead with error. */
+void runner_gate_open(struct runner *rn, struct run *run, int ok, const char *error);
+const char *runner_id(const struct run *run);
+/* The gate's own value for a run (0 until set). */
+void runner_set_tag(struct run *run, uint64_t tag);
+uint64_t runner_tag(const struct run *run);
+
+/* A run that will not start or finish here: one that was running when
+ * the process died (error "interrupted") or whose trigger is gone. It
+ * goes into the run history as failed and run.failed is emitted, as for
+ * any failed run. */
+struct runner_lost {
+	const char *id, *trigger, *event, *delivery, *error;
+	uint64_t queued_ms, started_ms; /* 0: unknown, never started */
+	uint64_t tag;
+};
+void runner_report_lost(struct runner *rn, const struct runner_lost *l);
 
 struct runner_stats {
 	uint64_t completed, failed;

@@ -10,7 +10,7 @@
  *
  * Threads: everything here runs on the loop thread except the flush. Each
  * loop iteration's appends are collected in one batch; at the end of the
- * iteration (a 0 ms timer) the batch goes to one helper I/O thread that
+ * iteration (a deferred call) the batch goes to one helper I/O thread that
  * owns only the segment file descriptors: it writes, fdatasyncs (per the
  * fsync mode), rotates and unlinks, and signals completion through an
  * eventfd watched by the reactor. One batch is in flight at a time, so
@@ -23,7 +23,11 @@
  * oldest first: a segment goes once it and every older one is unheld,
  * sealed, and has been so for `retention`. State records about an event
  * may live in newer segments than the event itself, which is why
- * deletion never skips over a held segment.
+ * deletion never skips over a held segment. So that one record stuck
+ * behind a dead endpoint does not pin every newer segment forever, the
+ * oldest segment, once sealed for a second and held by few records, is
+ * handed to the carry callback: its owner appends fresh copies of what
+ * still matters (which hold the current segment) and releases the old.
  *
  * Test hook: EDGEHOOK_TEST_SPOOL_DELAY_MS=<n> makes the I/O thread sleep
  * n ms before each flush (to prove the loop never waits for the disk). */
@@ -74,6 +78,12 @@ const struct spool_recovery *spool_recovery(const struct spool *s);
  * answers 503 and the refusal is counted. */
 int spool_append(struct spool *s, unsigned type, const void *p, size_t n, uint64_t *seg, uint64_t *lsn);
 
+/* The same for a record whose loss only means repeated work (a state
+ * change): under fsync: always a batch of only such records is written
+ * but not synced; the next synced batch, or the segment's rotation,
+ * syncs it along. */
+int spool_append_lazy(struct spool *s, unsigned type, const void *p, size_t n, uint64_t *seg, uint64_t *lsn);
+
 /* Whether n records of bytes payload in all would be taken now. */
 int spool_fits(const struct spool *s, size_t bytes, size_t n);
 
@@ -93,9 +103,17 @@ struct spool_waiter {
 int spool_wait(struct spool *s, struct spool_waiter *w, uint64_t lsn, spool_done_fn fn, void *arg);
 void spool_wait_cancel(struct spool *s, struct spool_waiter *w);
 
+/* Called by the sweep with the oldest segment when few holds pin it:
+ * the owner of those holds re-appends what still matters and moves its
+ * holds to the new records' segment. */
+typedef void (*spool_carry_fn)(void *arg, uint64_t seg);
+void spool_on_carry(struct spool *s, spool_carry_fn fn, void *arg);
+
 void spool_hold(struct spool *s, uint64_t seg);
 void spool_release(struct spool *s, uint64_t seg);
 
+/* The configured SPOOL_FSYNC_* mode. */
+int spool_fsync(const struct spool *s);
 /* Bytes in the log, including what is still batched. */
 uint64_t spool_bytes(const struct spool *s);
 size_t spool_segment_count(const struct spool *s);
@@ -107,6 +125,7 @@ struct spool_stats {
 	uint64_t write_errors, deleted; /* batches failed, segments removed */
 	uint64_t recovered, corrupt;   /* at start: records replayed, damaged ones skipped */
 	uint64_t sweeps;               /* retention checks run */
+	uint64_t carries;              /* oldest segments handed to the carry callback */
 };
 void spool_stats(const struct spool *s, struct spool_stats *out);
 

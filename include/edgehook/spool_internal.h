@@ -30,6 +30,7 @@ struct spool_job {
 	uint64_t *unlinks;
 	size_t nunlinks, capunlinks;
 	int sync;
+	int durable; /* holds a record appended with spool_append */
 	uint64_t first_lsn, last_lsn;
 	/* results, written by the thread */
 	size_t failed_chunk; /* index of the chunk that failed; nchunks when none */

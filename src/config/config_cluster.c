@@ -32,7 +32,8 @@ void config_cluster_defaults(struct config *c)
 	c->cluster.timeout_ms = 5000;
 	c->cluster.queue = 10000;
 	c->cluster.dedupe_window_ms = 24ULL * 3600000;
-	c->cluster.status_ttl_ms = 24ULL * 3600000;
+	/* one hash per event: memory is rate x ttl x ~300 bytes */
+	c->cluster.status_ttl_ms = 10ULL * 60000;
 }
 
 /* The host name, the natural consumer name of one process per host. */

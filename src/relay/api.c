@@ -303,8 +303,9 @@ static void ingest(struct relay *rl, struct http_conn *c, const char *body, size
 		goto out;
 	}
 	if (!dispatch_admit(rl->disp, type_ptrs, (size_t)nitems, len + (size_t)nitems * 48)) {
-		log_msg(LOG_WARN, "events refused: delivery queue full", NULL);
-		api_respond_error(c, 503, "delivery queue full");
+		const char *full = dispatch_refusal(rl->disp);
+		log_msg(LOG_WARN, "events refused", "why", full, NULL);
+		api_respond_error(c, 503, full);
 		goto out;
 	}
 	lsn_before = dispatch_spool_lsn(rl->disp);

@@ -18,6 +18,7 @@
 #include "edgehook/spool.h"
 #include "edgehook/supervise.h"
 #include "edgehook/tls.h"
+#include "edgehook/trigger_spool.h"
 #include "edgehook/url.h"
 #include "edgehook/clock.h"
 #include "edgehook/metrics_shm.h"
@@ -44,6 +45,7 @@ struct app {
 	struct spool *spool;
 	struct cluster *cluster;
 	struct tls_client_ctx *cluster_tls; /* rediss:// anchors */
+	struct trigger_spool *tspool;
 	struct relay rl;
 	struct app_listeners lis;
 	struct supervisor sup;
@@ -193,7 +195,9 @@ static void teardown(struct app *a)
 		supervise_stop(&a->sup);
 	http_server_free(a->srv);
 	app_listeners_close(&a->lis);
+	trigger_spool_stop(a->tspool); /* its waiting runs, before the runner */
 	runner_free(a->runner); /* before the dispatcher: runs emit events */
+	trigger_spool_free(a->tspool);
 	relay_fini(&a->rl);
 	cluster_free(a->cluster);
 	tls_client_ctx_free(a->cluster_tls);
@@ -230,16 +234,36 @@ static int same_spool(const struct spool_cfg *a, const struct spool_cfg *b)
 	       a->segment_bytes == b->segment_bytes && a->retention_ms == b->retention_ms;
 }
 
+static int same_cluster(const struct cluster_cfg *a, const struct cluster_cfg *b)
+{
+	return same_str(a->redis, b->redis) && same_str(a->prefix, b->prefix) && same_str(a->instance, b->instance) &&
+	       same_str(a->ca_file, b->ca_file) && a->claim_after_ms == b->claim_after_ms &&
+	       a->max_stream_len == b->max_stream_len && a->timeout_ms == b->timeout_ms && a->queue == b->queue &&
+	       a->dedupe_window_ms == b->dedupe_window_ms && a->status_ttl_ms == b->status_ttl_ms;
+}
+
+/* Every record goes to both: each takes its own types. */
+static void replay(void *arg, uint64_t seg, unsigned type, const unsigned char *p, size_t n)
+{
+	struct app *a = arg;
+	dispatch_spool_replay(a->disp, seg, type, p, n);
+	trigger_spool_replay(a->tspool, seg, type, p, n);
+}
+
 /* Opens and recovers spool.dir when set, as the user that runs (it must
- * be the one that can write it); its deliveries resume. -1 with a
- * message on stderr. */
+ * be the one that can write it); its deliveries resume, then its runs.
+ * -1 with a message on stderr. */
 static int open_spool(struct app *a)
 {
 	struct buf errors;
 	if (!a->cfg->spool.dir)
 		return 0;
+	if (!(a->tspool = trigger_spool_new(a->dedupe))) {
+		fprintf(stderr, "edgehook: spool: out of memory\n");
+		return -1;
+	}
 	buf_init(&errors, SPOOL_ERRORS_MAX);
-	if (spool_open(a->r, &a->cfg->spool, dispatch_spool_replay, a->disp, &a->spool, &errors) < 0) {
+	if (spool_open(a->r, &a->cfg->spool, replay, a, &a->spool, &errors) < 0) {
 		dispatch_spool_discard(a->disp);
 		fprintf(stderr, "edgehook: spool: %.*s\n", (int)errors.len, errors.data ? errors.data : "");
 		buf_free(&errors);
@@ -248,6 +272,7 @@ static int open_spool(struct app *a)
 	buf_free(&errors);
 	dispatch_spool_resume(a->disp, a->spool);
 	a->rl.spool = a->spool; /* the API waits on its commits, /metrics counts it */
+	trigger_spool_resume(a->tspool, &a->rl, a->spool);
 	return 0;
 }
 
@@ -334,6 +359,8 @@ static void reload(struct app *a)
 		log_msg(LOG_WARN, "reload: spool changes take effect after a restart", NULL);
 	if (old->server.workers != cfg->server.workers || old->server.workers_auto != cfg->server.workers_auto)
 		log_msg(LOG_WARN, "reload: server.workers changes take effect after a restart", NULL);
+	if (!same_cluster(&old->cluster, &cfg->cluster))
+		log_msg(LOG_WARN, "reload: cluster changes take effect after a restart", NULL);
 	stage_commit(a, &st);
 	relay_set_config(&a->rl, cfg);
 	config_free(a->cfg);

@@ -54,6 +54,24 @@ static void history_add(struct dispatch *d, struct event *ev)
 
 static void fail_disabled(struct delivery *dl);
 
+/* A delivery resumed from the spool keeps its next attempt's time; a
+ * wall clock set back meanwhile makes it wait max_backoff at most. */
+static void attempt_or_wait(struct delivery *dl)
+{
+	uint64_t now = clock_wall_ms(), wait;
+	if (dl->next_ms <= now) {
+		dispatch_attempt(dl);
+		return;
+	}
+	wait = dl->next_ms - now;
+	if (wait > dl->ep->max_backoff_ms) {
+		wait = dl->ep->max_backoff_ms;
+		dl->next_ms = now + wait;
+	}
+	dl->state = DLV_RETRYING;
+	timer_start(dl->d->r, &dl->retry, wait);
+}
+
 /* The ordered endpoint's head is settled: the next in line goes (or
  * fails at once when the endpoint is disabled meanwhile). A loop, not
  * recursion: a failing next one settles inside it. */
@@ -71,7 +89,7 @@ static void order_next(struct dispatch *d, struct endpoint_rt *ep)
 		if (ep->disabled)
 			fail_disabled(dl);
 		else
-			dispatch_attempt(dl);
+			attempt_or_wait(dl);
 	}
 	ep->order_popping = 0;
 }
@@ -81,13 +99,26 @@ static void start(struct delivery *dl)
 {
 	struct endpoint_rt *ep = dl->ep;
 	if (!ep->ordered || dl->test) {
-		dispatch_attempt(dl);
+		attempt_or_wait(dl);
 	} else if (ep->order_busy || !list_empty(&ep->order)) {
 		list_push_back(&ep->order, &dl->order_link);
 	} else {
 		ep->order_busy = 1;
 		dl->order_head = 1;
-		dispatch_attempt(dl);
+		attempt_or_wait(dl);
+	}
+}
+
+/* The status history keeps a finished event's body for replay while
+ * the kept bodies fit in max_queue_bytes, else metadata only. */
+static void keep_body(struct dispatch *d, struct event *ev)
+{
+	if (ev->body && d->kept_bytes + ev->len <= d->bytes_max) {
+		d->kept_bytes += ev->len;
+		ev->body_kept = 1;
+	} else {
+		free(ev->body);
+		ev->body = NULL;
 	}
 }
 
@@ -107,25 +138,19 @@ void dispatch_delivery_finish(struct delivery *dl, enum dlv_state state)
 		order_next(d, dl->ep);
 	}
 	if (ev->spooled && state != DLV_DROPPED)
-		dispatch_spool_done(d, dl);
+		dispatch_spool_state(d, dl);
 	dispatch_cluster_status(d, dl);
 	d->pending--;
 	if (--ev->unfinished == 0) {
-		if (ev->spooled)
+		if (ev->spooled) {
+			spool_wait_cancel(d->spool, &ev->commit);
 			spool_release(d->spool, ev->spool_seg);
+		}
 		if (ev->stream_id[0])
 			dispatch_cluster_finished(d, ev);
 		d->pending_bytes -= ev->len;
 		list_remove(&ev->link);
-		/* the status history keeps the body for replay while the kept
-		 * bodies fit in max_queue_bytes, else metadata only */
-		if (d->kept_bytes + ev->len <= d->bytes_max) {
-			d->kept_bytes += ev->len;
-			ev->body_kept = 1;
-		} else {
-			free(ev->body);
-			ev->body = NULL;
-		}
+		keep_body(d, ev);
 		event_maybe_free(ev);
 	}
 	if (d->pending == 0 && d->on_idle) {
@@ -235,6 +260,8 @@ static void on_attempt_done(void *arg, const struct http_client_result *res)
 		log_failure(dl, res->duration_ms, "breaker");
 		ep->n.retried++;
 		dispatch_breaker_park(dl);
+		if (dl->ev->spooled)
+			dispatch_spool_state(dl->d, dl);
 		return;
 	}
 	if (!ep->disabled && !dl->no_retry && dl->attempts <= ep->retries) {
@@ -250,6 +277,8 @@ static void on_attempt_done(void *arg, const struct http_client_result *res)
 		dl->state = DLV_RETRYING;
 		dl->next_ms = clock_wall_ms() + (uint64_t)wait;
 		timer_start(dl->d->r, &dl->retry, (uint64_t)wait);
+		if (dl->ev->spooled)
+			dispatch_spool_state(dl->d, dl);
 		dispatch_cluster_status(dl->d, dl);
 		return;
 	}
@@ -338,12 +367,19 @@ int dispatch_admit(struct dispatch *d, const char *const *types, size_t n, size_
 	size_t i, need = 0;
 	for (i = 0; i < n; i++)
 		need += http_matches(d, types[i]);
-	if (need == 0 || (d->pending + need <= d->queue_max && d->pending_bytes + bytes <= d->bytes_max &&
-			  (!d->spool || spool_fits(d->spool, bytes + n * 256, n))))
+	if (need == 0)
+		return 1;
+	if (d->pending + need > d->queue_max || d->pending_bytes + bytes > d->bytes_max)
+		d->refusal = "delivery queue full";
+	else if (d->spool && !spool_fits(d->spool, bytes + n * 256, n))
+		d->refusal = "spool full (spool.max_bytes)";
+	else
 		return 1;
 	d->events_rejected += n;
 	return 0;
 }
+
+const char *dispatch_refusal(const struct dispatch *d) { return d->refusal ? d->refusal : "delivery queue full"; }
 
 struct event *dispatch_event_new(const char *type, const char *body, size_t len, size_t ndl)
 {
@@ -364,6 +400,17 @@ struct event *dispatch_event_new(const char *type, const char *body, size_t len,
 	return ev;
 }
 
+struct delivery *dispatch_add_settled(struct dispatch *d, struct event *ev, struct endpoint_rt *ep, enum dlv_state state)
+{
+	struct delivery *dl = dispatch_add_delivery(d, ev, ep);
+	dl->state = state;
+	if (ep->url.scheme != URL_STDOUT) {
+		ev->unfinished--;
+		d->pending--;
+	}
+	return dl;
+}
+
 struct delivery *dispatch_add_delivery(struct dispatch *d, struct event *ev, struct endpoint_rt *ep)
 {
 	struct delivery *dl = &ev->dl[ev->ndl++];
@@ -382,10 +429,45 @@ struct delivery *dispatch_add_delivery(struct dispatch *d, struct event *ev, str
 	return dl;
 }
 
-/* Registers ev and starts its deliveries. */
-void dispatch_launch(struct dispatch *d, struct event *ev)
+static void launch_start(struct dispatch *d, struct event *ev)
 {
 	size_t i;
+	for (i = 0; i < ev->ndl; i++) {
+		if (ev->dl[i].ep->url.scheme == URL_STDOUT)
+			dispatch_stdout_deliver(&d->out, &ev->dl[i]);
+		else if (ev->dl[i].state == DLV_PENDING || ev->dl[i].state == DLV_RETRYING)
+			start(&ev->dl[i]);
+	}
+}
+
+/* fsync: always: an event's deliveries wait for its record's commit.
+ * One that could not be written was answered 503 and is not sent. The
+ * last finish may free ev: count down, never re-read it. */
+static void on_committed(void *arg, int status)
+{
+	struct event *ev = arg;
+	struct dispatch *d = ev->dl[0].d;
+	unsigned left = ev->unfinished;
+	size_t i, ndl = ev->ndl;
+	if (status == 0) {
+		launch_start(d, ev);
+		return;
+	}
+	for (i = 0; i < ndl && left > 0; i++) {
+		struct delivery *dl = &ev->dl[i];
+		if (dl->state != DLV_PENDING || dl->ep->url.scheme == URL_STDOUT)
+			continue;
+		snprintf(dl->last_error, sizeof(dl->last_error), "not written to the spool (answered 503)");
+		dl->ep->n.dropped++;
+		left--;
+		dispatch_delivery_finish(dl, DLV_DROPPED);
+	}
+}
+
+/* Registers ev and starts its deliveries (settled ones excepted), or
+ * lets them wait for the commit of its spool record. */
+void dispatch_launch(struct dispatch *d, struct event *ev)
+{
 	int http = ev->unfinished > 0;
 	d->events_total++;
 	if (http) {
@@ -393,12 +475,8 @@ void dispatch_launch(struct dispatch *d, struct event *ev)
 		list_push_front(&d->active, &ev->link);
 	}
 	history_add(d, ev);
-	for (i = 0; i < ev->ndl; i++) {
-		if (ev->dl[i].ep->url.scheme == URL_STDOUT)
-			dispatch_stdout_deliver(&d->out, &ev->dl[i]);
-		else
-			start(&ev->dl[i]);
-	}
+	if (!ev->commit.linked)
+		launch_start(d, ev);
 	if (!http) {
 		free(ev->body);
 		ev->body = NULL;
@@ -415,10 +493,14 @@ int dispatch_event(struct dispatch *d, const char *type, const char *body, size_
 	if (!dispatch_admit(d, types, 1, len))
 		return -1;
 	ev = dispatch_event_new(type, body, len, matched);
-	if (ev && d->spool && http_matches(d, type) && dispatch_spool_event(d, ev) < 0) {
-		free(ev->body);
-		free(ev);
-		ev = NULL;
+	if (ev && d->spool && http_matches(d, type)) {
+		if (dispatch_spool_event(d, ev) < 0) {
+			free(ev->body);
+			free(ev);
+			ev = NULL;
+		} else if (spool_fsync(d->spool) == SPOOL_FSYNC_ALWAYS) {
+			spool_wait(d->spool, &ev->commit, d->spool_lsn, on_committed, ev);
+		}
 	}
 	if (!ev) {
 		d->events_rejected++;
@@ -596,6 +678,12 @@ void dispatch_free(struct dispatch *d)
 	free(d->eps);
 	dispatch_stdout_close(&d->out);
 	free(d);
+}
+
+void dispatch_restore(struct dispatch *d, struct event *ev)
+{
+	history_add(d, ev);
+	keep_body(d, ev);
 }
 
 /* Newest first: a replay is in the history under the same id. */

@@ -12,6 +12,7 @@
 #include "edgehook/history.h"
 #include "edgehook/ostream.h"
 #include "edgehook/reactor.h"
+#include "edgehook/spool.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -52,6 +53,7 @@ struct event {
 	int body_kept;      /* finished, body held for replay (counted in kept_bytes) */
 	uint64_t spool_seg;
 	char stream_id[48]; /* cluster mode: its entry in the shared stream, "" otherwise */
+	struct spool_waiter commit; /* fsync: always: deliveries wait for it */
 	struct list link; /* in the active list: events with unfinished deliveries */
 	struct delivery dl[];
 };
@@ -80,13 +82,19 @@ struct dispatch {
 	uint64_t spool_lsn;  /* of the last record appended */
 	struct dispatch_recovery *recovery; /* replayed, not resumed yet */
 	struct dispatch_cluster_hooks cluster; /* cluster mode (dispatch_cluster.c) */
+	const char *refusal; /* why dispatch_admit last said no */
 };
 
 /* dispatch.c: an event with room for ndl deliveries (NULL: no memory),
  * a delivery of it to ep, and the start of all its deliveries. */
 struct event *dispatch_event_new(const char *type, const char *body, size_t len, size_t ndl);
 struct delivery *dispatch_add_delivery(struct dispatch *d, struct event *ev, struct endpoint_rt *ep);
+/* A delivery recovered in its final state: not pending, not started. */
+struct delivery *dispatch_add_settled(struct dispatch *d, struct event *ev, struct endpoint_rt *ep, enum dlv_state state);
 void dispatch_launch(struct dispatch *d, struct event *ev);
+/* Puts a recovered event whose deliveries are all settled in the status
+ * history (its body kept within max_queue_bytes, like any finished one). */
+void dispatch_restore(struct dispatch *d, struct event *ev);
 /* Settles dl in its final state (delivered, failed, dropped). */
 void dispatch_delivery_finish(struct delivery *dl, enum dlv_state state);
 /* The event with this id in the status history, or NULL. */
@@ -116,9 +124,10 @@ void dispatch_stdout_close(struct dispatch_stdout *s);
 void dispatch_stdout_deliver(struct dispatch_stdout *s, struct delivery *dl);
 
 /* dispatch_spool.c: logs ev before it launches (-1: not logged, the
- * spool is full), and dl's final outcome. */
+ * spool is full), and dl's state after each failed attempt (attempts
+ * so far, next attempt's time) and its final outcome. */
 int dispatch_spool_event(struct dispatch *d, struct event *ev);
-void dispatch_spool_done(struct dispatch *d, const struct delivery *dl);
+void dispatch_spool_state(struct dispatch *d, const struct delivery *dl);
 
 /* dispatch_cluster.c: ev, taken from the shared stream, has no
  * unfinished delivery left; dl of such an event changed state (its

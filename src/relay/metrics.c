@@ -124,9 +124,9 @@ static void server_metrics(struct buf *b, const struct metrics_snapshot *s, uint
 static void trigger_metrics(struct buf *b, const struct trigger_stats *ts)
 {
 	static const char *const outcomes[] = {"accepted", "duplicate", "unauthorized", "forbidden",
-		"bad_body", "not_found", "queue_full", "run_refused"};
+		"bad_body", "not_found", "queue_full", "run_refused", "spool_full"};
 	const uint64_t v[] = {ts->accepted, ts->duplicates, ts->rejected_auth, ts->rejected_source,
-		ts->rejected_body, ts->not_found, ts->queue_full, ts->run_refused};
+		ts->rejected_body, ts->not_found, ts->queue_full, ts->run_refused, ts->spool_full};
 	size_t k;
 	metric_head(b, "edgehook_webhooks_total", "counter", "Inbound trigger deliveries, by outcome.");
 	for (k = 0; k < sizeof(v) / sizeof(v[0]); k++)
@@ -218,6 +218,8 @@ static void spool_metrics(struct buf *b, const struct spool *s)
 	counter(b, "edgehook_spool_write_errors_total", "Spool batches that failed to write or sync.", st.write_errors);
 	counter(b, "edgehook_spool_segments_deleted_total", "Settled spool segments deleted after retention.",
 		st.deleted);
+	counter(b, "edgehook_spool_carries_total", "Oldest spool segments whose pending records were carried forward.",
+		st.carries);
 	gauge(b, "edgehook_spool_recovered_records", "Records replayed from the spool at start.", st.recovered);
 	counter(b, "edgehook_spool_corrupt_records_total", "Damaged spool records skipped at start.", st.corrupt);
 }

@@ -40,7 +40,7 @@ struct run {
 	char **argv, **envp;
 	char *input;
 	size_t input_len, held;
-	uint64_t timeout_ms;
+	uint64_t timeout_ms, tag;
 	unsigned concurrency;
 	struct slot *spare; /* a slot made by runner_prepare, linked at commit */
 	struct proc proc;
@@ -61,6 +61,8 @@ struct runner {
 	void *emit_arg;
 	struct list slots;   /* struct slot */
 	struct list running; /* struct run */
+	struct list gated;   /* struct run: started, its spawn held by the gate */
+	struct runner_gate gate;
 	struct proc_kills kills;
 	size_t active, nslots, held;
 	uint64_t completed, failed;
@@ -169,6 +171,8 @@ static void finish(struct run *run)
 	}
 	release_request(run);
 	emit(rn, run, run->state == RUN_COMPLETED ? "run.completed" : "run.failed");
+	if (rn->gate.settled)
+		rn->gate.settled(rn->gate.arg, run);
 	rn->active--;
 	if (!run->in_ring)
 		run_free(run);
@@ -215,13 +219,15 @@ static void on_timer(void *arg)
 }
 
 /* A command that cannot start fails its run here; the caller settles. */
-static void start(struct run *run)
+static void spawn(struct run *run)
 {
 	struct runner *rn = run->rn;
 	int rc;
-	run->state = RUN_RUNNING;
-	run->started_ms = clock_wall_ms();
-	run->slot->running++;
+	if (run->error[0]) {
+		list_push_front(&rn->running, &run->link);
+		finish(run);
+		return;
+	}
 	rc = proc_start(&run->proc, run->command, run->argv, run->envp, run->input, run->input_len, on_input_done, run);
 	list_push_front(&rn->running, &run->link);
 	if (rc != 0) {
@@ -235,6 +241,41 @@ static void start(struct run *run)
 	timer_start(rn->r, &run->timer, run->timeout_ms);
 	emit(rn, run, "run.started");
 }
+
+static void start(struct run *run)
+{
+	struct runner *rn = run->rn;
+	run->state = RUN_RUNNING;
+	run->started_ms = clock_wall_ms();
+	run->slot->running++;
+	if (rn->gate.hold && rn->gate.hold(rn->gate.arg, run) == 1) {
+		list_push_back(&rn->gated, &run->link);
+		return;
+	}
+	spawn(run);
+}
+
+void runner_gate_open(struct runner *rn, struct run *run, int ok, const char *error)
+{
+	struct slot *s = run->slot;
+	list_remove(&run->link);
+	if (!ok)
+		snprintf(run->error, sizeof(run->error), "%s", error);
+	spawn(run);
+	settle(rn, s);
+}
+
+void runner_set_gate(struct runner *rn, const struct runner_gate *g)
+{
+	if (g)
+		rn->gate = *g;
+	else
+		memset(&rn->gate, 0, sizeof(rn->gate));
+}
+
+const char *runner_id(const struct run *run) { return run->id; }
+void runner_set_tag(struct run *run, uint64_t tag) { run->tag = tag; }
+uint64_t runner_tag(const struct run *run) { return run->tag; }
 
 void runner_reap(struct runner *rn)
 {
@@ -336,7 +377,7 @@ static int expand_args(struct run *run, const struct trigger_cfg *t, const struc
 struct run *runner_prepare(struct runner *rn, const struct trigger_cfg *t, const struct run_request *req)
 {
 	struct run *run;
-	if (!runner_has_room(rn, t) || t->run->nargs > RUN_MAX_ARGS)
+	if ((!req->recovered && !runner_has_room(rn, t)) || t->run->nargs > RUN_MAX_ARGS)
 		return NULL;
 	run = calloc(1, sizeof(*run));
 	if (!run)
@@ -345,14 +386,18 @@ struct run *runner_prepare(struct runner *rn, const struct trigger_cfg *t, const
 	run->rn = rn;
 	proc_init(&run->proc, rn->r);
 	run->exit_code = -1;
-	rand_id(run->id, sizeof(run->id), "run_");
+	if (req->run_id)
+		snprintf(run->id, sizeof(run->id), "%s", req->run_id);
+	else
+		rand_id(run->id, sizeof(run->id), "run_");
 	snprintf(run->trigger, sizeof(run->trigger), "%s", t->id);
 	snprintf(run->event, sizeof(run->event), "%s", req->event);
 	snprintf(run->delivery, sizeof(run->delivery), "%s", req->delivery);
 	run->timeout_ms = t->run->timeout_ms;
 	run->concurrency = t->run->concurrency;
 	timer_init(&run->timer, on_timer, run);
-	if (!slot_find(rn, t->id) && !(run->spare = calloc(1, sizeof(*run->spare))))
+	/* always: the trigger's slot may be gone by a deferred commit */
+	if (!(run->spare = calloc(1, sizeof(*run->spare))))
 		goto fail;
 	run->command = strdup(t->run->command);
 	run->argv = calloc(t->run->nargs + 2, sizeof(char *));
@@ -379,11 +424,6 @@ void runner_on_done(struct runner *rn, void (*fn)(void *arg, const char *run_id)
 	rn->done_arg = arg;
 }
 
-void runner_adopt_id(struct run *run, const char *id)
-{
-	snprintf(run->id, sizeof(run->id), "%s", id);
-}
-
 void runner_discard(struct run *run)
 {
 	if (run)
@@ -400,6 +440,31 @@ static void fail_unstarted(struct run *run)
 	log_msg(LOG_WARN, "run failed", "run", run->id, "trigger", run->trigger, "err", run->error, NULL);
 	release_request(run);
 	emit(rn, run, "run.failed");
+	if (rn->gate.settled)
+		rn->gate.settled(rn->gate.arg, run);
+}
+
+void runner_report_lost(struct runner *rn, const struct runner_lost *l)
+{
+	struct run *run = calloc(1, sizeof(*run));
+	if (!run) {
+		log_msg(LOG_ERROR, "run lost: out of memory", "run", l->id, NULL);
+		return;
+	}
+	list_init(&run->link);
+	run->rn = rn;
+	proc_init(&run->proc, rn->r);
+	run->exit_code = -1;
+	snprintf(run->id, sizeof(run->id), "%s", l->id);
+	snprintf(run->trigger, sizeof(run->trigger), "%s", l->trigger);
+	snprintf(run->event, sizeof(run->event), "%s", l->event);
+	snprintf(run->delivery, sizeof(run->delivery), "%s", l->delivery);
+	snprintf(run->error, sizeof(run->error), "%s", l->error);
+	run->queued_ms = l->queued_ms;
+	run->started_ms = l->started_ms;
+	run->tag = l->tag;
+	history_add(rn, run);
+	fail_unstarted(run);
 }
 
 void runner_commit(struct runner *rn, struct run *run, char *id, size_t cap)
@@ -409,6 +474,8 @@ void runner_commit(struct runner *rn, struct run *run, char *id, size_t cap)
 	run->queued_ms = clock_wall_ms();
 	history_add(rn, run);
 	if (run->error[0]) {
+		free(run->spare);
+		run->spare = NULL;
 		fail_unstarted(run);
 		check_idle(rn);
 		return;
@@ -421,6 +488,8 @@ void runner_commit(struct runner *rn, struct run *run, char *id, size_t cap)
 		list_push_front(&rn->slots, &s->link);
 		rn->nslots++;
 	}
+	free(run->spare);
+	run->spare = NULL;
 	/* the trigger's current concurrency (a reload or PUT may change it) */
 	s->concurrency = run->concurrency;
 	run->slot = s;
@@ -489,6 +558,7 @@ struct runner *runner_new(struct reactor *r, runner_emit_fn emit_fn, void *emit_
 	rn->r = r;
 	list_init(&rn->slots);
 	list_init(&rn->running);
+	list_init(&rn->gated);
 	rn->kills.r = r;
 	rn->emit = emit_fn;
 	rn->emit_arg = emit_arg;
@@ -516,23 +586,36 @@ void runner_drain(struct runner *rn, void (*on_idle)(void *), void *arg)
 	check_idle(rn);
 }
 
+/* Shutdown: a run that has not spawned never will. */
+static void cancel_unstarted(struct runner *rn, struct run *q)
+{
+	list_remove(&q->link);
+	rn->active--;
+	snprintf(q->error, sizeof(q->error), "cancelled at shutdown");
+	q->state = RUN_FAILED;
+	q->slot = NULL;
+	release_request(q);
+	if (!q->in_ring)
+		run_free(q);
+}
+
 void runner_kill_all(struct runner *rn)
 {
 	list_for_each_safe(it, nx, &rn->slots) {
 		struct slot *s = list_entry(it, struct slot, link);
 		/* queued runs never start */
 		while (!list_empty(&s->queue)) {
-			struct run *q = list_first(&s->queue, struct run, link);
-			list_remove(&q->link);
 			s->queued--;
-			rn->active--;
-			snprintf(q->error, sizeof(q->error), "cancelled at shutdown");
-			q->state = RUN_FAILED;
-			q->slot = NULL;
-			release_request(q);
-			if (!q->in_ring)
-				run_free(q);
+			cancel_unstarted(rn, list_first(&s->queue, struct run, link));
 		}
+	}
+	/* held before their spawn: they never start either */
+	list_for_each_safe(it, nx, &rn->gated) {
+		struct run *g = list_entry(it, struct run, link);
+		if (rn->gate.cancel)
+			rn->gate.cancel(rn->gate.arg, g);
+		g->slot->running--;
+		cancel_unstarted(rn, g);
 	}
 	list_for_each_safe(it, nx, &rn->running) {
 		struct run *run = list_entry(it, struct run, link);

@@ -11,7 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { SWEEP_MS = 1000, BATCH_MAX = SPOOL_HEADER + SPOOL_RECORD_MAX };
+/* A held segment older than CARRY_AGE_MS with at most CARRY_HOLDS
+ * holds blocks the deletion of everything newer: its owners are asked to
+ * carry their records forward (spool_on_carry). */
+enum { SWEEP_MS = 1000, BATCH_MAX = SPOOL_HEADER + SPOOL_RECORD_MAX, CARRY_AGE_MS = 1000, CARRY_HOLDS = 64 };
 
 struct spool {
 	struct reactor *r;
@@ -26,12 +29,16 @@ struct spool {
 	uint64_t next_lsn;
 	uint64_t written_lsn; /* every lsn up to here has been through the disk */
 	struct spool_waiter *whead, *wtail;
-	struct timer kick, sync_tick, sweep;
-	int want_sync; /* fsync: interval, something written is not synced yet */
+	struct defer kick;
+	struct timer sync_tick, sweep;
+	int want_sync; /* something written is not synced yet, and should be */
+	int failing; /* the last batch failed: logged once until one succeeds */
+	spool_carry_fn carry;
+	void *carry_arg;
 	struct spool_io io;
 	struct spool_recovery rec;
 	struct {
-		uint64_t appended, full, flushes, fsyncs, write_errors, deleted, unlink_errors, sweeps;
+		uint64_t appended, full, flushes, fsyncs, write_errors, deleted, unlink_errors, sweeps, carries;
 	} st;
 };
 
@@ -41,6 +48,7 @@ static void job_reset(struct spool_job *job)
 	job->nchunks = 0;
 	job->nunlinks = 0;
 	job->sync = 0;
+	job->durable = 0;
 	job->first_lsn = job->last_lsn = 0;
 }
 
@@ -100,7 +108,7 @@ static void submit(struct spool *s)
 	struct spool_job *job = s->pending;
 	if (s->inflight || (job_empty(job) && !s->want_sync))
 		return;
-	job->sync = (s->cfg.fsync == SPOOL_FSYNC_ALWAYS && job->nchunks > 0) || s->want_sync;
+	job->sync = (s->cfg.fsync == SPOOL_FSYNC_ALWAYS && job->durable) || s->want_sync;
 	if (job->sync)
 		s->want_sync = 0;
 	s->inflight = job;
@@ -138,7 +146,9 @@ static void complete(struct spool *s, struct spool_job *job, int notify)
 		s->st.fsyncs++;
 	if (job->err) {
 		s->st.write_errors++;
-		log_msg(LOG_WARN, "spool: write failed", "dir", s->dir, "err", strerror(job->err), NULL);
+		if (!s->failing)
+			log_msg(LOG_WARN, "spool: write failed", "dir", s->dir, "err", strerror(job->err), NULL);
+		s->failing = 1;
 		if (job->nchunks)
 			ok_lsn = job->failed_chunk ? job->chunks[job->failed_chunk - 1].last_lsn : job->first_lsn - 1;
 		for (i = job->failed_chunk; i < job->nchunks; i++) {
@@ -148,11 +158,19 @@ static void complete(struct spool *s, struct spool_job *job, int notify)
 			s->bytes -= job->chunks[i].len;
 		}
 	}
+	else if (s->failing && job->nchunks) {
+		s->failing = 0;
+		log_msg(LOG_INFO, "spool: writing again", "dir", s->dir, NULL);
+	}
 	if (job->unlink_errors) {
 		s->st.unlink_errors += job->unlink_errors;
 		log_msg(LOG_WARN, "spool: could not delete an expired segment", "dir", s->dir, NULL);
 	}
-	if (s->cfg.fsync == SPOOL_FSYNC_INTERVAL && job->nchunks && !job->synced && !timer_armed(&s->sync_tick))
+	if (job->synced)
+		timer_stop(s->r, &s->sync_tick); /* it took everything before it along */
+	/* interval: what was written is synced within interval; always: so
+	 * are lazy records that no synced batch took along */
+	if (s->cfg.fsync != SPOOL_FSYNC_OFF && job->nchunks && !job->synced && !timer_armed(&s->sync_tick))
 		timer_start(s->r, &s->sync_tick, s->cfg.interval_ms);
 	if (job->nchunks)
 		s->written_lsn = job->last_lsn;
@@ -194,10 +212,15 @@ static void on_sweep(void *arg)
 		s->nsegs -= n;
 		submit(s);
 	}
+	if (s->carry && s->nsegs > 2 && s->segs[0].holds && s->segs[0].holds <= CARRY_HOLDS &&
+	    now - s->segs[0].idle_since >= CARRY_AGE_MS) {
+		s->st.carries++;
+		s->carry(s->carry_arg, s->segs[0].seq);
+	}
 	timer_start(s->r, &s->sweep, SWEEP_MS);
 }
 
-int spool_append(struct spool *s, unsigned type, const void *p, size_t n, uint64_t *seg, uint64_t *lsn)
+static int append(struct spool *s, unsigned type, const void *p, size_t n, uint64_t *seg, uint64_t *lsn, int durable)
 {
 	struct spool_job *job = s->pending;
 	struct spool_chunk *c;
@@ -231,16 +254,26 @@ int spool_append(struct spool *s, unsigned type, const void *p, size_t n, uint64
 	active(s)->bytes += need;
 	s->bytes += need;
 	s->st.appended++;
+	job->durable |= durable;
 	if (seg)
 		*seg = active(s)->seq;
 	if (lsn)
 		*lsn = job->last_lsn;
-	if (!timer_armed(&s->kick))
-		timer_start(s->r, &s->kick, 0);
+	reactor_defer(s->r, &s->kick);
 	return 0;
 full:
 	s->st.full++;
 	return -2;
+}
+
+int spool_append(struct spool *s, unsigned type, const void *p, size_t n, uint64_t *seg, uint64_t *lsn)
+{
+	return append(s, type, p, n, seg, lsn, 1);
+}
+
+int spool_append_lazy(struct spool *s, unsigned type, const void *p, size_t n, uint64_t *seg, uint64_t *lsn)
+{
+	return append(s, type, p, n, seg, lsn, 0);
 }
 
 int spool_fits(const struct spool *s, size_t bytes, size_t n)
@@ -303,6 +336,7 @@ void spool_release(struct spool *s, uint64_t seq)
 		g->idle_since = clock_wall_ms();
 }
 
+int spool_fsync(const struct spool *s) { return s->cfg.fsync; }
 uint64_t spool_bytes(const struct spool *s) { return s->bytes; }
 size_t spool_segment_count(const struct spool *s) { return s->nsegs; }
 const struct spool_recovery *spool_recovery(const struct spool *s) { return &s->rec; }
@@ -320,6 +354,13 @@ void spool_stats(const struct spool *s, struct spool_stats *out)
 	out->recovered = s->rec.records;
 	out->corrupt = s->rec.corrupt;
 	out->sweeps = s->st.sweeps;
+	out->carries = s->st.carries;
+}
+
+void spool_on_carry(struct spool *s, spool_carry_fn fn, void *arg)
+{
+	s->carry = fn;
+	s->carry_arg = arg;
 }
 
 /* Writability is proven by creating a file, not by access(2): that is
@@ -376,7 +417,7 @@ int spool_open(struct reactor *r, const struct spool_cfg *cfg, spool_replay_fn f
 	buf_init(&s->jobs[0].data, BATCH_MAX);
 	buf_init(&s->jobs[1].data, BATCH_MAX);
 	s->pending = &s->jobs[0];
-	timer_init(&s->kick, on_kick, s);
+	defer_init(&s->kick, on_kick, s);
 	timer_init(&s->sync_tick, on_sync_tick, s);
 	timer_init(&s->sweep, on_sweep, s);
 	if (open_dir(s, errors) < 0)
@@ -428,10 +469,10 @@ void spool_free(struct spool *s)
 		return;
 	s->whead = s->wtail = NULL; /* their owners are going away too */
 	if (s->io.started) {
-		timer_stop(s->r, &s->kick);
+		defer_cancel(&s->kick);
 		timer_stop(s->r, &s->sync_tick);
 		timer_stop(s->r, &s->sweep);
-		s->want_sync = s->cfg.fsync == SPOOL_FSYNC_INTERVAL;
+		s->want_sync = s->cfg.fsync != SPOOL_FSYNC_OFF;
 		drain(s);
 		reactor_del(s->r, s->io.efd);
 		spool_io_stop(&s->io);

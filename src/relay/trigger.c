@@ -14,6 +14,7 @@
 #include "edgehook/runner.h"
 #include "edgehook/server.h"
 #include "edgehook/sign.h"
+#include "edgehook/trigger_spool.h"
 
 #include <bearssl.h>
 #include <netinet/in.h>
@@ -452,8 +453,8 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 {
 	struct sockaddr_storage src;
 	char ip[64], type[EVENT_TYPE_MAX], delivery[MAX_DELIVERY_ID], dlv_id[EVENT_ID_LEN], evt_id[EVENT_ID_LEN];
-	char run_id[EVENT_ID_LEN] = "";
 	struct run *run = NULL;
+	struct trigger_accept acc;
 	enum trigger_kind kind = verify_as >= 0 ? (enum trigger_kind)verify_as : t->kind;
 	struct inbound in;
 	struct buf reply;
@@ -500,6 +501,12 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 		http_respond(c, 200, "application/json", NULL, "{\"status\":\"duplicate\"}", 22);
 		goto out;
 	}
+	/* the same delivery still waiting for its commit may yet fail: the
+	 * sender's retry then decides */
+	if (dlv && rl->tspool && trigger_spool_pending(rl->tspool, t->id, dlv->value, dlv->value_len)) {
+		reject(c, &rl->tstats.duplicates, 503, "the same delivery is being accepted");
+		goto out;
+	}
 	if (body_data(&in, req, kind == TRIGGER_GITHUB, &why, &status) < 0) {
 		reject(c, &rl->tstats.rejected_body, status, why);
 		goto out;
@@ -512,17 +519,23 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 	/* Everything that can refuse is decided before any side effect: a
 	 * refused request (the sender retries it) must not emit. */
 	if (t->run) {
-		struct run_request rr = {type, dlv ? delivery : dlv_id, ip, body, len, in.data};
+		struct run_request rr = {type, dlv ? delivery : dlv_id, ip, body, len, in.data, NULL, 0};
 		if (!(run = runner_prepare(rl->runner, t, &rr))) {
 			reject(c, &rl->tstats.queue_full, 503, "run queue full");
 			goto out;
 		}
 	}
 	if (rl->cluster) {
-		struct trigger_accept ta = {type, dlv ? dlv->value : NULL, dlv ? dlv->value_len : 0, dlv_id, run, body, len,
+		struct cluster_accept ta = {type, dlv ? dlv->value : NULL, dlv ? dlv->value_len : 0, dlv_id, run, body, len,
 					    {type, t->id, dlv ? delivery : dlv_id, ip, in.data ? in.data->text : NULL,
 					     in.data ? in.data->len : 0}};
 		trigger_accept_cluster(rl, c, t, &ta);
+		goto out;
+	}
+	if (rl->tspool && !trigger_spool_fits(rl->tspool, len + (in.data ? in.data->len : 0))) {
+		runner_discard(run);
+		log_msg(LOG_WARN, "trigger delivery refused: spool full", "trigger", t->id, NULL);
+		reject(c, &rl->tstats.spool_full, 503, "spool full");
 		goto out;
 	}
 	if (t->emit && emit_event(rl, t, type, dlv ? delivery : dlv_id, ip, in.data, evt_id) < 0) {
@@ -531,19 +544,21 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 		reject(c, &rl->tstats.queue_full, 503, "delivery queue full");
 		goto out;
 	}
-	if (run)
-		runner_commit(rl->runner, run, run_id, sizeof(run_id));
-	if (dlv)
-		dedupe_check(rl->dedupe, t->id, dlv->value, dlv->value_len);
-	rl->tstats.accepted++;
-	received_add(&rl->received, t->id, dlv_id, dlv ? delivery : "", type, t->emit ? evt_id : "", run_id);
 	buf_init(&reply, 256);
 	buf_puts(&reply, "{\"status\":\"accepted\",");
 	json_put_kv(&reply, 0, "id", dlv_id);
-	if (run_id[0])
-		json_put_kv(&reply, 1, "run_id", run_id);
+	if (run)
+		json_put_kv(&reply, 1, "run_id", runner_id(run));
 	buf_puts(&reply, "}");
-	api_reply_rendered(c, 202, "application/json", &reply, "trigger answer");
+	acc = (struct trigger_accept){t, run, t->emit, type, dlv ? delivery : dlv_id, ip, body, len, NULL, 0,
+				      dlv ? dlv->value : NULL, dlv ? dlv->value_len : 0};
+	if (in.data && in.data->text != body) {
+		acc.data = in.data->text;
+		acc.data_len = in.data->len;
+	}
+	received_add(&rl->received, t->id, dlv_id, dlv ? delivery : "", type, t->emit ? evt_id : "",
+		     run ? runner_id(run) : "");
+	trigger_accept(rl, c, &acc, &reply);
 out:
 	inbound_free(&in);
 }

@@ -87,7 +87,7 @@ static void kv(struct cluster_kv *f, const char *key, const char *val)
 }
 
 void trigger_accept_cluster(struct relay *rl, struct http_conn *c, const struct trigger_cfg *t,
-			    const struct trigger_accept *ta)
+			    const struct cluster_accept *ta)
 {
 	struct trigger_ack *a = calloc(1, sizeof(*a));
 	uint64_t now = clock_wall_ms();
@@ -154,29 +154,18 @@ void trigger_accept_cluster(struct relay *rl, struct http_conn *c, const struct 
 	}
 }
 
-/* run.failed for a run that cannot be run here, in the runner's shape. */
-static void report_failed(struct relay *rl, const struct cluster_run *cr, const char *error)
+/* run.failed for a run that will not run here, through the runner: it
+ * enters the run history and its event goes out like any other. */
+static void report_lost(struct relay *rl, const struct cluster_run *cr, const char *error)
 {
-	struct buf b;
-	char url[64];
-	snprintf(url, sizeof(url), "/api/v1/runs/%s", cr->run_id);
-	buf_init(&b, 4096);
-	buf_puts(&b, "{");
-	json_put_kv(&b, 0, "event", "run.failed");
-	json_put_kv(&b, 1, "resource_type", "run");
-	json_put_kv(&b, 1, "resource_id", cr->run_id);
-	json_put_kv(&b, 1, "resource_url", url);
-	json_put_kv(&b, 1, "trigger", cr->trigger);
-	json_put_kv(&b, 1, "delivery_id", cr->delivery);
-	buf_puts(&b, ",\"exit_code\":null,\"duration_ms\":0");
-	json_put_kv(&b, 1, "error", error);
-	buf_puts(&b, ",\"timestamp\":");
-	event_put_timestamp(&b);
-	buf_puts(&b, "}");
-	log_msg(LOG_WARN, "run failed", "run", cr->run_id, "trigger", cr->trigger, "err", error, NULL);
-	if (!b.failed)
-		cluster_emit(rl->cluster, "run.failed", b.data, b.len);
-	buf_free(&b);
+	struct runner_lost l;
+	memset(&l, 0, sizeof(l));
+	l.id = cr->run_id;
+	l.trigger = cr->trigger;
+	l.event = cr->type;
+	l.delivery = cr->delivery;
+	l.error = error;
+	runner_report_lost(rl->runner, &l);
 }
 
 int trigger_cluster_run(void *arg, const struct cluster_run *cr)
@@ -184,16 +173,16 @@ int trigger_cluster_run(void *arg, const struct cluster_run *cr)
 	struct relay *rl = arg;
 	const struct trigger_cfg *t = registry_by_id(rl, cr->trigger, strlen(cr->trigger));
 	struct json_doc doc;
-	struct run_request rr = {cr->type, cr->delivery, cr->ip, cr->body, cr->len, NULL};
+	struct run_request rr = {cr->type, cr->delivery, cr->ip, cr->body, cr->len, NULL, cr->run_id, 0};
 	struct run *run;
 	char id[EVENT_ID_LEN];
 	int parsed;
 	if (cr->resumed) {
-		report_failed(rl, cr, "interrupted");
+		report_lost(rl, cr, "interrupted");
 		return 0;
 	}
 	if (!t || !t->run) {
-		report_failed(rl, cr, "the trigger has no run here (removed or changed)");
+		report_lost(rl, cr, "the trigger has no run here (removed or changed)");
 		return 0;
 	}
 	parsed = cr->len && json_parse(&doc, cr->body, cr->len, 64) == 0;
@@ -203,10 +192,9 @@ int trigger_cluster_run(void *arg, const struct cluster_run *cr)
 	if (parsed)
 		json_doc_free(&doc);
 	if (!run) {
-		report_failed(rl, cr, "run queue full on the instance that read it");
+		report_lost(rl, cr, "run queue full on the instance that read it");
 		return 0;
 	}
-	runner_adopt_id(run, cr->run_id);
 	runner_commit(rl->runner, run, id, sizeof(id));
 	return 1;
 }

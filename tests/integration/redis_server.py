@@ -126,14 +126,12 @@ class FakeRedis:
         return "redis://127.0.0.1:%d" % self.port
 
     def _accept(self):
-        while not self.stopped:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            self.held.append(c)
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+        sinks.accept_each(self.sock, lambda: self.stopped, self._accepted)
+
+    def _accepted(self, c):
+        self.connections += 1
+        self.held.append(c)
+        threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     def _serve(self, c):
         try:
@@ -153,8 +151,4 @@ class FakeRedis:
     def close(self):
         self.stopped = True
         self.sock.close()
-        for c in self.held:
-            try:
-                c.close()
-            except OSError:
-                pass
+        sinks.close_all(self.held)

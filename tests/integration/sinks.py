@@ -195,11 +195,16 @@ class Sink:
     def close(self):
         self.stopped = True
         self.sock.close()
-        for c in self.held:
-            try:
-                c.close()
-            except OSError:
-                pass
+        close_all(self.held)
+
+
+def close_all(socks):
+    """Closes each socket, whatever state it is in."""
+    for c in socks:
+        try:
+            c.close()
+        except OSError:
+            pass
 
 
 def closed_port():

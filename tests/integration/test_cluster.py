@@ -528,3 +528,22 @@ def test_cluster_live_instance_keeps_what_it_holds():
         hole.close()
         sink.close()
         redis.close()
+
+
+def test_cluster_reload_keeps_the_running_cluster_and_says_so():
+    redis = Redis().start()
+    sink = sinks.Sink()
+    try:
+        with Edgehook(cluster_config(redis, sink.url(), "a")) as eh:
+            wait_ready(eh)
+            eh.write_config(cluster_config(redis, sink.url(), "a", "  prefix: other\n"))
+            eh.signal(signal.SIGHUP)
+            eh.wait_log(r"cluster changes take effect after a restart")
+            eh.wait_log(r"config reloaded")
+            r = post(eh)
+            assert_eq(r.status, 202, "still in cluster mode on the old prefix")
+            wait_delivered(sink, [r.json()["id"]])
+            assert_eq(redis.cmd("EXISTS", "other:events"), 0, "the new prefix is not used before a restart")
+    finally:
+        sink.close()
+        redis.close()

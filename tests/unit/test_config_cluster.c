@@ -67,7 +67,7 @@ TEST(test_cluster_config_defaults_and_tls)
 		CHECK_EQ_INT(c->cluster.timeout_ms, 5000);
 		CHECK_EQ_INT(c->cluster.queue, 10000);
 		CHECK_EQ_INT(c->cluster.dedupe_window_ms, 24 * 3600000);
-		CHECK_EQ_INT(c->cluster.status_ttl_ms, 24 * 3600000);
+		CHECK_EQ_INT(c->cluster.status_ttl_ms, 10 * 60000);
 	}
 	config_free(c);
 	buf_free(&errs);

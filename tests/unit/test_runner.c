@@ -42,7 +42,7 @@ static const char config_text[] = "triggers:\n"
 /* The request as trigger.c hands it over: the data parsed once, into doc. */
 static struct run_request request(const char *json, struct json_doc *doc)
 {
-	struct run_request rq = {"push", "dlv_1", "127.0.0.1", json, json ? strlen(json) : 0, NULL};
+	struct run_request rq = {"push", "dlv_1", "127.0.0.1", json, json ? strlen(json) : 0, NULL, NULL, 0};
 	if (json && json_parse(doc, json, strlen(json), 64) == 0)
 		rq.data = doc;
 	return rq;
@@ -283,6 +283,94 @@ TEST(slot_queue_and_timeout_on_the_loop_clock)
 	clock_set_now_override(0);
 }
 
+/* The spool's hooks: what the gate saw. */
+struct gate_log {
+	struct run *held;
+	unsigned holds, cancels, settled;
+	uint64_t last_tag;
+};
+
+static int gate_hold(void *arg, struct run *run)
+{
+	struct gate_log *g = arg;
+	g->held = run;
+	g->holds++;
+	return 1;
+}
+
+static void gate_cancel(void *arg, struct run *run)
+{
+	struct gate_log *g = arg;
+	if (run == g->held)
+		g->cancels++;
+}
+
+static void gate_settled(void *arg, const struct run *run)
+{
+	struct gate_log *g = arg;
+	g->settled++;
+	g->last_tag = runner_tag(run);
+}
+
+/* A held run spawns only when the gate opens (or fails when it says
+ * so), every run that ends is settled once, a held run dropped at
+ * shutdown is cancelled, not settled, and a lost run is reported. */
+TEST(gate_holds_spawn_and_settles_every_run)
+{
+	struct runner *rn = runner_new(R, count_event, NULL, 16);
+	struct gate_log g = {NULL, 0, 0, 0, 0};
+	const struct runner_gate gate = {gate_hold, gate_cancel, gate_settled, &g};
+	struct trigger_cfg *t = &C->triggers[0], *slow = &C->triggers[1];
+	struct json_doc doc;
+	struct run_request rq = request("{\"a\":\"x\"}", &doc);
+	const struct runner_lost lost = {"run_lost", "t", "push", "dlv_9", "interrupted", 1, 2, 7};
+	struct run *run;
+	char id[32];
+	unsigned before = emitted;
+	int i;
+	runner_set_gate(rn, &gate);
+	run = runner_prepare(rn, t, &rq);
+	CHECK(run != NULL);
+	runner_set_tag(run, 5);
+	runner_commit(rn, run, id, sizeof(id));
+	CHECK_EQ_INT(g.holds, 1);
+	CHECK_STR(state_of(rn, id), "running");
+	CHECK_EQ_INT(emitted - before, 0); /* no run.started before the spawn */
+	runner_gate_open(rn, g.held, 1, NULL);
+	drain(rn);
+	CHECK_STR(state_of(rn, id), "completed");
+	CHECK_EQ_INT(emitted - before, 2);
+	CHECK_EQ_INT(g.settled, 1);
+	CHECK_EQ_INT(g.last_tag, 5);
+	/* the gate says the start could not be recorded: failed, settled */
+	runner_commit(rn, runner_prepare(rn, t, &rq), id, sizeof(id));
+	runner_gate_open(rn, g.held, 0, "spool: no");
+	drain(rn);
+	CHECK_STR(state_of(rn, id), "failed");
+	CHECK_EQ_INT(g.settled, 2);
+	/* reported lost: failed with its error, settled with its tag */
+	runner_report_lost(rn, &lost);
+	CHECK_STR(state_of(rn, "run_lost"), "failed");
+	CHECK_EQ_INT(g.settled, 3);
+	CHECK_EQ_INT(g.last_tag, 7);
+	/* recovered runs keep their id and pass a full queue */
+	rq.run_id = "run_recovered";
+	rq.recovered = 1;
+	for (i = 0; i < 4; i++) {
+		run = runner_prepare(rn, slow, &rq);
+		CHECK(run != NULL);
+		if (run)
+			runner_commit(rn, run, id, sizeof(id));
+	}
+	CHECK_STR(id, "run_recovered");
+	CHECK_EQ_INT(runner_active(rn), 4);
+	/* shutdown: the held one is cancelled, the queued ones dropped */
+	runner_free(rn);
+	CHECK_EQ_INT(g.cancels, 1);
+	CHECK_EQ_INT(g.settled, 3);
+	json_doc_free(&doc);
+}
+
 int main(void)
 {
 	struct buf errs;
@@ -301,6 +389,7 @@ int main(void)
 	RUN(slot_and_input_released_when_runs_end);
 	RUN(unstartable_queue_fails_without_recursion);
 	RUN(slot_queue_and_timeout_on_the_loop_clock);
+	RUN(gate_holds_spawn_and_settles_every_run);
 	config_free(C);
 	reactor_free(R);
 	return unit_done();

@@ -1,6 +1,7 @@
 /* Spool: CRC32C, record framing, torn tails and corruption at recovery,
- * rotation, retention, max_bytes, fsync modes, write failures, and a
- * loop that keeps running while the disk is slow. */
+ * rotation, retention, max_bytes, fsync modes, lazy records, carrying
+ * the oldest segment forward, write failures, and a loop that keeps
+ * running while the disk is slow. */
 #include "unit.h"
 
 #include "edgehook/clock.h"
@@ -441,6 +442,72 @@ TEST(test_spool_group_commit_and_fsync_modes)
 	}
 }
 
+/* A lazy record (a state change) is written with its batch but not
+ * synced on its own: a later synced batch takes it along, or the sync
+ * within interval does. */
+TEST(test_spool_lazy_records_are_synced_later)
+{
+	struct reactor *r = reactor_new();
+	struct spool_cfg c = cfg_for(SPOOL_FSYNC_ALWAYS);
+	struct spool *s = NULL;
+	uint64_t until;
+	fresh_dir();
+	c.interval_ms = 1000; /* long enough that the synced batch comes first */
+	CHECK_EQ_INT(open_spool(r, &c, NULL, NULL, &s), 0);
+	CHECK_EQ_INT(spool_append_lazy(s, 8, "state", 5, NULL, NULL), 0);
+	until = clock_update() + 10000;
+	while (stats(s).flushes == 0 && clock_update() < until)
+		reactor_poll(r, 10);
+	CHECK_EQ_INT(stats(s).flushes, 1);
+	CHECK_EQ_INT(stats(s).fsyncs, 0);
+	/* a synced batch before the interval ends takes it along */
+	CHECK_EQ_INT(append_and_wait(r, s, 1, "event"), 0);
+	CHECK_EQ_INT(stats(s).fsyncs, 1);
+	/* alone, it is synced within interval */
+	CHECK_EQ_INT(spool_append_lazy(s, 8, "state", 5, NULL, NULL), 0);
+	until = clock_update() + 10000;
+	while (stats(s).fsyncs < 2 && clock_update() < until)
+		reactor_poll(r, 10);
+	CHECK_EQ_INT(stats(s).fsyncs, 2);
+	CHECK_EQ_INT(file_size("0000000000000001.seg"), 3 * SPOOL_HEADER + 15);
+	spool_free(s);
+	reactor_free(r);
+}
+
+static void on_carry(void *arg, uint64_t seg) { *(uint64_t *)arg = seg; }
+
+/* The oldest segment, sealed and pinned by one hold, is handed to the
+ * carry callback so its owner can move the record forward. */
+TEST(test_spool_carry_is_asked_for_the_oldest_pinned_segment)
+{
+	struct reactor *r = reactor_new();
+	struct spool_cfg c = cfg_for(SPOOL_FSYNC_OFF);
+	struct spool *s = NULL;
+	uint64_t seg1 = 0, carried = 0, until;
+	int i;
+	fresh_dir();
+	c.segment_bytes = SPOOL_HEADER + 10;
+	CHECK_EQ_INT(open_spool(r, &c, NULL, NULL, &s), 0);
+	spool_on_carry(s, on_carry, &carried);
+	CHECK_EQ_INT(spool_append(s, 1, "0123456789", 10, &seg1, NULL), 0);
+	spool_hold(s, seg1);
+	for (i = 0; i < 3; i++)
+		CHECK_EQ_INT(spool_append(s, 1, "0123456789", 10, NULL, NULL), 0);
+	until = clock_update() + 10000;
+	while (!carried && clock_update() < until)
+		reactor_poll(r, 50);
+	CHECK_EQ_INT(carried, seg1);
+	CHECK(stats(s).carries >= 1);
+	/* released (what the owner does once it wrote the copy): it expires */
+	spool_release(s, seg1);
+	until = clock_update() + 10000;
+	while (file_size("0000000000000001.seg") >= 0 && clock_update() < until)
+		reactor_poll(r, 50);
+	CHECK_EQ_INT(file_size("0000000000000001.seg"), -1);
+	spool_free(s);
+	reactor_free(r);
+}
+
 /* RLIMIT_FSIZE makes the disk "full": the failing batch is cut off the
  * file, its writers hear -1, and the spool works again once it can. */
 TEST(test_spool_write_failure_is_cut_back_and_recovers)
@@ -509,6 +576,8 @@ int main(void)
 	RUN(test_spool_max_bytes_full_is_refused_and_counted);
 	RUN(test_spool_slow_flush_never_blocks_the_loop);
 	RUN(test_spool_group_commit_and_fsync_modes);
+	RUN(test_spool_lazy_records_are_synced_later);
+	RUN(test_spool_carry_is_asked_for_the_oldest_pinned_segment);
 	RUN(test_spool_write_failure_is_cut_back_and_recovers);
 	RUN(test_spool_dir_that_cannot_be_created_is_an_error);
 	fresh_dir();
