@@ -135,6 +135,11 @@ struct config {
 		size_t nendpoints;
 	} webhook;
 	struct spool_cfg spool;
+	struct {
+		const char **files; /* adnanh/webhook hooks files; none: hooks off */
+		size_t nfiles;
+		const char *urlprefix; /* served at /{urlprefix}/{id}; no slash at either end */
+	} hooks;
 	struct trigger_cfg *triggers;
 	size_t ntriggers;
 	struct {

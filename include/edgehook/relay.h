@@ -5,7 +5,8 @@
  * none of them: relay/app.c does, and hands them over in relay_parts.
  * relay_handle is the server's handler: it routes each request to
  * triggers (trigger.c), the API (api.c), /healthz or /metrics
- * (metrics.c). relay_drain winds the whole application down in order. */
+ * (metrics.c), or the hooks files (compat_embed.c). relay_drain winds
+ * the whole application down in order. */
 #ifndef EDGEHOOK_RELAY_H
 #define EDGEHOOK_RELAY_H
 
@@ -28,6 +29,7 @@ struct api_trigger;
 struct http_client;
 struct http_server;
 struct http_conn;
+struct compat;
 
 struct trigger_stats {
 	uint64_t accepted, duplicates, rejected_auth, rejected_source, rejected_body, not_found, queue_full, run_refused,
@@ -45,6 +47,7 @@ struct relay_parts {
 	const struct dns *dns;            /* counters for /metrics */
 	const struct http_client *client; /* counters for /metrics */
 	int api_own_listeners;            /* api.listen was bound */
+	struct compat *hooks;             /* hooks files (config hooks:) */
 };
 
 struct relay {
@@ -65,6 +68,7 @@ struct relay {
 	struct stats_series series;    /* deliveries per 10 s, for the API */
 	uint64_t started_ms;
 	int api_own_listeners;   /* /api/v1 is served only on the api.listen listeners */
+	struct compat *hooks;    /* serves the config's hooks files under hooks.urlprefix */
 	void (*on_drained)(void *arg);
 	void *drained_arg;
 };

@@ -30,7 +30,7 @@ const char config_default_yaml[] =
 	"    emit: true\n"
 	"    description: \"demo trigger: POST JSON here, the event prints on stdout\"\n";
 
-static const char *const top_keys[] = {"server", "api", "webhook", "spool", "triggers", "log", NULL};
+static const char *const top_keys[] = {"server", "api", "webhook", "spool", "hooks", "triggers", "log", NULL};
 static const char *const server_keys[] = {"listen", "tls", "max_connections", "max_header_bytes",
 	"max_body_bytes", "header_timeout", "body_timeout", "idle_timeout", "drain_timeout", "trusted_proxies", "user",
 	"dedupe", NULL};
@@ -445,8 +445,14 @@ int config_load_text(const char *name, const char *text, size_t len, struct conf
 			config_load_spool(&L, n, c);
 		else if (n && n->kind != NODE_NULL)
 			config_err_at(&L, n, "spool: expected a map");
-		if ((n = tree_get(root, "triggers")) && n->kind != NODE_NULL)
+		if ((n = tree_get(root, "hooks")) && n->kind == NODE_MAP)
+			config_load_hooks(&L, n, c);
+		else if (n && n->kind != NODE_NULL)
+			config_err_at(&L, n, "hooks: expected a map");
+		if ((n = tree_get(root, "triggers")) && n->kind != NODE_NULL) {
 			load_triggers(&L, n, c);
+			config_check_hooks_paths(&L, n, c);
+		}
 	}
 	finish_tls(&L, root, c);
 	if (c->server.nlisten == 0) {

@@ -4,6 +4,7 @@
 #include "edgehook/compat_internal.h"
 
 #include "edgehook/buf.h"
+#include "edgehook/log.h"
 #include "edgehook/reactor.h"
 #include "edgehook/server.h"
 #include "edgehook/tls.h"
@@ -28,6 +29,14 @@ void compat_log(struct compat *app, const char *reqid, const char *fmt, ...)
 	char when[32];
 	time_t now = time(NULL);
 	struct tm tm;
+	if (app->embedded) {
+		char line[4096];
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		log_msg(LOG_INFO, line, "hooks_request", reqid, NULL);
+		return;
+	}
 	if (!app->log)
 		return;
 	localtime_r(&now, &tm);
@@ -348,11 +357,7 @@ out:
 	if (app.r)
 		reactor_free(app.r);
 	hooks_free(&app.hooks);
-	while (app.runs) {
-		struct compat_run *next = compat_run_next(app.runs);
-		compat_run_free(app.runs);
-		app.runs = next;
-	}
+	compat_runs_free(&app);
 	free(app.methods_text);
 	if (app.log && app.log != stderr)
 		fclose(app.log);

@@ -191,6 +191,21 @@ static void peer_text(const struct sockaddr *sa, char *out, size_t cap)
 	}
 }
 
+/* The address ip-whitelist checks: the socket peer, or inside the relay
+ * the client behind its trusted_proxies. */
+static void client_addr(struct compat *app, struct http_conn *c, const struct http_request *req,
+			struct sockaddr_storage *out)
+{
+	const struct sockaddr *peer = http_conn_peer(c);
+	if (app->client) {
+		app->client(app->client_ctx, c, req, out);
+		return;
+	}
+	memset(out, 0, sizeof(*out));
+	if (peer->sa_family == AF_INET || peer->sa_family == AF_INET6)
+		memcpy(out, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+}
+
 struct exchange {
 	struct compat *app;
 	struct http_conn *c;
@@ -277,6 +292,7 @@ static void hook_request(struct exchange *x)
 	struct buf form, out, pjson;
 	struct hook_request rq;
 	struct rule_req rr;
+	struct sockaddr_storage client;
 	int ok, refused = 0;
 	size_t i;
 	compat_log(app, x->reqid, "%s got matched", h->id);
@@ -322,7 +338,8 @@ static void hook_request(struct exchange *x)
 	memset(&rr, 0, sizeof(rr));
 	rr.body = x->body;
 	rr.body_len = x->len;
-	rr.client = http_conn_peer(x->c);
+	client_addr(app, x->c, req, &client);
+	rr.client = (const struct sockaddr *)&client;
 	rr.now = time(NULL);
 	rr.soft_signature_failures = h->soft_failures;
 	rr.param = hook_param_get;
