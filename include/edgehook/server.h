@@ -44,6 +44,9 @@ struct http_server_limits {
 	uint64_t header_timeout_ms; /* whole head, from its first byte */
 	uint64_t body_timeout_ms;   /* whole body, from the end of the head */
 	uint64_t idle_timeout_ms;
+	/* a POST/PUT/PATCH without Content-Length has an empty body, as Go's
+	 * net/http reads it (webhook mode), instead of 411 */
+	int empty_body_without_length;
 };
 
 typedef void (*http_handler_fn)(void *app, struct http_conn *c, const struct http_request *req,

@@ -372,7 +372,7 @@ static int take_head(struct http_conn *c, struct http_request *req)
 	c->sent_continue = 0;
 	c->deadline = clock_now_ms() + s->lim.body_timeout_ms;
 	/* as nginx does: a method that carries a body must say how long */
-	if (!req->has_length &&
+	if (!req->has_length && !s->lim.empty_body_without_length &&
 	    (http_method_is_exact(req, "POST") || http_method_is_exact(req, "PUT") || http_method_is_exact(req, "PATCH"))) {
 		conn_reject(c, 411, "Content-Length required");
 		return -1;
