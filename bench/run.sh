@@ -44,4 +44,5 @@ if [ -n "$need" ]; then
 fi
 sh bench/tls.sh
 python3 bench/spool.py
-exec python3 bench/bench.py "$@"
+python3 bench/bench.py "$@"
+exec python3 bench/webhook.py

@@ -410,7 +410,7 @@ void compat_handle(void *arg, struct http_conn *c, const struct http_request *re
 		goto out;
 	}
 	request_id(x.app, req, x.reqid, sizeof(x.reqid));
-	{
+	if (x.app->log || x.app->embedded) {
 		char remote[80];
 		peer_text(http_conn_peer(c), remote, sizeof(remote));
 		compat_log(x.app, x.reqid, "incoming HTTP %.*s request from %s", (int)req->method_len, req->method, remote);
