@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -20,12 +19,10 @@ import tempfile
 import time
 import urllib.request
 
-from benchlib import (CLIENT_CPU, CONNS, DURATION, EDGEHOOK, LOADGEN, REPEAT, ROOT, SERVER_CPU, cpu_ticks, free_port,
-                      loadgen, median, metric, metrics, wait_port)
+from benchlib import (BODY, CLIENT_CPU, CONNS, DURATION, EDGEHOOK, LOADGEN, REPEAT, ROOT, SECRET, SERVER_CPU,
+                      cpu_ticks, free_port, loadgen, median, metric, metrics, run_and_stop, wait_port)
 
 STATIC = os.path.join(ROOT, "build", "static", "edgehook.bin")
-SECRET = "benchsecret"
-BODY = '{"repository":{"full_name":"o/r"},"ref":"refs/heads/main","commits":[{"id":"abc"}]}'
 TMP = tempfile.mkdtemp(prefix="edgehook-bench-")
 procs = []
 rows = []
@@ -307,15 +304,4 @@ def chart(items):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        shutil.rmtree(TMP, ignore_errors=True)
+    run_and_stop(main, procs, TMP)

@@ -20,26 +20,17 @@ import hashlib
 import hmac
 import json
 import os
-import shutil
 import signal
 import subprocess
 import tempfile
 import threading
 import time
 
-from benchlib import free_port, median, wait_port
+from benchlib import BODY, CLIENT_CPU, CONNS, DURATION, EDGEHOOK, LOADGEN, REPEAT, ROOT, SECRET, SERVER_CPU, \
+    free_port, median, run_and_stop, wait_port
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-EDGEHOOK = os.path.join(ROOT, "build", "release", "edgehook.bin")
-LOADGEN = os.path.join(ROOT, "build", "release", "loadgen")
 FLOOR = os.path.join(ROOT, "build", "release", "floor")
-DURATION = float(os.environ.get("BENCH_SECONDS", "4"))
-REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
-CONNS = int(os.environ.get("BENCH_CONNS", "50"))
 MAX_CONCURRENCY = int(os.environ.get("BENCH_MAX_CONCURRENCY", "4"))
-SERVER_CPU, CLIENT_CPU = "0", "1"
-SECRET = "benchsecret"
-BODY = '{"repository":{"full_name":"o/r"},"ref":"refs/heads/main","commits":[{"id":"abc"}]}'
 HZ = os.sysconf("SC_CLK_TCK")
 TMP = tempfile.mkdtemp(prefix="edgehook-bench-webhook-")
 procs = []
@@ -204,15 +195,4 @@ def report():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        shutil.rmtree(TMP, ignore_errors=True)
+    run_and_stop(main, procs, TMP)

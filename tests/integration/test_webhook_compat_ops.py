@@ -15,7 +15,7 @@ import tempfile
 import time
 
 import test_webhook_compat as wc
-from harness import assert_eq, assert_true, wait_until
+from harness import assert_eq, assert_true, read_to_close, wait_until
 
 ID_HOOK = {"id": "id", "execute-command": "/usr/bin/id", "include-command-output-in-response": True,
            "pass-arguments-to-command": [{"source": "string", "name": "-u"}]}
@@ -74,12 +74,7 @@ def test_webhook_compat_post_without_content_length():
             before = s.runs()
             c = socket.create_connection(("127.0.0.1", s.port), timeout=20)
             c.sendall(b"POST /hooks/h HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            data = b""
-            while True:
-                chunk = c.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = read_to_close(c, 20)
             c.close()
             s.wait_run(before)
             answers.append((data.split(b"\r\n")[0], data.partition(b"\r\n\r\n")[2]))
