@@ -99,9 +99,11 @@ static int load_trust(struct app_stage *st, const struct config *cfg)
 	return 0;
 }
 
-/* A hooks file that does not load refuses the config: at start on
- * stderr, on a reload in the log (the running set stays). */
-static int load_hooks(struct app_stage *st, const struct config *cfg, int at_start)
+enum hooks_load_at { HOOKS_AT_RELOAD, HOOKS_AT_START, HOOKS_AT_CHECK };
+
+/* A hooks file that does not load refuses the config: at start (and
+ * --check) on stderr, on a reload in the log (the running set stays). */
+static int load_hooks(struct app_stage *st, const struct config *cfg, enum hooks_load_at at)
 {
 	struct buf errors;
 	if (!cfg->hooks.nfiles)
@@ -109,12 +111,16 @@ static int load_hooks(struct app_stage *st, const struct config *cfg, int at_sta
 	st->hooks_prefix = cfg->hooks.urlprefix;
 	buf_init(&errors, HOOKS_ERRORS_MAX);
 	if (hooks_load(&st->hooks, cfg->hooks.files, cfg->hooks.nfiles, &errors) == 0) {
+		char n[32];
 		buf_free(&errors);
+		snprintf(n, sizeof(n), "%zu", st->hooks.n);
+		if (at != HOOKS_AT_CHECK)
+			log_msg(LOG_INFO, "hooks files loaded", "hooks", n, "urlprefix", cfg->hooks.urlprefix, NULL);
 		return 0;
 	}
 	if (buf_append(&errors, "", 1) < 0 && errors.len)
 		errors.data[errors.len - 1] = 0;
-	if (at_start)
+	if (at != HOOKS_AT_RELOAD)
 		fprintf(stderr, "%s\n", errors.len ? errors.data : "hooks: out of memory");
 	else
 		log_msg(LOG_ERROR, "hooks file refused", "err", errors.len ? errors.data : "out of memory", NULL);
@@ -302,7 +308,7 @@ static void reload(struct app *a)
 		log_msg(LOG_WARN, "reload: server.listen and server.tls changes take effect after a restart", NULL);
 	if (stage_build(&st, cfg) < 0)
 		goto fail;
-	if (load_hooks(&st, cfg, 0) < 0) {
+	if (load_hooks(&st, cfg, HOOKS_AT_RELOAD) < 0) {
 		stage_free(&st);
 		goto fail;
 	}
@@ -392,7 +398,7 @@ static int start(struct app *a, const struct app_options *o)
 		fprintf(stderr, "edgehook: out of memory\n");
 		return APP_EXIT_RUNTIME;
 	}
-	if (load_hooks(&st, a->cfg, 1) < 0) {
+	if (load_hooks(&st, a->cfg, HOOKS_AT_START) < 0) {
 		stage_free(&st);
 		return APP_EXIT_USAGE;
 	}
@@ -438,7 +444,7 @@ int app_run(const struct app_options *o)
 		int bad;
 		memset(&st, 0, sizeof(st));
 		hooks_init(&st.hooks);
-		bad = load_hooks(&st, a.cfg, 1) < 0;
+		bad = load_hooks(&st, a.cfg, HOOKS_AT_CHECK) < 0;
 		hooks_free(&st.hooks);
 		if (bad) {
 			config_free(a.cfg);

@@ -81,6 +81,7 @@ triggers:
         assert_eq(eh.request("POST", "/webhooks/h").status, 404, "hooks are not triggers")
         assert_eq(eh.request("GET", "/healthz").status, 200)
         eh.wait_log(r"h hook triggered successfully")
+        eh.wait_log(r"msg=\"hooks files loaded\" hooks=2 urlprefix=hooks")
 
 
 def test_hooks_urlprefix_and_config_errors():
