@@ -81,6 +81,9 @@ void relay_fini(struct relay *rl);
 void relay_set_config(struct relay *rl, struct config *cfg);
 void relay_handle(void *arg, struct http_conn *c, const struct http_request *req, const char *body,
 		  size_t body_len);
+/* The server's http_empty_body_fn: the hooks files' routes read a POST
+ * without Content-Length as webhook does (an empty body); others 411. */
+int relay_empty_body_ok(void *arg, const struct http_request *req);
 /* Closes the listeners, then waits for open requests, running commands
  * (whose lifecycle events are queued) and deliveries, in that order, and
  * calls on_drained once all are done. */

@@ -44,9 +44,6 @@ struct http_server_limits {
 	uint64_t header_timeout_ms; /* whole head, from its first byte */
 	uint64_t body_timeout_ms;   /* whole body, from the end of the head */
 	uint64_t idle_timeout_ms;
-	/* a POST/PUT/PATCH without Content-Length has an empty body, as Go's
-	 * net/http reads it (webhook mode), instead of 411 */
-	int empty_body_without_length;
 };
 
 typedef void (*http_handler_fn)(void *app, struct http_conn *c, const struct http_request *req,
@@ -86,6 +83,11 @@ int http_server_listen_passed(struct http_server *s, unsigned *flags);
 int http_server_activated(void);
 /* New limits apply to new requests (SIGHUP reload keeps the listeners). */
 void http_server_set_limits(struct http_server *s, const struct http_server_limits *limits);
+/* Requests for which a POST/PUT/PATCH without Content-Length (or
+ * chunked coding) has an empty body, as Go's net/http reads it (webhook's
+ * routes), instead of 411. Unset: none. */
+typedef int (*http_empty_body_fn)(void *app, const struct http_request *req);
+void http_server_empty_body_ok(struct http_server *s, http_empty_body_fn fn);
 /* Stops accepting and closes idle connections; busy ones close after
  * their current response. on_empty runs once no connection is left. */
 void http_server_drain(struct http_server *s, void (*on_empty)(void *arg), void *arg);

@@ -200,6 +200,8 @@ static int build(struct app *a, struct app_stage *st)
 	a->runner = runner_new(a->r, emit_event, a, a->cfg->webhook.history);
 	/* the server calls into the relay, set up once the listeners are bound */
 	a->srv = http_server_new(a->r, &st->lim, relay_handle, &a->rl);
+	if (a->srv)
+		http_server_empty_body_ok(a->srv, relay_empty_body_ok);
 	a->hooks = compat_embed_new(a->r);
 	if (!a->disp || !a->dedupe || !a->runner || !a->srv || !a->hooks)
 		return -1;

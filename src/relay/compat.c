@@ -311,6 +311,14 @@ static int write_pidfile(struct compat *app)
 	return 0;
 }
 
+/* Go's net/http reads a POST without Content-Length as an empty body */
+static int any_request(void *app, const struct http_request *req)
+{
+	(void)app;
+	(void)req;
+	return 1;
+}
+
 static void on_signal(void *arg, int signo)
 {
 	struct compat *app = arg;
@@ -337,7 +345,6 @@ int compat_main(int argc, char **argv)
 		.header_timeout_ms = 60000,
 		.body_timeout_ms = 300000,
 		.idle_timeout_ms = 120000,
-		.empty_body_without_length = 1,
 	};
 	struct compat app;
 	struct http_server *srv = NULL;
@@ -380,6 +387,7 @@ int compat_main(int argc, char **argv)
 	compat_log(&app, NULL, "os signal watcher ready");
 	if (split_methods(&app) < 0 || load_hooks(&app) < 0 || !(srv = http_server_new(app.r, &lim, compat_handle, &app)))
 		goto out;
+	http_server_empty_body_ok(srv, any_request);
 	if (app.o.hotreload && watch_hooks(&app) < 0)
 		goto out;
 	if (listen_on(&app, srv, &tls) < 0 || drop_ids(&app) < 0)

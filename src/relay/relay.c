@@ -148,6 +148,15 @@ static void webhooks_route(struct relay *rl, struct http_conn *c, const struct h
 	trigger_route(rl, c, req, body, len, t, verify_as);
 }
 
+int relay_empty_body_ok(void *arg, const struct http_request *req)
+{
+	struct relay *rl = arg;
+	const char *path;
+	size_t plen;
+	target_path(req, &path, &plen);
+	return rl->hooks && compat_embed_serves(rl->hooks, path, plen);
+}
+
 void relay_handle(void *arg, struct http_conn *c, const struct http_request *req, const char *body, size_t len)
 {
 	struct relay *rl = arg;
