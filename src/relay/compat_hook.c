@@ -112,7 +112,14 @@ static void request_id(struct compat *app, const struct http_request *req, char 
 		snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), h->value);
 		return;
 	}
-	snprintf(out, cap, "%06x", rand_u32() & 0xffffff);
+	{
+		static const char hex[] = "0123456789abcdef";
+		uint32_t v = rand_u32();
+		size_t i;
+		for (i = 0; i < 6 && i + 1 < cap; i++)
+			out[i] = hex[(v >> (20 - 4 * i)) & 15];
+		out[i] = 0;
+	}
 }
 
 static int method_in(const char *const *list, size_t n, const struct http_request *req)
@@ -305,8 +312,12 @@ static void hook_request(struct exchange *x)
 	}
 	if (h->content_type && *h->content_type)
 		snprintf(ctype, sizeof(ctype), "%s", h->content_type);
-	else
-		snprintf(ctype, sizeof(ctype), "%.*s", cth ? (int)cth->value_len : 0, cth ? cth->value : "");
+	else {
+		size_t n = cth ? (cth->value_len < sizeof(ctype) - 1 ? cth->value_len : sizeof(ctype) - 1) : 0;
+		if (n)
+			memcpy(ctype, cth->value, n);
+		ctype[n] = 0;
+	}
 	memset(&doc, 0, sizeof(doc));
 	buf_init(&form, 2 * form_json_bound(x->len) + 16);
 	buf_init(&pjson, 0);
@@ -374,7 +385,7 @@ void compat_handle(void *arg, struct http_conn *c, const struct http_request *re
 	struct exchange x;
 	const char *q = memchr(req->target, '?', req->target_len);
 	size_t plen = q ? (size_t)(q - req->target) : req->target_len, n, pre;
-	char *clean, *id;
+	char small[1024], *clean, *id;
 	memset(&x, 0, sizeof(x));
 	x.app = arg;
 	x.c = c;
@@ -385,11 +396,13 @@ void compat_handle(void *arg, struct http_conn *c, const struct http_request *re
 		compat_answer(c, 404, "X-Content-Type-Options: nosniff\r\n", "404 page not found\n");
 		return;
 	}
-	if (!(clean = malloc(2 * plen + 2)) || !(id = malloc(plen + 1))) {
-		free(clean);
+	/* the usual short path needs no allocation */
+	clean = 3 * plen + 3 <= sizeof(small) ? small : malloc(3 * plen + 3);
+	if (!clean) {
 		compat_answer(c, 503, NULL, "Out of memory.");
 		return;
 	}
+	id = clean + 2 * plen + 2;
 	n = clean_path(req->target, plen, clean);
 	if (n != plen || memcmp(clean, req->target, n) != 0) {
 		char loc[8300];
@@ -431,6 +444,6 @@ void compat_handle(void *arg, struct http_conn *c, const struct http_request *re
 	hook_request(&x);
 	buf_free(&x.extra);
 out:
-	free(clean);
-	free(id);
+	if (clean != small)
+		free(clean);
 }
