@@ -28,7 +28,7 @@ import threading
 import time
 
 from benchlib import BODY, CLIENT_CPU, CONNS, DURATION, EDGEHOOK, LOADGEN, REPEAT, ROOT, SECRET, SERVER_CPU, \
-    free_port, run_and_stop, wait_port
+    free_port, loadgen, run_and_stop, wait_port
 
 FLOOR = os.path.join(ROOT, "build", "release", "floor")
 MAX_CONCURRENCY = int(os.environ.get("BENCH_MAX_CONCURRENCY", "4"))
@@ -79,15 +79,10 @@ def rss_kib(pid):
     return 0
 
 
-def loadgen(url, headers, conns=CONNS):
-    cmd = ["taskset", "-c", CLIENT_CPU, LOADGEN, "-c", str(conns), "-d", str(DURATION), "-w", "0", "-m", "POST",
-           "-b", BODY, "-H", "Content-Type: application/json"]
-    for h in headers:
-        cmd += ["-H", h]
-    out = subprocess.run(cmd + [url], capture_output=True, text=True)
-    if out.returncode != 0:
-        raise SystemExit("loadgen failed: " + out.stderr)
-    return json.loads(out.stdout)
+def post(url, header):
+    """A closed-loop run of the bench's POST, every request counted (the
+    CPU is read over the whole run)."""
+    return loadgen(url, ["-w", "0", "-m", "POST", "-b", BODY, "-H", "Content-Type: application/json", "-H", header])
 
 
 def sig(secret):
@@ -102,7 +97,7 @@ def row(name, value, unit, note=""):
 def verify_cost(pid, port):
     """CPU us per request on the failing-signature path, and the answers."""
     t0 = stat(pid)[0]
-    out = loadgen("http://127.0.0.1:%d/hooks/gh" % port, [sig("wrong")])
+    out = post("http://127.0.0.1:%d/hooks/gh" % port, sig("wrong"))
     return (stat(pid)[0] - t0) * 1e6 / max(out["requests"], 1), out
 
 
@@ -120,7 +115,7 @@ def run_cost(pid, port):
     t = threading.Thread(target=sample)
     own0, kids0 = stat(pid)
     t.start()
-    out = loadgen("http://127.0.0.1:%d/hooks/gh" % port, [sig(SECRET)])
+    out = post("http://127.0.0.1:%d/hooks/gh" % port, sig(SECRET))
     # queued and running commands finish and are reaped before the count
     end = time.time() + 120
     while children(pid) and time.time() < end:
