@@ -532,9 +532,10 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 		goto out;
 	}
 	if (t->emit && emit_event(rl, t, type, dlv ? delivery : dlv_id, ip, in.data, evt_id) < 0) {
+		const char *why_full = dispatch_refusal(rl->disp);
 		runner_discard(run);
-		log_msg(LOG_WARN, "event refused: delivery queue full", "trigger", t->id, NULL);
-		reject(c, &rl->tstats.queue_full, 503, "delivery queue full");
+		log_msg(LOG_WARN, "event refused", "trigger", t->id, "why", why_full, NULL);
+		reject(c, &rl->tstats.queue_full, 503, why_full);
 		goto out;
 	}
 	buf_init(&reply, 256);
