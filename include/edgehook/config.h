@@ -159,6 +159,11 @@ struct config {
 	} webhook;
 	struct spool_cfg spool;
 	struct cluster_cfg cluster;
+	struct {
+		const char **files; /* adnanh/webhook hooks files; none: hooks off */
+		size_t nfiles;
+		const char *urlprefix; /* served at /{urlprefix}/{id}; no slash at either end */
+	} hooks;
 	struct trigger_cfg *triggers;
 	size_t ntriggers;
 	struct {

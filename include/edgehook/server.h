@@ -88,6 +88,11 @@ int http_listen_socket(const struct sockaddr *addr, socklen_t len, int reuseport
 int http_server_activated(void);
 /* New limits apply to new requests (SIGHUP reload keeps the listeners). */
 void http_server_set_limits(struct http_server *s, const struct http_server_limits *limits);
+/* Requests for which a POST/PUT/PATCH without Content-Length (or
+ * chunked coding) has an empty body, as Go's net/http reads it (webhook's
+ * routes), instead of 411. Unset: none. */
+typedef int (*http_empty_body_fn)(void *app, const struct http_request *req);
+void http_server_empty_body_ok(struct http_server *s, http_empty_body_fn fn);
 /* Stops accepting and closes idle connections; busy ones close after
  * their current response. on_empty runs once no connection is left. */
 void http_server_drain(struct http_server *s, void (*on_empty)(void *arg), void *arg);

@@ -30,7 +30,8 @@ const char config_default_yaml[] =
 	"    emit: true\n"
 	"    description: \"demo trigger: POST JSON here, the event prints on stdout\"\n";
 
-static const char *const top_keys[] = {"server", "api", "webhook", "spool", "cluster", "triggers", "log", NULL};
+static const char *const top_keys[] = {"server", "api", "webhook", "spool", "cluster", "hooks", "triggers", "log",
+	NULL};
 static const char *const server_keys[] = {"listen", "tls", "max_connections", "max_header_bytes",
 	"max_body_bytes", "header_timeout", "body_timeout", "idle_timeout", "drain_timeout", "trusted_proxies", "user",
 	"dedupe", "workers", NULL};
@@ -452,8 +453,14 @@ int config_load_text(const char *name, const char *text, size_t len, struct conf
 			config_load_cluster(&L, n, c);
 		else if (n && n->kind != NODE_NULL)
 			config_err_at(&L, n, "cluster: expected a map");
-		if ((n = tree_get(root, "triggers")) && n->kind != NODE_NULL)
+		if ((n = tree_get(root, "hooks")) && n->kind == NODE_MAP)
+			config_load_hooks(&L, n, c);
+		else if (n && n->kind != NODE_NULL)
+			config_err_at(&L, n, "hooks: expected a map");
+		if ((n = tree_get(root, "triggers")) && n->kind != NODE_NULL) {
 			load_triggers(&L, n, c);
+			config_check_hooks_paths(&L, n, c);
+		}
 		config_check_workers(&L, root, c, c->cluster.redis != NULL);
 	}
 	finish_tls(&L, root, c);

@@ -4,11 +4,13 @@
 #include "edgehook/buf.h"
 #include "edgehook/client.h"
 #include "edgehook/cluster.h"
+#include "edgehook/compat.h"
 #include "edgehook/config.h"
 #include "edgehook/dedupe.h"
 #include "edgehook/dispatch.h"
 #include "edgehook/dns.h"
 #include "edgehook/event.h"
+#include "edgehook/hooks.h"
 #include "edgehook/log.h"
 #include "edgehook/reactor.h"
 #include "edgehook/relay.h"
@@ -46,6 +48,7 @@ struct app {
 	struct cluster *cluster;
 	struct tls_client_ctx *cluster_tls; /* rediss:// anchors */
 	struct trigger_spool *tspool;
+	struct compat *hooks; /* the config's hooks files */
 	struct relay rl;
 	struct app_listeners lis;
 	struct supervisor sup;
@@ -63,6 +66,8 @@ struct app_stage {
 	struct tls_client_ctx *tls; /* NULL: no https endpoint */
 	struct dns_conf *dns;
 	struct http_server_limits lim;
+	struct hook_set hooks; /* hooks.files, read again on every load */
+	const char *hooks_prefix; /* NULL: no hooks served */
 };
 
 static void stage_free(struct app_stage *st)
@@ -70,6 +75,7 @@ static void stage_free(struct app_stage *st)
 	dispatch_stage_free(st->disp);
 	tls_client_ctx_free(st->tls);
 	dns_conf_free(st->dns);
+	hooks_free(&st->hooks);
 }
 
 /* The CA bundle is read again on every load (a reload re-reads a
@@ -104,9 +110,39 @@ static int load_trust(struct app_stage *st, const struct config *cfg)
 	return 0;
 }
 
+enum hooks_load_at { HOOKS_AT_RELOAD, HOOKS_AT_START, HOOKS_AT_CHECK };
+
+/* A hooks file that does not load refuses the config: at start (and
+ * --check) on stderr, on a reload in the log (the running set stays). */
+static int load_hooks(struct app_stage *st, const struct config *cfg, enum hooks_load_at at)
+{
+	struct buf errors;
+	if (!cfg->hooks.nfiles)
+		return 0;
+	st->hooks_prefix = cfg->hooks.urlprefix;
+	buf_init(&errors, HOOKS_ERRORS_MAX);
+	if (hooks_load(&st->hooks, cfg->hooks.files, cfg->hooks.nfiles, &errors) == 0) {
+		char n[32];
+		buf_free(&errors);
+		snprintf(n, sizeof(n), "%zu", st->hooks.n);
+		if (at != HOOKS_AT_CHECK)
+			log_msg(LOG_INFO, "hooks files loaded", "hooks", n, "urlprefix", cfg->hooks.urlprefix, NULL);
+		return 0;
+	}
+	if (buf_append(&errors, "", 1) < 0 && errors.len)
+		errors.data[errors.len - 1] = 0;
+	if (at != HOOKS_AT_RELOAD)
+		fprintf(stderr, "%s\n", errors.len ? errors.data : "hooks: out of memory");
+	else
+		log_msg(LOG_ERROR, "hooks file refused", "err", errors.len ? errors.data : "out of memory", NULL);
+	buf_free(&errors);
+	return -1;
+}
+
 static int stage_build(struct app_stage *st, const struct config *cfg)
 {
 	memset(st, 0, sizeof(*st));
+	hooks_init(&st->hooks);
 	st->lim.max_connections = cfg->server.max_connections;
 	st->lim.max_header_bytes = cfg->server.max_header_bytes;
 	st->lim.max_body_bytes = cfg->server.max_body_bytes;
@@ -133,6 +169,7 @@ static void stage_commit(struct app *a, struct app_stage *st)
 	}
 	dns_set_conf(a->dns, st->dns);
 	http_server_set_limits(a->srv, &st->lim);
+	compat_embed_set(a->hooks, &st->hooks, st->hooks_prefix);
 }
 
 /* ---- the dispatcher's transport and the runner's events ---- */
@@ -179,7 +216,10 @@ static int build(struct app *a, struct app_stage *st)
 	a->runner = runner_new(a->r, emit_event, a, a->cfg->webhook.history);
 	/* the server calls into the relay, set up once the listeners are bound */
 	a->srv = http_server_new(a->r, &st->lim, relay_handle, &a->rl);
-	if (!a->disp || !a->dedupe || !a->runner || !a->srv)
+	if (a->srv)
+		http_server_empty_body_ok(a->srv, relay_empty_body_ok);
+	a->hooks = compat_embed_new(a->r);
+	if (!a->disp || !a->dedupe || !a->runner || !a->srv || !a->hooks)
 		return -1;
 	stage_commit(a, st);
 	return 0;
@@ -201,6 +241,7 @@ static void teardown(struct app *a)
 	relay_fini(&a->rl);
 	cluster_free(a->cluster);
 	tls_client_ctx_free(a->cluster_tls);
+	compat_embed_free(a->hooks);
 	dispatch_free(a->disp);
 	spool_free(a->spool);
 	http_client_free(a->client);
@@ -344,6 +385,10 @@ static void reload(struct app *a)
 		log_msg(LOG_WARN, "reload: server.listen and server.tls changes take effect after a restart", NULL);
 	if (stage_build(&st, cfg) < 0)
 		goto fail;
+	if (load_hooks(&st, cfg, HOOKS_AT_RELOAD) < 0) {
+		stage_free(&st);
+		goto fail;
+	}
 	if (cfg->server.dedupe != old->server.dedupe && !(dedupe = dedupe_resized(a->dedupe, cfg->server.dedupe))) {
 		stage_free(&st);
 		goto fail;
@@ -398,6 +443,7 @@ static void on_signal(void *arg, int signo)
 		return;
 	}
 	if (signo == SIGCHLD) {
+		compat_reap(a->hooks);
 		runner_reap(a->runner);
 		return;
 	}
@@ -468,6 +514,10 @@ static int start(struct app *a, const struct app_options *o)
 		fprintf(stderr, "edgehook: out of memory\n");
 		return APP_EXIT_RUNTIME;
 	}
+	if (load_hooks(&st, a->cfg, HOOKS_AT_START) < 0) {
+		stage_free(&st);
+		return APP_EXIT_USAGE;
+	}
 	if (!(a->r = reactor_new()) || build(a, &st) < 0) {
 		stage_free(&st);
 		fprintf(stderr, "edgehook: start-up failed: %s\n", strerror(errno));
@@ -480,7 +530,7 @@ static int start(struct app *a, const struct app_options *o)
 	if ((rc = app_listen(a->srv, a->cfg, o->listen, &a->lis)) != 0)
 		return rc;
 	parts = (struct relay_parts){a->r, a->cfg, a->srv, a->disp, a->dedupe, a->runner, a->dns, a->client,
-				     a->lis.napi + a->lis.napi_passed > 0};
+				     a->lis.napi + a->lis.napi_passed > 0, a->hooks};
 	relay_init(&a->rl, &parts);
 	if (a->worker)
 		worker_start(a);
@@ -517,6 +567,16 @@ int app_run(const struct app_options *o)
 		return APP_EXIT_RUNTIME;
 	}
 	if (o->check) {
+		struct app_stage st;
+		int bad;
+		memset(&st, 0, sizeof(st));
+		hooks_init(&st.hooks);
+		bad = load_hooks(&st, a.cfg, HOOKS_AT_CHECK) < 0;
+		hooks_free(&st.hooks);
+		if (bad) {
+			config_free(a.cfg);
+			return APP_EXIT_USAGE;
+		}
 		app_print_warnings(a.cfg, NULL, 0, 1);
 		puts("ok");
 		config_free(a.cfg);
