@@ -547,3 +547,27 @@ def test_cluster_reload_keeps_the_running_cluster_and_says_so():
     finally:
         sink.close()
         redis.close()
+
+
+def test_cluster_full_stream_answers_503_and_trims_nothing():
+    """max_stream_len bounds the undelivered events: past it ingest says
+    503 with Retry-After; nothing already accepted is trimmed away."""
+    redis = Redis().start()
+    hole = sinks.Sink(lambda i, r: ("blackhole",))
+    try:
+        with Edgehook(cluster_config(redis, hole.url(), "a", "  max_stream_len: 100\n")) as eh:
+            wait_ready(eh)
+            accepted = 1
+            while True:
+                r = post(eh)
+                if r.status != 202:
+                    break
+                accepted += 1
+                assert_true(accepted <= 100, "more than max_stream_len undelivered events accepted")
+            assert_eq(r.status, 503, "full")
+            assert_eq(r.header("retry-after"), "1", "Retry-After")
+            assert_true("max_stream_len" in r.json()["error"], "says why: %s" % r.json()["error"])
+            assert_eq(stream_len(redis), accepted, "every accepted event still in the stream")
+    finally:
+        hole.close()
+        redis.close()
