@@ -110,6 +110,10 @@ $(BUILD)/fuzz/bin/%: fuzz/%.c $(OBJS) $(LIBBEARSSL)
 $(OUT)/loadgen: bench/loadgen.c $(OBJS)
 	$(CC) $(CFLAGS_ALL) -Wall -Wextra -Werror -o $@ $< $(OUT)/obj/http/parser.o $(OUT)/obj/http/chars.o $(OUT)/obj/core/url.o $(OUT)/obj/core/strutil.o
 
+# the bench's floor: a bare epoll responder, not linked with edgehook
+$(OUT)/floor: bench/floor.c
+	$(CC) $(CFLAGS_ALL) -Wall -Wextra -Werror -o $@ $<
+
 run: edgehook
 	./edgehook
 
@@ -146,7 +150,7 @@ fuzz: $(STAMP)
 	@sh fuzz/run.sh $(BUILD)/fuzz/bin $(or $(FUZZ_SECONDS),30)
 
 bench: edgehook
-	@$(MAKE) --no-print-directory FLAVOUR=release $(BUILD)/release/loadgen
+	@$(MAKE) --no-print-directory FLAVOUR=release $(BUILD)/release/loadgen $(BUILD)/release/floor
 	@$(MAKE) --no-print-directory -j2 FLAVOUR=static $(BUILD)/static/edgehook.bin
 	@sh bench/run.sh
 

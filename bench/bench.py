@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Side-by-side load benchmarks: edgehook against nginx and adnanh/webhook
-on this machine, in one run. Servers are pinned to CPU 0, clients to
+"""Side-by-side load benchmarks: edgehook against nginx on this machine,
+in one run (adnanh/webhook: bench/webhook.py, the same hooks file served
+by both). Servers are pinned to CPU 0, clients to
 CPU 1. Prints one row per comparison (edgehook, peer, ratio, target) and a
 one-line summary; writes bench/results/<date>.{json,md,svg}."""
 import datetime
@@ -10,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -19,12 +19,10 @@ import tempfile
 import time
 import urllib.request
 
-from benchlib import (CLIENT_CPU, CONNS, DURATION, EDGEHOOK, LOADGEN, REPEAT, ROOT, SERVER_CPU, cpu_ticks, free_port,
-                      loadgen, median, metric, metrics, wait_port)
+from benchlib import (BODY, CLIENT_CPU, CONNS, DURATION, EDGEHOOK, LOADGEN, REPEAT, ROOT, SECRET, SERVER_CPU,
+                      cpu_ticks, free_port, loadgen, median, metric, metrics, run_and_stop, wait_port)
 
 STATIC = os.path.join(ROOT, "build", "static", "edgehook.bin")
-SECRET = "benchsecret"
-BODY = '{"repository":{"full_name":"o/r"},"ref":"refs/heads/main","commits":[{"id":"abc"}]}'
 TMP = tempfile.mkdtemp(prefix="edgehook-bench-")
 procs = []
 rows = []
@@ -87,7 +85,7 @@ def main():
     for tool in (EDGEHOOK, LOADGEN):
         if not os.path.exists(tool):
             raise SystemExit("missing %s: run make bench" % tool)
-    p_nginx, p_sink, p_webhook, p_eh, p_lat, p_tls = (free_port() for _ in range(6))
+    p_nginx, p_sink, p_eh, p_lat, p_tls = (free_port() for _ in range(5))
     conf = os.path.join(TMP, "nginx.conf")
     with open(conf, "w") as f:
         f.write("""worker_processes 1; daemon off; pid %s/nginx.pid; error_log %s/nginx.err;
@@ -111,12 +109,6 @@ http { access_log off; keepalive_requests 100000000; keepalive_timeout 300s;
 }
 """ % (sink_dir, sink_dir, p_sink))
     start(["nginx", "-c", os.path.join(sink_dir, "nginx.conf"), "-p", sink_dir], cpu=CLIENT_CPU)
-    hooks = os.path.join(TMP, "hooks.json")
-    with open(hooks, "w") as f:
-        json.dump([{"id": "gh", "execute-command": "/bin/true", "trigger-rule": {"match": {
-            "type": "payload-hmac-sha256", "secret": SECRET,
-            "parameter": {"source": "header", "name": "X-Hub-Signature-256"}}}}], f)
-    webhook = start(["webhook", "-hooks", hooks, "-ip", "127.0.0.1", "-port", str(p_webhook)])
     pki = os.path.join(TMP, "pki")
     os.makedirs(pki)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -141,7 +133,7 @@ triggers:
   - {id: gh, kind: github, secret: %s}
 """ % (p_eh, p_tls, pki, pki, p_sink, p_lat, SECRET))
     eh = start([EDGEHOOK, "-c", cfg])
-    for p in (p_nginx, p_sink, p_webhook, p_eh):
+    for p in (p_nginx, p_sink, p_eh):
         wait_port(p)
     time.sleep(0.5)
     idle_rss = rss_kib(eh.pid)
@@ -162,15 +154,6 @@ triggers:
     assert check["status"]["2xx"] > 0 and check["status"]["4xx"] == 0, check
     ours, peer = paired(lambda: loadgen("http://127.0.0.1:%d/webhooks/gh" % p_eh, gh)["rps"],
                         lambda: loadgen("http://127.0.0.1:%d/webhooks/gh" % p_nginx, gh)["rps"])
-    # webhook answers, then runs its command in the background on the
-    # server CPU: measure it last and let its children finish, or they
-    # slow down whatever is measured next
-    w = loadgen("http://127.0.0.1:%d/hooks/gh" % p_webhook, gh)
-    quiet = time.time() + 30
-    while time.time() < quiet and subprocess.run(["pgrep", "-P", str(webhook.pid)], capture_output=True).stdout:
-        time.sleep(0.2)
-    row("GitHub-signed trigger (HMAC) vs adnanh/webhook", ours, w["rps"], "webhook", 10,
-        note="webhook 2xx %d errors %d (it runs /bin/true per hook, as configured)" % (w["status"]["2xx"], w["errors"]))
     row("GitHub-signed trigger (HMAC) vs nginx return 202", ours, peer, "nginx", 0.8, note="median of %d" % REPEAT)
     # 3. outbound: ingest and deliver to the nginx sink
     def outbound():
@@ -321,15 +304,4 @@ def chart(items):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        shutil.rmtree(TMP, ignore_errors=True)
+    run_and_stop(main, procs, TMP)

@@ -1,9 +1,12 @@
-"""Helpers shared by the bench scripts (bench.py, tls.py, spool.py): the
-binaries and run settings, free ports, readiness, CPU of a process, the
-load generator and the metrics. Peers are stopped by pid by each script."""
+"""Helpers shared by the bench scripts (bench.py, tls.py, spool.py,
+webhook.py): the binaries and run settings, free ports, readiness, CPU of
+a process, the load generator, the metrics, and running a script's main
+with its own servers stopped by pid afterwards."""
 import json
 import os
 import re
+import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -16,6 +19,8 @@ DURATION = float(os.environ.get("BENCH_SECONDS", "4"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 CONNS = int(os.environ.get("BENCH_CONNS", "50"))
 SERVER_CPU, CLIENT_CPU = "0", "1"
+SECRET = "benchsecret"
+BODY = '{"repository":{"full_name":"o/r"},"ref":"refs/heads/main","commits":[{"id":"abc"}]}'
 
 
 def free_port():
@@ -63,3 +68,20 @@ def metrics(port):
 def metric(text, name):
     m = re.search(r"^%s(?:\{[^}]*\})? (\d+)" % re.escape(name), text, re.M)
     return int(m.group(1)) if m else 0
+
+
+def run_and_stop(main, procs, tmp):
+    """main(), then SIGTERM (SIGKILL after 10 s) to the processes the
+    script started, by pid, and its temporary directory removed."""
+    try:
+        main()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)

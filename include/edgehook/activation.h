@@ -25,5 +25,9 @@ int activation_take(const struct sockaddr *addr, socklen_t len, const char *name
 /* The next passed socket no entry took, with *api set from its name;
  * -1 when all are taken. */
 int activation_take_rest(int *api);
+/* A worker process (relay/workers.c) is handed its listeners as if
+ * passed: fds (names[i] NULL or the entry's name) replace whatever was
+ * parsed. -1 when more than fit. */
+int activation_install(const int *fds, const char *const *names, int n);
 
 #endif

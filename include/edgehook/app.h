@@ -22,11 +22,23 @@ struct tls_server_ctx;
 
 enum { APP_EXIT_RUNTIME = 1, APP_EXIT_USAGE = 2 };
 
+struct metrics_shm;
+struct sockaddr_un;
+
+/* What a worker process (server.workers > 1, relay/workers.c) is told by
+ * its supervisor. */
+struct app_worker {
+	unsigned index;          /* its slot in shm */
+	struct metrics_shm *shm; /* /metrics sums over the workers */
+	int ready_fd;            /* one byte written once serving, then closed */
+};
+
 struct app_options {
 	const char *config; /* NULL: the built-in config */
 	const char *listen; /* overrides server.listen */
 	const char *user;   /* overrides server.user */
 	int check;          /* validate, print ok or the errors, exit */
+	const struct app_worker *worker; /* NULL: not a worker (maybe their supervisor) */
 };
 
 /* Runs until stopped; returns the process exit code. */
@@ -63,6 +75,9 @@ int app_listen(struct http_server *srv, const struct config *cfg, const char *ov
  * readiness a supervisor waits for, said once privileges are dropped. */
 void app_announce(const struct http_server *srv, const struct config *cfg, const struct app_listeners *l);
 void app_listeners_close(struct app_listeners *l);
+/* A Unix socket file left by a process that is gone would make bind
+ * fail: removed when nothing answers on it. */
+void app_remove_stale_socket(const struct sockaddr_un *un);
 /* Resolves "name" or "uid:gid" and drops root for it; -1 on stderr. */
 int app_drop_privileges(const char *user);
 

@@ -28,17 +28,19 @@ struct compat {
 	int watch_fd; /* -hotreload's inotify descriptor or -1 */
 	struct compat_run *runs;
 	size_t nruns;
+	/* inside the relay (compat_embed.c): logs through log.h, and the
+	 * client address comes from the relay */
+	int embedded;
+	compat_client_fn client;
+	void *client_ctx;
 };
 
 /* "[webhook] YYYY/MM/DD HH:MM:SS [reqid] ..." when logging is on. */
 void compat_log(struct compat *app, const char *reqid, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void compat_handle(void *arg, struct http_conn *c, const struct http_request *req, const char *body, size_t len);
-/* SIGCHLD: reap and finish the runs whose process ended. */
-void compat_reap(struct compat *app);
 /* Reloads the hooks files; on any failure the running set stays. */
 void compat_reload(struct compat *app);
 /* At exit: runs still going are left to finish on their own. */
-struct compat_run *compat_run_next(const struct compat_run *run);
+void compat_runs_free(struct compat *app);
 void compat_run_free(struct compat_run *run);
 
 /* Runs at once (running or waiting), output kept per run, and runs

@@ -98,6 +98,9 @@ struct spool_cfg {
 	uint64_t retention_ms;
 };
 
+/* a worker's cluster consumer name is "<instance>-w<index>" (index < 64) */
+enum { CONFIG_WORKERS_MAX = 64, CONFIG_INSTANCE_MAX = 128 };
+
 /* cluster: Redis Streams as the shared durability point (DESIGN.md
  * cluster mode). redis NULL: not configured, the process stands alone. */
 struct cluster_cfg {
@@ -129,6 +132,8 @@ struct config {
 		size_t ntrusted;
 		const char *user;
 		size_t dedupe;
+		unsigned workers;  /* processes serving; 1: this one, no supervisor */
+		int workers_auto;  /* workers: auto (the online CPUs, at most CONFIG_WORKERS_MAX) */
 	} server;
 	struct {
 		const char *token; /* NULL: local peers only (loopback, not proxied) */
@@ -154,6 +159,11 @@ struct config {
 	} webhook;
 	struct spool_cfg spool;
 	struct cluster_cfg cluster;
+	struct {
+		const char **files; /* adnanh/webhook hooks files; none: hooks off */
+		size_t nfiles;
+		const char *urlprefix; /* served at /{urlprefix}/{id}; no slash at either end */
+	} hooks;
 	struct trigger_cfg *triggers;
 	size_t ntriggers;
 	struct {

@@ -24,6 +24,9 @@ int log_set_file(const char *path);
 /* Reopens the log file under the same path (after logrotate moved it);
  * -1 (logged to the old file) keeps writing to the old one. */
 int log_reopen(void);
+/* One key=value pair appended to every line of this process from now on
+ * (a worker's worker=N); NULL key removes it. */
+void log_set_context(const char *key, const char *value);
 /* the compiler checks that the pairs end with NULL */
 void log_msg(enum log_level level, const char *msg, ...) __attribute__((sentinel));
 

@@ -88,5 +88,9 @@ void reactor_stop(struct reactor *r);
 /* One iteration waiting at most max_wait_ms (-1 = until an event). */
 int reactor_poll(struct reactor *r, int max_wait_ms);
 size_t reactor_timer_count(const struct reactor *r);
+/* fn runs at the end of every iteration, before the loop waits again
+ * (one per reactor; NULL removes it): for work that should follow any
+ * activity without being called from every place that makes some. */
+void reactor_after_each(struct reactor *r, reactor_timer_fn fn, void *arg);
 
 #endif

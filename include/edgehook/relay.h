@@ -5,7 +5,8 @@
  * none of them: relay/app.c does, and hands them over in relay_parts.
  * relay_handle is the server's handler: it routes each request to
  * triggers (trigger.c), the API (api.c), /healthz or /metrics
- * (metrics.c). relay_drain winds the whole application down in order. */
+ * (metrics.c), or the hooks files (compat_embed.c). relay_drain winds
+ * the whole application down in order. */
 #ifndef EDGEHOOK_RELAY_H
 #define EDGEHOOK_RELAY_H
 
@@ -29,6 +30,9 @@ struct api_trigger;
 struct http_client;
 struct http_server;
 struct http_conn;
+struct metrics_shm;
+struct metrics_snapshot;
+struct compat;
 
 struct trigger_stats {
 	uint64_t accepted, duplicates, rejected_auth, rejected_source, rejected_body, not_found, queue_full, run_refused,
@@ -46,6 +50,7 @@ struct relay_parts {
 	const struct dns *dns;            /* counters for /metrics */
 	const struct http_client *client; /* counters for /metrics */
 	int api_own_listeners;            /* api.listen was bound */
+	struct compat *hooks;             /* hooks files (config hooks:) */
 };
 
 struct relay {
@@ -67,6 +72,10 @@ struct relay {
 	struct stats_series series;    /* deliveries per 10 s, for the API */
 	uint64_t started_ms;
 	int api_own_listeners;   /* /api/v1 is served only on the api.listen listeners */
+	struct metrics_shm *shm; /* NULL: one process; else /metrics sums the workers' slots */
+	unsigned worker;         /* this process's slot in shm */
+	struct metrics_snapshot *published; /* metrics_publish's buffer */
+	struct compat *hooks;    /* serves the config's hooks files under hooks.urlprefix */
 	void (*on_drained)(void *arg);
 	void *drained_arg;
 };
@@ -79,6 +88,9 @@ void relay_fini(struct relay *rl);
 void relay_set_config(struct relay *rl, struct config *cfg);
 void relay_handle(void *arg, struct http_conn *c, const struct http_request *req, const char *body,
 		  size_t body_len);
+/* The server's http_empty_body_fn: the hooks files' routes read a POST
+ * without Content-Length as webhook does (an empty body); others 411. */
+int relay_empty_body_ok(void *arg, const struct http_request *req);
 /* Closes the listeners, then waits for open requests, running commands
  * (whose lifecycle events are queued) and deliveries, in that order, and
  * calls on_drained once all are done. */
@@ -86,5 +98,7 @@ void relay_drain(struct relay *rl, void (*on_drained)(void *arg), void *arg);
 /* Past the drain timeout: kills the commands and drops the deliveries
  * still pending, counted and logged; on_drained is not called. */
 void relay_abandon(struct relay *rl);
+/* With workers: copies this process's counters to its slot in rl->shm. */
+void metrics_publish(struct relay *rl);
 
 #endif

@@ -15,6 +15,7 @@ struct buf;
 struct dispatch;
 struct http_conn;
 struct trigger_cfg;
+struct sockaddr_storage;
 
 /* registry.c: config triggers, then API-registered ones */
 const struct trigger_cfg *registry_by_id(const struct relay *rl, const char *id, size_t len);
@@ -31,6 +32,11 @@ struct cluster_kv;
 void registry_sync(void *arg, size_t n, const struct cluster_kv *kv);
 
 /* trigger.c */
+/* The client address: the peer, or when the peer is in trusted_proxies
+ * the rightmost X-Forwarded-For hop that is not (AF_UNSPEC when that hop
+ * is no address or the peer is a Unix socket). */
+void relay_client_addr(const struct relay *rl, struct http_conn *c, const struct http_request *req,
+		       struct sockaddr_storage *out);
 /* verify_as: the kind named in the route, or the trigger's own kind. */
 void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_request *req, const char *body,
 		     size_t len, const struct trigger_cfg *t, int verify_as);

@@ -78,11 +78,21 @@ int http_server_listen_named(struct http_server *s, const struct sockaddr *addr,
  * listener when named "api", *flags says which): 1, 0 when none is left,
  * -1 on failure. */
 int http_server_listen_passed(struct http_server *s, unsigned *flags);
+/* A bound, listening, non-blocking socket (mode 0600 for AF_UNIX), not
+ * served: for a supervisor that hands listeners to worker processes.
+ * reuseport: SO_REUSEPORT, so several sockets share the address and the
+ * kernel spreads new connections over them. -1 with errno. */
+int http_listen_socket(const struct sockaddr *addr, socklen_t len, int reuseport);
 /* 1 when listeners come from socket activation: nothing is bound and
  * no socket path is ours to create or remove. */
 int http_server_activated(void);
 /* New limits apply to new requests (SIGHUP reload keeps the listeners). */
 void http_server_set_limits(struct http_server *s, const struct http_server_limits *limits);
+/* Requests for which a POST/PUT/PATCH without Content-Length (or
+ * chunked coding) has an empty body, as Go's net/http reads it (webhook's
+ * routes), instead of 411. Unset: none. */
+typedef int (*http_empty_body_fn)(void *app, const struct http_request *req);
+void http_server_empty_body_ok(struct http_server *s, http_empty_body_fn fn);
 /* Stops accepting and closes idle connections; busy ones close after
  * their current response. on_empty runs once no connection is left. */
 void http_server_drain(struct http_server *s, void (*on_empty)(void *arg), void *arg);

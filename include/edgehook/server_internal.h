@@ -14,6 +14,7 @@ struct http_server {
 	struct reactor *r;
 	struct http_server_limits lim;
 	http_handler_fn handle;
+	http_empty_body_fn empty_body_ok;
 	void *app;
 	int listeners[MAX_LISTENERS];
 	struct tls_server_ctx *listener_tls[MAX_LISTENERS];

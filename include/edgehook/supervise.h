@@ -28,7 +28,8 @@ struct supervisor {
 	const char *state;
 };
 
-/* -1 (logged) when NOTIFY_SOCKET is set but unusable; the daemon runs on. */
+/* -1 (logged) when NOTIFY_SOCKET is set but unusable; the daemon runs on.
+ * rl NULL (the workers' supervisor): STATUS= says the state only. */
 int supervise_start(struct supervisor *s, struct reactor *r, const struct relay *rl);
 void supervise_ready(struct supervisor *s);
 void supervise_reloading(struct supervisor *s);

@@ -30,10 +30,11 @@ const char config_default_yaml[] =
 	"    emit: true\n"
 	"    description: \"demo trigger: POST JSON here, the event prints on stdout\"\n";
 
-static const char *const top_keys[] = {"server", "api", "webhook", "spool", "cluster", "triggers", "log", NULL};
+static const char *const top_keys[] = {"server", "api", "webhook", "spool", "cluster", "hooks", "triggers", "log",
+	NULL};
 static const char *const server_keys[] = {"listen", "tls", "max_connections", "max_header_bytes",
 	"max_body_bytes", "header_timeout", "body_timeout", "idle_timeout", "drain_timeout", "trusted_proxies", "user",
-	"dedupe", NULL};
+	"dedupe", "workers", NULL};
 static const char *const tls_keys[] = {"cert", "key", NULL};
 static const char *const listen_keys[] = {"address", "tls", "name", NULL};
 static const char *const api_keys[] = {"token", "listen", "allow_run", NULL};
@@ -99,6 +100,7 @@ static void load_server(struct loader *L, const struct node *n, struct config *c
 	config_get_cidrs(L, n, "trusted_proxies", &c->server.trusted_proxies, &c->server.ntrusted);
 	config_get_str(L, n, "user", &c->server.user);
 	config_get_size(L, n, "dedupe", &c->server.dedupe, 0, 10000000);
+	config_load_workers(L, n, c);
 }
 
 /* api.listen: the API's own listeners, plain HTTP (loopback or a Unix
@@ -355,6 +357,7 @@ static void set_defaults(struct config *c)
 	c->server.idle_timeout_ms = 60000;
 	c->server.drain_timeout_ms = 10000;
 	c->server.dedupe = 10000;
+	c->server.workers = 1;
 	c->webhook.timeout_ms = 10000;
 	c->webhook.retries = 0;
 	c->webhook.backoff_ms = 1000;
@@ -450,8 +453,15 @@ int config_load_text(const char *name, const char *text, size_t len, struct conf
 			config_load_cluster(&L, n, c);
 		else if (n && n->kind != NODE_NULL)
 			config_err_at(&L, n, "cluster: expected a map");
-		if ((n = tree_get(root, "triggers")) && n->kind != NODE_NULL)
+		if ((n = tree_get(root, "hooks")) && n->kind == NODE_MAP)
+			config_load_hooks(&L, n, c);
+		else if (n && n->kind != NODE_NULL)
+			config_err_at(&L, n, "hooks: expected a map");
+		if ((n = tree_get(root, "triggers")) && n->kind != NODE_NULL) {
 			load_triggers(&L, n, c);
+			config_check_hooks_paths(&L, n, c);
+		}
+		config_check_workers(&L, root, c, c->cluster.redis != NULL);
 	}
 	finish_tls(&L, root, c);
 	if (c->server.nlisten == 0) {

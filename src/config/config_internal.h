@@ -40,8 +40,13 @@ int config_load_listen(struct loader *L, const struct node *n, struct listen_cfg
 int config_load_trigger(struct loader *L, const struct node *n, struct trigger_cfg *t);
 void config_spool_defaults(struct config *c);
 void config_load_spool(struct loader *L, const struct node *n, struct config *c);
+void config_load_workers(struct loader *L, const struct node *server, struct config *c);
+/* After every section: workers > 1 (or auto) needs cluster: and no spool. */
+void config_check_workers(struct loader *L, const struct node *root, const struct config *c, int clustered);
 void config_cluster_defaults(struct config *c);
 void config_load_cluster(struct loader *L, const struct node *n, struct config *c);
+void config_load_hooks(struct loader *L, const struct node *n, struct config *c);
+void config_check_hooks_paths(struct loader *L, const struct node *triggers, const struct config *c);
 
 int config_valid_id(const char *s);
 int config_valid_pattern(const char *s);

@@ -16,8 +16,15 @@ static enum log_format format = LOG_LOGFMT;
 static int log_fd = STDERR_FILENO;
 static char log_path[PATH_MAX_BYTES];
 static const char *level_names[] = {"debug", "info", "warn", "error"};
+static char context_key[16], context_value[32];
 
 void log_set_level(enum log_level level) { min_level = level; }
+
+void log_set_context(const char *key, const char *value)
+{
+	snprintf(context_key, sizeof(context_key), "%s", key ? key : "");
+	snprintf(context_value, sizeof(context_value), "%s", value ? value : "");
+}
 void log_set_format(enum log_format f) { format = f; }
 
 static int open_log(const char *path)
@@ -196,6 +203,8 @@ void log_msg(enum log_level level, const char *msg, ...)
 		put_field(&l, k, v ? v : "", 0);
 	}
 	va_end(ap);
+	if (context_key[0])
+		put_field(&l, context_key, context_value, 0);
 	if (format == LOG_JSON)
 		l.buf[l.n++] = '}';
 	l.buf[l.n++] = '\n';

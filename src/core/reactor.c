@@ -37,6 +37,8 @@ struct reactor {
 	reactor_signal_fn sig_fn;
 	void *sig_arg;
 	struct list deferred; /* struct defer, in queue order */
+	reactor_timer_fn after_fn;
+	void *after_arg;
 };
 
 struct reactor *reactor_new(void)
@@ -413,7 +415,15 @@ int reactor_poll(struct reactor *r, int max_wait_ms)
 	}
 	run_timers(r);
 	run_deferred(r);
+	if (r->after_fn)
+		r->after_fn(r->after_arg);
 	return 0;
+}
+
+void reactor_after_each(struct reactor *r, reactor_timer_fn fn, void *arg)
+{
+	r->after_fn = fn;
+	r->after_arg = arg;
 }
 
 int reactor_run(struct reactor *r)

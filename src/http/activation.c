@@ -140,3 +140,18 @@ int activation_take_rest(int *api)
 		}
 	return -1;
 }
+
+int activation_install(const int *fds, const char *const *names, int n)
+{
+	int i;
+	if (n > MAX_PASSED)
+		return -1;
+	memset(&act, 0, sizeof(act));
+	act.parsed = 1;
+	for (i = 0; i < n; i++) {
+		act.p[i].fd = fds[i];
+		snprintf(act.p[i].name, sizeof(act.p[i].name), "%s", names[i] ? names[i] : "");
+	}
+	act.n = n;
+	return 0;
+}

@@ -147,7 +147,7 @@ static int add_listener(struct http_server *s, int fd, struct tls_server_ctx *tl
 	return 0;
 }
 
-static int bind_listener(const struct sockaddr *addr, socklen_t len)
+int http_listen_socket(const struct sockaddr *addr, socklen_t len, int reuseport)
 {
 	int one = 1, fd, bound;
 	mode_t mask;
@@ -155,6 +155,12 @@ static int bind_listener(const struct sockaddr *addr, socklen_t len)
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
 	if (addr->sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	/* a Unix socket is created 0600: only its owner may connect */
@@ -189,7 +195,7 @@ int http_server_listen_named(struct http_server *s, const struct sockaddr *addr,
 			errno = EADDRNOTAVAIL;
 			return -1;
 		}
-	} else if ((fd = bind_listener(addr, len)) < 0) {
+	} else if ((fd = http_listen_socket(addr, len, 0)) < 0) {
 		return -1;
 	}
 	if (add_listener(s, fd, tls, flags) < 0) {

@@ -229,6 +229,30 @@ static int scan_byte(struct http_head_scan *s, char ch)
 	return scan_fail(s, 400, "bad head state");
 }
 
+/* The end of the run of bytes from off that scan_byte would take without
+ * leaving the state: the same checks without the dispatch per byte, for
+ * the target, header names and values (most of a head). */
+static size_t scan_run(const struct http_head_scan *s, const char *buf, size_t off, size_t len)
+{
+	switch (s->state) {
+	case S_TARGET:
+		while (off < len && (unsigned char)buf[off] > 0x20 && (unsigned char)buf[off] < 0x7f)
+			off++;
+		break;
+	case S_NAME:
+		while (off < len && IS_TOKEN(buf[off]))
+			off++;
+		break;
+	case S_VALUE:
+		while (off < len && IS_FIELD_CHAR(buf[off]))
+			off++;
+		break;
+	default:
+		break;
+	}
+	return off;
+}
+
 int http_head_scan(struct http_head_scan *s, const char *buf, size_t len)
 {
 	if (s->state == S_DONE)
@@ -236,7 +260,15 @@ int http_head_scan(struct http_head_scan *s, const char *buf, size_t len)
 	if (s->error)
 		return BAD;
 	while (s->off < len) {
-		int r = scan_byte(s, buf[s->off++]);
+		size_t run = scan_run(s, buf, s->off, len);
+		int r;
+		if (run > s->off) {
+			if (s->state == S_TARGET)
+				s->sub = 1; /* a target byte was seen */
+			s->off = run;
+			continue;
+		}
+		r = scan_byte(s, buf[s->off++]);
 		if (r == BAD)
 			return BAD;
 		if (r == 1)

@@ -372,7 +372,7 @@ static int take_head(struct http_conn *c, struct http_request *req)
 	c->sent_continue = 0;
 	c->deadline = clock_now_ms() + s->lim.body_timeout_ms;
 	/* as nginx does: a method that carries a body must say how long */
-	if (!req->has_length &&
+	if (!req->has_length && !(s->empty_body_ok && s->empty_body_ok(s->app, req)) &&
 	    (http_method_is_exact(req, "POST") || http_method_is_exact(req, "PUT") || http_method_is_exact(req, "PATCH"))) {
 		conn_reject(c, 411, "Content-Length required");
 		return -1;
@@ -594,6 +594,8 @@ struct http_server *http_server_new(struct reactor *r, const struct http_server_
 }
 
 void http_server_set_limits(struct http_server *s, const struct http_server_limits *limits) { s->lim = *limits; }
+
+void http_server_empty_body_ok(struct http_server *s, http_empty_body_fn fn) { s->empty_body_ok = fn; }
 
 void http_server_drain(struct http_server *s, void (*on_empty)(void *), void *arg)
 {

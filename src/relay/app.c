@@ -4,11 +4,13 @@
 #include "edgehook/buf.h"
 #include "edgehook/client.h"
 #include "edgehook/cluster.h"
+#include "edgehook/compat.h"
 #include "edgehook/config.h"
 #include "edgehook/dedupe.h"
 #include "edgehook/dispatch.h"
 #include "edgehook/dns.h"
 #include "edgehook/event.h"
+#include "edgehook/hooks.h"
 #include "edgehook/log.h"
 #include "edgehook/reactor.h"
 #include "edgehook/relay.h"
@@ -20,12 +22,16 @@
 #include "edgehook/tls.h"
 #include "edgehook/trigger_spool.h"
 #include "edgehook/url.h"
+#include "edgehook/clock.h"
+#include "edgehook/metrics_shm.h"
+#include "edgehook/workers.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct app {
 	struct reactor *r;
@@ -42,11 +48,15 @@ struct app {
 	struct cluster *cluster;
 	struct tls_client_ctx *cluster_tls; /* rediss:// anchors */
 	struct trigger_spool *tspool;
+	struct compat *hooks; /* the config's hooks files */
 	struct relay rl;
 	struct app_listeners lis;
 	struct supervisor sup;
 	struct timer drain_timer;
 	int supervised, draining;
+	const struct app_worker *worker; /* NULL: not one of server.workers */
+	struct timer publish_timer;
+	uint64_t published_ms;
 };
 
 /* Everything a config builds that can fail, built before anything is
@@ -56,6 +66,8 @@ struct app_stage {
 	struct tls_client_ctx *tls; /* NULL: no https endpoint */
 	struct dns_conf *dns;
 	struct http_server_limits lim;
+	struct hook_set hooks; /* hooks.files, read again on every load */
+	const char *hooks_prefix; /* NULL: no hooks served */
 };
 
 static void stage_free(struct app_stage *st)
@@ -63,6 +75,7 @@ static void stage_free(struct app_stage *st)
 	dispatch_stage_free(st->disp);
 	tls_client_ctx_free(st->tls);
 	dns_conf_free(st->dns);
+	hooks_free(&st->hooks);
 }
 
 /* The CA bundle is read again on every load (a reload re-reads a
@@ -97,9 +110,39 @@ static int load_trust(struct app_stage *st, const struct config *cfg)
 	return 0;
 }
 
+enum hooks_load_at { HOOKS_AT_RELOAD, HOOKS_AT_START, HOOKS_AT_CHECK };
+
+/* A hooks file that does not load refuses the config: at start (and
+ * --check) on stderr, on a reload in the log (the running set stays). */
+static int load_hooks(struct app_stage *st, const struct config *cfg, enum hooks_load_at at)
+{
+	struct buf errors;
+	if (!cfg->hooks.nfiles)
+		return 0;
+	st->hooks_prefix = cfg->hooks.urlprefix;
+	buf_init(&errors, HOOKS_ERRORS_MAX);
+	if (hooks_load(&st->hooks, cfg->hooks.files, cfg->hooks.nfiles, &errors) == 0) {
+		char n[32];
+		buf_free(&errors);
+		snprintf(n, sizeof(n), "%zu", st->hooks.n);
+		if (at != HOOKS_AT_CHECK)
+			log_msg(LOG_INFO, "hooks files loaded", "hooks", n, "urlprefix", cfg->hooks.urlprefix, NULL);
+		return 0;
+	}
+	if (buf_append(&errors, "", 1) < 0 && errors.len)
+		errors.data[errors.len - 1] = 0;
+	if (at != HOOKS_AT_RELOAD)
+		fprintf(stderr, "%s\n", errors.len ? errors.data : "hooks: out of memory");
+	else
+		log_msg(LOG_ERROR, "hooks file refused", "err", errors.len ? errors.data : "out of memory", NULL);
+	buf_free(&errors);
+	return -1;
+}
+
 static int stage_build(struct app_stage *st, const struct config *cfg)
 {
 	memset(st, 0, sizeof(*st));
+	hooks_init(&st->hooks);
 	st->lim.max_connections = cfg->server.max_connections;
 	st->lim.max_header_bytes = cfg->server.max_header_bytes;
 	st->lim.max_body_bytes = cfg->server.max_body_bytes;
@@ -126,6 +169,7 @@ static void stage_commit(struct app *a, struct app_stage *st)
 	}
 	dns_set_conf(a->dns, st->dns);
 	http_server_set_limits(a->srv, &st->lim);
+	compat_embed_set(a->hooks, &st->hooks, st->hooks_prefix);
 }
 
 /* ---- the dispatcher's transport and the runner's events ---- */
@@ -172,7 +216,10 @@ static int build(struct app *a, struct app_stage *st)
 	a->runner = runner_new(a->r, emit_event, a, a->cfg->webhook.history);
 	/* the server calls into the relay, set up once the listeners are bound */
 	a->srv = http_server_new(a->r, &st->lim, relay_handle, &a->rl);
-	if (!a->disp || !a->dedupe || !a->runner || !a->srv)
+	if (a->srv)
+		http_server_empty_body_ok(a->srv, relay_empty_body_ok);
+	a->hooks = compat_embed_new(a->r);
+	if (!a->disp || !a->dedupe || !a->runner || !a->srv || !a->hooks)
 		return -1;
 	stage_commit(a, st);
 	return 0;
@@ -183,6 +230,7 @@ static void teardown(struct app *a)
 	if (a->disp)
 		dispatch_flush(a->disp);
 	timer_stop(a->r, &a->drain_timer);
+	timer_stop(a->r, &a->publish_timer);
 	if (a->supervised)
 		supervise_stop(&a->sup);
 	http_server_free(a->srv);
@@ -193,6 +241,7 @@ static void teardown(struct app *a)
 	relay_fini(&a->rl);
 	cluster_free(a->cluster);
 	tls_client_ctx_free(a->cluster_tls);
+	compat_embed_free(a->hooks);
 	dispatch_free(a->disp);
 	spool_free(a->spool);
 	http_client_free(a->client);
@@ -302,6 +351,18 @@ static int open_cluster(struct app *a)
 	return 0;
 }
 
+/* Each worker is its own consumer in the cluster's group, named
+ * "<instance>-w<index>"; its replacement takes the same name and so
+ * resumes its pending list. */
+static int worker_config(const struct app *a, struct config *cfg)
+{
+	char name[160];
+	if (!a->worker || !cfg->cluster.redis)
+		return 0;
+	snprintf(name, sizeof(name), "%s-w%u", cfg->cluster.instance, a->worker->index);
+	return (cfg->cluster.instance = arena_strdup(&cfg->arena, name)) ? 0 : -1;
+}
+
 static void reload(struct app *a)
 {
 	struct config *cfg;
@@ -316,12 +377,18 @@ static void reload(struct app *a)
 		log_msg(LOG_ERROR, "reload failed: keeping the running config", "file", a->config_path, NULL);
 		return;
 	}
+	if (worker_config(a, cfg) < 0)
+		goto fail;
 	/* listeners are bound once at start; a reload cannot move them */
 	if (!same_list(old->server.listen, old->server.nlisten, cfg->server.listen, cfg->server.nlisten) ||
 	    !same_str(old->server.tls_cert, cfg->server.tls_cert) || !same_str(old->server.tls_key, cfg->server.tls_key))
 		log_msg(LOG_WARN, "reload: server.listen and server.tls changes take effect after a restart", NULL);
 	if (stage_build(&st, cfg) < 0)
 		goto fail;
+	if (load_hooks(&st, cfg, HOOKS_AT_RELOAD) < 0) {
+		stage_free(&st);
+		goto fail;
+	}
 	if (cfg->server.dedupe != old->server.dedupe && !(dedupe = dedupe_resized(a->dedupe, cfg->server.dedupe))) {
 		stage_free(&st);
 		goto fail;
@@ -335,6 +402,8 @@ static void reload(struct app *a)
 		log_msg(LOG_WARN, "reload: api.listen changes take effect after a restart", NULL);
 	if (!same_spool(&old->spool, &cfg->spool))
 		log_msg(LOG_WARN, "reload: spool changes take effect after a restart", NULL);
+	if (old->server.workers != cfg->server.workers || old->server.workers_auto != cfg->server.workers_auto)
+		log_msg(LOG_WARN, "reload: server.workers changes take effect after a restart", NULL);
 	if (!same_cluster(&old->cluster, &cfg->cluster))
 		log_msg(LOG_WARN, "reload: cluster changes take effect after a restart", NULL);
 	stage_commit(a, &st);
@@ -374,6 +443,7 @@ static void on_signal(void *arg, int signo)
 		return;
 	}
 	if (signo == SIGCHLD) {
+		compat_reap(a->hooks);
 		runner_reap(a->runner);
 		return;
 	}
@@ -384,7 +454,11 @@ static void on_signal(void *arg, int signo)
 	if (signo != SIGTERM && signo != SIGINT)
 		return;
 	if (a->draining) {
-		reactor_stop(a->r);
+		/* a worker gets TERM from its supervisor and often the same from
+		 * the terminal or the service manager: only the supervisor
+		 * decides to cut a drain short */
+		if (!a->worker)
+			reactor_stop(a->r);
 		return;
 	}
 	a->draining = 1;
@@ -394,6 +468,37 @@ static void on_signal(void *arg, int signo)
 	 * rely on new connections being refused */
 	relay_drain(&a->rl, on_drained, a);
 	log_msg(LOG_INFO, "draining", "signal", signo == SIGTERM ? "TERM" : "INT", NULL);
+}
+
+/* ---- a worker (server.workers > 1) ---- */
+
+/* After any activity the slot is refreshed, at most every
+ * METRICS_SHM_PUBLISH_MS: the timer only makes the loop come round. */
+static void after_iteration(void *arg)
+{
+	struct app *a = arg;
+	uint64_t now = clock_now_ms();
+	if (now - a->published_ms >= METRICS_SHM_PUBLISH_MS) {
+		metrics_publish(&a->rl);
+		a->published_ms = now;
+	} else if (!timer_armed(&a->publish_timer)) {
+		timer_start(a->r, &a->publish_timer, METRICS_SHM_PUBLISH_MS);
+	}
+}
+
+static void on_publish_timer(void *arg) { (void)arg; }
+
+static void worker_start(struct app *a)
+{
+	a->rl.shm = a->worker->shm;
+	a->rl.worker = a->worker->index;
+	reactor_after_each(a->r, after_iteration, a);
+}
+
+static void worker_ready(struct app *a)
+{
+	(void)!write(a->worker->ready_fd, "R", 1);
+	close(a->worker->ready_fd);
 }
 
 /* ---- the process ---- */
@@ -409,6 +514,10 @@ static int start(struct app *a, const struct app_options *o)
 		fprintf(stderr, "edgehook: out of memory\n");
 		return APP_EXIT_RUNTIME;
 	}
+	if (load_hooks(&st, a->cfg, HOOKS_AT_START) < 0) {
+		stage_free(&st);
+		return APP_EXIT_USAGE;
+	}
 	if (!(a->r = reactor_new()) || build(a, &st) < 0) {
 		stage_free(&st);
 		fprintf(stderr, "edgehook: start-up failed: %s\n", strerror(errno));
@@ -421,8 +530,10 @@ static int start(struct app *a, const struct app_options *o)
 	if ((rc = app_listen(a->srv, a->cfg, o->listen, &a->lis)) != 0)
 		return rc;
 	parts = (struct relay_parts){a->r, a->cfg, a->srv, a->disp, a->dedupe, a->runner, a->dns, a->client,
-				     a->lis.napi + a->lis.napi_passed > 0};
+				     a->lis.napi + a->lis.napi_passed > 0, a->hooks};
 	relay_init(&a->rl, &parts);
+	if (a->worker)
+		worker_start(a);
 	supervise_start(&a->sup, a->r, &a->rl);
 	a->supervised = 1;
 	/* every listener is bound: root is no longer needed, and readiness
@@ -435,6 +546,8 @@ static int start(struct app *a, const struct app_options *o)
 	if (open_spool(a) < 0 || open_cluster(a) < 0)
 		return APP_EXIT_USAGE;
 	supervise_ready(&a->sup);
+	if (a->worker)
+		worker_ready(a);
 	return 0;
 }
 
@@ -444,9 +557,26 @@ int app_run(const struct app_options *o)
 	int rc;
 	memset(&a, 0, sizeof(a));
 	timer_init(&a.drain_timer, on_drain_timeout, &a);
+	timer_init(&a.publish_timer, on_publish_timer, &a);
+	a.worker = o->worker;
 	if (app_load_config(o->config, &a.cfg) < 0)
 		return APP_EXIT_USAGE;
+	if (worker_config(&a, a.cfg) < 0) {
+		fprintf(stderr, "edgehook: out of memory\n");
+		config_free(a.cfg);
+		return APP_EXIT_RUNTIME;
+	}
 	if (o->check) {
+		struct app_stage st;
+		int bad;
+		memset(&st, 0, sizeof(st));
+		hooks_init(&st.hooks);
+		bad = load_hooks(&st, a.cfg, HOOKS_AT_CHECK) < 0;
+		hooks_free(&st.hooks);
+		if (bad) {
+			config_free(a.cfg);
+			return APP_EXIT_USAGE;
+		}
 		app_print_warnings(a.cfg, NULL, 0, 1);
 		puts("ok");
 		config_free(a.cfg);
@@ -462,6 +592,8 @@ int app_run(const struct app_options *o)
 	 * it must not kill the process */
 	signal(SIGXFSZ, SIG_IGN);
 	app_test_clock();
+	if (!a.worker && a.cfg->server.workers > 1)
+		return workers_run(o, a.cfg);
 	a.config_path = o->config;
 	rc = start(&a, o);
 	if (rc == 0) {

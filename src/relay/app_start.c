@@ -135,9 +135,7 @@ static int listen_server(struct http_server *srv, const struct config *cfg, cons
 	return 0;
 }
 
-/* A Unix socket file left by a process that is gone would make bind
- * fail: removed when nothing answers on it. */
-static void remove_stale_socket(const struct sockaddr_un *un)
+void app_remove_stale_socket(const struct sockaddr_un *un)
 {
 	struct stat st;
 	int fd;
@@ -171,7 +169,7 @@ static int listen_api(struct http_server *srv, const struct config *cfg, struct 
 		/* a passed Unix socket is the service manager's to remove */
 		int own_path = l->addr.ss_family == AF_UNIX && !http_server_activated();
 		if (own_path)
-			remove_stale_socket((const struct sockaddr_un *)&l->addr);
+			app_remove_stale_socket((const struct sockaddr_un *)&l->addr);
 		if (http_server_listen_named(srv, (const struct sockaddr *)&l->addr, l->addrlen, l->name, NULL,
 					     HTTP_LISTENER_API) < 0) {
 			fprintf(stderr, "edgehook: cannot listen on %s (api.listen): %s\n", l->text, strerror(errno));

@@ -4,6 +4,7 @@
 #include "edgehook/compat_internal.h"
 
 #include "edgehook/buf.h"
+#include "edgehook/log.h"
 #include "edgehook/reactor.h"
 #include "edgehook/server.h"
 #include "edgehook/tls.h"
@@ -11,6 +12,7 @@
 #include <arpa/inet.h>
 #include <sys/epoll.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +31,14 @@ void compat_log(struct compat *app, const char *reqid, const char *fmt, ...)
 	char when[32];
 	time_t now = time(NULL);
 	struct tm tm;
+	if (app->embedded) {
+		char line[4096];
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		log_msg(LOG_INFO, line, "hooks_request", reqid, NULL);
+		return;
+	}
 	if (!app->log)
 		return;
 	localtime_r(&now, &tm);
@@ -125,7 +136,7 @@ static void on_inotify(void *arg, int fd, uint32_t events)
 {
 	struct compat *app = arg;
 	char ev[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	int changed = 0;
+	const char *changed = NULL;
 	ssize_t n;
 	size_t i;
 	(void)events;
@@ -136,12 +147,12 @@ static void on_inotify(void *arg, int fd, uint32_t events)
 			for (i = 0; e->len && i < app->o.nhooks; i++) {
 				const char *base = strrchr(app->o.hooks[i], '/');
 				if (strcmp(e->name, base ? base + 1 : app->o.hooks[i]) == 0)
-					changed = 1;
+					changed = app->o.hooks[i];
 			}
 		}
 	}
 	if (changed) {
-		compat_log(app, NULL, "hooks file changed");
+		compat_log(app, NULL, "hooks file %s modified", changed);
 		compat_reload(app);
 	}
 }
@@ -254,15 +265,58 @@ static int drop_ids(struct compat *app)
 {
 	if (!app->o.setuid && !app->o.setgid)
 		return 0;
-	if (!app->o.setuid || !app->o.setgid) {
-		fprintf(stderr, "webhook: error: setuid and setgid options must be used together\n");
-		return -1;
-	}
 	if (setgroups(0, NULL) < 0 || setgid((gid_t)app->o.setgid) < 0 || setuid((uid_t)app->o.setuid) < 0) {
 		fprintf(stderr, "webhook: error dropping privileges: %s\n", strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+/* webhook's pidfile: a file naming a live process refuses the start
+ * (another webhook may run), a stale one is replaced; the directory is
+ * created; the pid is written without a newline, mode 0600. */
+static int write_pidfile(struct compat *app)
+{
+	char text[32], dir[4096];
+	const char *path = app->o.pidfile;
+	char *p;
+	int fd, n;
+	FILE *old = fopen(path, "r");
+	if (old) {
+		long pid = 0;
+		int live = fscanf(old, "%ld", &pid) == 1 && pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+		fclose(old);
+		if (live) {
+			compat_log(app, NULL, "Error creating pidfile: pid file found, ensure webhook is not running or delete %s",
+				   path);
+			return -1;
+		}
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (p = strchr(dir + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = 0;
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			break;
+		*p = '/';
+	}
+	n = snprintf(text, sizeof(text), "%d", (int)getpid());
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, text, (size_t)n) != n) {
+		compat_log(app, NULL, "Error creating pidfile: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Go's net/http reads a POST without Content-Length as an empty body */
+static int any_request(void *app, const struct http_request *req)
+{
+	(void)app;
+	(void)req;
+	return 1;
 }
 
 static void on_signal(void *arg, int signo)
@@ -277,7 +331,7 @@ static void on_signal(void *arg, int signo)
 		compat_reload(app);
 		return;
 	}
-	compat_log(app, NULL, "caught %s signal", signo == SIGTERM ? "terminated" : "interrupt");
+	compat_log(app, NULL, "caught %s signal; exiting", signo == SIGTERM ? "terminated" : "interrupt");
 	reactor_stop(app->r);
 }
 
@@ -295,10 +349,15 @@ int compat_main(int argc, char **argv)
 	struct compat app;
 	struct http_server *srv = NULL;
 	struct tls_server_ctx *tls = NULL;
-	FILE *pid = NULL;
+	int pidfile = 0;
 	int rc = 1, k = compat_parse_args(argc, argv, &app.o);
 	if (k != 0)
 		return k > 0 ? 0 : 2;
+	/* checked before anything else, as webhook does */
+	if (!app.o.setuid != !app.o.setgid) {
+		printf("error: setuid and setgid options must be used together\n");
+		return 1;
+	}
 	{
 		struct compat_opts o = app.o;
 		memset(&app, 0, sizeof(app));
@@ -317,19 +376,18 @@ int compat_main(int argc, char **argv)
 	compat_log(&app, NULL, "version 2.8.0 starting");
 	if (app.o.template_)
 		compat_log(&app, NULL, "edgehook: -template is not supported yet and is ignored");
-	if (split_methods(&app) < 0 || load_hooks(&app) < 0)
-		goto out;
 	if (app.o.pidfile) {
-		if (!(pid = fopen(app.o.pidfile, "w"))) {
-			fprintf(stderr, "webhook: error creating pidfile: %s\n", strerror(errno));
+		if (write_pidfile(&app) < 0)
 			goto out;
-		}
-		fprintf(pid, "%d\n", (int)getpid());
-		fclose(pid);
+		pidfile = 1;
 	}
-	if (!(app.r = reactor_new()) || reactor_signals(app.r, signals, sizeof(signals) / sizeof(signals[0]), on_signal, &app) < 0 ||
-	    !(srv = http_server_new(app.r, &lim, compat_handle, &app)))
+	compat_log(&app, NULL, "setting up os signal watcher");
+	if (!(app.r = reactor_new()) || reactor_signals(app.r, signals, sizeof(signals) / sizeof(signals[0]), on_signal, &app) < 0)
 		goto out;
+	compat_log(&app, NULL, "os signal watcher ready");
+	if (split_methods(&app) < 0 || load_hooks(&app) < 0 || !(srv = http_server_new(app.r, &lim, compat_handle, &app)))
+		goto out;
+	http_server_empty_body_ok(srv, any_request);
 	if (app.o.hotreload && watch_hooks(&app) < 0)
 		goto out;
 	if (listen_on(&app, srv, &tls) < 0 || drop_ids(&app) < 0)
@@ -337,7 +395,7 @@ int compat_main(int argc, char **argv)
 	reactor_run(app.r);
 	rc = 0;
 out:
-	if (app.o.pidfile && pid)
+	if (pidfile)
 		unlink(app.o.pidfile);
 	if (srv)
 		http_server_free(srv);
@@ -348,11 +406,7 @@ out:
 	if (app.r)
 		reactor_free(app.r);
 	hooks_free(&app.hooks);
-	while (app.runs) {
-		struct compat_run *next = compat_run_next(app.runs);
-		compat_run_free(app.runs);
-		app.runs = next;
-	}
+	compat_runs_free(&app);
 	free(app.methods_text);
 	if (app.log && app.log != stderr)
 		fclose(app.log);

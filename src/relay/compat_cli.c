@@ -107,7 +107,7 @@ static int set(struct compat_opts *o, const struct flag *fl, const char *value, 
 	}
 }
 
-static void defaults(struct compat_opts *o)
+void compat_defaults(struct compat_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->urlprefix = "hooks";
@@ -122,7 +122,7 @@ static void defaults(struct compat_opts *o)
 int compat_parse_args(int argc, char **argv, struct compat_opts *o)
 {
 	int i;
-	defaults(o);
+	compat_defaults(o);
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *name, *eq, *value;
 		const struct flag *fl;

@@ -112,7 +112,14 @@ static void request_id(struct compat *app, const struct http_request *req, char 
 		snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), h->value);
 		return;
 	}
-	snprintf(out, cap, "%06x", rand_u32() & 0xffffff);
+	{
+		static const char hex[] = "0123456789abcdef";
+		uint32_t v = rand_u32();
+		size_t i;
+		for (i = 0; i < 6 && i + 1 < cap; i++)
+			out[i] = hex[(v >> (20 - 4 * i)) & 15];
+		out[i] = 0;
+	}
 }
 
 static int method_in(const char *const *list, size_t n, const struct http_request *req)
@@ -189,6 +196,21 @@ static void peer_text(const struct sockaddr *sa, char *out, size_t cap)
 	} else {
 		snprintf(out, cap, "@");
 	}
+}
+
+/* The address ip-whitelist checks: the socket peer, or inside the relay
+ * the client behind its trusted_proxies. */
+static void client_addr(struct compat *app, struct http_conn *c, const struct http_request *req,
+			struct sockaddr_storage *out)
+{
+	const struct sockaddr *peer = http_conn_peer(c);
+	if (app->client) {
+		app->client(app->client_ctx, c, req, out);
+		return;
+	}
+	memset(out, 0, sizeof(*out));
+	if (peer->sa_family == AF_INET || peer->sa_family == AF_INET6)
+		memcpy(out, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 }
 
 struct exchange {
@@ -277,6 +299,7 @@ static void hook_request(struct exchange *x)
 	struct buf form, out, pjson;
 	struct hook_request rq;
 	struct rule_req rr;
+	struct sockaddr_storage client;
 	int ok, refused = 0;
 	size_t i;
 	compat_log(app, x->reqid, "%s got matched", h->id);
@@ -289,8 +312,12 @@ static void hook_request(struct exchange *x)
 	}
 	if (h->content_type && *h->content_type)
 		snprintf(ctype, sizeof(ctype), "%s", h->content_type);
-	else
-		snprintf(ctype, sizeof(ctype), "%.*s", cth ? (int)cth->value_len : 0, cth ? cth->value : "");
+	else {
+		size_t n = cth ? (cth->value_len < sizeof(ctype) - 1 ? cth->value_len : sizeof(ctype) - 1) : 0;
+		if (n)
+			memcpy(ctype, cth->value, n);
+		ctype[n] = 0;
+	}
 	memset(&doc, 0, sizeof(doc));
 	buf_init(&form, 2 * form_json_bound(x->len) + 16);
 	buf_init(&pjson, 0);
@@ -322,7 +349,8 @@ static void hook_request(struct exchange *x)
 	memset(&rr, 0, sizeof(rr));
 	rr.body = x->body;
 	rr.body_len = x->len;
-	rr.client = http_conn_peer(x->c);
+	client_addr(app, x->c, req, &client);
+	rr.client = (const struct sockaddr *)&client;
 	rr.now = time(NULL);
 	rr.soft_signature_failures = h->soft_failures;
 	rr.param = hook_param_get;
@@ -357,7 +385,7 @@ void compat_handle(void *arg, struct http_conn *c, const struct http_request *re
 	struct exchange x;
 	const char *q = memchr(req->target, '?', req->target_len);
 	size_t plen = q ? (size_t)(q - req->target) : req->target_len, n, pre;
-	char *clean, *id;
+	char small[1024], *clean, *id;
 	memset(&x, 0, sizeof(x));
 	x.app = arg;
 	x.c = c;
@@ -368,11 +396,13 @@ void compat_handle(void *arg, struct http_conn *c, const struct http_request *re
 		compat_answer(c, 404, "X-Content-Type-Options: nosniff\r\n", "404 page not found\n");
 		return;
 	}
-	if (!(clean = malloc(2 * plen + 2)) || !(id = malloc(plen + 1))) {
-		free(clean);
+	/* the usual short path needs no allocation */
+	clean = 3 * plen + 3 <= sizeof(small) ? small : malloc(3 * plen + 3);
+	if (!clean) {
 		compat_answer(c, 503, NULL, "Out of memory.");
 		return;
 	}
+	id = clean + 2 * plen + 2;
 	n = clean_path(req->target, plen, clean);
 	if (n != plen || memcmp(clean, req->target, n) != 0) {
 		char loc[8300];
@@ -393,7 +423,7 @@ void compat_handle(void *arg, struct http_conn *c, const struct http_request *re
 		goto out;
 	}
 	request_id(x.app, req, x.reqid, sizeof(x.reqid));
-	{
+	if (x.app->log || x.app->embedded) {
 		char remote[80];
 		peer_text(http_conn_peer(c), remote, sizeof(remote));
 		compat_log(x.app, x.reqid, "incoming HTTP %.*s request from %s", (int)req->method_len, req->method, remote);
@@ -414,6 +444,6 @@ void compat_handle(void *arg, struct http_conn *c, const struct http_request *re
 	hook_request(&x);
 	buf_free(&x.extra);
 out:
-	free(clean);
-	free(id);
+	if (clean != small)
+		free(clean);
 }

@@ -45,9 +45,14 @@ void compat_run_free(struct compat_run *run)
 	free(run);
 }
 
-struct compat_run *compat_run_next(const struct compat_run *run)
+void compat_runs_free(struct compat *app)
 {
-	return run->next;
+	while (app->runs) {
+		struct compat_run *next = app->runs->next;
+		compat_run_free(app->runs);
+		app->runs = next;
+	}
+	app->nruns = 0;
 }
 
 void compat_run_abort(void *arg)

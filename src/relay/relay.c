@@ -2,6 +2,7 @@
 #include "edgehook/relay.h"
 #include "edgehook/relay_routes.h"
 #include "edgehook/clock.h"
+#include "edgehook/compat.h"
 #include "edgehook/config.h"
 #include "edgehook/cluster.h"
 #include "edgehook/dispatch.h"
@@ -11,7 +12,13 @@
 #include "edgehook/strutil.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static void client_addr(void *ctx, struct http_conn *c, const struct http_request *req, struct sockaddr_storage *out)
+{
+	relay_client_addr(ctx, c, req, out);
+}
 
 void relay_init(struct relay *rl, const struct relay_parts *p)
 {
@@ -25,6 +32,9 @@ void relay_init(struct relay *rl, const struct relay_parts *p)
 	rl->dns = p->dns;
 	rl->client = p->client;
 	rl->api_own_listeners = p->api_own_listeners;
+	rl->hooks = p->hooks;
+	if (rl->hooks)
+		compat_embed_client(rl->hooks, client_addr, rl);
 	rl->started_ms = clock_now_ms();
 	stats_series_start(&rl->series, rl->r, rl->disp);
 }
@@ -34,6 +44,8 @@ void relay_fini(struct relay *rl)
 	registry_free(rl);
 	received_free(&rl->received);
 	stats_series_stop(&rl->series);
+	free(rl->published);
+	rl->published = NULL;
 }
 
 void relay_set_config(struct relay *rl, struct config *cfg)
@@ -142,6 +154,15 @@ static void webhooks_route(struct relay *rl, struct http_conn *c, const struct h
 	trigger_route(rl, c, req, body, len, t, verify_as);
 }
 
+int relay_empty_body_ok(void *arg, const struct http_request *req)
+{
+	struct relay *rl = arg;
+	const char *path;
+	size_t plen;
+	target_path(req, &path, &plen);
+	return rl->hooks && compat_embed_serves(rl->hooks, path, plen);
+}
+
 void relay_handle(void *arg, struct http_conn *c, const struct http_request *req, const char *body, size_t len)
 {
 	struct relay *rl = arg;
@@ -174,6 +195,8 @@ void relay_handle(void *arg, struct http_conn *c, const struct http_request *req
 		ui_handle(rl, c, req, path, plen);
 	} else if (api_path) {
 		api_handle(rl, c, req, path + 8, plen - 8, body, len);
+	} else if (rl->hooks && compat_embed_serves(rl->hooks, path, plen)) {
+		compat_handle(rl->hooks, c, req, body, len);
 	} else if ((t = registry_by_path(rl, path, plen)) != NULL) {
 		trigger_route(rl, c, req, body, len, t, -1);
 	} else {

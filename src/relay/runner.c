@@ -277,20 +277,16 @@ const char *runner_id(const struct run *run) { return run->id; }
 void runner_set_tag(struct run *run, uint64_t tag) { run->tag = tag; }
 uint64_t runner_tag(const struct run *run) { return run->tag; }
 
+/* Each run's own pid: hooks files' commands (compat_run.c) are children
+ * of the same process, and waitpid(-1) would take their status. */
 void runner_reap(struct runner *rn)
 {
 	int status;
-	pid_t pid;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		struct run *run = NULL;
+again:
+	list_for_each_safe(it, nx, &rn->running) {
+		struct run *run = list_entry(it, struct run, link);
 		struct slot *s;
-		list_for_each_safe(it, nx, &rn->running) {
-			if (list_entry(it, struct run, link)->proc.pid == pid) {
-				run = list_entry(it, struct run, link);
-				break;
-			}
-		}
-		if (!run)
+		if (waitpid(run->proc.pid, &status, WNOHANG) != run->proc.pid)
 			continue;
 		if (WIFEXITED(status)) {
 			run->exit_code = WEXITSTATUS(status);
@@ -303,7 +299,9 @@ void runner_reap(struct runner *rn)
 		proc_drain(&run->proc);
 		s = run->slot;
 		finish(run);
+		/* settling may start queued runs: walk the list again */
 		settle(rn, s);
+		goto again;
 	}
 }
 

@@ -13,7 +13,13 @@ enum { MSG_MAX = 256 };
 static void send_with_status(struct supervisor *s, const char *head)
 {
 	char msg[MSG_MAX];
-	size_t conns = s->rl->srv ? http_server_open_connections(s->rl->srv) : 0;
+	size_t conns;
+	if (!s->rl) {
+		snprintf(msg, sizeof(msg), "%s%sSTATUS=%s", head, *head ? "\n" : "", s->state);
+		notify_send(&s->n, msg);
+		return;
+	}
+	conns = s->rl->srv ? http_server_open_connections(s->rl->srv) : 0;
 	snprintf(msg, sizeof(msg), "%s%sSTATUS=%s, %zu connections, %zu deliveries pending", head, *head ? "\n" : "",
 		 s->state, conns, dispatch_pending(s->rl->disp));
 	notify_send(&s->n, msg);

@@ -89,8 +89,8 @@ static int walk_hops(const struct relay *rl, const struct http_header *h, struct
  * rightmost X-Forwarded-For hop that is not one. All lines count, in
  * order, as one list: HAProxy appends its own line after any the client
  * sent. When every hop is trusted the leftmost is the client. */
-static void source_addr(const struct relay *rl, struct http_conn *c, const struct http_request *req,
-			struct sockaddr_storage *out)
+void relay_client_addr(const struct relay *rl, struct http_conn *c, const struct http_request *req,
+		       struct sockaddr_storage *out)
 {
 	const struct sockaddr *peer = http_conn_peer(c);
 	size_t i;
@@ -466,7 +466,7 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 		reject(c, &rl->tstats.rejected_source, 403, "trigger disabled");
 		return;
 	}
-	source_addr(rl, c, req, &src);
+	relay_client_addr(rl, c, req, &src);
 	cidr_addr_text((const struct sockaddr *)&src, ip, sizeof(ip));
 	if ((t->nallowed && !cidr_match_any(t->allowed_ips, t->nallowed, (const struct sockaddr *)&src)) ||
 	    !source_allowed(t, req, (const struct sockaddr *)&src)) {
@@ -539,9 +539,10 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 		goto out;
 	}
 	if (t->emit && emit_event(rl, t, type, dlv ? delivery : dlv_id, ip, in.data, evt_id) < 0) {
+		const char *why_full = dispatch_refusal(rl->disp);
 		runner_discard(run);
-		log_msg(LOG_WARN, "event refused: delivery queue full", "trigger", t->id, NULL);
-		reject(c, &rl->tstats.queue_full, 503, "delivery queue full");
+		log_msg(LOG_WARN, "event refused", "trigger", t->id, "why", why_full, NULL);
+		reject(c, &rl->tstats.queue_full, 503, why_full);
 		goto out;
 	}
 	buf_init(&reply, 256);

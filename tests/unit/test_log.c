@@ -119,6 +119,25 @@ TEST(test_log_level_drops_lower_lines)
 	CHECK(!strstr(text, "dropped") && strstr(text, "kept"));
 }
 
+TEST(test_log_context_ends_every_line)
+{
+	char path[128], text[4096];
+	snprintf(path, sizeof(path), "%s/context.log", dir);
+	CHECK_EQ_INT(log_set_file(path), 0);
+	log_set_context("worker", "3");
+	log_msg(LOG_INFO, "one", "k", "v", NULL);
+	log_set_format(LOG_JSON);
+	log_msg(LOG_INFO, "two", NULL);
+	log_set_format(LOG_LOGFMT);
+	log_set_context(NULL, NULL);
+	log_msg(LOG_INFO, "three", NULL);
+	CHECK_EQ_INT(log_set_file(NULL), 0);
+	slurp(path, text, sizeof(text));
+	CHECK(strstr(text, "msg=one k=v worker=3\n") != NULL);
+	CHECK(strstr(text, "\"msg\":\"two\",\"worker\":\"3\"}\n") != NULL);
+	CHECK(strstr(text, "msg=three\n") != NULL);
+}
+
 int main(void)
 {
 	CHECK(mkdtemp(dir) != NULL);
@@ -126,5 +145,6 @@ int main(void)
 	RUN(test_logfmt_lines_stay_one_line_each);
 	RUN(test_log_reopen_follows_a_rotated_file);
 	RUN(test_log_level_drops_lower_lines);
+	RUN(test_log_context_ends_every_line);
 	return unit_done();
 }
