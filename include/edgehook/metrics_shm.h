@@ -30,6 +30,7 @@ enum {
 
 struct metrics_cluster {
 	uint64_t put_ok, put_failed, read_calls, read_entries, acked, claimed, claim_calls, group_created, redis_errors;
+	uint64_t parked, retries_taken;
 	uint64_t replies, writes, connects;
 };
 

@@ -55,6 +55,8 @@ static void collect_cluster(const struct cluster *cl, struct metrics_snapshot *s
 	s->c.cluster.claim_calls = st->claim_calls;
 	s->c.cluster.group_created = st->group_created;
 	s->c.cluster.redis_errors = st->redis_errors;
+	s->c.cluster.parked = st->parked;
+	s->c.cluster.retries_taken = st->retries_taken;
 	s->c.cluster.replies = rs.replies;
 	s->c.cluster.writes = rs.writes;
 	s->c.cluster.connects = rs.connects;
