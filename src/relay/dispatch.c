@@ -122,6 +122,25 @@ static void keep_body(struct dispatch *d, struct event *ev)
 	}
 }
 
+/* ev has no unfinished delivery left here: it leaves the queue (the
+ * status history may keep it). */
+static void event_done(struct dispatch *d, struct event *ev)
+{
+	d->pending_bytes -= ev->len;
+	list_remove(&ev->link);
+	keep_body(d, ev);
+	event_maybe_free(ev);
+}
+
+static void check_idle(struct dispatch *d)
+{
+	if (d->pending == 0 && d->on_idle) {
+		void (*cb)(void *) = d->on_idle;
+		d->on_idle = NULL;
+		cb(d->idle_arg);
+	}
+}
+
 void dispatch_event_detach(struct dispatch *d, struct event *ev)
 {
 	size_t i;
@@ -129,15 +148,8 @@ void dispatch_event_detach(struct dispatch *d, struct event *ev)
 		timer_stop(d->r, &ev->dl[i].retry);
 	d->pending -= ev->unfinished;
 	ev->unfinished = 0;
-	d->pending_bytes -= ev->len;
-	list_remove(&ev->link);
-	keep_body(d, ev);
-	event_maybe_free(ev);
-	if (d->pending == 0 && d->on_idle) {
-		void (*cb)(void *) = d->on_idle;
-		d->on_idle = NULL;
-		cb(d->idle_arg);
-	}
+	event_done(d, ev);
+	check_idle(d);
 }
 
 void dispatch_delivery_finish(struct delivery *dl, enum dlv_state state)
@@ -166,16 +178,9 @@ void dispatch_delivery_finish(struct delivery *dl, enum dlv_state state)
 		}
 		if (ev->stream_id[0])
 			dispatch_cluster_finished(d, ev);
-		d->pending_bytes -= ev->len;
-		list_remove(&ev->link);
-		keep_body(d, ev);
-		event_maybe_free(ev);
+		event_done(d, ev);
 	}
-	if (d->pending == 0 && d->on_idle) {
-		void (*cb)(void *) = d->on_idle;
-		d->on_idle = NULL;
-		cb(d->idle_arg);
-	}
+	check_idle(d);
 }
 
 void dispatch_duration_text(char *out, size_t cap, uint64_t ms)
