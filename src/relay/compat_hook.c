@@ -5,6 +5,7 @@
 
 #include "edgehook/form.h"
 #include "edgehook/payload_multipart.h"
+#include "edgehook/payload_xml.h"
 #include "edgehook/hook_params.h"
 #include "edgehook/json.h"
 #include "edgehook/rand.h"
@@ -175,7 +176,13 @@ static struct json_doc *parse_payload(struct compat *app, const struct hook *h, 
 		return NULL;
 	}
 	if (strstr(ctype, "xml")) {
-		compat_log(app, reqid, "edgehook: XML payloads are not read yet");
+		char why[256];
+		int rc = xml_to_json(form, body, len, why, sizeof(why));
+		if (rc == 0 && json_parse(doc, form->data, form->len, XML_JSON_DEPTH) == 0)
+			return doc;
+		/* mxj wraps the decoder's errors, not the EOF of a body without an element */
+		compat_log(app, reqid, "error parsing XML payload: %s%s",
+			   rc == -1 && strcmp(why, "EOF") != 0 ? "xml.Decoder.Token() - " : "", rc ? why : "JSON too deep");
 		return NULL;
 	}
 	compat_log(app, reqid, "error parsing body payload due to unsupported content type header: %s", ctype);
