@@ -162,6 +162,17 @@ static struct json_doc *parse_payload(struct compat *app, const struct hook *h, 
 		compat_log(app, reqid, "error parsing form payload");
 		return NULL;
 	}
+	/* webhook's order: a multipart boundary containing "xml" reads as XML */
+	if (strstr(ctype, "xml")) {
+		char why[256];
+		int rc = xml_to_json(form, body, len, why, sizeof(why));
+		if (rc == 0 && json_parse(doc, form->data, form->len, XML_JSON_DEPTH) == 0)
+			return doc;
+		/* mxj wraps the decoder's errors, not the EOF of a body without an element */
+		compat_log(app, reqid, "error parsing XML payload: %s%s",
+			   rc == -1 && strcmp(why, "EOF") != 0 ? "xml.Decoder.Token() - " : "", rc ? why : "JSON too deep");
+		return NULL;
+	}
 	if (strncmp(ctype, "multipart/form-data", 19) == 0) {
 		int rc = multipart_to_json(form, ctype, body, len, app->o.multipart_mem, json_param, (void *)h);
 		if (rc == 0 && json_parse(doc, form->data, form->len, 514) == 0)
@@ -173,16 +184,6 @@ static struct json_doc *parse_payload(struct compat *app, const struct hook *h, 
 		compat_log(app, reqid, "error parsing multipart form: %s",
 			   rc == -2 ? "multipart: message too large" : "malformed multipart body");
 		*refused = 1;
-		return NULL;
-	}
-	if (strstr(ctype, "xml")) {
-		char why[256];
-		int rc = xml_to_json(form, body, len, why, sizeof(why));
-		if (rc == 0 && json_parse(doc, form->data, form->len, XML_JSON_DEPTH) == 0)
-			return doc;
-		/* mxj wraps the decoder's errors, not the EOF of a body without an element */
-		compat_log(app, reqid, "error parsing XML payload: %s%s",
-			   rc == -1 && strcmp(why, "EOF") != 0 ? "xml.Decoder.Token() - " : "", rc ? why : "JSON too deep");
 		return NULL;
 	}
 	compat_log(app, reqid, "error parsing body payload due to unsupported content type header: %s", ctype);
