@@ -15,6 +15,7 @@
 #define EDGEHOOK_JSON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "edgehook/buf.h"
 
@@ -68,6 +69,8 @@ int json_unescape(const char *in, size_t len, char *out);
 /* Length of the UTF-8 sequence at s (RFC 3629: no overlong form, no
  * surrogate, at most U+10FFFF), 0 when s does not start one. */
 size_t json_utf8_seq(const char *s, size_t avail);
+/* Writes cp (at most U+10FFFF) as 1 to 4 UTF-8 bytes; their count. */
+int json_utf8_put(char *out, uint32_t cp);
 /* 1 when s[0..len) is all valid UTF-8. */
 int json_utf8_valid(const char *s, size_t len);
 

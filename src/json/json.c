@@ -398,7 +398,7 @@ int json_path(const struct json_doc *doc, const char *path)
 	return cur;
 }
 
-static int utf8_put(char *out, uint32_t cp)
+int json_utf8_put(char *out, uint32_t cp)
 {
 	if (cp < 0x80) {
 		out[0] = (char)cp;
@@ -462,7 +462,7 @@ static int unescape_one(const char *in, size_t len, char *out, size_t *used)
 		} else if (cp >= 0xd800 && cp < 0xe000) {
 			cp = 0xfffd;
 		}
-		return utf8_put(out, cp);
+		return json_utf8_put(out, cp);
 	default:
 		return -1;
 	}

@@ -2,6 +2,7 @@
  * set's arena and the hooks point into it; parameters and rules are
  * compiled to their own (malloc'd) forms. */
 #include "edgehook/hooks.h"
+#include "edgehook/hooks_template.h"
 
 #include "edgehook/buf.h"
 #include "edgehook/config.h"
@@ -279,7 +280,7 @@ int hooks_add_text(struct hook_set *s, const char *file, const char *text, size_
 		s->n++;
 		if (load_hook(&L, h, hk) < 0)
 			goto fail;
-		if (find_in(s, 0, first, hk->id, strlen(hk->id))) {
+		if (find_in(s, 0, s->unique_in_file ? s->n - 1 : first, hk->id, strlen(hk->id))) {
 			hfail(&L, h, "hook with the id %s has already been loaded", hk->id);
 			goto fail;
 		}
@@ -321,7 +322,16 @@ int hooks_load(struct hook_set *s, const char *const *files, size_t nfiles, stru
 		int k;
 		if (!text)
 			return -1;
-		k = hooks_add_text(s, files[i], text, len, errors);
+		if (s->as_template) {
+			struct buf exp;
+			buf_init(&exp, HOOKS_MAX_FILE_BYTES);
+			k = hooks_template_expand(files[i], text, len, &exp, errors);
+			if (k == 0)
+				k = hooks_add_text(s, files[i], exp.data ? exp.data : "", exp.len, errors);
+			buf_free(&exp);
+		} else {
+			k = hooks_add_text(s, files[i], text, len, errors);
+		}
 		free(text);
 		if (k < 0)
 			return -1;

@@ -110,32 +110,6 @@ static int char_ok(uint32_t r)
 	       (r >= 0x10000 && r <= 0x10ffff);
 }
 
-static size_t put_rune(char *out, uint32_t r)
-{
-	if (r >= 0xd800 && r <= 0xdfff)
-		r = 0xfffd; /* Go's string(rune(n)) */
-	if (r < 0x80) {
-		out[0] = (char)r;
-		return 1;
-	}
-	if (r < 0x800) {
-		out[0] = (char)(0xc0 | r >> 6);
-		out[1] = (char)(0x80 | (r & 0x3f));
-		return 2;
-	}
-	if (r < 0x10000) {
-		out[0] = (char)(0xe0 | r >> 12);
-		out[1] = (char)(0x80 | ((r >> 6) & 0x3f));
-		out[2] = (char)(0x80 | (r & 0x3f));
-		return 3;
-	}
-	out[0] = (char)(0xf0 | r >> 18);
-	out[1] = (char)(0x80 | ((r >> 12) & 0x3f));
-	out[2] = (char)(0x80 | ((r >> 6) & 0x3f));
-	out[3] = (char)(0x80 | (r & 0x3f));
-	return 4;
-}
-
 /* Go's readName then isName: ASCII name bytes and any valid non-ASCII
  * UTF-8, not starting with a digit, '.' or '-'. 0; -1 no name here (the
  * caller says what was expected); -2 a bad name (why is set). */
@@ -203,7 +177,8 @@ static int entity(struct xp *x, char *out)
 		}
 		if (x->p < x->end && *x->p == ';' && digits && v <= 0x10ffff) {
 			x->p++;
-			return (int)put_rune(out, v);
+			/* Go's string(rune(n)) */
+			return json_utf8_put(out, v >= 0xd800 && v <= 0xdfff ? 0xfffd : v);
 		}
 	} else {
 		const char *name;
