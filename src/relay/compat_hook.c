@@ -306,6 +306,7 @@ static void hook_request(struct exchange *x)
 	struct json_doc doc;
 	struct buf form, out, pjson;
 	struct hook_request rq;
+	struct hook_json_maps maps;
 	struct rule_req rr;
 	struct sockaddr_storage client;
 	int ok, refused = 0;
@@ -327,6 +328,7 @@ static void hook_request(struct exchange *x)
 		ctype[n] = 0;
 	}
 	memset(&doc, 0, sizeof(doc));
+	memset(&maps, 0, sizeof(maps));
 	buf_init(&form, 2 * form_json_bound(x->len) + 16);
 	buf_init(&pjson, 0);
 	buf_init(&out, 64u << 20);
@@ -352,6 +354,12 @@ static void hook_request(struct exchange *x)
 			rq.payload = NULL;
 		if (rc < 0)
 			compat_log(app, x->reqid, "%s", rc == -2 ? "error re-reading the payload" : why);
+	}
+	if (h->json_params.n) {
+		char why[160];
+		int rc = hook_params_json_maps(&rq, &maps, &h->json_params, why, sizeof(why));
+		if (rc < 0)
+			compat_log(app, x->reqid, "%s", rc == -2 ? "error reading the headers and query as JSON maps" : why);
 	}
 	rq.out = &out;
 	memset(&rr, 0, sizeof(rr));
@@ -380,6 +388,7 @@ static void hook_request(struct exchange *x)
 		}
 	}
 done:
+	hook_json_maps_free(&rq, &maps);
 	free((char *)rq.method);
 	if (rq.payload)
 		json_doc_free(&doc);

@@ -349,7 +349,7 @@ static int marshal_map(struct buf *b, struct kv *kv, size_t n)
 	return buf_append(b, "}", 1);
 }
 
-static int entire_headers(struct hook_request *rq)
+static int entire_headers(struct hook_request *rq, struct buf *b)
 {
 	struct kv *kv = calloc(rq->nheaders + 1, sizeof(*kv));
 	char *names = malloc(256 * (rq->nheaders + 1)), *p = names;
@@ -370,7 +370,7 @@ static int entire_headers(struct hook_request *rq)
 		n++;
 		p += 256;
 	}
-	rc = marshal_map(rq->out, kv, n);
+	rc = marshal_map(b, kv, n);
 out:
 	free(kv);
 	free(names);
@@ -379,7 +379,7 @@ out:
 
 /* url.ParseQuery: '&'-separated, a pair with ';' or a bad escape is
  * dropped, keys and values decoded ('+' is a space). */
-static int entire_query(struct hook_request *rq)
+static int entire_query(struct hook_request *rq, struct buf *b)
 {
 	size_t cap = rq->query_len / 2 + 2, n = 0, i = 0;
 	struct kv *kv = calloc(cap, sizeof(*kv));
@@ -405,11 +405,92 @@ static int entire_query(struct hook_request *rq)
 		n++;
 		w += kl + vl;
 	}
-	rc = marshal_map(rq->out, kv, n);
+	rc = marshal_map(b, kv, n);
 out:
 	free(kv);
 	free(dec);
 	return rc;
+}
+
+/* A header (canonical name) or url parameter read from its JSON map,
+ * dotted paths included, as webhook reads them after
+ * parse-parameters-as-json. */
+static int map_param(struct hook_request *rq, const struct json_doc *doc, const char *name, int header)
+{
+	char canon[256];
+	int v;
+	if (snprintf(canon, sizeof(canon), "%s", name) >= (int)sizeof(canon))
+		return RULE_PARAM_MISSING;
+	if (header)
+		hook_canonical_header(canon);
+	if ((v = lookup(doc, 0, canon, strlen(canon), 0)) < 0)
+		return RULE_PARAM_MISSING;
+	return render(rq->out, doc, v) < 0 ? RULE_PARAM_ERROR : RULE_PARAM_FOUND;
+}
+
+/* The headers or the query as a JSON map in *text, read into doc, with
+ * the list's strings of that source that hold JSON objects spliced in. */
+static int json_map(struct hook_request *rq, int header, struct json_doc *doc, struct buf *text,
+		    const struct hook_args *list, char *why, size_t whycap)
+{
+	size_t i;
+	int bad = 0;
+	buf_init(text, 64u << 20);
+	if ((header ? entire_headers(rq, text) : entire_query(rq, text)) < 0 || json_parse(doc, text->data, text->len, 4) < 0)
+		return -2;
+	for (i = 0; i < list->n; i++) {
+		char canon[256];
+		int rc;
+		if (list->v[i].source != (header ? SRC_HEADER : SRC_QUERY))
+			continue;
+		snprintf(canon, sizeof(canon), "%s", list->v[i].name);
+		if (header)
+			hook_canonical_header(canon);
+		if ((rc = json_string_param(doc, text, canon)) == -2)
+			return -2;
+		if (rc < 0 && !bad++)
+			snprintf(why, whycap, "error parsing JSON parameter %s", list->v[i].name);
+	}
+	return bad ? -1 : 0;
+}
+
+int hook_params_json_maps(struct hook_request *rq, struct hook_json_maps *m, const struct hook_args *list, char *why,
+			  size_t whycap)
+{
+	size_t i;
+	int want[2] = {0, 0}, rc = 0, k, side;
+	memset(m, 0, sizeof(*m));
+	why[0] = '\0';
+	for (i = 0; i < list->n; i++) {
+		want[0] |= list->v[i].source == SRC_HEADER;
+		want[1] |= list->v[i].source == SRC_QUERY;
+	}
+	for (side = 0; side < 2; side++) {
+		struct json_doc *doc = side ? &m->query : &m->headers;
+		char w[160];
+		if (!want[side])
+			continue;
+		k = json_map(rq, !side, doc, side ? &m->qtext : &m->htext, list, w, sizeof(w));
+		if (k == -2)
+			return -2;
+		if (k < 0 && rc == 0) {
+			snprintf(why, whycap, "%s", w);
+			rc = -1;
+		}
+		*(side ? &rq->query_doc : &rq->headers_doc) = doc;
+	}
+	return rc;
+}
+
+void hook_json_maps_free(struct hook_request *rq, struct hook_json_maps *m)
+{
+	if (rq->headers_doc)
+		json_doc_free(&m->headers);
+	if (rq->query_doc)
+		json_doc_free(&m->query);
+	rq->headers_doc = rq->query_doc = NULL;
+	buf_free(&m->htext);
+	buf_free(&m->qtext);
 }
 
 static int header_eq(const struct http_header *h, const char *name)
@@ -432,6 +513,10 @@ int hook_param_get(void *ctx, const struct hook_arg *arg, const char **val, size
 		k = buf_append(b, rq->body ? rq->body : "", rq->body_len) < 0 ? RULE_PARAM_ERROR : RULE_PARAM_FOUND;
 		break;
 	case SRC_HEADER:
+		if (rq->headers_doc) {
+			k = map_param(rq, rq->headers_doc, arg->name, 1);
+			break;
+		}
 		k = RULE_PARAM_MISSING;
 		for (i = 0; i < rq->nheaders && k == RULE_PARAM_MISSING; i++)
 			if (header_eq(&rq->headers[i], arg->name))
@@ -440,6 +525,10 @@ int hook_param_get(void *ctx, const struct hook_arg *arg, const char **val, size
 		break;
 	case SRC_QUERY: {
 		int n;
+		if (rq->query_doc) {
+			k = map_param(rq, rq->query_doc, arg->name, 0);
+			break;
+		}
 		if (buf_reserve(b, rq->query_len + 1) < 0)
 			return RULE_PARAM_ERROR;
 		n = rq->query ? form_get(rq->query, rq->query_len, arg->name, b->data, rq->query_len + 1) : -1;
@@ -476,10 +565,14 @@ int hook_param_get(void *ctx, const struct hook_arg *arg, const char **val, size
 		}
 		break;
 	case SRC_ENTIRE_HEADERS:
-		k = entire_headers(rq) < 0 ? RULE_PARAM_ERROR : RULE_PARAM_FOUND;
+		k = (rq->headers_doc ? hook_json_marshal(b, rq->headers_doc, 0) : entire_headers(rq, b)) < 0
+			    ? RULE_PARAM_ERROR
+			    : RULE_PARAM_FOUND;
 		break;
 	case SRC_ENTIRE_QUERY:
-		k = entire_query(rq) < 0 ? RULE_PARAM_ERROR : RULE_PARAM_FOUND;
+		k = (rq->query_doc ? hook_json_marshal(b, rq->query_doc, 0) : entire_query(rq, b)) < 0
+			    ? RULE_PARAM_ERROR
+			    : RULE_PARAM_FOUND;
 		break;
 	default:
 		/* an unknown source is webhook's error */
