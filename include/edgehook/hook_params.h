@@ -48,6 +48,11 @@ int hook_json_marshal(struct buf *b, const struct json_doc *doc, int i);
 struct hook_args;
 int hook_params_parse_json(struct json_doc *doc, struct buf *text, const struct hook_args *list, char *why,
 			   size_t whycap);
+/* url.ParseQuery's map as json.Marshal writes it (sorted keys, each
+ * key's first value): '&'-separated pairs, '+' a space; a pair with ';'
+ * or a bad escape is left out and counted in *dropped (a form body with
+ * one is webhook's parse error). 0, or -1 when b is full. */
+int hook_query_map(struct buf *b, const char *q, size_t qlen, int *dropped);
 /* parse-parameters-as-json for header and url parameters (webhook
  * replaces them in its header and query maps): when list names such a
  * source, the request's headers (canonical names, first values) or query

@@ -157,7 +157,8 @@ static struct json_doc *parse_payload(struct compat *app, const struct hook *h, 
 		return NULL;
 	}
 	if (strstr(ctype, "x-www-form-urlencoded")) {
-		if (form_to_json(form, body, len) == 0 && json_parse(doc, form->data, form->len, 4) == 0)
+		int dropped;
+		if (hook_query_map(form, body, len, &dropped) == 0 && !dropped && json_parse(doc, form->data, form->len, 4) == 0)
 			return doc;
 		compat_log(app, reqid, "error parsing form payload");
 		return NULL;

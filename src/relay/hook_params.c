@@ -377,30 +377,29 @@ out:
 	return rc;
 }
 
-/* url.ParseQuery: '&'-separated, a pair with ';' or a bad escape is
- * dropped, keys and values decoded ('+' is a space). */
-static int entire_query(struct hook_request *rq, struct buf *b)
+int hook_query_map(struct buf *b, const char *q, size_t qlen, int *dropped)
 {
-	size_t cap = rq->query_len / 2 + 2, n = 0, i = 0;
+	size_t cap = qlen / 2 + 2, n = 0, i = 0;
 	struct kv *kv = calloc(cap, sizeof(*kv));
-	char *dec = malloc(rq->query_len + 1), *w = dec;
+	char *dec = malloc(qlen + 1), *w = dec;
 	int rc = -1;
+	*dropped = 0;
 	if (!kv || !dec)
 		goto out;
-	while (rq->query && i < rq->query_len && n < cap) {
-		const char *s = rq->query + i, *amp = memchr(s, '&', rq->query_len - i), *eq;
-		size_t len = amp ? (size_t)(amp - s) : rq->query_len - i;
+	while (q && i < qlen && n < cap) {
+		const char *s = q + i, *amp = memchr(s, '&', qlen - i), *eq;
+		size_t len = amp ? (size_t)(amp - s) : qlen - i;
 		int kl, vl;
 		i += len + 1;
-		if (len == 0 || memchr(s, ';', len))
+		if (len == 0)
 			continue;
 		eq = memchr(s, '=', len);
-		kl = form_decode(s, eq ? (size_t)(eq - s) : len, w);
-		if (kl < 0)
+		kl = memchr(s, ';', len) ? -1 : form_decode(s, eq ? (size_t)(eq - s) : len, w);
+		vl = kl < 0 ? -1 : eq ? form_decode(eq + 1, len - (size_t)(eq + 1 - s), w + kl) : 0;
+		if (vl < 0) {
+			++*dropped;
 			continue;
-		vl = eq ? form_decode(eq + 1, len - (size_t)(eq + 1 - s), w + kl) : 0;
-		if (vl < 0)
-			continue;
+		}
 		kv[n] = (struct kv){w, w + kl, (size_t)kl, (size_t)vl, n};
 		n++;
 		w += kl + vl;
@@ -410,6 +409,12 @@ out:
 	free(kv);
 	free(dec);
 	return rc;
+}
+
+static int entire_query(struct hook_request *rq, struct buf *b)
+{
+	int dropped;
+	return hook_query_map(b, rq->query, rq->query_len, &dropped);
 }
 
 /* A header (canonical name) or url parameter read from its JSON map,
@@ -518,7 +523,8 @@ int hook_param_get(void *ctx, const struct hook_arg *arg, const char **val, size
 			break;
 		}
 		k = RULE_PARAM_MISSING;
-		for (i = 0; i < rq->nheaders && k == RULE_PARAM_MISSING; i++)
+		/* net/http keeps Host out of the header map */
+		for (i = 0; i < rq->nheaders && k == RULE_PARAM_MISSING && strcasecmp(arg->name, "host") != 0; i++)
 			if (header_eq(&rq->headers[i], arg->name))
 				k = buf_append(b, rq->headers[i].value, rq->headers[i].value_len) < 0 ? RULE_PARAM_ERROR
 												: RULE_PARAM_FOUND;
