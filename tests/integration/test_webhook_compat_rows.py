@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import os
 import shutil
+import socket
 import tempfile
 
 import test_webhook_compat as wc
@@ -135,3 +136,34 @@ def test_webhook_compat_rows_paths():
         ("trailing-slash", ("POST", "/hooks/nested/id/"), False, None),
         ("dot-segment", ("POST", "/hooks/./nested/id"), False, None),
     ])
+
+
+def raw_answer(srv, data):
+    """status line and body of the answer to raw request bytes"""
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
+    s.sendall(data)
+    got = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    head, _, body = got.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0].decode(), body.decode()
+
+
+def test_webhook_compat_rows_post_without_content_length():
+    """`curl -X POST URL` sends no Content-Length: Go reads an empty body
+    (no 411), and the hook runs."""
+    servers = [wc.Server(kind, [wc.hook("h", **{"response-message": "ran"})]) for kind in ("reference", "edgehook")]
+    try:
+        got = []
+        for srv in servers:
+            before = srv.runs()
+            got.append(raw_answer(srv, b"POST /hooks/h HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+            got.append(srv.wait_run(before)["argv"])
+        assert got[:2] == got[2:] and got[0] == ("HTTP/1.1 200 OK", "ran"), got
+    finally:
+        for srv in servers:
+            srv.stop()
