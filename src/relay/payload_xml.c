@@ -592,17 +592,27 @@ static int end_element(struct xp *x)
 }
 
 /* </name>, just past "</". 1 when it closed the root. */
+/* The next byte after optional space, consumed. */
+static int next_byte(struct xp *x, char *c)
+{
+	space(x);
+	if (x->p >= x->end)
+		return eof(x);
+	*c = *x->p++;
+	return 0;
+}
+
 static int end_tag(struct xp *x)
 {
 	const char *name;
 	size_t n;
 	struct frame *f;
+	char c = 0;
 	if (read_name(x, &name, &n) < 0)
 		return x->why[0] ? -1 : syntax(x, "expected element name after </");
-	space(x);
-	if (x->p >= x->end)
-		return eof(x);
-	if (*x->p++ != '>')
+	if (next_byte(x, &c) < 0)
+		return -1;
+	if (c != '>')
 		return syntax(x, "invalid characters between </%.*s and >", (int)(n < 64 ? n : 64), name);
 	if (x->depth == 0)
 		return syntax(x, "unexpected end element </%.*s>", (int)(n < 64 ? n : 64), name);
@@ -619,18 +629,15 @@ static int attribute(struct xp *x, int32_t e)
 	const char *name, *loc;
 	size_t n, llen;
 	uint32_t s, slen;
-	char q;
+	char q = 0;
 	if (read_name(x, &name, &n) < 0)
 		return x->why[0] ? -1 : syntax(x, "expected attribute name in element");
-	space(x);
-	if (x->p >= x->end)
-		return eof(x);
-	if (*x->p++ != '=')
+	if (next_byte(x, &q) < 0)
+		return -1;
+	if (q != '=')
 		return syntax(x, "attribute name without = in element");
-	space(x);
-	if (x->p >= x->end)
-		return eof(x);
-	q = *x->p++;
+	if (next_byte(x, &q) < 0)
+		return -1;
 	if (q != '"' && q != '\'')
 		return syntax(x, "unquoted or missing attribute value in element");
 	if (read_text(x, (unsigned char)q, 0, &s, &slen) < 0)
