@@ -159,15 +159,12 @@ static int call(struct tpl *t, const char *name, size_t nlen, struct buf *out)
 		return cat(t, t->args[0].data, out);
 	if (str_slice_eq(name, nlen, "credential")) {
 		const char *dir = getenv("CREDENTIALS_DIRECTORY");
-		struct buf path;
-		int rc;
+		char path[4096];
 		if (!dir || !*dir)
 			return getenv_into(t->args[0].data, out);
-		buf_init(&path, 8192);
-		rc = buf_printf(&path, "%s/%s", dir, t->args[0].data) < 0 ? fail(t, "credential path too long")
-									 : cat(t, path.data, out);
-		buf_free(&path);
-		return rc;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, t->args[0].data) >= (int)sizeof(path))
+			return fail(t, "credential path too long");
+		return cat(t, path, out);
 	}
 	if (str_slice_eq(name, nlen, "js") || str_slice_eq(name, nlen, "html")) {
 		/* fmt.Sprint of strings: concatenated */
