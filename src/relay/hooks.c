@@ -145,12 +145,16 @@ static int get_methods(struct hload *L, const struct node *h, struct hook *hk)
 	for (it = n->child; it; it = it->next) {
 		if (it->kind != NODE_SCALAR)
 			return hfail(L, it, "http-methods must be a list of strings");
-		/* webhook trims blanks around each method and compares exactly */
+		/* webhook trims blanks around each method and upper-cases it; the
+		 * request's method is then compared exactly */
 		hk->methods[hk->nmethods++] = it->str + strspn(it->str, " \t");
 		{
-			char *end = it->str + strlen(it->str);
+			char *end = it->str + strlen(it->str), *c;
 			while (end > it->str && (end[-1] == ' ' || end[-1] == '\t'))
 				*--end = 0;
+			for (c = it->str; *c; c++)
+				if (*c >= 'a' && *c <= 'z')
+					*c = (char)(*c - 32);
 		}
 	}
 	return 0;

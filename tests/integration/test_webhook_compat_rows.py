@@ -151,3 +151,27 @@ def test_webhook_compat_rows_post_without_content_length():
     finally:
         for srv in servers:
             srv.stop()
+
+
+def test_webhook_compat_rows_methods_files_env():
+    """hook http-methods compared as written; HEAD and OPTIONS reach a
+    hook without methods; pass-file-to-command writes into the
+    command-working-directory; env names for header and url sources."""
+    d = tempfile.mkdtemp(prefix="compat-files-")
+    try:
+        hooks = [
+            wc.hook("lower", **{"http-methods": ["post"]}),
+            wc.hook("any"),
+            wc.hook("files", **{"command-working-directory": d,
+                                "pass-file-to-command": [wc.arg("header", "X-Doc"), wc.arg("url", "q", envname="T_Q")],
+                                "pass-environment-to-command": [wc.arg("header", "x-doc"), wc.arg("url", "q"),
+                                                                wc.arg("request", "method")]}),
+        ]
+        wc.compare(hooks, [
+            ("lowercase-method-list-refuses-POST", ("POST", "/hooks/lower"), False, None),
+            ("HEAD-runs-hook", ("HEAD", "/hooks/any"), True, None),
+            ("OPTIONS-runs-hook", ("OPTIONS", "/hooks/any"), True, None),
+            ("files-in-working-directory", ("POST", "/hooks/files?q=v%20w", b"", {"X-Doc": "doc"}), True, None),
+        ], flags=["-header", "x-a=1", "-header", "x-b=2=3"])
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
