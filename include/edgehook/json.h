@@ -45,6 +45,12 @@ int json_validate(const char *text, size_t len, unsigned max_depth, size_t *err_
 /* Validates and tokenizes; -2 on a repeated name, -1 on invalid JSON or
  * out of memory. */
 int json_parse(struct json_doc *doc, const char *text, size_t len, unsigned max_depth);
+/* As Go's json.Decoder reads a stream (webhook's payloads): the first
+ * value of text is tokenized and what follows it is not read; its grammar
+ * is checked as json_validate checks it, but an object may repeat a
+ * member name (lookups then find the last one, as Go's map keeps it).
+ * 0, or -1 when there is no valid first value. */
+int json_parse_first(struct json_doc *doc, const char *text, size_t len, unsigned max_depth);
 void json_doc_free(struct json_doc *doc);
 
 /* Index of the token after the subtree rooted at i. */

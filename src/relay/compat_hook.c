@@ -151,9 +151,16 @@ static struct json_doc *parse_payload(struct compat *app, const struct hook *h, 
 				      const char *body, size_t len, struct json_doc *doc, struct buf *form, int *refused)
 {
 	if (strstr(ctype, "json")) {
-		if (json_parse(doc, body, len, 512) == 0)
-			return doc;
-		compat_log(app, reqid, "error parsing JSON payload");
+		/* Go's json.Decoder: the first value, the last of repeated names */
+		size_t i = 0;
+		while (i < len && memchr(" \t\r\n\v\f", body[i], 6))
+			i++;
+		if (json_parse_first(doc, body, len, 512) == 0) {
+			if (doc->toks[0].type == JSON_OBJECT || doc->toks[0].type == JSON_ARRAY)
+				return doc;
+			json_doc_free(doc);
+		}
+		compat_log(app, reqid, "error parsing JSON%s payload", i < len && body[i] == '[' ? " array" : "");
 		return NULL;
 	}
 	if (strstr(ctype, "x-www-form-urlencoded")) {

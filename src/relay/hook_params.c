@@ -75,16 +75,24 @@ static int put_unescaped(struct buf *b, const struct json_doc *doc, int i)
 
 static const struct json_doc *sort_doc;
 
+static int name_cmp(const struct json_doc *doc, int i, int j)
+{
+	const struct json_tok *x = &doc->toks[i], *y = &doc->toks[j];
+	return json_key_cmp(doc->text + x->start, (size_t)(x->end - x->start), doc->text + y->start,
+			    (size_t)(y->end - y->start));
+}
+
+/* By name, then by position: of equal names (a payload may repeat one)
+ * the last sorts last, and it is the one Go's map keeps. */
 static int cmp_members(const void *a, const void *b)
 {
-	const struct json_tok *x = &sort_doc->toks[*(const int *)a], *y = &sort_doc->toks[*(const int *)b];
-	return json_key_cmp(sort_doc->text + x->start, (size_t)(x->end - x->start), sort_doc->text + y->start,
-			    (size_t)(y->end - y->start));
+	int i = *(const int *)a, j = *(const int *)b, c = name_cmp(sort_doc, i, j);
+	return c ? c : (i > j) - (i < j);
 }
 
 static int marshal_object(struct buf *b, const struct json_doc *doc, int i)
 {
-	int n = doc->toks[i].size, k, j = i + 1, rc = -1;
+	int n = doc->toks[i].size, k, w, j = i + 1, rc = -1;
 	int *keys = n ? malloc((size_t)n * sizeof(*keys)) : NULL;
 	if (n && !keys)
 		return -1;
@@ -96,9 +104,11 @@ static int marshal_object(struct buf *b, const struct json_doc *doc, int i)
 	qsort(keys, (size_t)n, sizeof(*keys), cmp_members);
 	if (buf_append(b, "{", 1) < 0)
 		goto out;
-	for (k = 0; k < n; k++) {
+	for (k = 0, w = 0; k < n; k++) {
 		size_t mark;
-		if (k && buf_append(b, ",", 1) < 0)
+		if (k + 1 < n && name_cmp(doc, keys[k], keys[k + 1]) == 0)
+			continue; /* a repeated name: Go's map keeps the last */
+		if (w++ && buf_append(b, ",", 1) < 0)
 			goto out;
 		mark = b->len;
 		if (put_unescaped(b, doc, keys[k]) < 0)
@@ -281,7 +291,7 @@ static int json_string_param(struct json_doc *doc, struct buf *text, const char 
 	if (buf_append(&tmp, doc->text + t->end + 1, doc->len - (size_t)t->end - 1) < 0)
 		goto fail;
 	json_doc_free(doc);
-	if (json_parse(doc, tmp.data, tmp.len, 512) < 0) {
+	if (json_parse_first(doc, tmp.data, tmp.len, 512) < 0) {
 		buf_free(&tmp);
 		return -2;
 	}

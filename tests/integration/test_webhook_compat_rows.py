@@ -175,3 +175,26 @@ def test_webhook_compat_rows_methods_files_env():
         ], flags=["-header", "x-a=1", "-header", "x-b=2=3"])
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_webhook_compat_rows_json_payload_as_gos_decoder():
+    """Go's json.Decoder reads the first value (what follows is not read),
+    a repeated name keeps the last, a top-level scalar is no payload."""
+    names = ("a", "a.b", "a.0", "a.1.x", "root", "root.0", "x.y")
+    args = [wc.arg("entire-payload")] + [wc.arg("payload", n) for n in names]
+    hooks = [wc.hook("j", **{"pass-arguments-to-command": args})]
+    cases = [
+        ("repeated-name-last-wins", b'{"a": {"b": 1}, "a": [5, {"x": "y"}], "x": {"y": 1, "y": 2}}'),
+        ("nested-repeats", b'{"x": {"y": [1], "y": {"z": 1, "z": "<"}}}'),
+        ("trailing-text-not-read", b'{"a": 1} trailing'),
+        ("second-value-not-read", b'{"a": 1}{"a": 2}'),
+        ("array-then-text", b' \n[{"x": 1}] junk'),
+        ("broken-array", b'[1, 2'),
+        ("top-level-string", b'"just a string"'),
+        ("top-level-number", b"123"),
+        ("top-level-null", b"null"),
+        ("empty-body", b""),
+        ("broken-object", b'{"a": '),
+        ("numbers-kept-as-sent", b'{"a": {"b": 1e5}, "x": {"y": -0.0}}'),
+    ]
+    wc.compare(hooks, [(name, ("POST", "/hooks/j", body, CT), True, None) for name, body in cases])
