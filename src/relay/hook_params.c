@@ -387,15 +387,14 @@ out:
 	return rc;
 }
 
-int hook_query_map(struct buf *b, const char *q, size_t qlen, int *dropped)
+/* url.ParseQuery's pairs, decoded into dec (qlen + 1 bytes) and listed
+ * in kv (qlen / 2 + 2 entries) in order; a pair with ';' or a bad escape
+ * is left out and counted. Their number. */
+static size_t parse_query(const char *q, size_t qlen, struct kv *kv, char *dec, int *dropped)
 {
 	size_t cap = qlen / 2 + 2, n = 0, i = 0;
-	struct kv *kv = calloc(cap, sizeof(*kv));
-	char *dec = malloc(qlen + 1), *w = dec;
-	int rc = -1;
+	char *w = dec;
 	*dropped = 0;
-	if (!kv || !dec)
-		goto out;
 	while (q && i < qlen && n < cap) {
 		const char *s = q + i, *amp = memchr(s, '&', qlen - i), *eq;
 		size_t len = amp ? (size_t)(amp - s) : qlen - i;
@@ -414,11 +413,39 @@ int hook_query_map(struct buf *b, const char *q, size_t qlen, int *dropped)
 		n++;
 		w += kl + vl;
 	}
-	rc = marshal_map(b, kv, n);
-out:
+	return n;
+}
+
+int hook_query_map(struct buf *b, const char *q, size_t qlen, int *dropped)
+{
+	struct kv *kv = calloc(qlen / 2 + 2, sizeof(*kv));
+	char *dec = malloc(qlen + 1);
+	int rc = -1;
+	if (kv && dec)
+		rc = marshal_map(b, kv, parse_query(q, qlen, kv, dec, dropped));
 	free(kv);
 	free(dec);
 	return rc;
+}
+
+/* A url parameter: the first value of the name among the pairs
+ * url.ParseQuery keeps. */
+static int query_param(struct hook_request *rq, const char *name)
+{
+	struct kv *kv = calloc(rq->query_len / 2 + 2, sizeof(*kv));
+	char *dec = malloc(rq->query_len + 1);
+	size_t n, i, len = strlen(name);
+	int k = RULE_PARAM_ERROR, dropped;
+	if (kv && dec) {
+		n = parse_query(rq->query, rq->query_len, kv, dec, &dropped);
+		for (i = 0; i < n && (kv[i].klen != len || memcmp(kv[i].k, name, len) != 0); i++)
+			;
+		k = i == n ? RULE_PARAM_MISSING
+			   : buf_append(rq->out, kv[i].v, kv[i].vlen) < 0 ? RULE_PARAM_ERROR : RULE_PARAM_FOUND;
+	}
+	free(kv);
+	free(dec);
+	return k;
 }
 
 static int entire_query(struct hook_request *rq, struct buf *b)
@@ -539,20 +566,9 @@ int hook_param_get(void *ctx, const struct hook_arg *arg, const char **val, size
 				k = buf_append(b, rq->headers[i].value, rq->headers[i].value_len) < 0 ? RULE_PARAM_ERROR
 												: RULE_PARAM_FOUND;
 		break;
-	case SRC_QUERY: {
-		int n;
-		if (rq->query_doc) {
-			k = map_param(rq, rq->query_doc, arg->name, 0);
-			break;
-		}
-		if (buf_reserve(b, rq->query_len + 1) < 0)
-			return RULE_PARAM_ERROR;
-		n = rq->query ? form_get(rq->query, rq->query_len, arg->name, b->data, rq->query_len + 1) : -1;
-		if (n < 0)
-			return RULE_PARAM_MISSING;
-		b->len = (size_t)n;
+	case SRC_QUERY:
+		k = rq->query_doc ? map_param(rq, rq->query_doc, arg->name, 0) : query_param(rq, arg->name);
 		break;
-	}
 	case SRC_PAYLOAD:
 		k = payload_param(rq, arg->name);
 		break;

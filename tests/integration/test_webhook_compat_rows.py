@@ -198,3 +198,15 @@ def test_webhook_compat_rows_json_payload_as_gos_decoder():
         ("numbers-kept-as-sent", b'{"a": {"b": 1e5}, "x": {"y": -0.0}}'),
     ]
     wc.compare(hooks, [(name, ("POST", "/hooks/j", body, CT), True, None) for name, body in cases])
+
+
+def test_webhook_compat_rows_query_as_url_parsequery():
+    """url parameters come from url.ParseQuery's map: a pair with ';' or a
+    bad escape is dropped (the next one of the name counts), names are
+    decoded, an empty name and a bare name are pairs too."""
+    args = [wc.arg("entire-query"), wc.arg("url", "a"), wc.arg("url", "b c"), wc.arg("url", "a.b"),
+            wc.arg("url", ""), wc.arg("query", "bare")]
+    hooks = [wc.hook("q", **{"pass-arguments-to-command": args,
+                             "pass-environment-to-command": [wc.arg("url", "a"), wc.arg("string", "s v")]})]
+    wc.compare(hooks, [(path, ("POST", "/hooks/q" + path), True, None) for path in (
+        "?a=1;b=2&c=3", "?a=%zz&b+c=ok&a=2", "?=empty&bare", "?a.b=lit&a=x", "?a=%E9", "?a=1&&&a=2", "")])
