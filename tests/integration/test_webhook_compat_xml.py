@@ -74,6 +74,9 @@ def test_webhook_compat_xml_payloads():
                                                             "parameter": wc.arg("payload", "a.b.1.#text")}}}),
              wc.hook("forced", **{"incoming-payload-content-type": "text/xml",
                                   "pass-arguments-to-command": [wc.arg("payload", "a.b")]}),
+             # a dotted name here makes webhook 2.8.0 panic (ReplaceParameter): top level only
+             wc.hook("pj", **{"parse-parameters-as-json": [wc.arg("payload", "a")],
+                              "pass-arguments-to-command": [wc.arg("payload", "a.k"), wc.arg("entire-payload")]}),
              wc.hook("small", **{"pass-arguments-to-command": [wc.arg("payload", "a.a.a.a"),
                                                                wc.arg("payload", "a.n19999"),
                                                                wc.arg("payload", "a.-a7")]})]
@@ -81,6 +84,7 @@ def test_webhook_compat_xml_payloads():
     cases = [(name, ("POST", "/hooks/x", body, ct), True, None) for name, body in WELL_FORMED + MALFORMED]
     cases += [(name, ("POST", "/hooks/small", body, ct), True, None) for name, body in HOSTILE]
     cases += [
+        ("json-string-in-xml-parsed", ("POST", "/hooks/pj", b'<a>{"k": "v&lt;"}</a>', ct), True, None),
         ("text-xml-charset", ("POST", "/hooks/x", WELL_FORMED[0][1], {"Content-Type": "text/xml; charset=utf-8"}),
          True, None),
         ("rule-on-xml-text", ("POST", "/hooks/rule", WELL_FORMED[0][1], ct), True, None),
