@@ -154,7 +154,7 @@ def test_webhook_compat_rows_post_without_content_length():
 
 
 def test_webhook_compat_rows_methods_files_env():
-    """hook http-methods compared as written; HEAD and OPTIONS reach a
+    """hook http-methods upper-cased (webhook does); HEAD and OPTIONS reach a
     hook without methods; pass-file-to-command writes into the
     command-working-directory; env names for header and url sources."""
     d = tempfile.mkdtemp(prefix="compat-files-")
@@ -168,7 +168,7 @@ def test_webhook_compat_rows_methods_files_env():
                                                                 wc.arg("request", "method")]}),
         ]
         wc.compare(hooks, [
-            ("lowercase-method-list-refuses-POST", ("POST", "/hooks/lower"), False, None),
+            ("lowercase-method-list-takes-POST", ("POST", "/hooks/lower"), True, None),
             ("HEAD-runs-hook", ("HEAD", "/hooks/any"), True, None),
             ("OPTIONS-runs-hook", ("OPTIONS", "/hooks/any"), True, None),
             ("files-in-working-directory", ("POST", "/hooks/files?q=v%20w", b"", {"X-Doc": "doc"}), True, None),
