@@ -349,7 +349,11 @@ int json_parse_first(struct json_doc *doc, const char *text, size_t len, unsigne
 	s.names_may_repeat = 1;
 	rc = scan_value(&s);
 	free(s.keys);
-	return rc < 0 ? -1 : tokenize(doc, text, (size_t)(s.p - text));
+	if (rc < 0)
+		return -1;
+	/* the whitespace after it too: jsmn ends a bare primitive there */
+	skip_ws(&s);
+	return tokenize(doc, text, (size_t)(s.p - text));
 }
 
 void json_doc_free(struct json_doc *doc)
