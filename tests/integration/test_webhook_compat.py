@@ -80,12 +80,12 @@ class Server:
         for raw in iter(proc.stdout.readline, b""):
             log.append(raw.decode("utf-8", "replace").rstrip("\n"))
 
-    def request(self, method, path, body=b"", headers=None, length=True):
+    def request(self, method, path, body=b"", headers=None):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=20)
         head = "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" % (method, path)
         for k, v in (headers or {}).items():
             head += "%s: %s\r\n" % (k, v)
-        if length and (body or method in ("POST", "PUT")):
+        if body or method in ("POST", "PUT"):
             head += "Content-Length: %d\r\n" % len(body)
         s.sendall(head.encode() + b"\r\n" + body)
         data = b""
