@@ -16,9 +16,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct json_doc doc;
 	struct buf b;
 	char out[256];
-	int valid = json_validate(text, size, 32, NULL) == 0;
+	int valid = json_validate(text, size, 32, NULL) == 0, parsed = 0;
 	if (json_parse(&doc, text, size, 32) == 0) {
 		int i;
+		parsed = 1;
 		if (!valid)
 			abort();
 		for (i = 0; i < doc.ntoks; i++)
@@ -30,6 +31,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (json_validate(b.data, b.len, 32, NULL) != 0)
 			abort();
 		buf_free(&b);
+	}
+	/* Go's decoder reading: a text json_parse reads is read too; any first
+	 * value it takes is a prefix whose tokens stay inside it */
+	if (json_parse_first(&doc, text, size, 32) == 0) {
+		int i;
+		for (i = 0; i < doc.ntoks; i++)
+			if (doc.toks[i].end > (int)doc.len)
+				abort();
+		json_tok_copy(&doc, 0, out, sizeof(out));
+		json_doc_free(&doc);
+	} else if (parsed) {
+		abort();
 	}
 	/* the writer turns any bytes into valid JSON (U+FFFD for non-UTF-8) */
 	buf_init(&b, 6 * size + 16);

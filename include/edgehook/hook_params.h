@@ -30,6 +30,8 @@ struct hook_request {
 	const char *body;
 	size_t body_len;
 	const struct json_doc *payload; /* NULL: no payload */
+	/* set by hook_params_json_maps: header, url and entire-* read these */
+	const struct json_doc *headers_doc, *query_doc;
 	struct buf *out;                /* renders land here (cleared per lookup) */
 };
 
@@ -46,5 +48,26 @@ int hook_json_marshal(struct buf *b, const struct json_doc *doc, int i);
 struct hook_args;
 int hook_params_parse_json(struct json_doc *doc, struct buf *text, const struct hook_args *list, char *why,
 			   size_t whycap);
+/* url.ParseQuery's map as json.Marshal writes it (sorted keys, each
+ * key's first value): '&'-separated pairs, '+' a space; a pair with ';'
+ * or a bad escape is left out and counted in *dropped (a form body with
+ * one is webhook's parse error). 0, or -1 when b is full. */
+int hook_query_map(struct buf *b, const char *q, size_t qlen, int *dropped);
+/* parse-parameters-as-json for header and url parameters (webhook
+ * replaces them in its header and query maps): when list names such a
+ * source, the request's headers (canonical names, first values) or query
+ * (first values) become a JSON map in m, each named string that holds a
+ * JSON object becomes that object, and rq's header, url, entire-headers
+ * and entire-query parameters are read from the map. 0; -1 when one
+ * could not be read (why says which; the others still apply); -2 when a
+ * map could not be built (rq then reads the raw request where it can).
+ * hook_json_maps_free releases m and unhooks rq, whatever was returned. */
+struct hook_json_maps {
+	struct json_doc headers, query;
+	struct buf htext, qtext;
+};
+int hook_params_json_maps(struct hook_request *rq, struct hook_json_maps *m, const struct hook_args *list, char *why,
+			  size_t whycap);
+void hook_json_maps_free(struct hook_request *rq, struct hook_json_maps *m);
 
 #endif

@@ -6,7 +6,8 @@
  * Trigger rules are compiled here (rules.h), so a bad regex refuses the
  * file with the hook and the pattern named. An id that an earlier file
  * already defined refuses the set (webhook refuses to start); within one
- * file the first hook with an id wins, as webhook's lookup does.
+ * file the first hook with an id wins, as webhook's lookup does, unless
+ * unique_in_file is set (webhook's reload refuses such a file).
  * Errors read "FILE:LINE: message". */
 #ifndef EDGEHOOK_HOOKS_H
 #define EDGEHOOK_HOOKS_H
@@ -53,6 +54,8 @@ struct hook {
 struct hook_set {
 	struct hook *hooks;
 	size_t n, cap;
+	int unique_in_file;
+	int as_template; /* -template: files are expanded first (hooks_template.h) */
 	struct arena arena; /* the files' trees: the hooks' strings point there */
 };
 

@@ -15,6 +15,7 @@
 #define EDGEHOOK_JSON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "edgehook/buf.h"
 
@@ -44,6 +45,12 @@ int json_validate(const char *text, size_t len, unsigned max_depth, size_t *err_
 /* Validates and tokenizes; -2 on a repeated name, -1 on invalid JSON or
  * out of memory. */
 int json_parse(struct json_doc *doc, const char *text, size_t len, unsigned max_depth);
+/* As Go's json.Decoder reads a stream (webhook's payloads): the first
+ * value of text is tokenized and what follows it is not read; its grammar
+ * is checked as json_validate checks it, but an object may repeat a
+ * member name (lookups then find the last one, as Go's map keeps it).
+ * 0, or -1 when there is no valid first value. */
+int json_parse_first(struct json_doc *doc, const char *text, size_t len, unsigned max_depth);
 void json_doc_free(struct json_doc *doc);
 
 /* Index of the token after the subtree rooted at i. */
@@ -68,6 +75,8 @@ int json_unescape(const char *in, size_t len, char *out);
 /* Length of the UTF-8 sequence at s (RFC 3629: no overlong form, no
  * surrogate, at most U+10FFFF), 0 when s does not start one. */
 size_t json_utf8_seq(const char *s, size_t avail);
+/* Writes cp (at most U+10FFFF) as 1 to 4 UTF-8 bytes; their count. */
+int json_utf8_put(char *out, uint32_t cp);
 /* 1 when s[0..len) is all valid UTF-8. */
 int json_utf8_valid(const char *s, size_t len);
 

@@ -173,7 +173,11 @@ static char *quoted(struct yaml *y, int line, char **pp)
 			case 'r': *out++ = '\r'; break;
 			case 'b': *out++ = '\b'; break;
 			case 'f': *out++ = '\f'; break;
-			case '"': case '\\': case '/': case ' ': *out++ = *in; break;
+			case 'a': *out++ = '\a'; break;
+			case 'v': *out++ = '\v'; break;
+			case 'e': *out++ = '\x1b'; break;
+			/* go-yaml also takes \' (Go's js escaper writes it, -template) */
+			case '"': case '\\': case '/': case ' ': case '\'': case '\t': *out++ = *in; break;
 			case 'u':
 				if (yaml_unicode_escape(&in, &out) < 0)
 					return yfail(y, line, "bad \\u escape in double-quoted string");

@@ -29,6 +29,7 @@ struct scan {
 	struct key_span *keys; /* the names of every open object, innermost last */
 	size_t nkeys, capkeys;
 	const char *dup; /* set with rc -2: the second of two equal names */
+	int names_may_repeat; /* Go's decoder: the last of equal names wins */
 };
 
 size_t json_utf8_seq(const char *s, size_t avail)
@@ -200,7 +201,7 @@ static int close_object(struct scan *s, size_t mark)
 		}
 	}
 	s->nkeys = mark;
-	return rc;
+	return s->names_may_repeat ? 0 : rc;
 }
 
 static int scan_container(struct scan *s, char close, int object)
@@ -292,16 +293,11 @@ int json_validate(const char *text, size_t len, unsigned max_depth, size_t *err_
 
 /* ---- tokens ---- */
 
-int json_parse(struct json_doc *doc, const char *text, size_t len, unsigned max_depth)
+/* jsmn over a validated text */
+static int tokenize(struct json_doc *doc, const char *text, size_t len)
 {
 	jsmn_parser p;
 	int n;
-	doc->toks = NULL;
-	doc->ntoks = 0;
-	if (len > INT32_MAX)
-		return -1;
-	if ((n = json_validate(text, len, max_depth, NULL)) < 0)
-		return n;
 	/* most events fit the inline tokens: one jsmn pass, no allocation */
 	jsmn_init(&p);
 	n = jsmn_parse(&p, text, len, (jsmntok_t *)(void *)doc->inline_toks, JSON_INLINE_TOKS);
@@ -324,6 +320,40 @@ int json_parse(struct json_doc *doc, const char *text, size_t len, unsigned max_
 	doc->len = len;
 	doc->ntoks = n;
 	return 0;
+}
+
+int json_parse(struct json_doc *doc, const char *text, size_t len, unsigned max_depth)
+{
+	int n;
+	doc->toks = NULL;
+	doc->ntoks = 0;
+	if (len > INT32_MAX)
+		return -1;
+	if ((n = json_validate(text, len, max_depth, NULL)) < 0)
+		return n;
+	return tokenize(doc, text, len);
+}
+
+int json_parse_first(struct json_doc *doc, const char *text, size_t len, unsigned max_depth)
+{
+	struct scan s;
+	int rc;
+	doc->toks = NULL;
+	doc->ntoks = 0;
+	if (len > INT32_MAX)
+		return -1;
+	memset(&s, 0, sizeof(s));
+	s.p = text;
+	s.end = text + len;
+	s.max_depth = max_depth;
+	s.names_may_repeat = 1;
+	rc = scan_value(&s);
+	free(s.keys);
+	if (rc < 0)
+		return -1;
+	/* the whitespace after it too: jsmn ends a bare primitive there */
+	skip_ws(&s);
+	return tokenize(doc, text, (size_t)(s.p - text));
 }
 
 void json_doc_free(struct json_doc *doc)
@@ -398,7 +428,7 @@ int json_path(const struct json_doc *doc, const char *path)
 	return cur;
 }
 
-static int utf8_put(char *out, uint32_t cp)
+int json_utf8_put(char *out, uint32_t cp)
 {
 	if (cp < 0x80) {
 		out[0] = (char)cp;
@@ -462,7 +492,7 @@ static int unescape_one(const char *in, size_t len, char *out, size_t *used)
 		} else if (cp >= 0xd800 && cp < 0xe000) {
 			cp = 0xfffd;
 		}
-		return utf8_put(out, cp);
+		return json_utf8_put(out, cp);
 	default:
 		return -1;
 	}

@@ -67,13 +67,16 @@ static const char *errors_text(struct buf *b)
 
 /* Loads every -hooks file into set. At start a bad file is logged and
  * skipped (webhook carries on); on reload any failure keeps the running
- * set. A duplicate id always fails. */
+ * set. A duplicate id always fails: across files at start, and within
+ * one file too on reload, as webhook's reloadHooks checks. */
 static int load_set(struct compat *app, struct hook_set *set, int strict)
 {
 	size_t i, before;
 	struct buf errors;
 	const char *err;
 	int rc = 0;
+	set->unique_in_file = strict;
+	set->as_template = app->o.template_;
 	for (i = 0; i < app->o.nhooks && rc == 0; i++) {
 		compat_log(app, NULL, "attempting to %sload hooks from %s", strict ? "re" : "", app->o.hooks[i]);
 		before = set->n;
@@ -374,8 +377,6 @@ int compat_main(int argc, char **argv)
 		app.log = stderr;
 	snprintf(app.prefix, sizeof(app.prefix), "/%s%s", app.o.urlprefix, *app.o.urlprefix ? "/" : "");
 	compat_log(&app, NULL, "version 2.8.0 starting");
-	if (app.o.template_)
-		compat_log(&app, NULL, "edgehook: -template is not supported yet and is ignored");
 	if (app.o.pidfile) {
 		if (write_pidfile(&app) < 0)
 			goto out;

@@ -5,6 +5,7 @@
 
 #include "edgehook/form.h"
 #include "edgehook/payload_multipart.h"
+#include "edgehook/payload_xml.h"
 #include "edgehook/hook_params.h"
 #include "edgehook/json.h"
 #include "edgehook/rand.h"
@@ -150,15 +151,34 @@ static struct json_doc *parse_payload(struct compat *app, const struct hook *h, 
 				      const char *body, size_t len, struct json_doc *doc, struct buf *form, int *refused)
 {
 	if (strstr(ctype, "json")) {
-		if (json_parse(doc, body, len, 512) == 0)
-			return doc;
-		compat_log(app, reqid, "error parsing JSON payload");
+		/* Go's json.Decoder: the first value, the last of repeated names */
+		size_t i = 0;
+		while (i < len && memchr(" \t\r\n\v\f", body[i], 6))
+			i++;
+		if (json_parse_first(doc, body, len, 512) == 0) {
+			if (doc->toks[0].type == JSON_OBJECT || doc->toks[0].type == JSON_ARRAY)
+				return doc;
+			json_doc_free(doc);
+		}
+		compat_log(app, reqid, "error parsing JSON%s payload", i < len && body[i] == '[' ? " array" : "");
 		return NULL;
 	}
 	if (strstr(ctype, "x-www-form-urlencoded")) {
-		if (form_to_json(form, body, len) == 0 && json_parse(doc, form->data, form->len, 4) == 0)
+		int dropped;
+		if (hook_query_map(form, body, len, &dropped) == 0 && !dropped && json_parse(doc, form->data, form->len, 4) == 0)
 			return doc;
 		compat_log(app, reqid, "error parsing form payload");
+		return NULL;
+	}
+	/* webhook's order: a multipart boundary containing "xml" reads as XML */
+	if (strstr(ctype, "xml")) {
+		char why[256];
+		int rc = xml_to_json(form, body, len, why, sizeof(why));
+		if (rc == 0 && json_parse(doc, form->data, form->len, XML_JSON_DEPTH) == 0)
+			return doc;
+		/* mxj wraps the decoder's errors, not the EOF of a body without an element */
+		compat_log(app, reqid, "error parsing XML payload: %s%s",
+			   rc == -1 && strcmp(why, "EOF") != 0 ? "xml.Decoder.Token() - " : "", rc ? why : "JSON too deep");
 		return NULL;
 	}
 	if (strncmp(ctype, "multipart/form-data", 19) == 0) {
@@ -172,10 +192,6 @@ static struct json_doc *parse_payload(struct compat *app, const struct hook *h, 
 		compat_log(app, reqid, "error parsing multipart form: %s",
 			   rc == -2 ? "multipart: message too large" : "malformed multipart body");
 		*refused = 1;
-		return NULL;
-	}
-	if (strstr(ctype, "xml")) {
-		compat_log(app, reqid, "edgehook: XML payloads are not read yet");
 		return NULL;
 	}
 	compat_log(app, reqid, "error parsing body payload due to unsupported content type header: %s", ctype);
@@ -298,6 +314,7 @@ static void hook_request(struct exchange *x)
 	struct json_doc doc;
 	struct buf form, out, pjson;
 	struct hook_request rq;
+	struct hook_json_maps maps;
 	struct rule_req rr;
 	struct sockaddr_storage client;
 	int ok, refused = 0;
@@ -319,6 +336,7 @@ static void hook_request(struct exchange *x)
 		ctype[n] = 0;
 	}
 	memset(&doc, 0, sizeof(doc));
+	memset(&maps, 0, sizeof(maps));
 	buf_init(&form, 2 * form_json_bound(x->len) + 16);
 	buf_init(&pjson, 0);
 	buf_init(&out, 64u << 20);
@@ -344,6 +362,12 @@ static void hook_request(struct exchange *x)
 			rq.payload = NULL;
 		if (rc < 0)
 			compat_log(app, x->reqid, "%s", rc == -2 ? "error re-reading the payload" : why);
+	}
+	if (h->json_params.n) {
+		char why[160];
+		int rc = hook_params_json_maps(&rq, &maps, &h->json_params, why, sizeof(why));
+		if (rc < 0)
+			compat_log(app, x->reqid, "%s", rc == -2 ? "error reading the headers and query as JSON maps" : why);
 	}
 	rq.out = &out;
 	memset(&rr, 0, sizeof(rr));
@@ -372,6 +396,7 @@ static void hook_request(struct exchange *x)
 		}
 	}
 done:
+	hook_json_maps_free(&rq, &maps);
 	free((char *)rq.method);
 	if (rq.payload)
 		json_doc_free(&doc);

@@ -75,16 +75,24 @@ static int put_unescaped(struct buf *b, const struct json_doc *doc, int i)
 
 static const struct json_doc *sort_doc;
 
+static int name_cmp(const struct json_doc *doc, int i, int j)
+{
+	const struct json_tok *x = &doc->toks[i], *y = &doc->toks[j];
+	return json_key_cmp(doc->text + x->start, (size_t)(x->end - x->start), doc->text + y->start,
+			    (size_t)(y->end - y->start));
+}
+
+/* By name, then by position: of equal names (a payload may repeat one)
+ * the last sorts last, and it is the one Go's map keeps. */
 static int cmp_members(const void *a, const void *b)
 {
-	const struct json_tok *x = &sort_doc->toks[*(const int *)a], *y = &sort_doc->toks[*(const int *)b];
-	return json_key_cmp(sort_doc->text + x->start, (size_t)(x->end - x->start), sort_doc->text + y->start,
-			    (size_t)(y->end - y->start));
+	int i = *(const int *)a, j = *(const int *)b, c = name_cmp(sort_doc, i, j);
+	return c ? c : (i > j) - (i < j);
 }
 
 static int marshal_object(struct buf *b, const struct json_doc *doc, int i)
 {
-	int n = doc->toks[i].size, k, j = i + 1, rc = -1;
+	int n = doc->toks[i].size, k, w, j = i + 1, rc = -1;
 	int *keys = n ? malloc((size_t)n * sizeof(*keys)) : NULL;
 	if (n && !keys)
 		return -1;
@@ -96,9 +104,11 @@ static int marshal_object(struct buf *b, const struct json_doc *doc, int i)
 	qsort(keys, (size_t)n, sizeof(*keys), cmp_members);
 	if (buf_append(b, "{", 1) < 0)
 		goto out;
-	for (k = 0; k < n; k++) {
+	for (k = 0, w = 0; k < n; k++) {
 		size_t mark;
-		if (k && buf_append(b, ",", 1) < 0)
+		if (k + 1 < n && name_cmp(doc, keys[k], keys[k + 1]) == 0)
+			continue; /* a repeated name: Go's map keeps the last */
+		if (w++ && buf_append(b, ",", 1) < 0)
 			goto out;
 		mark = b->len;
 		if (put_unescaped(b, doc, keys[k]) < 0)
@@ -281,7 +291,7 @@ static int json_string_param(struct json_doc *doc, struct buf *text, const char 
 	if (buf_append(&tmp, doc->text + t->end + 1, doc->len - (size_t)t->end - 1) < 0)
 		goto fail;
 	json_doc_free(doc);
-	if (json_parse(doc, tmp.data, tmp.len, 512) < 0) {
+	if (json_parse_first(doc, tmp.data, tmp.len, 512) < 0) {
 		buf_free(&tmp);
 		return -2;
 	}
@@ -349,7 +359,7 @@ static int marshal_map(struct buf *b, struct kv *kv, size_t n)
 	return buf_append(b, "}", 1);
 }
 
-static int entire_headers(struct hook_request *rq)
+static int entire_headers(struct hook_request *rq, struct buf *b)
 {
 	struct kv *kv = calloc(rq->nheaders + 1, sizeof(*kv));
 	char *names = malloc(256 * (rq->nheaders + 1)), *p = names;
@@ -370,46 +380,159 @@ static int entire_headers(struct hook_request *rq)
 		n++;
 		p += 256;
 	}
-	rc = marshal_map(rq->out, kv, n);
+	rc = marshal_map(b, kv, n);
 out:
 	free(kv);
 	free(names);
 	return rc;
 }
 
-/* url.ParseQuery: '&'-separated, a pair with ';' or a bad escape is
- * dropped, keys and values decoded ('+' is a space). */
-static int entire_query(struct hook_request *rq)
+/* url.ParseQuery's pairs, decoded into dec (qlen + 1 bytes) and listed
+ * in kv (qlen / 2 + 2 entries) in order; a pair with ';' or a bad escape
+ * is left out and counted. Their number. */
+static size_t parse_query(const char *q, size_t qlen, struct kv *kv, char *dec, int *dropped)
 {
-	size_t cap = rq->query_len / 2 + 2, n = 0, i = 0;
-	struct kv *kv = calloc(cap, sizeof(*kv));
-	char *dec = malloc(rq->query_len + 1), *w = dec;
-	int rc = -1;
-	if (!kv || !dec)
-		goto out;
-	while (rq->query && i < rq->query_len && n < cap) {
-		const char *s = rq->query + i, *amp = memchr(s, '&', rq->query_len - i), *eq;
-		size_t len = amp ? (size_t)(amp - s) : rq->query_len - i;
+	size_t cap = qlen / 2 + 2, n = 0, i = 0;
+	char *w = dec;
+	*dropped = 0;
+	while (q && i < qlen && n < cap) {
+		const char *s = q + i, *amp = memchr(s, '&', qlen - i), *eq;
+		size_t len = amp ? (size_t)(amp - s) : qlen - i;
 		int kl, vl;
 		i += len + 1;
-		if (len == 0 || memchr(s, ';', len))
+		if (len == 0)
 			continue;
 		eq = memchr(s, '=', len);
-		kl = form_decode(s, eq ? (size_t)(eq - s) : len, w);
-		if (kl < 0)
+		kl = memchr(s, ';', len) ? -1 : form_decode(s, eq ? (size_t)(eq - s) : len, w);
+		vl = kl < 0 ? -1 : eq ? form_decode(eq + 1, len - (size_t)(eq + 1 - s), w + kl) : 0;
+		if (vl < 0) {
+			++*dropped;
 			continue;
-		vl = eq ? form_decode(eq + 1, len - (size_t)(eq + 1 - s), w + kl) : 0;
-		if (vl < 0)
-			continue;
+		}
 		kv[n] = (struct kv){w, w + kl, (size_t)kl, (size_t)vl, n};
 		n++;
 		w += kl + vl;
 	}
-	rc = marshal_map(rq->out, kv, n);
-out:
+	return n;
+}
+
+int hook_query_map(struct buf *b, const char *q, size_t qlen, int *dropped)
+{
+	struct kv *kv = calloc(qlen / 2 + 2, sizeof(*kv));
+	char *dec = malloc(qlen + 1);
+	int rc = -1;
+	if (kv && dec)
+		rc = marshal_map(b, kv, parse_query(q, qlen, kv, dec, dropped));
 	free(kv);
 	free(dec);
 	return rc;
+}
+
+/* A url parameter: the first value of the name among the pairs
+ * url.ParseQuery keeps. */
+static int query_param(struct hook_request *rq, const char *name)
+{
+	struct kv *kv = calloc(rq->query_len / 2 + 2, sizeof(*kv));
+	char *dec = malloc(rq->query_len + 1);
+	size_t n, i, len = strlen(name);
+	int k = RULE_PARAM_ERROR, dropped;
+	if (kv && dec) {
+		n = parse_query(rq->query, rq->query_len, kv, dec, &dropped);
+		for (i = 0; i < n && (kv[i].klen != len || memcmp(kv[i].k, name, len) != 0); i++)
+			;
+		k = i == n ? RULE_PARAM_MISSING
+			   : buf_append(rq->out, kv[i].v, kv[i].vlen) < 0 ? RULE_PARAM_ERROR : RULE_PARAM_FOUND;
+	}
+	free(kv);
+	free(dec);
+	return k;
+}
+
+static int entire_query(struct hook_request *rq, struct buf *b)
+{
+	int dropped;
+	return hook_query_map(b, rq->query, rq->query_len, &dropped);
+}
+
+/* A header (canonical name) or url parameter read from its JSON map,
+ * dotted paths included, as webhook reads them after
+ * parse-parameters-as-json. */
+static int map_param(struct hook_request *rq, const struct json_doc *doc, const char *name, int header)
+{
+	char canon[256];
+	int v;
+	if (snprintf(canon, sizeof(canon), "%s", name) >= (int)sizeof(canon))
+		return RULE_PARAM_MISSING;
+	if (header)
+		hook_canonical_header(canon);
+	if ((v = lookup(doc, 0, canon, strlen(canon), 0)) < 0)
+		return RULE_PARAM_MISSING;
+	return render(rq->out, doc, v) < 0 ? RULE_PARAM_ERROR : RULE_PARAM_FOUND;
+}
+
+/* The headers or the query as a JSON map in *text, read into doc, with
+ * the list's strings of that source that hold JSON objects spliced in. */
+static int json_map(struct hook_request *rq, int header, struct json_doc *doc, struct buf *text,
+		    const struct hook_args *list, char *why, size_t whycap)
+{
+	size_t i;
+	int bad = 0;
+	buf_init(text, 64u << 20);
+	if ((header ? entire_headers(rq, text) : entire_query(rq, text)) < 0 || json_parse(doc, text->data, text->len, 4) < 0)
+		return -2;
+	for (i = 0; i < list->n; i++) {
+		char canon[256];
+		int rc;
+		if (list->v[i].source != (header ? SRC_HEADER : SRC_QUERY))
+			continue;
+		snprintf(canon, sizeof(canon), "%s", list->v[i].name);
+		if (header)
+			hook_canonical_header(canon);
+		if ((rc = json_string_param(doc, text, canon)) == -2)
+			return -2;
+		if (rc < 0 && !bad++)
+			snprintf(why, whycap, "error parsing JSON parameter %s", list->v[i].name);
+	}
+	return bad ? -1 : 0;
+}
+
+int hook_params_json_maps(struct hook_request *rq, struct hook_json_maps *m, const struct hook_args *list, char *why,
+			  size_t whycap)
+{
+	size_t i;
+	int want[2] = {0, 0}, rc = 0, k, side;
+	memset(m, 0, sizeof(*m));
+	why[0] = '\0';
+	for (i = 0; i < list->n; i++) {
+		want[0] |= list->v[i].source == SRC_HEADER;
+		want[1] |= list->v[i].source == SRC_QUERY;
+	}
+	for (side = 0; side < 2; side++) {
+		struct json_doc *doc = side ? &m->query : &m->headers;
+		char w[160];
+		if (!want[side])
+			continue;
+		k = json_map(rq, !side, doc, side ? &m->qtext : &m->htext, list, w, sizeof(w));
+		if (k == -2)
+			return -2;
+		if (k < 0 && rc == 0) {
+			snprintf(why, whycap, "%s", w);
+			rc = -1;
+		}
+		*(side ? &rq->query_doc : &rq->headers_doc) = doc;
+	}
+	return rc;
+}
+
+void hook_json_maps_free(struct hook_request *rq, struct hook_json_maps *m)
+{
+	if (rq->headers_doc)
+		json_doc_free(&m->headers);
+	if (rq->query_doc)
+		json_doc_free(&m->query);
+	rq->headers_doc = rq->query_doc = NULL;
+	buf_free(&m->htext);
+	buf_free(&m->qtext);
 }
 
 static int header_eq(const struct http_header *h, const char *name)
@@ -432,22 +555,20 @@ int hook_param_get(void *ctx, const struct hook_arg *arg, const char **val, size
 		k = buf_append(b, rq->body ? rq->body : "", rq->body_len) < 0 ? RULE_PARAM_ERROR : RULE_PARAM_FOUND;
 		break;
 	case SRC_HEADER:
+		if (rq->headers_doc) {
+			k = map_param(rq, rq->headers_doc, arg->name, 1);
+			break;
+		}
 		k = RULE_PARAM_MISSING;
-		for (i = 0; i < rq->nheaders && k == RULE_PARAM_MISSING; i++)
+		/* net/http keeps Host out of the header map */
+		for (i = 0; i < rq->nheaders && k == RULE_PARAM_MISSING && strcasecmp(arg->name, "host") != 0; i++)
 			if (header_eq(&rq->headers[i], arg->name))
 				k = buf_append(b, rq->headers[i].value, rq->headers[i].value_len) < 0 ? RULE_PARAM_ERROR
 												: RULE_PARAM_FOUND;
 		break;
-	case SRC_QUERY: {
-		int n;
-		if (buf_reserve(b, rq->query_len + 1) < 0)
-			return RULE_PARAM_ERROR;
-		n = rq->query ? form_get(rq->query, rq->query_len, arg->name, b->data, rq->query_len + 1) : -1;
-		if (n < 0)
-			return RULE_PARAM_MISSING;
-		b->len = (size_t)n;
+	case SRC_QUERY:
+		k = rq->query_doc ? map_param(rq, rq->query_doc, arg->name, 0) : query_param(rq, arg->name);
 		break;
-	}
 	case SRC_PAYLOAD:
 		k = payload_param(rq, arg->name);
 		break;
@@ -476,10 +597,14 @@ int hook_param_get(void *ctx, const struct hook_arg *arg, const char **val, size
 		}
 		break;
 	case SRC_ENTIRE_HEADERS:
-		k = entire_headers(rq) < 0 ? RULE_PARAM_ERROR : RULE_PARAM_FOUND;
+		k = (rq->headers_doc ? hook_json_marshal(b, rq->headers_doc, 0) : entire_headers(rq, b)) < 0
+			    ? RULE_PARAM_ERROR
+			    : RULE_PARAM_FOUND;
 		break;
 	case SRC_ENTIRE_QUERY:
-		k = entire_query(rq) < 0 ? RULE_PARAM_ERROR : RULE_PARAM_FOUND;
+		k = (rq->query_doc ? hook_json_marshal(b, rq->query_doc, 0) : entire_query(rq, b)) < 0
+			    ? RULE_PARAM_ERROR
+			    : RULE_PARAM_FOUND;
 		break;
 	default:
 		/* an unknown source is webhook's error */

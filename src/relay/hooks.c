@@ -2,6 +2,7 @@
  * set's arena and the hooks point into it; parameters and rules are
  * compiled to their own (malloc'd) forms. */
 #include "edgehook/hooks.h"
+#include "edgehook/hooks_template.h"
 
 #include "edgehook/buf.h"
 #include "edgehook/config.h"
@@ -144,12 +145,16 @@ static int get_methods(struct hload *L, const struct node *h, struct hook *hk)
 	for (it = n->child; it; it = it->next) {
 		if (it->kind != NODE_SCALAR)
 			return hfail(L, it, "http-methods must be a list of strings");
-		/* webhook trims blanks around each method and compares exactly */
+		/* webhook trims blanks around each method and upper-cases it; the
+		 * request's method is then compared exactly */
 		hk->methods[hk->nmethods++] = it->str + strspn(it->str, " \t");
 		{
-			char *end = it->str + strlen(it->str);
+			char *end = it->str + strlen(it->str), *c;
 			while (end > it->str && (end[-1] == ' ' || end[-1] == '\t'))
 				*--end = 0;
+			for (c = it->str; *c; c++)
+				if (*c >= 'a' && *c <= 'z')
+					*c = (char)(*c - 32);
 		}
 	}
 	return 0;
@@ -279,7 +284,7 @@ int hooks_add_text(struct hook_set *s, const char *file, const char *text, size_
 		s->n++;
 		if (load_hook(&L, h, hk) < 0)
 			goto fail;
-		if (find_in(s, 0, first, hk->id, strlen(hk->id))) {
+		if (find_in(s, 0, s->unique_in_file ? s->n - 1 : first, hk->id, strlen(hk->id))) {
 			hfail(&L, h, "hook with the id %s has already been loaded", hk->id);
 			goto fail;
 		}
@@ -321,7 +326,16 @@ int hooks_load(struct hook_set *s, const char *const *files, size_t nfiles, stru
 		int k;
 		if (!text)
 			return -1;
-		k = hooks_add_text(s, files[i], text, len, errors);
+		if (s->as_template) {
+			struct buf exp;
+			buf_init(&exp, HOOKS_MAX_FILE_BYTES);
+			k = hooks_template_expand(files[i], text, len, &exp, errors);
+			if (k == 0)
+				k = hooks_add_text(s, files[i], exp.data ? exp.data : "", exp.len, errors);
+			buf_free(&exp);
+		} else {
+			k = hooks_add_text(s, files[i], text, len, errors);
+		}
 		free(text);
 		if (k < 0)
 			return -1;

@@ -123,8 +123,8 @@ int hook_arg_load(struct hook_arg *arg, const struct node *n, const char **why)
 		*why = "out of memory";
 		return -1;
 	}
-	if (arg->source == SRC_HEADER)
-		hook_canonical_header(arg->name);
+	/* a header's name stays as written: webhook's env name (HOOK_x-doc)
+	 * and log lines use it; lookups compare it case-insensitively */
 	return 0;
 }
 

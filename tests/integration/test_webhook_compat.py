@@ -37,7 +37,7 @@ def free_port():
 class Server:
     """One webhook-compatible server: kind "reference" or "edgehook"."""
 
-    def __init__(self, kind, hooks, flags=()):
+    def __init__(self, kind, hooks, flags=(), env=None):
         self.kind = kind
         self.dir = tempfile.mkdtemp(prefix="webhook-compat-%s-" % kind)
         self.echo_dir = os.path.join(self.dir, "echo")
@@ -51,7 +51,7 @@ class Server:
                        exe)
         else:
             exe = REFERENCE
-        env = dict(os.environ, ECHO_DIR=self.echo_dir, T_PARENT="inherited")
+        env = dict(os.environ, ECHO_DIR=self.echo_dir, T_PARENT="inherited", **(env or {}))
         for _attempt in range(5):
             self.port = free_port()
             self.log = []
@@ -147,9 +147,9 @@ def answer(srv, req, expect_run):
     return view
 
 
-def compare(hooks, cases, flags=()):
+def compare(hooks, cases, flags=(), env=None):
     """cases: (name, (method, path, body, headers), expect_run, checks)."""
-    servers = [Server("reference", hooks, flags), Server("edgehook", hooks, flags)]
+    servers = [Server("reference", hooks, flags, env), Server("edgehook", hooks, flags, env)]
     failures = []
     try:
         for name, req, expect_run, check in cases:

@@ -57,3 +57,32 @@ def test_webhook_compat_parse_parameters_as_json():
          True, None),
         ("rule-sees-no-object", ("POST", "/hooks/pj", b'{"data": "{\\"x\\": 3}"}', js), False, None),
     ])
+
+
+def test_webhook_compat_parse_parameters_as_json_headers_and_query():
+    """parse-parameters-as-json on header and url sources: webhook
+    replaces the value in its header/query map, so dotted paths, the
+    rule and entire-headers/entire-query all see the object."""
+    args = [wc.arg("header", n) for n in ("X-Data.a.b", "x-data", "X-Data.u", "X-Bad", "X-Plain")]
+    args += [wc.arg("url", "q.k"), wc.arg("query", "q.list.1"), wc.arg("url", "q"), wc.arg("url", "s"),
+             wc.arg("entire-headers"), wc.arg("entire-query")]
+    rule = {"match": {"type": "value", "value": "2", "parameter": wc.arg("header", "X-Data.a.b")}}
+    hooks = [wc.hook("hj", **{"pass-arguments-to-command": args, "trigger-rule": rule,
+                              "parse-parameters-as-json": [wc.arg("header", "x-data"), wc.arg("url", "q"),
+                                                           wc.arg("header", "X-Bad"), wc.arg("url", "nope")]}),
+             wc.hook("qj", **{"pass-arguments-to-command": [wc.arg("url", "q.k"), wc.arg("entire-query")],
+                              "parse-parameters-as-json": [wc.arg("url", "q")]})]
+    hdrs = {"X-Data": '{"a": {"b": 2}, "u": "<&>", "n": 1.50}', "X-Bad": "not json", "X-Plain": "p"}
+    q = "?q=%7B%22k%22%3A%22v%22%2C%22list%22%3A%5B1%2C2.0%5D%7D&q=second&s=plain"
+
+    def objects(view):
+        assert view["run"]["argv"][:3] == ["2", '{"a":{"b":2},"n":1.50,"u":"\\u003c\\u0026\\u003e"}', "<&>"], view
+        assert view["run"]["argv"][5:7] == ["v", "2.0"], view
+
+    wc.compare(hooks, [
+        ("header-and-query-objects", ("POST", "/hooks/hj" + q, b"", hdrs), True, objects),
+        ("header-not-an-object", ("POST", "/hooks/hj" + q, b"", dict(hdrs, **{"X-Data": "2"})), False, None),
+        ("header-absent", ("POST", "/hooks/hj" + q, b"", {"X-Plain": "p"}), False, None),
+        ("query-only", ("POST", "/hooks/qj" + q, b"", {}), True, None),
+        ("query-not-json", ("POST", "/hooks/qj?q=v", b"", {}), True, None),
+    ])

@@ -70,7 +70,7 @@ TEST(test_hooks_file_reads_every_webhook_key)
 	CHECK_EQ_INT(h->args.n, 2);
 	CHECK_EQ_INT(h->args.v[0].source, SRC_PAYLOAD);
 	CHECK_STR(h->args.v[0].name, "head_commit.id");
-	CHECK_STR(h->args.v[1].name, "X-Github-Event");
+	CHECK_STR(h->args.v[1].name, "x-github-event"); /* as written: webhook's HOOK_x-github-event */
 	CHECK_STR(h->env.v[0].envname, "REF");
 	CHECK_EQ_INT(h->files.v[0].base64decode, 1);
 	CHECK_EQ_INT(h->json_params.n, 1);

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #define BODY "{\"ref\":\"refs/heads/main\"}"
 #define SHA1 "9e9224e1fe730b87754d941cabe9da2f2724b16c"
@@ -49,8 +50,9 @@ static int fake_param(void *ctx, const struct hook_arg *arg, const char **val, s
 		return RULE_PARAM_ERROR;
 	}
 	snprintf(key, sizeof(key), "%s:%s", src[arg->source], arg->name);
+	/* header names as written in the hooks file, compared as HTTP does */
 	for (i = 0; f->kv[i]; i += 2)
-		if (strcmp(f->kv[i], key) == 0) {
+		if (strcasecmp(f->kv[i], key) == 0) {
 			*val = f->kv[i + 1];
 			*len = strlen(*val);
 			return RULE_PARAM_FOUND;
