@@ -505,6 +505,61 @@ def test_cluster_run_interrupted_by_a_kill_is_reported_not_repeated():
         redis.close()
 
 
+def test_cluster_queued_run_of_a_killed_instance_runs_once_elsewhere():
+    """a accepts two deliveries of a trigger with concurrency 1: the first
+    runs (its command blocks), the second waits in a's queue. a is killed
+    -9; b takes both entries over. The first had started: it is reported
+    run.failed "interrupted" and not run again. The second never started:
+    b runs it, exactly once (each command appends its delivery id)."""
+    redis = Redis().start()
+    sink = sinks.Sink()
+    d = tempfile.mkdtemp(prefix="edgehook-runs-")
+    block = os.path.join(d, "block")
+    script = harness.write_script(
+        d, "job.sh", "#!/bin/sh\necho \"$1\" >> %s/ran\nif [ -e %s ]; then echo $$ > %s/pid; exec sleep 60; fi\n"
+        % (d, block, d))
+    trig = ("triggers:\n  - {id: job, run: {command: %s, args: [\"{delivery}\"], concurrency: 1,"
+            " allow_root: true}}\n" % script)
+    try:
+        open(block, "w").close()
+        a = Edgehook(cluster_config(redis, sink.url(), "a", trig)).start()
+        wait_ready(a)
+        first = a.request("POST", "/webhooks/job", b'{}', {"X-Request-Id": "dlv-first"})
+        assert_eq(first.status, 202, "first accepted")
+        harness.wait_until(lambda: os.path.exists(os.path.join(d, "pid")), 20, "the first run started on a")
+        second = a.request("POST", "/webhooks/job", b'{}', {"X-Request-Id": "dlv-second"})
+        assert_eq(second.status, 202, "second accepted")
+        queued = second.json()["run_id"]
+        harness.wait_until(lambda: a.request("GET", "/api/v1/runs/" + queued).status == 200, 20,
+                           "the second run queued on a")
+        assert_eq(a.request("GET", "/api/v1/runs/" + queued).json()["state"], "queued", "behind the first")
+        a.proc.kill()
+        a.proc.wait()
+        os.unlink(block)
+        with Edgehook(cluster_config(redis, sink.url(), "b", trig)) as b:
+            harness.wait_until(lambda: [e for e in lifecycle(sink, "run.completed") if e["resource_id"] == queued],
+                               30, "the queued run completed on b")
+            harness.wait_until(lambda: [e for e in lifecycle(sink, "run.failed")
+                                        if e["resource_id"] == first.json()["run_id"]], 30,
+                               "run.failed for the interrupted run")
+            failed = [e for e in lifecycle(sink, "run.failed") if e["resource_id"] == first.json()["run_id"]][0]
+            assert_eq(failed["error"], "interrupted", "the started run is reported interrupted")
+            assert_eq([e for e in lifecycle(sink, "run.failed") if e["resource_id"] == queued], [],
+                      "the queued run did not fail")
+            harness.wait_until(lambda: redis.cmd("XLEN", "edgehook:events") == 0, 30, "both entries settled")
+            b.wait_log(r"run failed.*interrupted")
+        with open(os.path.join(d, "ran")) as f:
+            assert_eq(f.read().split(), ["dlv-first", "dlv-second"], "each command ran once")
+    finally:
+        try:  # the orphaned command of the killed instance, by its pid
+            with open(os.path.join(d, "pid")) as f:
+                os.kill(int(f.read()), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+        sink.close()
+        redis.close()
+
+
 def test_cluster_live_instance_keeps_what_it_holds():
     """a holds 600 deliveries (more than one XCLAIM batch) to an endpoint
     that never answers; b, started next to it with claim_after 1s, looks
