@@ -88,11 +88,12 @@ int cluster_put_end(struct cluster_put *p, const char **why);
 void cluster_emit(struct cluster *c, const char *type, const char *body, size_t len);
 
 /* Runs of trigger commands travel as stream entries too; the instance
- * that reads one calls fn: 1 the run started (its entry is settled when
- * cluster_run_done(c, run_id) reports its end: the runner's done hook),
- * 0 it was reported instead (settled at once). resumed: the entry was
- * handed to an instance before (taken over, or our pending list after a
- * restart): it may have run there. */
+ * that reads one calls fn: 1 the run was taken (its entry is settled,
+ * and its run-start mark deleted with it, when cluster_run_done(c,
+ * run_id) reports its end: the runner's done hook), 0 it was reported
+ * instead (settled at once). resumed: the entry was handed to an
+ * instance before (taken over, or our pending list after a restart): it
+ * was accepted long ago, and may have started there (the mark says). */
 struct cluster_run {
 	const char *stream_id, *run_id, *trigger, *type, *delivery, *ip, *body;
 	size_t len;
@@ -100,6 +101,17 @@ struct cluster_run {
 };
 void cluster_runs_watch(struct cluster *c, int (*fn)(void *arg, const struct cluster_run *cr), void *arg);
 void cluster_run_done(void *arg, const char *run_id);
+/* The run-start mark (cluster_mark.c): a run spawns only once this says
+ * it is the first start of run_id anywhere. cb(arg, item, status, why):
+ * 1 marked now (spawn), 0 marked before (it started on an instance that
+ * died or restarted: "interrupted"), -1 Redis did not confirm (why).
+ * NULL when not sent (memory, a full command queue): cb never runs, nor
+ * after cluster_mark_cancel. */
+typedef void (*cluster_mark_cb)(void *arg, void *item, int status, const char *why);
+struct cluster_mark;
+struct cluster_mark *cluster_run_mark(struct cluster *c, const char *run_id, cluster_mark_cb cb, void *arg,
+				      void *item);
+void cluster_mark_cancel(struct cluster_mark *m);
 /* The requester went away: cb never runs (the events may still land). */
 void cluster_put_cancel(struct cluster_put *p);
 

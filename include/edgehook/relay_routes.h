@@ -59,6 +59,9 @@ void trigger_accept_cluster(struct relay *rl, struct http_conn *c, const struct 
 /* The cluster's run hook (cluster_runs_watch): 1 started, 0 reported. */
 struct cluster_run;
 int trigger_cluster_run(void *arg, const struct cluster_run *cr);
+/* Puts the run-start mark in the runner's gate: in cluster mode no run
+ * spawns before Redis holds its mark (it replaces the spool's gate). */
+void trigger_cluster_gate(struct relay *rl);
 
 /* api.c: path is what follows "/api/v1/" */
 /* Bound for a rendered answer (JSON or metrics); buffers grow to it. */

@@ -81,10 +81,12 @@ void runner_drain(struct runner *rn, void (*on_idle)(void *arg), void *arg);
  * its SIGKILL (shutdown past the drain timeout). */
 void runner_kill_all(struct runner *rn);
 
-/* The spool's hooks (trigger_spool.c). hold is called as a run is about
- * to spawn its command: 0 spawns now, 1 defers the spawn until the hook
- * calls runner_gate_open (the run-started record is on disk), so a run
- * that started is never taken for one that did not. cancel: a held run
+/* The spool's hooks (trigger_spool.c), and the cluster's
+ * (trigger_cluster.c). hold is called as a run is about to spawn its
+ * command: 0 spawns now, 1 defers the spawn until the hook calls
+ * runner_gate_open (the run-started record is on disk, or in Redis), so
+ * a run that started is never taken for one that did not; -1 fails the
+ * run unstarted (its record could not even be sent). cancel: a held run
  * is dropped instead (shutdown). settled: a run reached its final state
  * (completed or failed, started or not). */
 struct runner_gate {

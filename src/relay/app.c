@@ -345,6 +345,7 @@ static int open_cluster(struct app *a)
 	a->rl.cluster = a->cluster;
 	cluster_triggers_watch(a->cluster, registry_sync, &a->rl);
 	cluster_runs_watch(a->cluster, trigger_cluster_run, &a->rl);
+	trigger_cluster_gate(&a->rl);
 	runner_on_done(a->runner, cluster_run_done, a->cluster);
 	log_msg(LOG_INFO, "cluster mode", "redis", cl->url.host, "tls", cl->url.tls ? "on" : "off", "instance",
 		cluster_instance(a->cluster), NULL);

@@ -84,20 +84,35 @@ static void on_ack(void *arg, const char *err, const struct resp_reply *r)
 
 /* Acknowledged and deleted in one command: the stream keeps only
  * undelivered events. A lost ack costs a repeat delivery (after
- * claim_after), never an event. */
+ * claim_after), never an event. A run's entry takes its run-start mark
+ * (KEYS[2]) with it, atomically: an entry still pending always finds
+ * its mark. */
+static void settle_entry(struct cluster *c, const char *stream_id, const char *run_id)
+{
+	static const char script[] = "redis.call('XACK',KEYS[1],ARGV[1],ARGV[2]) "
+				     "if KEYS[2] then redis.call('DEL',KEYS[2]) end "
+				     "return redis.call('XDEL',KEYS[1],ARGV[2])";
+	char mark[160];
+	const char *argv[] = {"EVAL", script, run_id ? "2" : "1", c->stream, mark, c->group, stream_id};
+	c->stats.acked++;
+	if (run_id)
+		cluster_mark_key(c, run_id, mark, sizeof(mark));
+	else
+		argv[4] = c->group, argv[5] = stream_id;
+	if (resp_command(c->cmd, run_id ? 7 : 6, argv, NULL, on_ack, c) < 0)
+		log_msg(LOG_WARN, "cluster: acknowledgement not queued (redelivered after claim_after)", "stream_id",
+			stream_id, NULL);
+}
+
 static void settle(void *arg, const char *stream_id, int retries)
 {
-	static const char script[] = "redis.call('XACK',KEYS[1],ARGV[1],ARGV[2]) return redis.call('XDEL',KEYS[1],ARGV[2])";
 	struct cluster *c = arg;
-	const char *argv[] = {"EVAL", script, "1", c->stream, c->group, stream_id};
-	c->stats.acked++;
 	if (retries) {
+		c->stats.acked++;
 		cluster_retry_settle(c, stream_id);
 		return;
 	}
-	if (resp_command(c->cmd, 6, argv, NULL, on_ack, c) < 0)
-		log_msg(LOG_WARN, "cluster: acknowledgement not queued (redelivered after claim_after)", "stream_id",
-			stream_id, NULL);
+	settle_entry(c, stream_id, NULL);
 }
 
 /* ---- entries ---- */
@@ -137,7 +152,7 @@ void cluster_run_done(void *arg, const char *run_id)
 	size_t i;
 	for (i = 0; i < c->nruns; i++)
 		if (strcmp(c->runs[i].run_id, run_id) == 0) {
-			settle(c, c->runs[i].stream_id, 0);
+			settle_entry(c, c->runs[i].stream_id, c->runs[i].run_id);
 			c->runs[i] = c->runs[--c->nruns];
 			return;
 		}
@@ -505,6 +520,7 @@ struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct clu
 	o.max_queue = 4;
 	c->rd = resp_client_new(r, dns, &cfg->url, &o);
 	c->runs = calloc(CLUSTER_MAX_RUNS, sizeof(*c->runs));
+	list_init(&c->marks);
 	if (!c->cmd || !c->rd || !c->runs) {
 		cluster_free(c);
 		return NULL;
@@ -544,6 +560,7 @@ void cluster_free(struct cluster *c)
 	cluster_triggers_stop(c);
 	resp_client_free(c->cmd);
 	resp_client_free(c->rd);
+	cluster_marks_free(c);
 	free(c->runs);
 	free(c);
 }

@@ -4,6 +4,7 @@
 #define EDGEHOOK_CLUSTER_INTERNAL_H
 
 #include "edgehook/cluster.h"
+#include "edgehook/list.h"
 #include "edgehook/reactor.h"
 #include "edgehook/resp.h"
 
@@ -41,6 +42,7 @@ struct cluster {
 	void *run_arg;
 	struct held_run *runs; /* CLUSTER_MAX_RUNS, the first nruns used */
 	size_t nruns;
+	struct list marks;     /* run-start marks awaiting their reply (cluster_mark.c) */
 	/* shared API triggers (cluster_triggers.c) */
 	struct timer trig_timer;
 	void (*trig_fn)(void *arg, size_t n, const struct cluster_kv *kv);
@@ -73,6 +75,11 @@ void cluster_retry_park(void *arg, const char *stream_id, int retries, uint64_t 
 void cluster_retry_settle(struct cluster *c, const char *stream_id);
 void cluster_retry_poll(struct cluster *c);
 void cluster_retry_keep(struct cluster *c, const char *const *ids, size_t n);
+
+/* cluster_mark.c: the mark's key for a run; the marks still owed a
+ * reply, freed with the cluster. */
+void cluster_mark_key(const struct cluster *c, const char *run_id, char *out, size_t cap);
+void cluster_marks_free(struct cluster *c);
 
 /* cluster_triggers.c */
 void cluster_triggers_stop(struct cluster *c);

@@ -245,13 +245,17 @@ static void spawn(struct run *run)
 static void start(struct run *run)
 {
 	struct runner *rn = run->rn;
+	int held;
 	run->state = RUN_RUNNING;
 	run->started_ms = clock_wall_ms();
 	run->slot->running++;
-	if (rn->gate.hold && rn->gate.hold(rn->gate.arg, run) == 1) {
+	held = rn->gate.hold ? rn->gate.hold(rn->gate.arg, run) : 0;
+	if (held == 1) {
 		list_push_back(&rn->gated, &run->link);
 		return;
 	}
+	if (held < 0)
+		snprintf(run->error, sizeof(run->error), "not started: its start could not be recorded");
 	spawn(run);
 }
 

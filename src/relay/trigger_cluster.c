@@ -10,10 +10,18 @@
  * runs it.
  *
  * Running (trigger_cluster_run): the instance that reads a run entry
- * runs it; the entry is settled when the run ends (cluster.c). An entry
- * that was already handed to an instance before (taken over from a dead
- * one, or our own pending list after a restart) may have started there:
- * it is not run again but reported as run.failed "interrupted". */
+ * queues it in its runner; the entry is settled when the run ends
+ * (cluster.c). As the run is about to spawn, the runner's gate marks it
+ * started in Redis (SET NX, cluster_run_mark) and spawns only once Redis
+ * confirmed the mark. An entry taken over from a dead instance, or from
+ * our own pending list after a restart, goes the same way: if its mark
+ * is there, the run started before (it may have done anything) and is
+ * reported run.failed "interrupted", not run again; if not, it had only
+ * been waiting (queued behind the trigger's concurrency) and runs now,
+ * once. Redis failing to confirm the mark fails the run unstarted with
+ * that reason rather than wait: a run never spawns without its mark,
+ * and a held run would keep its trigger's slot for as long as Redis is
+ * away; the run.failed says why, and the sender can deliver again. */
 #include "edgehook/clock.h"
 #include "edgehook/cluster.h"
 #include "edgehook/config.h"
@@ -168,19 +176,45 @@ static void report_lost(struct relay *rl, const struct cluster_run *cr, const ch
 	runner_report_lost(rl->runner, &l);
 }
 
+static void marked(void *arg, void *item, int status, const char *why)
+{
+	struct relay *rl = arg;
+	runner_gate_open(rl->runner, item, status > 0, status == 0 ? "interrupted" : why);
+}
+
+static int gate_hold(void *arg, struct run *run)
+{
+	struct relay *rl = arg;
+	struct cluster_mark *m = cluster_run_mark(rl->cluster, runner_id(run), marked, rl, run);
+	if (!m)
+		return -1;
+	runner_set_tag(run, (uint64_t)(uintptr_t)m);
+	return 1;
+}
+
+static void gate_cancel(void *arg, struct run *run)
+{
+	(void)arg;
+	cluster_mark_cancel((struct cluster_mark *)(uintptr_t)runner_tag(run));
+}
+
+void trigger_cluster_gate(struct relay *rl)
+{
+	const struct runner_gate gate = {gate_hold, gate_cancel, NULL, rl};
+	runner_set_gate(rl->runner, &gate);
+}
+
 int trigger_cluster_run(void *arg, const struct cluster_run *cr)
 {
 	struct relay *rl = arg;
 	const struct trigger_cfg *t = registry_by_id(rl, cr->trigger, strlen(cr->trigger));
 	struct json_doc doc;
-	struct run_request rr = {cr->type, cr->delivery, cr->ip, cr->body, cr->len, NULL, cr->run_id, 0};
+	/* a resumed run was accepted long ago: the trigger's queue bound is
+	 * for new requests (CLUSTER_MAX_RUNS bounds what is held here) */
+	struct run_request rr = {cr->type, cr->delivery, cr->ip, cr->body, cr->len, NULL, cr->run_id, cr->resumed};
 	struct run *run;
 	char id[EVENT_ID_LEN];
 	int parsed;
-	if (cr->resumed) {
-		report_lost(rl, cr, "interrupted");
-		return 0;
-	}
 	if (!t || !t->run) {
 		report_lost(rl, cr, "the trigger has no run here (removed or changed)");
 		return 0;

@@ -496,13 +496,42 @@ def test_cluster_run_interrupted_by_a_kill_is_reported_not_repeated():
         with open(os.path.join(d, "ran")) as f:
             assert_eq(f.read().split(), ["started"], "not run a second time")
     finally:
-        try:  # the orphaned command of the killed instance, by its pid
-            with open(os.path.join(d, "pid")) as f:
-                os.kill(int(f.read()), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
+        kill_pid_file(os.path.join(d, "pid"))  # the orphaned command of the killed instance
         sink.close()
         redis.close()
+
+
+def blocking_job(d):
+    """A trigger with concurrency 1 whose command appends its delivery id
+    to d/ran and, while d/block exists, blocks (its pid in d/pid)."""
+    block = os.path.join(d, "block")
+    script = harness.write_script(
+        d, "job.sh", "#!/bin/sh\necho \"$1\" >> %s/ran\nif [ -e %s ]; then echo $$ > %s/pid; exec sleep 60; fi\n"
+        % (d, block, d))
+    open(block, "w").close()
+    return block, ("triggers:\n  - {id: job, run: {command: %s, args: [\"{delivery}\"], concurrency: 1,"
+                   " allow_root: true}}\n" % script)
+
+
+def one_running_one_queued(a, d):
+    """The first delivery runs (blocked), the second waits behind it."""
+    first = a.request("POST", "/webhooks/job", b'{}', {"X-Request-Id": "dlv-first"})
+    assert_eq(first.status, 202, "first accepted")
+    harness.wait_until(lambda: os.path.exists(os.path.join(d, "pid")), 20, "the first run started")
+    second = a.request("POST", "/webhooks/job", b'{}', {"X-Request-Id": "dlv-second"})
+    assert_eq(second.status, 202, "second accepted")
+    queued = second.json()["run_id"]
+    harness.wait_until(lambda: a.request("GET", "/api/v1/runs/" + queued).status == 200, 20, "the second run read")
+    assert_eq(a.request("GET", "/api/v1/runs/" + queued).json()["state"], "queued", "behind the first")
+    return first.json()["run_id"], queued
+
+
+def kill_pid_file(path):
+    try:
+        with open(path) as f:
+            os.kill(int(f.read()), signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
 
 
 def test_cluster_queued_run_of_a_killed_instance_runs_once_elsewhere():
@@ -514,25 +543,14 @@ def test_cluster_queued_run_of_a_killed_instance_runs_once_elsewhere():
     redis = Redis().start()
     sink = sinks.Sink()
     d = tempfile.mkdtemp(prefix="edgehook-runs-")
-    block = os.path.join(d, "block")
-    script = harness.write_script(
-        d, "job.sh", "#!/bin/sh\necho \"$1\" >> %s/ran\nif [ -e %s ]; then echo $$ > %s/pid; exec sleep 60; fi\n"
-        % (d, block, d))
-    trig = ("triggers:\n  - {id: job, run: {command: %s, args: [\"{delivery}\"], concurrency: 1,"
-            " allow_root: true}}\n" % script)
+    block, trig = blocking_job(d)
     try:
-        open(block, "w").close()
         a = Edgehook(cluster_config(redis, sink.url(), "a", trig)).start()
         wait_ready(a)
-        first = a.request("POST", "/webhooks/job", b'{}', {"X-Request-Id": "dlv-first"})
-        assert_eq(first.status, 202, "first accepted")
-        harness.wait_until(lambda: os.path.exists(os.path.join(d, "pid")), 20, "the first run started on a")
-        second = a.request("POST", "/webhooks/job", b'{}', {"X-Request-Id": "dlv-second"})
-        assert_eq(second.status, 202, "second accepted")
-        queued = second.json()["run_id"]
-        harness.wait_until(lambda: a.request("GET", "/api/v1/runs/" + queued).status == 200, 20,
-                           "the second run queued on a")
-        assert_eq(a.request("GET", "/api/v1/runs/" + queued).json()["state"], "queued", "behind the first")
+        started, queued = one_running_one_queued(a, d)
+        assert_eq(redis.cmd("GET", "edgehook:started:" + started), b"a",
+                  "the running run was marked started (by a) before its command spawned")
+        assert_eq(redis.cmd("EXISTS", "edgehook:started:" + queued), 0, "the queued one was not")
         a.proc.kill()
         a.proc.wait()
         os.unlink(block)
@@ -540,22 +558,46 @@ def test_cluster_queued_run_of_a_killed_instance_runs_once_elsewhere():
             harness.wait_until(lambda: [e for e in lifecycle(sink, "run.completed") if e["resource_id"] == queued],
                                30, "the queued run completed on b")
             harness.wait_until(lambda: [e for e in lifecycle(sink, "run.failed")
-                                        if e["resource_id"] == first.json()["run_id"]], 30,
+                                        if e["resource_id"] == started], 30,
                                "run.failed for the interrupted run")
-            failed = [e for e in lifecycle(sink, "run.failed") if e["resource_id"] == first.json()["run_id"]][0]
+            failed = [e for e in lifecycle(sink, "run.failed") if e["resource_id"] == started][0]
             assert_eq(failed["error"], "interrupted", "the started run is reported interrupted")
             assert_eq([e for e in lifecycle(sink, "run.failed") if e["resource_id"] == queued], [],
                       "the queued run did not fail")
             harness.wait_until(lambda: redis.cmd("XLEN", "edgehook:events") == 0, 30, "both entries settled")
+            assert_eq(redis.cmd("KEYS", "edgehook:started:*"), [], "the marks went with their entries")
             b.wait_log(r"run failed.*interrupted")
         with open(os.path.join(d, "ran")) as f:
             assert_eq(f.read().split(), ["dlv-first", "dlv-second"], "each command ran once")
     finally:
-        try:  # the orphaned command of the killed instance, by its pid
-            with open(os.path.join(d, "pid")) as f:
-                os.kill(int(f.read()), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
+        kill_pid_file(os.path.join(d, "pid"))  # the orphaned command of the killed instance
+        sink.close()
+        redis.close()
+
+
+def test_cluster_run_never_spawns_without_its_mark_in_redis():
+    """Redis is stopped while a run waits for its turn; when its turn
+    comes, the mark cannot be stored: the run fails unstarted, saying
+    so, and its command never runs."""
+    redis = Redis().start()
+    sink = sinks.Sink()
+    d = tempfile.mkdtemp(prefix="edgehook-runs-")
+    block, trig = blocking_job(d)
+    try:
+        with Edgehook(cluster_config(redis, sink.url(), "a", trig)) as a:
+            wait_ready(a)
+            _, queued = one_running_one_queued(a, d)
+            redis.stop()
+            kill_pid_file(os.path.join(d, "pid"))  # the first run ends: the second's turn
+            harness.wait_until(lambda: a.request("GET", "/api/v1/runs/" + queued).json()["state"] == "failed", 30,
+                               "the queued run failed")
+            assert_true("could not be recorded" in a.request("GET", "/api/v1/runs/" + queued).json()["error"],
+                        "the reason is given")
+            a.wait_log(r"run-start mark not stored")
+        with open(os.path.join(d, "ran")) as f:
+            assert_eq(f.read().split(), ["dlv-first"], "the second command never ran")
+    finally:
+        kill_pid_file(os.path.join(d, "pid"))
         sink.close()
         redis.close()
 
