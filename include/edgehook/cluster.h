@@ -16,8 +16,9 @@
  * NOGROUP (Redis restarted without its data) recreates the group with
  * MKSTREAM instead of failing forever.
  *
- * Two connections: one for the blocking XREADGROUP, one for everything
- * else, pipelined (all commands of one loop iteration share a write). */
+ * Three connections: one for the blocking XREADGROUP, one subscribed to
+ * the API trigger announcements, one for everything else, pipelined (all
+ * commands of one loop iteration share a write). */
 #ifndef EDGEHOOK_CLUSTER_H
 #define EDGEHOOK_CLUSTER_H
 
@@ -51,7 +52,7 @@ void cluster_stop(struct cluster *c);
 int cluster_up(const struct cluster *c);
 const struct cluster_stats *cluster_stats(const struct cluster *c);
 const char *cluster_instance(const struct cluster *c);
-/* The sum over both Redis connections. */
+/* The sum over the three Redis connections. */
 struct resp_stats;
 void cluster_redis_stats(const struct cluster *c, struct resp_stats *out);
 
@@ -128,11 +129,14 @@ void cluster_get_cancel(struct cluster_get *g);
 
 /* Runtime triggers (PUT /api/v1/triggers) shared by all instances: a
  * hash PREFIX:triggers (id -> definition as PUT) and a version counter
- * PREFIX:triggers:version bumped with every change. Each instance polls
- * the version every TRIGGER_POLL_MS and, when it moved, reads the hash
+ * PREFIX:triggers:version bumped with every change, announced on the
+ * channel PREFIX:triggers:changed. On an announcement (and every
+ * CLUSTER_TRIGGER_SAFETY_MS, for announcements lost while a connection
+ * was down) an instance reads the version and, when it moved, the hash,
  * and hands it to fn (strings valid during the call only). store: body
- * NULL deletes. A store that fails is logged and counted. */
-enum { CLUSTER_TRIGGER_POLL_MS = 250 };
+ * NULL deletes. A store that fails is logged and counted. The shared
+ * breakers and due retries are polled every CLUSTER_TRIGGER_POLL_MS. */
+enum { CLUSTER_TRIGGER_POLL_MS = 250, CLUSTER_TRIGGER_SAFETY_MS = 2000 };
 struct cluster_kv {
 	const char *key, *val;
 	size_t klen, vlen;

@@ -144,6 +144,15 @@ void resp_client_free(struct resp_client *c);
 /* 0 queued, -1 refused (queue or buffer full): cb never runs. */
 int resp_command(struct resp_client *c, int argc, const char *const *argv, const size_t *lens, resp_cb cb,
 		 void *arg);
+/* Subscriber mode: every connection's handshake ends with SUBSCRIBE
+ * channel (so a reconnect re-subscribes); fn(arg, NULL) runs once each
+ * subscription is confirmed (messages published while it was down are
+ * lost: the caller catches up then), fn(arg, r) for each
+ * ["message", channel, payload]. Such a client carries no commands.
+ * Call right after resp_client_new, before the loop runs; -1 when the
+ * channel is empty or longer than 127 bytes. */
+typedef void (*resp_push_cb)(void *arg, const struct resp_reply *r);
+int resp_subscribe(struct resp_client *c, const char *channel, resp_push_cb fn, void *arg);
 int resp_connected(const struct resp_client *c);
 /* Why the last connection attempt or connection failed ("" if none). */
 const char *resp_last_error(const struct resp_client *c);

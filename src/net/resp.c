@@ -64,6 +64,10 @@ struct resp_client {
 	struct resp_value *vals;
 	struct resp_stats stats;
 	char last_error[160];
+	/* subscriber mode (resp_subscribe): the channel, "" for none */
+	char channel[128];
+	resp_push_cb push;
+	void *push_arg;
 };
 
 void resp_opts_default(struct resp_opts *o)
@@ -236,8 +240,18 @@ static void deliver(struct resp_client *c, const struct resp_reply *rep)
 			conn_drop(c, "resp: connection lost", why);
 			return;
 		}
-		if (--c->hs_owed == 0)
+		if (--c->hs_owed == 0) {
 			ready(c);
+			if (c->push)
+				c->push(c->push_arg, NULL); /* (re)subscribed: what was missed is the caller's */
+		}
+		return;
+	}
+	if (c->push && c->sent == 0 && rep->v[0].type == RESP_ARRAY && rep->v[0].n == 3 &&
+	    resp_eq(rep, &rep->v[1], "message")) {
+		c->stats.replies++;
+		c->backoff = 0;
+		c->push(c->push_arg, rep);
 		return;
 	}
 	if (c->sent == 0) {
@@ -333,6 +347,11 @@ static void on_connected(struct resp_client *c)
 		char db[16];
 		const char *argv[] = {"SELECT", db};
 		snprintf(db, sizeof(db), "%u", c->u.db);
+		resp_encode(&c->hs, 2, argv, NULL);
+		c->hs_owed++;
+	}
+	if (c->channel[0]) {
+		const char *argv[] = {"SUBSCRIBE", c->channel};
 		resp_encode(&c->hs, 2, argv, NULL);
 		c->hs_owed++;
 	}
@@ -503,6 +522,16 @@ void resp_client_free(struct resp_client *c)
 	free(c->q);
 	free(c->vals);
 	free(c);
+}
+
+int resp_subscribe(struct resp_client *c, const char *channel, resp_push_cb fn, void *arg)
+{
+	if (strlen(channel) >= sizeof(c->channel) || !channel[0])
+		return -1;
+	snprintf(c->channel, sizeof(c->channel), "%s", channel);
+	c->push = fn;
+	c->push_arg = arg;
+	return 0;
 }
 
 int resp_command(struct resp_client *c, int argc, const char *const *argv, const size_t *lens, resp_cb cb,

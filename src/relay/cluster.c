@@ -519,9 +519,10 @@ struct cluster *cluster_new(struct reactor *r, struct dns *dns, const struct clu
 	o.command_timeout_ms = cfg->timeout_ms + BLOCK_MS;
 	o.max_queue = 4;
 	c->rd = resp_client_new(r, dns, &cfg->url, &o);
+	c->sub = cluster_triggers_subscriber(c, dns, &cfg->url, &o);
 	c->runs = calloc(CLUSTER_MAX_RUNS, sizeof(*c->runs));
 	list_init(&c->marks);
-	if (!c->cmd || !c->rd || !c->runs) {
+	if (!c->cmd || !c->rd || !c->sub || !c->runs) {
 		cluster_free(c);
 		return NULL;
 	}
@@ -560,6 +561,7 @@ void cluster_free(struct cluster *c)
 	cluster_triggers_stop(c);
 	resp_client_free(c->cmd);
 	resp_client_free(c->rd);
+	resp_client_free(c->sub);
 	cluster_marks_free(c);
 	free(c->runs);
 	free(c);
@@ -573,13 +575,13 @@ const char *cluster_instance(const struct cluster *c) { return c->instance; }
 
 void cluster_redis_stats(const struct cluster *c, struct resp_stats *out)
 {
-	const struct resp_stats *a = resp_stats(c->cmd), *b = resp_stats(c->rd);
-	out->connects = a->connects + b->connects;
-	out->connect_failures = a->connect_failures + b->connect_failures;
-	out->disconnects = a->disconnects + b->disconnects;
-	out->protocol_errors = a->protocol_errors + b->protocol_errors;
-	out->timeouts = a->timeouts + b->timeouts;
-	out->replies = a->replies + b->replies;
-	out->refused = a->refused + b->refused;
-	out->writes = a->writes + b->writes;
+	const struct resp_stats *a = resp_stats(c->cmd), *b = resp_stats(c->rd), *s = resp_stats(c->sub);
+	out->connects = a->connects + b->connects + s->connects;
+	out->connect_failures = a->connect_failures + b->connect_failures + s->connect_failures;
+	out->disconnects = a->disconnects + b->disconnects + s->disconnects;
+	out->protocol_errors = a->protocol_errors + b->protocol_errors + s->protocol_errors;
+	out->timeouts = a->timeouts + b->timeouts + s->timeouts;
+	out->replies = a->replies + b->replies + s->replies;
+	out->refused = a->refused + b->refused + s->refused;
+	out->writes = a->writes + b->writes + s->writes;
 }

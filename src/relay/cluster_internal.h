@@ -28,6 +28,7 @@ struct cluster {
 	struct dispatch *d;
 	struct resp_client *cmd;  /* pipelined: XADD, XACK, XCLAIM, ... */
 	struct resp_client *rd;   /* the blocking XREADGROUP only */
+	struct resp_client *sub;  /* subscribed to the API trigger announcements */
 	enum rd_state state;
 	int history;              /* reading our own pending entries (from cursor) */
 	char cursor[48];          /* history: the last entry read; claims: XAUTOCLAIM's */
@@ -50,8 +51,10 @@ struct cluster {
 	uint64_t trig_gen;        /* local changes: a read older than one is stale */
 	uint64_t trig_read_gen;
 	int trig_busy;
+	int trig_due;             /* announced while a read was in flight: read again */
+	uint64_t trig_checked, trig_poll_ms; /* the last version check; the safety poll */
 	char trig_version[24];    /* the version last applied, "" none */
-	char trig_hash[96], trig_vkey[112];
+	char trig_hash[96], trig_vkey[112], trig_channel[112];
 	/* shared breakers (cluster_breaker.c): the keys polled, in order */
 	char brk_names[CLUSTER_MAX_BREAKERS][128];
 	char brk_keys[CLUSTER_MAX_BREAKERS][200];
@@ -81,7 +84,10 @@ void cluster_retry_keep(struct cluster *c, const char *const *ids, size_t n);
 void cluster_mark_key(const struct cluster *c, const char *run_id, char *out, size_t cap);
 void cluster_marks_free(struct cluster *c);
 
-/* cluster_triggers.c */
+/* cluster_triggers.c: the subscriber connection (o: the command
+ * connection's options), NULL when out of memory. */
+struct resp_client *cluster_triggers_subscriber(struct cluster *c, struct dns *dns, const struct redis_url *u,
+						struct resp_opts *o);
 void cluster_triggers_stop(struct cluster *c);
 /* cluster_breaker.c: the dispatcher's breaker hook, and the poll. */
 void cluster_breaker_open(void *arg, const char *endpoint, uint64_t ms);

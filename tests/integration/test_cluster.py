@@ -356,6 +356,42 @@ def test_cluster_runtime_trigger_registered_on_one_instance_is_served_by_all():
         redis.close()
 
 
+# test-only: the safety poll of the API trigger version, so long here that
+# only the PUBLISH of a change can have told the other instance in time
+SLOW_TRIGGER_POLL = {"EDGEHOOK_TEST_TRIGGER_POLL_MS": "600000"}
+
+
+def test_cluster_runtime_trigger_is_announced_by_pub_sub():
+    """b polls the trigger version only every 10 minutes: a trigger PUT on
+    a reaches it through pub/sub (the issue says within a second; the
+    deadline is generous, the poll is 600 times longer). After a Redis
+    restart b re-subscribes by itself and a DELETE reaches it the same way."""
+    redis = Redis().start()
+    sink = sinks.Sink()
+    try:
+        with Edgehook(cluster_config(redis, sink.url(), "a"), env=SLOW_TRIGGER_POLL) as a, \
+                Edgehook(cluster_config(redis, sink.url(), "b"), env=SLOW_TRIGGER_POLL) as b:
+            wait_ready(a)
+            wait_ready(b)
+            b.wait_log(r"cluster: trigger announcements subscribed")
+            r = a.request("PUT", "/api/v1/triggers/rt", b'{"emit":true,"description":"announced"}')
+            assert_eq(r.status, 201, "registered on a")
+            harness.wait_until(lambda: b.request("GET", "/api/v1/triggers/rt").status == 200, 10,
+                               "the trigger announced to b")
+            redis.kill()
+            redis.start()
+            wait_ready(a)
+            wait_ready(b)
+            b.wait_log(r"cluster: trigger announcements subscribed", 30, count=2)
+            r = a.request("DELETE", "/api/v1/triggers/rt")
+            assert_eq(r.status, 200, "deleted on a")
+            harness.wait_until(lambda: b.request("GET", "/api/v1/triggers/rt").status == 404, 10,
+                               "the deletion announced to b")
+    finally:
+        sink.close()
+        redis.close()
+
+
 def test_cluster_event_status_answers_on_every_instance():
     """The event is delivered by whichever instance reads it; its status
     (GET /api/v1/events/{id}) answers on all of them from the shared hash."""
