@@ -70,6 +70,12 @@ void config_load_cluster(struct loader *L, const struct node *n, struct config *
 	int len = 0, queue = 0;
 	cl->line = n->line;
 	config_check_keys(L, n, cluster_keys);
+	/* Two durability points would each promise the 202: runs gated and
+	 * events resumed by both, pending work split between disk and Redis. */
+	if (c->spool.dir)
+		config_err_at(L, n,
+			      "cluster: spool.dir and cluster: exclude each other (with cluster: the Redis stream "
+			      "replaces the local spool as the durability point)");
 	load_url(L, n, cl);
 	if (config_get_str(L, n, "prefix", &cl->prefix) > 0 && !valid_name(cl->prefix, 64))
 		config_err_at(L, tree_get(n, "prefix"), "prefix: expected 1 to 64 of A-Z a-z 0-9 - _ . :, got \"%s\"",

@@ -50,6 +50,4 @@ void config_check_workers(struct loader *L, const struct node *root, const struc
 	else if (strlen(c->cluster.instance) > CONFIG_INSTANCE_MAX - 4)
 		config_err_at(L, v, "workers: cluster.instance too long for workers (each adds -wN): at most %d characters",
 			      CONFIG_INSTANCE_MAX - 4);
-	else if (c->spool.dir)
-		config_err_at(L, v, "workers: more than one worker cannot share spool.dir (cluster mode replaces the spool)");
 }

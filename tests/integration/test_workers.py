@@ -127,7 +127,7 @@ def test_workers_refuse_a_shared_spool():
         f.write(workers_config("redis://127.0.0.1:1", 2, "spool:\n  dir: %s\n" % d))
     p = run_cli(["-c", path, "--check"])
     assert_eq(p.returncode, 2, "workers sharing spool.dir")
-    assert_true("%s:2: workers: more than one worker cannot share spool.dir" % path in p.stderr, p.stderr)
+    assert_true(": cluster: spool.dir and cluster: exclude each other" in p.stderr, p.stderr)
 
 
 def test_workers_spread_restart_and_drain():

@@ -89,6 +89,8 @@ TEST(test_cluster_config_errors_have_file_and_line)
 	CHECK(fails_with("cluster:\n  redis: redis://${EH_T_UNSET_VAR}\n",
 			 "t.yaml:2: environment variable EH_T_UNSET_VAR is not set"));
 	CHECK(fails_with("cluster: redis://h\n", "t.yaml:1: cluster: expected a map"));
+	CHECK(fails_with("spool:\n  dir: /tmp/x\ncluster:\n  redis: redis://h\n",
+			 "t.yaml:3: cluster: spool.dir and cluster: exclude each other"));
 }
 
 TEST(test_cluster_config_error_never_shows_the_password)
