@@ -42,6 +42,9 @@ struct hook {
 	int soft_failures; /* trigger-signature-soft-failures */
 	struct hook_args args, env, files, json_params;
 	struct rules *rule; /* NULL: every request passes */
+	/* bit 1 << source for each source the rule and the lists read: a
+	 * request prepares only these (the payload is parsed when it is read) */
+	unsigned sources;
 	const char *content_type; /* incoming-payload-content-type */
 	const char **methods;     /* http-methods; NULL: any (or -http-methods) */
 	size_t nmethods;

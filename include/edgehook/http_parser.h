@@ -96,6 +96,10 @@ void http_head_scan_init(struct http_head_scan *s, size_t max_headers);
 /* Starts at the header fields (a response's, after its status line). */
 void http_head_scan_fields(struct http_head_scan *s, size_t max_headers);
 int http_head_scan(struct http_head_scan *s, const char *buf, size_t len);
+/* http_parse_request's answer for the head of n bytes that s (which
+ * read its first n bytes) accepted: the whole-head checks and slicing
+ * without scanning it again. */
+int http_parse_scanned(const char *buf, size_t n, const struct http_head_scan *s, struct http_request *req);
 /* head_request: the request was HEAD, so no body follows whatever the
  * headers say. 1xx, 204 and 304 never have a body either. */
 int http_parse_response(const char *buf, size_t len, struct http_response *res, size_t max_headers,

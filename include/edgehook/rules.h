@@ -65,6 +65,10 @@ struct rule_req {
 
 struct rules;
 
+/* Bit 1 << source for each source a parameter of the rule reads (0 for
+ * NULL): what a request must prepare before evaluation. */
+unsigned rules_sources(const struct rules *r);
+
 enum { RULES_MAX_DEPTH = 32, RULES_MAX_NODES = 1024 };
 
 /* Compiles a trigger-rule map. hook names the hook in messages.

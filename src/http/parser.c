@@ -458,27 +458,15 @@ static int check_target(struct cursor *c, struct http_request *req)
 	return fail(c, 400, "invalid request target");
 }
 
-int http_parse_request(const char *buf, size_t len, struct http_request *req, size_t max_headers)
+int http_parse_scanned(const char *buf, size_t n, const struct http_head_scan *scan, struct http_request *req)
 {
-	struct cursor c = {buf, buf + len, 0, NULL};
+	struct cursor c = {buf, buf + n, 0, NULL};
 	struct http_header *headers = req->headers;
-	struct http_head_scan scan;
-	const char *p, *end;
-	int n;
+	const char *p, *end = buf + n;
 
 	memset(req, 0, sizeof(*req));
 	req->headers = headers;
-	http_head_scan_init(&scan, max_headers);
-	n = http_head_scan(&scan, buf, len);
-	if (n == BAD) {
-		req->error_status = scan.error_status;
-		req->error = scan.error;
-		return BAD;
-	}
-	if (n == NEED_MORE)
-		return NEED_MORE;
 	/* the scanner vouched for every byte: only slicing is left */
-	end = buf + n;
 	for (p = buf; *p == '\r'; p += 2)
 		;
 	req->method = p;
@@ -487,12 +475,31 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req, si
 	req->target = ++p;
 	p = memchr(p, ' ', (size_t)(end - p));
 	req->target_len = (size_t)(p - req->target);
-	req->minor_version = scan.minor;
+	req->minor_version = scan->minor;
 	collect_headers(p + sizeof(" HTTP/1.1\r\n") - 1, end, headers, &req->num_headers);
 	if (check_target(&c, req) != 0 || request_semantics(&c, req) != 0) {
 		req->error_status = c.status;
 		req->error = c.error;
 		return BAD;
+	}
+	return (int)n;
+}
+
+int http_parse_request(const char *buf, size_t len, struct http_request *req, size_t max_headers)
+{
+	struct http_header *headers = req->headers;
+	struct http_head_scan scan;
+	int n;
+
+	http_head_scan_init(&scan, max_headers);
+	n = http_head_scan(&scan, buf, len);
+	if (n >= 0)
+		return http_parse_scanned(buf, (size_t)n, &scan, req);
+	memset(req, 0, sizeof(*req));
+	req->headers = headers;
+	if (n == BAD) {
+		req->error_status = scan.error_status;
+		req->error = scan.error;
 	}
 	return n;
 }

@@ -357,8 +357,9 @@ static int take_head(struct http_conn *c, struct http_request *req)
 		conn_reject(c, c->scan.error_status, c->scan.error);
 		return -1;
 	}
+	n = http_parse_scanned(c->in.data, (size_t)n, &c->scan, req);
 	http_head_scan_init(&c->scan, MAX_HEADERS); /* for the next request */
-	if (http_parse_request(c->in.data, (size_t)n, req, MAX_HEADERS) < 0) {
+	if (n < 0) {
 		conn_reject(c, req->error_status, req->error);
 		return -1;
 	}

@@ -29,7 +29,7 @@ void compat_log(struct compat *app, const char *reqid, const char *fmt, ...)
 {
 	va_list ap;
 	char when[32];
-	time_t now = time(NULL);
+	time_t now;
 	struct tm tm;
 	if (app->embedded) {
 		char line[4096];
@@ -41,6 +41,7 @@ void compat_log(struct compat *app, const char *reqid, const char *fmt, ...)
 	}
 	if (!app->log)
 		return;
+	now = time(NULL);
 	localtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y/%m/%d %H:%M:%S", &tm);
 	fprintf(app->log, "[webhook] %s ", when);

@@ -150,9 +150,15 @@ static int json_param(void *ctx, const char *name, size_t nlen)
 static struct json_doc *parse_payload(struct compat *app, const struct hook *h, const char *reqid, const char *ctype,
 				      const char *body, size_t len, struct json_doc *doc, struct buf *form, int *refused)
 {
+	/* Only a multipart body webhook cannot read changes the answer; any
+	 * other payload no parameter reads would only be parsed for a log
+	 * line nobody writes. */
+	int unread = !(h->sources & (1u << SRC_PAYLOAD | 1u << SRC_ENTIRE_PAYLOAD)) && !app->log && !app->embedded;
 	if (strstr(ctype, "json")) {
 		/* Go's json.Decoder: the first value, the last of repeated names */
 		size_t i = 0;
+		if (unread)
+			return NULL;
 		while (i < len && memchr(" \t\r\n\v\f", body[i], 6))
 			i++;
 		if (json_parse_first(doc, body, len, 512) == 0) {
@@ -165,6 +171,8 @@ static struct json_doc *parse_payload(struct compat *app, const struct hook *h, 
 	}
 	if (strstr(ctype, "x-www-form-urlencoded")) {
 		int dropped;
+		if (unread)
+			return NULL;
 		if (hook_query_map(form, body, len, &dropped) == 0 && !dropped && json_parse(doc, form->data, form->len, 4) == 0)
 			return doc;
 		compat_log(app, reqid, "error parsing form payload");
@@ -173,7 +181,10 @@ static struct json_doc *parse_payload(struct compat *app, const struct hook *h, 
 	/* webhook's order: a multipart boundary containing "xml" reads as XML */
 	if (strstr(ctype, "xml")) {
 		char why[256];
-		int rc = xml_to_json(form, body, len, why, sizeof(why));
+		int rc;
+		if (unread)
+			return NULL;
+		rc = xml_to_json(form, body, len, why, sizeof(why));
 		if (rc == 0 && json_parse(doc, form->data, form->len, XML_JSON_DEPTH) == 0)
 			return doc;
 		/* mxj wraps the decoder's errors, not the EOF of a body without an element */
@@ -340,14 +351,16 @@ static void hook_request(struct exchange *x)
 	buf_init(&form, 2 * form_json_bound(x->len) + 16);
 	buf_init(&pjson, 0);
 	buf_init(&out, 64u << 20);
-	peer_text(http_conn_peer(x->c), remote, sizeof(remote));
 	memset(&rq, 0, sizeof(rq));
 	rq.headers = req->headers;
 	rq.nheaders = req->num_headers;
 	rq.query = q ? q + 1 : NULL;
 	rq.query_len = q ? req->target_len - (size_t)(q + 1 - req->target) : 0;
-	rq.method = strndup(req->method, req->method_len);
-	rq.remote_addr = remote;
+	if (h->sources & 1u << SRC_REQUEST) {
+		peer_text(http_conn_peer(x->c), remote, sizeof(remote));
+		rq.remote_addr = remote;
+		rq.method = strndup(req->method, req->method_len);
+	}
 	rq.body = x->body;
 	rq.body_len = x->len;
 	rq.payload = parse_payload(app, h, x->reqid, ctype, x->body, x->len, &doc, &form, &refused);

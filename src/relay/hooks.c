@@ -194,6 +194,17 @@ static void hook_free(struct hook *hk)
 	memset(hk, 0, sizeof(*hk));
 }
 
+static unsigned hook_sources(const struct hook *hk)
+{
+	const struct hook_args *lists[] = {&hk->args, &hk->env, &hk->files, &hk->json_params};
+	unsigned m = rules_sources(hk->rule);
+	size_t i, j;
+	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		for (j = 0; j < lists[i]->n; j++)
+			m |= 1u << lists[i]->v[j].source;
+	return m;
+}
+
 static int load_hook(struct hload *L, const struct node *h, struct hook *hk)
 {
 	const struct node *rule;
@@ -229,6 +240,8 @@ static int load_hook(struct hload *L, const struct node *h, struct hook *hk)
 		L->errors->failed |= why.failed;
 	}
 	buf_free(&why);
+	if (rc == 0)
+		hk->sources = hook_sources(hk);
 	return rc;
 }
 

@@ -585,6 +585,16 @@ static struct result eval(const struct rules *rs, int idx, struct rule_req *q)
 	}
 }
 
+unsigned rules_sources(const struct rules *r)
+{
+	unsigned m = 0;
+	int i;
+	for (i = 0; r && i < r->n; i++)
+		if (r->nodes[i].kind == R_MATCH)
+			m |= 1u << r->nodes[i].param.source;
+	return m;
+}
+
 int rules_eval(const struct rules *r, struct rule_req *q)
 {
 	struct result res;
