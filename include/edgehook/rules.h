@@ -61,6 +61,9 @@ struct rule_req {
 	/* after evaluation: what to log (the parameter error, or the error
 	 * that made it 500), empty when nothing */
 	char why[192];
+	/* nothing logs why: the rules' own messages are not formatted (a
+	 * parameter lookup may still write one) */
+	int quiet;
 };
 
 struct rules;

@@ -347,7 +347,9 @@ static void hook_request(struct exchange *x)
 		ctype[n] = 0;
 	}
 	memset(&doc, 0, sizeof(doc));
-	memset(&maps, 0, sizeof(maps));
+	/* two inline token arrays: cleared only for a hook that reads them */
+	if (h->json_params.n)
+		memset(&maps, 0, sizeof(maps));
 	buf_init(&form, 2 * form_json_bound(x->len) + 16);
 	buf_init(&pjson, 0);
 	buf_init(&out, 64u << 20);
@@ -392,6 +394,7 @@ static void hook_request(struct exchange *x)
 	rr.soft_signature_failures = h->soft_failures;
 	rr.param = hook_param_get;
 	rr.ctx = &rq;
+	rr.quiet = !app->log && !app->embedded;
 	ok = rules_eval(h->rule, &rr);
 	if (ok < 0) {
 		compat_log(app, x->reqid, "error evaluating hook: %s", rr.why);
@@ -409,7 +412,8 @@ static void hook_request(struct exchange *x)
 		}
 	}
 done:
-	hook_json_maps_free(&rq, &maps);
+	if (h->json_params.n)
+		hook_json_maps_free(&rq, &maps);
 	free((char *)rq.method);
 	if (rq.payload)
 		json_doc_free(&doc);

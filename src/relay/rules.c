@@ -377,6 +377,8 @@ static struct result err_result(struct rule_req *q, enum rule_err e, const char 
 {
 	struct result r = {0, e};
 	va_list ap;
+	if (q->quiet)
+		return r;
 	va_start(ap, fmt);
 	vsnprintf(q->why, sizeof(q->why), fmt, ap);
 	va_end(ap);

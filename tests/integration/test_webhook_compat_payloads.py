@@ -86,3 +86,38 @@ def test_webhook_compat_parse_parameters_as_json_headers_and_query():
         ("query-only", ("POST", "/hooks/qj" + q, b"", {}), True, None),
         ("query-not-json", ("POST", "/hooks/qj?q=v", b"", {}), True, None),
     ])
+
+
+def test_webhook_compat_without_verbose_payload_read_only_when_needed():
+    """Without -verbose edgehook parses a payload only for a hook whose
+    rule or lists read it (nothing else would show the parse): the
+    answers and the commands must still be webhook's, including the 500
+    for a multipart body it cannot read, which the parse alone decides."""
+    import hashlib
+    import hmac
+
+    def signed(data, ctype, mac=None):
+        mac = mac or "sha256=" + hmac.new(b"s3cret", data, hashlib.sha256).hexdigest()
+        return {"Content-Type": ctype, "X-Hub-Signature-256": mac}
+
+    def argv(expect):
+        def check(view):
+            assert view["run"]["argv"] == expect, view
+        return check
+    body = b'{"ref": "refs/heads/main", "n": 1.50}'
+    js = "application/json"
+    rule = {"match": {"type": "payload-hmac-sha256", "secret": "s3cret",
+                      "parameter": wc.arg("header", "X-Hub-Signature-256")}}
+    hooks = [wc.hook("hdr", **{"trigger-rule": rule, "pass-arguments-to-command": [wc.arg("request", "method")]}),
+             wc.hook("all", **{"pass-arguments-to-command": [wc.arg("entire-payload"), wc.arg("payload", "n")]}),
+             wc.hook("env", **{"pass-environment-to-command": [wc.arg("payload", "ref", envname="REF")]})]
+    wc.compare(hooks, [
+        ("header-rule-passes", ("POST", "/hooks/hdr", body, signed(body, js)), True, argv(["POST"])),
+        ("header-rule-fails", ("POST", "/hooks/hdr", body, signed(body, js, "sha256=00")), False, None),
+        ("unparsable-json-unread", ("POST", "/hooks/hdr", b"{not json", signed(b"{not json", js)), True, None),
+        ("bad-multipart-still-500", ("POST", "/hooks/hdr", b"just text",
+                                     signed(b"just text", "multipart/form-data; boundary=" + B)), False, None),
+        ("entire-payload-read", ("POST", "/hooks/all", body, signed(body, js)), True,
+         argv(['{"n":1.50,"ref":"refs/heads/main"}', "1.50"])),
+        ("env-payload-read", ("POST", "/hooks/env", body, signed(body, js)), True, None),
+    ], verbose=False)

@@ -143,8 +143,53 @@ TEST(test_hooks_errors_name_file_line_hook_and_pattern)
 	}
 }
 
+/* What a request prepares follows from these bits: a source no list
+ * and no rule node names is never read, so its work is skipped. */
+TEST(test_hooks_sources_name_what_the_hook_reads)
+{
+	static const struct {
+		const char *text;
+		unsigned sources;
+	} cases[] = {
+		{"[{\"id\": \"none\"}]", 0},
+		{"[{\"id\": \"hmac\", \"trigger-rule\": {\"and\": [{\"match\": {\"type\": \"payload-hmac-sha256\",\n"
+		 "\"secret\": \"s\", \"parameter\": {\"source\": \"header\", \"name\": \"X-Sig\"}}},\n"
+		 "{\"not\": {\"match\": {\"type\": \"value\", \"value\": \"x\",\n"
+		 "\"parameter\": {\"source\": \"url\", \"name\": \"q\"}}}}]}}]",
+		 1u << SRC_HEADER | 1u << SRC_QUERY},
+		{"[{\"id\": \"rule\", \"trigger-rule\": {\"or\": [{\"match\": {\"type\": \"ip-whitelist\",\n"
+		 "\"ip-range\": \"10.0.0.0/8\"}}, {\"match\": {\"type\": \"regex\", \"regex\": \"a\",\n"
+		 "\"parameter\": {\"source\": \"payload\", \"name\": \"p\"}}}]}}]",
+		 1u << SRC_UNKNOWN | 1u << SRC_PAYLOAD},
+		{"[{\"id\": \"args\", \"pass-arguments-to-command\": [{\"source\": \"entire-payload\"}]}]",
+		 1u << SRC_ENTIRE_PAYLOAD},
+		{"[{\"id\": \"env\", \"pass-environment-to-command\": [{\"source\": \"request\", \"name\": \"method\"}]}]",
+		 1u << SRC_REQUEST},
+		{"[{\"id\": \"files\", \"pass-file-to-command\": [{\"source\": \"payload\", \"name\": \"f\"}]}]",
+		 1u << SRC_PAYLOAD},
+		{"[{\"id\": \"json\", \"parse-parameters-as-json\": [{\"source\": \"payload\", \"name\": \"d\"}]}]",
+		 1u << SRC_PAYLOAD},
+	};
+	size_t i;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct hook_set s;
+		struct buf err;
+		hooks_init(&s);
+		buf_init(&err, HOOKS_ERRORS_MAX);
+		CHECK_EQ_INT(hooks_add_text(&s, "h.json", cases[i].text, strlen(cases[i].text), &err), 0);
+		CHECK_EQ_INT((int)s.n, 1);
+		if (s.n == 1 && s.hooks[0].sources != cases[i].sources) {
+			fprintf(stderr, "case %zu: sources %#x, expected %#x\n", i, s.hooks[0].sources, cases[i].sources);
+			CHECK(0);
+		}
+		buf_free(&err);
+		hooks_free(&s);
+	}
+}
+
 int main(void)
 {
+	RUN(test_hooks_sources_name_what_the_hook_reads);
 	RUN(test_hooks_file_reads_every_webhook_key);
 	RUN(test_hooks_yaml_coerces_scalars);
 	RUN(test_hooks_duplicate_id_across_files_refuses);

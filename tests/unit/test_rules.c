@@ -156,6 +156,9 @@ static struct sockaddr_storage client_addr(const char *ip)
 	return ss;
 }
 
+/* rule_req.quiet for run_rule */
+static int quiet_eval;
+
 static int run_rule(const char *json, int soft, const char *client, time_t now, const char *const *kv, char *why,
 		    size_t whycap)
 {
@@ -183,6 +186,7 @@ static int run_rule(const char *json, int soft, const char *client, time_t now, 
 	q.soft_signature_failures = soft;
 	q.param = fake_param;
 	q.ctx = &f;
+	q.quiet = quiet_eval;
 	if (client) {
 		ss = client_addr(client);
 		q.client = (const struct sockaddr *)&ss;
@@ -207,6 +211,30 @@ TEST(test_rules_table_follows_webhook_error_model)
 			CHECK(0);
 		}
 	}
+}
+
+/* Not formatting messages nobody logs must not change a single answer. */
+TEST(test_rules_quiet_answers_as_the_table)
+{
+	size_t i;
+	quiet_eval = 1;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char why[256];
+		int k = run_rule(rows[i].rule, rows[i].soft, rows[i].client, SCALR_NOW + 100, headers_default, why,
+				 sizeof(why));
+		if (k != rows[i].expect) {
+			fprintf(stderr, "row %zu %s: quiet got %d, expected %d\n", i, rows[i].rule, k, rows[i].expect);
+			CHECK(0);
+		}
+	}
+	{
+		/* the invalid signature's message is the one left unwritten */
+		char why[256];
+		CHECK_EQ_INT(run_rule(HMAC("payload-hmac-sha256", "X-Multi-Space"), 0, NULL, SCALR_NOW, headers_default,
+				      why, sizeof(why)), -1);
+		CHECK_STR(why, "");
+	}
+	quiet_eval = 0;
 }
 
 TEST(test_rules_scalr_outside_five_minutes_is_a_signature_error)
@@ -276,6 +304,7 @@ TEST(test_rules_depth_is_bounded)
 int main(void)
 {
 	RUN(test_rules_table_follows_webhook_error_model);
+	RUN(test_rules_quiet_answers_as_the_table);
 	RUN(test_rules_scalr_outside_five_minutes_is_a_signature_error);
 	RUN(test_rules_scalr_without_headers_is_false);
 	RUN(test_rules_bad_regex_refuses_the_hook);
