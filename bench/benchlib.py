@@ -13,7 +13,8 @@ import time
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-EDGEHOOK = os.path.join(ROOT, "build", "release", "edgehook.bin")
+# BENCH_EDGEHOOK: another build of edgehook (a before/after comparison)
+EDGEHOOK = os.environ.get("BENCH_EDGEHOOK", os.path.join(ROOT, "build", "release", "edgehook.bin"))
 LOADGEN = os.path.join(ROOT, "build", "release", "loadgen")
 DURATION = float(os.environ.get("BENCH_SECONDS", "4"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))

@@ -12,6 +12,8 @@ command -v wrk >/dev/null 2>&1 || need="$need wrk"
 command -v taskset >/dev/null 2>&1 || need="$need util-linux"
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
 command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
+command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
+command -v strace >/dev/null 2>&1 || need="$need strace"
 if [ -n "$need" ]; then
 	echo "installing:$need"
 	# Debian packages start (and enable) their service on install; a

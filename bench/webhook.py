@@ -9,6 +9,9 @@ the client and this script on CPU 1.
     signature: no command runs). CPU microseconds per request of each
     server, the least of BENCH_REPEAT alternating runs; edgehook/floor
     (target <= 1.3) and webhook/edgehook (>= 6).
+    The same path also in user-space instructions (callgrind) and system
+    calls (strace) per request, N vs 2N requests (bench/instructions.py):
+    figures a busy machine does not move.
 (b) the rule passing, the hook running /bin/true asynchronously: CPU of
     server plus its reaped children per command run, and each side's
     peak RSS (server + children) and process count under a 50-connection
@@ -27,6 +30,7 @@ import tempfile
 import threading
 import time
 
+import instructions
 from benchlib import BODY, CLIENT_CPU, CONNS, DURATION, EDGEHOOK, LOADGEN, REPEAT, ROOT, SECRET, SERVER_CPU, \
     free_port, loadgen, run_and_stop, wait_port
 
@@ -171,6 +175,10 @@ def main():
         "met" if us["edgehook"] / us["floor"] <= 1.3 else "MISSED")
     row("(a) webhook / edgehook (target >= 6)", us["webhook"] / us["edgehook"], "x",
         "met" if us["webhook"] / us["edgehook"] >= 6 else "MISSED")
+    # the same path counted in instructions and system calls: repeatable
+    # where the CPU times above move with the machine's load
+    for name, value, unit, note in instructions.rows(instructions.per_request(TMP, hooks)):
+        row(name, value, unit, note)
     # (b) the rule passing: a command per accepted request
     servers["floor"].send_signal(signal.SIGTERM)
     per = {}

@@ -30,6 +30,10 @@ static int ieq(const char *s, const char *lit, size_t len)
 	return 1;
 }
 
+/* http_token_eq_nocase for a string literal: the length compares first,
+ * known at compile time (every header of every request meets these) */
+#define TOKEN_IS(s, len, lit) ((len) == sizeof(lit) - 1 && ieq(s, lit, sizeof(lit) - 1))
+
 int http_token_eq_nocase(const char *s, size_t len, const char *lit)
 {
 	return strlen(lit) == len && ieq(s, lit, len);
@@ -354,31 +358,31 @@ static int scan_framing(struct cursor *c, const struct http_header *h, size_t n,
 	for (i = 0; i < n; i++) {
 		const char *p = h[i].value, *end = h[i].value + h[i].value_len, *item;
 		size_t len;
-		if (http_token_eq_nocase(h[i].name, h[i].name_len, "content-length")) {
+		if (TOKEN_IS(h[i].name, h[i].name_len, "content-length")) {
 			if (f->cl_seen)
 				return fail(c, 400, "duplicate Content-Length");
 			if (parse_content_length(&h[i], &f->cl) < 0)
 				return fail(c, 400, "invalid Content-Length");
 			f->cl_seen = 1;
-		} else if (http_token_eq_nocase(h[i].name, h[i].name_len, "transfer-encoding")) {
+		} else if (TOKEN_IS(h[i].name, h[i].name_len, "transfer-encoding")) {
 			int any = 0;
 			f->te_seen = 1;
 			while (next_list_item(&p, end, &item, &len)) {
 				any = 1;
 				if (f->chunked_count)
 					f->chunked_not_last = 1;
-				if (http_token_eq_nocase(item, len, "chunked"))
+				if (TOKEN_IS(item, len, "chunked"))
 					f->chunked_count++;
 				else
 					f->other_coding = 1;
 			}
 			if (!any)
 				f->te_empty = 1;
-		} else if (http_token_eq_nocase(h[i].name, h[i].name_len, "connection")) {
+		} else if (TOKEN_IS(h[i].name, h[i].name_len, "connection")) {
 			while (next_list_item(&p, end, &item, &len)) {
-				if (http_token_eq_nocase(item, len, "close"))
+				if (TOKEN_IS(item, len, "close"))
 					f->conn_close = 1;
-				else if (http_token_eq_nocase(item, len, "keep-alive"))
+				else if (TOKEN_IS(item, len, "keep-alive"))
 					f->conn_keep_alive = 1;
 			}
 		}
@@ -407,15 +411,15 @@ static int request_semantics(struct cursor *c, struct http_request *req)
 		return BAD;
 	for (i = 0; i < req->num_headers; i++) {
 		const struct http_header *h = &req->headers[i];
-		if (http_token_eq_nocase(h->name, h->name_len, "host")) {
+		if (TOKEN_IS(h->name, h->name_len, "host")) {
 			if (++hosts > 1)
 				return fail(c, 400, "duplicate Host");
 			if (!valid_host(h->value, h->value_len))
 				return fail(c, 400, "invalid Host");
 			req->host = h->value;
 			req->host_len = h->value_len;
-		} else if (http_token_eq_nocase(h->name, h->name_len, "expect")) {
-			if (!http_token_eq_nocase(h->value, h->value_len, "100-continue"))
+		} else if (TOKEN_IS(h->name, h->name_len, "expect")) {
+			if (!TOKEN_IS(h->value, h->value_len, "100-continue"))
 				return fail(c, 417, "unsupported expectation");
 			req->expect_continue = req->minor_version == 1;
 		}

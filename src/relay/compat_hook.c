@@ -346,7 +346,10 @@ static void hook_request(struct exchange *x)
 			memcpy(ctype, cth->value, n);
 		ctype[n] = 0;
 	}
-	memset(&doc, 0, sizeof(doc));
+	/* read only once a parse filled it (rq.payload): its inline tokens
+	 * need no clearing */
+	doc.toks = NULL;
+	doc.ntoks = 0;
 	/* two inline token arrays: cleared only for a hook that reads them */
 	if (h->json_params.n)
 		memset(&maps, 0, sizeof(maps));
