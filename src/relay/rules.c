@@ -7,6 +7,7 @@
 #include "edgehook/buf.h"
 #include "edgehook/cidr.h"
 #include "edgehook/regex.h"
+#include "edgehook/sha256_ni.h"
 #include "edgehook/sign.h"
 #include "edgehook/tree.h"
 
@@ -218,7 +219,7 @@ static int compile_hmac(struct compiler *c, struct rule *m, const char *type)
 	if (strcmp(alg, "sha1") == 0)
 		h = &br_sha1_vtable, m->prefix = "sha1=";
 	else if (strcmp(alg, "sha256") == 0)
-		h = &br_sha256_vtable, m->prefix = "sha256=";
+		h = sha256_class(), m->prefix = "sha256=";
 	else if (strcmp(alg, "sha512") == 0)
 		h = &br_sha512_vtable, m->prefix = "sha512=";
 	else

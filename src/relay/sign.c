@@ -1,5 +1,6 @@
 #include "edgehook/sign.h"
 #include "edgehook/b64.h"
+#include "edgehook/sha256_ni.h"
 
 #include <bearssl.h>
 #include <stdio.h>
@@ -100,7 +101,7 @@ static int standard_mac(const char *secret, const char *msg_id, const char *time
 	if (klen <= 0 || plen < 0 || (size_t)plen >= sizeof(prefix))
 		return -1;
 	struct piece pieces[2] = {{prefix, (size_t)plen}, {body, len}};
-	hmac(&br_sha256_vtable, key, (size_t)klen, pieces, 2, mac);
+	hmac(sha256_class(), key, (size_t)klen, pieces, 2, mac);
 	return b64_encode(mac, sizeof(mac), b64, cap);
 }
 
@@ -157,7 +158,7 @@ int sign_verify_github(const char *secret, const char *header, size_t header_len
 	const char *prefix = sha1 ? "sha1=" : "sha256=";
 	size_t plen = strlen(prefix), n;
 	struct piece piece = {body, len};
-	n = hmac(sha1 ? &br_sha1_vtable : &br_sha256_vtable, secret, strlen(secret), &piece, 1, mac);
+	n = hmac(sha1 ? &br_sha1_vtable : sha256_class(), secret, strlen(secret), &piece, 1, mac);
 	to_hex(mac, n, hex);
 	if (header_len < plen || memcmp(header, prefix, plen) != 0) {
 		*why = "malformed signature header";
@@ -180,7 +181,7 @@ int sign_verify_slack(const char *secret, const char *timestamp, const char *sig
 		*why = "timestamp outside the 5 minute window";
 		return -1;
 	}
-	hmac(&br_sha256_vtable, secret, strlen(secret), pieces, 4, mac);
+	hmac(sha256_class(), secret, strlen(secret), pieces, 4, mac);
 	to_hex(mac, 32, hex + 3);
 	if (!sign_equal(sig_header, strlen(sig_header), hex, strlen(hex))) {
 		*why = "signature mismatch";
