@@ -113,6 +113,14 @@ TEST(test_hooks_duplicate_id_across_files_refuses)
 	hooks_free(&s);
 }
 
+/* A fresh set and error buffer (both freed by the caller) read as h.json. */
+static int load_text(struct hook_set *s, struct buf *err, const char *text)
+{
+	hooks_init(s);
+	buf_init(err, HOOKS_ERRORS_MAX);
+	return hooks_add_text(s, "h.json", text, strlen(text), err);
+}
+
 TEST(test_hooks_errors_name_file_line_hook_and_pattern)
 {
 	static const struct {
@@ -131,9 +139,7 @@ TEST(test_hooks_errors_name_file_line_hook_and_pattern)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct hook_set s;
 		struct buf err;
-		hooks_init(&s);
-		buf_init(&err, HOOKS_ERRORS_MAX);
-		CHECK_EQ_INT(hooks_add_text(&s, "h.json", cases[i].text, strlen(cases[i].text), &err), -1);
+		CHECK_EQ_INT(load_text(&s, &err, cases[i].text), -1);
 		if (!strstr(unit_errors(&err), cases[i].err)) {
 			fprintf(stderr, "case %zu: \"%s\", expected \"%s\"\n", i, unit_errors(&err), cases[i].err);
 			CHECK(0);
@@ -174,9 +180,7 @@ TEST(test_hooks_sources_name_what_the_hook_reads)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct hook_set s;
 		struct buf err;
-		hooks_init(&s);
-		buf_init(&err, HOOKS_ERRORS_MAX);
-		CHECK_EQ_INT(hooks_add_text(&s, "h.json", cases[i].text, strlen(cases[i].text), &err), 0);
+		CHECK_EQ_INT(load_text(&s, &err, cases[i].text), 0);
 		CHECK_EQ_INT((int)s.n, 1);
 		if (s.n == 1 && s.hooks[0].sources != cases[i].sources) {
 			fprintf(stderr, "case %zu: sources %#x, expected %#x\n", i, s.hooks[0].sources, cases[i].sources);
