@@ -14,6 +14,7 @@
 #include "edgehook/stats_series.h"
 #include "edgehook/strutil.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,11 +74,55 @@ static void events_json(const struct dispatch *d, size_t limit, struct buf *out)
 	buf_puts(out, "]}");
 }
 
-/* The state of the newest replay of ev to ep's endpoint, or NULL when
- * ev is the newest entry under its id. */
-static const char *replay_state(const struct dispatch *d, const struct event *ev, const struct delivery *dl)
+/* The newest status history entry of every id, so that each dead letter
+ * finds its newest replay without walking the history again: the history
+ * holds up to 1,000,000 entries. Open addressing over history indexes. */
+struct newest {
+	const struct dispatch *d;
+	size_t *slot; /* SIZE_MAX when empty */
+	size_t cap;   /* a power of two, over twice the history */
+};
+
+static uint64_t id_hash(const char *id)
 {
-	const struct event *newest = dispatch_find_event(d, ev->id);
+	uint64_t h = 1469598103934665603ULL;
+	while (*id)
+		h = (h ^ (unsigned char)*id++) * 1099511628211ULL;
+	return h;
+}
+
+static const struct event *entry(const struct dispatch *d, size_t i)
+{
+	return history_at(&d->done, i);
+}
+
+static size_t *newest_slot(const struct newest *nw, const char *id)
+{
+	size_t i = (size_t)id_hash(id) & (nw->cap - 1);
+	while (nw->slot[i] != SIZE_MAX && strcmp(entry(nw->d, nw->slot[i])->id, id) != 0)
+		i = (i + 1) & (nw->cap - 1);
+	return &nw->slot[i];
+}
+
+static int newest_init(struct newest *nw, const struct dispatch *d)
+{
+	size_t n = history_len(&d->done), i;
+	nw->d = d;
+	for (nw->cap = 16; nw->cap < 2 * n; nw->cap *= 2)
+		;
+	if (!(nw->slot = malloc(nw->cap * sizeof(*nw->slot))))
+		return -1;
+	memset(nw->slot, 0xff, nw->cap * sizeof(*nw->slot));
+	for (i = 0; i < n; i++) /* oldest first: the newest of an id stays */
+		*newest_slot(nw, entry(d, i)->id) = i;
+	return 0;
+}
+
+/* The state of the newest replay of ev to dl's endpoint, or NULL when
+ * ev is the newest entry under its id. */
+static const char *replay_state(const struct newest *nw, const struct event *ev, const struct delivery *dl)
+{
+	const struct event *newest = entry(nw->d, *newest_slot(nw, ev->id));
 	size_t k;
 	if (newest == ev)
 		return NULL;
@@ -91,9 +136,14 @@ static const char *replay_state(const struct dispatch *d, const struct event *ev
  * that exhausted their retries (or were given up), newest events last. */
 static void dead_json(const struct dispatch *d, const char *name, size_t nlen, struct buf *out)
 {
+	struct newest nw;
 	size_t i, k, n = 0;
+	if (newest_init(&nw, d) < 0) {
+		out->failed = 1;
+		return;
+	}
 	buf_puts(out, "{\"dead\":[");
-	for (i = 0; i < history_len(&d->done); i++) {
+	for (i = 0; i < history_len(&d->done) && !out->failed; i++) {
 		const struct event *ev = history_at(&d->done, i);
 		for (k = 0; k < ev->ndl; k++) {
 			const struct delivery *dl = &ev->dl[k];
@@ -109,11 +159,12 @@ static void dead_json(const struct dispatch *d, const char *name, size_t nlen, s
 			json_put_cstr_or_null(out, dl->last_error);
 			event_put_time_member(out, "completed", dl->done_ms);
 			buf_puts(out, ",\"replayed\":");
-			json_put_cstr_or_null(out, replay_state(d, ev, dl));
+			json_put_cstr_or_null(out, replay_state(&nw, ev, dl));
 			buf_puts(out, "}");
 		}
 	}
 	buf_puts(out, "]}");
+	free(nw.slot);
 }
 
 /* GET /api/v1/spool: the log's size and counters; {"enabled":false}
