@@ -304,7 +304,14 @@ static int write_pidfile(struct compat *app)
 		*p = '/';
 	}
 	n = snprintf(text, sizeof(text), "%d", (int)getpid());
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* written as root before -setuid: a symlink or hard link planted
+	 * under the stale name must not lead the write to another file, so
+	 * the name is removed and a new file of our own made */
+	if (unlink(path) < 0 && errno != ENOENT) {
+		compat_log(app, NULL, "Error creating pidfile: %s", strerror(errno));
+		return -1;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 || write(fd, text, (size_t)n) != n) {
 		compat_log(app, NULL, "Error creating pidfile: %s", strerror(errno));
 		if (fd >= 0)

@@ -116,6 +116,30 @@ def test_webhook_compat_pidfile():
             srv.stop()
 
 
+def test_webhook_compat_pidfile_not_followed():
+    """-pidfile is written as root before -setuid: a symlink or a hard
+    link planted where the pidfile goes (by whoever can write that
+    directory, such as the service user) must not make the start truncate
+    and overwrite the file it leads to. The stale name is replaced by a
+    new file of our own; the other file is left alone."""
+    content = "root:x:0:0::/root:/bin/sh\n"
+    for how in ("symlink", "link"):
+        d = tempfile.mkdtemp(prefix="webhook-pid-")
+        victim = os.path.join(d, "victim")
+        with open(victim, "w") as f:
+            f.write(content)
+        pidfile = os.path.join(d, "webhook.pid")
+        getattr(os, how)(victim, pidfile)
+        srv = wc.Server("edgehook", [wc.hook("h")], ["-pidfile", pidfile])
+        try:
+            wait_until(lambda: os.path.islink(pidfile) is False and os.path.exists(pidfile) and
+                       read(pidfile) == str(srv.proc.pid) or read(victim) != content, 20, "%s: the pidfile" % how)
+            assert_eq(read(victim), content, "%s: the planted name's target is untouched" % how)
+            assert_eq(os.stat(pidfile).st_nlink, 1, how)
+        finally:
+            srv.stop()
+
+
 def test_webhook_compat_logfile():
     for kind in ("reference", "edgehook"):
         d = tempfile.mkdtemp(prefix="webhook-log-")
