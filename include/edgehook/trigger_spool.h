@@ -53,7 +53,8 @@ void trigger_spool_stop(struct trigger_spool *ts);
 void trigger_spool_free(struct trigger_spool *ts);
 
 /* Whether a delivery fits now: bytes is its body plus the data its emit
- * or its record carries besides. */
+ * or its record carries besides. 1 fits; 0 not now (full); -1 never:
+ * larger than one spool record holds. */
 int trigger_spool_fits(const struct trigger_spool *ts, size_t bytes);
 
 /* Whether a delivery with this dedupe key is waiting for its commit

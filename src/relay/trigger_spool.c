@@ -329,6 +329,8 @@ static void gate_settled(void *arg, const struct run *run)
 
 int trigger_spool_fits(const struct trigger_spool *ts, size_t bytes)
 {
+	if (bytes > SPOOL_RECORD_MAX - RECORD_SLACK)
+		return -1;
 	return spool_fits(ts->spool, bytes + RECORD_SLACK, 4);
 }
 

@@ -285,3 +285,28 @@ def test_spool_dir_immutable_at_run_time_answers_503_until_writable():
     finally:
         subprocess.run(["chattr", "-i", spool])
         sink.close()
+
+
+def test_spool_trigger_record_too_large_is_413_not_spool_full():
+    """A webhook whose spool record (the body plus the JSON a form body
+    becomes, together) is over the 64 MiB a record holds can never be
+    accepted: it is refused 413 before anything is emitted, not 503
+    "spool full" (the sender would retry it for as long as it retries,
+    and the operator read that an empty spool is full)."""
+    spool = tempfile.mkdtemp(prefix="edgehook-spool-")
+    sink = sinks.Sink()
+    cfg = config(spool, one_endpoint(sink.url())).replace("server:\n", "server:\n  max_body_bytes: 48MiB\n") + (
+        "triggers:\n  - id: form\n    emit: true\n")
+    body = b"a=" + b"x" * (34 << 20)  # 34 MiB of body, 34 MiB of JSON
+    try:
+        with Edgehook(cfg) as eh:
+            r = eh.request("POST", "/webhooks/form", body, {"Content-Type": "application/x-www-form-urlencoded"})
+            assert_eq(r.status, 413, r.body[:200])
+            small = eh.request("POST", "/webhooks/form", b"a=1", {"Content-Type": "application/x-www-form-urlencoded"})
+            assert_eq(small.status, 202, small.body)
+            sink.wait(1)
+            harness.wait_until(lambda: eh.endpoints()["sink"]["in_flight"] == 0, 60, "nothing in flight")
+            assert_eq(eh.endpoints()["sink"]["attempts"], 1, "only the small one was emitted")
+            assert_true(len(sink.requests[0].body) < 1000, "the small one")
+    finally:
+        sink.close()
