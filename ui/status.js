@@ -328,7 +328,7 @@
     }
     busy = true;
     clearTimeout(timer);
-    Promise.all([api('GET', 'endpoints'), api('GET', 'stats/series'), api('GET', 'dead'),
+    Promise.all([api('GET', 'endpoints'), api('GET', 'stats/series'), api('GET', 'dead?limit=200'),
       api('GET', 'events?limit=20'), api('GET', 'triggers'), api('GET', 'received?limit=200'),
       api('GET', 'runs?limit=20'), api('GET', 'spool')]).then(function (r) {
       renderQueue(r[0], r[7]);

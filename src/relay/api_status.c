@@ -132,22 +132,35 @@ static const char *replay_state(const struct newest *nw, const struct event *ev,
 	return NULL;
 }
 
-/* GET /api/v1/dead[?endpoint=NAME]: the deliveries in the status history
- * that exhausted their retries (or were given up), newest events last. */
-static void dead_json(const struct dispatch *d, const char *name, size_t nlen, struct buf *out)
+static int is_dead(const struct delivery *dl, const char *name, size_t nlen)
+{
+	return dl->state == DLV_FAILED && (!name || str_slice_eq(name, nlen, dl->ep->name));
+}
+
+/* GET /api/v1/dead[?endpoint=NAME][&limit=N]: the deliveries in the
+ * status history that exhausted their retries (or were given up), newest
+ * events last; with limit only the newest N. */
+static void dead_json(const struct dispatch *d, const char *name, size_t nlen, size_t limit, struct buf *out)
 {
 	struct newest nw;
-	size_t i, k, n = 0;
+	size_t i = limit ? history_len(&d->done) : 0, k = 0, n = 0;
 	if (newest_init(&nw, d) < 0) {
 		out->failed = 1;
 		return;
 	}
+	/* back from the newest to where the newest `limit` begin */
+	while (i > 0 && n < limit) {
+		const struct event *ev = entry(d, --i);
+		for (k = ev->ndl; k > 0 && n < limit; k--)
+			n += (size_t)is_dead(&ev->dl[k - 1], name, nlen);
+		k = n == limit ? k : 0;
+	}
 	buf_puts(out, "{\"dead\":[");
-	for (i = 0; i < history_len(&d->done) && !out->failed; i++) {
-		const struct event *ev = history_at(&d->done, i);
-		for (k = 0; k < ev->ndl; k++) {
+	for (n = 0; i < history_len(&d->done) && !out->failed; i++, k = 0) {
+		const struct event *ev = entry(d, i);
+		for (; k < ev->ndl; k++) {
 			const struct delivery *dl = &ev->dl[k];
-			if (dl->state != DLV_FAILED || (name && !str_slice_eq(name, nlen, dl->ep->name)))
+			if (!is_dead(dl, name, nlen))
 				continue;
 			buf_puts(out, n++ ? ",{" : "{");
 			json_put_kv(out, 0, "id", ev->id);
@@ -192,7 +205,7 @@ static const char *const view_paths[NVIEWS] = {"events", "runs", "dead", "receiv
 static void render(struct relay *rl, const struct http_request *req, enum view v, struct buf *b)
 {
 	const char *name;
-	size_t nlen = 0;
+	size_t nlen = 0, len;
 	switch (v) {
 	case VIEW_EVENTS:
 		events_json(rl->disp, list_limit(req), b);
@@ -202,7 +215,8 @@ static void render(struct relay *rl, const struct http_request *req, enum view v
 		break;
 	case VIEW_DEAD:
 		name = api_status_query_param(req, "endpoint", &nlen);
-		dead_json(rl->disp, name, nlen, b);
+		len = 0;
+		dead_json(rl->disp, name, nlen, api_status_query_param(req, "limit", &len) ? list_limit(req) : 0, b);
 		break;
 	case VIEW_RECEIVED:
 		name = api_status_query_param(req, "trigger", &nlen);

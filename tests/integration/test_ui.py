@@ -399,3 +399,22 @@ def test_ui_dead_letters_cost_linear_in_history():
         two, c2 = dead_cpu_ns(eh)
         assert_eq((c1, c2), (n, 2 * n))
         assert_true(two < 3 * one, "2n dead letters cost %.1fx n's (%d vs %d ns)" % (two / one, two, one))
+
+
+def test_ui_dead_letters_limit():
+    """GET /api/v1/dead?limit=N: the newest N dead letters (still newest
+    last), as the other lists take a limit; the page asks for a bounded
+    list, not for every dead letter of a history of up to 1,000,000."""
+    cfg = ("webhook:\n  endpoints:\n    - name: gone\n      url: \"http://127.0.0.1:1/\"\n")
+    with Edgehook(cfg) as eh:
+        ids = [post_event(eh, {"event": "e%d" % i}) for i in range(3)]
+        wait_until(lambda: eh.endpoints()["gone"]["failed"] == 3, 60, "three dead letters")
+        everything = [d["id"] for d in eh.request("GET", "/api/v1/dead").json()["dead"]]
+        assert_eq(sorted(everything), sorted(ids), "without limit: all of them")
+        newest = [d["id"] for d in eh.request("GET", "/api/v1/dead?limit=2").json()["dead"]]
+        assert_eq(newest, everything[1:], "the newest two, newest last")
+        assert_eq(eh.request("GET", "/api/v1/dead?limit=2&endpoint=gone").json()["dead"],
+                  eh.request("GET", "/api/v1/dead?limit=2").json()["dead"], "with the endpoint filter")
+        assert_eq(eh.request("GET", "/api/v1/dead?limit=0").status, 400)
+        script = eh.request("GET", "/ui/status.js").body
+        assert_true(b"'dead?limit=" in script and b"api('GET', 'dead')" not in script, "the page bounds its list")
