@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct trigger_ack {
 	struct relay *rl;
@@ -217,6 +218,11 @@ int trigger_cluster_run(void *arg, const struct cluster_run *cr)
 	int parsed;
 	if (!t || !t->run) {
 		report_lost(rl, cr, "the trigger has no run here (removed or changed)");
+		return 0;
+	}
+	/* the instance that accepted it checked its own euid and config */
+	if (geteuid() == 0 && !t->run->allow_root) {
+		report_lost(rl, cr, "refusing to run a command as root (set run.allow_root: true)");
 		return 0;
 	}
 	parsed = cr->len && json_parse(&doc, cr->body, cr->len, 64) == 0;

@@ -744,3 +744,31 @@ def test_cluster_waiting_retry_lives_in_redis_and_survives_its_instance():
     finally:
         sink.close()
         redis.close()
+
+
+def test_cluster_run_read_from_redis_keeps_the_allow_root_rule():
+    """A run entry in the stream runs on whichever instance reads it, so
+    that instance must apply run.allow_root as one receiving the webhook
+    does (and as a run resumed from the spool does): as root without
+    allow_root it is reported failed, never executed. The entry is written
+    straight to Redis, as another instance (its config allowing root) or
+    anyone who can write there would."""
+    redis = Redis().start()
+    sink = sinks.Sink()
+    d = tempfile.mkdtemp(prefix="edgehook-runs-")
+    script = harness.write_script(d, "job.sh", "#!/bin/sh\necho \"$1\" >> %s/ran\n" % d)
+    no_root = "triggers:\n  - {id: job, run: {command: %s, args: [\"{delivery}\"]}}\n" % script
+    try:
+        with Edgehook(cluster_config(redis, sink.url(), "b", no_root)) as b:
+            wait_ready(b)
+            assert_eq(os.geteuid(), 0, "the tests run as root")
+            redis.cmd("XADD", "edgehook:events", "*", "id", "run_fromredis000000000000", "type", "job",
+                      "ts", "1", "kind", "run", "trigger", "job", "delivery", "d-1", "ip", "127.0.0.1", "body", "{}")
+            harness.wait_until(lambda: lifecycle(sink, "run.failed") or os.path.exists(os.path.join(d, "ran")), 30,
+                               "the run refused or executed")
+            assert_true(not os.path.exists(os.path.join(d, "ran")), "the command did not run as root")
+            [failed] = lifecycle(sink, "run.failed")
+            assert_true("allow_root" in json.dumps(failed), failed)
+    finally:
+        sink.close()
+        redis.close()
