@@ -69,6 +69,9 @@ int dispatch_event(struct dispatch *d, const char *type, const char *body, size_
 int dispatch_admit(struct dispatch *d, const char *const *types, size_t n, size_t bytes);
 /* Why dispatch_admit said no: "delivery queue full" or "spool full ...". */
 const char *dispatch_refusal(const struct dispatch *d);
+/* Whether that refusal is for good: the events are more than the queue
+ * or the spool can ever take at once (413, not 503). */
+int dispatch_refusal_final(const struct dispatch *d);
 
 /* dispatch_spool.c: with a spool, events with HTTP deliveries are
  * logged before they launch and their deliveries' outcomes after.

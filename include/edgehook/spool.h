@@ -86,6 +86,9 @@ int spool_append_lazy(struct spool *s, unsigned type, const void *p, size_t n, u
 
 /* Whether n records of bytes payload in all would be taken now. */
 int spool_fits(const struct spool *s, size_t bytes, size_t n);
+/* Whether they would be taken by an empty spool in one batch: when not,
+ * no wait makes them fit. */
+int spool_fits_ever(const struct spool *s, size_t bytes, size_t n);
 
 /* Called from the loop when the batch holding lsn has been written, and
  * synced under fsync: always. status 0, or -1 when the write failed (the

@@ -305,7 +305,7 @@ static void ingest(struct relay *rl, struct http_conn *c, const char *body, size
 	if (!dispatch_admit(rl->disp, type_ptrs, (size_t)nitems, len + (size_t)nitems * 48)) {
 		const char *full = dispatch_refusal(rl->disp);
 		log_msg(LOG_WARN, "events refused", "why", full, NULL);
-		api_respond_error(c, 503, full);
+		api_respond_error(c, dispatch_refusal_final(rl->disp) ? 413 : 503, full);
 		goto out;
 	}
 	lsn_before = dispatch_spool_lsn(rl->disp);

@@ -386,14 +386,30 @@ static size_t http_matches(const struct dispatch *d, const char *type)
 	return n;
 }
 
+/* Why events needing `need` deliveries and bytes can never be admitted
+ * (more than fits at once), or NULL. */
+static const char *never_admitted(const struct dispatch *d, size_t need, size_t n, size_t bytes)
+{
+	if (need > d->queue_max || bytes > d->bytes_max)
+		return "more than the delivery queue holds (webhook.queue, max_queue_bytes)";
+	if (d->spool && !spool_fits_ever(d->spool, bytes + n * 256, n))
+		return "larger than the spool takes at once (64 MiB, spool.max_bytes)";
+	return NULL;
+}
+
 int dispatch_admit(struct dispatch *d, const char *const *types, size_t n, size_t bytes)
 {
 	size_t i, need = 0;
+	const char *never;
 	for (i = 0; i < n; i++)
 		need += http_matches(d, types[i]);
 	if (need == 0)
 		return 1;
-	if (d->pending + need > d->queue_max || d->pending_bytes + bytes > d->bytes_max)
+	never = never_admitted(d, need, n, bytes);
+	d->refusal_final = never != NULL;
+	if (never)
+		d->refusal = never;
+	else if (d->pending + need > d->queue_max || d->pending_bytes + bytes > d->bytes_max)
 		d->refusal = "delivery queue full";
 	else if (d->spool && !spool_fits(d->spool, bytes + n * 256, n))
 		d->refusal = "spool full (spool.max_bytes)";
@@ -404,6 +420,7 @@ int dispatch_admit(struct dispatch *d, const char *const *types, size_t n, size_
 }
 
 const char *dispatch_refusal(const struct dispatch *d) { return d->refusal ? d->refusal : "delivery queue full"; }
+int dispatch_refusal_final(const struct dispatch *d) { return d->refusal_final; }
 
 struct event *dispatch_event_new(const char *type, const char *body, size_t len, size_t ndl)
 {

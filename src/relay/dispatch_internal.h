@@ -84,6 +84,7 @@ struct dispatch {
 	struct dispatch_recovery *recovery; /* replayed, not resumed yet */
 	struct dispatch_cluster_hooks cluster; /* cluster mode (dispatch_cluster.c) */
 	const char *refusal; /* why dispatch_admit last said no */
+	int refusal_final;   /* and that no retry can be admitted */
 };
 
 /* dispatch.c: an event with room for ndl deliveries (NULL: no memory),

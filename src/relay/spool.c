@@ -282,6 +282,12 @@ int spool_fits(const struct spool *s, size_t bytes, size_t n)
 	return s->bytes + need <= s->cfg.max_bytes && s->pending->data.len + need <= s->pending->data.max;
 }
 
+int spool_fits_ever(const struct spool *s, size_t bytes, size_t n)
+{
+	uint64_t need = (uint64_t)bytes + (uint64_t)n * SPOOL_HEADER;
+	return need <= s->cfg.max_bytes && need <= s->pending->data.max;
+}
+
 int spool_wait(struct spool *s, struct spool_waiter *w, uint64_t lsn, spool_done_fn fn, void *arg)
 {
 	struct spool_waiter *at = s->wtail;

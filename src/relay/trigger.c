@@ -548,7 +548,7 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 		const char *why_full = dispatch_refusal(rl->disp);
 		runner_discard(run);
 		log_msg(LOG_WARN, "event refused", "trigger", t->id, "why", why_full, NULL);
-		reject(c, &rl->tstats.queue_full, 503, why_full);
+		reject(c, &rl->tstats.queue_full, dispatch_refusal_final(rl->disp) ? 413 : 503, why_full);
 		goto out;
 	}
 	buf_init(&reply, 256);

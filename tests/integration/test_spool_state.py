@@ -310,3 +310,30 @@ def test_spool_trigger_record_too_large_is_413_not_spool_full():
             assert_true(len(sink.requests[0].body) < 1000, "the small one")
     finally:
         sink.close()
+
+
+def test_ingest_that_can_never_be_admitted_is_413_not_503():
+    """An ingest request larger than the spool takes at once (one 64 MiB
+    batch), or than webhook.max_queue_bytes holds, can never be admitted:
+    413 saying why, not 503 "full" with Retry-After, which has the sender
+    retry forever while the operator reads that an empty spool is full."""
+    spool = tempfile.mkdtemp(prefix="edgehook-spool-")
+    sink = sinks.Sink()
+    half = ('{"event":"big","pad":"%s"}' % ("x" * (34 << 20))).encode()
+    headers = {"Content-Type": "application/json"}
+    try:
+        for queue_bytes, body, why in (("", b"[" + half + b"," + half + b"]", "spool takes at once"),
+                                       ("  max_queue_bytes: 30MiB\n", half, "delivery queue holds")):
+            cfg = config(spool, one_endpoint(sink.url()), queue_bytes).replace(
+                "server:\n", "server:\n  max_body_bytes: 80MiB\n")
+            with Edgehook(cfg) as eh:
+                r = eh.request("POST", "/api/v1/events", body, headers)
+                assert_eq(r.status, 413, r.body[:200])
+                assert_true(why in r.json()["error"], r.json())
+                assert_true(r.header("retry-after") is None, "no retry advised")
+        with Edgehook(config(spool, one_endpoint(sink.url())).replace(
+                "server:\n", "server:\n  max_body_bytes: 80MiB\n")) as eh:
+            assert_eq(eh.request("POST", "/api/v1/events", half, headers).status, 202, "one half fits")
+            sink.wait(1, 120)
+    finally:
+        sink.close()
