@@ -32,5 +32,9 @@ int event_json_compact(struct buf *out, const char *json, size_t len);
 int event_put_timestamp(struct buf *out);
 /* Appends ,"key":"<ISO 8601 of wall_ms>", or ,"key":null when 0. */
 int event_put_time_member(struct buf *out, const char *key, uint64_t wall_ms);
+/* Whether id is an event id as edgehook makes them (letters, digits, '_'
+ * and '-', shorter than EVENT_ID_LEN): ids read back from Redis or the
+ * spool go out as the webhook-id header, so nothing else may. */
+int event_id_valid(const char *id);
 
 #endif

@@ -7,6 +7,7 @@
 #include "dispatch_internal.h"
 #include "edgehook/clock.h"
 #include "edgehook/endpoint.h"
+#include "edgehook/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +142,10 @@ int dispatch_stream_event(struct dispatch *d, const struct stream_event *se)
 		n += endpoint_matches(d->eps[i], se->type) && (!se->owed || owed_attempts(se, d->eps[i]->name) >= 0);
 	if (n == 0)
 		return 0;
+	if (!event_id_valid(se->id)) {
+		log_msg(LOG_ERROR, "cluster: stream entry with a malformed id: dropped", "stream_id", se->stream_id, NULL);
+		return 0;
+	}
 	if (strlen(se->stream_id) >= sizeof(((struct event *)0)->stream_id) || !(ev = dispatch_event_new(se->type, se->body, se->len, n)))
 		return -1;
 	snprintf(ev->id, sizeof(ev->id), "%s", se->id);

@@ -114,11 +114,16 @@ static void replay_event(struct dispatch_recovery *rc, uint64_t seg, const unsig
 {
 	const unsigned char *end = p + n;
 	const char *id, *type;
+	char idz[EVENT_ID_LEN];
 	size_t idn, typen, *at, k;
 	struct rec_event *e;
 	uint64_t created = 0;
 	if (!(p = take_str(p, end, &id, &idn, EVENT_ID_LEN)) || !(p = take_str(p, end, &type, &typen, EVENT_TYPE_MAX)) ||
 	    end - p < 8)
+		return;
+	memcpy(idz, id, idn);
+	idz[idn] = '\0';
+	if (!event_id_valid(idz)) /* it would go out as the webhook-id header */
 		return;
 	for (k = 0; k < 8; k++)
 		created |= (uint64_t)p[k] << (8 * k);

@@ -34,6 +34,16 @@ int event_put_timestamp(struct buf *out)
 	return json_put_string(out, ts, n);
 }
 
+int event_id_valid(const char *id)
+{
+	size_t n = 0;
+	for (; id[n]; n++)
+		if (!((id[n] >= 'a' && id[n] <= 'z') || (id[n] >= 'A' && id[n] <= 'Z') || (id[n] >= '0' && id[n] <= '9') ||
+		      id[n] == '_' || id[n] == '-'))
+			return 0;
+	return n > 0 && n < EVENT_ID_LEN;
+}
+
 int event_put_time_member(struct buf *out, const char *key, uint64_t wall_ms)
 {
 	char ts[32];

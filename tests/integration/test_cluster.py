@@ -772,3 +772,27 @@ def test_cluster_run_read_from_redis_keeps_the_allow_root_rule():
     finally:
         sink.close()
         redis.close()
+
+
+def test_cluster_stream_entry_id_cannot_inject_headers():
+    """An event's id goes out as the webhook-id header: an id read from the
+    stream with CR LF in it (whoever can write Redis) must not add header
+    lines (or a second request) to what the endpoint receives. Such an
+    entry is dropped as poison; a well-formed one after it is delivered."""
+    redis = Redis().start()
+    sink = sinks.Sink()
+    try:
+        with Edgehook(cluster_config(redis, sink.url(), "b")) as b:
+            wait_ready(b)
+            redis.cmd("XADD", "edgehook:events", "*", "id", "evt_x\r\nX-Injected: yes", "type", "order.created",
+                      "ts", "1", "body", '{"bad":1}')
+            redis.cmd("XADD", "edgehook:events", "*", "id", "evt_wellformed0000000000", "type", "order.created",
+                      "ts", "1", "body", '{"good":1}')
+            harness.wait_until(lambda: any(b'"good":1' in r.body for r in sink.requests), 30, "the good one")
+            with sink.lock:
+                assert_eq([r.header("x-injected") for r in sink.requests], [None] * len(sink.requests),
+                          "no injected header")
+                assert_true(not any(b'"bad":1' in r.body for r in sink.requests), "the bad one not sent")
+    finally:
+        sink.close()
+        redis.close()
