@@ -52,9 +52,9 @@ void trigger_spool_stop(struct trigger_spool *ts);
 /* After the runner; NULL is fine. */
 void trigger_spool_free(struct trigger_spool *ts);
 
-/* Whether a delivery fits now: bytes is its body plus the data its emit
- * or its record carries besides. 1 fits; 0 not now (full); -1 never:
- * larger than one spool record holds. */
+/* Whether a delivery fits now: bytes is what its record and its emitted
+ * event carry (one batch). 1 fits; 0 not now (full); -1 never: more than
+ * one spool record or batch holds. */
 int trigger_spool_fits(const struct trigger_spool *ts, size_t bytes);
 
 /* Whether a delivery with this dedupe key is waiting for its commit

@@ -455,6 +455,7 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 	char ip[64], type[EVENT_TYPE_MAX], delivery[MAX_DELIVERY_ID], dlv_id[EVENT_ID_LEN], evt_id[EVENT_ID_LEN];
 	struct run *run = NULL;
 	struct trigger_accept acc;
+	size_t need;
 	int fits;
 	enum trigger_kind kind = verify_as >= 0 ? (enum trigger_kind)verify_as : t->kind;
 	struct inbound in;
@@ -533,11 +534,16 @@ void trigger_receive(struct relay *rl, struct http_conn *c, const struct http_re
 		trigger_accept_cluster(rl, c, t, &ta);
 		goto out;
 	}
-	if (rl->tspool && (fits = trigger_spool_fits(rl->tspool, len + (in.data ? in.data->len : 0))) <= 0) {
+	/* both records of one batch, decided before the emit writes the first:
+	 * the delivery's (body, and the data when it is not the body) and the
+	 * emitted event's (the data) */
+	need = len + (in.data && in.data->text != body ? in.data->len : 0) + (t->emit && in.data ? in.data->len : 0);
+	if (rl->tspool && (fits = trigger_spool_fits(rl->tspool, need)) <= 0) {
 		runner_discard(run);
 		if (fits < 0) { /* a retry cannot succeed: not "full" */
-			log_msg(LOG_WARN, "trigger delivery refused: larger than a spool record", "trigger", t->id, NULL);
-			reject(c, &rl->tstats.rejected_body, 413, "larger than a spool record (64 MiB, form data included)");
+			log_msg(LOG_WARN, "trigger delivery refused: larger than the spool takes at once", "trigger", t->id, NULL);
+			reject(c, &rl->tstats.rejected_body, 413,
+			       "larger than the spool takes at once (64 MiB: body, form data and the emitted event)");
 		} else {
 			log_msg(LOG_WARN, "trigger delivery refused: spool full", "trigger", t->id, NULL);
 			reject(c, &rl->tstats.spool_full, 503, "spool full");

@@ -337,3 +337,27 @@ def test_ingest_that_can_never_be_admitted_is_413_not_503():
             sink.wait(1, 120)
     finally:
         sink.close()
+
+
+def test_spool_trigger_emit_and_record_checked_together_before_the_emit():
+    """A form webhook to a trigger that emits writes two records in one
+    batch: the event (the form's JSON) and the delivery (body plus that
+    JSON). Whether both fit is decided before the emit; when the second
+    could not be written after the first, the answer was 503 with the
+    event already emitted, and each retry of the sender emitted it again."""
+    spool = tempfile.mkdtemp(prefix="edgehook-spool-")
+    sink = sinks.Sink()
+    cfg = config(spool, one_endpoint(sink.url())).replace("server:\n", "server:\n  max_body_bytes: 48MiB\n") + (
+        "triggers:\n  - id: form\n    emit: true\n")
+    body = b"a=" + b"x" * (22 << 20)  # records: 22 MiB event + 44 MiB delivery > one 64 MiB batch
+    try:
+        with Edgehook(cfg) as eh:
+            r = eh.request("POST", "/webhooks/form", body, {"Content-Type": "application/x-www-form-urlencoded"})
+            assert_eq(r.status, 413, r.body[:200])
+            small = eh.request("POST", "/webhooks/form", b"a=1", {"Content-Type": "application/x-www-form-urlencoded"})
+            assert_eq(small.status, 202, small.body)
+            sink.wait(1, 120)
+            harness.wait_until(lambda: eh.endpoints()["sink"]["in_flight"] == 0, 60, "nothing in flight")
+            assert_eq(eh.endpoints()["sink"]["attempts"], 1, "only the small one was emitted")
+    finally:
+        sink.close()
