@@ -287,29 +287,35 @@ def test_spool_dir_immutable_at_run_time_answers_503_until_writable():
         sink.close()
 
 
+def form_refused_413_nothing_emitted(pad_mib):
+    """A form webhook of pad_mib MiB to an emitting trigger with a spool is
+    refused 413; a small one after it is the only event emitted."""
+    spool = tempfile.mkdtemp(prefix="edgehook-spool-")
+    sink = sinks.Sink()
+    cfg = config(spool, one_endpoint(sink.url())).replace("server:\n", "server:\n  max_body_bytes: 48MiB\n") + (
+        "triggers:\n  - id: form\n    emit: true\n")
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    try:
+        with Edgehook(cfg) as eh:
+            r = eh.request("POST", "/webhooks/form", b"a=" + b"x" * (pad_mib << 20), form)
+            assert_eq(r.status, 413, r.body[:200])
+            small = eh.request("POST", "/webhooks/form", b"a=1", form)
+            assert_eq(small.status, 202, small.body)
+            sink.wait(1, 120)
+            harness.wait_until(lambda: eh.endpoints()["sink"]["in_flight"] == 0, 60, "nothing in flight")
+            assert_eq(eh.endpoints()["sink"]["attempts"], 1, "only the small one was emitted")
+            assert_true(len(sink.requests[0].body) < 1000, "the small one")
+    finally:
+        sink.close()
+
+
 def test_spool_trigger_record_too_large_is_413_not_spool_full():
     """A webhook whose spool record (the body plus the JSON a form body
     becomes, together) is over the 64 MiB a record holds can never be
     accepted: it is refused 413 before anything is emitted, not 503
     "spool full" (the sender would retry it for as long as it retries,
     and the operator read that an empty spool is full)."""
-    spool = tempfile.mkdtemp(prefix="edgehook-spool-")
-    sink = sinks.Sink()
-    cfg = config(spool, one_endpoint(sink.url())).replace("server:\n", "server:\n  max_body_bytes: 48MiB\n") + (
-        "triggers:\n  - id: form\n    emit: true\n")
-    body = b"a=" + b"x" * (34 << 20)  # 34 MiB of body, 34 MiB of JSON
-    try:
-        with Edgehook(cfg) as eh:
-            r = eh.request("POST", "/webhooks/form", body, {"Content-Type": "application/x-www-form-urlencoded"})
-            assert_eq(r.status, 413, r.body[:200])
-            small = eh.request("POST", "/webhooks/form", b"a=1", {"Content-Type": "application/x-www-form-urlencoded"})
-            assert_eq(small.status, 202, small.body)
-            sink.wait(1)
-            harness.wait_until(lambda: eh.endpoints()["sink"]["in_flight"] == 0, 60, "nothing in flight")
-            assert_eq(eh.endpoints()["sink"]["attempts"], 1, "only the small one was emitted")
-            assert_true(len(sink.requests[0].body) < 1000, "the small one")
-    finally:
-        sink.close()
+    form_refused_413_nothing_emitted(34)  # 34 MiB of body, 34 MiB of JSON: one record
 
 
 def test_ingest_that_can_never_be_admitted_is_413_not_503():
@@ -345,19 +351,4 @@ def test_spool_trigger_emit_and_record_checked_together_before_the_emit():
     JSON). Whether both fit is decided before the emit; when the second
     could not be written after the first, the answer was 503 with the
     event already emitted, and each retry of the sender emitted it again."""
-    spool = tempfile.mkdtemp(prefix="edgehook-spool-")
-    sink = sinks.Sink()
-    cfg = config(spool, one_endpoint(sink.url())).replace("server:\n", "server:\n  max_body_bytes: 48MiB\n") + (
-        "triggers:\n  - id: form\n    emit: true\n")
-    body = b"a=" + b"x" * (22 << 20)  # records: 22 MiB event + 44 MiB delivery > one 64 MiB batch
-    try:
-        with Edgehook(cfg) as eh:
-            r = eh.request("POST", "/webhooks/form", body, {"Content-Type": "application/x-www-form-urlencoded"})
-            assert_eq(r.status, 413, r.body[:200])
-            small = eh.request("POST", "/webhooks/form", b"a=1", {"Content-Type": "application/x-www-form-urlencoded"})
-            assert_eq(small.status, 202, small.body)
-            sink.wait(1, 120)
-            harness.wait_until(lambda: eh.endpoints()["sink"]["in_flight"] == 0, 60, "nothing in flight")
-            assert_eq(eh.endpoints()["sink"]["attempts"], 1, "only the small one was emitted")
-    finally:
-        sink.close()
+    form_refused_413_nothing_emitted(22)  # a 22 MiB event and a 44 MiB delivery: one batch
