@@ -188,12 +188,15 @@ class Edgehook:
         return self
 
     def wait_for(self, pred, timeout=20.0, what="condition"):
+        # pred runs outside the lock: a pred that talks to edgehook must not
+        # hold up the reader threads, or edgehook blocks on a full stderr
+        # pipe and cannot answer it (a wakeup missed in between costs 0.1 s).
         deadline = time.time() + timeout
-        with self._cond:
-            while not pred():
-                left = deadline - time.time()
-                if left <= 0:
-                    raise AssertionError("timed out waiting for %s" % what)
+        while not pred():
+            left = deadline - time.time()
+            if left <= 0:
+                raise AssertionError("timed out waiting for %s" % what)
+            with self._cond:
                 self._cond.wait(min(left, 0.1))
 
     def wait_stdout(self, n, timeout=20.0):
