@@ -7,10 +7,13 @@
 #include "edgehook/strutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* a value (a literal, a function's result) and a file for cat: bounded */
 enum { TPL_MAX_ARGS = 8, TPL_MAX_VALUE = 4 << 20 };
@@ -53,19 +56,26 @@ static int is_ident(char c, int first)
 /* ---- functions ---- */
 
 /* cat: the file, one trailing newline trimmed; "" when it cannot be read */
+/* Regular files only: expansion runs on the loop thread (at every
+ * reload), where a FIFO or a device would block it. */
 static int cat(struct tpl *t, const char *path, struct buf *out)
 {
-	FILE *f = fopen(path, "rb");
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	char chunk[4096];
-	size_t n;
-	if (!f)
+	struct stat st;
+	ssize_t n;
+	if (fd < 0)
 		return 0;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (buf_append(out, chunk, n) < 0) {
-			fclose(f);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail(t, "cat %s: not a regular file", path);
+	}
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		if (buf_append(out, chunk, (size_t)n) < 0) {
+			close(fd);
 			return fail(t, "cat %s: larger than %d MiB", path, TPL_MAX_VALUE >> 20);
 		}
-	fclose(f);
+	close(fd);
 	if (out->len && out->data[out->len - 1] == '\n')
 		out->len--;
 	return 0;
@@ -160,9 +170,13 @@ static int call(struct tpl *t, const char *name, size_t nlen, struct buf *out)
 	if (str_slice_eq(name, nlen, "credential")) {
 		const char *dir = getenv("CREDENTIALS_DIRECTORY");
 		char path[4096];
+		const char *cred = t->args[0].data;
 		if (!dir || !*dir)
-			return getenv_into(t->args[0].data, out);
-		if (snprintf(path, sizeof(path), "%s/%s", dir, t->args[0].data) >= (int)sizeof(path))
+			return getenv_into(cred, out);
+		/* systemd credential names are file names in the directory */
+		if (!*cred || strchr(cred, '/') || strcmp(cred, ".") == 0 || strcmp(cred, "..") == 0)
+			return fail(t, "credential \"%s\": a name, not a path", cred);
+		if (snprintf(path, sizeof(path), "%s/%s", dir, cred) >= (int)sizeof(path))
 			return fail(t, "credential path too long");
 		return cat(t, path, out);
 	}

@@ -4,7 +4,11 @@
 
 #include "edgehook/hooks_template.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *expand(const char *text)
 {
@@ -60,9 +64,51 @@ TEST(unsupported_is_an_error_naming_the_line)
 	CHECK_STR(expand("{{ getenv HOME }}"), "ERR:h.json:1: -template: function \"HOME\" not defined");
 }
 
+/* Expansion runs on the loop thread at every reload: a FIFO named by cat
+ * would block it; a credential name is one file in the directory, never
+ * a path out of it. */
+TEST(cat_reads_regular_files_only_and_credentials_stay_in_their_directory)
+{
+	char dir[] = "/tmp/edgehook-tpl-XXXXXX", path[256];
+	FILE *f;
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	CHECK(mkfifo(path, 0600) == 0);
+	snprintf(path, sizeof(path), "{{ cat \"%s/fifo\" }}", dir);
+	CHECK(strstr(expand(path), "ERR:h.json:1: -template: cat ") == expand(path));
+	CHECK(strstr(expand(path), "not a regular file") != NULL);
+	snprintf(path, sizeof(path), "%s/secret", dir);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	fputs("s3cret\n", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/creds", dir);
+	CHECK(mkdir(path, 0700) == 0);
+	setenv("CREDENTIALS_DIRECTORY", path, 1);
+	CHECK_STR(expand("{{ credential \"../secret\" }}"),
+		  "ERR:h.json:1: -template: credential \"../secret\": a name, not a path");
+	CHECK_STR(expand("{{ credential \"..\" }}"), "ERR:h.json:1: -template: credential \"..\": a name, not a path");
+	snprintf(path, sizeof(path), "%s/creds/token", dir);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	fputs("tok\n", f);
+	fclose(f);
+	CHECK_STR(expand("[{{ credential \"token\" }}]"), "[tok]");
+	unsetenv("CREDENTIALS_DIRECTORY");
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/creds", dir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/secret", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	RUN(literals_functions_pipes_and_trim);
+	RUN(cat_reads_regular_files_only_and_credentials_stay_in_their_directory);
 	RUN(unsupported_is_an_error_naming_the_line);
 	return unit_done();
 }
