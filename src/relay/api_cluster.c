@@ -108,7 +108,9 @@ static void status_abort(void *arg)
 static void status_got(void *arg, int status, struct buf *json)
 {
 	struct status_req *s = arg;
-	if (status > 0) {
+	if (status > 0 && json->failed) {
+		api_respond_error(s->c, 502, "event status in redis too large");
+	} else if (status > 0) {
 		http_respond(s->c, 200, "application/json", NULL, json->data, json->len);
 	} else if (status == 0) {
 		api_respond_error(s->c, 404, "unknown event (or no longer in the status history)");

@@ -796,3 +796,23 @@ def test_cluster_stream_entry_id_cannot_inject_headers():
     finally:
         sink.close()
         redis.close()
+
+
+def test_cluster_event_status_too_large_in_redis_is_an_error_not_truncated_json():
+    """An event's status hash in Redis is spliced into the answer up to
+    16 MiB; a larger one (a hostile or broken Redis) answers 502, never a
+    200 with cut-off JSON."""
+    redis = Redis().start()
+    sink = sinks.Sink()
+    try:
+        with Edgehook(cluster_config(redis, sink.url(), "a")) as a:
+            wait_ready(a)
+            redis.cmd("HSET", "edgehook:status:evt_huge", "_event", b'"event":"' + b"x" * (17 << 20) + b'"')
+            r = a.request("GET", "/api/v1/events/evt_huge")
+            assert_eq(r.status, 502, "a status over the bound: %d %r" % (r.status, r.body[:80]))
+            assert_true(b"too large" in r.body, r.body[:200])
+            redis.cmd("HSET", "edgehook:status:evt_small", "_event", b'"event":"x"')
+            assert_eq(a.request("GET", "/api/v1/events/evt_small").json()["event"], "x", "a small one still answers")
+    finally:
+        sink.close()
+        redis.close()
