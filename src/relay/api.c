@@ -67,9 +67,21 @@ static int is_local(const struct relay *rl, struct http_conn *c, const struct ht
  * The only page meant to use the API is the status page of this origin,
  * so another site's page cannot drive it through the operator's browser
  * (CSRF). */
+/* a and b name the same host and port, b perhaps with the scheme's
+ * default port written out (browsers leave it out of Origin, some
+ * clients put it in Host, and the other way round). */
+static int same_authority(const char *a, size_t an, const char *b, size_t bn, const char *dport)
+{
+	size_t dn = dport ? strlen(dport) : 0;
+	if (an == bn)
+		return strncasecmp(a, b, an) == 0;
+	return dn && bn == an + dn && strncasecmp(a, b, an) == 0 && memcmp(b + an, dport, dn) == 0;
+}
+
 static int from_other_origin(const struct http_request *req)
 {
 	static const char *const names[] = {"host", "x-forwarded-host"};
+	const char *dport;
 	const struct http_header *site = http_find_header(req->headers, req->num_headers, "sec-fetch-site");
 	const struct http_header *origin = http_find_header(req->headers, req->num_headers, "origin");
 	const char *p;
@@ -82,11 +94,15 @@ static int from_other_origin(const struct http_request *req)
 	p = memmem(origin->value, origin->value_len, "://", 3);
 	if (!p)
 		return 1;
+	dport = http_token_eq_nocase(origin->value, (size_t)(p - origin->value), "https") ? ":443"
+		: http_token_eq_nocase(origin->value, (size_t)(p - origin->value), "http") ? ":80"
+											    : NULL;
 	p += 3;
 	n = (size_t)(origin->value + origin->value_len - p);
 	for (k = 0; k < 2; k++) {
 		const struct http_header *h = http_find_header(req->headers, req->num_headers, names[k]);
-		if (h && h->value_len == n && strncasecmp(p, h->value, n) == 0)
+		if (h && (same_authority(p, n, h->value, h->value_len, dport) ||
+			  same_authority(h->value, h->value_len, p, n, dport)))
 			return 0;
 	}
 	return 1;

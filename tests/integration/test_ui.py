@@ -147,6 +147,15 @@ def test_ui_api_refuses_other_origins():
         assert_eq(eh.request("GET", "/api/v1/endpoints", headers=dict(h, **{"X-Forwarded-Host": "edge.example"})).status,
                   200, "the proxy's X-Forwarded-Host")
         assert_eq(eh.request("GET", "/api/v1/endpoints", headers=h).status, 403, "Origin is not the host")
+        # a default port is written in one and left out of the other
+        for o, host in (("http://edge.example", "edge.example:80"), ("https://edge.example:443", "edge.example"),
+                        ("https://edge.example", "edge.example:443")):
+            assert_eq(eh.request("GET", "/api/v1/endpoints", headers=dict(h, Origin=o, Host=host)).status, 200,
+                      "same origin: %s vs Host %s" % (o, host))
+        for o, host in (("http://edge.example", "edge.example:443"), ("https://edge.example", "edge.example:80"),
+                        ("http://edge.example:8080", "edge.example"), ("http://edge.example", "edge.example:")):
+            assert_eq(eh.request("GET", "/api/v1/endpoints", headers=dict(h, Origin=o, Host=host)).status, 403,
+                      "another origin: %s vs Host %s" % (o, host))
         h["Origin"] = "http://evil.example"
         assert_eq(eh.request("GET", "/api/v1/endpoints", headers=dict(h, **{"Sec-Fetch-Site": "cross-site"})).status,
                   403, "never for another origin")
