@@ -67,6 +67,17 @@ def forget_started(test_name):
         _live.pop(test_name, None)
 
 
+def proc_alive(pid):
+    """False once pid is gone or a zombie (reparented to an init that may
+    not reap). The process may be reaped between the open and the read
+    of its stat file: that read fails with ESRCH, not ENOENT."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 def check_exe(pid, expect):
     """Raises unless /proc/PID/exe is `expect` (symlinks resolved). A
     process that has already exited cannot be checked; its argv[0] was

@@ -213,14 +213,7 @@ def test_run_gets_sigkill_5s_after_sigterm():
         pid = int(open(marks + ".pid").read())
         harness.wait_until(lambda: os.path.exists(marks), 30, "SIGTERM noted")
         termed = time.time()
-
-        def gone():
-            try:
-                with open("/proc/%d/stat" % pid) as f:
-                    return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-            except FileNotFoundError:
-                return True
-        harness.wait_until(gone, 60, "the run killed")
+        harness.wait_until(lambda: not harness.proc_alive(pid), 60, "the run killed")
         waited = time.time() - termed
         assert_true(waited >= 4.0, "SIGKILL came %.1fs after SIGTERM (5 s promised)" % waited)
         eh.wait_for(lambda: eh.request("GET", "/api/v1/runs/" + run_id).json()["state"] != "running", 30, "run ended")

@@ -86,14 +86,6 @@ triggers:
             assert_eq(f.read(), "main\n")
 
 
-def proc_alive(pid):
-    """False once pid is gone or a zombie (reparented to an init that may
-    not reap)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_timeout_sigkills_group_after_leader_died():
@@ -122,11 +114,11 @@ triggers:
             assert_true("timeout" in ev["error"], ev)
             with open(pidfile) as f:
                 bg = int(f.read())
-            assert_true(proc_alive(bg), "the child survived SIGTERM, as it should")
+            assert_true(harness.proc_alive(bg), "the child survived SIGTERM, as it should")
             # the SIGKILL is due 5 s after the SIGTERM
-            eh.wait_for(lambda: not proc_alive(bg), 20, "the SIGKILL to the group (child ignoring SIGTERM)")
+            eh.wait_for(lambda: not harness.proc_alive(bg), 20, "the SIGKILL to the group (child ignoring SIGTERM)")
     finally:
-        if bg and proc_alive(bg):
+        if bg and harness.proc_alive(bg):
             os.kill(bg, signal.SIGKILL)
 
 

@@ -12,7 +12,7 @@ import tempfile
 import time
 import urllib.parse
 
-from harness import Edgehook, assert_eq, assert_true, serial
+from harness import Edgehook, assert_eq, assert_true, proc_alive, serial
 from sinks import Sink
 
 GH_SECRET = "It's a Secret to Everybody"
@@ -348,16 +348,10 @@ triggers:
             return [l for l in out.stdout.splitlines() if l.split()[1].startswith("Z")]
         eh.wait_for(lambda: not zombies(), 30, "no zombies")
 
-        def alive(pid):
-            try:
-                with open("/proc/%d/stat" % pid) as f:
-                    return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-            except FileNotFoundError:
-                return False
         with open(pids) as f:
             hung = [int(p) for p in f.read().split()]
         assert_eq(len(hung), 2, "both sleeps started")
-        eh.wait_for(lambda: not any(alive(p) for p in hung), 30, "the whole process group killed")
+        eh.wait_for(lambda: not any(proc_alive(p) for p in hung), 30, "the whole process group killed")
     sink.close()
 
 

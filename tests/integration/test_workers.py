@@ -352,14 +352,8 @@ def test_workers_stop_when_the_supervisor_is_killed():
             eh.proc.wait()
             eh.wait_log(r"msg=stopped worker=\d", count=2, timeout=30)
 
-            def gone(p):
-                try:
-                    with open("/proc/%d/stat" % p) as f:
-                        return f.read().split(") ", 1)[1][0] == "Z"
-                except FileNotFoundError:
-                    return True
 
-            harness.wait_until(lambda: all(gone(p) for p in pids), 30, "workers exited")
+            harness.wait_until(lambda: not any(harness.proc_alive(p) for p in pids), 30, "workers exited")
         finally:
             eh.stop()
     finally:
