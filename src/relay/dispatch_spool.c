@@ -20,6 +20,7 @@
  *          u16 last_status, u8 errlen, last_error, endpoint name
  * Types 1-15 are the dispatcher's. */
 #include "dispatch_internal.h"
+#include "edgehook/grow.h"
 #include "edgehook/endpoint.h"
 #include "edgehook/log.h"
 #include "edgehook/spool.h"
@@ -132,14 +133,8 @@ static void replay_event(struct dispatch_recovery *rc, uint64_t seg, const unsig
 		goto oom;
 	if (*(at = slot(rc, id, idn)) != SIZE_MAX)
 		return; /* written twice: the first one counts */
-	if (rc->n == rc->cap) {
-		size_t ncap = rc->cap ? rc->cap * 2 : 256;
-		struct rec_event *g = realloc(rc->ev, ncap * sizeof(*g));
-		if (!g)
-			goto oom;
-		rc->ev = g;
-		rc->cap = ncap;
-	}
+	if (array_grow((void **)&rc->ev, &rc->cap, rc->n, sizeof(*rc->ev), 256) < 0)
+		goto oom;
 	e = &rc->ev[rc->n];
 	memset(e, 0, sizeof(*e));
 	if (!(e->body = malloc((size_t)(end - p) + 1)))

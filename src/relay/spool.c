@@ -1,4 +1,5 @@
 #include "edgehook/spool_internal.h"
+#include "edgehook/grow.h"
 #include "edgehook/clock.h"
 #include "edgehook/log.h"
 
@@ -61,20 +62,6 @@ static void job_free(struct spool_job *job)
 
 static int job_empty(const struct spool_job *job) { return job->nchunks == 0 && job->nunlinks == 0; }
 
-static int grow(void **p, size_t *cap, size_t n, size_t size)
-{
-	void *g;
-	size_t ncap;
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 8;
-	if (!(g = realloc(*p, ncap * size)))
-		return -1;
-	*p = g;
-	*cap = ncap;
-	return 0;
-}
-
 static struct spool_seg *active(struct spool *s) { return &s->segs[s->nsegs - 1]; }
 
 static struct spool_seg *find_seg(struct spool *s, uint64_t seq)
@@ -94,7 +81,7 @@ static struct spool_seg *find_seg(struct spool *s, uint64_t seq)
 
 static int add_segment(struct spool *s, uint64_t seq)
 {
-	if (grow((void **)&s->segs, &s->capsegs, s->nsegs, sizeof(*s->segs)) < 0)
+	if (array_grow((void **)&s->segs, &s->capsegs, s->nsegs, sizeof(*s->segs), 8) < 0)
 		return -1;
 	memset(&s->segs[s->nsegs], 0, sizeof(s->segs[0]));
 	s->segs[s->nsegs].seq = seq;
@@ -200,7 +187,7 @@ static void on_sweep(void *arg)
 	s->st.sweeps++;
 	while (n + 1 < s->nsegs && s->segs[n].holds == 0 && now - s->segs[n].idle_since >= s->cfg.retention_ms) {
 		struct spool_job *job = s->pending;
-		if (grow((void **)&job->unlinks, &job->capunlinks, job->nunlinks, sizeof(*job->unlinks)) < 0)
+		if (array_grow((void **)&job->unlinks, &job->capunlinks, job->nunlinks, sizeof(*job->unlinks), 8) < 0)
 			break;
 		job->unlinks[job->nunlinks++] = s->segs[n].seq;
 		s->bytes -= s->segs[n].bytes;
@@ -236,7 +223,7 @@ static int append(struct spool *s, unsigned type, const void *p, size_t n, uint6
 	}
 	c = job->nchunks ? &job->chunks[job->nchunks - 1] : NULL;
 	if (!c || c->seq != active(s)->seq) {
-		if (grow((void **)&job->chunks, &job->capchunks, job->nchunks, sizeof(*job->chunks)) < 0)
+		if (array_grow((void **)&job->chunks, &job->capchunks, job->nchunks, sizeof(*job->chunks), 8) < 0)
 			goto full;
 		c = &job->chunks[job->nchunks++];
 		c->seq = active(s)->seq;

@@ -1,4 +1,5 @@
 #include "edgehook/spool_internal.h"
+#include "edgehook/grow.h"
 #include "edgehook/clock.h"
 #include "edgehook/crc32c.h"
 #include "edgehook/log.h"
@@ -150,15 +151,9 @@ static int list_segments(int dirfd, struct spool_seg **out, size_t *nout, struct
 		uint64_t seq;
 		if (parse_seg_name(de->d_name, &seq) < 0)
 			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct spool_seg *g = realloc(segs, ncap * sizeof(*g));
-			if (!g) {
-				buf_puts(errors, "out of memory listing the spool");
-				goto fail;
-			}
-			segs = g;
-			cap = ncap;
+		if (array_grow((void **)&segs, &cap, n, sizeof(*segs), 16) < 0) {
+			buf_puts(errors, "out of memory listing the spool");
+			goto fail;
 		}
 		memset(&segs[n], 0, sizeof(segs[n]));
 		segs[n++].seq = seq;

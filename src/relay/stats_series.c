@@ -1,5 +1,6 @@
 /* stats_series: the sparkline ring (see stats_series.h). */
 #include "edgehook/stats_series.h"
+#include "edgehook/grow.h"
 #include "dispatch_internal.h"
 #include "edgehook/buf.h"
 #include "edgehook/endpoint.h"
@@ -32,14 +33,8 @@ static struct series_ep *find(const struct stats_series *s, const char *name)
 static struct series_ep *track(struct stats_series *s, const struct endpoint_rt *ep)
 {
 	struct series_ep *e;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 8;
-		struct series_ep *grown = realloc(s->eps, cap * sizeof(*grown));
-		if (!grown)
-			return NULL;
-		s->eps = grown;
-		s->cap = cap;
-	}
+	if (array_grow((void **)&s->eps, &s->cap, s->n, sizeof(*s->eps), 8) < 0)
+		return NULL;
 	e = &s->eps[s->n];
 	memset(e, 0, sizeof(*e));
 	if (!(e->name = strdup(ep->name)))

@@ -1,6 +1,7 @@
 /* trigger_spool: trigger deliveries and runs in the spool (see
  * trigger_spool.h). */
 #include "edgehook/trigger_spool.h"
+#include "edgehook/grow.h"
 #include "edgehook/buf.h"
 #include "edgehook/clock.h"
 #include "edgehook/config.h"
@@ -205,14 +206,8 @@ static void replay_accept(struct trigger_spool *ts, uint64_t seg, const unsigned
 	}
 	if (!(r.flags & F_RUN) || r.f[FIELD_RUN].n == 0 || find_run(ts, r.f[FIELD_RUN].p, r.f[FIELD_RUN].n))
 		return;
-	if (ts->nruns == ts->capruns) {
-		size_t cap = ts->capruns ? ts->capruns * 2 : 64;
-		struct rec_run *g = realloc(ts->runs, cap * sizeof(*g));
-		if (!g)
-			goto oom;
-		ts->runs = g;
-		ts->capruns = cap;
-	}
+	if (array_grow((void **)&ts->runs, &ts->capruns, ts->nruns, sizeof(*ts->runs), 64) < 0)
+		goto oom;
 	if (ts->nruns >= ts->nheads && rehash(ts) < 0)
 		goto oom;
 	e = &ts->runs[ts->nruns];
